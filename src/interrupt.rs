@@ -1,0 +1,77 @@
+//! Ctrl-C handling for the CLI and REPL.
+//!
+//! Why not `tokio::signal::ctrl_c()`: tokio delivers signals from its I/O driver, which only runs
+//! on an idle worker thread; a CPU-bound query keeps every worker busy, so the signal would wait
+//! for the query to finish. Here SIGINT is taken on a dedicated thread (the `ctrlc` crate), which
+//! counts it and wakes the waiting statement directly.
+//!
+//! While a statement runs, Ctrl-C cancels it. When none runs, it ends a non-interactive run with
+//! exit code 130, and is ignored by the REPL (whose line editor reads Ctrl-C as a key).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use tokio::sync::Notify;
+
+static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+static RUNNING: AtomicBool = AtomicBool::new(false);
+static EXIT_WHEN_IDLE: AtomicBool = AtomicBool::new(false);
+
+fn notify() -> &'static Notify {
+    static NOTIFY: OnceLock<Notify> = OnceLock::new();
+    NOTIFY.get_or_init(Notify::new)
+}
+
+/// Installs the SIGINT handler (once per process). With `exit_when_idle`, a Ctrl-C while no
+/// statement runs exits the process with code 130.
+pub fn install(exit_when_idle: bool) -> Result<(), String> {
+    EXIT_WHEN_IDLE.store(exit_when_idle, Ordering::SeqCst);
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            ctrlc::set_handler(|| {
+                if !RUNNING.load(Ordering::SeqCst) && EXIT_WHEN_IDLE.load(Ordering::SeqCst) {
+                    eprintln!("interrupted");
+                    std::process::exit(130);
+                }
+                INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+                notify().notify_waiters();
+            })
+            .map_err(|e| format!("could not install the Ctrl-C handler: {e}"))
+        })
+        .clone()
+}
+
+/// Marks a statement as running until dropped; [`Running::interrupted`] resolves on Ctrl-C.
+pub struct Running {
+    generation: u64,
+}
+
+impl Running {
+    pub fn start() -> Self {
+        RUNNING.store(true, Ordering::SeqCst);
+        Self {
+            generation: INTERRUPTS.load(Ordering::SeqCst),
+        }
+    }
+
+    /// Resolves when Ctrl-C is pressed after [`Running::start`] (never, if no handler is
+    /// installed).
+    pub async fn interrupted(&self) {
+        loop {
+            let notified = notify().notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if INTERRUPTS.load(Ordering::SeqCst) != self.generation {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.store(false, Ordering::SeqCst);
+    }
+}

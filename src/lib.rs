@@ -1,0 +1,48 @@
+//! trustql: machine-learning trustworthiness experiments written as SQL, on Apache DataFusion.
+//!
+//! This crate is the engine around the function library [`trustql_udfs`]: the [`Session`]
+//! (DataFusion context, `trustql.*` settings, model registry and model DDL), the model store, the
+//! CLI and the REPL. Embed it in a Rust program with
+//!
+//! ```no_run
+//! # async fn run() -> datafusion::error::Result<()> {
+//! let session = trustql::Session::new()?;
+//! let batches = session.execute("SELECT tau_ap([3, 2, 1], [3, 1, 2])").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! or register the functions on your own DataFusion context with [`register_functions`].
+
+pub mod interrupt;
+pub mod print;
+pub mod registry;
+pub mod repl;
+pub mod script;
+pub mod session;
+pub mod sql;
+pub mod store;
+pub mod tables;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::error::Result;
+use datafusion::execution::context::SessionContext;
+
+pub use session::{new_context, ProgressFn, Session, SessionOptions};
+pub use trustql_udfs;
+
+/// The default model store, relative to the working directory.
+pub const DEFAULT_MODEL_DIR: &str = ".trustql/models";
+
+/// Registers every trustql function on an existing DataFusion context, with models looked up
+/// in (and `CREATE MODEL` unavailable, since that is session DDL) the store at `model_dir`.
+/// For `SET trustql.device`, build the context from
+/// [`trustql_udfs::engine::config::session_config`].
+pub fn register_functions(ctx: &SessionContext, model_dir: impl Into<PathBuf>) -> Result<()> {
+    let registry = Arc::new(registry::ModelRegistry::new(
+        model_dir,
+        trustql_udfs::model_types(),
+    ));
+    trustql_udfs::register_all(ctx, registry)
+}

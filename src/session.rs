@@ -1,0 +1,340 @@
+//! A trustql session: a DataFusion context with every trustql function registered, the
+//! `trustql.*` settings, a model registry, and the model DDL.
+//!
+//! The CLI, the REPL, the sqllogictest runner and library users all go through
+//! [`Session::sql`], so a statement means the same thing everywhere.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::context::SessionContext;
+use trustql_udfs::engine::config::{device_setting, resolve_device, session_config};
+use trustql_udfs::model::{
+    options::expected, LoadedModel, ModelCatalog, ModelOptions, OptionKind, RawOptionValue,
+    TaskControl, TrainContext, TrainingData,
+};
+
+use crate::registry::{check_name, ModelRegistry};
+use crate::sql::model_ddl::{self, ModelStatement};
+use crate::store::ModelHeader;
+use crate::tables::{model_info::model_info_batch, models::models_batch};
+
+/// Receives progress lines of long work (training); the CLI prints them to stderr.
+pub type ProgressFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How to open a session.
+#[derive(Clone)]
+pub struct SessionOptions {
+    /// The model store directory.
+    pub model_dir: PathBuf,
+    /// Where progress lines go; `None` is silent.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            model_dir: PathBuf::from(crate::DEFAULT_MODEL_DIR),
+            progress: None,
+        }
+    }
+}
+
+/// A DataFusion context carrying the `trustql.*` options, URL tables (`SELECT * FROM 'x.parquet'`)
+/// and every trustql function, looking models up in `catalog`.
+pub fn new_context(catalog: Arc<dyn ModelCatalog>) -> Result<SessionContext> {
+    let ctx = SessionContext::new_with_config(session_config()).enable_url_table();
+    trustql_udfs::register_all(&ctx, catalog)?;
+    Ok(ctx)
+}
+
+/// Registers the session's table functions over `registry` (`models()`, `model_info(name)`).
+pub fn register_tables(ctx: &SessionContext, registry: &Arc<ModelRegistry>) {
+    ctx.register_udtf(
+        "models",
+        Arc::new(crate::tables::models::ModelsFunc::new(registry.clone())),
+    );
+    ctx.register_udtf(
+        "model_info",
+        Arc::new(crate::tables::model_info::ModelInfoFunc::new(
+            registry.clone(),
+        )),
+    );
+}
+
+/// A trustql session. Cloning is cheap and shares everything (context, models, settings).
+#[derive(Clone)]
+pub struct Session {
+    ctx: SessionContext,
+    registry: Arc<ModelRegistry>,
+    progress: Option<ProgressFn>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Session {
+    /// A session with the default model store (`./.trustql/models`) and no progress output.
+    pub fn new() -> Result<Self> {
+        Self::with_options(SessionOptions::default())
+    }
+
+    pub fn with_options(options: SessionOptions) -> Result<Self> {
+        let registry = Arc::new(ModelRegistry::new(
+            options.model_dir,
+            trustql_udfs::model_types(),
+        ));
+        let ctx = new_context(registry.clone())?;
+        register_tables(&ctx, &registry);
+        Ok(Self {
+            ctx,
+            registry,
+            progress: options.progress,
+            cancel: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The underlying DataFusion context (register tables, read files, ...).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn registry(&self) -> &Arc<ModelRegistry> {
+        &self.registry
+    }
+
+    /// Setting this flag stops long work (training) at its next check; the CLI sets it on Ctrl-C.
+    /// It is cleared at the start of every statement.
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
+    }
+
+    /// Plans one statement: model DDL is executed now and its result returned as a DataFrame;
+    /// anything else is DataFusion SQL (queries run when the DataFrame is collected).
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
+        self.cancel.store(false, Ordering::Relaxed);
+        match model_ddl::parse(sql)? {
+            Some(statement) => self.model_statement(statement).await,
+            None => self.ctx.sql(sql).await,
+        }
+    }
+
+    /// Runs one statement and collects its result.
+    pub async fn execute(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        self.sql(sql).await?.collect().await
+    }
+
+    fn progress(&self, line: &str) {
+        if let Some(p) = &self.progress {
+            p(line)
+        }
+    }
+
+    async fn model_statement(&self, statement: ModelStatement) -> Result<DataFrame> {
+        match statement {
+            ModelStatement::Create {
+                name,
+                or_replace,
+                if_not_exists,
+                options,
+                query,
+            } => {
+                check_name(&name)?;
+                if self.registry.exists(&name) && !or_replace {
+                    if if_not_exists {
+                        self.progress(&format!("model '{name}' exists; not retrained"));
+                        return self.ctx.read_empty();
+                    }
+                    return Err(DataFusionError::Plan(format!(
+                        "model '{name}' already exists (use CREATE OR REPLACE MODEL, or DROP MODEL {name} first)"
+                    )));
+                }
+                self.create_model(name, options, &query).await
+            }
+            ModelStatement::Drop { name, if_exists } => {
+                if !self.registry.drop_model(&name)? && !if_exists {
+                    return Err(DataFusionError::Plan(format!(
+                        "unknown model '{name}': nothing to drop (DROP MODEL IF EXISTS ignores this)"
+                    )));
+                }
+                self.ctx.read_empty()
+            }
+            ModelStatement::Show => {
+                let (batch, problems) = models_batch(&self.registry)?;
+                for p in problems {
+                    self.progress(&format!("warning: {p}"));
+                }
+                self.ctx.read_batch(batch)
+            }
+            ModelStatement::ShowTypes => self.ctx.read_batch(self.show_types()?),
+            ModelStatement::Describe { name } => self
+                .ctx
+                .read_batch(model_info_batch(&self.registry, &name)?),
+        }
+    }
+
+    async fn create_model(
+        &self,
+        name: String,
+        mut raw: Vec<(String, RawOptionValue)>,
+        query: &str,
+    ) -> Result<DataFrame> {
+        let Some(pos) = raw.iter().position(|(k, _)| k == "type") else {
+            return Err(DataFusionError::Plan(format!(
+                "CREATE MODEL {name} needs OPTIONS (type = '...'); model types: {}",
+                self.type_list()
+            )));
+        };
+        let type_name = match raw.remove(pos).1 {
+            RawOptionValue::Text(s) | RawOptionValue::Word(s) => s,
+            other => {
+                return Err(DataFusionError::Plan(format!(
+                    "option 'type' expects a model type name, got {other}; model types: {}",
+                    self.type_list()
+                )))
+            }
+        };
+        let model_type = self.registry.model_type(&type_name)?;
+        let options = ModelOptions::validate(model_type.name(), model_type.options(), &raw)
+            .map_err(DataFusionError::Plan)?;
+
+        // Tables named by options are read before training, so a wrong name fails early.
+        let mut tables = BTreeMap::new();
+        for spec in model_type.options() {
+            if let (OptionKind::Table, Some(table)) = (spec.kind, options.text(spec.name)) {
+                let df = self.ctx.table(table).await.map_err(|e| {
+                    DataFusionError::Plan(format!(
+                        "option '{}' names table '{table}', which cannot be read: {e}",
+                        spec.name
+                    ))
+                })?;
+                tables.insert(spec.name.to_string(), df.collect().await?);
+            }
+        }
+        let start = Instant::now();
+        let df = self.ctx.sql(query).await?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        let data = TrainingData {
+            schema,
+            batches,
+            tables,
+        };
+        let rows = data.num_rows();
+        self.progress(&format!(
+            "training '{name}' ({}) on {rows} rows",
+            model_type.name()
+        ));
+        let device = resolve_device(device_setting(self.ctx.state().config_options()))?;
+        let progress = self.progress.clone();
+        let cancel = self.cancel.clone();
+        let train_type = model_type.clone();
+        let train_options = options.clone();
+        let trained = tokio::task::spawn_blocking(move || {
+            let report = move |line: &str| {
+                if let Some(p) = &progress {
+                    p(line)
+                }
+            };
+            let ctx = TrainContext {
+                options: &train_options,
+                control: TaskControl::new(&report, &cancel),
+                device,
+            };
+            train_type.train(&data, &ctx)
+        })
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("training stopped unexpectedly: {e}")))??;
+        let seconds = start.elapsed().as_secs_f64();
+        let mut training = trained.training;
+        training.insert("training seconds".to_string(), format!("{seconds:.3}"));
+        training.insert("query rows".to_string(), rows.to_string());
+        let header = ModelHeader::new(&name, model_type.name(), options.clone(), training.clone());
+        self.registry.save(
+            header,
+            LoadedModel {
+                name: name.clone(),
+                model_type: model_type.name().to_string(),
+                options,
+                training,
+                model: trained.model,
+            },
+        )?;
+        self.progress(&format!(
+            "model '{name}' saved in {}",
+            self.registry.dir().display()
+        ));
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("model", DataType::Utf8, false),
+                Field::new("type", DataType::Utf8, false),
+                Field::new("rows", DataType::UInt64, false),
+                Field::new("seconds", DataType::Float64, false),
+            ])),
+            vec![
+                Arc::new(StringArray::from(vec![name])) as ArrayRef,
+                Arc::new(StringArray::from(vec![model_type.name()])),
+                Arc::new(UInt64Array::from(vec![rows as u64])),
+                Arc::new(Float64Array::from(vec![
+                    (seconds * 1000.0).round() / 1000.0,
+                ])),
+            ],
+        )?;
+        self.ctx.read_batch(batch)
+    }
+
+    fn type_list(&self) -> String {
+        self.registry
+            .types()
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn show_types(&self) -> Result<RecordBatch> {
+        let mut cols: [Vec<Option<String>>; 5] = Default::default();
+        for t in self.registry.types() {
+            let mut push = |o: Option<&str>, e: Option<String>, d: Option<&str>, doc: &str| {
+                cols[0].push(Some(t.name().to_string()));
+                cols[1].push(o.map(str::to_string));
+                cols[2].push(e);
+                cols[3].push(d.map(str::to_string));
+                cols[4].push(Some(doc.to_string()));
+            };
+            if t.options().is_empty() {
+                push(None, None, None, t.description());
+            }
+            for spec in t.options() {
+                push(
+                    Some(spec.name),
+                    Some(expected(spec)),
+                    spec.default,
+                    spec.doc,
+                );
+            }
+        }
+        let [a, b, c, d, e] = cols;
+        Ok(RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("type", DataType::Utf8, false),
+                Field::new("option", DataType::Utf8, true),
+                Field::new("expects", DataType::Utf8, true),
+                Field::new("default", DataType::Utf8, true),
+                Field::new("description", DataType::Utf8, false),
+            ])),
+            vec![
+                Arc::new(StringArray::from(a)) as ArrayRef,
+                Arc::new(StringArray::from(b)),
+                Arc::new(StringArray::from(c)),
+                Arc::new(StringArray::from(d)),
+                Arc::new(StringArray::from(e)),
+            ],
+        )?)
+    }
+}

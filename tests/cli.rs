@@ -1,0 +1,342 @@
+//! Tests of the `trustql` binary: scripts, statements, output formats, exit codes, the model
+//! store across processes, the REPL driven through stdin, Ctrl-C, and how the binary finds
+//! libtorch.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_trustql"));
+    // The binary must find libtorch by itself (rpath), so no library path is passed on.
+    c.env_remove("LD_LIBRARY_PATH").env("NO_COLOR", "1");
+    c
+}
+
+fn run(args: &[&str], models: &Path) -> Output {
+    bin()
+        .args(args)
+        .arg("--models")
+        .arg(models)
+        .output()
+        .expect("trustql runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn command_prints_csv_with_header_and_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT 1 AS x, 'a,b' AS s, [1.5, 2.0] AS l",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "x,s,l\n1,\"a,b\",\"[1.5, 2.0]\"\n");
+    assert_eq!(text(&out.stderr), "");
+}
+
+#[test]
+fn every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "SELECT * FROM (VALUES (1, [1, 2]), (2, NULL)) AS t(id, xs) ORDER BY id";
+    let get = |f: &str| text(&run(&["-q", "--format", f, "-c", sql], dir.path()).stdout);
+    assert_eq!(
+        get("json"),
+        "[{\"id\":1,\"xs\":[1,2]},{\"id\":2,\"xs\":null}]\n"
+    );
+    assert_eq!(
+        get("ndjson"),
+        "{\"id\":1,\"xs\":[1,2]}\n{\"id\":2,\"xs\":null}\n"
+    );
+    assert_eq!(
+        get("markdown"),
+        "| id | xs |\n|---:|---|\n| 1 | [1, 2] |\n| 2 | NULL |\n"
+    );
+    let table = get("table");
+    assert!(
+        table.contains("| id | xs     |") && table.contains("| 1  | [1, 2] |"),
+        "{table}"
+    );
+    let bad = run(&["--format", "xml", "-c", "SELECT 1"], dir.path());
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("unknown format 'xml'"));
+}
+
+#[test]
+fn maxrows_limits_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "--maxrows",
+            "2",
+            "-c",
+            "SELECT * FROM generate_series(1, 10)",
+        ],
+        dir.path(),
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("(2 of 10 rows shown; see --maxrows)"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("10 rows in"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn script_stops_at_first_failure_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.sql");
+    std::fs::write(
+        &script,
+        "-- a script\nSELECT 'first' AS a;\n\nSELECT *\n  FROM no_such_table;\nSELECT 'never' AS b;\n",
+    )
+    .unwrap();
+    let out = run(&["-q", "-f", script.to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stdout.contains("first") && !stdout.contains("never"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("error in the statement at line 4") && stderr.contains("no_such_table"),
+        "{stderr}"
+    );
+    let ok = run(&["-q", "-c", "SELECT 1; SELECT 2"], dir.path());
+    assert_eq!(ok.status.code(), Some(0));
+    let missing = run(&["-f", "/nonexistent/x.sql"], dir.path());
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("cannot read /nonexistent/x.sql"));
+}
+
+#[test]
+fn models_persist_across_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = run(
+        &[
+            "-c",
+            "CREATE MODEL pop OPTIONS (type = 'mostpop') AS SELECT * FROM (VALUES (1, 'a'), (2, 'a'), (2, 'b')) AS t(\"user\", item)",
+        ],
+        dir.path(),
+    );
+    assert!(create.status.success(), "{}", text(&create.stderr));
+    assert!(text(&create.stderr).contains("training 'pop' (mostpop) on 3 rows"));
+    let score = run(
+        &[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT score('pop', 1, 'a') AS a, score('pop', 1, 'b') AS b",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        text(&score.stdout),
+        "a,b\n2.0,1.0\n",
+        "{}",
+        text(&score.stderr)
+    );
+    let show = run(
+        &[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SELECT name, type FROM models()",
+        ],
+        dir.path(),
+    );
+    assert_eq!(text(&show.stdout), "name,type\npop,mostpop\n");
+    let drop = run(&["-q", "-c", "DROP MODEL pop"], dir.path());
+    assert!(drop.status.success());
+    let gone = run(&["-q", "-c", "SELECT score('pop', 1, 'a')"], dir.path());
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(
+        text(&gone.stderr).contains("unknown model 'pop'"),
+        "{}",
+        text(&gone.stderr)
+    );
+}
+
+#[test]
+fn device_setting_and_libtorch_found_without_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "-q",
+            "--format",
+            "csv",
+            "-c",
+            "SET trustql.device = 'cpu'; SELECT trustql_device() AS d",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "d\ncpu\n");
+    // The binary records the torch library directory and links the CUDA backend.
+    let elf = Command::new("readelf")
+        .args(["-d", env!("CARGO_BIN_EXE_trustql")])
+        .output()
+        .expect("readelf (binutils) is installed");
+    let dynamic = text(&elf.stdout);
+    assert!(dynamic.contains("libtorch_cuda.so"), "{dynamic}");
+    assert!(
+        dynamic.contains("RUNPATH") || dynamic.contains("RPATH"),
+        "{dynamic}"
+    );
+}
+
+fn repl(input: &str, models: &Path, history: &Path) -> Output {
+    let mut child = bin()
+        .arg("--models")
+        .arg(models)
+        .env("TRUSTQL_HISTORY", history)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("trustql starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn repl_commands_multiline_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("hist");
+    let script = dir.path().join("inc.sql");
+    std::fs::write(&script, "SELECT 'from file' AS f;").unwrap();
+    let input = format!(
+        "SELECT 1 AS one;\n\\timing off\n\\format csv\nSELECT\n  2 AS two\n;\n\\h tau_ap_a\n\\h\n\\models\nCREATE TABLE t AS SELECT 1 AS c;\n\\d\n\\d t\n\\i {}\n\\format nope\nSELEC 3;\nSELECT 4 AS four;\n\\q\nSELECT 'after quit';\n",
+        script.display()
+    );
+    let out = repl(&input, dir.path(), &history);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("| one |"), "{stdout}");
+    assert!(
+        stdout.contains("two\n2\n"),
+        "multi-line statement: {stdout}"
+    );
+    assert!(
+        stdout.contains("tau_ap_a  (Rank Correlation Functions)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Syntax: tau_ap_a(x, y)") && stdout.contains("Example:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("trustql functions") && stdout.contains("kendall_tau_b_agg"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("name,type,created,options,path"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("public,t,BASE TABLE"), "{stdout}");
+    assert!(
+        stdout.contains("column_name,data_type,is_nullable"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("f\nfrom file\n"), "{stdout}");
+    assert!(stdout.contains("four\n4\n"), "{stdout}");
+    assert!(!stdout.contains("after quit"), "{stdout}");
+    assert!(stderr.contains("1 row in"), "timing on at first: {stderr}");
+    assert!(stderr.contains("unknown format 'nope'"), "{stderr}");
+    assert!(
+        stderr.contains("Error:") && stderr.contains("SELEC"),
+        "{stderr}"
+    );
+    let saved = std::fs::read_to_string(&history).unwrap();
+    assert!(
+        saved.contains("SELECT 4 AS four;") && saved.contains("\\timing off"),
+        "{saved}"
+    );
+}
+
+#[test]
+fn ctrl_c_cancels_the_statement_not_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .arg("--models")
+        .arg(dir.path())
+        .arg("--format")
+        .arg("csv")
+        .env("TRUSTQL_HISTORY", dir.path().join("hist"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // A query that runs for hours.
+    stdin
+        .write_all(b"SELECT sum(value) FROM generate_series(1, 100000000000);\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = child.id().to_string();
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success());
+    std::thread::sleep(Duration::from_millis(500));
+    stdin.write_all(b"SELECT 42 AS answer;\n\\q\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("cancelled (Ctrl-C)"), "{stderr}");
+    assert!(stdout.contains("answer\n42\n"), "{stdout}");
+}
+
+#[test]
+fn ctrl_c_stops_a_script_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = bin()
+        .args(["-q", "--models"])
+        .arg(dir.path())
+        .args([
+            "-c",
+            "SELECT sum(value) FROM generate_series(1, 100000000000); SELECT 'never'",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cancelled (Ctrl-C)"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("never"));
+}

@@ -1,0 +1,162 @@
+//! The `trustql.*` configuration namespace.
+
+use std::fmt;
+use std::str::FromStr;
+
+use datafusion::common::config::{ConfigExtension, ConfigField, Visit};
+use datafusion::common::extensions_options;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::config::SessionConfig;
+
+/// Which device tensor work runs on, as set by `SET trustql.device = '...'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceSetting {
+    /// CUDA device 0 when libtorch sees a GPU, else the CPU (the default).
+    #[default]
+    Auto,
+    /// Always the CPU.
+    Cpu,
+    /// A CUDA device (an error at use when no GPU is visible).
+    Cuda(usize),
+}
+
+impl fmt::Display for DeviceSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceSetting::Auto => write!(f, "auto"),
+            DeviceSetting::Cpu => write!(f, "cpu"),
+            DeviceSetting::Cuda(0) => write!(f, "cuda"),
+            DeviceSetting::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+impl FromStr for DeviceSetting {
+    type Err = DataFusionError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let v = s.trim().to_ascii_lowercase();
+        match v.as_str() {
+            "auto" => Ok(DeviceSetting::Auto),
+            "cpu" => Ok(DeviceSetting::Cpu),
+            "cuda" | "gpu" => Ok(DeviceSetting::Cuda(0)),
+            _ => match v.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(i)) => Ok(DeviceSetting::Cuda(i)),
+                _ => Err(DataFusionError::Configuration(format!(
+                    "unknown device '{s}' for trustql.device: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+                ))),
+            },
+        }
+    }
+}
+
+impl ConfigField for DeviceSetting {
+    fn visit<V: Visit>(&self, v: &mut V, key: &str, description: &'static str) {
+        v.some(key, self, description)
+    }
+
+    fn set(&mut self, _key: &str, value: &str) -> Result<()> {
+        *self = value.parse()?;
+        Ok(())
+    }
+}
+
+extensions_options! {
+    /// Options under the `trustql.` prefix.
+    pub struct TrustqlOptions {
+        /// Tensor device: 'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
+        pub device: DeviceSetting, default = DeviceSetting::Auto
+    }
+}
+
+impl ConfigExtension for TrustqlOptions {
+    const PREFIX: &'static str = "trustql";
+}
+
+/// A DataFusion `SessionConfig` carrying the `trustql.*` options, with information_schema on
+/// (so `SHOW FUNCTIONS`, `SHOW TABLES` and `SHOW ALL` work).
+pub fn session_config() -> SessionConfig {
+    SessionConfig::new()
+        .with_information_schema(true)
+        .with_option_extension(TrustqlOptions::default())
+}
+
+/// The tch device a setting stands for on this machine.
+pub fn resolve_device(setting: DeviceSetting) -> Result<tch::Device> {
+    match setting {
+        DeviceSetting::Cpu => Ok(tch::Device::Cpu),
+        DeviceSetting::Auto => Ok(if tch::Cuda::is_available() {
+            tch::Device::Cuda(0)
+        } else {
+            tch::Device::Cpu
+        }),
+        DeviceSetting::Cuda(i) => {
+            let n = if tch::Cuda::is_available() {
+                usize::try_from(tch::Cuda::device_count()).unwrap_or(0)
+            } else {
+                0
+            };
+            if i < n {
+                Ok(tch::Device::Cuda(i))
+            } else if n == 0 {
+                Err(DataFusionError::Execution(
+                    "trustql.device is 'cuda' but libtorch sees no CUDA device on this machine; \
+                     use SET trustql.device = 'cpu' or 'auto'"
+                        .to_string(),
+                ))
+            } else {
+                Err(DataFusionError::Execution(format!(
+                    "trustql.device is 'cuda:{i}' but only {n} CUDA device(s) are visible"
+                )))
+            }
+        }
+    }
+}
+
+/// The device setting found in a session's config options (`Auto` when the extension is absent).
+pub fn device_setting(options: &datafusion::config::ConfigOptions) -> DeviceSetting {
+    options
+        .extensions
+        .get::<TrustqlOptions>()
+        .map(|o| o.device)
+        .unwrap_or_default()
+}
+
+/// Human name of a tch device, as `trustql_device()` prints it.
+pub fn device_name(device: tch::Device) -> String {
+    match device {
+        tch::Device::Cpu => "cpu".to_string(),
+        tch::Device::Cuda(0) => "cuda".to_string(),
+        tch::Device::Cuda(i) => format!("cuda:{i}"),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_settings() {
+        for (s, d) in [
+            ("auto", DeviceSetting::Auto),
+            ("CPU", DeviceSetting::Cpu),
+            ("cuda", DeviceSetting::Cuda(0)),
+            ("cuda:1", DeviceSetting::Cuda(1)),
+        ] {
+            assert_eq!(s.parse::<DeviceSetting>().ok(), Some(d));
+        }
+        assert_eq!(DeviceSetting::Cuda(2).to_string(), "cuda:2");
+        let err = "tpu".parse::<DeviceSetting>().unwrap_err().to_string();
+        assert!(err.contains("unknown device 'tpu'"), "{err}");
+        assert!("cuda:x".parse::<DeviceSetting>().is_err());
+    }
+
+    #[test]
+    fn cpu_always_resolves() {
+        assert_eq!(
+            resolve_device(DeviceSetting::Cpu).ok(),
+            Some(tch::Device::Cpu)
+        );
+    }
+}

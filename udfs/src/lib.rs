@@ -1,0 +1,64 @@
+//! The trustql function library.
+//!
+//! This crate exists so that every trustql SQL function can be registered on *any* DataFusion
+//! [`SessionContext`], not only on a `trustql::Session`: Rust programs that already run DataFusion
+//! embed our functions with one call to [`register_all`]. It is organised by domain, one module
+//! per domain and one SQL function per file:
+//!
+//! - [`ranking`]: rank correlation (τ_AP, τ_AP,a, τ_AP,b, Kendall's τ_b, Spearman's ρ);
+//! - [`recsys`]: recommender model types and the functions that use them (`score`);
+//! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
+//!   payloads, the catalog that functions look models up in);
+//! - [`engine`]: session-level settings (`trustql.device`) and `trustql_device()`.
+//!
+//! Numeric kernels take slices and never import Arrow; the UDF adapters beside them convert
+//! Arrow arrays to kernel inputs and back and pass NULLs through.
+
+pub mod engine;
+pub mod model;
+pub mod ranking;
+pub mod recsys;
+
+use std::sync::Arc;
+
+use datafusion::error::Result;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+
+pub use engine::config::{DeviceSetting, TrustqlOptions};
+pub use model::{LoadedModel, ModelCatalog, ModelType};
+
+/// Every scalar function of the library. Functions that look up models hold `catalog`.
+pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
+    let mut udfs = vec![Arc::new(ScalarUDF::from(
+        engine::trustql_device::TrustqlDeviceFunc::new(),
+    ))];
+    udfs.extend(ranking::scalar_functions());
+    udfs.extend(recsys::scalar_functions(catalog));
+    udfs
+}
+
+/// Every aggregate function of the library.
+pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    ranking::aggregate_functions()
+}
+
+/// Every model type known to this build (what `CREATE MODEL ... OPTIONS (type = ...)` accepts).
+pub fn model_types() -> Vec<Arc<dyn ModelType>> {
+    recsys::model_types()
+}
+
+/// Registers all trustql functions on `ctx`.
+///
+/// `SET trustql.device = ...` additionally needs the [`TrustqlOptions`] config extension on the
+/// context's `SessionConfig` (see [`engine::config::session_config`]); without it the device
+/// functions fall back to automatic device selection.
+pub fn register_all(ctx: &SessionContext, catalog: Arc<dyn ModelCatalog>) -> Result<()> {
+    for udf in scalar_functions(catalog) {
+        ctx.register_udf(udf.as_ref().clone());
+    }
+    for udaf in aggregate_functions() {
+        ctx.register_udaf(udaf.as_ref().clone());
+    }
+    Ok(())
+}

@@ -1,0 +1,169 @@
+//! The model abstraction every trained model type shares.
+//!
+//! It exists so that the DDL (`CREATE MODEL`, `SHOW MODELS`, `DESCRIBE MODEL`, `DROP MODEL`) and the
+//! model store are written once, while model types are added by later work without touching them:
+//! a type declares its options ([`OptionSpec`]), trains from the rows of the `AS` query, and turns
+//! itself into bytes and back. Functions such as `score` find models through a [`ModelCatalog`].
+
+pub mod key;
+pub mod options;
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::{DataFusionError, Result};
+
+pub use key::{KeyColumn, KeyIndex, KeyKind, KeyRef};
+pub use options::{ModelOptions, OptionKind, OptionSpec, OptionValue, RawOptionValue};
+
+/// A trained model, as held in memory.
+pub trait Model: Send + Sync + Debug {
+    /// Facts shown by `DESCRIBE MODEL` (for example the number of users and items).
+    fn describe(&self) -> Vec<(String, String)>;
+
+    /// The model's parameters as bytes (the payload of the model file).
+    fn to_bytes(&self) -> Result<Vec<u8>>;
+
+    /// The recommender interface, for models that score (user, item) pairs.
+    fn as_recommender(&self) -> Option<&dyn Recommender> {
+        None
+    }
+}
+
+/// A model that scores (user, item) pairs.
+pub trait Recommender: Send + Sync {
+    /// The kind of ids the model was trained on.
+    fn user_kind(&self) -> KeyKind;
+    /// The kind of item ids the model was trained on.
+    fn item_kind(&self) -> KeyKind;
+    /// The model's score for `user` and `item`; `None` when either id is unknown to the model.
+    fn score(&self, user: KeyRef<'_>, item: KeyRef<'_>) -> Option<f64>;
+}
+
+/// A model with its name, type and the options it was trained with.
+#[derive(Debug)]
+pub struct LoadedModel {
+    pub name: String,
+    pub model_type: String,
+    pub options: ModelOptions,
+    /// Facts about training recorded in the model file (rows used, rows dropped, duration, ...).
+    pub training: BTreeMap<String, String>,
+    pub model: Box<dyn Model>,
+}
+
+/// Where functions look models up by name.
+pub trait ModelCatalog: Send + Sync + Debug {
+    /// The model called `name`, or a clear error naming it when there is none.
+    fn model(&self, name: &str) -> Result<Arc<LoadedModel>>;
+}
+
+/// Progress messages and cancellation for long work (training, bootstraps).
+pub struct TaskControl<'a> {
+    progress: &'a (dyn Fn(&str) + Send + Sync),
+    cancel: &'a AtomicBool,
+}
+
+impl<'a> TaskControl<'a> {
+    pub fn new(progress: &'a (dyn Fn(&str) + Send + Sync), cancel: &'a AtomicBool) -> Self {
+        Self { progress, cancel }
+    }
+
+    /// Reports a progress line (for example "epoch 3/30  loss 0.412  12.1 s").
+    pub fn progress(&self, message: &str) {
+        (self.progress)(message)
+    }
+
+    /// An error when the user asked to stop (Ctrl-C); long loops call this between steps.
+    pub fn check_cancelled(&self) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            Err(DataFusionError::Execution(
+                "cancelled by the user".to_string(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The rows of the `AS` query of `CREATE MODEL`, and other tables an option named.
+pub struct TrainingData {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// Tables named by options of kind [`OptionKind::Table`], by option name.
+    pub tables: BTreeMap<String, Vec<RecordBatch>>,
+}
+
+impl TrainingData {
+    /// The index of a required column, or an error that lists the columns the query returned.
+    pub fn column(&self, model_type: &str, name: &str) -> Result<usize> {
+        self.schema.index_of(name).map_err(|_| {
+            let have: Vec<String> = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| format!("\"{}\"", f.name()))
+                .collect();
+            DataFusionError::Plan(format!(
+                "model type '{model_type}' needs a column named \"{name}\" in the AS query; \
+                 it returned {} (rename with AS, e.g. SELECT user_id AS \"user\", ...)",
+                if have.is_empty() {
+                    "no columns".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// Total number of rows of the `AS` query.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// What a model type needs to train.
+pub struct TrainContext<'a> {
+    pub options: &'a ModelOptions,
+    pub control: TaskControl<'a>,
+    /// The session's tensor device.
+    pub device: tch::Device,
+}
+
+/// What a trained model reports besides itself: facts recorded in the model file.
+pub struct Trained {
+    pub model: Box<dyn Model>,
+    pub training: BTreeMap<String, String>,
+}
+
+/// A kind of model `CREATE MODEL ... OPTIONS (type = '<name>')` can train.
+pub trait ModelType: Send + Sync {
+    /// The value of the `type` option.
+    fn name(&self) -> &'static str;
+    /// One line for `SHOW MODEL TYPES` and errors.
+    fn description(&self) -> &'static str;
+    /// The options this type accepts besides `type`, with defaults.
+    fn options(&self) -> &'static [OptionSpec];
+    /// Trains a model from the rows of the `AS` query.
+    fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained>;
+    /// Rebuilds a model from the bytes its [`Model::to_bytes`] wrote.
+    fn load(&self, options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>>;
+}
+
+/// Serialises a model's parameters (bincode).
+pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
+    bincode::serialize(value)
+        .map_err(|e| DataFusionError::Execution(format!("could not encode the model: {e}")))
+}
+
+/// Reads parameters written by [`encode`].
+pub fn decode<T: serde::de::DeserializeOwned>(model_type: &str, bytes: &[u8]) -> Result<T> {
+    bincode::deserialize(bytes).map_err(|e| {
+        DataFusionError::Execution(format!(
+            "the stored '{model_type}' model could not be decoded: {e}"
+        ))
+    })
+}

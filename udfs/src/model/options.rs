@@ -1,0 +1,363 @@
+//! Model options: declared once per model type, validated once into a checked map.
+//!
+//! `CREATE MODEL m OPTIONS (dim = 64, lr = 0.001, tags = 'item_tags')` gives raw values; each model
+//! type declares its options as [`OptionSpec`]s (kind, range, default, doc), and
+//! [`ModelOptions::validate`] checks every value against them, fills in defaults and reports the
+//! first problem by name. Model types then read typed values that are known to be valid.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// What values an option takes.
+#[derive(Debug, Clone, Copy)]
+pub enum OptionKind {
+    /// An integer in `[min, max]`.
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// A finite number in `[min, max]`.
+    Float {
+        min: f64,
+        max: f64,
+    },
+    Bool,
+    /// Free text.
+    Text,
+    /// One of a fixed set of words (case-insensitive; stored lower-case).
+    Choice(&'static [&'static str]),
+    /// The name of a table or view the model type reads at training time.
+    Table,
+}
+
+/// One option of a model type.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSpec {
+    pub name: &'static str,
+    pub kind: OptionKind,
+    /// The default as it would be written in OPTIONS; `None` means the option is optional and
+    /// absent unless given.
+    pub default: Option<&'static str>,
+    pub doc: &'static str,
+}
+
+/// A value as written in `OPTIONS (...)`, before validation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawOptionValue {
+    /// A quoted string.
+    Text(String),
+    /// A number literal, as written.
+    Number(String),
+    Bool(bool),
+    /// A bare word.
+    Word(String),
+}
+
+impl fmt::Display for RawOptionValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawOptionValue::Text(s) => write!(f, "'{s}'"),
+            RawOptionValue::Number(s) | RawOptionValue::Word(s) => write!(f, "{s}"),
+            RawOptionValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// A validated option value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OptionValue {
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+}
+
+impl fmt::Display for OptionValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OptionValue::Int(v) => write!(f, "{v}"),
+            OptionValue::Float(v) => write!(f, "{v}"),
+            OptionValue::Bool(v) => write!(f, "{v}"),
+            OptionValue::Text(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// Validated options of one model: every declared option with a default is present.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelOptions {
+    values: BTreeMap<String, OptionValue>,
+}
+
+impl ModelOptions {
+    /// Checks `raw` (option names as written, lower-cased by the caller) against `specs`.
+    /// Errors name the model type, the option and what was expected.
+    pub fn validate(
+        model_type: &str,
+        specs: &[OptionSpec],
+        raw: &[(String, RawOptionValue)],
+    ) -> Result<Self, String> {
+        let mut values = BTreeMap::new();
+        for (name, value) in raw {
+            let Some(spec) = specs.iter().find(|s| s.name == name) else {
+                let valid: Vec<&str> = specs.iter().map(|s| s.name).collect();
+                return Err(format!(
+                    "unknown option '{name}' for model type '{model_type}' (valid options: {})",
+                    if valid.is_empty() {
+                        "none besides type".to_string()
+                    } else {
+                        valid.join(", ")
+                    }
+                ));
+            };
+            if values.contains_key(name) {
+                return Err(format!("option '{name}' is given twice"));
+            }
+            values.insert(name.clone(), check(spec, value)?);
+        }
+        for spec in specs {
+            if values.contains_key(spec.name) {
+                continue;
+            }
+            if let Some(default) = spec.default {
+                let raw = match spec.kind {
+                    OptionKind::Int { .. } | OptionKind::Float { .. } => {
+                        RawOptionValue::Number(default.to_string())
+                    }
+                    _ => RawOptionValue::Text(default.to_string()),
+                };
+                let value = check(spec, &raw)
+                    .map_err(|e| format!("internal error: bad default for '{}': {e}", spec.name))?;
+                values.insert(spec.name.to_string(), value);
+            }
+        }
+        Ok(Self { values })
+    }
+
+    /// All options, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &OptionValue)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&OptionValue> {
+        self.values.get(name)
+    }
+
+    /// An integer option (validated, so present when it has a default).
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.values.get(name) {
+            Some(OptionValue::Int(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn float(&self, name: &str) -> Option<f64> {
+        match self.values.get(name) {
+            Some(OptionValue::Float(v)) => Some(*v),
+            Some(OptionValue::Int(v)) => Some(*v as f64),
+            _ => None,
+        }
+    }
+
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        match self.values.get(name) {
+            Some(OptionValue::Bool(v)) => Some(*v),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.values.get(name) {
+            Some(OptionValue::Text(v)) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+fn check(spec: &OptionSpec, raw: &RawOptionValue) -> Result<OptionValue, String> {
+    let name = spec.name;
+    let text = match raw {
+        RawOptionValue::Text(s) | RawOptionValue::Number(s) | RawOptionValue::Word(s) => s.trim(),
+        RawOptionValue::Bool(b) => {
+            return match spec.kind {
+                OptionKind::Bool => Ok(OptionValue::Bool(*b)),
+                _ => Err(format!(
+                    "option '{name}' expects {}, got {raw}",
+                    expected(spec)
+                )),
+            }
+        }
+    };
+    let bad = || format!("option '{name}' expects {}, got {raw}", expected(spec));
+    match spec.kind {
+        OptionKind::Int { min, max } => {
+            let v: i64 = text.parse().map_err(|_| bad())?;
+            if v < min || v > max {
+                return Err(bad());
+            }
+            Ok(OptionValue::Int(v))
+        }
+        OptionKind::Float { min, max } => {
+            let v: f64 = text.parse().map_err(|_| bad())?;
+            if !v.is_finite() || v < min || v > max {
+                return Err(bad());
+            }
+            Ok(OptionValue::Float(v))
+        }
+        OptionKind::Bool => match text.to_ascii_lowercase().as_str() {
+            "true" | "on" | "1" => Ok(OptionValue::Bool(true)),
+            "false" | "off" | "0" => Ok(OptionValue::Bool(false)),
+            _ => Err(bad()),
+        },
+        OptionKind::Text | OptionKind::Table => {
+            if text.is_empty() {
+                return Err(bad());
+            }
+            Ok(OptionValue::Text(text.to_string()))
+        }
+        OptionKind::Choice(choices) => {
+            let lower = text.to_ascii_lowercase();
+            if choices.contains(&lower.as_str()) {
+                Ok(OptionValue::Text(lower))
+            } else {
+                Err(bad())
+            }
+        }
+    }
+}
+
+/// "an integer from 1 to 1024", "one of 'a', 'b'", ...
+pub fn expected(spec: &OptionSpec) -> String {
+    match spec.kind {
+        OptionKind::Int { min, max } => match (min, max) {
+            (i64::MIN, i64::MAX) => "an integer".to_string(),
+            (min, i64::MAX) => format!("an integer ≥ {min}"),
+            (min, max) => format!("an integer from {min} to {max}"),
+        },
+        OptionKind::Float { min, max } => {
+            if min == f64::NEG_INFINITY && max == f64::INFINITY {
+                "a finite number".to_string()
+            } else if max == f64::INFINITY {
+                format!("a number ≥ {min}")
+            } else {
+                format!("a number from {min} to {max}")
+            }
+        }
+        OptionKind::Bool => "true or false".to_string(),
+        OptionKind::Text => "a non-empty string".to_string(),
+        OptionKind::Table => "the name of a table or view".to_string(),
+        OptionKind::Choice(c) => {
+            let quoted: Vec<String> = c.iter().map(|s| format!("'{s}'")).collect();
+            format!("one of {}", quoted.join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECS: &[OptionSpec] = &[
+        OptionSpec {
+            name: "dim",
+            kind: OptionKind::Int { min: 1, max: 4096 },
+            default: Some("64"),
+            doc: "latent dimension",
+        },
+        OptionSpec {
+            name: "lr",
+            kind: OptionKind::Float {
+                min: 0.0,
+                max: f64::INFINITY,
+            },
+            default: Some("0.001"),
+            doc: "learning rate",
+        },
+        OptionSpec {
+            name: "solver",
+            kind: OptionKind::Choice(&["cg", "cholesky"]),
+            default: Some("cg"),
+            doc: "",
+        },
+        OptionSpec {
+            name: "tags",
+            kind: OptionKind::Table,
+            default: None,
+            doc: "",
+        },
+    ];
+
+    fn raw(v: &[(&str, RawOptionValue)]) -> Vec<(String, RawOptionValue)> {
+        v.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    #[test]
+    fn defaults_are_filled_and_values_typed() {
+        let o = ModelOptions::validate(
+            "t",
+            SPECS,
+            &raw(&[
+                ("dim", RawOptionValue::Number("32".into())),
+                ("solver", RawOptionValue::Text("CHOLESKY".into())),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(o.int("dim"), Some(32));
+        assert_eq!(o.float("lr"), Some(0.001));
+        assert_eq!(o.text("solver"), Some("cholesky"));
+        assert_eq!(o.text("tags"), None);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = ModelOptions::validate(
+            "t",
+            SPECS,
+            &raw(&[("dimm", RawOptionValue::Number("3".into()))]),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("unknown option 'dimm' for model type 't'") && e.contains("dim, lr"),
+            "{e}"
+        );
+        let e = ModelOptions::validate(
+            "t",
+            SPECS,
+            &raw(&[("dim", RawOptionValue::Number("0".into()))]),
+        )
+        .unwrap_err();
+        assert_eq!(e, "option 'dim' expects an integer from 1 to 4096, got 0");
+        let e = ModelOptions::validate(
+            "t",
+            SPECS,
+            &raw(&[("dim", RawOptionValue::Text("abc".into()))]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            "option 'dim' expects an integer from 1 to 4096, got 'abc'"
+        );
+        let e = ModelOptions::validate(
+            "t",
+            SPECS,
+            &raw(&[("solver", RawOptionValue::Word("lu".into()))]),
+        )
+        .unwrap_err();
+        assert_eq!(e, "option 'solver' expects one of 'cg', 'cholesky', got lu");
+        let e = ModelOptions::validate("t", SPECS, &raw(&[("lr", RawOptionValue::Bool(true))]))
+            .unwrap_err();
+        assert!(e.contains("expects a number ≥ 0"), "{e}");
+        let e = ModelOptions::validate(
+            "t",
+            SPECS,
+            &raw(&[
+                ("dim", RawOptionValue::Number("3".into())),
+                ("dim", RawOptionValue::Number("4".into())),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(e, "option 'dim' is given twice");
+    }
+}

@@ -1,0 +1,76 @@
+//! `kendall_tau_b(x, y)` on two lists and `kendall_tau_b_agg(x, y)` over rows.
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::Coefficient;
+use super::kernels::{self, RankResult};
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "Kendall's τ_b rank correlation with the usual correction for ties in either list, computed in O(n log n) (Knight's algorithm). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL. Over rows, use the aggregate kendall_tau_b_agg(x, y).",
+    syntax_example = "kendall_tau_b(x, y)",
+    sql_example = r#"```sql
+> SELECT round(kendall_tau_b([1, 2, 3, 4], [1, 2, 4, 3]), 4);
++-----------------------------------------------------+
+| round(kendall_tau_b([1, 2, 3, 4], [1, 2, 4, 3]), 4) |
++-----------------------------------------------------+
+| 0.6667                                              |
++-----------------------------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "The reference list of scores (higher = better rank)."
+    ),
+    argument(
+        name = "y",
+        description = "The estimated list of scores, the same items in the same order."
+    )
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct KendallTauBList;
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "Aggregate form of kendall_tau_b: the coefficient between the x and y values of the rows of each group (each row one item). Kendall's τ_b rank correlation with the usual correction for ties in either list, computed in O(n log n) (Knight's algorithm). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL.",
+    syntax_example = "kendall_tau_b_agg(x, y)",
+    sql_example = r#"```sql
+> SELECT round(kendall_tau_b_agg(x, y), 4) FROM (VALUES (1, 1), (2, 2), (3, 4), (4, 3)) AS t(x, y);
++-----------------------------------+
+| round(kendall_tau_b_agg(x, y), 4) |
++-----------------------------------+
+| 0.6667                            |
++-----------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "Reference score of the row's item (higher = better rank)."
+    ),
+    argument(name = "y", description = "Estimated score of the row's item.")
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct KendallTauBAgg;
+
+static LIST: KendallTauBList = KendallTauBList;
+static AGG: KendallTauBAgg = KendallTauBAgg;
+
+/// The `kendall_tau_b` coefficient.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct KendallTauB;
+
+impl Coefficient for KendallTauB {
+    const NAME: &'static str = "kendall_tau_b";
+    const AGG_NAME: &'static str = "kendall_tau_b_agg";
+
+    fn compute(x: &[f64], y: &[f64]) -> RankResult {
+        kernels::kendall_tau_b(x, y)
+    }
+
+    fn list_doc() -> Option<&'static Documentation> {
+        LIST.doc()
+    }
+
+    fn agg_doc() -> Option<&'static Documentation> {
+        AGG.doc()
+    }
+}

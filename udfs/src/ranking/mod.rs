@@ -1,0 +1,58 @@
+//! Rank correlation: how alike two rankings of the same items are.
+//!
+//! The thesis scores an explanation's fidelity by the top-weighted rank correlation τ_AP,a between
+//! the recommender's ranking and the one rebuilt from the explanation, so these coefficients are
+//! the measuring instrument of the whole explainability study. Each coefficient is one SQL
+//! function in two forms:
+//!
+//! - `tau_ap(x, y)` on two lists (one row gives one value), and
+//! - `tau_ap_agg(x, y)`, an aggregate over (x, y) rows (GROUP BY, window frames).
+//!
+//! DataFusion resolves a name to a scalar function before an aggregate one, so the two forms
+//! cannot share a name; the aggregate carries the `_agg` suffix.
+//!
+//! Conventions (all five): higher value = better rank; pairs where either value is NULL are
+//! skipped (like SQL aggregates skip NULLs); a NULL list gives NULL; lists of different length
+//! and NaN values are errors; fewer than 2 pairs, or a coefficient whose denominator is zero
+//! (every value of one list tied), give NULL. See [`kernels`] for the formulas.
+
+pub mod adapter;
+pub mod kendall_tau_b;
+pub mod kernels;
+pub mod spearman;
+pub mod tau_ap;
+pub mod tau_ap_a;
+pub mod tau_ap_b;
+
+use std::sync::Arc;
+
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+
+use adapter::{Coefficient, RankAggregate, RankScalar};
+
+fn pair<C: Coefficient>() -> (Arc<ScalarUDF>, Arc<AggregateUDF>) {
+    (
+        Arc::new(ScalarUDF::new_from_impl(RankScalar::<C>::new())),
+        Arc::new(AggregateUDF::new_from_impl(RankAggregate::<C>::new())),
+    )
+}
+
+fn all() -> Vec<(Arc<ScalarUDF>, Arc<AggregateUDF>)> {
+    vec![
+        pair::<tau_ap::TauAp>(),
+        pair::<tau_ap_a::TauApA>(),
+        pair::<tau_ap_b::TauApB>(),
+        pair::<kendall_tau_b::KendallTauB>(),
+        pair::<spearman::Spearman>(),
+    ]
+}
+
+/// The list forms.
+pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    all().into_iter().map(|(s, _)| s).collect()
+}
+
+/// The aggregate forms.
+pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    all().into_iter().map(|(_, a)| a).collect()
+}

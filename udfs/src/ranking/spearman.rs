@@ -1,0 +1,76 @@
+//! `spearman(x, y)` on two lists and `spearman_agg(x, y)` over rows.
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::Coefficient;
+use super::kernels::{self, RankResult};
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "Spearman's rank correlation ρ: the Pearson correlation of the ranks of x and y, tied values sharing their mean rank. Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL. Over rows, use the aggregate spearman_agg(x, y).",
+    syntax_example = "spearman(x, y)",
+    sql_example = r#"```sql
+> SELECT round(spearman([1, 2, 3, 4], [1, 2, 4, 3]), 4);
++------------------------------------------------+
+| round(spearman([1, 2, 3, 4], [1, 2, 4, 3]), 4) |
++------------------------------------------------+
+| 0.8                                            |
++------------------------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "The reference list of scores (higher = better rank)."
+    ),
+    argument(
+        name = "y",
+        description = "The estimated list of scores, the same items in the same order."
+    )
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct SpearmanList;
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "Aggregate form of spearman: the coefficient between the x and y values of the rows of each group (each row one item). Spearman's rank correlation ρ: the Pearson correlation of the ranks of x and y, tied values sharing their mean rank. Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL.",
+    syntax_example = "spearman_agg(x, y)",
+    sql_example = r#"```sql
+> SELECT round(spearman_agg(x, y), 4) FROM (VALUES (1, 1), (2, 2), (3, 4), (4, 3)) AS t(x, y);
++------------------------------+
+| round(spearman_agg(x, y), 4) |
++------------------------------+
+| 0.8                          |
++------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "Reference score of the row's item (higher = better rank)."
+    ),
+    argument(name = "y", description = "Estimated score of the row's item.")
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct SpearmanAgg;
+
+static LIST: SpearmanList = SpearmanList;
+static AGG: SpearmanAgg = SpearmanAgg;
+
+/// The `spearman` coefficient.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct Spearman;
+
+impl Coefficient for Spearman {
+    const NAME: &'static str = "spearman";
+    const AGG_NAME: &'static str = "spearman_agg";
+
+    fn compute(x: &[f64], y: &[f64]) -> RankResult {
+        kernels::spearman(x, y)
+    }
+
+    fn list_doc() -> Option<&'static Documentation> {
+        LIST.doc()
+    }
+
+    fn agg_doc() -> Option<&'static Documentation> {
+        AGG.doc()
+    }
+}

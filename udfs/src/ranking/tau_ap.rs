@@ -1,0 +1,76 @@
+//! `tau_ap(x, y)` on two lists and `tau_ap_agg(x, y)` over rows.
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::Coefficient;
+use super::kernels::{self, RankResult};
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "AP rank correlation τ_AP (Yilmaz, Aslam & Robertson 2008): a top-weighted Kendall-like correlation of the estimate y against the reference x (higher value = better rank; positions are taken from y, so it is asymmetric). Ties are not defined for τ_AP: a tie in either list is an error (use tau_ap_a or tau_ap_b). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL. Over rows, use the aggregate tau_ap_agg(x, y).",
+    syntax_example = "tau_ap(x, y)",
+    sql_example = r#"```sql
+> SELECT round(tau_ap([4, 3, 2, 1], [4, 3, 1, 2]), 4);
++----------------------------------------------+
+| round(tau_ap([4, 3, 2, 1], [4, 3, 1, 2]), 4) |
++----------------------------------------------+
+| 0.7778                                       |
++----------------------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "The reference list of scores (higher = better rank)."
+    ),
+    argument(
+        name = "y",
+        description = "The estimated list of scores, the same items in the same order."
+    )
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauApList;
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "Aggregate form of tau_ap: the coefficient between the x and y values of the rows of each group (each row one item). AP rank correlation τ_AP (Yilmaz, Aslam & Robertson 2008): a top-weighted Kendall-like correlation of the estimate y against the reference x (higher value = better rank; positions are taken from y, so it is asymmetric). Ties are not defined for τ_AP: a tie in either list is an error (use tau_ap_a or tau_ap_b). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL.",
+    syntax_example = "tau_ap_agg(x, y)",
+    sql_example = r#"```sql
+> SELECT round(tau_ap_agg(x, y), 4) FROM (VALUES (4, 4), (3, 3), (2, 1), (1, 2)) AS t(x, y);
++----------------------------+
+| round(tau_ap_agg(x, y), 4) |
++----------------------------+
+| 0.7778                     |
++----------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "Reference score of the row's item (higher = better rank)."
+    ),
+    argument(name = "y", description = "Estimated score of the row's item.")
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauApAgg;
+
+static LIST: TauApList = TauApList;
+static AGG: TauApAgg = TauApAgg;
+
+/// The `tau_ap` coefficient.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauAp;
+
+impl Coefficient for TauAp {
+    const NAME: &'static str = "tau_ap";
+    const AGG_NAME: &'static str = "tau_ap_agg";
+
+    fn compute(x: &[f64], y: &[f64]) -> RankResult {
+        kernels::tau_ap(x, y)
+    }
+
+    fn list_doc() -> Option<&'static Documentation> {
+        LIST.doc()
+    }
+
+    fn agg_doc() -> Option<&'static Documentation> {
+        AGG.doc()
+    }
+}

@@ -1,0 +1,76 @@
+//! `tau_ap_a(x, y)` on two lists and `tau_ap_a_agg(x, y)` over rows.
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::Coefficient;
+use super::kernels::{self, RankResult};
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "τ_AP,a (Urbano & Marrero 2017): τ_AP allowing ties in the estimate y, equal to the expected τ_AP over every random ordering of the tied items; the fidelity measure of the thesis. A tie in the reference x is an error (use tau_ap_b). Computed in O(n log n). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL. Over rows, use the aggregate tau_ap_a_agg(x, y).",
+    syntax_example = "tau_ap_a(x, y)",
+    sql_example = r#"```sql
+> SELECT round(tau_ap_a([4, 3, 2, 1], [4, 3, 3, 1]), 4);
++------------------------------------------------+
+| round(tau_ap_a([4, 3, 2, 1], [4, 3, 3, 1]), 4) |
++------------------------------------------------+
+| 0.8333                                         |
++------------------------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "The reference list of scores (higher = better rank)."
+    ),
+    argument(
+        name = "y",
+        description = "The estimated list of scores, the same items in the same order."
+    )
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauApAList;
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "Aggregate form of tau_ap_a: the coefficient between the x and y values of the rows of each group (each row one item). τ_AP,a (Urbano & Marrero 2017): τ_AP allowing ties in the estimate y, equal to the expected τ_AP over every random ordering of the tied items; the fidelity measure of the thesis. A tie in the reference x is an error (use tau_ap_b). Computed in O(n log n). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL.",
+    syntax_example = "tau_ap_a_agg(x, y)",
+    sql_example = r#"```sql
+> SELECT round(tau_ap_a_agg(x, y), 4) FROM (VALUES (4, 4), (3, 3), (2, 3), (1, 1)) AS t(x, y);
++------------------------------+
+| round(tau_ap_a_agg(x, y), 4) |
++------------------------------+
+| 0.8333                       |
++------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "Reference score of the row's item (higher = better rank)."
+    ),
+    argument(name = "y", description = "Estimated score of the row's item.")
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauApAAgg;
+
+static LIST: TauApAList = TauApAList;
+static AGG: TauApAAgg = TauApAAgg;
+
+/// The `tau_ap_a` coefficient.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauApA;
+
+impl Coefficient for TauApA {
+    const NAME: &'static str = "tau_ap_a";
+    const AGG_NAME: &'static str = "tau_ap_a_agg";
+
+    fn compute(x: &[f64], y: &[f64]) -> RankResult {
+        kernels::tau_ap_a(x, y)
+    }
+
+    fn list_doc() -> Option<&'static Documentation> {
+        LIST.doc()
+    }
+
+    fn agg_doc() -> Option<&'static Documentation> {
+        AGG.doc()
+    }
+}

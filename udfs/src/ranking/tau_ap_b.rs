@@ -1,0 +1,76 @@
+//! `tau_ap_b(x, y)` on two lists and `tau_ap_b_agg(x, y)` over rows.
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::Coefficient;
+use super::kernels::{self, RankResult};
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "τ_AP,b (Urbano & Marrero 2017): a symmetric τ_AP that allows ties in both lists (tied items are treated as sharing a rank); without ties it is the mean of tau_ap(x, y) and tau_ap(y, x). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or an undefined value, give NULL. Over rows, use the aggregate tau_ap_b_agg(x, y).",
+    syntax_example = "tau_ap_b(x, y)",
+    sql_example = r#"```sql
+> SELECT round(tau_ap_b([4, 3, 2, 1], [4, 3, 1, 2]), 4);
++------------------------------------------------+
+| round(tau_ap_b([4, 3, 2, 1], [4, 3, 1, 2]), 4) |
++------------------------------------------------+
+| 0.7778                                         |
++------------------------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "The reference list of scores (higher = better rank)."
+    ),
+    argument(
+        name = "y",
+        description = "The estimated list of scores, the same items in the same order."
+    )
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauApBList;
+
+#[user_doc(
+    doc_section(label = "Rank Correlation Functions"),
+    description = "Aggregate form of tau_ap_b: the coefficient between the x and y values of the rows of each group (each row one item). τ_AP,b (Urbano & Marrero 2017): a symmetric τ_AP that allows ties in both lists (tied items are treated as sharing a rank); without ties it is the mean of tau_ap(x, y) and tau_ap(y, x). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or an undefined value, give NULL.",
+    syntax_example = "tau_ap_b_agg(x, y)",
+    sql_example = r#"```sql
+> SELECT round(tau_ap_b_agg(x, y), 4) FROM (VALUES (4, 4), (3, 3), (2, 1), (1, 2)) AS t(x, y);
++------------------------------+
+| round(tau_ap_b_agg(x, y), 4) |
++------------------------------+
+| 0.7778                       |
++------------------------------+
+```"#,
+    argument(
+        name = "x",
+        description = "Reference score of the row's item (higher = better rank)."
+    ),
+    argument(name = "y", description = "Estimated score of the row's item.")
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauApBAgg;
+
+static LIST: TauApBList = TauApBList;
+static AGG: TauApBAgg = TauApBAgg;
+
+/// The `tau_ap_b` coefficient.
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct TauApB;
+
+impl Coefficient for TauApB {
+    const NAME: &'static str = "tau_ap_b";
+    const AGG_NAME: &'static str = "tau_ap_b_agg";
+
+    fn compute(x: &[f64], y: &[f64]) -> RankResult {
+        kernels::tau_ap_b(x, y)
+    }
+
+    fn list_doc() -> Option<&'static Documentation> {
+        LIST.doc()
+    }
+
+    fn agg_doc() -> Option<&'static Documentation> {
+        AGG.doc()
+    }
+}
