@@ -274,7 +274,7 @@ mod tests {
     fn render(format: Format, max: Option<usize>) -> String {
         let b = batch();
         let mut out = Vec::new();
-        print_batches(&mut out, &b.schema(), &[b.clone()], format, max).unwrap();
+        print_batches(&mut out, &b.schema(), std::slice::from_ref(&b), format, max).unwrap();
         String::from_utf8(out).unwrap()
     }
 

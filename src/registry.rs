@@ -13,6 +13,9 @@ use trustql_udfs::model::{LoadedModel, ModelCatalog, ModelType};
 
 use crate::store::{self, ModelHeader};
 
+/// The models found in a store, with their files, and the files that could not be read.
+pub type Listing = (Vec<(ModelHeader, PathBuf)>, Vec<String>);
+
 /// Named models of a model store directory.
 pub struct ModelRegistry {
     dir: PathBuf,
@@ -120,7 +123,7 @@ impl ModelRegistry {
 
     /// Headers of every model in the store, sorted by name. Unreadable files are reported as
     /// errors in the second list rather than hiding the others.
-    pub fn list(&self) -> Result<(Vec<(ModelHeader, PathBuf)>, Vec<String>)> {
+    pub fn list(&self) -> Result<Listing> {
         let mut models = Vec::new();
         let mut problems = Vec::new();
         let entries = match std::fs::read_dir(&self.dir) {

@@ -11,12 +11,12 @@ use super::kernels::{self, RankResult};
     description = "Kendall's τ_b rank correlation with the usual correction for ties in either list, computed in O(n log n) (Knight's algorithm). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL. Over rows, use the aggregate kendall_tau_b_agg(x, y).",
     syntax_example = "kendall_tau_b(x, y)",
     sql_example = r#"```sql
-> SELECT round(kendall_tau_b([1, 2, 3, 4], [1, 2, 4, 3]), 4);
-+-----------------------------------------------------+
-| round(kendall_tau_b([1, 2, 3, 4], [1, 2, 4, 3]), 4) |
-+-----------------------------------------------------+
-| 0.6667                                              |
-+-----------------------------------------------------+
+> SELECT round(kendall_tau_b([1, 2, 3, 4], [1, 2, 4, 3]), 4) AS kendall_tau_b;
++---------------+
+| kendall_tau_b |
++---------------+
+| 0.6667        |
++---------------+
 ```"#,
     argument(
         name = "x",
@@ -35,12 +35,12 @@ pub struct KendallTauBList;
     description = "Aggregate form of kendall_tau_b: the coefficient between the x and y values of the rows of each group (each row one item). Kendall's τ_b rank correlation with the usual correction for ties in either list, computed in O(n log n) (Knight's algorithm). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL.",
     syntax_example = "kendall_tau_b_agg(x, y)",
     sql_example = r#"```sql
-> SELECT round(kendall_tau_b_agg(x, y), 4) FROM (VALUES (1, 1), (2, 2), (3, 4), (4, 3)) AS t(x, y);
-+-----------------------------------+
-| round(kendall_tau_b_agg(x, y), 4) |
-+-----------------------------------+
-| 0.6667                            |
-+-----------------------------------+
+> SELECT round(kendall_tau_b_agg(x, y), 4) AS kendall_tau_b_agg FROM (VALUES (1, 1), (2, 2), (3, 4), (4, 3)) AS t(x, y);
++-------------------+
+| kendall_tau_b_agg |
++-------------------+
+| 0.6667            |
++-------------------+
 ```"#,
     argument(
         name = "x",

@@ -124,8 +124,9 @@ impl fmt::Display for RankError {
                 )
             }
             RankError::TiesInReference => f.write_str(
-                "the reference list (first argument) has tied values; tau_ap_a allows ties only \
-                 in the estimate (second argument): use tau_ap_b",
+                "the reference list (first argument) has tied values, which this coefficient \
+                 does not define (tau_ap_a allows ties only in the estimate, the second \
+                 argument): use tau_ap_b, which allows ties in both",
             ),
             RankError::TiesInEstimate => f.write_str(
                 "the estimate (second argument) has tied values; use tau_ap_a (ties in the \

@@ -11,12 +11,12 @@ use super::kernels::{self, RankResult};
     description = "Spearman's rank correlation ρ: the Pearson correlation of the ranks of x and y, tied values sharing their mean rank. Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL. Over rows, use the aggregate spearman_agg(x, y).",
     syntax_example = "spearman(x, y)",
     sql_example = r#"```sql
-> SELECT round(spearman([1, 2, 3, 4], [1, 2, 4, 3]), 4);
-+------------------------------------------------+
-| round(spearman([1, 2, 3, 4], [1, 2, 4, 3]), 4) |
-+------------------------------------------------+
-| 0.8                                            |
-+------------------------------------------------+
+> SELECT round(spearman([1, 2, 3, 4], [1, 2, 4, 3]), 4) AS spearman;
++----------+
+| spearman |
++----------+
+| 0.8      |
++----------+
 ```"#,
     argument(
         name = "x",
@@ -35,12 +35,12 @@ pub struct SpearmanList;
     description = "Aggregate form of spearman: the coefficient between the x and y values of the rows of each group (each row one item). Spearman's rank correlation ρ: the Pearson correlation of the ranks of x and y, tied values sharing their mean rank. Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL.",
     syntax_example = "spearman_agg(x, y)",
     sql_example = r#"```sql
-> SELECT round(spearman_agg(x, y), 4) FROM (VALUES (1, 1), (2, 2), (3, 4), (4, 3)) AS t(x, y);
-+------------------------------+
-| round(spearman_agg(x, y), 4) |
-+------------------------------+
-| 0.8                          |
-+------------------------------+
+> SELECT round(spearman_agg(x, y), 4) AS spearman_agg FROM (VALUES (1, 1), (2, 2), (3, 4), (4, 3)) AS t(x, y);
++--------------+
+| spearman_agg |
++--------------+
+| 0.8          |
++--------------+
 ```"#,
     argument(
         name = "x",

@@ -11,12 +11,12 @@ use super::kernels::{self, RankResult};
     description = "AP rank correlation τ_AP (Yilmaz, Aslam & Robertson 2008): a top-weighted Kendall-like correlation of the estimate y against the reference x (higher value = better rank; positions are taken from y, so it is asymmetric). Ties are not defined for τ_AP: a tie in either list is an error (use tau_ap_a or tau_ap_b). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL. Over rows, use the aggregate tau_ap_agg(x, y).",
     syntax_example = "tau_ap(x, y)",
     sql_example = r#"```sql
-> SELECT round(tau_ap([4, 3, 2, 1], [4, 3, 1, 2]), 4);
-+----------------------------------------------+
-| round(tau_ap([4, 3, 2, 1], [4, 3, 1, 2]), 4) |
-+----------------------------------------------+
-| 0.7778                                       |
-+----------------------------------------------+
+> SELECT round(tau_ap([4, 3, 2, 1], [4, 3, 1, 2]), 4) AS tau_ap;
++--------+
+| tau_ap |
++--------+
+| 0.7778 |
++--------+
 ```"#,
     argument(
         name = "x",
@@ -35,12 +35,12 @@ pub struct TauApList;
     description = "Aggregate form of tau_ap: the coefficient between the x and y values of the rows of each group (each row one item). AP rank correlation τ_AP (Yilmaz, Aslam & Robertson 2008): a top-weighted Kendall-like correlation of the estimate y against the reference x (higher value = better rank; positions are taken from y, so it is asymmetric). Ties are not defined for τ_AP: a tie in either list is an error (use tau_ap_a or tau_ap_b). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL.",
     syntax_example = "tau_ap_agg(x, y)",
     sql_example = r#"```sql
-> SELECT round(tau_ap_agg(x, y), 4) FROM (VALUES (4, 4), (3, 3), (2, 1), (1, 2)) AS t(x, y);
-+----------------------------+
-| round(tau_ap_agg(x, y), 4) |
-+----------------------------+
-| 0.7778                     |
-+----------------------------+
+> SELECT round(tau_ap_agg(x, y), 4) AS tau_ap_agg FROM (VALUES (4, 4), (3, 3), (2, 1), (1, 2)) AS t(x, y);
++------------+
+| tau_ap_agg |
++------------+
+| 0.7778     |
++------------+
 ```"#,
     argument(
         name = "x",

@@ -11,12 +11,12 @@ use super::kernels::{self, RankResult};
     description = "τ_AP,a (Urbano & Marrero 2017): τ_AP allowing ties in the estimate y, equal to the expected τ_AP over every random ordering of the tied items; the fidelity measure of the thesis. A tie in the reference x is an error (use tau_ap_b). Computed in O(n log n). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL. Over rows, use the aggregate tau_ap_a_agg(x, y).",
     syntax_example = "tau_ap_a(x, y)",
     sql_example = r#"```sql
-> SELECT round(tau_ap_a([4, 3, 2, 1], [4, 3, 3, 1]), 4);
-+------------------------------------------------+
-| round(tau_ap_a([4, 3, 2, 1], [4, 3, 3, 1]), 4) |
-+------------------------------------------------+
-| 0.8333                                         |
-+------------------------------------------------+
+> SELECT round(tau_ap_a([4, 3, 2, 1], [4, 3, 3, 1]), 4) AS tau_ap_a;
++----------+
+| tau_ap_a |
++----------+
+| 0.8333   |
++----------+
 ```"#,
     argument(
         name = "x",
@@ -35,12 +35,12 @@ pub struct TauApAList;
     description = "Aggregate form of tau_ap_a: the coefficient between the x and y values of the rows of each group (each row one item). τ_AP,a (Urbano & Marrero 2017): τ_AP allowing ties in the estimate y, equal to the expected τ_AP over every random ordering of the tied items; the fidelity measure of the thesis. A tie in the reference x is an error (use tau_ap_b). Computed in O(n log n). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL.",
     syntax_example = "tau_ap_a_agg(x, y)",
     sql_example = r#"```sql
-> SELECT round(tau_ap_a_agg(x, y), 4) FROM (VALUES (4, 4), (3, 3), (2, 3), (1, 1)) AS t(x, y);
-+------------------------------+
-| round(tau_ap_a_agg(x, y), 4) |
-+------------------------------+
-| 0.8333                       |
-+------------------------------+
+> SELECT round(tau_ap_a_agg(x, y), 4) AS tau_ap_a_agg FROM (VALUES (4, 4), (3, 3), (2, 3), (1, 1)) AS t(x, y);
++--------------+
+| tau_ap_a_agg |
++--------------+
+| 0.8333       |
++--------------+
 ```"#,
     argument(
         name = "x",

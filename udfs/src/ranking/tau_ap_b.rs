@@ -11,12 +11,12 @@ use super::kernels::{self, RankResult};
     description = "τ_AP,b (Urbano & Marrero 2017): a symmetric τ_AP that allows ties in both lists (tied items are treated as sharing a rank); without ties it is the mean of tau_ap(x, y) and tau_ap(y, x). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or an undefined value, give NULL. Over rows, use the aggregate tau_ap_b_agg(x, y).",
     syntax_example = "tau_ap_b(x, y)",
     sql_example = r#"```sql
-> SELECT round(tau_ap_b([4, 3, 2, 1], [4, 3, 1, 2]), 4);
-+------------------------------------------------+
-| round(tau_ap_b([4, 3, 2, 1], [4, 3, 1, 2]), 4) |
-+------------------------------------------------+
-| 0.7778                                         |
-+------------------------------------------------+
+> SELECT round(tau_ap_b([4, 3, 2, 1], [4, 3, 1, 2]), 4) AS tau_ap_b;
++----------+
+| tau_ap_b |
++----------+
+| 0.7778   |
++----------+
 ```"#,
     argument(
         name = "x",
@@ -35,12 +35,12 @@ pub struct TauApBList;
     description = "Aggregate form of tau_ap_b: the coefficient between the x and y values of the rows of each group (each row one item). τ_AP,b (Urbano & Marrero 2017): a symmetric τ_AP that allows ties in both lists (tied items are treated as sharing a rank); without ties it is the mean of tau_ap(x, y) and tau_ap(y, x). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or an undefined value, give NULL.",
     syntax_example = "tau_ap_b_agg(x, y)",
     sql_example = r#"```sql
-> SELECT round(tau_ap_b_agg(x, y), 4) FROM (VALUES (4, 4), (3, 3), (2, 1), (1, 2)) AS t(x, y);
-+------------------------------+
-| round(tau_ap_b_agg(x, y), 4) |
-+------------------------------+
-| 0.7778                       |
-+------------------------------+
+> SELECT round(tau_ap_b_agg(x, y), 4) AS tau_ap_b_agg FROM (VALUES (4, 4), (3, 3), (2, 1), (1, 2)) AS t(x, y);
++--------------+
+| tau_ap_b_agg |
++--------------+
+| 0.7778       |
++--------------+
 ```"#,
     argument(
         name = "x",
