@@ -203,16 +203,22 @@ fn device_setting_and_libtorch_found_without_environment() {
     );
 }
 
-fn repl(input: &str, models: &Path, history: &Path) -> Output {
-    let mut child = bin()
+/// Starts the REPL with piped stdin, stdout and stderr.
+fn spawn_repl(models: &Path, history: &Path, extra: &[&str]) -> std::process::Child {
+    bin()
         .arg("--models")
         .arg(models)
+        .args(extra)
         .env("TRUSTQL_HISTORY", history)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("trustql starts");
+        .expect("trustql starts")
+}
+
+fn repl(input: &str, models: &Path, history: &Path) -> Output {
+    let mut child = spawn_repl(models, history, &[]);
     child
         .stdin
         .take()
@@ -280,17 +286,7 @@ fn repl_commands_multiline_and_history() {
 #[test]
 fn ctrl_c_cancels_the_statement_not_the_session() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .arg("--models")
-        .arg(dir.path())
-        .arg("--format")
-        .arg("csv")
-        .env("TRUSTQL_HISTORY", dir.path().join("hist"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_repl(dir.path(), &dir.path().join("hist"), &["--format", "csv"]);
     let mut stdin = child.stdin.take().unwrap();
     // A query that runs for hours.
     stdin

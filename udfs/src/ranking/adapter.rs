@@ -40,6 +40,49 @@ fn is_numeric_or_null(t: &DataType) -> bool {
     t.is_numeric() || t == &DataType::Null
 }
 
+/// Declares a coefficient: its marker type, the [`Coefficient`] impl binding its kernel, and the
+/// documentation structs (annotated with `#[user_doc]` beside the invocation) of its two forms.
+#[macro_export]
+macro_rules! rank_coefficient {
+    ($ty:ident, $name:literal, $kernel:path, $list_doc:ident, $agg_doc:ident) => {
+        static LIST_DOC: $list_doc = $list_doc;
+        static AGG_DOC: $agg_doc = $agg_doc;
+
+        #[doc = concat!("The `", $name, "` coefficient.")]
+        #[derive(Debug, Default, PartialEq, Eq, Hash)]
+        pub struct $ty;
+
+        impl $crate::ranking::adapter::Coefficient for $ty {
+            const NAME: &'static str = $name;
+            const AGG_NAME: &'static str = concat!($name, "_agg");
+
+            fn compute(x: &[f64], y: &[f64]) -> $crate::ranking::kernels::RankResult {
+                $kernel(x, y)
+            }
+
+            fn list_doc() -> Option<&'static datafusion::logical_expr::Documentation> {
+                LIST_DOC.doc()
+            }
+
+            fn agg_doc() -> Option<&'static datafusion::logical_expr::Documentation> {
+                AGG_DOC.doc()
+            }
+        }
+    };
+}
+
+/// Returns `out` as a scalar when every argument was a scalar, else as an array.
+pub fn columnar(out: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            out.as_ref(),
+            0,
+        )?))
+    } else {
+        Ok(ColumnarValue::Array(out))
+    }
+}
+
 /// `name(x, y)` on two lists of numbers.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RankScalar<C: Coefficient> {
@@ -114,12 +157,7 @@ impl<C: Coefficient> ScalarUDFImpl for RankScalar<C> {
         ) else {
             return exec_err!("{}: arguments must be lists", C::NAME);
         };
-        let out = compute_rows::<C>(xs, ys)?;
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        columnar(compute_rows::<C>(xs, ys)?, all_scalar)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

@@ -1,10 +1,8 @@
 //! `kendall_tau_b(x, y)` on two lists and `kendall_tau_b_agg(x, y)` over rows.
 
-use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::Coefficient;
-use super::kernels::{self, RankResult};
+use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
@@ -51,26 +49,10 @@ pub struct KendallTauBList;
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct KendallTauBAgg;
 
-static LIST: KendallTauBList = KendallTauBList;
-static AGG: KendallTauBAgg = KendallTauBAgg;
-
-/// The `kendall_tau_b` coefficient.
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub struct KendallTauB;
-
-impl Coefficient for KendallTauB {
-    const NAME: &'static str = "kendall_tau_b";
-    const AGG_NAME: &'static str = "kendall_tau_b_agg";
-
-    fn compute(x: &[f64], y: &[f64]) -> RankResult {
-        kernels::kendall_tau_b(x, y)
-    }
-
-    fn list_doc() -> Option<&'static Documentation> {
-        LIST.doc()
-    }
-
-    fn agg_doc() -> Option<&'static Documentation> {
-        AGG.doc()
-    }
-}
+crate::rank_coefficient!(
+    KendallTauB,
+    "kendall_tau_b",
+    kernels::kendall_tau_b,
+    KendallTauBList,
+    KendallTauBAgg
+);

@@ -1,10 +1,8 @@
 //! `spearman(x, y)` on two lists and `spearman_agg(x, y)` over rows.
 
-use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::Coefficient;
-use super::kernels::{self, RankResult};
+use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
@@ -51,26 +49,10 @@ pub struct SpearmanList;
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct SpearmanAgg;
 
-static LIST: SpearmanList = SpearmanList;
-static AGG: SpearmanAgg = SpearmanAgg;
-
-/// The `spearman` coefficient.
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub struct Spearman;
-
-impl Coefficient for Spearman {
-    const NAME: &'static str = "spearman";
-    const AGG_NAME: &'static str = "spearman_agg";
-
-    fn compute(x: &[f64], y: &[f64]) -> RankResult {
-        kernels::spearman(x, y)
-    }
-
-    fn list_doc() -> Option<&'static Documentation> {
-        LIST.doc()
-    }
-
-    fn agg_doc() -> Option<&'static Documentation> {
-        AGG.doc()
-    }
-}
+crate::rank_coefficient!(
+    Spearman,
+    "spearman",
+    kernels::spearman,
+    SpearmanList,
+    SpearmanAgg
+);

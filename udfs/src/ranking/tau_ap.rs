@@ -1,10 +1,8 @@
 //! `tau_ap(x, y)` on two lists and `tau_ap_agg(x, y)` over rows.
 
-use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::Coefficient;
-use super::kernels::{self, RankResult};
+use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
@@ -51,26 +49,4 @@ pub struct TauApList;
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct TauApAgg;
 
-static LIST: TauApList = TauApList;
-static AGG: TauApAgg = TauApAgg;
-
-/// The `tau_ap` coefficient.
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub struct TauAp;
-
-impl Coefficient for TauAp {
-    const NAME: &'static str = "tau_ap";
-    const AGG_NAME: &'static str = "tau_ap_agg";
-
-    fn compute(x: &[f64], y: &[f64]) -> RankResult {
-        kernels::tau_ap(x, y)
-    }
-
-    fn list_doc() -> Option<&'static Documentation> {
-        LIST.doc()
-    }
-
-    fn agg_doc() -> Option<&'static Documentation> {
-        AGG.doc()
-    }
-}
+crate::rank_coefficient!(TauAp, "tau_ap", kernels::tau_ap, TauApList, TauApAgg);

@@ -1,10 +1,8 @@
 //! `tau_ap_a(x, y)` on two lists and `tau_ap_a_agg(x, y)` over rows.
 
-use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::Coefficient;
-use super::kernels::{self, RankResult};
+use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
@@ -51,26 +49,4 @@ pub struct TauApAList;
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct TauApAAgg;
 
-static LIST: TauApAList = TauApAList;
-static AGG: TauApAAgg = TauApAAgg;
-
-/// The `tau_ap_a` coefficient.
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub struct TauApA;
-
-impl Coefficient for TauApA {
-    const NAME: &'static str = "tau_ap_a";
-    const AGG_NAME: &'static str = "tau_ap_a_agg";
-
-    fn compute(x: &[f64], y: &[f64]) -> RankResult {
-        kernels::tau_ap_a(x, y)
-    }
-
-    fn list_doc() -> Option<&'static Documentation> {
-        LIST.doc()
-    }
-
-    fn agg_doc() -> Option<&'static Documentation> {
-        AGG.doc()
-    }
-}
+crate::rank_coefficient!(TauApA, "tau_ap_a", kernels::tau_ap_a, TauApAList, TauApAAgg);

@@ -1,10 +1,8 @@
 //! `tau_ap_b(x, y)` on two lists and `tau_ap_b_agg(x, y)` over rows.
 
-use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::Coefficient;
-use super::kernels::{self, RankResult};
+use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
@@ -51,26 +49,4 @@ pub struct TauApBList;
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct TauApBAgg;
 
-static LIST: TauApBList = TauApBList;
-static AGG: TauApBAgg = TauApBAgg;
-
-/// The `tau_ap_b` coefficient.
-#[derive(Debug, Default, PartialEq, Eq, Hash)]
-pub struct TauApB;
-
-impl Coefficient for TauApB {
-    const NAME: &'static str = "tau_ap_b";
-    const AGG_NAME: &'static str = "tau_ap_b_agg";
-
-    fn compute(x: &[f64], y: &[f64]) -> RankResult {
-        kernels::tau_ap_b(x, y)
-    }
-
-    fn list_doc() -> Option<&'static Documentation> {
-        LIST.doc()
-    }
-
-    fn agg_doc() -> Option<&'static Documentation> {
-        AGG.doc()
-    }
-}
+crate::rank_coefficient!(TauApB, "tau_ap_b", kernels::tau_ap_b, TauApBList, TauApBAgg);
