@@ -35,9 +35,9 @@ pub use trustql_udfs;
 /// The default model store, relative to the working directory.
 pub const DEFAULT_MODEL_DIR: &str = ".trustql/models";
 
-/// Registers every trustql function on an existing DataFusion context, with models looked up
-/// in (and `CREATE MODEL` unavailable, since that is session DDL) the store at `model_dir`.
-/// For `SET trustql.device`, build the context from
+/// Registers every trustql function on an existing DataFusion context; functions such as
+/// `score` find models in the store at `model_dir`. The model DDL (`CREATE MODEL`, ...) is
+/// statement-level and needs a [`Session`]. For `SET trustql.device`, build the context from
 /// [`trustql_udfs::engine::config::session_config`].
 pub fn register_functions(ctx: &SessionContext, model_dir: impl Into<PathBuf>) -> Result<()> {
     let registry = Arc::new(registry::ModelRegistry::new(
