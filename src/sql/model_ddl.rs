@@ -366,7 +366,17 @@ mod tests {
         let e = parse("CREATE MODEL m OPTIONS (type = 'x')")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("expected OPTIONS (...) or AS"), "{e}");
+        assert!(
+            e.contains("expected AS followed by the training query, found the end"),
+            "{e}"
+        );
+        let e = parse("CREATE MODEL m WITH (type = 'x') AS SELECT 1")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("expected OPTIONS (...) or AS followed by the training query, found 'WITH'"),
+            "{e}"
+        );
         let e = parse("CREATE MODEL m AS").unwrap_err().to_string();
         assert!(e.contains("expected the training query after AS"), "{e}");
         let e = parse("CREATE MODEL OPTIONS (a = 1) AS SELECT 1")
