@@ -14,6 +14,7 @@
 //! Numeric kernels take slices and never import Arrow; the UDF adapters beside them convert
 //! Arrow arrays to kernel inputs and back and pass NULLs through.
 
+pub mod adapters;
 pub mod engine;
 pub mod model;
 pub mod ranking;

@@ -19,6 +19,7 @@ use datafusion::logical_expr::{
 };
 
 use super::kernels::RankResult;
+use crate::adapters::columnar;
 
 /// One rank-correlation coefficient: its kernel and the documentation of its two SQL forms.
 pub trait Coefficient: Debug + Default + PartialEq + Eq + Hash + Send + Sync + 'static {
@@ -69,18 +70,6 @@ macro_rules! rank_coefficient {
             }
         }
     };
-}
-
-/// Returns `out` as a scalar when every argument was a scalar, else as an array.
-pub fn columnar(out: ArrayRef, all_scalar: bool) -> Result<ColumnarValue> {
-    if all_scalar {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-            out.as_ref(),
-            0,
-        )?))
-    } else {
-        Ok(ColumnarValue::Array(out))
-    }
 }
 
 /// `name(x, y)` on two lists of numbers.

@@ -14,6 +14,7 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
+use crate::adapters::columnar;
 use crate::model::{KeyColumn, KeyKind, LoadedModel, ModelCatalog};
 
 #[user_doc(
@@ -171,15 +172,7 @@ impl ScalarUDFImpl for ScoreFunc {
                 _ => out.append_null(),
             }
         }
-        let out = Arc::new(out.finish());
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                out.as_ref(),
-                0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        columnar(Arc::new(out.finish()), all_scalar)
     }
 
     fn documentation(&self) -> Option<&Documentation> {
