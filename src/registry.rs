@@ -91,14 +91,20 @@ impl ModelRegistry {
         self.types.iter().map(|t| t.name()).collect()
     }
 
-    /// Whether a model of that name exists (in memory or in the store).
+    /// Whether the store holds a model of that name.
     pub fn exists(&self, name: &str) -> bool {
         self.path(name).exists()
     }
 
     /// Saves a trained model (atomically) and makes it available under its name.
-    pub fn save(&self, header: ModelHeader, model: LoadedModel) -> Result<Arc<LoadedModel>> {
+    pub fn save(&self, model: LoadedModel) -> Result<Arc<LoadedModel>> {
         check_name(&model.name)?;
+        let header = ModelHeader::new(
+            &model.name,
+            &model.model_type,
+            model.options.clone(),
+            model.training.clone(),
+        );
         let payload = model.model.to_bytes()?;
         store::write_model(&self.path(&model.name), &header, &payload)?;
         let model = Arc::new(model);

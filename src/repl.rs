@@ -442,21 +442,17 @@ impl<'a> Repl<'a> {
         Ok(false)
     }
 
+    /// The functions of the trustql library (not DataFusion's own).
     fn trustql_function_names(&self) -> Vec<String> {
-        let state = self.session.context().state();
-        state
-            .scalar_functions()
-            .values()
-            .filter_map(|f| {
-                f.documentation()
-                    .map(|d| (f.name().to_string(), d.doc_section.label))
-            })
-            .chain(state.aggregate_functions().values().filter_map(|f| {
-                f.documentation()
-                    .map(|d| (f.name().to_string(), d.doc_section.label))
-            }))
-            .filter(|(_, section)| is_trustql_section(section))
-            .map(|(n, _)| n)
+        let catalog: Arc<dyn trustql_udfs::ModelCatalog> = self.session.registry().clone();
+        trustql_udfs::scalar_functions(catalog)
+            .iter()
+            .map(|f| f.name().to_string())
+            .chain(
+                trustql_udfs::aggregate_functions()
+                    .iter()
+                    .map(|f| f.name().to_string()),
+            )
             .collect()
     }
 
@@ -524,14 +520,6 @@ impl<'a> Repl<'a> {
             *n = fresh;
         }
     }
-}
-
-/// Documentation sections of trustql's own functions.
-fn is_trustql_section(label: &str) -> bool {
-    matches!(
-        label,
-        "trustql Functions" | "Rank Correlation Functions" | "Recommender Functions"
-    ) || label.starts_with("trustql")
 }
 
 /// A function's documentation as `\h` prints it.

@@ -23,7 +23,6 @@ use trustql_udfs::model::{
 
 use crate::registry::{check_name, ModelRegistry};
 use crate::sql::model_ddl::{self, ModelStatement};
-use crate::store::ModelHeader;
 use crate::tables::{model_info::model_info_batch, models::models_batch};
 
 /// Receives progress lines of long work (training); the CLI prints them to stderr.
@@ -254,17 +253,13 @@ impl Session {
         let mut training = trained.training;
         training.insert("training seconds".to_string(), format!("{seconds:.3}"));
         training.insert("query rows".to_string(), rows.to_string());
-        let header = ModelHeader::new(&name, model_type.name(), options.clone(), training.clone());
-        self.registry.save(
-            header,
-            LoadedModel {
-                name: name.clone(),
-                model_type: model_type.name().to_string(),
-                options,
-                training,
-                model: trained.model,
-            },
-        )?;
+        self.registry.save(LoadedModel {
+            name: name.clone(),
+            model_type: model_type.name().to_string(),
+            options,
+            training,
+            model: trained.model,
+        })?;
         self.progress(&format!(
             "model '{name}' saved in {}",
             self.registry.dir().display()
