@@ -22,6 +22,7 @@ pub mod recsys;
 
 use std::sync::Arc;
 
+use datafusion::catalog::TableFunctionImpl;
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
@@ -41,7 +42,16 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
 
 /// Every aggregate function of the library.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    ranking::aggregate_functions()
+    let mut udafs = ranking::aggregate_functions();
+    udafs.extend(recsys::aggregate_functions());
+    udafs
+}
+
+/// Every table function of the library, by name. Functions that look up models hold `catalog`.
+pub fn table_functions(
+    catalog: Arc<dyn ModelCatalog>,
+) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    recsys::table_functions(catalog)
 }
 
 /// Every model type known to this build (what `CREATE MODEL ... OPTIONS (type = ...)` accepts).
@@ -55,11 +65,14 @@ pub fn model_types() -> Vec<Arc<dyn ModelType>> {
 /// context's `SessionConfig` (see [`engine::config::session_config`]); without it the device
 /// functions fall back to automatic device selection.
 pub fn register_all(ctx: &SessionContext, catalog: Arc<dyn ModelCatalog>) -> Result<()> {
-    for udf in scalar_functions(catalog) {
+    for udf in scalar_functions(catalog.clone()) {
         ctx.register_udf(udf.as_ref().clone());
     }
     for udaf in aggregate_functions() {
         ctx.register_udaf(udaf.as_ref().clone());
+    }
+    for (name, udtf) in table_functions(catalog) {
+        ctx.register_udtf(name, udtf);
     }
     Ok(())
 }
