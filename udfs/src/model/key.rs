@@ -108,6 +108,14 @@ pub enum Key {
 }
 
 impl Key {
+    /// The id as text (integers in decimal).
+    pub fn display(&self) -> String {
+        match self {
+            Key::Int(v) => v.to_string(),
+            Key::Text(s) => s.clone(),
+        }
+    }
+
     pub fn as_ref(&self) -> KeyRef<'_> {
         match self {
             Key::Int(v) => KeyRef::Int(*v),

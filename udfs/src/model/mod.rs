@@ -17,6 +17,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
 
+pub use crate::recsys::recommender::Recommender;
 pub use key::{KeyColumn, KeyIndex, KeyKind, KeyRef};
 pub use options::{ModelOptions, OptionKind, OptionSpec, OptionValue, RawOptionValue};
 
@@ -32,16 +33,6 @@ pub trait Model: Send + Sync + Debug {
     fn as_recommender(&self) -> Option<&dyn Recommender> {
         None
     }
-}
-
-/// A model that scores (user, item) pairs.
-pub trait Recommender: Send + Sync {
-    /// The kind of ids the model was trained on.
-    fn user_kind(&self) -> KeyKind;
-    /// The kind of item ids the model was trained on.
-    fn item_kind(&self) -> KeyKind;
-    /// The model's score for `user` and `item`; `None` when either id is unknown to the model.
-    fn score(&self, user: KeyRef<'_>, item: KeyRef<'_>) -> Option<f64>;
 }
 
 /// A model with its name, type and the options it was trained with.

@@ -1,31 +1,54 @@
-//! Recommenders: model types trained by `CREATE MODEL`, and the functions that use them.
+//! Recommenders: model types trained by `CREATE MODEL`, and the functions that use and evaluate
+//! them (thesis §5.3.1, SPEC §5).
 //!
-//! A recommender scores (user, item) pairs; ids are any integer or text column, and an id the
-//! model never saw scores NULL rather than failing, because scoring usually runs over a join with
-//! held-out data that contains new users and items.
+//! Every recommender is a function f(u, i, t) of a user, an item and the item's tag vector,
+//! evaluated in batches as a tensor computation on the session's device ([`recommender`]). Ids
+//! are any integer or text column, and an id the model never saw scores NULL rather than failing,
+//! because scoring usually runs over a join with held-out data that contains new users and items.
 
+pub mod data;
 pub mod eval;
+pub mod factors;
 pub mod kernels;
+pub mod mainstreaminess;
 pub mod mostpop;
+pub mod random;
+pub mod recommend;
+pub mod recommender;
 pub mod score;
+pub mod score_tags;
+pub mod tensors;
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableFunctionImpl;
+use datafusion::common::{exec_err, plan_err};
+use datafusion::error::Result;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
-use crate::model::{ModelCatalog, ModelType};
+use crate::model::{KeyColumn, KeyKind, LoadedModel, ModelCatalog, ModelType};
+use data::RecData;
 
 /// The recommender model types.
 pub fn model_types() -> Vec<Arc<dyn ModelType>> {
-    vec![Arc::new(mostpop::MostPopType)]
+    vec![Arc::new(mostpop::MostPopType), Arc::new(random::RandomType)]
 }
 
 /// The recommender functions.
 pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
-    let mut udfs = vec![Arc::new(ScalarUDF::new_from_impl(score::ScoreFunc::new(
-        catalog,
-    )))];
+    let mut udfs = vec![
+        Arc::new(ScalarUDF::new_from_impl(score::ScoreFunc::new(
+            catalog.clone(),
+        ))),
+        Arc::new(ScalarUDF::new_from_impl(score_tags::ScoreTagsFunc::new(
+            catalog.clone(),
+        ))),
+        Arc::new(ScalarUDF::new_from_impl(
+            mainstreaminess::MainstreaminessFunc::new(catalog),
+        )),
+    ];
     udfs.extend(eval::scalar_functions());
     udfs
 }
@@ -37,7 +60,81 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 
 /// The recommender table functions, by name.
 pub fn table_functions(
-    _catalog: Arc<dyn ModelCatalog>,
+    catalog: Arc<dyn ModelCatalog>,
 ) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    eval::table_functions()
+    let mut udtfs: Vec<(&'static str, Arc<dyn TableFunctionImpl>)> = vec![
+        (
+            "recommend",
+            Arc::new(recommend::RecommendFunc::new(catalog.clone())),
+        ),
+        ("factors", Arc::new(factors::FactorsFunc::new(catalog))),
+    ];
+    udtfs.extend(eval::table_functions());
+    udtfs
+}
+
+/// The model called `name`, checked to be a recommender; `function` names the caller in errors.
+pub(crate) fn recommender_model(
+    catalog: &dyn ModelCatalog,
+    name: &str,
+    function: &str,
+) -> Result<Arc<LoadedModel>> {
+    let model = catalog.model(name)?;
+    if model.model.as_recommender().is_none() {
+        return plan_err!(
+            "model '{}' is a '{}' model, not a recommender; {function}() needs a recommender",
+            model.name,
+            model.model_type
+        );
+    }
+    Ok(model)
+}
+
+/// The type a model-name argument is coerced to.
+pub(crate) fn model_name_type(function: &str, t: &DataType) -> Result<DataType> {
+    if !matches!(
+        t,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+    ) {
+        return plan_err!("{function}: the model argument must be a model name (text), got {t}");
+    }
+    Ok(DataType::Utf8)
+}
+
+/// The type an id argument is coerced to (integers to Int64, text to Utf8).
+pub(crate) fn id_type(function: &str, what: &str, t: &DataType) -> Result<DataType> {
+    match KeyKind::of(t) {
+        Some(KeyKind::Int) => Ok(DataType::Int64),
+        Some(KeyKind::Text) => Ok(DataType::Utf8),
+        None if t == &DataType::Null => Ok(DataType::Int64),
+        None => plan_err!("{function}: the {what} id must be an integer or text, got {t}"),
+    }
+}
+
+/// Checks that id arguments are of the kinds the model was trained on (NULL-typed arguments
+/// always pass).
+pub(crate) fn check_kinds(
+    function: &str,
+    model: &str,
+    data: &RecData,
+    user_array: &ArrayRef,
+    users: &KeyColumn,
+    item_array: &ArrayRef,
+    items: &KeyColumn,
+) -> Result<()> {
+    if user_array.data_type() != &DataType::Null && users.kind() != data.users.kind() {
+        return exec_err!(
+            "{function}: model '{model}' was trained on {} user ids, got {} ids",
+            data.users.kind().name(),
+            users.kind().name()
+        );
+    }
+    if item_array.data_type() != &DataType::Null && items.kind() != data.items.kind() {
+        return exec_err!(
+            "{function}: model '{model}' was trained on {} item ids, got {} ids",
+            data.items.kind().name(),
+            items.kind().name()
+        );
+    }
+    Ok(())
 }

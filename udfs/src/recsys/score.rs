@@ -3,7 +3,7 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Float64Builder};
+use datafusion::arrow::array::{Array, AsArray, Float64Array};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::datatypes::{Field, FieldRef};
 use datafusion::common::{exec_err, plan_err, ScalarValue};
@@ -14,8 +14,11 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
+use super::recommender::score_pairs;
+use super::{check_kinds, id_type, model_name_type, recommender_model};
 use crate::adapters::columnar;
-use crate::model::{KeyColumn, KeyKind, LoadedModel, ModelCatalog};
+use crate::engine::config::{device_setting, resolve_device};
+use crate::model::{KeyColumn, ModelCatalog};
 
 #[user_doc(
     doc_section(label = "Recommender Functions"),
@@ -69,17 +72,6 @@ impl Hash for ScoreFunc {
     }
 }
 
-fn check_model(model: &LoadedModel) -> Result<()> {
-    if model.model.as_recommender().is_none() {
-        return plan_err!(
-            "model '{}' is a '{}' model, not a recommender; score() needs a recommender",
-            model.name,
-            model.model_type
-        );
-    }
-    Ok(())
-}
-
 impl ScalarUDFImpl for ScoreFunc {
     fn name(&self) -> &str {
         "score"
@@ -96,19 +88,11 @@ impl ScalarUDFImpl for ScoreFunc {
                 arg_types.len()
             );
         };
-        if !matches!(
-            model,
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-        ) {
-            return plan_err!("score: the model argument must be a model name (text), got {model}");
-        }
-        let id = |t: &DataType, what: &str| match KeyKind::of(t) {
-            Some(KeyKind::Int) => Ok(DataType::Int64),
-            Some(KeyKind::Text) => Ok(DataType::Utf8),
-            None if t == &DataType::Null => Ok(DataType::Int64),
-            None => plan_err!("score: the {what} id must be an integer or text, got {t}"),
-        };
-        Ok(vec![DataType::Utf8, id(user, "user")?, id(item, "item")?])
+        Ok(vec![
+            model_name_type("score", model)?,
+            id_type("score", "user", user)?,
+            id_type("score", "item", item)?,
+        ])
     }
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
@@ -118,8 +102,7 @@ impl ScalarUDFImpl for ScoreFunc {
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         // A literal model name is checked while planning, so a typo fails before any work.
         if let Some(Some(ScalarValue::Utf8(Some(name)))) = args.scalar_arguments.first() {
-            let model = self.catalog.model(name)?;
-            check_model(&model)?;
+            recommender_model(self.catalog.as_ref(), name, "score")?;
         }
         Ok(Arc::new(Field::new(self.name(), DataType::Float64, true)))
     }
@@ -129,50 +112,49 @@ impl ScalarUDFImpl for ScoreFunc {
             .args
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let device = resolve_device(device_setting(&args.config_options))?;
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let models = arrays[0].as_string::<i32>();
         let users = KeyColumn::try_new(&arrays[1], "score: the user argument")?;
         let items = KeyColumn::try_new(&arrays[2], "score: the item argument")?;
-        let mut out = Float64Builder::with_capacity(models.len());
-        let mut current: Option<Arc<LoadedModel>> = None;
-        for row in 0..models.len() {
+        let n = models.len();
+        let mut out: Vec<Option<f64>> = vec![None; n];
+        // Rows are grouped by model (usually one) and each group is scored in batches.
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for row in 0..n {
             if models.is_null(row) {
-                out.append_null();
                 continue;
             }
             let name = models.value(row);
-            let model = match &current {
-                Some(m) if m.name == name => m.clone(),
-                _ => {
-                    let m = self.catalog.model(name)?;
-                    check_model(&m)?;
-                    current = Some(m.clone());
-                    m
-                }
-            };
+            match groups.iter_mut().find(|(m, _)| m == name) {
+                Some((_, rows)) => rows.push(row),
+                None => groups.push((name.to_string(), vec![row])),
+            }
+        }
+        for (name, rows) in groups {
+            let model = recommender_model(self.catalog.as_ref(), &name, "score")?;
             let Some(rec) = model.model.as_recommender() else {
                 return exec_err!("model '{name}' is not a recommender");
             };
-            if arrays[1].data_type() != &DataType::Null && users.kind() != rec.user_kind() {
-                return exec_err!(
-                    "score: model '{name}' was trained on {} user ids, got {} ids",
-                    rec.user_kind().name(),
-                    users.kind().name()
-                );
+            let data = rec.data();
+            check_kinds("score", &name, data, &arrays[1], &users, &arrays[2], &items)?;
+            let (mut us, mut is, mut at) = (Vec::new(), Vec::new(), Vec::new());
+            for row in rows {
+                let (Some(u), Some(i)) = (users.get(row), items.get(row)) else {
+                    continue;
+                };
+                if let (Some(u), Some(i)) = (data.users.get(u), data.items.get(i)) {
+                    us.push(u);
+                    is.push(i);
+                    at.push(row);
+                }
             }
-            if arrays[2].data_type() != &DataType::Null && items.kind() != rec.item_kind() {
-                return exec_err!(
-                    "score: model '{name}' was trained on {} item ids, got {} ids",
-                    rec.item_kind().name(),
-                    items.kind().name()
-                );
-            }
-            match (users.get(row), items.get(row)) {
-                (Some(u), Some(i)) => out.append_option(rec.score(u, i)),
-                _ => out.append_null(),
+            let scores = score_pairs(rec, device, &us, &is)?;
+            for (row, s) in at.into_iter().zip(scores) {
+                out[row] = Some(s);
             }
         }
-        columnar(Arc::new(out.finish()), all_scalar)
+        columnar(Arc::new(Float64Array::from(out)), all_scalar)
     }
 
     fn documentation(&self) -> Option<&Documentation> {

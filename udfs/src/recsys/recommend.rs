@@ -1,0 +1,253 @@
+//! `recommend(model, k [, exclude_seen])`: the top-k items of every user, as a table.
+//!
+//! It exists because evaluating a recommender (nDCG, nDiv) needs every user's top list, and
+//! producing it pair by pair with `score` would cost users × items function rows. Here each block
+//! of users is scored against all items in one tensor computation on the session device, items
+//! the user interacted with in training are masked out (unless `exclude_seen` is false), and
+//! libtorch's top-k picks the list.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::runtime::SpawnedTask;
+use datafusion::common::{plan_err, DataFusionError, ScalarValue};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::TableType;
+use datafusion::error::Result;
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use tch::{Device, Kind, Tensor};
+
+use super::recommender::Recommender;
+use super::recommender_model;
+use super::tensors::{to_f64_vec, torch_err};
+use crate::engine::config::{device_setting, resolve_device};
+use crate::model::key::Key;
+use crate::model::{KeyIndex, KeyKind, LoadedModel, ModelCatalog};
+
+/// Users scored per tensor computation.
+const USER_BLOCK: usize = 256;
+
+/// The `recommend` table function.
+#[derive(Debug)]
+pub struct RecommendFunc {
+    catalog: Arc<dyn ModelCatalog>,
+}
+
+impl RecommendFunc {
+    pub fn new(catalog: Arc<dyn ModelCatalog>) -> Self {
+        Self { catalog }
+    }
+}
+
+fn literal<'a>(args: &'a [Expr], i: usize) -> Option<&'a ScalarValue> {
+    match args.get(i) {
+        Some(Expr::Literal(v, _)) => Some(v),
+        _ => None,
+    }
+}
+
+impl TableFunctionImpl for RecommendFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        if !(2..=3).contains(&exprs.len()) {
+            return plan_err!(
+                "recommend(model, k [, exclude_seen]) takes 2 or 3 arguments, got {}",
+                exprs.len()
+            );
+        }
+        let name = match literal(exprs, 0) {
+            Some(ScalarValue::Utf8(Some(s)))
+            | Some(ScalarValue::Utf8View(Some(s)))
+            | Some(ScalarValue::LargeUtf8(Some(s))) => s.clone(),
+            _ => return plan_err!("recommend: the model must be a model name (a string literal)"),
+        };
+        let k = match literal(exprs, 1).map(|v| v.cast_to(&DataType::Int64)) {
+            Some(Ok(ScalarValue::Int64(Some(k)))) if k > 0 => k as usize,
+            Some(Ok(ScalarValue::Int64(Some(k)))) => {
+                return plan_err!("recommend: k must be a positive integer, got {k}")
+            }
+            _ => return plan_err!("recommend: k must be a positive integer literal"),
+        };
+        let exclude_seen = match literal(exprs, 2) {
+            None => true,
+            Some(ScalarValue::Boolean(Some(b))) => *b,
+            Some(other) => {
+                return plan_err!("recommend: exclude_seen must be true or false, got {other}")
+            }
+        };
+        let model = recommender_model(self.catalog.as_ref(), &name, "recommend")?;
+        let Some(rec) = model.model.as_recommender() else {
+            return plan_err!("model '{name}' is not a recommender");
+        };
+        let data = rec.data();
+        let key_type = |kind: KeyKind| match kind {
+            KeyKind::Int => DataType::Int64,
+            KeyKind::Text => DataType::Utf8,
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("user", key_type(data.users.kind()), false),
+            Field::new("item", key_type(data.items.kind()), false),
+            Field::new("rank", DataType::Int32, false),
+            Field::new("score", DataType::Float64, false),
+        ]));
+        Ok(Arc::new(RecommendTable {
+            model,
+            k,
+            exclude_seen,
+            schema,
+        }))
+    }
+}
+
+/// The result of one `recommend(...)` call, computed when scanned.
+#[derive(Debug)]
+struct RecommendTable {
+    model: Arc<LoadedModel>,
+    k: usize,
+    exclude_seen: bool,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for RecommendTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let device = resolve_device(device_setting(state.config_options()))?;
+        let model = self.model.clone();
+        let (k, exclude_seen, schema) = (self.k, self.exclude_seen, self.schema.clone());
+        let batches = SpawnedTask::spawn_blocking(move || {
+            let Some(rec) = model.model.as_recommender() else {
+                return plan_err!("model '{}' is not a recommender", model.name);
+            };
+            recommend_batches(rec, device, k, exclude_seen, &schema)
+        })
+        .join()
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("recommend: {e}")))??;
+        Ok(MemorySourceConfig::try_new_exec(
+            &[batches],
+            self.schema.clone(),
+            projection.cloned(),
+        )?)
+    }
+}
+
+/// Top-k lists of all users: for each user, the item indices and scores, best first.
+pub fn top_k(
+    rec: &dyn Recommender,
+    device: Device,
+    k: usize,
+    exclude_seen: bool,
+    users: &[u32],
+) -> Result<Vec<(Vec<u32>, Vec<f64>)>> {
+    let data = rec.data();
+    let n_items = data.n_items();
+    let k = k.min(n_items);
+    let scores = tch::no_grad(|| rec.score_all_items(device, users))?.to_kind(Kind::Double);
+    if exclude_seen {
+        let mut seen = Vec::new();
+        for (row, &u) in users.iter().enumerate() {
+            let (items, _) = data.r.row(u as usize);
+            seen.extend(items.iter().map(|&i| (row * n_items + i as usize) as i64));
+        }
+        let seen = Tensor::from_slice(&seen).to_device(device);
+        let _ = scores
+            .view([-1])
+            .f_index_fill_(0, &seen, f64::NEG_INFINITY)
+            .map_err(torch_err)?;
+    }
+    let (values, indices) = scores.topk(k as i64, 1, true, true);
+    let values = to_f64_vec(&values)?;
+    let indices = Vec::<i64>::try_from(&indices.to_device(Device::Cpu).contiguous().view([-1]))
+        .map_err(torch_err)?;
+    let mut out = Vec::with_capacity(users.len());
+    for row in 0..users.len() {
+        let mut items = Vec::with_capacity(k);
+        let mut s = Vec::with_capacity(k);
+        for j in row * k..(row + 1) * k {
+            // Masked (already seen) items have score -inf and are never recommended.
+            if values[j] == f64::NEG_INFINITY {
+                break;
+            }
+            items.push(indices[j] as u32);
+            s.push(values[j]);
+        }
+        out.push((items, s));
+    }
+    Ok(out)
+}
+
+pub(crate) fn key_array(index: &KeyIndex, rows: &[u32]) -> ArrayRef {
+    match index.kind() {
+        KeyKind::Int => {
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(
+                |&r| match index.key(r as usize) {
+                    Some(Key::Int(v)) => *v,
+                    _ => 0,
+                },
+            )))
+        }
+        KeyKind::Text => {
+            Arc::new(StringArray::from_iter_values(rows.iter().map(
+                |&r| match index.key(r as usize) {
+                    Some(Key::Text(s)) => s.as_str(),
+                    _ => "",
+                },
+            )))
+        }
+    }
+}
+
+fn recommend_batches(
+    rec: &dyn Recommender,
+    device: Device,
+    k: usize,
+    exclude_seen: bool,
+    schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>> {
+    let data = rec.data();
+    let all: Vec<u32> = (0..data.n_users() as u32).collect();
+    let mut batches = Vec::new();
+    for block in all.chunks(USER_BLOCK) {
+        let lists = top_k(rec, device, k, exclude_seen, block)?;
+        let (mut users, mut items, mut ranks, mut scores) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (&u, (is, ss)) in block.iter().zip(lists) {
+            for (r, (i, s)) in is.into_iter().zip(ss).enumerate() {
+                users.push(u);
+                items.push(i);
+                ranks.push(r as i32 + 1);
+                scores.push(s);
+            }
+        }
+        batches.push(RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                key_array(&data.users, &users),
+                key_array(&data.items, &items),
+                Arc::new(Int32Array::from(ranks)),
+                Arc::new(Float64Array::from(scores)),
+            ],
+        )?);
+    }
+    Ok(batches)
+}

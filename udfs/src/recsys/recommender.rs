@@ -1,0 +1,120 @@
+//! The interface every recommender implements: f(u, i, t) on batches, as a differentiable tensor
+//! computation on the session's device (SPEC §5).
+//!
+//! It exists so that scoring, recommending, evaluation and the explainers are written once for all
+//! model types. A model scores any user, any item and any tag vector t; at t = T_i (the item's own
+//! tags) it gives its ordinary score. Explainers pass dense tag vectors that require gradients and
+//! call `backward` on the result.
+
+use datafusion::error::Result;
+use tch::{Device, Kind, Tensor};
+
+use super::data::RecData;
+use super::tensors::{index, to_f64_vec, TagInput};
+
+/// Which ids a factor matrix belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entity {
+    User,
+    Item,
+    Tag,
+}
+
+impl Entity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Entity::User => "user",
+            Entity::Item => "item",
+            Entity::Tag => "tag",
+        }
+    }
+}
+
+/// A matrix of latent factors, one row per user, item or tag.
+pub struct FactorMatrix {
+    pub entity: Entity,
+    /// Row length.
+    pub k: usize,
+    /// Row-major values.
+    pub values: Vec<f32>,
+}
+
+/// A trained recommender.
+pub trait Recommender: Send + Sync {
+    /// Ids, interactions and tags the model was trained on.
+    fn data(&self) -> &RecData;
+
+    /// The floating-point kind the model computes in.
+    fn kind(&self) -> Kind {
+        Kind::Float
+    }
+
+    /// Whether scores depend on the tag vector (false for WRMF, MostPop and Random, whose
+    /// gradients with respect to t are zero).
+    fn uses_tags(&self) -> bool;
+
+    /// f(u, i, t) for a batch of rows: `users` and `items` are index tensors `[batch]` on
+    /// `device`, `tags` one tag vector per row. Returns `[batch]` scores in [`Self::kind`],
+    /// differentiable with respect to dense tag vectors.
+    fn forward(
+        &self,
+        device: Device,
+        users: &Tensor,
+        items: &Tensor,
+        tags: &TagInput,
+    ) -> Result<Tensor>;
+
+    /// The score of an item the model has never seen, known only by its tag vector (cold start,
+    /// thesis eq. 5.8); `None` for models that cannot score such an item.
+    fn forward_cold(
+        &self,
+        _device: Device,
+        _users: &Tensor,
+        _tags: &TagInput,
+    ) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
+    /// Scores of every item for each of `users` at t = T_i: `[users.len(), n_items]`.
+    /// The default evaluates [`Self::forward`] on the cross product in chunks; models with a
+    /// factorised score override it with a matrix product.
+    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+        let data = self.data();
+        let n_items = data.n_items();
+        let mut rows = Vec::with_capacity(users.len());
+        let all_items: Vec<u32> = (0..n_items as u32).collect();
+        let items_t = index(&all_items, device);
+        let own = TagInput::own(data, &all_items, self.kind(), device);
+        for &u in users {
+            let us = Tensor::full([n_items as i64], u as i64, (Kind::Int64, device));
+            rows.push(self.forward(device, &us, &items_t, &own)?);
+        }
+        Ok(Tensor::stack(&rows, 0))
+    }
+
+    /// Latent factor matrices, for the `factors` table function; empty for models without.
+    fn factors(&self) -> Vec<FactorMatrix> {
+        Vec::new()
+    }
+}
+
+/// Rows scored per tensor computation by [`score_pairs`].
+pub const SCORE_CHUNK: usize = 8192;
+
+/// f(u, i, T_i) for known (user index, item index) pairs, computed in chunks without gradients.
+pub fn score_pairs(
+    rec: &dyn Recommender,
+    device: Device,
+    users: &[u32],
+    items: &[u32],
+) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(users.len());
+    for (us, is) in users.chunks(SCORE_CHUNK).zip(items.chunks(SCORE_CHUNK)) {
+        let scores = tch::no_grad(|| {
+            let tags = TagInput::own(rec.data(), is, rec.kind(), device);
+            rec.forward(device, &index(us, device), &index(is, device), &tags)
+        })?;
+        out.extend(to_f64_vec(&scores)?);
+    }
+    Ok(out)
+}

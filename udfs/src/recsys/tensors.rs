@@ -1,0 +1,241 @@
+//! Tensor plumbing shared by the recommenders: batches of tag vectors, parameters cached per
+//! device, and conversions between slices and tensors.
+//!
+//! It exists because every model is evaluated as f(u, i, t) on batches of rows, on whatever device
+//! the session chose, and the tag vectors t come in two shapes: the items' own tags (sparse, what
+//! scoring and training use) and arbitrary dense vectors that explainers perturb and differentiate
+//! through. [`TagInput`] gives the few operations the models need (products with a tag-factor
+//! matrix, row sums, element-wise squares) on both shapes, differentiably.
+
+use std::sync::Mutex;
+
+use datafusion::error::{DataFusionError, Result};
+use tch::{Device, Kind, Tensor};
+
+use super::data::RecData;
+
+/// Turns a libtorch error into a DataFusion one.
+pub fn torch_err(e: tch::TchError) -> DataFusionError {
+    DataFusionError::Execution(format!("tensor computation failed: {e}"))
+}
+
+/// A `[rows, cols]` tensor of `kind` on `device` from row-major `f32` values.
+pub fn matrix_f32(values: &[f32], rows: usize, cols: usize, kind: Kind, device: Device) -> Tensor {
+    Tensor::from_slice(values)
+        .view([rows as i64, cols as i64])
+        .to_kind(kind)
+        .to_device(device)
+}
+
+/// A `[rows, cols]` tensor of `kind` on `device` from row-major `f64` values.
+pub fn matrix_f64(values: &[f64], rows: usize, cols: usize, kind: Kind, device: Device) -> Tensor {
+    Tensor::from_slice(values)
+        .view([rows as i64, cols as i64])
+        .to_kind(kind)
+        .to_device(device)
+}
+
+/// An index tensor on `device`.
+pub fn index(values: &[u32], device: Device) -> Tensor {
+    let v: Vec<i64> = values.iter().map(|&x| x as i64).collect();
+    Tensor::from_slice(&v).to_device(device)
+}
+
+/// The values of a tensor as `f64` (moved to the CPU).
+pub fn to_f64_vec(t: &Tensor) -> Result<Vec<f64>> {
+    let t = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Double)
+        .contiguous()
+        .view([-1]);
+    Vec::<f64>::try_from(&t).map_err(torch_err)
+}
+
+/// The values of a tensor as `f32` (moved to the CPU).
+pub fn to_f32_vec(t: &Tensor) -> Result<Vec<f32>> {
+    let t = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous()
+        .view([-1]);
+    Vec::<f32>::try_from(&t).map_err(torch_err)
+}
+
+/// A batch of tag vectors, one per row of a batch of (user, item) pairs.
+pub enum TagInput {
+    /// Each row's item's own tags, T_i. Models may take faster paths for this case.
+    Own(SparseTags),
+    /// Arbitrary tag vectors, `[batch, n_tags]`, possibly requiring gradients.
+    Dense(Tensor),
+    /// Arbitrary sparse tag vectors (for example an item given only by its tag list).
+    Sparse(SparseTags),
+}
+
+/// Sparse rows: entry k is `vals[k]` at (`rows[k]`, `cols[k]`).
+pub struct SparseTags {
+    pub rows: Tensor,
+    pub cols: Tensor,
+    pub vals: Tensor,
+    pub batch: i64,
+}
+
+impl SparseTags {
+    /// Builds rows from (tag index, weight) lists.
+    pub fn from_lists(lists: &[(Vec<u32>, Vec<f32>)], kind: Kind, device: Device) -> Self {
+        let mut rows = Vec::new();
+        let mut cols = Vec::new();
+        let mut vals = Vec::new();
+        for (r, (c, v)) in lists.iter().enumerate() {
+            rows.extend(std::iter::repeat_n(r as i64, c.len()));
+            cols.extend(c.iter().map(|&x| x as i64));
+            vals.extend_from_slice(v);
+        }
+        SparseTags {
+            rows: Tensor::from_slice(&rows).to_device(device),
+            cols: Tensor::from_slice(&cols).to_device(device),
+            vals: Tensor::from_slice(&vals).to_kind(kind).to_device(device),
+            batch: lists.len() as i64,
+        }
+    }
+}
+
+impl TagInput {
+    /// The items' own tag vectors T_i, for `items` (dense item indices).
+    pub fn own(data: &RecData, items: &[u32], kind: Kind, device: Device) -> TagInput {
+        let lists: Vec<(Vec<u32>, Vec<f32>)> = items
+            .iter()
+            .map(|&i| {
+                let (c, v) = data.t.row(i as usize);
+                (c.to_vec(), v.to_vec())
+            })
+            .collect();
+        TagInput::Own(SparseTags::from_lists(&lists, kind, device))
+    }
+
+    /// Number of rows.
+    pub fn batch(&self) -> i64 {
+        match self {
+            TagInput::Own(s) | TagInput::Sparse(s) => s.batch,
+            TagInput::Dense(t) => t.size().first().copied().unwrap_or(0),
+        }
+    }
+
+    /// t · W for every row: `[batch, k]` from `w` of shape `[n_tags, k]`.
+    pub fn matmul(&self, w: &Tensor) -> Tensor {
+        match self {
+            TagInput::Dense(t) => t.to_kind(w.kind()).matmul(w),
+            TagInput::Own(s) | TagInput::Sparse(s) => {
+                let k = w.size()[1];
+                let picked = w.index_select(0, &s.cols) * s.vals.to_kind(w.kind()).unsqueeze(1);
+                Tensor::zeros([s.batch, k], (w.kind(), w.device())).index_add(0, &s.rows, &picked)
+            }
+        }
+    }
+
+    /// Σ_t t_t · v_t for every row: `[batch]` from `v` of shape `[n_tags]`.
+    pub fn dot(&self, v: &Tensor) -> Tensor {
+        self.matmul(&v.unsqueeze(1)).squeeze_dim(1)
+    }
+
+    /// ‖t‖₁ = Σ_t t_t for every row (tag weights are non-negative): `[batch]`.
+    pub fn row_sum(&self, kind: Kind, device: Device) -> Tensor {
+        match self {
+            TagInput::Dense(t) => t.to_kind(kind).sum_dim_intlist(1, false, kind),
+            TagInput::Own(s) | TagInput::Sparse(s) => Tensor::zeros([s.batch], (kind, device))
+                .index_add(0, &s.rows, &s.vals.to_kind(kind)),
+        }
+    }
+
+    /// Element-wise square (same shape).
+    pub fn square(&self) -> TagInput {
+        match self {
+            TagInput::Dense(t) => TagInput::Dense(t.square()),
+            TagInput::Own(s) => TagInput::Own(s.map(|v| v.square())),
+            TagInput::Sparse(s) => TagInput::Sparse(s.map(|v| v.square())),
+        }
+    }
+
+    /// Each row divided by `d[row]` (rows where d is 0 become 0).
+    pub fn div_rows(&self, d: &Tensor) -> TagInput {
+        let safe = d.where_self(&d.ne(0.0), &d.ones_like());
+        match self {
+            TagInput::Dense(t) => TagInput::Dense(t.to_kind(d.kind()) / safe.unsqueeze(1)),
+            TagInput::Own(s) => TagInput::Own(s.scale(&safe)),
+            TagInput::Sparse(s) => TagInput::Sparse(s.scale(&safe)),
+        }
+    }
+}
+
+impl SparseTags {
+    fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> SparseTags {
+        SparseTags {
+            rows: self.rows.shallow_clone(),
+            cols: self.cols.shallow_clone(),
+            vals: f(&self.vals),
+            batch: self.batch,
+        }
+    }
+
+    fn scale(&self, d: &Tensor) -> SparseTags {
+        self.map(|v| v.to_kind(d.kind()) / d.index_select(0, &self.rows))
+    }
+}
+
+/// A model's parameters as tensors, built once per device and shared by every call.
+///
+/// Tensors are not `Sync`, so they sit behind a mutex; callers take cheap shallow clones (which
+/// share storage) and compute outside the lock. Parameters are never modified after they are
+/// built.
+#[derive(Default)]
+pub struct DeviceTensors {
+    cache: Mutex<Vec<(Device, Vec<Tensor>)>>,
+}
+
+impl std::fmt::Debug for DeviceTensors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeviceTensors")
+    }
+}
+
+impl DeviceTensors {
+    /// The `N` tensors for `device`, built by `build` the first time.
+    pub fn get<const N: usize>(
+        &self,
+        device: Device,
+        build: impl FnOnce(Device) -> Result<Vec<Tensor>>,
+    ) -> Result<[Tensor; N]> {
+        let ts = self.get_vec(device, build)?;
+        let n = ts.len();
+        ts.try_into().map_err(|_| {
+            DataFusionError::Internal(format!("model has {n} parameter tensors, expected {N}"))
+        })
+    }
+
+    /// The tensors for `device`, built by `build` the first time.
+    pub fn get_vec(
+        &self,
+        device: Device,
+        build: impl FnOnce(Device) -> Result<Vec<Tensor>>,
+    ) -> Result<Vec<Tensor>> {
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| DataFusionError::Execution("model tensor cache poisoned".to_string()))?;
+        if let Some((_, ts)) = cache.iter().find(|(d, _)| *d == device) {
+            return Ok(ts.iter().map(|t| t.shallow_clone()).collect());
+        }
+        let ts = tch::no_grad(|| build(device))?;
+        let out = ts.iter().map(|t| t.shallow_clone()).collect();
+        cache.push((device, ts));
+        Ok(out)
+    }
+}
+
+/// Row-wise unit normalisation x / sqrt(‖x‖² + 1e-30): a zero row stays zero and has a finite
+/// (zero) gradient, other rows are unit vectors to within rounding.
+pub fn unit_rows(x: &Tensor) -> Tensor {
+    let norm = (x.square().sum_dim_intlist(1, true, x.kind()) + 1e-30).sqrt();
+    x / norm
+}
