@@ -49,7 +49,11 @@ pub struct Inn {
 
 impl Inn {
     /// Fits the model to `data` (its T and R).
-    pub fn fit(data: RecData, options: &ModelOptions, ctx: &TrainContext<'_>) -> Result<(Inn, bool)> {
+    pub fn fit(
+        data: RecData,
+        options: &ModelOptions,
+        ctx: &TrainContext<'_>,
+    ) -> Result<(Inn, bool)> {
         let opts = svd_options(options);
         let op = SparseOp::new(data.t.clone()).map_err(|e| kernel_err("inn", e))?;
         let svd = svd_with_progress("inn", &op, &opts, &ctx.control)?;
@@ -93,7 +97,9 @@ impl Model for Inn {
     fn describe(&self) -> Vec<(String, String)> {
         let mut out = self.data.describe();
         out.push(("latent dimension".to_string(), self.k.to_string()));
-        if let (Some(first), Some(last)) = (self.singular_values.first(), self.singular_values.last()) {
+        if let (Some(first), Some(last)) =
+            (self.singular_values.first(), self.singular_values.last())
+        {
             out.push((
                 "singular values".to_string(),
                 format!("{first:.4} … {last:.4}"),
@@ -133,19 +139,30 @@ impl Recommender for Inn {
     ) -> Result<Tensor> {
         if let TagInput::Own(_) = tags {
             let [_, u_hat, q] = self.params(device)?;
-            return Ok((q.index_select(0, users) * u_hat.index_select(0, items))
-                .sum_dim_intlist(1, false, Kind::Double));
+            return Ok(
+                (q.index_select(0, users) * u_hat.index_select(0, items)).sum_dim_intlist(
+                    1,
+                    false,
+                    Kind::Double,
+                ),
+            );
         }
         self.score_tags(device, users, tags)
     }
 
-    fn forward_cold(&self, device: Device, users: &Tensor, tags: &TagInput) -> Result<Option<Tensor>> {
+    fn forward_cold(
+        &self,
+        device: Device,
+        users: &Tensor,
+        tags: &TagInput,
+    ) -> Result<Option<Tensor>> {
         self.score_tags(device, users, tags).map(Some)
     }
 
     fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
         let [_, u_hat, q] = self.params(device)?;
-        Ok(q.index_select(0, &super::tensors::index(users, device)).matmul(&u_hat.tr()))
+        Ok(q.index_select(0, &super::tensors::index(users, device))
+            .matmul(&u_hat.tr()))
     }
 
     fn factors(&self) -> Vec<FactorMatrix> {
@@ -178,7 +195,10 @@ pub const SVD_OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "svd_iterations",
-        kind: OptionKind::Int { min: 1, max: 100_000 },
+        kind: OptionKind::Int {
+            min: 1,
+            max: 100_000,
+        },
         default: Some("200"),
         doc: "most subspace iterations of the truncated SVD",
     },
@@ -196,7 +216,10 @@ pub const SVD_OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "seed",
-        kind: OptionKind::Int { min: 0, max: i64::MAX },
+        kind: OptionKind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
         default: Some("42"),
         doc: "seed of the SVD's random start",
     },

@@ -9,15 +9,22 @@
 pub mod data;
 pub mod eval;
 pub mod factors;
+pub mod fm;
+pub mod inn;
 pub mod kernels;
 pub mod mainstreaminess;
 pub mod mostpop;
+pub mod ncf;
+pub mod neural;
 pub mod random;
 pub mod recommend;
 pub mod recommender;
 pub mod score;
 pub mod score_tags;
 pub mod tensors;
+pub mod train;
+pub mod unn;
+pub mod wrmf;
 
 use std::sync::Arc;
 
@@ -33,7 +40,15 @@ use data::RecData;
 
 /// The recommender model types.
 pub fn model_types() -> Vec<Arc<dyn ModelType>> {
-    vec![Arc::new(mostpop::MostPopType), Arc::new(random::RandomType)]
+    vec![
+        Arc::new(inn::InnType),
+        Arc::new(unn::UnnType),
+        Arc::new(fm::FmType),
+        Arc::new(ncf::NcfType),
+        Arc::new(wrmf::WrmfType),
+        Arc::new(mostpop::MostPopType),
+        Arc::new(random::RandomType),
+    ]
 }
 
 /// The recommender functions.

@@ -118,3 +118,28 @@ pub fn score_pairs(
     }
     Ok(out)
 }
+
+/// f(u, i, t) and ∂f/∂t for a batch of dense tag vectors `t` (`[batch, n_tags]`, values in the
+/// model's kind). Returns (scores `[batch]`, gradients `[batch, n_tags]`), both detached. Models
+/// whose score does not depend on t (WRMF, MostPop, Random) get zero gradients.
+pub fn tag_gradients(
+    rec: &dyn Recommender,
+    device: Device,
+    users: &Tensor,
+    items: &Tensor,
+    t: &Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let t = t
+        .to_kind(rec.kind())
+        .to_device(device)
+        .detach()
+        .set_requires_grad(true);
+    let scores = rec.forward(device, users, items, &TagInput::Dense(t.shallow_clone()))?;
+    if !scores.requires_grad() {
+        return Ok((scores.detach(), t.zeros_like()));
+    }
+    let grads = Tensor::f_run_backward(&[scores.sum(scores.kind())], &[&t], false, false)
+        .map_err(super::tensors::torch_err)?;
+    let grad = grads.into_iter().next().unwrap_or_else(|| t.zeros_like());
+    Ok((scores.detach(), grad.detach()))
+}

@@ -1,4 +1,41 @@
 //! Numeric kernels of the recommenders (no Arrow, no tensors): sparse matrices, truncated SVD and
 //! implicit-feedback ALS.
+//!
+//! Everything here works on plain slices, [`sparse::Csr`] and `nalgebra` matrices, returns
+//! [`KernelError`] instead of panicking, and takes an explicit `seed` for every random choice (see
+//! [`rng::Rng`]) so that a model trained twice on the same data is bit-identical on one machine.
 
+pub mod als;
+pub mod rng;
 pub mod sparse;
+pub mod svd;
+
+use std::fmt;
+
+/// Why a kernel could not produce a result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KernelError {
+    /// An argument is invalid: mismatched lengths, an index out of range, a non-finite value, a
+    /// negative hyper-parameter, a malformed [`sparse::Csr`].
+    InvalidInput(String),
+    /// A computation produced a non-finite or otherwise unusable value.
+    Numerical(String),
+    /// The caller's progress callback asked to stop (for example because the query was
+    /// cancelled).
+    Cancelled,
+    /// The caller's progress callback failed for another reason.
+    Callback(String),
+}
+
+impl fmt::Display for KernelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KernelError::InvalidInput(msg) => write!(f, "invalid input: {msg}"),
+            KernelError::Numerical(msg) => write!(f, "numerical failure: {msg}"),
+            KernelError::Cancelled => write!(f, "cancelled"),
+            KernelError::Callback(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+impl std::error::Error for KernelError {}

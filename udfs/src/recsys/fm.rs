@@ -1,0 +1,223 @@
+//! `fm`: a second-order factorization machine over users, items and tags (thesis §5.3.1, SPEC §5).
+//!
+//! Features of a (user, item, t) row: the user one-hot, the item one-hot and the tag vector scaled
+//! to sum 1, x = t / ‖t‖₁ (users, items and tags are three entity sets). The score is Rendle's FM:
+//!
+//! f = w₀ + w_u + w_i + Σ_t x_t w_t + ⟨v_u, v_i⟩ + ⟨v_u + v_i, s⟩ + ½(‖s‖² − Σ_t x_t² ‖v_t‖²),
+//! with s = Σ_t x_t v_t,
+//!
+//! i.e. all pairwise interactions between the active features. It is trained by negative sampling
+//! with Adam from WRMF-initialised user and tag factors ([`super::neural`]). For an unseen item
+//! (`score_tags`) the item terms w_i and v_i are left out.
+
+use std::time::Instant;
+
+use datafusion::error::Result;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use super::data::{RecData, Tags};
+use super::kernels::rng::Rng;
+use super::neural::{
+    facts, initial_factors, normal_values, train, NeuralOptions, Params, NEURAL_OPTIONS,
+};
+use super::recommender::{Entity, FactorMatrix, Recommender};
+use super::tensors::{index, matrix_f32, TagInput};
+use crate::model::{
+    decode, encode, Model, ModelOptions, ModelType, OptionSpec, TrainContext, Trained, TrainingData,
+};
+
+/// The `fm` model type.
+#[derive(Debug)]
+pub struct FmType;
+
+/// Parameter names, in the order of [`fm_score`]'s slice.
+const NAMES: [&str; 7] = [
+    "w0", "w_user", "w_item", "w_tag", "v_user", "v_item", "v_tag",
+];
+
+/// A trained factorization machine.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Fm {
+    data: RecData,
+    k: usize,
+    params: Params,
+    losses: Vec<f64>,
+}
+
+fn row_dot(a: &Tensor, b: &Tensor) -> Tensor {
+    (a * b).sum_dim_intlist(1, false, a.kind())
+}
+
+/// The FM score of a batch; `items` is `None` for unseen items.
+pub fn fm_score(p: &[Tensor], users: &Tensor, items: Option<&Tensor>, tags: &TagInput) -> Tensor {
+    let (w0, w_user, w_item, w_tag, v_user, v_item, v_tag) =
+        (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6]);
+    let kind = v_tag.kind();
+    let x = tags.div_rows(&tags.row_sum(kind, v_tag.device()));
+    let s = x.matmul(v_tag);
+    let tag_sq = x
+        .square()
+        .dot(&v_tag.square().sum_dim_intlist(1, false, kind));
+    let vu = v_user.index_select(0, users);
+    let mut linear = w0 + w_user.index_select(0, users) + x.dot(w_tag);
+    let mut total = &vu + &s;
+    let mut squares = row_dot(&vu, &vu) + tag_sq;
+    if let Some(items) = items {
+        let vi = v_item.index_select(0, items);
+        linear = linear + w_item.index_select(0, items);
+        total = total + &vi;
+        squares = squares + row_dot(&vi, &vi);
+    }
+    linear + 0.5 * (row_dot(&total, &total) - squares)
+}
+
+impl Fm {
+    fn tensors(&self, device: Device) -> Result<Vec<Tensor>> {
+        self.params.on(device)
+    }
+}
+
+impl Model for Fm {
+    fn describe(&self) -> Vec<(String, String)> {
+        let mut out = self.data.describe();
+        out.push(("latent dimension".to_string(), self.k.to_string()));
+        out.push(("parameters".to_string(), self.params.count().to_string()));
+        out
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        encode(self)
+    }
+
+    fn as_recommender(&self) -> Option<&dyn Recommender> {
+        Some(self)
+    }
+}
+
+impl Recommender for Fm {
+    fn data(&self) -> &RecData {
+        &self.data
+    }
+
+    fn uses_tags(&self) -> bool {
+        true
+    }
+
+    fn forward(
+        &self,
+        device: Device,
+        users: &Tensor,
+        items: &Tensor,
+        tags: &TagInput,
+    ) -> Result<Tensor> {
+        Ok(fm_score(&self.tensors(device)?, users, Some(items), tags))
+    }
+
+    fn forward_cold(
+        &self,
+        device: Device,
+        users: &Tensor,
+        tags: &TagInput,
+    ) -> Result<Option<Tensor>> {
+        Ok(Some(fm_score(&self.tensors(device)?, users, None, tags)))
+    }
+
+    /// At t = T_i the score splits into an item part c_i and a user part:
+    /// f = c_i + w_u + ⟨v_u, v_i + s_i⟩, so all items are scored by one matrix product.
+    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+        let p = self.tensors(device)?;
+        let (w0, w_user, w_item, w_tag, v_user, v_item, v_tag) =
+            (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6]);
+        let n = self.data.n_items();
+        let all: Vec<u32> = (0..n as u32).collect();
+        let tags = TagInput::own(&self.data, &all, Kind::Float, device);
+        let x = tags.div_rows(&tags.row_sum(Kind::Float, device));
+        let s = x.matmul(v_tag);
+        let tag_sq = x
+            .square()
+            .dot(&v_tag.square().sum_dim_intlist(1, false, Kind::Float));
+        let item_side = v_item + &s;
+        let c: Tensor =
+            w0 + w_item + x.dot(w_tag) + row_dot(v_item, &s) + 0.5 * (row_dot(&s, &s) - tag_sq);
+        let u = index(users, device);
+        Ok(v_user.index_select(0, &u).matmul(&item_side.tr())
+            + w_user.index_select(0, &u).unsqueeze(1)
+            + c.unsqueeze(0))
+    }
+
+    fn factors(&self) -> Vec<FactorMatrix> {
+        let m = |entity, i: usize| FactorMatrix {
+            entity,
+            k: self.k,
+            values: self.params.values[i].clone(),
+        };
+        vec![m(Entity::User, 4), m(Entity::Item, 5), m(Entity::Tag, 6)]
+    }
+}
+
+impl ModelType for FmType {
+    fn name(&self) -> &'static str {
+        "fm"
+    }
+
+    fn description(&self) -> &'static str {
+        "second-order factorization machine over user, item and tag features, negative sampling + Adam"
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        &NEURAL_OPTIONS
+    }
+
+    fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
+        let start = Instant::now();
+        let (rec, training) = RecData::from_training("fm", data, Tags::Required, &ctx.control)?;
+        let opts = NeuralOptions::from(ctx.options);
+        let mut rng = Rng::new(opts.seed);
+        let (users, tags) = initial_factors("fm", &rec, &opts, &mut rng, &ctx.control)?;
+        let (nu, ni, nt, h) = (rec.n_users(), rec.n_items(), rec.n_tags(), opts.dim);
+        let cpu = Device::Cpu;
+        let vec1 = |n: usize| Tensor::zeros([n as i64], (Kind::Float, cpu));
+        let initial = vec![
+            vec1(1),
+            vec1(nu),
+            vec1(ni),
+            vec1(nt),
+            matrix_f32(&users, nu, h, Kind::Float, cpu),
+            matrix_f32(
+                &normal_values(&mut rng, ni * h, 0.01),
+                ni,
+                h,
+                Kind::Float,
+                cpu,
+            ),
+            matrix_f32(&tags, nt, h, Kind::Float, cpu),
+        ];
+        let (trained, losses) = train(
+            "fm",
+            &rec,
+            &opts,
+            &NAMES,
+            initial,
+            &fm_score,
+            ctx.device,
+            &mut rng,
+            &ctx.control,
+        )?;
+        let params = Params::from_tensors(&NAMES, &trained)?;
+        let training = facts(training, &losses, start);
+        Ok(Trained {
+            model: Box::new(Fm {
+                data: rec,
+                k: h,
+                params,
+                losses,
+            }),
+            training,
+        })
+    }
+
+    fn load(&self, _options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>> {
+        Ok(Box::new(decode::<Fm>("fm", bytes)?))
+    }
+}

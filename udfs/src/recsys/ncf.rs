@@ -1,0 +1,252 @@
+//! `ncf`: neural collaborative filtering with tag-aware item factors (thesis §5.3.1, eq. 5.12;
+//! SPEC §5).
+//!
+//! The item factor with tags is z_i(t) = z_i + (t Z_tags) / ‖t‖₁ — for an N-hot t the mean of the
+//! item's tag factors, as in eq. 5.12. The score is NeuMF-style, from a GMF branch and an MLP
+//! branch that share the user factor p_u and z_i(t):
+//!
+//! f = h · (p_u ⊙ z_i(t)) + w₂ · ReLU(W₁ [p_u; z_i(t)] + b₁) + b,
+//!
+//! with one hidden layer of `hidden` units (1024 in the thesis). Trained by negative sampling with
+//! Adam from WRMF-initialised user and tag factors ([`super::neural`]). For an unseen item
+//! (`score_tags`) z_i is left out and only the tags make the item factor.
+
+use std::time::Instant;
+
+use datafusion::error::Result;
+use serde::{Deserialize, Serialize};
+use tch::{Device, Kind, Tensor};
+
+use super::data::{RecData, Tags};
+use super::kernels::rng::Rng;
+use super::neural::{
+    facts, initial_factors, normal_values, train, NeuralOptions, Params, NEURAL_OPTIONS,
+};
+use super::recommender::{Entity, FactorMatrix, Recommender};
+use super::tensors::{index, matrix_f32, TagInput};
+use super::train::int_option;
+use crate::model::{
+    decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
+    TrainingData,
+};
+
+/// The `ncf` model type.
+#[derive(Debug)]
+pub struct NcfType;
+
+/// Parameter names, in the order of [`ncf_score`]'s slice.
+const NAMES: [&str; 8] = ["p_user", "z_item", "z_tag", "w1", "b1", "w2", "h_gmf", "b"];
+
+/// A trained NCF model.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Ncf {
+    data: RecData,
+    k: usize,
+    hidden: usize,
+    params: Params,
+    losses: Vec<f64>,
+}
+
+/// z_i(t) for a batch (`items` `None` for unseen items).
+fn item_factor(p: &[Tensor], items: Option<&Tensor>, tags: &TagInput) -> Tensor {
+    let (z_item, z_tag) = (&p[1], &p[2]);
+    let x = tags.div_rows(&tags.row_sum(z_tag.kind(), z_tag.device()));
+    let from_tags = x.matmul(z_tag);
+    match items {
+        Some(items) => z_item.index_select(0, items) + from_tags,
+        None => from_tags,
+    }
+}
+
+/// The NCF score of a batch.
+pub fn ncf_score(p: &[Tensor], users: &Tensor, items: Option<&Tensor>, tags: &TagInput) -> Tensor {
+    let (p_user, w1, b1, w2, h_gmf, b) = (&p[0], &p[3], &p[4], &p[5], &p[6], &p[7]);
+    let pu = p_user.index_select(0, users);
+    let z = item_factor(p, items, tags);
+    let gmf = (&pu * &z).matmul(h_gmf);
+    let hidden = (Tensor::cat(&[&pu, &z], 1).matmul(w1) + b1).relu();
+    gmf + hidden.matmul(w2) + b
+}
+
+impl Ncf {
+    fn tensors(&self, device: Device) -> Result<Vec<Tensor>> {
+        self.params.on(device)
+    }
+}
+
+impl Model for Ncf {
+    fn describe(&self) -> Vec<(String, String)> {
+        let mut out = self.data.describe();
+        out.push(("latent dimension".to_string(), self.k.to_string()));
+        out.push(("hidden units".to_string(), self.hidden.to_string()));
+        out.push(("parameters".to_string(), self.params.count().to_string()));
+        out
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        encode(self)
+    }
+
+    fn as_recommender(&self) -> Option<&dyn Recommender> {
+        Some(self)
+    }
+}
+
+impl Recommender for Ncf {
+    fn data(&self) -> &RecData {
+        &self.data
+    }
+
+    fn uses_tags(&self) -> bool {
+        true
+    }
+
+    fn forward(
+        &self,
+        device: Device,
+        users: &Tensor,
+        items: &Tensor,
+        tags: &TagInput,
+    ) -> Result<Tensor> {
+        Ok(ncf_score(&self.tensors(device)?, users, Some(items), tags))
+    }
+
+    fn forward_cold(
+        &self,
+        device: Device,
+        users: &Tensor,
+        tags: &TagInput,
+    ) -> Result<Option<Tensor>> {
+        Ok(Some(ncf_score(&self.tensors(device)?, users, None, tags)))
+    }
+
+    /// The first layer splits into a user part and an item part, W₁[p; z] = W₁ᵘ p + W₁ⁱ z, so
+    /// the item side is computed once and each user costs one [items × hidden] ReLU and product.
+    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+        let p = self.tensors(device)?;
+        let (p_user, w1, b1, w2, h_gmf, b) = (&p[0], &p[3], &p[4], &p[5], &p[6], &p[7]);
+        let k = self.k as i64;
+        let n = self.data.n_items();
+        let all: Vec<u32> = (0..n as u32).collect();
+        let tags = TagInput::own(&self.data, &all, Kind::Float, device);
+        let z = item_factor(&p, Some(&index(&all, device)), &tags);
+        let item_hidden = z.matmul(&w1.narrow(0, k, k)) + b1;
+        let pu = p_user.index_select(0, &index(users, device));
+        let user_hidden = pu.matmul(&w1.narrow(0, 0, k));
+        let gmf = (&pu * h_gmf).matmul(&z.tr());
+        let mut rows = Vec::with_capacity(users.len());
+        for r in 0..users.len() as i64 {
+            let hidden = (&item_hidden + user_hidden.get(r)).relu();
+            rows.push(hidden.matmul(w2));
+        }
+        Ok(gmf + Tensor::stack(&rows, 0) + b)
+    }
+
+    fn factors(&self) -> Vec<FactorMatrix> {
+        let m = |entity, i: usize| FactorMatrix {
+            entity,
+            k: self.k,
+            values: self.params.values[i].clone(),
+        };
+        vec![m(Entity::User, 0), m(Entity::Item, 1), m(Entity::Tag, 2)]
+    }
+}
+
+static OPTIONS: std::sync::LazyLock<Vec<OptionSpec>> = std::sync::LazyLock::new(|| {
+    let mut v = NEURAL_OPTIONS.to_vec();
+    v.push(OptionSpec {
+        name: "hidden",
+        kind: OptionKind::Int {
+            min: 1,
+            max: 65_536,
+        },
+        default: Some("1024"),
+        doc: "units of the MLP branch's hidden layer",
+    });
+    v
+});
+
+impl ModelType for NcfType {
+    fn name(&self) -> &'static str {
+        "ncf"
+    }
+
+    fn description(&self) -> &'static str {
+        "neural collaborative filtering (GMF + MLP) with tag-aware item factors, negative sampling + Adam"
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        OPTIONS.as_slice()
+    }
+
+    fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
+        let start = Instant::now();
+        let (rec, training) = RecData::from_training("ncf", data, Tags::Required, &ctx.control)?;
+        let opts = NeuralOptions::from(ctx.options);
+        let hidden = int_option(ctx.options, "hidden", 1024) as usize;
+        let mut rng = Rng::new(opts.seed);
+        let (users, tags) = initial_factors("ncf", &rec, &opts, &mut rng, &ctx.control)?;
+        let (nu, ni, nt, h) = (rec.n_users(), rec.n_items(), rec.n_tags(), opts.dim);
+        let cpu = Device::Cpu;
+        // Glorot-style scales for the dense layers.
+        let s1 = (2.0 / (2 * h + hidden) as f64).sqrt();
+        let s2 = (2.0 / (hidden + 1) as f64).sqrt();
+        let sg = (2.0 / (h + 1) as f64).sqrt();
+        let initial = vec![
+            matrix_f32(&users, nu, h, Kind::Float, cpu),
+            matrix_f32(
+                &normal_values(&mut rng, ni * h, 0.01),
+                ni,
+                h,
+                Kind::Float,
+                cpu,
+            ),
+            matrix_f32(&tags, nt, h, Kind::Float, cpu),
+            matrix_f32(
+                &normal_values(&mut rng, 2 * h * hidden, s1),
+                2 * h,
+                hidden,
+                Kind::Float,
+                cpu,
+            ),
+            Tensor::zeros([hidden as i64], (Kind::Float, cpu)),
+            matrix_f32(
+                &normal_values(&mut rng, hidden, s2),
+                hidden,
+                1,
+                Kind::Float,
+                cpu,
+            )
+            .view([-1]),
+            matrix_f32(&normal_values(&mut rng, h, sg), h, 1, Kind::Float, cpu).view([-1]),
+            Tensor::zeros([1], (Kind::Float, cpu)),
+        ];
+        let (trained, losses) = train(
+            "ncf",
+            &rec,
+            &opts,
+            &NAMES,
+            initial,
+            &ncf_score,
+            ctx.device,
+            &mut rng,
+            &ctx.control,
+        )?;
+        let params = Params::from_tensors(&NAMES, &trained)?;
+        let training = facts(training, &losses, start);
+        Ok(Trained {
+            model: Box::new(Ncf {
+                data: rec,
+                k: h,
+                hidden,
+                params,
+                losses,
+            }),
+            training,
+        })
+    }
+
+    fn load(&self, _options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>> {
+        Ok(Box::new(decode::<Ncf>("ncf", bytes)?))
+    }
+}
