@@ -23,10 +23,13 @@
 //! started from the current `x_u` decreases it at every step), the objective never increases from
 //! one iteration to the next.
 //!
-//! Rows are solved in parallel with rayon, each on one thread in a fixed order, so results are
-//! bit-identical from run to run on one machine. On x86-64 CPUs with AVX2 and FMA the hot loops
-//! run in an AVX2+FMA build of the same code (selected at run time); fused multiply-adds round
-//! differently, so factors differ in the last bits between machines with and without them.
+//! Rows are solved in parallel with rayon, each row by one thread in a fixed order, and the
+//! parallel sums (`YᵀY`, the objective) add fixed chunks in a fixed order, so results are
+//! bit-identical from run to run on one machine, whatever the number of threads. The hot loops
+//! are written over `f32`/`f64` slices (dot products, axpys, a register-tiled `YᵀWY` update) with
+//! a portable version and, on x86-64 CPUs with AVX2 and FMA (detected at run time), an AVX2+FMA
+//! version; fused multiply-adds round differently, so factors differ in the last bits between
+//! machines with and without them.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -112,7 +115,9 @@ impl Factors {
 
     /// Row `i` (empty when `i` is out of range).
     pub fn row(&self, i: usize) -> &[f32] {
-        self.data.get(i * self.k..(i + 1) * self.k).unwrap_or(&[])
+        let start = i.checked_mul(self.k);
+        let range = start.and_then(|a| Some(a..a.checked_add(self.k)?));
+        range.and_then(|r| self.data.get(r)).unwrap_or(&[])
     }
 
     /// Checks that `data` holds `rows × k` finite values.
@@ -175,15 +180,15 @@ pub fn wrmf(
     };
     let (mut x, mut y) = initial_factors(n_users, n_items, user_len, item_len, opts);
     let rt = r.transpose();
-    let hp = HalfStep {
-        alpha: opts.alpha,
-        l2: opts.l2,
-        solver: opts.solver,
-    };
+    let half = HalfStep::new(opts.alpha, opts.l2, opts.solver);
+    let isa = half.isa;
+    let mut gram_y = gram64(isa, &y);
     for it in 1..=opts.iterations {
-        hp.run(r, &y, &mut x);
-        hp.run(&rt, &x, &mut y);
-        let obj = objective_unchecked(r, &x, &y, opts.alpha, opts.l2);
+        half.run(r, &y, &gram_y, &mut x);
+        let gram_x = gram64(isa, &x);
+        half.run(&rt, &x, &gram_x, &mut y);
+        gram_y = gram64(isa, &y);
+        let obj = objective_from_grams(isa, r, &x, &y, &gram_x, &gram_y, opts.alpha, opts.l2);
         if !obj.is_finite() {
             return Err(KernelError::Numerical(format!(
                 "the objective is {obj} after iteration {it}"
@@ -229,8 +234,15 @@ fn check_param(name: &str, value: f32) -> Result<(), KernelError> {
 }
 
 /// The WRMF objective `L(X, Y)` of the module documentation, in `f64`, without visiting all
-/// pairs: `Σ_u x_uᵀ(YᵀY)x_u + Σ_{stored} [c (p − s)² − s²] + λ(‖X‖² + ‖Y‖²)` with
-/// `s = x_uᵀ y_i`. Deterministic (fixed summation order). Errors when the shapes disagree.
+/// pairs:
+///
+/// ```text
+/// L = Σ_u x_uᵀ(YᵀY)x_u + Σ_{stored (u,i)} [c (p − s)² − s²] + λ(‖X‖² + ‖Y‖²),   s = x_uᵀ y_i
+/// ```
+///
+/// with the first term computed as `⟨XᵀX, YᵀY⟩`. Products of the `f32` factors are exact in
+/// `f64`; sums are in a fixed order, so the value is deterministic. Errors when `r` is malformed
+/// or the shapes disagree.
 pub fn objective(
     r: &Csr,
     x: &Factors,
@@ -247,77 +259,69 @@ pub fn objective(
             x.rows, x.k, y.rows, y.k, r.n_rows, r.n_cols
         )));
     }
-    Ok(objective_unchecked(r, x, y, alpha, l2))
+    let isa = Isa::detect();
+    let (gram_x, gram_y) = (gram64(isa, x), gram64(isa, y));
+    Ok(objective_from_grams(
+        isa, r, x, y, &gram_x, &gram_y, alpha, l2,
+    ))
 }
 
-/// Rows per chunk of the deterministic parallel sums.
+/// Rows per chunk of the deterministic parallel sums (fixed, so that the summation order does
+/// not depend on the number of threads).
 const SUM_CHUNK: usize = 256;
 
-fn objective_unchecked(r: &Csr, x: &Factors, y: &Factors, alpha: f32, l2: f32) -> f64 {
+#[allow(clippy::too_many_arguments)]
+fn objective_from_grams(
+    isa: Isa,
+    r: &Csr,
+    x: &Factors,
+    y: &Factors,
+    gram_x: &[f64],
+    gram_y: &[f64],
+    alpha: f32,
+    l2: f32,
+) -> f64 {
     let k = x.k;
-    let gram = gram64(y, 0.0);
-    let alpha = f64::from(alpha);
+    let quadratic: f64 = gram_x.iter().zip(gram_y).map(|(a, b)| a * b).sum();
+    let trace = |g: &[f64]| (0..k).map(|a| g[a * k + a]).sum::<f64>();
+    let reg = f64::from(l2) * (trace(gram_x) + trace(gram_y));
     let n_chunks = r.n_rows.div_ceil(SUM_CHUNK);
     let partials: Vec<f64> = (0..n_chunks)
         .into_par_iter()
-        .map_init(
-            || (vec![0.0f64; k], vec![0.0f64; k]),
-            |(xu, gx), chunk| {
-                let mut total = 0.0f64;
-                let end = ((chunk + 1) * SUM_CHUNK).min(r.n_rows);
-                for u in chunk * SUM_CHUNK..end {
-                    for (d, &s) in xu.iter_mut().zip(x.row(u)) {
-                        *d = f64::from(s);
-                    }
-                    // x_uᵀ (YᵀY) x_u
-                    for (g, row) in gx.iter_mut().zip(gram.chunks_exact(k)) {
-                        *g = dot64(row, xu);
-                    }
-                    total += dot64(xu, gx);
-                    let (cols, vals) = r.row(u);
-                    for (&i, &v) in cols.iter().zip(vals) {
-                        let yi = y.row(i as usize);
-                        let s: f64 = xu.iter().zip(yi).map(|(&a, &b)| a * f64::from(b)).sum();
-                        let c = 1.0 + alpha * f64::from(v).abs();
-                        let p = if v > 0.0 { 1.0 } else { 0.0 };
-                        total += c * (p - s) * (p - s) - s * s;
-                    }
-                }
-                total
-            },
-        )
+        .map(|chunk| {
+            let rows = chunk * SUM_CHUNK..((chunk + 1) * SUM_CHUNK).min(r.n_rows);
+            isa.stored_terms(r, x, y, f64::from(alpha), rows)
+        })
         .collect();
-    let reg = f64::from(l2) * (sum_squares(&x.data) + sum_squares(&y.data));
-    partials.iter().sum::<f64>() + reg
+    quadratic + partials.iter().sum::<f64>() + reg
 }
 
-fn sum_squares(v: &[f32]) -> f64 {
-    let partials: Vec<f64> = v
-        .par_chunks(SUM_CHUNK * 64)
-        .map(|c| c.iter().map(|&a| f64::from(a) * f64::from(a)).sum::<f64>())
-        .collect();
-    partials.iter().sum()
-}
-
-fn dot64(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ac
-        .remainder()
-        .iter()
-        .zip(bc.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ac.zip(bc) {
-        for l in 0..4 {
-            acc[l] += x[l] * y[l];
+/// `Σ [c (p − s)² − s²]` over the stored entries of `rows`.
+#[inline(always)]
+fn stored_terms<S: Simd>(
+    simd: S,
+    r: &Csr,
+    x: &Factors,
+    y: &Factors,
+    alpha: f64,
+    rows: std::ops::Range<usize>,
+) -> f64 {
+    let mut total = 0.0f64;
+    for u in rows {
+        let xu = x.row(u);
+        let (cols, vals) = r.row(u);
+        for (&i, &v) in cols.iter().zip(vals) {
+            let s = simd.dot_f64(xu, y.row(i as usize));
+            let c = 1.0 + alpha * f64::from(v).abs();
+            let p = if v > 0.0 { 1.0 } else { 0.0 };
+            total += c * (p - s) * (p - s) - s * s;
         }
     }
-    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
+    total
 }
 
-/// `FᵀF + λI` as a full row-major `k × k` matrix in `f64`, summed in a fixed order.
-fn gram64(f: &Factors, l2: f32) -> Vec<f64> {
+/// `FᵀF` as a full row-major `k × k` matrix in `f64` (exact products, sums in a fixed order).
+fn gram64(isa: Isa, f: &Factors) -> Vec<f64> {
     let k = f.k;
     if k == 0 {
         return Vec::new();
@@ -325,26 +329,7 @@ fn gram64(f: &Factors, l2: f32) -> Vec<f64> {
     let partials: Vec<Vec<f64>> = f
         .data
         .par_chunks(SUM_CHUNK * 4 * k)
-        .map_init(
-            || vec![0.0f64; k],
-            |buf, block| {
-                let mut g = vec![0.0f64; k * k];
-                for row in block.chunks_exact(k) {
-                    for (d, &s) in buf.iter_mut().zip(row) {
-                        *d = f64::from(s);
-                    }
-                    // Lower triangle, rows rounded up to a multiple of 4 for even vector loops.
-                    for a in 0..k {
-                        let len = ((a + 4) & !3).min(k);
-                        let w = buf[a];
-                        for (gv, &b) in g[a * k..a * k + len].iter_mut().zip(&buf[..len]) {
-                            *gv += w * b;
-                        }
-                    }
-                }
-                g
-            },
-        )
+        .map(|block| isa.gram_block(block, k))
         .collect();
     let mut g = vec![0.0f64; k * k];
     for p in &partials {
@@ -354,25 +339,130 @@ fn gram64(f: &Factors, l2: f32) -> Vec<f64> {
     }
     for a in 0..k {
         for b in 0..a {
-            g[b * k + a] = g[a * k + b];
+            g[a * k + b] = g[b * k + a];
         }
-        g[a * k + a] += f64::from(l2);
     }
     g
 }
 
-/// Hyper-parameters of one half-step.
+/// The upper triangle of `BᵀB` for a block of row-major `k`-wide rows (see [`syrk_upper`]).
+#[inline(always)]
+fn gram_block<S: Simd>(simd: S, block: &[f32], k: usize) -> Vec<f64> {
+    let mut g = vec![0.0f64; k * k];
+    let mut rows = vec![0.0f64; SYRK_ROWS * k];
+    for part in block.chunks(SYRK_ROWS * k) {
+        let rows = &mut rows[..part.len()];
+        for (d, &v) in rows.iter_mut().zip(part) {
+            *d = f64::from(v);
+        }
+        syrk_upper(simd, &mut g, k, rows, rows);
+    }
+    g
+}
+
+/// Rows per call of [`syrk_upper`] (two such `f64` blocks stay in the L1 cache for
+/// `k ≤ 64`).
+const SYRK_ROWS: usize = 32;
+
+/// `A += bwᵀ b` on the upper triangle of the row-major `k × k` matrix `A`, for row-major
+/// `n × k` blocks `bw` and `b` (`n` from their lengths): [`Simd::syrk_block`] on every block of
+/// four rows. Entries below the diagonal may change and are never read.
+#[inline(always)]
+fn syrk_upper<S: Simd>(simd: S, a: &mut [f64], k: usize, bw: &[f64], b: &[f64]) {
+    if k == 0 {
+        return;
+    }
+    for (r0, block) in (0..k).step_by(4).zip(a.chunks_mut(4 * k)) {
+        simd.syrk_block(block, k, r0, bw, b, false);
+    }
+}
+
+/// Portable [`Simd::syrk_block`]: for each row, axpys of four `b` rows at a time.
+#[inline(always)]
+fn syrk_block_by_rows<S: Simd>(
+    simd: S,
+    block: &mut [f64],
+    k: usize,
+    r0: usize,
+    bw: &[f64],
+    b: &[f64],
+    subtract: bool,
+) {
+    if k == 0 {
+        return;
+    }
+    let sign = if subtract { -1.0 } else { 1.0 };
+    for (r, row) in (r0..k).zip(block.chunks_exact_mut(k)) {
+        let start = r & !3;
+        let row = &mut row[start..];
+        let mut pairs = bw.chunks_exact(k).zip(b.chunks_exact(k));
+        loop {
+            match (pairs.next(), pairs.next(), pairs.next(), pairs.next()) {
+                (Some((w0, b0)), Some((w1, b1)), Some((w2, b2)), Some((w3, b3))) => {
+                    let c = [sign * w0[r], sign * w1[r], sign * w2[r], sign * w3[r]];
+                    for ((((av, &e0), &e1), &e2), &e3) in row
+                        .iter_mut()
+                        .zip(&b0[start..])
+                        .zip(&b1[start..])
+                        .zip(&b2[start..])
+                        .zip(&b3[start..])
+                    {
+                        *av = simd.madd64(
+                            c[3],
+                            e3,
+                            simd.madd64(
+                                c[2],
+                                e2,
+                                simd.madd64(c[1], e1, simd.madd64(c[0], e0, *av)),
+                            ),
+                        );
+                    }
+                }
+                (p0, p1, p2, _) => {
+                    for (w, y) in [p0, p1, p2].into_iter().flatten() {
+                        let c = sign * w[r];
+                        for (av, &e) in row.iter_mut().zip(&y[start..]) {
+                            *av = simd.madd64(c, e, *av);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One half-step: every row of the target factors solved with the other side fixed.
 struct HalfStep {
     alpha: f32,
     l2: f32,
     solver: Solver,
+    isa: Isa,
 }
 
 impl HalfStep {
-    /// Solves every row of `target` (rows of `r`) with `fixed` (columns of `r`) held fixed.
-    fn run(&self, r: &Csr, fixed: &Factors, target: &mut Factors) {
+    fn new(alpha: f32, l2: f32, solver: Solver) -> HalfStep {
+        HalfStep {
+            alpha,
+            l2,
+            solver,
+            isa: Isa::detect(),
+        }
+    }
+
+    /// Solves every row of `target` (rows of `r`) with `fixed` (columns of `r`) held fixed;
+    /// `gram` is `fixedᵀ fixed` from [`gram64`].
+    fn run(&self, r: &Csr, fixed: &Factors, gram: &[f64], target: &mut Factors) {
         let k = target.k;
-        let gram = gram64(fixed, self.l2);
+        if k == 0 || gram.len() != k * k {
+            return;
+        }
+        let mut gram = gram.to_vec();
+        for a in 0..k {
+            gram[a * k + a] += f64::from(self.l2);
+        }
+        let isa = self.isa;
+        let alpha = self.alpha;
         match self.solver {
             Solver::Cholesky => {
                 target
@@ -384,13 +474,12 @@ impl HalfStep {
                         || CholeskyScratch::new(k),
                         |scratch, (u, x)| {
                             let (cols, vals) = r.row(u);
-                            cholesky_row(cols, vals, fixed, self.alpha, &gram, scratch, x);
+                            isa.cholesky_row(cols, vals, fixed, alpha, &gram, scratch, x);
                         },
                     );
             }
             Solver::ConjugateGradient { steps } => {
                 let gram32: Vec<f32> = gram.iter().map(|&g| g as f32).collect();
-                let kernel = Kernel::detect();
                 target
                     .data
                     .par_chunks_mut(k)
@@ -400,8 +489,7 @@ impl HalfStep {
                         || CgScratch::new(k),
                         |scratch, (u, x)| {
                             let (cols, vals) = r.row(u);
-                            kernel
-                                .cg_row(cols, vals, fixed, self.alpha, &gram32, steps, scratch, x);
+                            isa.cg_row(cols, vals, fixed, alpha, &gram32, steps, scratch, x);
                         },
                     );
             }
@@ -411,9 +499,14 @@ impl HalfStep {
 
 /// Per-thread buffers of the Cholesky solver.
 struct CholeskyScratch {
+    /// The system matrix, then its Cholesky factor.
     a: Vec<f64>,
+    /// The right-hand side, then the solution.
     b: Vec<f64>,
+    /// Up to [`SYRK_ROWS`] gathered rows `y_t`.
     ys: Vec<f64>,
+    /// The same rows scaled by `c_t − 1`.
+    wys: Vec<f64>,
 }
 
 impl CholeskyScratch {
@@ -421,16 +514,22 @@ impl CholeskyScratch {
         CholeskyScratch {
             a: vec![0.0; k * k],
             b: vec![0.0; k],
-            ys: vec![0.0; 4 * k],
+            ys: vec![0.0; SYRK_ROWS * k],
+            wys: vec![0.0; SYRK_ROWS * k],
         }
     }
 }
 
-/// Exact solve of row `x`'s system `(G + Σ (c−1) y yᵀ) x = Σ c p y`, `G = YᵀY + λI` (`gram`,
-/// `f64`). The system is accumulated in `f64`, four stored entries at a time (a rank-4 update of
-/// the lower triangle per pass). If the factorisation fails (only possible with `λ = 0`), the row
-/// is left unchanged, which keeps the objective from increasing.
-fn cholesky_row(
+/// Exact solve of row `x`'s system `(G + Σ (c−1) y yᵀ) x = Σ c p y` with `G = YᵀY + λI`
+/// (`gram`). The system is accumulated in `f64`: the rows `y` of up to [`SYRK_ROWS`] stored
+/// entries at a time are gathered (converted to `f64`, prefetched ahead) and added as
+/// `Yᵀ diag(c − 1) Y` to the upper triangle by [`syrk_upper`]; then a blocked Cholesky
+/// factorisation and two triangular solves. If the factorisation fails (only possible with
+/// `λ = 0`), the row is left unchanged, which keeps the objective from increasing.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cholesky_row<S: Simd>(
+    simd: S,
     cols: &[u32],
     vals: &[f32],
     fixed: &Factors,
@@ -447,86 +546,123 @@ fn cholesky_row(
     s.a.copy_from_slice(gram);
     s.b.fill(0.0);
     let alpha = f64::from(alpha);
-    let mut w = [0.0f64; 4];
-    for (c4, v4) in cols.chunks(4).zip(vals.chunks(4)) {
-        let n = c4.len();
-        for (j, (&c, &v)) in c4.iter().zip(v4).enumerate() {
-            let conf_extra = alpha * f64::from(v).abs();
-            let yj = &mut s.ys[j * k..(j + 1) * k];
-            for (d, &src) in yj.iter_mut().zip(fixed.row(c as usize)) {
-                *d = f64::from(src);
+    let mut ahead = cols.iter().skip(PREFETCH_AHEAD);
+    for (c_part, v_part) in cols.chunks(SYRK_ROWS).zip(vals.chunks(SYRK_ROWS)) {
+        let n = c_part.len() * k;
+        let rows = s.ys[..n]
+            .chunks_exact_mut(k)
+            .zip(s.wys[..n].chunks_exact_mut(k));
+        for ((&c, &v), (y, wy)) in c_part.iter().zip(v_part).zip(rows) {
+            if let Some(&next) = ahead.next() {
+                simd.prefetch(fixed.row(next as usize));
             }
-            w[j] = conf_extra;
+            let src = fixed.row(c as usize);
+            if src.len() != k {
+                // Not a row of `fixed` (only for a malformed input): contributes nothing.
+                y.fill(0.0);
+                wy.fill(0.0);
+                continue;
+            }
+            let extra = alpha * f64::from(v).abs();
+            for ((d, dw), &e) in y.iter_mut().zip(wy.iter_mut()).zip(src) {
+                *d = f64::from(e);
+                *dw = extra * *d;
+            }
             if v > 0.0 {
-                let cp = 1.0 + conf_extra;
-                for (bv, &yv) in s.b.iter_mut().zip(yj.iter()) {
-                    *bv += cp * yv;
+                let cp = 1.0 + extra;
+                for (bv, &yv) in s.b.iter_mut().zip(y.iter()) {
+                    *bv = simd.madd64(cp, yv, *bv);
                 }
             }
         }
-        for j in n..4 {
-            w[j] = 0.0;
-            s.ys[j * k..(j + 1) * k].fill(0.0);
-        }
-        let (y0, rest) = s.ys.split_at(k);
-        let (y1, rest) = rest.split_at(k);
-        let (y2, y3) = rest.split_at(k);
-        for a in 0..k {
-            let len = ((a + 4) & !3).min(k);
-            let (s0, s1, s2, s3) = (w[0] * y0[a], w[1] * y1[a], w[2] * y2[a], w[3] * y3[a]);
-            let row = &mut s.a[a * k..a * k + len];
-            for ((((av, &e0), &e1), &e2), &e3) in row
-                .iter_mut()
-                .zip(&y0[..len])
-                .zip(&y1[..len])
-                .zip(&y2[..len])
-                .zip(&y3[..len])
-            {
-                *av += s0 * e0 + s1 * e1 + s2 * e2 + s3 * e3;
-            }
-        }
+        syrk_upper(simd, &mut s.a, k, &s.wys[..n], &s.ys[..n]);
     }
-    if cholesky_in_place(&mut s.a, k) {
-        cholesky_solve(&s.a, k, &mut s.b);
+    if cholesky_in_place(simd, &mut s.a, k) {
+        cholesky_solve(simd, &s.a, k, &mut s.b);
         for (xv, &bv) in x.iter_mut().zip(&s.b) {
             *xv = bv as f32;
         }
     }
 }
 
-/// Cholesky factorisation `A = L Lᵀ` of the lower triangle of a row-major `k × k` matrix, in
-/// place (the upper triangle is ignored). `false` when `A` is not numerically positive definite.
-fn cholesky_in_place(a: &mut [f64], k: usize) -> bool {
-    for j in 0..k {
-        let (done, rest) = a.split_at_mut(j * k);
-        let row_j = &mut rest[..k];
-        // L[j][t] for t < j.
-        for t in 0..j {
-            let row_t = &done[t * k..t * k + t + 1];
-            let dot: f64 = dot64(&row_j[..t], &row_t[..t]);
-            row_j[t] = (row_j[t] - dot) / row_t[t];
+fn dot64(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for ((s, &xv), &yv) in acc.iter_mut().zip(x).zip(y) {
+            *s += xv * yv;
         }
-        let d = row_j[j] - dot64(&row_j[..j], &row_j[..j]);
-        if !(d > 0.0 && d.is_finite()) {
-            return false;
+    }
+    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
+}
+
+/// Cholesky factorisation `A = UᵀU` (`U` upper triangular) of the upper triangle of a row-major
+/// `k × k` matrix, in place (entries below the diagonal are ignored and may change). Blocked
+/// left-looking by four rows: each block row first receives the update from all finished rows
+/// above it in one [`Simd::syrk_block`] call (register-tiled on AVX2), then its four rows are
+/// factorised. `false` when `A` is not numerically positive definite.
+#[inline(always)]
+fn cholesky_in_place<S: Simd>(simd: S, a: &mut [f64], k: usize) -> bool {
+    if a.len() != k * k {
+        return false;
+    }
+    let mut jb = 0;
+    while jb < k {
+        let je = (jb + 4).min(k);
+        let (done, rest) = a.split_at_mut(jb * k);
+        let panel = &mut rest[..(je - jb) * k];
+        // A[jb..je, jb..] −= U[..jb, jb..je]ᵀ U[..jb, jb..]
+        simd.syrk_block(panel, k, jb, done, done, true);
+        for j in jb..je {
+            let (head, below) = panel.split_at_mut((j + 1 - jb) * k);
+            let row_j = &mut head[(j - jb) * k..];
+            let d = row_j[j];
+            if !(d > 0.0 && d.is_finite()) {
+                return false;
+            }
+            let ujj = d.sqrt();
+            row_j[j] = ujj;
+            let inv = 1.0 / ujj;
+            for v in &mut row_j[j + 1..] {
+                *v *= inv;
+            }
+            let row_j = &*row_j;
+            for (i, row_i) in (j + 1..je).zip(below.chunks_exact_mut(k)) {
+                let f = -row_j[i];
+                for (av, &u) in row_i[i..].iter_mut().zip(&row_j[i..]) {
+                    *av = simd.madd64(f, u, *av);
+                }
+            }
         }
-        row_j[j] = d.sqrt();
+        jb = je;
     }
     true
 }
 
-/// Solves `L Lᵀ x = b` in place for the factor of [`cholesky_in_place`].
-fn cholesky_solve(l: &[f64], k: usize, b: &mut [f64]) {
-    for i in 0..k {
-        let row = &l[i * k..i * k + i + 1];
-        b[i] = (b[i] - dot64(&row[..i], &b[..i])) / row[i];
+/// Solves `UᵀU x = b` in place for the factor of [`cholesky_in_place`].
+#[inline(always)]
+fn cholesky_solve<S: Simd>(simd: S, u: &[f64], k: usize, b: &mut [f64]) {
+    if k == 0 || u.len() != k * k || b.len() != k {
+        return;
     }
-    for i in (0..k).rev() {
-        b[i] /= l[i * k + i];
-        let xi = b[i];
-        for t in 0..i {
-            b[t] -= l[i * k + t] * xi;
+    // Uᵀ z = b, column by column.
+    for (t, row) in u.chunks_exact(k).enumerate() {
+        let zt = b[t] / row[t];
+        b[t] = zt;
+        for (bv, &uv) in b[t + 1..].iter_mut().zip(&row[t + 1..]) {
+            *bv = simd.madd64(-zt, uv, *bv);
         }
+    }
+    // U x = z, from the last row up.
+    for (i, row) in u.chunks_exact(k).enumerate().rev() {
+        let s = dot64(&row[i + 1..], &b[i + 1..]);
+        b[i] = (b[i] - s) / row[i];
     }
 }
 
@@ -547,48 +683,273 @@ impl CgScratch {
     }
 }
 
-/// Multiply-add flavour of the `f32` kernels: fused (one rounding, needs FMA hardware) or plain.
-trait Madd {
-    fn madd(a: f32, b: f32, c: f32) -> f32;
-}
+/// Residuals below this squared norm count as converged (as in `implicit`).
+const CG_EPS: f32 = 1e-20;
 
-struct Plain;
-impl Madd for Plain {
-    #[inline(always)]
-    fn madd(a: f32, b: f32, c: f32) -> f32 {
-        a * b + c
+/// `steps` conjugate-gradient steps on row `x`'s system, warm-started from `x`, with
+/// `A v = G v + Σ (c−1)(y·v) y` applied implicitly (`G = YᵀY + λI`, `gram`, `f32`).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cg_row<S: Simd>(
+    simd: S,
+    cols: &[u32],
+    vals: &[f32],
+    fixed: &Factors,
+    alpha: f32,
+    gram: &[f32],
+    steps: usize,
+    s: &mut CgScratch,
+    x: &mut [f32],
+) {
+    if cols.is_empty() {
+        x.fill(0.0);
+        return;
+    }
+    // r = b − A x = Σ [c p − (c−1)(y·x)] y − G x
+    symv(simd, gram, x, &mut s.r);
+    for v in s.r.iter_mut() {
+        *v = -*v;
+    }
+    accumulate_rows(simd, cols, vals, fixed, x, &mut s.r, |v, d| {
+        let extra = alpha * v.abs();
+        let cp = if v > 0.0 { 1.0 + extra } else { 0.0 };
+        cp - extra * d
+    });
+    s.p.copy_from_slice(&s.r);
+    let mut rs_old = simd.dot(&s.r, &s.r);
+    if rs_old < CG_EPS {
+        return;
+    }
+    for _ in 0..steps {
+        // Ap = G p + Σ (c−1)(y·p) y
+        symv(simd, gram, &s.p, &mut s.ap);
+        accumulate_rows(simd, cols, vals, fixed, &s.p, &mut s.ap, |v, d| {
+            alpha * v.abs() * d
+        });
+        let p_ap = simd.dot(&s.p, &s.ap);
+        if p_ap.is_nan() || p_ap <= 0.0 {
+            break;
+        }
+        let step = rs_old / p_ap;
+        if !step.is_finite() {
+            break;
+        }
+        simd.axpy(step, &s.p, x);
+        simd.axpy(-step, &s.ap, &mut s.r);
+        let rs_new = simd.dot(&s.r, &s.r);
+        if rs_new < CG_EPS {
+            break;
+        }
+        let beta = rs_new / rs_old;
+        for (pv, &rv) in s.p.iter_mut().zip(&s.r) {
+            *pv = simd.madd(beta, *pv, rv);
+        }
+        rs_old = rs_new;
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-struct Fused;
-#[cfg(target_arch = "x86_64")]
-impl Madd for Fused {
-    #[inline(always)]
-    fn madd(a: f32, b: f32, c: f32) -> f32 {
-        a.mul_add(b, c)
+/// `out += Σ_t w(val_t, y_t · v) · y_t` over the stored entries `(col_t, val_t)` of a row, with
+/// `y_t` row `col_t` of `fixed`; four entries per pass over `out`.
+#[inline(always)]
+fn accumulate_rows<S: Simd, W: Fn(f32, f32) -> f32>(
+    simd: S,
+    cols: &[u32],
+    vals: &[f32],
+    fixed: &Factors,
+    v: &[f32],
+    out: &mut [f32],
+    weight: W,
+) {
+    let (c4, v4) = (cols.chunks_exact(4), vals.chunks_exact(4));
+    let (c_rest, v_rest) = (c4.remainder(), v4.remainder());
+    for (c, w) in c4.zip(v4) {
+        let ys = [
+            fixed.row(c[0] as usize),
+            fixed.row(c[1] as usize),
+            fixed.row(c[2] as usize),
+            fixed.row(c[3] as usize),
+        ];
+        let d = simd.dot4(ys, v);
+        let w = [
+            weight(w[0], d[0]),
+            weight(w[1], d[1]),
+            weight(w[2], d[2]),
+            weight(w[3], d[3]),
+        ];
+        simd.axpy4(w, ys, out);
+    }
+    for (&c, &w) in c_rest.iter().zip(v_rest) {
+        let yt = fixed.row(c as usize);
+        simd.axpy(weight(w, simd.dot(yt, v)), yt, out);
     }
 }
 
-/// Which build of the `f32` kernels runs: chosen once per half-step from the CPU's features.
-#[derive(Clone, Copy)]
-enum Kernel {
-    Generic,
-    #[cfg(target_arch = "x86_64")]
-    Avx2Fma,
-}
+/// How many stored entries ahead [`cholesky_row`] prefetches the rows it gathers.
+const PREFETCH_AHEAD: usize = 8;
 
-impl Kernel {
-    fn detect() -> Kernel {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Kernel::Avx2Fma;
+/// `out = G v` for a symmetric row-major `k × k` matrix `G` (as `Σ_b v_b G[b, :]`, four rows per
+/// pass).
+#[inline(always)]
+fn symv<S: Simd>(simd: S, g: &[f32], v: &[f32], out: &mut [f32]) {
+    let k = v.len();
+    out.fill(0.0);
+    if k == 0 {
+        return;
+    }
+    let mut rows = g.chunks_exact(k).zip(v);
+    loop {
+        match (rows.next(), rows.next(), rows.next(), rows.next()) {
+            (Some((g0, &v0)), Some((g1, &v1)), Some((g2, &v2)), Some((g3, &v3))) => {
+                simd.axpy4([v0, v1, v2, v3], [g0, g1, g2, g3], out);
+            }
+            (first, second, third, _) => {
+                for (gr, &vb) in [first, second, third].into_iter().flatten() {
+                    simd.axpy(vb, gr, out);
+                }
+                break;
             }
         }
-        Kernel::Generic
+    }
+}
+
+/// The vector primitives of the hot loops. All take the common length of their slices.
+trait Simd: Copy {
+    /// `a b + c` (fused where the hardware has FMA).
+    fn madd(self, a: f32, b: f32, c: f32) -> f32;
+    /// `a b + c` in `f64`.
+    fn madd64(self, a: f64, b: f64, c: f64) -> f64;
+    /// `a · b`.
+    fn dot(self, a: &[f32], b: &[f32]) -> f32;
+    /// `[y_0 · v, y_1 · v, y_2 · v, y_3 · v]`.
+    fn dot4(self, y: [&[f32]; 4], v: &[f32]) -> [f32; 4];
+    /// `y += a x`.
+    fn axpy(self, a: f32, x: &[f32], y: &mut [f32]);
+    /// `y += Σ_j w_j x_j`.
+    fn axpy4(self, w: [f32; 4], x: [&[f32]; 4], y: &mut [f32]);
+    /// `a · b` with `f64` sums (the products of `f32` values are exact in `f64`).
+    fn dot_f64(self, a: &[f32], b: &[f32]) -> f64;
+    /// Hints that `row` will be read soon.
+    fn prefetch(self, row: &[f32]);
+    /// `A[r, c] ±= Σ_t bw[t, r] b[t, c]` for the rows `r0 ≤ r < r0 + 4` of a row-major `k × k`
+    /// matrix `A` held in `block` (those rows only) and the columns `c ≥ r`, with row-major
+    /// `n × k` blocks `bw` and `b` (`n` from their lengths); subtracts when `subtract`. A few
+    /// entries left of the diagonal may change too.
+    fn syrk_block(
+        self,
+        block: &mut [f64],
+        k: usize,
+        r0: usize,
+        bw: &[f64],
+        b: &[f64],
+        subtract: bool,
+    );
+}
+
+/// Plain Rust loops, auto-vectorised for the compilation target.
+#[derive(Clone, Copy)]
+struct Portable;
+
+impl Simd for Portable {
+    #[inline(always)]
+    fn madd(self, a: f32, b: f32, c: f32) -> f32 {
+        a * b + c
+    }
+
+    #[inline(always)]
+    fn madd64(self, a: f64, b: f64, c: f64) -> f64 {
+        a * b + c
+    }
+
+    #[inline(always)]
+    fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+        let mut acc = [0.0f32; 8];
+        let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+        let mut tail = 0.0f32;
+        for (&x, &y) in ac.remainder().iter().zip(bc.remainder()) {
+            tail += x * y;
+        }
+        for (x, y) in ac.zip(bc) {
+            for ((s, &xv), &yv) in acc.iter_mut().zip(x).zip(y) {
+                *s += xv * yv;
+            }
+        }
+        acc.iter().sum::<f32>() + tail
+    }
+
+    #[inline(always)]
+    fn dot4(self, y: [&[f32]; 4], v: &[f32]) -> [f32; 4] {
+        [
+            self.dot(y[0], v),
+            self.dot(y[1], v),
+            self.dot(y[2], v),
+            self.dot(y[3], v),
+        ]
+    }
+
+    #[inline(always)]
+    fn axpy(self, a: f32, x: &[f32], y: &mut [f32]) {
+        for (yv, &xv) in y.iter_mut().zip(x) {
+            *yv += a * xv;
+        }
+    }
+
+    #[inline(always)]
+    fn axpy4(self, w: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+        for ((((o, &e0), &e1), &e2), &e3) in y.iter_mut().zip(x[0]).zip(x[1]).zip(x[2]).zip(x[3]) {
+            *o += w[0] * e0 + w[1] * e1 + w[2] * e2 + w[3] * e3;
+        }
+    }
+
+    #[inline(always)]
+    fn dot_f64(self, a: &[f32], b: &[f32]) -> f64 {
+        let mut acc = [0.0f64; 4];
+        let (ac, bc) = (a.chunks_exact(4), b.chunks_exact(4));
+        let mut tail = 0.0f64;
+        for (&x, &y) in ac.remainder().iter().zip(bc.remainder()) {
+            tail += f64::from(x) * f64::from(y);
+        }
+        for (x, y) in ac.zip(bc) {
+            for ((s, &xv), &yv) in acc.iter_mut().zip(x).zip(y) {
+                *s += f64::from(xv) * f64::from(yv);
+            }
+        }
+        (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
+    }
+
+    #[inline(always)]
+    fn prefetch(self, _row: &[f32]) {}
+
+    #[inline(always)]
+    fn syrk_block(
+        self,
+        block: &mut [f64],
+        k: usize,
+        r0: usize,
+        bw: &[f64],
+        b: &[f64],
+        subtract: bool,
+    ) {
+        syrk_block_by_rows(self, block, k, r0, bw, b, subtract);
+    }
+}
+
+/// The instruction set the kernels run with, chosen once from the CPU's features.
+#[derive(Clone, Copy)]
+enum Isa {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Avx2Fma(avx2::Avx2Fma),
+}
+
+impl Isa {
+    fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let Some(token) = avx2::Avx2Fma::detect() {
+                return Isa::Avx2Fma(token);
+            }
+        }
+        Isa::Portable
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -604,199 +965,461 @@ impl Kernel {
         x: &mut [f32],
     ) {
         match self {
-            Kernel::Generic => cg_row::<Plain>(cols, vals, fixed, alpha, gram, steps, s, x),
+            Isa::Portable => cg_row(Portable, cols, vals, fixed, alpha, gram, steps, s, x),
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Avx2Fma` is only chosen when the CPU reports AVX2 and FMA.
-            Kernel::Avx2Fma => unsafe { cg_row_avx2(cols, vals, fixed, alpha, gram, steps, s, x) },
+            Isa::Avx2Fma(t) => t.cg_row(cols, vals, fixed, alpha, gram, steps, s, x),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cholesky_row(
+        self,
+        cols: &[u32],
+        vals: &[f32],
+        fixed: &Factors,
+        alpha: f32,
+        gram: &[f64],
+        s: &mut CholeskyScratch,
+        x: &mut [f32],
+    ) {
+        match self {
+            Isa::Portable => cholesky_row(Portable, cols, vals, fixed, alpha, gram, s, x),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma(t) => t.cholesky_row(cols, vals, fixed, alpha, gram, s, x),
+        }
+    }
+
+    fn stored_terms(
+        self,
+        r: &Csr,
+        x: &Factors,
+        y: &Factors,
+        alpha: f64,
+        rows: std::ops::Range<usize>,
+    ) -> f64 {
+        match self {
+            Isa::Portable => stored_terms(Portable, r, x, y, alpha, rows),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma(t) => t.stored_terms(r, x, y, alpha, rows),
+        }
+    }
+
+    fn gram_block(self, block: &[f32], k: usize) -> Vec<f64> {
+        match self {
+            Isa::Portable => gram_block(Portable, block, k),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma(t) => t.gram_block(block, k),
         }
     }
 }
 
-/// [`cg_row`] compiled for AVX2 and FMA.
+/// The AVX2 + FMA build of the kernels (x86-64).
 ///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
+/// The generic kernels above are instantiated with [`avx2::Avx2Fma`] inside functions compiled
+/// with `#[target_feature(enable = "avx2,fma")]`, so that they inline the intrinsics below and
+/// auto-vectorise with 256-bit registers. The only `unsafe` is calling those functions, which is
+/// sound because an `Avx2Fma` value exists only after the CPU reported both features.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn cg_row_avx2(
-    cols: &[u32],
-    vals: &[f32],
-    fixed: &Factors,
-    alpha: f32,
-    gram: &[f32],
-    steps: usize,
-    s: &mut CgScratch,
-    x: &mut [f32],
-) {
-    cg_row::<Fused>(cols, vals, fixed, alpha, gram, steps, s, x)
-}
+mod avx2 {
+    use std::arch::x86_64::*;
+    use std::ops::Range;
 
-/// Residuals below this squared norm count as converged (as in `implicit`).
-const CG_EPS: f32 = 1e-20;
+    use super::{CgScratch, CholeskyScratch, Csr, Factors, Simd};
 
-/// `steps` conjugate-gradient steps on row `x`'s system, warm-started from `x`, with
-/// `A v = G v + Σ (c−1)(y·v) y` applied implicitly (`G = YᵀY + λI`, `gram`, `f32`).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn cg_row<M: Madd>(
-    cols: &[u32],
-    vals: &[f32],
-    fixed: &Factors,
-    alpha: f32,
-    gram: &[f32],
-    steps: usize,
-    s: &mut CgScratch,
-    x: &mut [f32],
-) {
-    if cols.is_empty() {
-        x.fill(0.0);
-        return;
-    }
-    let y = fixed.data.as_slice();
-    let k = x.len();
-    // r = b − A x = Σ [c p − (c−1)(y·x)] y − G x
-    symv::<M>(gram, x, &mut s.r);
-    for v in s.r.iter_mut() {
-        *v = -*v;
-    }
-    accumulate_rows::<M, _>(cols, vals, y, k, x, &mut s.r, |v, d| {
-        let extra = alpha * v.abs();
-        let cp = if v > 0.0 { 1.0 + extra } else { 0.0 };
-        cp - extra * d
-    });
-    s.p.copy_from_slice(&s.r);
-    let mut rs_old = dot::<M>(&s.r, &s.r);
-    if rs_old < CG_EPS {
-        return;
-    }
-    for _ in 0..steps {
-        // Ap = G p + Σ (c−1)(y·p) y
-        symv::<M>(gram, &s.p, &mut s.ap);
-        accumulate_rows::<M, _>(cols, vals, y, k, &s.p, &mut s.ap, |v, d| {
-            alpha * v.abs() * d
-        });
-        let p_ap = dot::<M>(&s.p, &s.ap);
-        if !(p_ap > 0.0) {
-            break;
-        }
-        let step = rs_old / p_ap;
-        if !step.is_finite() {
-            break;
-        }
-        axpy::<M>(step, &s.p, x);
-        axpy::<M>(-step, &s.ap, &mut s.r);
-        let rs_new = dot::<M>(&s.r, &s.r);
-        if rs_new < CG_EPS {
-            break;
-        }
-        let beta = rs_new / rs_old;
-        for (pv, &rv) in s.p.iter_mut().zip(&s.r) {
-            *pv = M::madd(beta, *pv, rv);
-        }
-        rs_old = rs_new;
-    }
-}
+    /// Proof that the CPU supports AVX2 and FMA: only [`Avx2Fma::detect`] makes one.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx2Fma(());
 
-/// `out += Σ_t w(val_t, y_t · v) · y_t` over the stored entries `(col_t, val_t)` of a row, with
-/// `y_t` row `col_t` of `y` (`k` wide). Four entries per pass over `out`.
-#[inline(always)]
-fn accumulate_rows<M: Madd, W: Fn(f32, f32) -> f32>(
-    cols: &[u32],
-    vals: &[f32],
-    y: &[f32],
-    k: usize,
-    v: &[f32],
-    out: &mut [f32],
-    weight: W,
-) {
-    let row = |c: u32| y.get(c as usize * k..(c as usize + 1) * k).unwrap_or(&[]);
-    let (c4, v4) = (cols.chunks_exact(4), vals.chunks_exact(4));
-    let (c_rest, v_rest) = (c4.remainder(), v4.remainder());
-    for (c, w) in c4.zip(v4) {
-        let (y0, y1, y2, y3) = (row(c[0]), row(c[1]), row(c[2]), row(c[3]));
-        let w0 = weight(w[0], dot::<M>(y0, v));
-        let w1 = weight(w[1], dot::<M>(y1, v));
-        let w2 = weight(w[2], dot::<M>(y2, v));
-        let w3 = weight(w[3], dot::<M>(y3, v));
-        for ((((o, &e0), &e1), &e2), &e3) in out.iter_mut().zip(y0).zip(y1).zip(y2).zip(y3) {
-            *o = M::madd(
-                w3,
-                e3,
-                M::madd(w2, e2, M::madd(w1, e1, M::madd(w0, e0, *o))),
+    impl Avx2Fma {
+        pub(super) fn detect() -> Option<Avx2Fma> {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                Some(Avx2Fma(()))
+            } else {
+                None
+            }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        pub(super) fn cg_row(
+            self,
+            cols: &[u32],
+            vals: &[f32],
+            fixed: &Factors,
+            alpha: f32,
+            gram: &[f32],
+            steps: usize,
+            s: &mut CgScratch,
+            x: &mut [f32],
+        ) {
+            // SAFETY: `self` exists, so the CPU supports AVX2 and FMA.
+            unsafe { cg_row(self, cols, vals, fixed, alpha, gram, steps, s, x) }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        pub(super) fn cholesky_row(
+            self,
+            cols: &[u32],
+            vals: &[f32],
+            fixed: &Factors,
+            alpha: f32,
+            gram: &[f64],
+            s: &mut CholeskyScratch,
+            x: &mut [f32],
+        ) {
+            // SAFETY: as above.
+            unsafe { cholesky_row(self, cols, vals, fixed, alpha, gram, s, x) }
+        }
+
+        pub(super) fn stored_terms(
+            self,
+            r: &Csr,
+            x: &Factors,
+            y: &Factors,
+            alpha: f64,
+            rows: Range<usize>,
+        ) -> f64 {
+            // SAFETY: as above.
+            unsafe { stored_terms(self, r, x, y, alpha, rows) }
+        }
+
+        pub(super) fn gram_block(self, block: &[f32], k: usize) -> Vec<f64> {
+            // SAFETY: as above.
+            unsafe { gram_block(self, block, k) }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn cg_row(
+        t: Avx2Fma,
+        cols: &[u32],
+        vals: &[f32],
+        fixed: &Factors,
+        alpha: f32,
+        gram: &[f32],
+        steps: usize,
+        s: &mut CgScratch,
+        x: &mut [f32],
+    ) {
+        super::cg_row(t, cols, vals, fixed, alpha, gram, steps, s, x)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn cholesky_row(
+        t: Avx2Fma,
+        cols: &[u32],
+        vals: &[f32],
+        fixed: &Factors,
+        alpha: f32,
+        gram: &[f64],
+        s: &mut CholeskyScratch,
+        x: &mut [f32],
+    ) {
+        super::cholesky_row(t, cols, vals, fixed, alpha, gram, s, x)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn stored_terms(
+        t: Avx2Fma,
+        r: &Csr,
+        x: &Factors,
+        y: &Factors,
+        alpha: f64,
+        rows: Range<usize>,
+    ) -> f64 {
+        super::stored_terms(t, r, x, y, alpha, rows)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn gram_block(t: Avx2Fma, block: &[f32], k: usize) -> Vec<f64> {
+        super::gram_block(t, block, k)
+    }
+
+    impl Simd for Avx2Fma {
+        #[inline(always)]
+        fn madd(self, a: f32, b: f32, c: f32) -> f32 {
+            a.mul_add(b, c)
+        }
+
+        #[inline(always)]
+        fn madd64(self, a: f64, b: f64, c: f64) -> f64 {
+            a.mul_add(b, c)
+        }
+
+        #[inline(always)]
+        fn dot(self, a: &[f32], b: &[f32]) -> f32 {
+            // SAFETY: `self` proves AVX2 and FMA.
+            unsafe { dot(a, b) }
+        }
+
+        #[inline(always)]
+        fn dot4(self, y: [&[f32]; 4], v: &[f32]) -> [f32; 4] {
+            // SAFETY: as above.
+            unsafe { dot4(y, v) }
+        }
+
+        #[inline(always)]
+        fn axpy(self, a: f32, x: &[f32], y: &mut [f32]) {
+            // SAFETY: as above.
+            unsafe { axpy(a, x, y) }
+        }
+
+        #[inline(always)]
+        fn axpy4(self, w: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+            // SAFETY: as above.
+            unsafe { axpy4(w, x, y) }
+        }
+
+        #[inline(always)]
+        fn dot_f64(self, a: &[f32], b: &[f32]) -> f64 {
+            // SAFETY: as above.
+            unsafe { dot_f64(a, b) }
+        }
+
+        #[inline(always)]
+        fn syrk_block(
+            self,
+            block: &mut [f64],
+            k: usize,
+            r0: usize,
+            bw: &[f64],
+            b: &[f64],
+            subtract: bool,
+        ) {
+            // SAFETY: as above.
+            unsafe {
+                if subtract {
+                    syrk_block::<true>(block, k, r0, bw, b)
+                } else {
+                    syrk_block::<false>(block, k, r0, bw, b)
+                }
+            }
+        }
+
+        #[inline(always)]
+        fn prefetch(self, row: &[f32]) {
+            // One hint per 64-byte line; prefetches never fault.
+            for line in row.chunks(16) {
+                // SAFETY: SSE is part of x86-64; the pointer is in bounds.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast::<i8>()) }
+            }
+        }
+    }
+
+    // The intrinsics below read `n` = the common length of their slices, 8 lanes at a time
+    // through raw pointers at offsets `i + 8 ≤ n`, then the tail with checked indexing.
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_ps();
+        let mut acc1 = _mm256_setzero_ps();
+        let mut i = 0;
+        while i + 16 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(
+                _mm256_loadu_ps(pa.add(i + 8)),
+                _mm256_loadu_ps(pb.add(i + 8)),
+                acc1,
             );
+            i += 16;
+        }
+        if i + 8 <= n {
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+            i += 8;
+        }
+        let mut s = hsum(_mm256_add_ps(acc0, acc1));
+        for (&x, &y) in a[i..n].iter().zip(&b[i..n]) {
+            s = x.mul_add(y, s);
+        }
+        s
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot4(y: [&[f32]; 4], v: &[f32]) -> [f32; 4] {
+        let n = y.iter().fold(v.len(), |n, r| n.min(r.len()));
+        let pv = v.as_ptr();
+        let p = [y[0].as_ptr(), y[1].as_ptr(), y[2].as_ptr(), y[3].as_ptr()];
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        while i + 8 <= n {
+            let vv = _mm256_loadu_ps(pv.add(i));
+            for (a, &pj) in acc.iter_mut().zip(&p) {
+                *a = _mm256_fmadd_ps(_mm256_loadu_ps(pj.add(i)), vv, *a);
+            }
+            i += 8;
+        }
+        // Reduce the four accumulators to four sums in one register.
+        let t01 = _mm256_hadd_ps(acc[0], acc[1]);
+        let t23 = _mm256_hadd_ps(acc[2], acc[3]);
+        let t = _mm256_hadd_ps(t01, t23);
+        let s = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps::<1>(t));
+        let mut out = [0.0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), s);
+        for (o, row) in out.iter_mut().zip(y) {
+            for (&a, &b) in row[i..n].iter().zip(&v[i..n]) {
+                *o = a.mul_add(b, *o);
+            }
+        }
+        out
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+        let n = x.len().min(y.len());
+        let (px, py) = (x.as_ptr(), y.as_mut_ptr());
+        let va = _mm256_set1_ps(a);
+        let mut i = 0;
+        while i + 8 <= n {
+            let r = _mm256_fmadd_ps(va, _mm256_loadu_ps(px.add(i)), _mm256_loadu_ps(py.add(i)));
+            _mm256_storeu_ps(py.add(i), r);
+            i += 8;
+        }
+        for (yv, &xv) in y[i..n].iter_mut().zip(&x[i..n]) {
+            *yv = a.mul_add(xv, *yv);
         }
     }
-    for (&c, &w) in c_rest.iter().zip(v_rest) {
-        let yt = row(c);
-        let wt = weight(w, dot::<M>(yt, v));
-        axpy::<M>(wt, yt, out);
-    }
-}
 
-/// `out = G v` for a symmetric row-major `k × k` matrix `G`, four columns per pass.
-#[inline(always)]
-fn symv<M: Madd>(g: &[f32], v: &[f32], out: &mut [f32]) {
-    let k = v.len();
-    out.fill(0.0);
-    // G is symmetric, so G v = Σ_b v_b G[b, :]: axpys over contiguous rows.
-    let mut b = 0;
-    while b + 4 <= k {
-        let (g0, g1, g2, g3) = (
-            &g[b * k..(b + 1) * k],
-            &g[(b + 1) * k..(b + 2) * k],
-            &g[(b + 2) * k..(b + 3) * k],
-            &g[(b + 3) * k..(b + 4) * k],
-        );
-        let (v0, v1, v2, v3) = (v[b], v[b + 1], v[b + 2], v[b + 3]);
-        for ((((o, &e0), &e1), &e2), &e3) in out.iter_mut().zip(g0).zip(g1).zip(g2).zip(g3) {
-            *o = M::madd(
-                v3,
-                e3,
-                M::madd(v2, e2, M::madd(v1, e1, M::madd(v0, e0, *o))),
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn axpy4(w: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+        let n = x.iter().fold(y.len(), |n, r| n.min(r.len()));
+        let p = [x[0].as_ptr(), x[1].as_ptr(), x[2].as_ptr(), x[3].as_ptr()];
+        let vw = [
+            _mm256_set1_ps(w[0]),
+            _mm256_set1_ps(w[1]),
+            _mm256_set1_ps(w[2]),
+            _mm256_set1_ps(w[3]),
+        ];
+        let py = y.as_mut_ptr();
+        let mut i = 0;
+        while i + 8 <= n {
+            let mut r = _mm256_loadu_ps(py.add(i));
+            for (&wj, &pj) in vw.iter().zip(&p) {
+                r = _mm256_fmadd_ps(wj, _mm256_loadu_ps(pj.add(i)), r);
+            }
+            _mm256_storeu_ps(py.add(i), r);
+            i += 8;
+        }
+        for t in i..n {
+            let mut o = y[t];
+            for (&wj, row) in w.iter().zip(&x) {
+                o = wj.mul_add(row[t], o);
+            }
+            y[t] = o;
+        }
+    }
+
+    /// Register-tiled [`Simd::syrk_block`]: each 4 × 8 tile of the block is accumulated in
+    /// eight registers over all rows `t` (two loads and four broadcasts per eight FMAs), then
+    /// added to (or subtracted from) `A` once; what does not fill a tile is summed in scalar
+    /// code.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn syrk_block<const SUB: bool>(
+        block: &mut [f64],
+        k: usize,
+        r0: usize,
+        bw: &[f64],
+        b: &[f64],
+    ) {
+        if k == 0 {
+            return;
+        }
+        let rows = (block.len() / k).min(k.saturating_sub(r0));
+        let n = bw.len().min(b.len()) / k;
+        let pa = block.as_mut_ptr();
+        // Every write to `block` goes through `pa`, at offsets below rows × k.
+        let scalar = |i: usize, c: usize| {
+            let mut sum = 0.0f64;
+            for t in 0..n {
+                sum = bw[t * k + r0 + i].mul_add(b[t * k + c], sum);
+            }
+            let p = pa.add(i * k + c);
+            *p = if SUB { *p - sum } else { *p + sum };
+        };
+        let mut c0 = r0 & !7;
+        if rows == 4 {
+            let (pw, pb) = (bw.as_ptr(), b.as_ptr());
+            while c0 + 8 <= k {
+                let mut acc = [[_mm256_setzero_pd(); 2]; 4];
+                for t in 0..n {
+                    let row_b = pb.add(t * k + c0);
+                    let (v0, v1) = (_mm256_loadu_pd(row_b), _mm256_loadu_pd(row_b.add(4)));
+                    let row_w = pw.add(t * k + r0);
+                    for (i, acc_i) in acc.iter_mut().enumerate() {
+                        let w = _mm256_broadcast_sd(&*row_w.add(i));
+                        acc_i[0] = _mm256_fmadd_pd(w, v0, acc_i[0]);
+                        acc_i[1] = _mm256_fmadd_pd(w, v1, acc_i[1]);
+                    }
+                }
+                for (i, acc_i) in acc.iter().enumerate() {
+                    for (half, &v) in acc_i.iter().enumerate() {
+                        let p = pa.add(i * k + c0 + 4 * half);
+                        let old = _mm256_loadu_pd(p);
+                        let new = if SUB {
+                            _mm256_sub_pd(old, v)
+                        } else {
+                            _mm256_add_pd(old, v)
+                        };
+                        _mm256_storeu_pd(p, new);
+                    }
+                }
+                c0 += 8;
+            }
+        }
+        for i in 0..rows {
+            let start = if rows == 4 { c0.max(r0 + i) } else { r0 + i };
+            for c in start..k {
+                scalar(i, c);
+            }
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc0 = _mm256_setzero_pd();
+        let mut acc1 = _mm256_setzero_pd();
+        let mut i = 0;
+        while i + 8 <= n {
+            let (xa, xb) = (_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)));
+            acc0 = _mm256_fmadd_pd(
+                _mm256_cvtps_pd(_mm256_castps256_ps128(xa)),
+                _mm256_cvtps_pd(_mm256_castps256_ps128(xb)),
+                acc0,
             );
+            acc1 = _mm256_fmadd_pd(
+                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(xa)),
+                _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(xb)),
+                acc1,
+            );
+            i += 8;
         }
-        b += 4;
-    }
-    while b < k {
-        axpy::<M>(v[b], &g[b * k..(b + 1) * k], out);
-        b += 1;
-    }
-}
-
-/// `y += a x`.
-#[inline(always)]
-fn axpy<M: Madd>(a: f32, x: &[f32], y: &mut [f32]) {
-    for (yv, &xv) in y.iter_mut().zip(x) {
-        *yv = M::madd(a, xv, *yv);
-    }
-}
-
-/// `a · b` with 16 independent lanes and a fixed pairwise reduction.
-#[inline(always)]
-fn dot<M: Madd>(a: &[f32], b: &[f32]) -> f32 {
-    const L: usize = 16;
-    let mut acc = [0.0f32; L];
-    let (ac, bc) = (a.chunks_exact(L), b.chunks_exact(L));
-    let mut tail = 0.0f32;
-    for (&x, &y) in ac.remainder().iter().zip(bc.remainder()) {
-        tail = M::madd(x, y, tail);
-    }
-    for (x, y) in ac.zip(bc) {
-        for l in 0..L {
-            acc[l] = M::madd(x[l], y[l], acc[l]);
+        let acc = _mm256_add_pd(acc0, acc1);
+        let s = _mm_add_pd(_mm256_castpd256_pd128(acc), _mm256_extractf128_pd::<1>(acc));
+        let mut total = _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+        for (&x, &y) in a[i..n].iter().zip(&b[i..n]) {
+            total = f64::from(x).mul_add(f64::from(y), total);
         }
+        total
     }
-    for l in 0..8 {
-        acc[l] += acc[l + 8];
-    }
-    for l in 0..4 {
-        acc[l] += acc[l + 4];
-    }
-    for l in 0..2 {
-        acc[l] += acc[l + 2];
-    }
-    acc[0] + acc[1] + tail
 }
 
 /// `Z = A F (FᵀF + λI)⁻¹`: the unweighted ridge solve of every row of `a` (`rows × n`) against
@@ -821,8 +1444,11 @@ pub fn ridge_half_step(a: &Csr, fixed: &Factors, l2: f32) -> Result<Factors, Ker
     if k == 0 {
         return Ok(out);
     }
-    let mut l = gram64(fixed, l2);
-    if !cholesky_in_place(&mut l, k) {
+    let mut l = gram64(Isa::detect(), fixed);
+    for d in 0..k {
+        l[d * k + d] += f64::from(l2);
+    }
+    if !cholesky_in_place(Portable, &mut l, k) {
         return Err(KernelError::Numerical(
             "FᵀF + λI is singular; use l2 > 0".to_string(),
         ));
@@ -842,7 +1468,7 @@ pub fn ridge_half_step(a: &Csr, fixed: &Factors, l2: f32) -> Result<Factors, Ker
                         *bv += v * f64::from(f);
                     }
                 }
-                cholesky_solve(&l, k, b);
+                cholesky_solve(Portable, &l, k, b);
                 for (zv, &bv) in z.iter_mut().zip(b.iter()) {
                     *zv = bv as f32;
                 }
@@ -916,6 +1542,24 @@ mod tests {
         (1.0 + alpha * v.abs(), if v > 0.0 { 1.0 } else { 0.0 })
     }
 
+    fn half_step(
+        r: &Csr,
+        fixed: &Factors,
+        target: &mut Factors,
+        alpha: f32,
+        l2: f32,
+        solver: Solver,
+        isa: Isa,
+    ) {
+        let half = HalfStep {
+            alpha,
+            l2,
+            solver,
+            isa,
+        };
+        half.run(r, fixed, &gram64(isa, fixed), target);
+    }
+
     fn opts(solver: Solver) -> AlsOptions {
         AlsOptions {
             factors: 12,
@@ -978,32 +1622,32 @@ mod tests {
         let r = power_law(60, 50, 0.08, true, 2);
         let d = dense(&r);
         let mut rng = StdRng::seed_from_u64(3);
-        let k = 6;
-        let y = random_factors(50, k, &mut rng);
-        let mut x = random_factors(60, k, &mut rng);
         let (alpha, l2) = (3.0f32, 0.1f32);
-        HalfStep {
-            alpha,
-            l2,
-            solver: Solver::Cholesky,
-        }
-        .run(&r, &y, &mut x);
-        let yd = to_dense(&y);
-        for u in 0..60 {
-            let mut cu = DMatrix::<f64>::zeros(50, 50);
-            let mut pu = DVector::<f64>::zeros(50);
-            for i in 0..50 {
-                let (c, p) = confidence(d[(u, i)], f64::from(alpha));
-                cu[(i, i)] = c;
-                pu[i] = p;
-            }
-            let lhs = yd.transpose() * &cu * &yd + DMatrix::identity(k, k) * f64::from(l2);
-            let rhs = yd.transpose() * &cu * &pu;
-            let want = lhs.lu().solve(&rhs).unwrap();
-            let scale = want.amax().max(1e-3);
-            for j in 0..k {
-                let err = (f64::from(x.row(u)[j]) - want[j]).abs();
-                assert!(err <= 1e-6 * scale, "user {u} factor {j}: {err:e}");
+        // k = 20 exercises the register tiles and the blocked factorisation, k = 6 the edges.
+        for k in [6, 20] {
+            let y = random_factors(50, k, &mut rng);
+            let x0 = random_factors(60, k, &mut rng);
+            let yd = to_dense(&y);
+            for isa in isas() {
+                let mut x = x0.clone();
+                half_step(&r, &y, &mut x, alpha, l2, Solver::Cholesky, isa);
+                for u in 0..60 {
+                    let mut cu = DMatrix::<f64>::zeros(50, 50);
+                    let mut pu = DVector::<f64>::zeros(50);
+                    for i in 0..50 {
+                        let (c, p) = confidence(d[(u, i)], f64::from(alpha));
+                        cu[(i, i)] = c;
+                        pu[i] = p;
+                    }
+                    let lhs = yd.transpose() * &cu * &yd + DMatrix::identity(k, k) * f64::from(l2);
+                    let rhs = yd.transpose() * &cu * &pu;
+                    let want = lhs.lu().solve(&rhs).unwrap();
+                    let scale = want.amax().max(1e-3);
+                    for (j, &got) in x.row(u).iter().enumerate() {
+                        let err = (f64::from(got) - want[j]).abs();
+                        assert!(err <= 1e-6 * scale, "k {k} user {u} factor {j}: {err:e}");
+                    }
+                }
             }
         }
     }
@@ -1041,19 +1685,25 @@ mod tests {
         let start = random_factors(120, k, &mut rng);
         let (alpha, l2) = (2.0f32, 0.1f32);
         let mut exact = start.clone();
-        HalfStep {
+        half_step(
+            &r,
+            &y,
+            &mut exact,
             alpha,
             l2,
-            solver: Solver::Cholesky,
-        }
-        .run(&r, &y, &mut exact);
+            Solver::Cholesky,
+            Isa::detect(),
+        );
         let mut cg = start.clone();
-        HalfStep {
+        half_step(
+            &r,
+            &y,
+            &mut cg,
             alpha,
             l2,
-            solver: Solver::ConjugateGradient { steps: 50 },
-        }
-        .run(&r, &y, &mut cg);
+            Solver::ConjugateGradient { steps: 50 },
+            Isa::detect(),
+        );
         let mut worst = 0.0f32;
         for u in 0..120 {
             let scale = exact.row(u).iter().fold(1e-3f32, |m, v| m.max(v.abs()));
@@ -1064,12 +1714,15 @@ mod tests {
         assert!(worst < 1e-4, "relative difference {worst:e}");
         // A few steps get close but not all the way: the comparison is meaningful.
         let mut few = start.clone();
-        HalfStep {
+        half_step(
+            &r,
+            &y,
+            &mut few,
             alpha,
             l2,
-            solver: Solver::ConjugateGradient { steps: 1 },
-        }
-        .run(&r, &y, &mut few);
+            Solver::ConjugateGradient { steps: 1 },
+            Isa::detect(),
+        );
         let far = few
             .data
             .iter()
@@ -1119,6 +1772,29 @@ mod tests {
                 },
             );
             assert_ne!(xa, xc);
+        }
+    }
+
+    #[test]
+    fn independent_of_thread_count() {
+        let r = power_law(300, 120, 0.05, true, 19);
+        for solver in [Solver::Cholesky, Solver::ConjugateGradient { steps: 3 }] {
+            let o = AlsOptions {
+                iterations: 3,
+                ..opts(solver)
+            };
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| objectives(&r, &o))
+            };
+            let (o1, x1, y1) = run(1);
+            let (o3, x3, y3) = run(3);
+            assert_eq!(o1, o3);
+            assert_eq!(x1, x3);
+            assert_eq!(y1, y3);
         }
     }
 
@@ -1200,33 +1876,193 @@ mod tests {
             .all(|&v| (0.0..0.01).contains(&v)));
     }
 
-    #[test]
-    fn kernels_agree_with_plain_arithmetic() {
-        let mut rng = StdRng::seed_from_u64(12);
-        for len in [1usize, 7, 16, 33, 64] {
-            let a: Vec<f32> = (0..len).map(|_| rng.random_range(-1.0..1.0)).collect();
-            let b: Vec<f32> = (0..len).map(|_| rng.random_range(-1.0..1.0)).collect();
-            let want: f64 = a
-                .iter()
-                .zip(&b)
-                .map(|(&x, &y)| f64::from(x) * f64::from(y))
-                .sum();
-            assert!((f64::from(dot::<Plain>(&a, &b)) - want).abs() < 1e-5);
+    /// The instruction sets available here: always `Portable`, plus AVX2+FMA when present.
+    fn isas() -> Vec<Isa> {
+        let mut v = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if let Isa::Avx2Fma(t) = Isa::detect() {
+            v.push(Isa::Avx2Fma(t));
+        }
+        v
+    }
+
+    fn check_simd<S: Simd>(simd: S, rng: &mut StdRng) {
+        for len in [0usize, 1, 7, 8, 15, 16, 33, 64, 100] {
+            let vec = |rng: &mut StdRng| -> Vec<f32> {
+                (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
+            };
+            let (a, b) = (vec(rng), vec(rng));
+            let ys = [vec(rng), vec(rng), vec(rng), vec(rng)];
+            let exact = |x: &[f32], y: &[f32]| -> f64 {
+                x.iter()
+                    .zip(y)
+                    .map(|(&p, &q)| f64::from(p) * f64::from(q))
+                    .sum()
+            };
+            assert!((f64::from(simd.dot(&a, &b)) - exact(&a, &b)).abs() < 1e-5);
+            assert!((simd.dot_f64(&a, &b) - exact(&a, &b)).abs() < 1e-12);
+            let y4 = [&ys[0][..], &ys[1][..], &ys[2][..], &ys[3][..]];
+            let d4 = simd.dot4(y4, &a);
+            for j in 0..4 {
+                assert!((f64::from(d4[j]) - exact(&ys[j], &a)).abs() < 1e-5);
+            }
+            let mut out = b.clone();
+            simd.axpy(0.5, &a, &mut out);
+            for t in 0..len {
+                assert!((out[t] - (b[t] + 0.5 * a[t])).abs() < 1e-6);
+            }
+            let w = [0.25, -1.0, 2.0, 0.5];
+            let mut out = b.clone();
+            simd.axpy4(w, y4, &mut out);
+            for t in 0..len {
+                let want: f32 = b[t] + (0..4).map(|j| w[j] * ys[j][t]).sum::<f32>();
+                assert!((out[t] - want).abs() < 1e-5);
+            }
+            // G v for a symmetric G.
             let g: Vec<f32> = (0..len * len)
                 .map(|t| ((t / len) * (t % len)) as f32 * 0.01)
                 .collect();
-            let mut out = vec![0.0; len];
-            symv::<Plain>(&g, &a, &mut out);
-            for (i, o) in out.iter().enumerate() {
-                let w: f32 = (0..len).map(|j| g[i * len + j] * a[j]).sum();
-                assert!((o - w).abs() < 1e-4);
+            let mut gv = vec![7.0; len];
+            symv(simd, &g, &a, &mut gv);
+            for (i, o) in gv.iter().enumerate() {
+                let terms = (0..len).map(|j| f64::from(g[i * len + j]) * f64::from(a[j]));
+                let want: f64 = terms.clone().sum();
+                let scale: f64 = terms.map(f64::abs).sum();
+                assert!((f64::from(*o) - want).abs() <= 1e-6 * scale);
             }
         }
-        let mut m = vec![4.0, 0.0, 2.0, 3.0];
-        assert!(cholesky_in_place(&mut m, 2));
+    }
+
+    #[test]
+    fn kernels_agree_with_plain_arithmetic() {
+        let mut rng = StdRng::seed_from_u64(12);
+        check_simd(Portable, &mut rng);
+        #[cfg(target_arch = "x86_64")]
+        if let Isa::Avx2Fma(t) = Isa::detect() {
+            check_simd(t, &mut rng);
+        }
+        // [[4, 2], [2, 3]] x = [2, 3.5] (upper triangle; the lower entry is ignored).
+        let mut m = vec![4.0, f64::NAN, 2.0, 3.0];
+        m.swap(1, 2);
+        assert!(cholesky_in_place(Portable, &mut m, 2));
         let mut b = vec![2.0, 3.5];
-        cholesky_solve(&m, 2, &mut b);
-        assert!((b[0] - 0.5).abs() < 1e-12 && (b[1] - 5.0 / 6.0).abs() < 1e-12);
-        assert!(!cholesky_in_place(&mut vec![1.0, 0.0, 2.0, 1.0], 2));
+        cholesky_solve(Portable, &m, 2, &mut b);
+        assert!((b[0] + 0.125).abs() < 1e-12 && (b[1] - 1.25).abs() < 1e-12);
+        assert!(!cholesky_in_place(Portable, &mut [1.0, 2.0, 0.0, 1.0], 2));
+    }
+
+    #[test]
+    fn cholesky_matches_nalgebra() {
+        let mut rng = StdRng::seed_from_u64(16);
+        for k in [1usize, 2, 3, 4, 5, 7, 8, 9, 31, 64, 70] {
+            let m = DMatrix::from_fn(k + 3, k, |_, _| rng.random_range(-1.0..1.0));
+            let spd = m.transpose() * &m + DMatrix::identity(k, k) * 0.1;
+            let rhs: Vec<f64> = (0..k).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let want = spd
+                .clone()
+                .cholesky()
+                .unwrap()
+                .solve(&DVector::from_column_slice(&rhs));
+            for isa in isas() {
+                // Row-major upper triangle; garbage below the diagonal must be ignored.
+                let mut a: Vec<f64> = (0..k * k)
+                    .map(|t| {
+                        if t % k >= t / k {
+                            spd[(t / k, t % k)]
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect();
+                let mut b = rhs.clone();
+                let ok = match isa {
+                    Isa::Portable => {
+                        cholesky_in_place(Portable, &mut a, k) && {
+                            cholesky_solve(Portable, &a, k, &mut b);
+                            true
+                        }
+                    }
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2Fma(t) => {
+                        cholesky_in_place(t, &mut a, k) && {
+                            cholesky_solve(t, &a, k, &mut b);
+                            true
+                        }
+                    }
+                };
+                assert!(ok, "k {k}");
+                for j in 0..k {
+                    assert!(
+                        (b[j] - want[j]).abs() < 1e-9 * want.amax().max(1.0),
+                        "k {k}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn syrk_matches_dense() {
+        let mut rng = StdRng::seed_from_u64(15);
+        for k in [1usize, 3, 4, 5, 8, 9, 13, 16, 64] {
+            for n in [0usize, 1, 5, 33] {
+                let mut v = |len: usize| -> Vec<f64> {
+                    (0..len).map(|_| rng.random_range(-1.0..1.0)).collect()
+                };
+                let (bw, b, a0) = (v(n * k), v(n * k), v(k * k));
+                let want = DMatrix::from_row_slice(k, k, &a0)
+                    + DMatrix::from_row_slice(n, k, &bw).transpose()
+                        * DMatrix::from_row_slice(n, k, &b);
+                for isa in isas() {
+                    let mut a = a0.clone();
+                    match isa {
+                        Isa::Portable => syrk_upper(Portable, &mut a, k, &bw, &b),
+                        #[cfg(target_arch = "x86_64")]
+                        Isa::Avx2Fma(t) => syrk_upper(t, &mut a, k, &bw, &b),
+                    }
+                    for r in 0..k {
+                        for c in r..k {
+                            assert!((a[r * k + c] - want[(r, c)]).abs() < 1e-12, "k {k} n {n}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn instruction_sets_agree() {
+        let r = power_law(90, 70, 0.08, true, 13);
+        let mut rng = StdRng::seed_from_u64(14);
+        let k = 13;
+        let y = random_factors(70, k, &mut rng);
+        let x0 = random_factors(90, k, &mut rng);
+        let gram_ref = gram64(Isa::Portable, &y);
+        let yd = to_dense(&y);
+        let want = yd.transpose() * &yd;
+        for isa in isas() {
+            let g = gram64(isa, &y);
+            for (a, b) in g.iter().zip(want.transpose().iter()) {
+                assert!((a - b).abs() < 1e-12);
+            }
+            for (a, b) in g.iter().zip(&gram_ref) {
+                assert!((a - b).abs() < 1e-12);
+            }
+            let obj = objective_from_grams(isa, &r, &x0, &y, &gram64(isa, &x0), &g, 1.5, 0.1);
+            let obj_ref = objective(&r, &x0, &y, 1.5, 0.1).unwrap();
+            assert!((obj - obj_ref).abs() <= 1e-12 * obj_ref);
+            for solver in [Solver::Cholesky, Solver::ConjugateGradient { steps: 3 }] {
+                let mut a = x0.clone();
+                let mut b = x0.clone();
+                half_step(&r, &y, &mut a, 1.5, 0.1, solver, isa);
+                half_step(&r, &y, &mut b, 1.5, 0.1, solver, Isa::Portable);
+                for (p, q) in a.data.iter().zip(&b.data) {
+                    assert!(
+                        (p - q).abs() <= 1e-4 * (1.0 + q.abs()),
+                        "{solver:?}: {p} vs {q}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -208,7 +208,8 @@ impl Csr {
 
     /// Column indices and values of row `i` (both empty when `i` is out of range).
     pub fn row(&self, i: usize) -> (&[u32], &[f32]) {
-        let (Some(&a), Some(&b)) = (self.indptr.get(i), self.indptr.get(i + 1)) else {
+        let end = i.checked_add(1).and_then(|j| self.indptr.get(j));
+        let (Some(&a), Some(&b)) = (self.indptr.get(i), end) else {
             return (&[], &[]);
         };
         match (self.indices.get(a..b), self.data.get(a..b)) {
@@ -277,13 +278,40 @@ impl Csr {
             .with_min_len(ROWS_PER_TASK)
             .for_each(|(i, out_row)| {
                 let (cols, vals) = self.row(i);
-                for (&c, &v) in cols.iter().zip(vals) {
+                let x_row = |c: u32| {
                     let c = c as usize;
-                    if let Some(x_row) = x_rows.get(c * p..(c + 1) * p) {
-                        let v = f64::from(v);
-                        for (o, &xv) in out_row.iter_mut().zip(x_row) {
-                            *o += v * xv;
+                    x_rows.get(c * p..(c + 1) * p).unwrap_or(&[])
+                };
+                // Four entries per pass: four independent row loads in flight, and one pass
+                // over `out_row` instead of four. Each output entry is still summed in storage
+                // order.
+                let (c4, v4) = (cols.chunks_exact(4), vals.chunks_exact(4));
+                let (c_rest, v_rest) = (c4.remainder(), v4.remainder());
+                for (c, v) in c4.zip(v4) {
+                    let xs = [x_row(c[0]), x_row(c[1]), x_row(c[2]), x_row(c[3])];
+                    let v = [v[0], v[1], v[2], v[3]].map(f64::from);
+                    if xs.iter().all(|x| x.len() == p) {
+                        for ((((o, &e0), &e1), &e2), &e3) in out_row
+                            .iter_mut()
+                            .zip(xs[0])
+                            .zip(xs[1])
+                            .zip(xs[2])
+                            .zip(xs[3])
+                        {
+                            *o = (((*o + v[0] * e0) + v[1] * e1) + v[2] * e2) + v[3] * e3;
                         }
+                    } else {
+                        for (x, &v) in xs.iter().zip(&v) {
+                            for (o, &xv) in out_row.iter_mut().zip(*x) {
+                                *o += v * xv;
+                            }
+                        }
+                    }
+                }
+                for (&c, &v) in c_rest.iter().zip(v_rest) {
+                    let v = f64::from(v);
+                    for (o, &xv) in out_row.iter_mut().zip(x_row(c)) {
+                        *o += v * xv;
                     }
                 }
             });

@@ -1,7 +1,7 @@
 //! Truncated SVD of large sparse matrices and implicit products of them.
 //!
 //! PureSVD-style recommenders and the explainers need the top singular triplets of a users × items
-//! matrix (or of a product such as users × tags × tags × items that is never materialised) far too
+//! matrix (or of a product such as (users × tags)·(tags × items), never materialised) far too
 //! large for a dense SVD, and their scores must match a dense SVD to about `1e-6`. This module
 //! computes them with randomized block subspace iteration (Halko, Martinsson & Tropp 2011,
 //! Algorithm 4.4) plus a Rayleigh–Ritz step, iterated to convergence rather than for a fixed
@@ -10,9 +10,9 @@
 //! One iteration, with `Q` an orthonormal `m × b` block (`b = rank + oversample`):
 //!
 //! ```text
-//! Z = orth(Aᵀ Q)           n × b, Householder QR
-//! A Z = Q' R               m × b, Householder QR
-//! R = Ur S Vrᵀ             b × b dense SVD (Rayleigh–Ritz: R = Q'ᵀ A Z)
+//! Z = orth(Aᵀ Q)           n × b, thin QR
+//! A Z = Q' R               m × b, thin QR
+//! R = Ur S Vrᵀ             b × b one-sided Jacobi SVD (Rayleigh–Ritz: R = Q'ᵀ A Z)
 //! U = Q' Ur,  V = Z Vr     Ritz vectors; Q ← Q'
 //! ```
 //!
@@ -184,8 +184,8 @@ const SINGULAR_VALUE_NOISE: f64 = 64.0 * f64::EPSILON;
 /// dropped, so every returned `s[j]` is safe to divide by. A zero matrix (or an empty one) gives
 /// `k = 0`. Signs are deterministic: each pair `(u_j, v_j)` is flipped so that the entry of
 /// largest magnitude of `v_j` (the first, on ties) is positive. The result is bit-identical for
-/// the same operator, options and thread count (the products are row-parallel but each output
-/// entry is summed by one thread in a fixed order).
+/// the same operator and options, whatever the number of threads (the sparse products are
+/// row-parallel, but each output entry is summed by one thread in a fixed order).
 ///
 /// Iteration stops when, between two iterations, every kept singular value changes by at most
 /// `tol · s[j]` (plus a floor of `64 ε · s[0]`) and the kept left and right singular subspaces
@@ -289,11 +289,48 @@ fn checked(
     Ok(x)
 }
 
-/// Thin Householder QR of a tall block (`rows ≥ cols`): orthonormal `Q` (even when the block is
-/// rank-deficient) and square `R`.
+/// Thin QR `X = Q R` of a tall block (`rows ≥ cols`): `Q` with orthonormal columns (even when the
+/// block is rank-deficient) and square upper-triangular `R`.
+///
+/// Tries Cholesky QR twice (CholeskyQR2: `R₁ = chol(XᵀX)`, `Q₁ = X R₁⁻¹`, then once more on
+/// `Q₁`), which runs as blocked matrix products and so is faster than `nalgebra`'s unblocked
+/// Householder QR on tall blocks; it is accurate for well-conditioned blocks, the usual case
+/// here. When a Cholesky factorisation fails, the block looks ill-conditioned, or the result
+/// is not orthonormal to [`ORTHONORMAL_TOL`], it falls back to Householder QR.
 fn thin_qr(x: DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
+    if let Some((q1, r1)) = cholesky_qr_step(&x) {
+        if let Some((q2, r2)) = cholesky_qr_step(&q1) {
+            let b = q2.ncols();
+            let gram = q2.transpose() * &q2;
+            let off = (gram - DMatrix::<f64>::identity(b, b)).amax();
+            if off <= ORTHONORMAL_TOL {
+                return (q2, r2 * r1);
+            }
+        }
+    }
     let qr = x.qr();
     (qr.q(), qr.unpack_r())
+}
+
+/// Largest `‖QᵀQ − I‖_max` accepted from Cholesky QR.
+const ORTHONORMAL_TOL: f64 = 1e-13;
+
+/// Largest ratio of the diagonal entries of a Cholesky factor for which Cholesky QR is tried.
+const CHOLESKY_QR_MAX_RATIO: f64 = 1e5;
+
+/// One Cholesky QR step: `XᵀX = L Lᵀ`, `Q = X L⁻ᵀ`, `R = Lᵀ`; `None` when `XᵀX` is not
+/// numerically positive definite or `X` looks ill-conditioned.
+fn cholesky_qr_step(x: &DMatrix<f64>) -> Option<(DMatrix<f64>, DMatrix<f64>)> {
+    let b = x.ncols();
+    // `transpose() * x` runs as a blocked matrix product (`tr_mul` would use dot products).
+    let l = (x.transpose() * x).cholesky()?.unpack();
+    let diag = l.diagonal();
+    let (max, min) = (diag.max(), diag.min());
+    if !(min > 0.0 && max <= CHOLESKY_QR_MAX_RATIO * min) {
+        return None;
+    }
+    let l_inv = l.solve_lower_triangular(&DMatrix::identity(b, b))?;
+    Some((x * l_inv.transpose(), l.transpose()))
 }
 
 fn orthonormal_basis(x: DMatrix<f64>) -> DMatrix<f64> {
@@ -353,6 +390,9 @@ fn rayleigh_ritz(
     })
 }
 
+/// `(U, s, V)` of a small dense SVD.
+type DenseSvd = (DMatrix<f64>, Vec<f64>, DMatrix<f64>);
+
 /// Sweep limit of [`jacobi_svd`]; it converges quadratically, typically in under 10 sweeps.
 const JACOBI_MAX_SWEEPS: usize = 100;
 
@@ -363,7 +403,7 @@ const JACOBI_MAX_SWEEPS: usize = 100;
 /// accuracy on matrices with zero or tiny singular values (nalgebra issue #1172) — exactly the
 /// rank-deficient blocks that arise here. One-sided Jacobi computes every singular value to high
 /// relative accuracy. Columns of `U` for zero singular values are zero.
-fn jacobi_svd(mut w: DMatrix<f64>) -> Result<(DMatrix<f64>, Vec<f64>, DMatrix<f64>), KernelError> {
+fn jacobi_svd(mut w: DMatrix<f64>) -> Result<DenseSvd, KernelError> {
     let n = w.ncols();
     let mut v = DMatrix::<f64>::identity(n, n);
     let mut converged = false;
@@ -462,7 +502,7 @@ impl Ritz {
 /// `‖W − P (Pᵀ W)‖_F` for orthonormal `W` and `P`: zero when they span the same subspace, and an
 /// upper bound on the sine of the largest principal angle between the spans.
 fn subspace_change(w: &DMatrix<f64>, p: &DMatrix<f64>) -> f64 {
-    let proj = p.tr_mul(w);
+    let proj = p.transpose() * w;
     (w - p * proj).norm()
 }
 
@@ -578,13 +618,11 @@ mod tests {
         assert_eq!(k, expected_k);
         assert_eq!(svd.u.shape(), (d.nrows(), k));
         assert_eq!(svd.v.shape(), (d.ncols(), k));
-        for j in 0..k {
-            let rel = (svd.s[j] - ds[j]).abs() / ds[j];
-            assert!(rel < 1e-9, "s[{j}] = {} vs {}: {rel:e}", svd.s[j], ds[j]);
-            if j > 0 {
-                assert!(svd.s[j] <= svd.s[j - 1]);
-            }
+        for (j, (&got, &want)) in svd.s.iter().zip(&ds).enumerate() {
+            let rel = (got - want).abs() / want;
+            assert!(rel < 1e-9, "s[{j}] = {got} vs {want}: {rel:e}");
         }
+        assert!(svd.s.windows(2).all(|w| w[1] <= w[0]));
         // The top-k subspaces are well defined only with a gap after k.
         if let Some(&next) = ds.get(k) {
             assert!(
@@ -641,8 +679,8 @@ mod tests {
         let svd = check_against_dense(&op, &d, k);
         // On this full-rank matrix nalgebra's dense SVD is accurate too.
         let (_, ds, _) = dense_svd(&d);
-        for j in 0..k {
-            assert!((svd.s[j] - ds[j]).abs() < 1e-9 * ds[j]);
+        for (&got, &want) in svd.s.iter().zip(&ds) {
+            assert!((got - want).abs() < 1e-9 * want);
         }
         // Also a rank where the block is the whole matrix, and the wide orientation.
         check_against_dense(&op, &d, 30);
@@ -700,6 +738,30 @@ mod tests {
         let k = rank_with_gap(&d, 3, 8);
         check_against_dense(&op, &d, k);
         check_against_dense(&op, &d, 40);
+    }
+
+    #[test]
+    fn thin_qr_is_a_qr_decomposition() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let well = DMatrix::from_fn(200, 12, |_, _| rng.random_range(-1.0..1.0));
+        // Rank 5: Cholesky QR fails and Householder takes over.
+        let left = DMatrix::from_fn(200, 5, |_, _| rng.random_range(-1.0..1.0));
+        let right = DMatrix::from_fn(5, 12, |_, _| rng.random_range(-1.0..1.0));
+        // Badly conditioned: columns scaled over 12 orders of magnitude.
+        let graded = DMatrix::from_fn(200, 12, |i, j| {
+            ((i * 7 + j * 13) % 17) as f64 * 10f64.powi(-(j as i32))
+        });
+        for x in [well, left * right, graded] {
+            let (q, r) = thin_qr(x.clone());
+            assert_eq!((q.shape(), r.shape()), ((200, 12), (12, 12)));
+            assert!((q.transpose() * &q - DMatrix::identity(12, 12)).amax() < 1e-12);
+            assert!((&q * &r - &x).amax() < 1e-12 * x.amax());
+            for i in 0..12 {
+                for j in 0..i {
+                    assert!(r[(i, j)].abs() < 1e-12 * x.amax());
+                }
+            }
+        }
     }
 
     #[test]
