@@ -2,7 +2,10 @@
 //! (thesis §5.3.1, eq. 5.13–5.14).
 //!
 //! These exist so that the accuracy/diversity table of a recommender experiment is a query over
-//! the recommendations and the held-out rows, with no step outside SQL.
+//! the recommendations and the held-out rows, with no step outside SQL. The arithmetic is in
+//! [`kernels`].
+
+pub mod kernels;
 
 use std::sync::Arc;
 
