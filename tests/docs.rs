@@ -65,6 +65,7 @@ fn every_function_example_is_tested() {
         "spearman_agg",
         "score",
         "trustql_device",
+        "ndcg",
     ] {
         assert!(names.contains(expected), "{expected} missing");
     }

@@ -6,6 +6,7 @@
 //! [`kernels`].
 
 pub mod kernels;
+pub mod ndcg;
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 /// The evaluation scalar functions.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![]
+    vec![Arc::new(ScalarUDF::new_from_impl(ndcg::NdcgFunc::new()))]
 }
 
 /// The evaluation aggregate functions.
