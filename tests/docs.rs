@@ -66,6 +66,8 @@ fn every_function_example_is_tested() {
         "score",
         "trustql_device",
         "ndcg",
+        "ndiv",
+        "ediv",
     ] {
         assert!(names.contains(expected), "{expected} missing");
     }

@@ -5,13 +5,18 @@
 //! the recommendations and the held-out rows, with no step outside SQL. The arithmetic is in
 //! [`kernels`].
 
+pub mod ediv;
+pub mod item_counts;
 pub mod kernels;
 pub mod ndcg;
+pub mod ndiv;
 
 use std::sync::Arc;
 
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+
+use item_counts::ItemCountAggregate;
 
 /// The evaluation scalar functions.
 pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
@@ -20,7 +25,14 @@ pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
 
 /// The evaluation aggregate functions.
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![]
+    vec![
+        Arc::new(AggregateUDF::new_from_impl(
+            ItemCountAggregate::<ndiv::Ndiv>::new(),
+        )),
+        Arc::new(AggregateUDF::new_from_impl(
+            ItemCountAggregate::<ediv::Ediv>::new(),
+        )),
+    ]
 }
 
 /// The evaluation table functions, by name.
