@@ -2,10 +2,19 @@
 //! (thesis §5.3.1, eq. 5.13–5.14).
 //!
 //! These exist so that the accuracy/diversity table of a recommender experiment is a query over
-//! the recommendations and the held-out rows, with no step outside SQL. The arithmetic is in
-//! [`kernels`].
+//! the recommendations and the held-out rows, with no step outside SQL:
+//!
+//! - `holdout_split(table, ratio, seed [, user_column [, item_column]])` (table function): the
+//!   table's rows with a boolean `test` column, a seeded per-user split;
+//! - `ndcg(recommended, relevant, k)`: nDCG@k of one user's ranked list against the user's
+//!   held-out items (binary relevance);
+//! - `ndiv(item)` and `ediv(item)` (aggregates): normalised and plain entropy diversity of the
+//!   items recommended over the rows of a group.
+//!
+//! The arithmetic is in [`kernels`]; each function's file is its Arrow adapter and documentation.
 
 pub mod ediv;
+pub mod holdout_split;
 pub mod item_counts;
 pub mod kernels;
 pub mod ndcg;
@@ -14,7 +23,7 @@ pub mod ndiv;
 use std::sync::Arc;
 
 use datafusion::catalog::TableFunctionImpl;
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
 
 use item_counts::ItemCountAggregate;
 
@@ -37,5 +46,16 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 
 /// The evaluation table functions, by name.
 pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![]
+    vec![("holdout_split", Arc::new(holdout_split::HoldoutSplitFunc))]
+}
+
+/// The documentation of the evaluation table functions, by name (DataFusion's table functions
+/// carry none themselves).
+pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
+    static SPLIT: holdout_split::HoldoutSplitFunc = holdout_split::HoldoutSplitFunc;
+    SPLIT
+        .documentation()
+        .map(|d| ("holdout_split", d))
+        .into_iter()
+        .collect()
 }
