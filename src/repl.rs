@@ -453,6 +453,11 @@ impl<'a> Repl<'a> {
                     .iter()
                     .map(|f| f.name().to_string()),
             )
+            .chain(
+                trustql_udfs::recsys::eval::table_function_docs()
+                    .into_iter()
+                    .map(|(name, _)| name.to_string()),
+            )
             .collect()
     }
 
@@ -474,6 +479,13 @@ impl<'a> Repl<'a> {
                     .window_functions()
                     .get(&name)
                     .and_then(|f| f.documentation().cloned())
+            })
+            .or_else(|| {
+                // Table functions carry no documentation in DataFusion; the library exposes theirs.
+                trustql_udfs::recsys::eval::table_function_docs()
+                    .into_iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, doc)| doc.clone())
             })
     }
 

@@ -134,9 +134,12 @@ async fn main() {
     let files: Vec<PathBuf> = files
         .into_iter()
         .filter(|f| {
+            // Matched against the path inside the repository, so that the checkout's own path
+            // (a worktree named `wt-eval`, say) does not match every file.
+            let inside = f.strip_prefix(common::repo()).unwrap_or(f);
             filter
                 .as_ref()
-                .is_none_or(|s| f.to_string_lossy().contains(s.as_str()))
+                .is_none_or(|s| inside.to_string_lossy().contains(s.as_str()))
         })
         .collect();
     assert!(!files.is_empty(), "no .slt files found under sql/");

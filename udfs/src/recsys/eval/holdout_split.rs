@@ -1,0 +1,501 @@
+//! `holdout_split(table, ratio, seed [, user_column [, item_column]])`: a deterministic per-user
+//! train/test split of a table, so that a recommender experiment's held-out data is a query and
+//! the same seed reproduces the same split anywhere.
+//!
+//! The table function resolves the named table while planning and returns a provider whose
+//! scan wraps the table's own scan in a [`HoldoutSplitExec`]: at execution time it reads the
+//! whole table (a split needs every row of a user), marks each row, and emits the rows with the
+//! extra `test` column. The ordering hash and the count rule live in [`super::kernels`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{
+    exec_err, internal_err, plan_datafusion_err, plan_err, ScalarValue, TableReference,
+};
+use datafusion::error::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Documentation, Expr, TableType};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    execute_stream, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use datafusion_macros::user_doc;
+use futures::{StreamExt, TryStreamExt};
+
+use super::kernels;
+use crate::model::{KeyColumn, KeyKind, KeyRef};
+
+const NAME: &str = "holdout_split";
+const USAGE: &str = "holdout_split(table, ratio, seed [, user_column [, item_column]])";
+
+#[user_doc(
+    doc_section(label = "Recommender Functions"),
+    description = "A deterministic per-user holdout split of a table (table function). The result \
+has every column of the table plus a boolean column test. Rule: for each user, that user's n rows \
+are ordered by a 64-bit hash of (seed, user id, item id), and the first t rows are test rows, where \
+t = min(round(ratio · n), n − 1) with halves rounded up (round(0.5) = 1): every user keeps at \
+least one training row, and a user with a single row is all training. The order depends only on \
+the seed and the ids, not on the order, batching or partitioning of the input; rows with the same \
+user and item (equal hashes) are ordered by their full contents, ascending, column by column. Rows whose user or item is NULL belong to no \
+user: their test is NULL. The hash is FNV-1a (64-bit) started from the offset basis XOR \
+SplitMix64(seed), fed with the user id and then the item id (an integer id of any width as the \
+byte 0x01 and its 8 little-endian bytes as a 64-bit integer; a text id as the byte 0x02, its UTF-8 \
+length as 8 little-endian bytes and its UTF-8 bytes), finished with SplitMix64; it uses no \
+process-random state, so the same table, ratio and seed give the same split on every machine. \
+The table is a registered table or view, named like a table in SQL (unquoted names fold to lower \
+case); ratio must be in [0, 1); the user and item columns (default \"user\" and \"item\") hold \
+integer or text ids, and the table must not already have a column named test.",
+    syntax_example = "holdout_split(table, ratio, seed [, user_column [, item_column]])",
+    sql_example = r#"```sql
+> CREATE TABLE plays AS SELECT * FROM (VALUES (1, 10, 3), (1, 20, 1), (1, 30, 5), (1, 40, 2), (2, 10, 1), (3, 20, 4), (3, 30, 1)) AS t("user", item, value);
+> SELECT "user", count(*) AS n, sum(CAST(test AS INT)) AS n_test FROM holdout_split('plays', 0.25, 42) GROUP BY "user" ORDER BY "user";
++------+---+--------+
+| user | n | n_test |
++------+---+--------+
+| 1    | 4 | 1      |
+| 2    | 1 | 0      |
+| 3    | 2 | 1      |
++------+---+--------+
+```"#,
+    argument(
+        name = "table",
+        description = "Name of a registered table or view (a string literal)."
+    ),
+    argument(
+        name = "ratio",
+        description = "Share of each user's rows held out for testing, in [0, 1)."
+    ),
+    argument(
+        name = "seed",
+        description = "Integer seed of the ordering hash (any 64-bit integer)."
+    ),
+    argument(
+        name = "user_column",
+        description = "Name of the user id column (default 'user')."
+    ),
+    argument(
+        name = "item_column",
+        description = "Name of the item id column (default 'item')."
+    )
+)]
+#[derive(Debug, Default)]
+pub struct HoldoutSplitFunc;
+
+impl HoldoutSplitFunc {
+    /// The documentation of `holdout_split` (table functions have no documentation hook in
+    /// DataFusion, so it is exposed here).
+    pub fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+/// What a split needs besides the data.
+#[derive(Debug, Clone)]
+struct SplitSpec {
+    ratio: f64,
+    seed: u64,
+    user: (String, usize),
+    item: (String, usize),
+}
+
+fn string_arg(args: &[Expr], i: usize, what: &str) -> Result<String> {
+    match args.get(i) {
+        Some(Expr::Literal(ScalarValue::Utf8(Some(s)), _))
+        | Some(Expr::Literal(ScalarValue::Utf8View(Some(s)), _))
+        | Some(Expr::Literal(ScalarValue::LargeUtf8(Some(s)), _)) => Ok(s.clone()),
+        Some(other) => plan_err!("{NAME}: {what} must be a string literal, got {other}"),
+        None => plan_err!("{NAME}: missing argument {what}; usage: {USAGE}"),
+    }
+}
+
+fn ratio_arg(arg: &Expr) -> Result<f64> {
+    let Expr::Literal(value, _) = arg else {
+        return plan_err!("{NAME}: ratio must be a number literal in [0, 1), got {arg}");
+    };
+    if value.is_null() {
+        return plan_err!("{NAME}: ratio must be a number in [0, 1), got NULL");
+    }
+    if !value.data_type().is_numeric() {
+        return plan_err!("{NAME}: ratio must be a number in [0, 1), got {value}");
+    }
+    let ratio = match value.cast_to(&DataType::Float64)? {
+        ScalarValue::Float64(Some(r)) => r,
+        other => return plan_err!("{NAME}: ratio must be a number in [0, 1), got {other}"),
+    };
+    if !(0.0..1.0).contains(&ratio) {
+        return plan_err!("{NAME}: ratio must be in [0, 1), got {ratio}");
+    }
+    Ok(ratio)
+}
+
+fn seed_arg(arg: &Expr) -> Result<u64> {
+    // The seed's 64-bit two's-complement pattern: -1 and 18446744073709551615 are the same seed.
+    let seed = match arg {
+        Expr::Literal(ScalarValue::UInt64(Some(v)), _) => Some(*v),
+        Expr::Literal(ScalarValue::UInt32(Some(v)), _) => Some(u64::from(*v)),
+        Expr::Literal(ScalarValue::UInt16(Some(v)), _) => Some(u64::from(*v)),
+        Expr::Literal(ScalarValue::UInt8(Some(v)), _) => Some(u64::from(*v)),
+        Expr::Literal(ScalarValue::Int64(Some(v)), _) => Some(*v as u64),
+        Expr::Literal(ScalarValue::Int32(Some(v)), _) => Some(i64::from(*v) as u64),
+        Expr::Literal(ScalarValue::Int16(Some(v)), _) => Some(i64::from(*v) as u64),
+        Expr::Literal(ScalarValue::Int8(Some(v)), _) => Some(i64::from(*v) as u64),
+        _ => None,
+    };
+    match seed {
+        Some(s) => Ok(s),
+        None => plan_err!("{NAME}: seed must be an integer literal, got {arg}"),
+    }
+}
+
+/// Polls `fut` once: catalog lookups of in-memory schemas are ready at once, and planning must
+/// not block a runtime thread on one that is not.
+fn ready<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+fn resolve_table(session: &dyn Session, name: &str) -> Result<Arc<dyn TableProvider>> {
+    let defaults = &session.config_options().catalog;
+    let reference =
+        TableReference::from(name).resolve(&defaults.default_catalog, &defaults.default_schema);
+    let catalog = session
+        .catalog_list()
+        .catalog(&reference.catalog)
+        .ok_or_else(|| {
+            plan_datafusion_err!(
+                "{NAME}: table '{name}' not found: no catalog '{}'",
+                reference.catalog
+            )
+        })?;
+    let schema = catalog.schema(&reference.schema).ok_or_else(|| {
+        plan_datafusion_err!(
+            "{NAME}: table '{name}' not found: no schema '{}.{}'",
+            reference.catalog,
+            reference.schema
+        )
+    })?;
+    let not_found = || {
+        let mut names = schema.table_names();
+        names.sort();
+        let known = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        plan_err!(
+            "{NAME}: table '{name}' not found (tables in {}.{}: {known})",
+            reference.catalog,
+            reference.schema
+        )
+    };
+    if !schema.table_exist(&reference.table) {
+        return not_found();
+    }
+    match ready(schema.table(&reference.table)) {
+        Some(Ok(Some(table))) => Ok(table),
+        Some(Ok(None)) => not_found(),
+        Some(Err(e)) => Err(e),
+        None => plan_err!(
+            "{NAME}: table '{name}' is in a catalog that cannot be read while planning; copy it into a table first (CREATE TABLE t AS SELECT ...)"
+        ),
+    }
+}
+
+fn id_column(schema: &Schema, table: &str, column: &str, role: &str) -> Result<(String, usize)> {
+    let Ok(index) = schema.index_of(column) else {
+        let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        return plan_err!(
+            "{NAME}: table '{table}' has no {role} column '{column}' (its columns: {}); name the {role} column in argument {}",
+            have.join(", "),
+            if role == "user" { 4 } else { 5 }
+        );
+    };
+    let data_type = schema.field(index).data_type();
+    if KeyKind::of(data_type).is_none() {
+        return plan_err!(
+            "{NAME}: the {role} column '{column}' must hold integer or text ids, got {data_type}"
+        );
+    }
+    Ok((column.to_string(), index))
+}
+
+impl TableFunctionImpl for HoldoutSplitFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let exprs = args.exprs();
+        if !(3..=5).contains(&exprs.len()) {
+            return plan_err!("{USAGE} takes 3 to 5 arguments, got {}", exprs.len());
+        }
+        let table = string_arg(exprs, 0, "table")?;
+        let ratio = ratio_arg(&exprs[1])?;
+        let seed = seed_arg(&exprs[2])?;
+        let user = match exprs.get(3) {
+            Some(_) => string_arg(exprs, 3, "user_column")?,
+            None => "user".to_string(),
+        };
+        let item = match exprs.get(4) {
+            Some(_) => string_arg(exprs, 4, "item_column")?,
+            None => "item".to_string(),
+        };
+        let input = resolve_table(args.session(), &table)?;
+        let input_schema = input.schema();
+        let spec = SplitSpec {
+            ratio,
+            seed,
+            user: id_column(&input_schema, &table, &user, "user")?,
+            item: id_column(&input_schema, &table, &item, "item")?,
+        };
+        if input_schema.index_of("test").is_ok() {
+            return plan_err!(
+                "{NAME}: table '{table}' already has a column named test; rename it in a view first"
+            );
+        }
+        let mut fields: Vec<Arc<Field>> = input_schema.fields().iter().cloned().collect();
+        fields.push(Arc::new(Field::new("test", DataType::Boolean, true)));
+        let schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            input_schema.metadata().clone(),
+        ));
+        Ok(Arc::new(HoldoutSplitTable {
+            input,
+            spec: Arc::new(spec),
+            schema,
+        }))
+    }
+}
+
+/// The result of a `holdout_split` call: the input table plus `test`.
+#[derive(Debug)]
+struct HoldoutSplitTable {
+    input: Arc<dyn TableProvider>,
+    spec: Arc<SplitSpec>,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for HoldoutSplitTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        // Every column is read, whatever the projection: rows with the same user and item are
+        // ordered by their full contents, which must not depend on the columns selected.
+        let input = self.input.scan(state, None, &[], None).await?;
+        Ok(Arc::new(HoldoutSplitExec::try_new(
+            input,
+            self.spec.clone(),
+            self.schema.clone(),
+            projection.cloned(),
+        )?))
+    }
+}
+
+/// Reads its whole input, marks each row's `test`, and emits the rows (one output partition).
+#[derive(Debug)]
+pub struct HoldoutSplitExec {
+    input: Arc<dyn ExecutionPlan>,
+    spec: Arc<SplitSpec>,
+    /// Input columns plus `test`, before the projection.
+    full_schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl HoldoutSplitExec {
+    fn try_new(
+        input: Arc<dyn ExecutionPlan>,
+        spec: Arc<SplitSpec>,
+        full_schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+    ) -> Result<Self> {
+        let schema = match &projection {
+            Some(p) => Arc::new(full_schema.project(p)?),
+            None => full_schema.clone(),
+        };
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Ok(Self {
+            input,
+            spec,
+            full_schema,
+            projection,
+            properties,
+        })
+    }
+}
+
+impl DisplayAs for HoldoutSplitExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "HoldoutSplitExec: ratio={}, seed={}, user={}, item={}",
+            self.spec.ratio, self.spec.seed, self.spec.user.0, self.spec.item.0
+        )
+    }
+}
+
+impl ExecutionPlan for HoldoutSplitExec {
+    fn name(&self) -> &str {
+        "HoldoutSplitExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children).map_err(|c| {
+            plan_datafusion_err!("HoldoutSplitExec takes one input, got {}", c.len())
+        })?;
+        Ok(Arc::new(Self::try_new(
+            input,
+            self.spec.clone(),
+            self.full_schema.clone(),
+            self.projection.clone(),
+        )?))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return internal_err!("HoldoutSplitExec has one partition, asked for {partition}");
+        }
+        // Reads every input partition (coalesced).
+        let input = execute_stream(self.input.clone(), context.clone())?;
+        let input_schema = self.input.schema();
+        let spec = self.spec.clone();
+        let full_schema = self.full_schema.clone();
+        let projection = self.projection.clone();
+        let batch_size = context.session_config().batch_size().max(1);
+        let batches = async move {
+            let batches: Vec<RecordBatch> = input.try_collect().await?;
+            let batch = concat_batches(&input_schema, &batches)?;
+            drop(batches);
+            let marked = split(&batch, &spec, &full_schema)?;
+            let out = match &projection {
+                Some(p) => marked.project(p)?,
+                None => marked,
+            };
+            let chunks: Vec<Result<RecordBatch>> = (0..out.num_rows())
+                .step_by(batch_size)
+                .map(|start| Ok(out.slice(start, batch_size.min(out.num_rows() - start))))
+                .collect();
+            Ok::<_, datafusion::error::DataFusionError>(futures::stream::iter(chunks))
+        };
+        let stream = futures::stream::once(batches).try_flatten().boxed();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            stream,
+        )))
+    }
+}
+
+/// The rows of `batch` with the `test` column of the split appended.
+fn split(batch: &RecordBatch, spec: &SplitSpec, full_schema: &SchemaRef) -> Result<RecordBatch> {
+    let users = KeyColumn::try_new(batch.column(spec.user.1), "holdout_split: the user column")?;
+    let items = KeyColumn::try_new(batch.column(spec.item.1), "holdout_split: the item column")?;
+    let n = batch.num_rows();
+    let mut test: Vec<Option<bool>> = vec![None; n];
+    let mut groups: HashMap<KeyRef<'_>, Vec<(u64, usize)>> = HashMap::new();
+    for (row, slot) in test.iter_mut().enumerate() {
+        if let (Some(user), Some(item)) = (users.get(row), items.get(row)) {
+            let hash = kernels::split_hash(spec.seed, user, item);
+            groups.entry(user).or_default().push((hash, row));
+            *slot = Some(false);
+        }
+    }
+    for rows in groups.values_mut() {
+        rows.sort_unstable();
+    }
+    // Equal hashes (the same user and item twice, or a collision) are ordered by the rows' full
+    // contents, so that the split does not depend on the input order.
+    let tied = |rows: &Vec<(u64, usize)>| rows.windows(2).any(|w| w[0].0 == w[1].0);
+    let encoded = if groups.values().any(tied) {
+        Some(encode_rows(batch)?)
+    } else {
+        None
+    };
+    for rows in groups.values_mut() {
+        if let Some(encoded) = &encoded {
+            if tied(rows) {
+                rows.sort_by(|a, b| {
+                    a.0.cmp(&b.0)
+                        .then_with(|| encoded.row(a.1).cmp(&encoded.row(b.1)))
+                });
+            }
+        }
+        let t = kernels::test_count(rows.len(), spec.ratio);
+        for &(_, row) in &rows[..t] {
+            test[row] = Some(true);
+        }
+    }
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(BooleanArray::from(test)));
+    Ok(RecordBatch::try_new(full_schema.clone(), columns)?)
+}
+
+/// The rows of `batch` in Arrow's comparable row format, over every column whose type it supports.
+fn encode_rows(batch: &RecordBatch) -> Result<Rows> {
+    let (fields, columns): (Vec<SortField>, Vec<ArrayRef>) = batch
+        .columns()
+        .iter()
+        .map(|c| (SortField::new(c.data_type().clone()), c.clone()))
+        .filter(|(f, _)| RowConverter::supports_fields(std::slice::from_ref(f)))
+        .unzip();
+    if columns.is_empty() {
+        return exec_err!("{NAME}: no column of the table can order duplicate rows");
+    }
+    Ok(RowConverter::new(fields)?.convert_columns(&columns)?)
+}
