@@ -454,7 +454,7 @@ impl<'a> Repl<'a> {
                     .map(|f| f.name().to_string()),
             )
             .chain(
-                trustql_udfs::recsys::eval::table_function_docs()
+                trustql_udfs::table_function_docs()
                     .into_iter()
                     .map(|(name, _)| name.to_string()),
             )
@@ -482,7 +482,7 @@ impl<'a> Repl<'a> {
             })
             .or_else(|| {
                 // Table functions carry no documentation in DataFusion; the library exposes theirs.
-                trustql_udfs::recsys::eval::table_function_docs()
+                trustql_udfs::table_function_docs()
                     .into_iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, doc)| doc.clone())

@@ -33,7 +33,7 @@ fn every_function_example_is_tested() {
         .into_iter()
         .map(|f| (f.name().to_string(), f.documentation().cloned()));
     // Table functions have no documentation hook in DataFusion; the library exposes theirs.
-    let udtfs = trustql::trustql_udfs::recsys::eval::table_function_docs()
+    let udtfs = trustql::trustql_udfs::table_function_docs()
         .into_iter()
         .map(|(name, doc)| (name.to_string(), Some(doc.clone())));
     for (name, doc) in udfs.chain(udafs).chain(udtfs) {
@@ -73,6 +73,10 @@ fn every_function_example_is_tested() {
         "ndiv",
         "ediv",
         "holdout_split",
+        "recommend",
+        "factors",
+        "score_tags",
+        "mainstreaminess",
     ] {
         assert!(names.contains(expected), "{expected} missing");
     }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
 
 pub use engine::config::{DeviceSetting, TrustqlOptions};
 pub use model::{LoadedModel, ModelCatalog, ModelType};
@@ -57,6 +57,12 @@ pub fn table_functions(
 /// Every model type known to this build (what `CREATE MODEL ... OPTIONS (type = ...)` accepts).
 pub fn model_types() -> Vec<Arc<dyn ModelType>> {
     recsys::model_types()
+}
+
+/// The documentation of every table function, by name (DataFusion's table functions carry none,
+/// so `\h` and the docs test read it here).
+pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
+    recsys::table_function_docs()
 }
 
 /// Registers all trustql functions on `ctx`.

@@ -11,7 +11,8 @@ use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{plan_err, ScalarValue};
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Documentation, Expr};
+use datafusion_macros::user_doc;
 
 use datafusion::arrow::array::{Array, FixedSizeListArray};
 
@@ -19,6 +20,44 @@ use super::recommend::key_array;
 use super::recommender::Entity;
 use super::recommender_model;
 use crate::model::ModelCatalog;
+
+/// The documentation of `factors` (table functions have no documentation hook in DataFusion).
+#[user_doc(
+    doc_section(label = "Recommender Functions"),
+    description = "The latent factors of a recommender model as a table: one row per user, item \
+or tag id with its factor vector (a fixed-size list of floats). iNN: user factors Q = R Û, item \
+factors Û, tag factors V Σ⁻¹; uNN: Ûᵁ, Ûᵁᵀ R (per item), Vᵁ Σᵁ⁻¹; FM: the pairwise-interaction \
+vectors; NCF: user, item and tag embeddings; WRMF: user and item factors. MostPop and Random \
+have none (an error).",
+    syntax_example = "factors(model, 'user' | 'item' | 'tag')",
+    sql_example = r#"```sql
+> CREATE MODEL w2 OPTIONS (type = 'wrmf', dim = 2, iterations = 3)
+  AS SELECT * FROM (VALUES (1, 10), (2, 10), (2, 20)) AS t("user", item);
+> SELECT item, array_length(factors) AS dim FROM factors('w2', 'item') ORDER BY item;
++------+-----+
+| item | dim |
++------+-----+
+| 10   | 2   |
+| 20   | 2   |
++------+-----+
+```"#,
+    argument(
+        name = "model",
+        description = "Name of a recommender model (a string literal)."
+    ),
+    argument(
+        name = "entity",
+        description = "'user', 'item' or 'tag' (a string literal)."
+    )
+)]
+#[derive(Debug, Default)]
+pub struct FactorsDoc;
+
+impl FactorsDoc {
+    pub fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
 
 /// The `factors` table function.
 #[derive(Debug)]

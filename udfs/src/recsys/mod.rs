@@ -33,7 +33,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::{exec_err, plan_err};
 use datafusion::error::Result;
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
 
 use crate::model::{KeyColumn, KeyKind, LoadedModel, ModelCatalog, ModelType};
 use data::RecData;
@@ -86,6 +86,18 @@ pub fn table_functions(
     ];
     udtfs.extend(eval::table_functions());
     udtfs
+}
+
+/// The documentation of the recommender table functions, by name (DataFusion's table functions
+/// carry none themselves).
+pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
+    static RECOMMEND: recommend::RecommendDoc = recommend::RecommendDoc;
+    static FACTORS: factors::FactorsDoc = factors::FactorsDoc;
+    let mut docs: Vec<(&'static str, &'static Documentation)> = Vec::new();
+    docs.extend(RECOMMEND.documentation().map(|d| ("recommend", d)));
+    docs.extend(FACTORS.documentation().map(|d| ("factors", d)));
+    docs.extend(eval::table_function_docs());
+    docs
 }
 
 /// The model called `name`, checked to be a recommender; `function` names the caller in errors.

@@ -19,8 +19,9 @@ use datafusion::common::{plan_err, DataFusionError, ScalarValue};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Documentation, Expr};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion_macros::user_doc;
 use tch::{Device, Kind, Tensor};
 
 use super::recommender::Recommender;
@@ -29,6 +30,49 @@ use super::tensors::{to_f64_vec, torch_err};
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::key::Key;
 use crate::model::{KeyIndex, KeyKind, LoadedModel, ModelCatalog};
+
+/// The documentation of `recommend` (table functions have no documentation hook in DataFusion).
+#[user_doc(
+    doc_section(label = "Recommender Functions"),
+    description = "The top-k items of every user of a recommender model, as a table (user, item, \
+rank, score), rank 1 = best. Items the user interacted with in the training rows are left out \
+unless exclude_seen is false; a user with fewer than k unseen items gets fewer rows. All users \
+are scored at once, in blocks, on the session's device (SET trustql.device). Ties in score are \
+ordered by libtorch's top-k.",
+    syntax_example = "recommend(model, k [, exclude_seen])",
+    sql_example = r#"```sql
+> CREATE MODEL pop OPTIONS (type = 'mostpop')
+  AS SELECT * FROM (VALUES (1, 10), (2, 10), (2, 20), (3, 30)) AS t("user", item);
+> SELECT * FROM recommend('pop', 1) ORDER BY "user";
++------+------+------+-------+
+| user | item | rank | score |
++------+------+------+-------+
+| 1    | 20   | 1    | 1.0   |
+| 2    | 30   | 1    | 1.0   |
+| 3    | 10   | 1    | 2.0   |
++------+------+------+-------+
+```"#,
+    argument(
+        name = "model",
+        description = "Name of a recommender model (a string literal)."
+    ),
+    argument(
+        name = "k",
+        description = "Length of each user's list (a positive integer)."
+    ),
+    argument(
+        name = "exclude_seen",
+        description = "Whether to leave out the user's training items (default true)."
+    )
+)]
+#[derive(Debug, Default)]
+pub struct RecommendDoc;
+
+impl RecommendDoc {
+    pub fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
 
 /// Users scored per tensor computation.
 const USER_BLOCK: usize = 256;
