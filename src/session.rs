@@ -17,8 +17,8 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
 use trustql_udfs::engine::config::{device_setting, resolve_device, session_config};
 use trustql_udfs::model::{
-    options::expected, LoadedModel, ModelCatalog, ModelOptions, OptionKind, RawOptionValue,
-    TaskControl, TrainContext, TrainingData,
+    LoadedModel, ModelCatalog, ModelOptions, OptionKind, RawOptionValue, TaskControl, TrainContext,
+    TrainingData,
 };
 
 use crate::registry::{check_name, ModelRegistry};
@@ -59,6 +59,12 @@ pub fn register_tables(ctx: &SessionContext, registry: &Arc<ModelRegistry>) {
     ctx.register_udtf(
         "models",
         Arc::new(crate::tables::models::ModelsFunc::new(registry.clone())),
+    );
+    ctx.register_udtf(
+        "model_types",
+        Arc::new(crate::tables::model_types::ModelTypesFunc::new(
+            registry.clone(),
+        )),
     );
     ctx.register_udtf(
         "model_info",
@@ -170,7 +176,12 @@ impl Session {
                 }
                 self.ctx.read_batch(batch)
             }
-            ModelStatement::ShowTypes => self.ctx.read_batch(self.show_types()?),
+            ModelStatement::ShowTypes => {
+                self.ctx
+                    .read_batch(crate::tables::model_types::model_types_batch(
+                        &self.registry,
+                    )?)
+            }
             ModelStatement::Describe { name } => self
                 .ctx
                 .read_batch(model_info_batch(&self.registry, &name)?),
@@ -290,46 +301,5 @@ impl Session {
             .map(|t| t.name())
             .collect::<Vec<_>>()
             .join(", ")
-    }
-
-    fn show_types(&self) -> Result<RecordBatch> {
-        let mut cols: [Vec<Option<String>>; 5] = Default::default();
-        for t in self.registry.types() {
-            let mut push = |o: Option<&str>, e: Option<String>, d: Option<&str>, doc: &str| {
-                cols[0].push(Some(t.name().to_string()));
-                cols[1].push(o.map(str::to_string));
-                cols[2].push(e);
-                cols[3].push(d.map(str::to_string));
-                cols[4].push(Some(doc.to_string()));
-            };
-            if t.options().is_empty() {
-                push(None, None, None, t.description());
-            }
-            for spec in t.options() {
-                push(
-                    Some(spec.name),
-                    Some(expected(spec)),
-                    spec.default,
-                    spec.doc,
-                );
-            }
-        }
-        let [a, b, c, d, e] = cols;
-        Ok(RecordBatch::try_new(
-            Arc::new(Schema::new(vec![
-                Field::new("type", DataType::Utf8, false),
-                Field::new("option", DataType::Utf8, true),
-                Field::new("expects", DataType::Utf8, true),
-                Field::new("default", DataType::Utf8, true),
-                Field::new("description", DataType::Utf8, false),
-            ])),
-            vec![
-                Arc::new(StringArray::from(a)) as ArrayRef,
-                Arc::new(StringArray::from(b)),
-                Arc::new(StringArray::from(c)),
-                Arc::new(StringArray::from(d)),
-                Arc::new(StringArray::from(e)),
-            ],
-        )?)
     }
 }

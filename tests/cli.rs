@@ -342,3 +342,43 @@ fn ctrl_c_stops_a_script_with_an_error() {
     );
     assert!(!text(&out.stdout).contains("never"));
 }
+
+#[test]
+fn ctrl_c_stops_training_and_keeps_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_repl(dir.path(), &dir.path().join("hist"), &["--format", "csv"]);
+    let mut stdin = child.stdin.take().unwrap();
+    // An FM model with far more epochs than could finish during the test.
+    stdin
+        .write_all(
+            b"CREATE TABLE p AS SELECT v % 400 AS \"user\", (v * 7919) % 3000 AS item \
+              FROM generate_series(1, 60000) AS t(v);\n\
+              CREATE TABLE tg AS SELECT DISTINCT item, item % 37 AS tag FROM p;\n\
+              CREATE MODEL m OPTIONS (type = 'fm', dim = 8, epochs = 100000, tags = 'tg') \
+              AS SELECT * FROM p;\n",
+        )
+        .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(6));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(1500));
+    stdin
+        .write_all(b"SELECT count(*) AS models FROM models();\n\\q\n")
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("fm"),
+        "no training progress shown: {stderr}"
+    );
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    // Nothing was saved, and the session still answers.
+    assert!(stdout.contains("models\n0\n"), "{stdout}");
+}

@@ -2,6 +2,7 @@
 //! like any other data (`SHOW MODELS` and `DESCRIBE MODEL` print the same tables).
 
 pub mod model_info;
+pub mod model_types;
 pub mod models;
 
 use datafusion::common::{plan_err, ScalarValue};

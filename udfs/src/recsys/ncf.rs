@@ -154,6 +154,13 @@ impl Recommender for Ncf {
 
 static OPTIONS: std::sync::LazyLock<Vec<OptionSpec>> = std::sync::LazyLock::new(|| {
     let mut v = NEURAL_OPTIONS.to_vec();
+    for spec in v.iter_mut() {
+        match spec.name {
+            "epochs" => spec.default = Some("5"),
+            "lr" => spec.default = Some("0.001"),
+            _ => {}
+        }
+    }
     v.push(OptionSpec {
         name: "hidden",
         kind: OptionKind::Int {

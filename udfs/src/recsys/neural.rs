@@ -95,7 +95,7 @@ impl NeuralOptions {
         NeuralOptions {
             dim: int_option(options, "dim", 64) as usize,
             epochs: int_option(options, "epochs", 10) as usize,
-            lr: float_option(options, "lr", 0.001),
+            lr: float_option(options, "lr", 0.01),
             l2: float_option(options, "l2", 0.0),
             negatives: int_option(options, "negatives", 10) as usize,
             batch_size: int_option(options, "batch_size", 1024) as usize,
@@ -106,7 +106,9 @@ impl NeuralOptions {
     }
 }
 
-/// The options FM and NCF share (NCF adds `hidden`).
+/// The options FM and NCF share (NCF adds `hidden` and changes the defaults of `epochs` and
+/// `lr`). On Last.fm 2K, 5 epochs at lr 0.001 left FM below MostPop (nDCG@100 0.02 against 0.17)
+/// while lr 0.01 reached 0.31; NCF reached 0.33 in 3 epochs at lr 0.001.
 pub const NEURAL_OPTIONS: [OptionSpec; 10] = [
     OptionSpec {
         name: "tags",

@@ -407,6 +407,12 @@ fn jacobi_svd(mut w: DMatrix<f64>) -> Result<DenseSvd, KernelError> {
     let n = w.ncols();
     let mut v = DMatrix::<f64>::identity(n, n);
     let mut converged = false;
+    // Rotations preserve the Frobenius norm. A column whose squared norm is below ε² of it is
+    // numerically zero: rotating it against another column only stirs rounding noise and can
+    // keep the sweeps from ever ending, so such pairs are skipped, as are pairs whose cosine is
+    // within n·ε of zero.
+    let negligible = f64::EPSILON * f64::EPSILON * w.norm_squared();
+    let orthogonal = f64::EPSILON * n.max(1) as f64;
     for _ in 0..JACOBI_MAX_SWEEPS {
         let mut rotated = false;
         for p in 0..n {
@@ -415,7 +421,10 @@ fn jacobi_svd(mut w: DMatrix<f64>) -> Result<DenseSvd, KernelError> {
                     let (cp, cq) = (w.column(p), w.column(q));
                     (cp.norm_squared(), cq.norm_squared(), cp.dot(&cq))
                 };
-                if gamma == 0.0 || gamma.abs() <= f64::EPSILON * (alpha * beta).sqrt() {
+                if gamma == 0.0
+                    || alpha.min(beta) <= negligible
+                    || gamma.abs() <= orthogonal * (alpha * beta).sqrt()
+                {
                     continue;
                 }
                 rotated = true;
