@@ -11,9 +11,10 @@
 //! - initialisation: user factors from WRMF on R (`init_iterations` ALS iterations, confidence
 //!   1 + `init_alpha`·r), tag factors from one ridge (ALS) half-step, with the user factors fixed,
 //!   on the user-tag profile matrix P T̃ (P = the binary interaction matrix, T̃ = the items' tag
-//!   vectors scaled to sum 1, as the models see them) whose columns are scaled to unit length,
-//!   then rescaled as a whole so their mean row norm equals the user factors'; item factors and
-//!   all other weights start small (normal, SD 0.01) from the seed.
+//!   vectors scaled to sum 1, as the models see them) whose columns are scaled to unit length, so
+//!   that ⟨x_u, z_t⟩ starts as the fitted affinity of user u to tag t (rescaling the tag factors
+//!   to the users' norm instead made the initial FM scores large and training slow); item
+//!   factors and all other weights start small (normal, SD 0.01) from the seed.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -274,19 +275,10 @@ pub fn initial_factors(
     let inv = gram.try_inverse().ok_or_else(|| {
         DataFusionError::Execution(format!("{label}: the WRMF user factors are degenerate"))
     })?;
+    // Z keeps the ridge scale, so ⟨x_u, z_t⟩ starts as the fitted (column-normalised) affinity
+    // of user u to tag t and the initial tag terms of the score are small.
     let z = profile_x * inv;
-    let mean_norm = |m: &DMatrix<f64>| {
-        let n = m.nrows().max(1) as f64;
-        m.row_iter().map(|r| r.norm()).sum::<f64>() / n
-    };
-    let (nx, nz) = (mean_norm(&xm), mean_norm(&z));
-    let scale = if nz > 0.0 { nx / nz } else { 0.0 };
-    let z: Vec<f32> = z
-        .transpose()
-        .as_slice()
-        .iter()
-        .map(|&v| (v * scale) as f32)
-        .collect();
+    let z: Vec<f32> = z.transpose().as_slice().iter().map(|&v| v as f32).collect();
     Ok((x.data, z))
 }
 

@@ -254,6 +254,8 @@ impl ModelType for WrmfType {
         let k = int_option(ctx.options, "dim", 64) as usize;
         let opts = als_options(ctx.options, k);
         let (x, y, objective) = run_als("wrmf", &rec, &opts, &ctx.control)?;
+        let fmt: Vec<String> = objective.iter().map(|o| format!("{o:.9e}")).collect();
+        training.insert("objective per iteration".to_string(), fmt.join(", "));
         training.insert(
             "training seconds".to_string(),
             format!("{:.3}", start.elapsed().as_secs_f64()),
