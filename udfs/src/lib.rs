@@ -7,6 +7,7 @@
 //!
 //! - [`ranking`]: rank correlation (τ_AP, τ_AP,a, τ_AP,b, Kendall's τ_b, Spearman's ρ);
 //! - [`recsys`]: recommender model types and the functions that use them (`score`);
+//! - [`explain`]: explainers of recommenders and their fidelity;
 //! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
 //!   payloads, the catalog that functions look models up in);
 //! - [`engine`]: session-level settings (`trustql.device`) and `trustql_device()`.
@@ -16,6 +17,7 @@
 
 pub mod adapters;
 pub mod engine;
+pub mod explain;
 pub mod model;
 pub mod ranking;
 pub mod recsys;
@@ -36,7 +38,8 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
         engine::trustql_device::TrustqlDeviceFunc::new(),
     ))];
     udfs.extend(ranking::scalar_functions());
-    udfs.extend(recsys::scalar_functions(catalog));
+    udfs.extend(recsys::scalar_functions(catalog.clone()));
+    udfs.extend(explain::scalar_functions(catalog));
     udfs
 }
 

@@ -1,0 +1,678 @@
+//! The explainers run against a recommender: batched tensor work on the session device, then the
+//! pure kernels of [`super::kernels`].
+//!
+//! It exists because every explainer needs the model's scores for many tag vectors, and those are
+//! cheap only in bulk: one batch of SQL rows becomes one batched computation. Saliency takes one
+//! backward pass per chunk of rows (gradients with respect to the weights of each item's own
+//! tags); LIME scores the perturbations of many rows in one forward pass and fits the surrogates
+//! afterwards; PDP scores every (history item, tag) pair of a user in large chunks and is cached
+//! per (model, user), since it does not depend on the item or on ω.
+//!
+//! Rules shared by every explainer (SPEC §6, thesis §5.3.2):
+//! - an explanation is a list of (tag index, weight) with at most ω entries, the ω largest
+//!   |weight|, sorted by decreasing |weight|, ties to the lower tag index; zero weights are not
+//!   listed;
+//! - the local explainers (Random, Saliency, LIME) draw their candidate tags from the item's own
+//!   tags, so an item without tags has an empty explanation; PDP is user-level and ranges over
+//!   every tag of the model;
+//! - weights are per unit of tag weight (θ_t multiplies T_i,t in the rebuilt score ĝ_i = θ · T_i):
+//!   saliency's derivative is that already; LIME's surrogate coefficient (the effect of switching
+//!   a tag from its weight to 0) is divided by the tag's weight; PDP switches a tag on with
+//!   weight 1. For N-hot tags (all weights 1) this changes nothing;
+//! - every random choice is seeded by (seed, user index, item index), so an explanation does not
+//!   depend on which other rows share its batch.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use datafusion::error::{DataFusionError, Result};
+use tch::{Device, Tensor};
+
+use super::kernels::lime::{self, FeatureSelection};
+use super::kernels::select::top_omega_pairs;
+use super::kernels::ExplainError;
+use crate::recsys::kernels::rng::Rng;
+use crate::recsys::recommender::Recommender;
+use crate::recsys::tensors::{index, to_f64_vec, torch_err, SparseTags, TagInput};
+
+/// The explainers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Random,
+    Pdp,
+    Saliency,
+    Lime,
+}
+
+impl Method {
+    /// Every explainer, in the thesis' order.
+    pub const ALL: [Method; 4] = [Method::Random, Method::Pdp, Method::Saliency, Method::Lime];
+
+    /// The SQL name (`'random'`, `'pdp'`, `'saliency'`, `'lime'`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Random => "random",
+            Method::Pdp => "pdp",
+            Method::Saliency => "saliency",
+            Method::Lime => "lime",
+        }
+    }
+
+    /// The explainer called `name` (case-insensitive).
+    pub fn parse(name: &str) -> Option<Method> {
+        let lower = name.trim().to_ascii_lowercase();
+        Method::ALL.into_iter().find(|m| m.name() == lower)
+    }
+
+    /// Whether explanations are per (user, item) rather than per user.
+    pub fn is_local(self) -> bool {
+        self != Method::Pdp
+    }
+}
+
+/// Options of the explainers, validated once (the `options` argument of the SQL functions:
+/// `'samples = 1000, kernel_width = 25, feature_selection = lasso_path, seed = 7'`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExplainOptions {
+    /// LIME: perturbations per explanation, the instance included (lime's default 5000).
+    pub samples: usize,
+    /// LIME: kernel width σ of π = √exp(−d²/σ²) on cosine distance × 100 (lime's default 25).
+    pub kernel_width: f64,
+    /// LIME: how the at most ω features are chosen (lime's `auto` by default).
+    pub selection: FeatureSelection,
+    /// LIME: the ridge penalty α of the surrogate (lime's `Ridge(alpha=1)`; 0 = unpenalised
+    /// weighted least squares).
+    pub ridge_alpha: f64,
+    /// Random and LIME: the seed.
+    pub seed: u64,
+}
+
+impl Default for ExplainOptions {
+    fn default() -> Self {
+        ExplainOptions {
+            samples: lime::DEFAULT_SAMPLES,
+            kernel_width: lime::DEFAULT_KERNEL_WIDTH,
+            selection: FeatureSelection::Auto,
+            ridge_alpha: lime::SURROGATE_ALPHA,
+            seed: 42,
+        }
+    }
+}
+
+/// The option names [`ExplainOptions::parse`] accepts, with their meaning.
+pub const OPTION_NAMES: [(&str, &str); 5] = [
+    (
+        "samples",
+        "LIME perturbations per explanation, the instance included (5000)",
+    ),
+    (
+        "kernel_width",
+        "LIME kernel width σ on cosine distance × 100 (25)",
+    ),
+    (
+        "feature_selection",
+        "LIME feature selection: auto, forward_selection, highest_weights, lasso_path, none (auto)",
+    ),
+    (
+        "ridge_alpha",
+        "LIME surrogate's ridge penalty α (1, as lime)",
+    ),
+    ("seed", "seed of Random and LIME (42)"),
+];
+
+impl ExplainOptions {
+    /// Parses `name = value` pairs separated by commas; unknown names and bad values are errors
+    /// that name the problem.
+    pub fn parse(text: &str) -> std::result::Result<ExplainOptions, String> {
+        let mut out = ExplainOptions::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((name, value)) = part.split_once('=') else {
+                return Err(format!("option '{part}' is not of the form name = value"));
+            };
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+            let value = value.trim_matches('\'').trim_matches('"');
+            match name.as_str() {
+                "samples" => {
+                    out.samples = value
+                        .parse()
+                        .ok()
+                        .filter(|&n: &usize| n >= 2)
+                        .ok_or_else(|| format!("samples must be an integer ≥ 2, got '{value}'"))?
+                }
+                "kernel_width" => {
+                    out.kernel_width = value
+                        .parse()
+                        .ok()
+                        .filter(|&w: &f64| w.is_finite() && w > 0.0)
+                        .ok_or_else(|| {
+                            format!("kernel_width must be a positive number, got '{value}'")
+                        })?
+                }
+                "feature_selection" => {
+                    out.selection = value.parse().map_err(|_| {
+                        format!(
+                            "feature_selection must be one of auto, forward_selection, \
+                             highest_weights, lasso_path, none; got '{value}'"
+                        )
+                    })?
+                }
+                "ridge_alpha" => {
+                    out.ridge_alpha = value
+                        .parse()
+                        .ok()
+                        .filter(|&a: &f64| a.is_finite() && a >= 0.0)
+                        .ok_or_else(|| format!("ridge_alpha must be a number ≥ 0, got '{value}'"))?
+                }
+                "seed" => {
+                    out.seed = value.parse().map_err(|_| {
+                        format!("seed must be a non-negative integer, got '{value}'")
+                    })?
+                }
+                _ => {
+                    let known: Vec<&str> = OPTION_NAMES.iter().map(|o| o.0).collect();
+                    return Err(format!(
+                        "unknown option '{name}' (known: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// An explanation: (tag index, weight), at most ω entries, by decreasing |weight|.
+pub type Explanation = Vec<(u32, f64)>;
+
+fn kernel_err(e: ExplainError) -> DataFusionError {
+    DataFusionError::Execution(format!("explainer: {e}"))
+}
+
+/// A seed for one (user, item) row: SplitMix64-style mixing of the three numbers.
+fn row_seed(seed: u64, user: u32, item: u32) -> u64 {
+    let mut z = seed ^ ((user as u64) << 32 | item as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Keeps the ω largest |weight| of (tag index, weight) pairs.
+fn truncate(pairs: Vec<(u32, f64)>, omega: usize) -> Explanation {
+    let entries: Vec<(usize, f64)> = pairs.iter().map(|&(t, w)| (t as usize, w)).collect();
+    top_omega_pairs(&entries, omega)
+        .into_iter()
+        .map(|(t, w)| (t as u32, w))
+        .collect()
+}
+
+/// Rows of tags scored per forward pass by LIME and PDP.
+const FORWARD_ROWS: usize = 65_536;
+
+/// Scores f(u, i, t) for rows given as sparse tag lists, in chunks of [`FORWARD_ROWS`], without
+/// gradients. `rows[k] = (user, item, tag indices, tag weights)`.
+fn score_sparse(
+    rec: &dyn Recommender,
+    device: Device,
+    users: &[u32],
+    items: &[u32],
+    lists: &[(Vec<u32>, Vec<f32>)],
+) -> Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(users.len());
+    for start in (0..users.len()).step_by(FORWARD_ROWS) {
+        let end = (start + FORWARD_ROWS).min(users.len());
+        let tags = TagInput::Sparse(SparseTags::from_lists(
+            &lists[start..end],
+            rec.kind(),
+            device,
+        ));
+        let s = tch::no_grad(|| {
+            rec.forward(
+                device,
+                &index(&users[start..end], device),
+                &index(&items[start..end], device),
+                &tags,
+            )
+        })?;
+        out.extend(to_f64_vec(&s)?);
+    }
+    Ok(out)
+}
+
+/// Random explanations (eq. 5.15): θ_t ~ N(0, 1) for each of the item's tags, truncated to ω.
+pub fn explain_random(
+    rec: &dyn Recommender,
+    rows: &[(u32, u32)],
+    omega: usize,
+    opts: &ExplainOptions,
+) -> Vec<Explanation> {
+    rows.iter()
+        .map(|&(u, i)| {
+            let mut rng = Rng::new(row_seed(opts.seed, u, i));
+            let (tags, _) = rec.data().t.row(i as usize);
+            let pairs = tags.iter().map(|&t| (t, rng.normal())).collect();
+            truncate(pairs, omega)
+        })
+        .collect()
+}
+
+/// Rows per backward pass of [`explain_saliency`].
+const SALIENCY_ROWS: usize = 8192;
+
+/// Saliency explanations (eq. 5.18): θ = ∂f(u, i, t)/∂t at t = T_i, over the item's own tags,
+/// truncated to ω. One backward pass per chunk of rows.
+pub fn explain_saliency(
+    rec: &dyn Recommender,
+    device: Device,
+    rows: &[(u32, u32)],
+    omega: usize,
+) -> Result<Vec<Explanation>> {
+    let data = rec.data();
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(SALIENCY_ROWS) {
+        if !rec.uses_tags() {
+            // ∂f/∂t = 0: nothing to list.
+            out.extend(chunk.iter().map(|_| Vec::new()));
+            continue;
+        }
+        let lists: Vec<(Vec<u32>, Vec<f32>)> = chunk
+            .iter()
+            .map(|&(_, i)| {
+                let (c, v) = data.t.row(i as usize);
+                (c.to_vec(), v.to_vec())
+            })
+            .collect();
+        let sparse = SparseTags::from_lists(&lists, rec.kind(), device);
+        let vals = sparse.vals.detach().set_requires_grad(true);
+        let input = TagInput::Sparse(SparseTags {
+            rows: sparse.rows.shallow_clone(),
+            cols: sparse.cols.shallow_clone(),
+            vals: vals.shallow_clone(),
+            batch: sparse.batch,
+        });
+        let users: Vec<u32> = chunk.iter().map(|r| r.0).collect();
+        let items: Vec<u32> = chunk.iter().map(|r| r.1).collect();
+        let s = rec.forward(
+            device,
+            &index(&users, device),
+            &index(&items, device),
+            &input,
+        )?;
+        let grads = if s.requires_grad() && vals.numel() > 0 {
+            let g = Tensor::f_run_backward(&[s.sum(s.kind())], &[&vals], false, false)
+                .map_err(torch_err)?;
+            match g.into_iter().next() {
+                Some(g) => to_f64_vec(&g)?,
+                None => vec![0.0; vals.numel()],
+            }
+        } else {
+            vec![0.0; vals.numel()]
+        };
+        let mut at = 0;
+        for (tags, _) in &lists {
+            let pairs = tags
+                .iter()
+                .zip(&grads[at..at + tags.len()])
+                .map(|(&t, &g)| (t, g))
+                .collect();
+            at += tags.len();
+            out.push(truncate(pairs, omega));
+        }
+    }
+    Ok(out)
+}
+
+/// LIME explanations (eq. 5.19–5.20), as `lime`'s text explainer over the item's tags: the
+/// perturbations of many rows are scored in shared forward passes, then each surrogate is
+/// fitted. A perturbed tag vector keeps the weights of the tags it keeps.
+pub fn explain_lime(
+    rec: &dyn Recommender,
+    device: Device,
+    rows: &[(u32, u32)],
+    omega: usize,
+    opts: &ExplainOptions,
+    cancelled: &dyn Fn() -> Result<()>,
+) -> Result<Vec<Explanation>> {
+    let data = rec.data();
+    let mut out: Vec<Explanation> = Vec::with_capacity(rows.len());
+    // Rows are processed in groups whose perturbations fill about one forward pass.
+    let per_group = (FORWARD_ROWS / opts.samples.max(1)).max(1);
+    for group in rows.chunks(per_group) {
+        cancelled()?;
+        let mut perturbed = Vec::with_capacity(group.len());
+        let (mut us, mut is, mut lists) = (Vec::new(), Vec::new(), Vec::new());
+        for &(u, i) in group {
+            let (tags, weights) = data.t.row(i as usize);
+            if tags.is_empty() {
+                perturbed.push(None);
+                continue;
+            }
+            let mut rng = Rng::new(row_seed(opts.seed, u, i));
+            let z = lime::perturbations(tags.len(), opts.samples, &mut rng).map_err(kernel_err)?;
+            for k in 0..z.samples() {
+                let row = z.row(k);
+                let kept: (Vec<u32>, Vec<f32>) = tags
+                    .iter()
+                    .zip(weights)
+                    .zip(row)
+                    .filter(|(_, &on)| on)
+                    .map(|((&t, &w), _)| (t, w))
+                    .unzip();
+                us.push(u);
+                is.push(i);
+                lists.push(kept);
+            }
+            perturbed.push(Some(z));
+        }
+        let labels = score_sparse(rec, device, &us, &is, &lists)?;
+        let mut at = 0;
+        for (&(_, i), z) in group.iter().zip(perturbed) {
+            let Some(z) = z else {
+                out.push(Vec::new());
+                continue;
+            };
+            let y = &labels[at..at + z.samples()];
+            at += z.samples();
+            let (tags, weights) = data.t.row(i as usize);
+            let w = lime::kernel_weights(&lime::cosine_distances(&z), opts.kernel_width)
+                .map_err(kernel_err)?;
+            let e = lime::explain_with_data(
+                &z.to_matrix(),
+                y,
+                &w,
+                omega,
+                opts.selection,
+                opts.ridge_alpha,
+            )
+            .map_err(kernel_err)?;
+            // The surrogate's coefficient is the effect of the whole tag (switching it from its
+            // weight to 0); per unit of weight, like the other explainers, it is divided by the
+            // weight, so that θ · T_i rebuilds the surrogate's score.
+            let pairs = e
+                .coefficients
+                .iter()
+                .filter(|&&(f, _)| weights[f] > 0.0)
+                .map(|&(f, w)| (tags[f], w / weights[f] as f64))
+                .collect();
+            out.push(truncate(pairs, omega));
+        }
+    }
+    Ok(out)
+}
+
+/// The weight a PDP gives a tag it switches on in an item that does not have it.
+pub const PDP_SWITCHED_ON_WEIGHT: f32 = 1.0;
+
+/// The user-level PDP θ over every tag (eq. 5.16–5.17 as SPEC §6 reads them): θ_t = mean over
+/// the items j of the user's history of f(u, j, T_j with tag t switched on) − f(u, j, T_j). A tag
+/// j already has contributes 0 for that item; "switched on" adds the tag with weight
+/// [`PDP_SWITCHED_ON_WEIGHT`]. A user without history has θ = 0.
+pub fn pdp_theta(
+    rec: &dyn Recommender,
+    device: Device,
+    user: u32,
+    cancelled: &dyn Fn() -> Result<()>,
+) -> Result<Vec<f64>> {
+    let data = rec.data();
+    let n_tags = data.n_tags();
+    let mut theta = vec![0.0; n_tags];
+    let (history, _) = data.r.row(user as usize);
+    if history.is_empty() || n_tags == 0 || !rec.uses_tags() {
+        return Ok(theta);
+    }
+    let base =
+        crate::recsys::recommender::score_pairs(rec, device, &vec![user; history.len()], history)?;
+    // One item at a time: n_tags rows each, grouped into forward passes of FORWARD_ROWS rows.
+    let (mut us, mut is, mut lists, mut target) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut flush = |us: &mut Vec<u32>,
+                     is: &mut Vec<u32>,
+                     lists: &mut Vec<(Vec<u32>, Vec<f32>)>,
+                     target: &mut Vec<(usize, usize)>|
+     -> Result<()> {
+        cancelled()?;
+        let scores = score_sparse(rec, device, us, is, lists)?;
+        for (&(t, j), s) in target.iter().zip(scores) {
+            theta[t] += s - base[j];
+        }
+        us.clear();
+        is.clear();
+        lists.clear();
+        target.clear();
+        Ok(())
+    };
+    for (j, &item) in history.iter().enumerate() {
+        let (tags, weights) = data.t.row(item as usize);
+        for t in 0..n_tags as u32 {
+            let pos = match tags.binary_search(&t) {
+                Ok(_) => continue,
+                Err(p) => p,
+            };
+            let mut c = Vec::with_capacity(tags.len() + 1);
+            let mut w = Vec::with_capacity(tags.len() + 1);
+            c.extend_from_slice(&tags[..pos]);
+            c.push(t);
+            c.extend_from_slice(&tags[pos..]);
+            w.extend_from_slice(&weights[..pos]);
+            w.push(PDP_SWITCHED_ON_WEIGHT);
+            w.extend_from_slice(&weights[pos..]);
+            us.push(user);
+            is.push(item);
+            lists.push((c, w));
+            target.push((t as usize, j));
+            if us.len() >= FORWARD_ROWS {
+                flush(&mut us, &mut is, &mut lists, &mut target)?;
+            }
+        }
+    }
+    if !us.is_empty() {
+        flush(&mut us, &mut is, &mut lists, &mut target)?;
+    }
+    let n = history.len() as f64;
+    theta.iter_mut().for_each(|x| *x /= n);
+    Ok(theta)
+}
+
+/// How many of a user's PDP weights the cache keeps (the largest |θ|): explanations with
+/// ω ≤ this are served from the cache; larger ω recompute.
+pub const PDP_CACHE_TOP: usize = 1024;
+
+/// Users whose PDP weights the cache holds, per process.
+const PDP_CACHE_USERS: usize = 16_384;
+
+/// A cache of PDP explanations by (model identity, user): PDP is user-level, so every item and
+/// every ω of a user share one computation. Bounded: cleared when full.
+#[derive(Default)]
+pub struct PdpCache {
+    entries: Mutex<HashMap<(usize, u32), std::sync::Arc<Explanation>>>,
+}
+
+impl PdpCache {
+    /// The largest-|θ| [`PDP_CACHE_TOP`] PDP weights of `user` (computed on a miss).
+    pub fn top(
+        &self,
+        rec: &dyn Recommender,
+        device: Device,
+        user: u32,
+        cancelled: &dyn Fn() -> Result<()>,
+    ) -> Result<std::sync::Arc<Explanation>> {
+        // The model's data address identifies it while it is loaded.
+        let key = (rec.data() as *const _ as usize, user);
+        if let Ok(map) = self.entries.lock() {
+            if let Some(e) = map.get(&key) {
+                return Ok(e.clone());
+            }
+        }
+        let theta = pdp_theta(rec, device, user, cancelled)?;
+        let pairs = theta
+            .iter()
+            .enumerate()
+            .map(|(t, &w)| (t as u32, w))
+            .collect();
+        let top = std::sync::Arc::new(truncate(pairs, PDP_CACHE_TOP));
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() >= PDP_CACHE_USERS {
+                map.clear();
+            }
+            map.insert(key, top.clone());
+        }
+        Ok(top)
+    }
+}
+
+/// PDP explanations of rows (user-level: the item only selects nothing; every row of a user
+/// gets the user's θ truncated to ω).
+pub fn explain_pdp(
+    rec: &dyn Recommender,
+    device: Device,
+    rows: &[(u32, u32)],
+    omega: usize,
+    cache: &PdpCache,
+    cancelled: &dyn Fn() -> Result<()>,
+) -> Result<Vec<Explanation>> {
+    rows.iter()
+        .map(|&(u, _)| {
+            if omega > PDP_CACHE_TOP {
+                let theta = pdp_theta(rec, device, u, cancelled)?;
+                let pairs = theta
+                    .iter()
+                    .enumerate()
+                    .map(|(t, &w)| (t as u32, w))
+                    .collect();
+                return Ok(truncate(pairs, omega));
+            }
+            let top = cache.top(rec, device, u, cancelled)?;
+            Ok(top.iter().take(omega).copied().collect())
+        })
+        .collect()
+}
+
+/// Explanations of `rows` (user index, item index) by `method`.
+pub fn explain(
+    rec: &dyn Recommender,
+    device: Device,
+    method: Method,
+    rows: &[(u32, u32)],
+    omega: usize,
+    opts: &ExplainOptions,
+    pdp_cache: &PdpCache,
+    cancelled: &dyn Fn() -> Result<()>,
+) -> Result<Vec<Explanation>> {
+    match method {
+        Method::Random => Ok(explain_random(rec, rows, omega, opts)),
+        Method::Saliency => explain_saliency(rec, device, rows, omega),
+        Method::Lime => explain_lime(rec, device, rows, omega, opts, cancelled),
+        Method::Pdp => explain_pdp(rec, device, rows, omega, pdp_cache, cancelled),
+    }
+}
+
+/// ĝ_i = θ · T_i for an explanation and an item.
+pub fn rebuilt_score(rec: &dyn Recommender, theta: &Explanation, item: u32) -> f64 {
+    let (tags, weights) = rec.data().t.row(item as usize);
+    theta
+        .iter()
+        .filter_map(|&(t, w)| tags.binary_search(&t).ok().map(|p| w * weights[p] as f64))
+        .sum()
+}
+
+/// Fidelity (eq. 5.21) of `method` for each user of `users`: the user's top-`n` unseen items by
+/// f are the reference list; each item's rebuilt score ĝ_i = θ · T_i (θ of the item for local
+/// explainers, of the user for PDP) is the approximation; fidelity = τ_AP,a(f, ĝ). Items with
+/// equal f keep the order of the top-n list (τ_AP,a needs a reference without ties). `None` for
+/// a user with fewer than 2 candidate items.
+#[allow(clippy::too_many_arguments)]
+pub fn fidelity(
+    rec: &dyn Recommender,
+    device: Device,
+    method: Method,
+    users: &[u32],
+    omega: usize,
+    n_items: usize,
+    opts: &ExplainOptions,
+    pdp_cache: &PdpCache,
+    cancelled: &dyn Fn() -> Result<()>,
+) -> Result<Vec<Option<f64>>> {
+    let lists = crate::recsys::recommend::top_k(rec, device, n_items, true, users)?;
+    let mut rows = Vec::new();
+    for (&u, (items, _)) in users.iter().zip(&lists) {
+        rows.extend(items.iter().map(|&i| (u, i)));
+    }
+    let explanations = explain(
+        rec, device, method, &rows, omega, opts, pdp_cache, cancelled,
+    )?;
+    let mut out = Vec::with_capacity(users.len());
+    let mut at = 0;
+    for (items, scores) in &lists {
+        let g: Vec<f64> = items
+            .iter()
+            .zip(&explanations[at..at + items.len()])
+            .map(|(&i, theta)| rebuilt_score(rec, theta, i))
+            .collect();
+        at += items.len();
+        // The reference is the recommender's ranking of the candidates, best first (equal scores
+        // in the order the top-n list gives them): τ_AP,a depends only on the reference's order,
+        // and so needs no ties in it.
+        let _ = scores;
+        let reference: Vec<f64> = (0..g.len()).map(|k| (g.len() - k) as f64).collect();
+        out.push(fidelity_of(&reference, &g));
+    }
+    Ok(out)
+}
+
+/// τ_AP,a(f, ĝ) with f the reference: `None` for fewer than 2 items, NaN, or ties in f.
+pub fn fidelity_of(f: &[f64], g: &[f64]) -> Option<f64> {
+    crate::ranking::kernels::tau_ap_a(f, g).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fidelity_of_perfect_reversed_and_constant_explanations() {
+        let f = [5.0, 4.0, 3.5, 2.0, 1.0, 0.5];
+        // Any strictly increasing transform of f ranks the items identically.
+        let perfect: Vec<f64> = f.iter().map(|x| 3.0 * x - 1.0).collect();
+        assert_eq!(fidelity_of(&f, &perfect), Some(1.0));
+        let reversed: Vec<f64> = f.iter().map(|x| -x).collect();
+        assert_eq!(fidelity_of(&f, &reversed), Some(-1.0));
+        // An all-tied ĝ is a random order in expectation: τ_AP,a = 0.
+        let tied = [0.0; 6];
+        assert!(fidelity_of(&f, &tied).unwrap().abs() < 1e-12);
+        // Ties in the reference, or a single item: undefined.
+        assert_eq!(fidelity_of(&[1.0, 1.0, 0.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(fidelity_of(&[1.0], &[1.0]), None);
+    }
+
+    #[test]
+    fn options_parse_and_reject() {
+        let o = ExplainOptions::parse(
+            "samples = 100, kernel_width=10, feature_selection = 'lasso_path', seed=7",
+        )
+        .unwrap();
+        assert_eq!(o.samples, 100);
+        assert_eq!(o.kernel_width, 10.0);
+        assert_eq!(o.selection, FeatureSelection::LassoPath);
+        assert_eq!(o.seed, 7);
+        assert_eq!(
+            ExplainOptions::parse("").unwrap(),
+            ExplainOptions::default()
+        );
+        for (bad, needle) in [
+            ("samples = 1", "samples"),
+            ("kernel_width = -2", "kernel_width"),
+            ("feature_selection = best", "feature_selection"),
+            ("seed = x", "seed"),
+            ("depth = 3", "unknown option 'depth'"),
+            ("samples", "name = value"),
+        ] {
+            let e = ExplainOptions::parse(bad).unwrap_err();
+            assert!(e.contains(needle), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn row_seeds_differ_and_repeat() {
+        assert_eq!(row_seed(42, 1, 2), row_seed(42, 1, 2));
+        assert_ne!(row_seed(42, 1, 2), row_seed(42, 2, 1));
+        assert_ne!(row_seed(42, 1, 2), row_seed(43, 1, 2));
+    }
+}

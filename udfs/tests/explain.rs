@@ -1,0 +1,502 @@
+//! The explainers checked against models whose true explanation is known: a recommender that is
+//! linear in the tag vector (f = b_u + t · w_u, so LIME's and saliency's weights must be w_u and
+//! PDP's the known additive effects), finite differences of a trained iNN for saliency, and the
+//! Random explainer's fidelity, which must be 0 in expectation.
+
+use std::sync::Arc;
+
+use nalgebra::DMatrix;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tch::{Device, Kind, Tensor};
+use trustql_udfs::explain::engine::{
+    explain, fidelity, ExplainOptions, Method, PdpCache, PDP_SWITCHED_ON_WEIGHT,
+};
+use trustql_udfs::model::{KeyIndex, KeyKind, KeyRef};
+use trustql_udfs::recsys::data::RecData;
+use trustql_udfs::recsys::kernels::sparse::Csr;
+use trustql_udfs::recsys::recommender::{score_pairs, Recommender};
+use trustql_udfs::recsys::tensors::{index, to_f64_vec, TagInput};
+
+/// f(u, i, t) = b_u + Σ_t t_t w_{u,t}: linear in t, with known weights.
+struct Linear {
+    data: RecData,
+    /// n_tags × n_users (column u is w_u).
+    w: DMatrix<f64>,
+    b: Vec<f64>,
+}
+
+impl Recommender for Linear {
+    fn data(&self) -> &RecData {
+        &self.data
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Double
+    }
+
+    fn uses_tags(&self) -> bool {
+        true
+    }
+
+    fn forward(
+        &self,
+        device: Device,
+        users: &Tensor,
+        _items: &Tensor,
+        tags: &TagInput,
+    ) -> datafusion::error::Result<Tensor> {
+        let (nt, nu) = (self.w.nrows() as i64, self.w.ncols() as i64);
+        // Row-major copy of w (nalgebra is column-major).
+        let flat: Vec<f64> = (0..nt as usize)
+            .flat_map(|t| (0..nu as usize).map(move |u| (t, u)))
+            .map(|(t, u)| self.w[(t, u)])
+            .collect();
+        let w = Tensor::from_slice(&flat).view([nt, nu]).to_device(device);
+        let b = Tensor::from_slice(&self.b).to_device(device);
+        let all = tags.matmul(&w); // [batch, n_users]
+        let own = all.gather(1, &users.unsqueeze(1), false).squeeze_dim(1);
+        Ok(own + b.index_select(0, users))
+    }
+}
+
+fn key_index(n: usize, offset: i64) -> KeyIndex {
+    let mut k = KeyIndex::new(KeyKind::Int);
+    for i in 0..n {
+        k.insert(KeyRef::Int(offset + i as i64));
+    }
+    k
+}
+
+/// A random linear model: `users` × `items`, each user with `history` items, each item with
+/// 1..=`max_tags` of `tags` tags (weights uniform in [0.5, 3)), user weights uniform in [−1, 1].
+fn linear(
+    seed: u64,
+    users: usize,
+    items: usize,
+    tags: usize,
+    history: usize,
+    max_tags: usize,
+) -> Linear {
+    linear_with(seed, users, items, tags, history, max_tags, false)
+}
+
+/// As [`linear`]; with `nhot`, every item has exactly `max_tags` tags of weight 1.
+fn linear_with(
+    seed: u64,
+    users: usize,
+    items: usize,
+    tags: usize,
+    history: usize,
+    max_tags: usize,
+    nhot: bool,
+) -> Linear {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let (mut ru, mut ri, mut rv) = (vec![], vec![], vec![]);
+    for u in 0..users {
+        let mut seen = std::collections::BTreeSet::new();
+        while seen.len() < history {
+            seen.insert(rng.random_range(0..items));
+        }
+        for i in seen {
+            ru.push(u as u32);
+            ri.push(i as u32);
+            rv.push(1.0f32);
+        }
+    }
+    let (mut ti, mut tt, mut tw) = (vec![], vec![], vec![]);
+    for i in 0..items {
+        let k = if nhot {
+            max_tags
+        } else {
+            rng.random_range(1..=max_tags)
+        };
+        let mut chosen = std::collections::BTreeSet::new();
+        while chosen.len() < k {
+            chosen.insert(rng.random_range(0..tags));
+        }
+        for t in chosen {
+            ti.push(i as u32);
+            tt.push(t as u32);
+            tw.push(if nhot {
+                1.0
+            } else {
+                rng.random_range(0.5..3.0) as f32
+            });
+        }
+    }
+    let data = RecData {
+        users: key_index(users, 100),
+        items: key_index(items, 1000),
+        tags: key_index(tags, 0),
+        r: Csr::from_triplets(users, items, &ru, &ri, &rv).unwrap(),
+        t: Csr::from_triplets(items, tags, &ti, &tt, &tw).unwrap(),
+    };
+    let w = DMatrix::from_fn(tags, users, |_, _| rng.random_range(-1.0..1.0));
+    let b = (0..users).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Linear { data, w, b }
+}
+
+fn no_cancel() -> datafusion::error::Result<()> {
+    Ok(())
+}
+
+fn run(
+    rec: &dyn Recommender,
+    method: Method,
+    rows: &[(u32, u32)],
+    omega: usize,
+    opts: &ExplainOptions,
+) -> Vec<Vec<(u32, f64)>> {
+    explain(
+        rec,
+        Device::Cpu,
+        method,
+        rows,
+        omega,
+        opts,
+        &PdpCache::default(),
+        &no_cancel,
+    )
+    .unwrap()
+}
+
+fn all_rows(rec: &dyn Recommender) -> Vec<(u32, u32)> {
+    let (nu, ni) = (rec.data().n_users() as u32, rec.data().n_items() as u32);
+    (0..nu).flat_map(|u| (0..ni).map(move |i| (u, i))).collect()
+}
+
+#[test]
+fn saliency_and_lime_recover_the_weights_of_a_linear_model() {
+    let m = linear(1, 6, 10, 12, 3, 5);
+    let rows = all_rows(&m);
+    let opts = ExplainOptions {
+        samples: 2000,
+        ..ExplainOptions::default()
+    };
+    let saliency = run(&m, Method::Saliency, &rows, 12, &opts);
+    // Unpenalised surrogate: the weights exactly. lime's default ridge (α = 1) shrinks them, a lot
+    // for items with one or two tags, whose perturbations carry little kernel weight.
+    let exact = ExplainOptions {
+        ridge_alpha: 0.0,
+        ..opts.clone()
+    };
+    let lime = run(&m, Method::Lime, &rows, 12, &exact);
+    let shrunk = run(&m, Method::Lime, &rows, 12, &opts);
+    for (k, &(u, i)) in rows.iter().enumerate() {
+        let (tags, _) = m.data.t.row(i as usize);
+        assert_eq!(
+            saliency[k].len(),
+            tags.len(),
+            "one weight per tag of the item"
+        );
+        assert_eq!(lime[k].len(), tags.len());
+        for (&t, _) in tags.iter().zip(0..) {
+            let want = m.w[(t as usize, u as usize)];
+            let s = saliency[k].iter().find(|e| e.0 == t).unwrap().1;
+            assert!(
+                (s - want).abs() < 1e-12,
+                "saliency ({u},{i},{t}): {s} vs {want}"
+            );
+            let l = lime[k].iter().find(|e| e.0 == t).unwrap().1;
+            assert!((l - want).abs() < 1e-9, "lime ({u},{i},{t}): {l} vs {want}");
+        }
+        // lime's ridge (α = 1) shrinks the surrogate: the norm of its coefficients (effects of
+        // whole tags, weight × θ) is at most that of the exact ones.
+        let (tags, tw) = m.data.t.row(i as usize);
+        let norm = |e: &Vec<(u32, f64)>| {
+            tags.iter()
+                .zip(tw)
+                .map(|(&t, &x)| {
+                    (x as f64 * e.iter().find(|p| p.0 == t).map_or(0.0, |p| p.1)).powi(2)
+                })
+                .sum::<f64>()
+                .sqrt()
+        };
+        assert!(norm(&shrunk[k]) <= norm(&lime[k]) + 1e-12, "ridge shrinks");
+        // Sorted by decreasing |weight|.
+        for e in [&saliency[k], &lime[k]] {
+            assert!(e.windows(2).all(|p| p[0].1.abs() >= p[1].1.abs()));
+        }
+    }
+    // Complexity ω keeps the ω largest |weight|.
+    let top1 = run(&m, Method::Saliency, &rows, 1, &opts);
+    for (k, e) in top1.iter().enumerate() {
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0], saliency[k][0]);
+    }
+}
+
+#[test]
+fn pdp_recovers_additive_tag_effects() {
+    let m = linear(2, 5, 8, 6, 4, 3);
+    let rows: Vec<(u32, u32)> = (0..5).map(|u| (u, 0)).collect();
+    let pdp = run(&m, Method::Pdp, &rows, 6, &ExplainOptions::default());
+    for (&(u, _), e) in rows.iter().zip(&pdp) {
+        let (history, _) = m.data.r.row(u as usize);
+        for t in 0..6u32 {
+            // Switching t on adds w_{u,t} · weight to every history item that lacks t.
+            let lacking = history
+                .iter()
+                .filter(|&&j| !m.data.t.row(j as usize).0.contains(&t))
+                .count();
+            let want =
+                m.w[(t as usize, u as usize)] * PDP_SWITCHED_ON_WEIGHT as f64 * lacking as f64
+                    / history.len() as f64;
+            let got = e.iter().find(|x| x.0 == t).map_or(0.0, |x| x.1);
+            assert!(
+                (got - want).abs() < 1e-12,
+                "pdp user {u} tag {t}: {got} vs {want}"
+            );
+        }
+    }
+}
+
+#[test]
+fn saliency_of_a_trained_inn_matches_finite_differences() {
+    let m = linear(3, 8, 12, 10, 4, 4);
+    // Train an iNN on the linear model's data through its model type.
+    let rec_model = common::train_inn(&m.data);
+    let rec = rec_model.as_recommender().unwrap();
+    let rows = all_rows(rec);
+    let sal = run(
+        rec,
+        Method::Saliency,
+        &rows,
+        100,
+        &ExplainOptions::default(),
+    );
+    let h = 1e-6;
+    for (k, &(u, i)) in rows.iter().enumerate() {
+        let (tags, weights) = rec.data().t.row(i as usize);
+        for p in 0..tags.len() {
+            let score = |d: f64| {
+                let mut w: Vec<f32> = weights.to_vec();
+                let mut t = vec![0.0f64; rec.data().n_tags()];
+                w[p] += 0.0;
+                for (q, &c) in tags.iter().enumerate() {
+                    t[c as usize] = w[q] as f64 + if q == p { d } else { 0.0 };
+                }
+                let t = Tensor::from_slice(&t).view([1, -1]);
+                let s = rec
+                    .forward(
+                        Device::Cpu,
+                        &index(&[u], Device::Cpu),
+                        &index(&[i], Device::Cpu),
+                        &TagInput::Dense(t),
+                    )
+                    .unwrap();
+                to_f64_vec(&s).unwrap()[0]
+            };
+            let fd = (score(h) - score(-h)) / (2.0 * h);
+            let got = sal[k].iter().find(|e| e.0 == tags[p]).map_or(0.0, |e| e.1);
+            assert!(
+                (got - fd).abs() < 1e-6 * fd.abs().max(1.0),
+                "({u},{i}) tag {}: {got} vs {fd}",
+                tags[p]
+            );
+        }
+    }
+}
+
+#[test]
+fn random_explainer_fidelity_is_zero_on_average_and_perfect_explanations_score_one() {
+    // N-hot items with 4 of 40 tags each: the Random explainer's ĝ_i are then exchangeable,
+    // so its ranking is a uniformly random permutation and E[τ_AP,a] = 0 exactly.
+    let m = linear_with(4, 1000, 80, 40, 5, 4, true);
+    let users: Vec<u32> = (0..1000).collect();
+    let opts = ExplainOptions::default();
+    let fid = |method, omega| {
+        fidelity(
+            &m,
+            Device::Cpu,
+            method,
+            &users,
+            omega,
+            20,
+            &opts,
+            &PdpCache::default(),
+            &no_cancel,
+        )
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect::<Vec<f64>>()
+    };
+    let random = fid(Method::Random, 3);
+    assert_eq!(random.len(), 1000);
+    let n = random.len() as f64;
+    let mean = random.iter().sum::<f64>() / n;
+    let sd = (random.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    // 99 % confidence interval.
+    let half = 2.576 * sd / n.sqrt();
+    assert!(mean.abs() <= half, "random mean fidelity {mean} ± {half}");
+    // Saliency with ω ≥ every item's tag count rebuilds f − b_u exactly: fidelity 1 (where f
+    // has no ties among the candidates; N-hot items sharing all their tags tie).
+    let perfect = fid(Method::Saliency, 4);
+    assert!(
+        perfect.iter().all(|&x| (x - 1.0).abs() < 1e-12),
+        "{perfect:?}"
+    );
+    // More tags never hurt the linear model's saliency on average.
+    let one = fid(Method::Saliency, 1);
+    let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(avg(&one) < avg(&perfect) && avg(&one) > avg(&random));
+}
+
+#[test]
+fn explanations_repeat_with_the_seed_and_change_with_another() {
+    let m = linear(5, 4, 6, 8, 2, 6);
+    let rows = all_rows(&m);
+    for method in [Method::Random, Method::Lime] {
+        let a = run(
+            &m,
+            method,
+            &rows,
+            3,
+            &ExplainOptions {
+                samples: 300,
+                ..Default::default()
+            },
+        );
+        let b = run(
+            &m,
+            method,
+            &rows,
+            3,
+            &ExplainOptions {
+                samples: 300,
+                ..Default::default()
+            },
+        );
+        assert_eq!(a, b, "{method:?}");
+        // Batch composition does not matter: one row alone gives the same explanation.
+        let single = run(
+            &m,
+            method,
+            &rows[5..6],
+            3,
+            &ExplainOptions {
+                samples: 300,
+                ..Default::default()
+            },
+        );
+        assert_eq!(single[0], a[5]);
+    }
+    let a = run(&m, Method::Random, &rows, 3, &ExplainOptions::default());
+    let c = run(
+        &m,
+        Method::Random,
+        &rows,
+        3,
+        &ExplainOptions {
+            seed: 7,
+            ..Default::default()
+        },
+    );
+    assert_ne!(a, c);
+}
+
+#[test]
+fn scores_of_the_linear_test_model_are_linear() {
+    // The test model itself: f(u, i, T_i) = b_u + T_i · w_u.
+    let m = linear(6, 3, 4, 5, 2, 3);
+    let rows = all_rows(&m);
+    let us: Vec<u32> = rows.iter().map(|r| r.0).collect();
+    let is: Vec<u32> = rows.iter().map(|r| r.1).collect();
+    let s = score_pairs(&m, Device::Cpu, &us, &is).unwrap();
+    for (k, &(u, i)) in rows.iter().enumerate() {
+        let (tags, w) = m.data.t.row(i as usize);
+        let want = m.b[u as usize]
+            + tags
+                .iter()
+                .zip(w)
+                .map(|(&t, &x)| x as f64 * m.w[(t as usize, u as usize)])
+                .sum::<f64>();
+        assert!((s[k] - want).abs() < 1e-12);
+    }
+}
+
+mod common {
+    use super::*;
+    use datafusion::arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicBool;
+    use trustql_udfs::model::key::Key;
+    use trustql_udfs::model::{
+        Model, ModelOptions, RawOptionValue, TaskControl, TrainContext, TrainingData,
+    };
+
+    fn batch(cols: Vec<(&str, ArrayRef)>) -> RecordBatch {
+        let schema = Schema::new(
+            cols.iter()
+                .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        RecordBatch::try_new(Arc::new(schema), cols.into_iter().map(|c| c.1).collect()).unwrap()
+    }
+
+    fn id(k: Option<&Key>) -> i64 {
+        match k {
+            Some(Key::Int(v)) => *v,
+            _ => panic!("integer ids"),
+        }
+    }
+
+    /// An iNN (dim 4) trained on `data`'s interactions and tags through the model type.
+    pub fn train_inn(data: &RecData) -> Box<dyn Model> {
+        let (mut us, mut is, mut vs) = (vec![], vec![], vec![]);
+        for u in 0..data.n_users() {
+            let (items, vals) = data.r.row(u);
+            for (&i, &v) in items.iter().zip(vals) {
+                us.push(id(data.users.key(u)));
+                is.push(id(data.items.key(i as usize)));
+                vs.push(v);
+            }
+        }
+        let (mut ti, mut tt, mut tw) = (vec![], vec![], vec![]);
+        for i in 0..data.n_items() {
+            let (tags, w) = data.t.row(i);
+            for (&t, &x) in tags.iter().zip(w) {
+                ti.push(id(data.items.key(i)));
+                tt.push(id(data.tags.key(t as usize)));
+                tw.push(x);
+            }
+        }
+        let main = batch(vec![
+            ("user", Arc::new(Int64Array::from(us))),
+            ("item", Arc::new(Int64Array::from(is))),
+            ("value", Arc::new(Float32Array::from(vs))),
+        ]);
+        let tags = batch(vec![
+            ("item", Arc::new(Int64Array::from(ti))),
+            ("tag", Arc::new(Int64Array::from(tt))),
+            ("weight", Arc::new(Float32Array::from(tw))),
+        ]);
+        let mut tables = BTreeMap::new();
+        tables.insert("tags".to_string(), vec![tags]);
+        let td = TrainingData {
+            schema: main.schema(),
+            batches: vec![main],
+            tables,
+        };
+        let mt = trustql_udfs::model_types()
+            .into_iter()
+            .find(|t| t.name() == "inn")
+            .unwrap();
+        let raw = vec![
+            ("dim".to_string(), RawOptionValue::Number("4".into())),
+            ("tags".to_string(), RawOptionValue::Text("tags".into())),
+        ];
+        let options = ModelOptions::validate("inn", mt.options(), &raw).unwrap();
+        let cancel = AtomicBool::new(false);
+        let progress = |_: &str| {};
+        let ctx = TrainContext {
+            options: &options,
+            control: TaskControl::new(&progress, &cancel),
+            device: Device::Cpu,
+        };
+        mt.train(&td, &ctx).unwrap().model
+    }
+}
