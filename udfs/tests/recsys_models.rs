@@ -38,7 +38,7 @@ fn random_data(seed: u64, users: usize, items: usize, tags: usize) -> Data {
         }
         // Every user has at least one item.
         let i = rng.random_range(0..items);
-        r[(u, i)] = 1.0 + r[(u, i)];
+        r[(u, i)] += 1.0;
     }
     for i in 0..items {
         for j in 0..tags {
@@ -47,7 +47,7 @@ fn random_data(seed: u64, users: usize, items: usize, tags: usize) -> Data {
             }
         }
         let j = rng.random_range(0..tags);
-        t[(i, j)] = 1.0 + t[(i, j)];
+        t[(i, j)] += 1.0;
     }
     Data { r, t }
 }
@@ -322,8 +322,8 @@ fn unn_equals_dense_svd_and_similarity_matrix() {
     // Perturbed t: rebuild T with row i replaced by t, profiles R T', map them with the trained
     // V Σ⁻¹, normalise, S' = L̂ L̂ᵀ and f = (S' R)_{u,i}.
     let mut w = v.clone();
-    for j in 0..h {
-        w.column_mut(j).scale_mut(1.0 / s[j]);
+    for (j, sj) in s.iter().enumerate().take(h) {
+        w.column_mut(j).scale_mut(1.0 / sj);
     }
     let mut rng = StdRng::seed_from_u64(10);
     let mut rows = Vec::new();

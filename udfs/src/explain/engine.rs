@@ -546,6 +546,7 @@ pub fn explain_pdp(
 }
 
 /// Explanations of `rows` (user index, item index) by `method`.
+#[allow(clippy::too_many_arguments)]
 pub fn explain(
     rec: &dyn Recommender,
     device: Device,

@@ -166,11 +166,11 @@ impl ExplainAdapter {
         }
     }
 
-    pub fn eq(&self, other: &Self) -> bool {
+    pub fn same(&self, other: &Self) -> bool {
         self.method == other.method && Arc::ptr_eq(&self.catalog, &other.catalog)
     }
 
-    pub fn hash<H: Hasher>(&self, state: &mut H) {
+    pub fn hash_name<H: Hasher>(&self, state: &mut H) {
         self.name.hash(state);
     }
 
@@ -330,7 +330,7 @@ macro_rules! explain_udf_impl {
     ($ty:ident) => {
         impl PartialEq for $ty {
             fn eq(&self, other: &Self) -> bool {
-                self.0.eq(&other.0)
+                self.0.same(&other.0)
             }
         }
 
@@ -338,7 +338,7 @@ macro_rules! explain_udf_impl {
 
         impl std::hash::Hash for $ty {
             fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-                self.0.hash(state)
+                self.0.hash_name(state)
             }
         }
 

@@ -65,9 +65,9 @@ pub fn fm_score(p: &[Tensor], users: &Tensor, items: Option<&Tensor>, tags: &Tag
     let mut squares = row_dot(&vu, &vu) + tag_sq;
     if let Some(items) = items {
         let vi = v_item.index_select(0, items);
-        linear = linear + w_item.index_select(0, items);
-        total = total + &vi;
-        squares = squares + row_dot(&vi, &vi);
+        linear += w_item.index_select(0, items);
+        total += &vi;
+        squares += row_dot(&vi, &vi);
     }
     linear + 0.5 * (row_dot(&total, &total) - squares)
 }

@@ -89,7 +89,7 @@ impl RecommendFunc {
     }
 }
 
-fn literal<'a>(args: &'a [Expr], i: usize) -> Option<&'a ScalarValue> {
+fn literal(args: &[Expr], i: usize) -> Option<&ScalarValue> {
     match args.get(i) {
         Some(Expr::Literal(v, _)) => Some(v),
         _ => None,

@@ -170,7 +170,7 @@ impl Recommender for Unn {
         for (b, (&u, &i)) in user_idx.iter().zip(&item_idx).enumerate() {
             let (cs, vals) = consumers.row(i as usize);
             rows.extend(std::iter::repeat_n(b as i64, cs.len()));
-            vs.extend(cs.iter().map(|&v| v as u32));
+            vs.extend(cs.iter().copied());
             rv.extend(vals.iter().map(|&x| x as f64));
             // R_{u,i}: the user's own profile moves too when u consumed i.
             let r_ui = match cs.binary_search(&(u as u32)) {
