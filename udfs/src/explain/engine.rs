@@ -601,7 +601,7 @@ pub fn fidelity(
     )?;
     let mut out = Vec::with_capacity(users.len());
     let mut at = 0;
-    for (items, scores) in &lists {
+    for (items, _) in &lists {
         let g: Vec<f64> = items
             .iter()
             .zip(&explanations[at..at + items.len()])
@@ -611,7 +611,6 @@ pub fn fidelity(
         // The reference is the recommender's ranking of the candidates, best first (equal scores
         // in the order the top-n list gives them): τ_AP,a depends only on the reference's order,
         // and so needs no ties in it.
-        let _ = scores;
         let reference: Vec<f64> = (0..g.len()).map(|k| (g.len() - k) as f64).collect();
         out.push(fidelity_of(&reference, &g));
     }
