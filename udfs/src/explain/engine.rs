@@ -238,6 +238,79 @@ fn score_sparse(
     Ok(out)
 }
 
+/// Rows of sparse tag vectors built flat, for large batches without per-row allocations.
+#[derive(Default)]
+struct FlatRows {
+    users: Vec<u32>,
+    items: Vec<u32>,
+    rows: Vec<i64>,
+    cols: Vec<i64>,
+    vals: Vec<f32>,
+}
+
+impl FlatRows {
+    fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.users.clear();
+        self.items.clear();
+        self.rows.clear();
+        self.cols.clear();
+        self.vals.clear();
+    }
+
+    /// A row with the tags of `tags`/`weights` plus tag `t` of weight `w` inserted at `pos`.
+    #[allow(clippy::too_many_arguments)]
+    fn push_switched(
+        &mut self,
+        user: u32,
+        item: u32,
+        tags: &[u32],
+        weights: &[f32],
+        pos: usize,
+        t: u32,
+        w: f32,
+    ) {
+        let r = self.users.len() as i64;
+        self.users.push(user);
+        self.items.push(item);
+        self.rows.extend(std::iter::repeat_n(r, tags.len() + 1));
+        self.cols.extend(tags[..pos].iter().map(|&c| c as i64));
+        self.cols.push(t as i64);
+        self.cols.extend(tags[pos..].iter().map(|&c| c as i64));
+        self.vals.extend_from_slice(&weights[..pos]);
+        self.vals.push(w);
+        self.vals.extend_from_slice(&weights[pos..]);
+    }
+
+    /// f(u, i, t) of every row, without gradients.
+    fn score(&self, rec: &dyn Recommender, device: Device) -> Result<Vec<f64>> {
+        let tags = TagInput::Sparse(SparseTags {
+            rows: Tensor::from_slice(&self.rows).to_device(device),
+            cols: Tensor::from_slice(&self.cols).to_device(device),
+            vals: Tensor::from_slice(&self.vals)
+                .to_kind(rec.kind())
+                .to_device(device),
+            batch: self.users.len() as i64,
+        });
+        let s = tch::no_grad(|| {
+            rec.forward(
+                device,
+                &index(&self.users, device),
+                &index(&self.items, device),
+                &tags,
+            )
+        })?;
+        to_f64_vec(&s)
+    }
+}
+
 /// Random explanations (eq. 5.15): θ_t ~ N(0, 1) for each of the item's tags, truncated to ω.
 pub fn explain_random(
     rec: &dyn Recommender,
@@ -421,50 +494,39 @@ pub fn pdp_theta(
     }
     let base =
         crate::recsys::recommender::score_pairs(rec, device, &vec![user; history.len()], history)?;
-    // One item at a time: n_tags rows each, grouped into forward passes of FORWARD_ROWS rows.
-    let (mut us, mut is, mut lists, mut target) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut flush = |us: &mut Vec<u32>,
-                     is: &mut Vec<u32>,
-                     lists: &mut Vec<(Vec<u32>, Vec<f32>)>,
-                     target: &mut Vec<(usize, usize)>|
-     -> Result<()> {
+    // Rows (user, history item j with tag t switched on), built flat (no per-row allocation)
+    // and scored in forward passes of about FORWARD_ROWS rows.
+    let mut batch = FlatRows::default();
+    let mut target: Vec<(usize, usize)> = Vec::new();
+    let mut flush = |batch: &mut FlatRows, target: &mut Vec<(usize, usize)>| -> Result<()> {
         cancelled()?;
-        let scores = score_sparse(rec, device, us, is, lists)?;
+        let scores = batch.score(rec, device)?;
         for (&(t, j), s) in target.iter().zip(scores) {
             theta[t] += s - base[j];
         }
-        us.clear();
-        is.clear();
-        lists.clear();
+        batch.clear();
         target.clear();
         Ok(())
     };
     for (j, &item) in history.iter().enumerate() {
         let (tags, weights) = data.t.row(item as usize);
+        let mut pos = 0;
         for t in 0..n_tags as u32 {
-            let pos = match tags.binary_search(&t) {
-                Ok(_) => continue,
-                Err(p) => p,
-            };
-            let mut c = Vec::with_capacity(tags.len() + 1);
-            let mut w = Vec::with_capacity(tags.len() + 1);
-            c.extend_from_slice(&tags[..pos]);
-            c.push(t);
-            c.extend_from_slice(&tags[pos..]);
-            w.extend_from_slice(&weights[..pos]);
-            w.push(PDP_SWITCHED_ON_WEIGHT);
-            w.extend_from_slice(&weights[pos..]);
-            us.push(user);
-            is.push(item);
-            lists.push((c, w));
+            while pos < tags.len() && tags[pos] < t {
+                pos += 1;
+            }
+            if pos < tags.len() && tags[pos] == t {
+                continue;
+            }
+            batch.push_switched(user, item, tags, weights, pos, t, PDP_SWITCHED_ON_WEIGHT);
             target.push((t as usize, j));
-            if us.len() >= FORWARD_ROWS {
-                flush(&mut us, &mut is, &mut lists, &mut target)?;
+            if batch.len() >= FORWARD_ROWS {
+                flush(&mut batch, &mut target)?;
             }
         }
     }
-    if !us.is_empty() {
-        flush(&mut us, &mut is, &mut lists, &mut target)?;
+    if !batch.is_empty() {
+        flush(&mut batch, &mut target)?;
     }
     let n = history.len() as f64;
     theta.iter_mut().for_each(|x| *x /= n);
