@@ -494,6 +494,34 @@ pub fn pdp_theta(
     }
     let base =
         crate::recsys::recommender::score_pairs(rec, device, &vec![user; history.len()], history)?;
+    // A closed form where the model has one, in blocks of history items.
+    if rec
+        .switch_on_scores(device, user, &history[..1], PDP_SWITCHED_ON_WEIGHT as f64)?
+        .is_some()
+    {
+        for (b, block) in history.chunks(256).enumerate() {
+            cancelled()?;
+            let Some(s) =
+                rec.switch_on_scores(device, user, block, PDP_SWITCHED_ON_WEIGHT as f64)?
+            else {
+                break;
+            };
+            let s = to_f64_vec(&s)?;
+            for (k, &item) in block.iter().enumerate() {
+                let j = b * 256 + k;
+                let (tags, _) = data.t.row(item as usize);
+                let row = &s[k * n_tags..(k + 1) * n_tags];
+                for (t, &v) in row.iter().enumerate() {
+                    if tags.binary_search(&(t as u32)).is_err() {
+                        theta[t] += v - base[j];
+                    }
+                }
+            }
+        }
+        let n = history.len() as f64;
+        theta.iter_mut().for_each(|x| *x /= n);
+        return Ok(theta);
+    }
     // Rows (user, history item j with tag t switched on), built flat (no per-row allocation)
     // and scored in forward passes of about FORWARD_ROWS rows.
     let mut batch = FlatRows::default();

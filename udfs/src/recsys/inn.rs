@@ -159,6 +159,28 @@ impl Recommender for Inn {
         self.score_tags(device, users, tags).map(Some)
     }
 
+    /// With a = T_j W and b_t = W_t: z = a + w b_t, f = (q·a + w q·b_t) / √(‖a‖² + 2w a·b_t +
+    /// w² ‖b_t‖² + 1e-30), the same as [`unit_rows`] of z dotted with q.
+    fn switch_on_scores(
+        &self,
+        device: Device,
+        user: u32,
+        items: &[u32],
+        weight: f64,
+    ) -> Result<Option<Tensor>> {
+        let [w, _, q] = self.params(device)?;
+        let qu = q.get(user as i64);
+        let a = TagInput::own(&self.data, items, Kind::Double, device).matmul(&w);
+        let num = a.matmul(&qu).unsqueeze(1) + w.matmul(&qu).unsqueeze(0) * weight;
+        let aa = a.square().sum_dim_intlist(1, true, Kind::Double);
+        let bb = w
+            .square()
+            .sum_dim_intlist(1, false, Kind::Double)
+            .unsqueeze(0);
+        let den = (aa + a.matmul(&w.tr()) * (2.0 * weight) + bb * (weight * weight) + 1e-30).sqrt();
+        Ok(Some(num / den))
+    }
+
     fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
         let [_, u_hat, q] = self.params(device)?;
         Ok(q.index_select(0, &super::tensors::index(users, device))

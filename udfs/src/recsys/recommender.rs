@@ -92,6 +92,20 @@ pub trait Recommender: Send + Sync {
         Ok(Tensor::stack(&rows, 0))
     }
 
+    /// f(u, j, T_j + weight · e_t) for every item j of `items` and every tag t: `[items.len(),
+    /// n_tags]`, for the user-level PDP explainer, where a model has a closed form (entries for
+    /// tags that j already has are unspecified). `None` (the default): the explainer evaluates
+    /// the switched-on rows through [`Self::forward`].
+    fn switch_on_scores(
+        &self,
+        _device: Device,
+        _user: u32,
+        _items: &[u32],
+        _weight: f64,
+    ) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
     /// Latent factor matrices, for the `factors` table function; empty for models without.
     fn factors(&self) -> Vec<FactorMatrix> {
         Vec::new()
