@@ -125,6 +125,44 @@ impl Recommender for Fm {
 
     /// At t = T_i the score splits into an item part c_i and a user part:
     /// f = c_i + w_u + ⟨v_u, v_i + s_i⟩, so all items are scored by one matrix product.
+    /// [`fm_score`] at t' = T_j + w e_t for every tag t at once: with L = ‖T_j‖₁ + w and
+    /// a = T_j V, s' = (a + w V_t)/L, x'·w_tag = (T_j·w_tag + w w_tag,t)/L and
+    /// Σ x'² ‖v‖² = (Σ T_jk² ‖v_k‖² + w² ‖v_t‖²)/L².
+    fn switch_on_scores(
+        &self,
+        device: Device,
+        user: u32,
+        items: &[u32],
+        weight: f64,
+    ) -> Result<Option<Tensor>> {
+        let p = self.tensors(device)?;
+        let (w0, w_user, w_item, w_tag, v_user, v_item, v_tag) =
+            (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6]);
+        let kind = v_tag.kind();
+        let own = TagInput::own(&self.data, items, kind, device);
+        let items_t = index(items, device);
+        let vu = v_user.get(user as i64).unsqueeze(0); // [1, k]
+        let vi = v_item.index_select(0, &items_t); // [J, k]
+        let len = (own.row_sum(kind, device) + weight).unsqueeze(1); // [J, 1]
+        let a = own.matmul(v_tag); // [J, k]
+        let vt_sq = v_tag.square().sum_dim_intlist(1, false, kind); // [n_tags]
+        let tag_sq = own.square().dot(&vt_sq).unsqueeze(1); // [J, 1]
+        let lin = (own.dot(w_tag).unsqueeze(1) + w_tag.unsqueeze(0) * weight) / &len;
+        let uv = &vu + &vi; // [J, k]
+                            // ⟨v_u + v_i, s'⟩ and ‖s'‖².
+        let cross = (row_dot(&uv, &a).unsqueeze(1) + uv.matmul(&v_tag.tr()) * weight) / &len;
+        let s_sq = (row_dot(&a, &a).unsqueeze(1)
+            + a.matmul(&v_tag.tr()) * (2.0 * weight)
+            + vt_sq.unsqueeze(0) * (weight * weight))
+            / len.square();
+        let x_sq = (tag_sq + vt_sq.unsqueeze(0) * (weight * weight)) / len.square();
+        let base = w0
+            + w_user.get(user as i64)
+            + w_item.index_select(0, &items_t)
+            + row_dot(&vu.expand_as(&vi), &vi);
+        Ok(Some(base.unsqueeze(1) + lin + cross + 0.5 * (s_sq - x_sq)))
+    }
+
     fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
         let p = self.tensors(device)?;
         let (w0, w_user, w_item, w_tag, v_user, v_item, v_tag) =
