@@ -11,10 +11,12 @@
 -- Run from the repository root:  trustql --models results/recsys/models -f sql/experiments/explain_lastfm.sql
 --
 -- Status (work in progress, issue 4): not yet run in full. bench/explain/fidelity_speed.sql
--- measured the explainers on 2026-11-30: for 50 users at one ω, LIME took 4 s (iNN), 13 s (FM)
--- and 23 s (NCF); Random and Saliency took under 0.4 s. PDP took 7.5 s per user (iNN, dim 64)
--- and 3.2 s per user (FM), because it scores every (history item, tag) pair. At that rate the
--- PDP part alone would take days for 12 models × 1,892 users, so PDP has to get faster first.
+-- measured the explainers on 2026-11-30, each for 50 users at one ω:
+--   - LIME: 4.7 s (iNN), 13 s (FM) and 26 s (NCF);
+--   - Random and Saliency: under 0.5 s;
+--   - PDP: about 12 ms per user for iNN and 13 ms per user for FM, which use closed forms.
+-- uNN and NCF have no closed form yet: their PDP still scores every (history item, tag) pair, at
+-- seconds per user.
 
 CREATE EXTERNAL TABLE lastfm_interactions STORED AS PARQUET
   LOCATION '../shared/data/recsys/lastfm-2k/interactions.parquet';
