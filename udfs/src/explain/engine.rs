@@ -208,36 +208,6 @@ fn truncate(pairs: Vec<(u32, f64)>, omega: usize) -> Explanation {
 /// Rows of tags scored per forward pass by LIME and PDP.
 const FORWARD_ROWS: usize = 65_536;
 
-/// Scores f(u, i, t) for rows given as sparse tag lists, in chunks of [`FORWARD_ROWS`], without
-/// gradients. `rows[k] = (user, item, tag indices, tag weights)`.
-fn score_sparse(
-    rec: &dyn Recommender,
-    device: Device,
-    users: &[u32],
-    items: &[u32],
-    lists: &[(Vec<u32>, Vec<f32>)],
-) -> Result<Vec<f64>> {
-    let mut out = Vec::with_capacity(users.len());
-    for start in (0..users.len()).step_by(FORWARD_ROWS) {
-        let end = (start + FORWARD_ROWS).min(users.len());
-        let tags = TagInput::Sparse(SparseTags::from_lists(
-            &lists[start..end],
-            rec.kind(),
-            device,
-        ));
-        let s = tch::no_grad(|| {
-            rec.forward(
-                device,
-                &index(&users[start..end], device),
-                &index(&items[start..end], device),
-                &tags,
-            )
-        })?;
-        out.extend(to_f64_vec(&s)?);
-    }
-    Ok(out)
-}
-
 /// Rows of sparse tag vectors built flat, for large batches without per-row allocations.
 #[derive(Default)]
 struct FlatRows {
@@ -265,6 +235,18 @@ impl FlatRows {
         self.vals.clear();
     }
 
+    /// A row of (tag, weight) entries.
+    fn push(&mut self, user: u32, item: u32, entries: impl Iterator<Item = (u32, f32)>) {
+        let r = self.users.len() as i64;
+        self.users.push(user);
+        self.items.push(item);
+        for (t, w) in entries {
+            self.rows.push(r);
+            self.cols.push(t as i64);
+            self.vals.push(w);
+        }
+    }
+
     /// A row with the tags of `tags`/`weights` plus tag `t` of weight `w` inserted at `pos`.
     #[allow(clippy::too_many_arguments)]
     fn push_switched(
@@ -277,16 +259,19 @@ impl FlatRows {
         t: u32,
         w: f32,
     ) {
-        let r = self.users.len() as i64;
-        self.users.push(user);
-        self.items.push(item);
-        self.rows.extend(std::iter::repeat_n(r, tags.len() + 1));
-        self.cols.extend(tags[..pos].iter().map(|&c| c as i64));
-        self.cols.push(t as i64);
-        self.cols.extend(tags[pos..].iter().map(|&c| c as i64));
-        self.vals.extend_from_slice(&weights[..pos]);
-        self.vals.push(w);
-        self.vals.extend_from_slice(&weights[pos..]);
+        let before = tags[..pos]
+            .iter()
+            .copied()
+            .zip(weights[..pos].iter().copied());
+        let after = tags[pos..]
+            .iter()
+            .copied()
+            .zip(weights[pos..].iter().copied());
+        self.push(
+            user,
+            item,
+            before.chain(std::iter::once((t, w))).chain(after),
+        );
     }
 
     /// f(u, i, t) of every row, without gradients.
@@ -412,7 +397,7 @@ pub fn explain_lime(
     for group in rows.chunks(per_group) {
         cancelled()?;
         let mut perturbed = Vec::with_capacity(group.len());
-        let (mut us, mut is, mut lists) = (Vec::new(), Vec::new(), Vec::new());
+        let mut batch = FlatRows::default();
         for &(u, i) in group {
             let (tags, weights) = data.t.row(i as usize);
             if tags.is_empty() {
@@ -422,21 +407,17 @@ pub fn explain_lime(
             let mut rng = Rng::new(row_seed(opts.seed, u, i));
             let z = lime::perturbations(tags.len(), opts.samples, &mut rng).map_err(kernel_err)?;
             for k in 0..z.samples() {
-                let row = z.row(k);
-                let kept: (Vec<u32>, Vec<f32>) = tags
+                let kept = tags
                     .iter()
                     .zip(weights)
-                    .zip(row)
+                    .zip(z.row(k))
                     .filter(|(_, &on)| on)
-                    .map(|((&t, &w), _)| (t, w))
-                    .unzip();
-                us.push(u);
-                is.push(i);
-                lists.push(kept);
+                    .map(|((&t, &w), _)| (t, w));
+                batch.push(u, i, kept);
             }
             perturbed.push(Some(z));
         }
-        let labels = score_sparse(rec, device, &us, &is, &lists)?;
+        let labels = batch.score(rec, device)?;
         let mut at = 0;
         for (&(_, i), z) in group.iter().zip(perturbed) {
             let Some(z) = z else {
@@ -473,7 +454,7 @@ pub fn explain_lime(
 }
 
 /// The weight a PDP gives a tag it switches on in an item that does not have it.
-pub const PDP_SWITCHED_ON_WEIGHT: f32 = 1.0;
+pub const PDP_SWITCHED_ON_WEIGHT: f32 = super::kernels::pdp::SWITCHED_ON_WEIGHT as f32;
 
 /// The user-level PDP θ over every tag (eq. 5.16–5.17 as SPEC §6 reads them): θ_t = mean over
 /// the items j of the user's history of f(u, j, T_j with tag t switched on) − f(u, j, T_j). A tag
@@ -494,21 +475,20 @@ pub fn pdp_theta(
     }
     let base =
         crate::recsys::recommender::score_pairs(rec, device, &vec![user; history.len()], history)?;
-    // A closed form where the model has one, in blocks of history items.
-    if rec
-        .switch_on_scores(device, user, &history[..1], PDP_SWITCHED_ON_WEIGHT as f64)?
-        .is_some()
-    {
-        for (b, block) in history.chunks(256).enumerate() {
-            cancelled()?;
-            let Some(s) =
-                rec.switch_on_scores(device, user, block, PDP_SWITCHED_ON_WEIGHT as f64)?
-            else {
-                break;
-            };
-            let s = to_f64_vec(&s)?;
+    // A closed form where the model has one, in blocks of history items (the first block's
+    // answer says whether there is one).
+    const BLOCK: usize = 256;
+    let weight = PDP_SWITCHED_ON_WEIGHT as f64;
+    let mut blocks = history.chunks(BLOCK).enumerate();
+    let first = match blocks.next() {
+        Some((_, block)) => rec.switch_on_scores(device, user, block, weight)?,
+        None => None,
+    };
+    if let Some(first) = first {
+        let mut add = |b: usize, block: &[u32], s: &Tensor| -> Result<()> {
+            let s = to_f64_vec(s)?;
             for (k, &item) in block.iter().enumerate() {
-                let j = b * 256 + k;
+                let j = b * BLOCK + k;
                 let (tags, _) = data.t.row(item as usize);
                 let row = &s[k * n_tags..(k + 1) * n_tags];
                 for (t, &v) in row.iter().enumerate() {
@@ -517,6 +497,17 @@ pub fn pdp_theta(
                     }
                 }
             }
+            Ok(())
+        };
+        add(0, &history[..history.len().min(BLOCK)], &first)?;
+        for (b, block) in blocks {
+            cancelled()?;
+            let s = rec
+                .switch_on_scores(device, user, block, weight)?
+                .ok_or_else(|| {
+                    DataFusionError::Internal("switch_on_scores answered only some blocks".into())
+                })?;
+            add(b, block, &s)?;
         }
         let n = history.len() as f64;
         theta.iter_mut().for_each(|x| *x /= n);
@@ -567,6 +558,12 @@ pub const PDP_CACHE_TOP: usize = 1024;
 
 /// Users whose PDP weights the cache holds, per process.
 const PDP_CACHE_USERS: usize = 16_384;
+
+impl std::fmt::Debug for PdpCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PdpCache")
+    }
+}
 
 /// A cache of PDP explanations by (model identity, user): PDP is user-level, so every item and
 /// every ω of a user share one computation. Bounded: cleared when full.

@@ -149,12 +149,6 @@ pub struct ExplainAdapter {
     pdp: Arc<PdpCache>,
 }
 
-impl std::fmt::Debug for PdpCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PdpCache")
-    }
-}
-
 impl ExplainAdapter {
     pub fn new(method: Method, name: &'static str, catalog: Arc<dyn ModelCatalog>) -> Self {
         ExplainAdapter {
