@@ -331,8 +331,14 @@ fn pdp_closed_forms_equal_the_generic_path() {
     let m = linear(7, 10, 14, 9, 5, 4);
     for (name, options, tol) in [
         ("inn", vec![("dim", "4")], 1e-12),
+        ("unn", vec![("dim", "4")], 1e-10),
         // f32 model: rounding of the two ways of computing the same score.
         ("fm", vec![("dim", "4"), ("epochs", "2")], 1e-5),
+        (
+            "ncf",
+            vec![("dim", "4"), ("epochs", "2"), ("hidden", "21")],
+            1e-5,
+        ),
     ] {
         let model = common::train_model(name, &m.data, &options);
         check_pdp_closed_form(name, model.as_recommender().unwrap(), tol);

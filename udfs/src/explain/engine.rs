@@ -205,8 +205,13 @@ fn truncate(pairs: Vec<(u32, f64)>, omega: usize) -> Explanation {
         .collect()
 }
 
-/// Rows of tags scored per forward pass by LIME and PDP.
+/// Rows of perturbed tag vectors LIME and PDP build before scoring them.
 const FORWARD_ROWS: usize = 65_536;
+
+/// Rows per forward pass: small enough that a model's per-row temporaries (NCF's hidden layer
+/// of 1,024 units) stay within tens of megabytes, which the allocator reuses instead of mapping
+/// fresh pages for every pass.
+const SCORE_ROWS: usize = 4096;
 
 /// Rows of sparse tag vectors built flat, for large batches without per-row allocations.
 #[derive(Default)]
@@ -274,25 +279,38 @@ impl FlatRows {
         );
     }
 
-    /// f(u, i, t) of every row, without gradients.
+    /// f(u, i, t) of every row, without gradients, in forward passes of [`SCORE_ROWS`] rows.
     fn score(&self, rec: &dyn Recommender, device: Device) -> Result<Vec<f64>> {
-        let tags = TagInput::Sparse(SparseTags {
-            rows: Tensor::from_slice(&self.rows).to_device(device),
-            cols: Tensor::from_slice(&self.cols).to_device(device),
-            vals: Tensor::from_slice(&self.vals)
-                .to_kind(rec.kind())
-                .to_device(device),
-            batch: self.users.len() as i64,
-        });
-        let s = tch::no_grad(|| {
-            rec.forward(
-                device,
-                &index(&self.users, device),
-                &index(&self.items, device),
-                &tags,
-            )
-        })?;
-        to_f64_vec(&s)
+        let mut out = Vec::with_capacity(self.len());
+        // Entries of row r are at rows[starts[r]..starts[r + 1]] (rows are pushed in order).
+        let mut at = 0;
+        for first in (0..self.len()).step_by(SCORE_ROWS) {
+            let last = (first + SCORE_ROWS).min(self.len());
+            let end = at + self.rows[at..].partition_point(|&r| (r as usize) < last);
+            let rows: Vec<i64> = self.rows[at..end]
+                .iter()
+                .map(|&r| r - first as i64)
+                .collect();
+            let tags = TagInput::Sparse(SparseTags {
+                rows: Tensor::from_slice(&rows).to_device(device),
+                cols: Tensor::from_slice(&self.cols[at..end]).to_device(device),
+                vals: Tensor::from_slice(&self.vals[at..end])
+                    .to_kind(rec.kind())
+                    .to_device(device),
+                batch: (last - first) as i64,
+            });
+            let s = tch::no_grad(|| {
+                rec.forward(
+                    device,
+                    &index(&self.users[first..last], device),
+                    &index(&self.items[first..last], device),
+                    &tags,
+                )
+            })?;
+            out.extend(to_f64_vec(&s)?);
+            at = end;
+        }
+        Ok(out)
     }
 }
 

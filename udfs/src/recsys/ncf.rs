@@ -23,7 +23,7 @@ use super::neural::{
     facts, initial_factors, normal_values, train, NeuralOptions, Params, NEURAL_OPTIONS,
 };
 use super::recommender::{Entity, FactorMatrix, Recommender};
-use super::tensors::{index, matrix_f32, TagInput};
+use super::tensors::{index, matrix_f32, to_f32_vec, DeviceTensors, TagInput};
 use super::train::int_option;
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
@@ -45,6 +45,9 @@ pub struct Ncf {
     hidden: usize,
     params: Params,
     losses: Vec<f64>,
+    /// [G = Z_tags W₁ⁱ] for the PDP closed form, built on first use.
+    #[serde(skip)]
+    switch: DeviceTensors,
 }
 
 /// z_i(t) for a batch (`items` `None` for unseen items).
@@ -66,6 +69,28 @@ pub fn ncf_score(p: &[Tensor], users: &Tensor, items: Option<&Tensor>, tags: &Ta
     let gmf = (&pu * &z).matmul(h_gmf);
     let hidden = (Tensor::cat(&[&pu, &z], 1).matmul(w1) + b1).relu();
     gmf + hidden.matmul(w2) + b
+}
+
+/// Σ_h w_h ReLU(e_h + β g_h): one (item, tag) entry of the NCF PDP closed form, with eight
+/// partial sums so that the compiler vectorises it.
+fn relu_dot(e: &[f32], beta: f32, g: &[f32], w: &[f32]) -> f32 {
+    const L: usize = 8;
+    let mut acc = [0f32; L];
+    let n = e.len() / L * L;
+    for ((ec, gc), wc) in e[..n]
+        .chunks_exact(L)
+        .zip(g[..n].chunks_exact(L))
+        .zip(w[..n].chunks_exact(L))
+    {
+        for l in 0..L {
+            acc[l] += wc[l] * (ec[l] + beta * gc[l]).max(0.0);
+        }
+    }
+    let mut sum: f32 = acc.iter().sum();
+    for h in n..e.len() {
+        sum += w[h] * (e[h] + beta * g[h]).max(0.0);
+    }
+    sum
 }
 
 impl Ncf {
@@ -140,6 +165,73 @@ impl Recommender for Ncf {
             rows.push(hidden.matmul(w2));
         }
         Ok(gmf + Tensor::stack(&rows, 0) + b)
+    }
+
+    /// Switching tag t on in item j gives z_j(t) = z_j + (A_j + w Z_t) / (s_j + w), with A_j =
+    /// T_j Z_tags and s_j = ‖T_j‖₁, so the hidden layer's input is e_j + β_j G_t with e_j the
+    /// user's and the item's part, β_j = w / (s_j + w) and G = Z_tags W₁ⁱ (cached), and the GMF
+    /// branch is linear in Z_t. The [items × tags × hidden] ReLU is then one fused loop
+    /// ([`relu_dot`]) instead of a forward pass per row. CPU only; on other devices PDP takes the
+    /// generic path.
+    fn switch_on_scores(
+        &self,
+        device: Device,
+        user: u32,
+        items: &[u32],
+        weight: f64,
+    ) -> Result<Option<Tensor>> {
+        if device != Device::Cpu {
+            return Ok(None);
+        }
+        let p = self.tensors(device)?;
+        let (p_user, z_item, z_tag, w1, b1, w2, h_gmf, b) =
+            (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6], &p[7]);
+        let k = self.k as i64;
+        let w1i = w1.narrow(0, k, k);
+        let [g] = self
+            .switch
+            .get(device, |_| Ok(vec![z_tag.matmul(&w1i).contiguous()]))?;
+        let (scores, n_tags) = tch::no_grad(|| -> Result<(Vec<f32>, usize)> {
+            let pu = p_user.get(user as i64);
+            let own = TagInput::own(&self.data, items, Kind::Float, device);
+            let alpha = (own.row_sum(Kind::Float, device) + weight).reciprocal();
+            let base_z = z_item.index_select(0, &index(items, device))
+                + alpha.unsqueeze(1) * own.matmul(z_tag);
+            let e = pu.unsqueeze(0).matmul(&w1.narrow(0, 0, k)) + base_z.matmul(&w1i) + b1;
+            let beta = &alpha * weight;
+            let gu = &pu * h_gmf;
+            let gmf_base = base_z.matmul(&gu) + b.reshape([-1]).get(0);
+            let gmf_tag = z_tag.matmul(&gu);
+            let (e, beta, g_v) = (to_f32_vec(&e)?, to_f32_vec(&beta)?, to_f32_vec(&g)?);
+            let (w2, gmf_base, gmf_tag) = (
+                to_f32_vec(&w2.reshape([-1]))?,
+                to_f32_vec(&gmf_base)?,
+                to_f32_vec(&gmf_tag)?,
+            );
+            let hidden = w2.len();
+            let n_tags = gmf_tag.len();
+            let n_items = items.len();
+            // Tag-major [tags × items], so that each G_t row is read once; chunks of tags run in
+            // parallel.
+            let mut out = vec![0f32; n_tags * n_items];
+            use rayon::prelude::*;
+            out.par_chunks_mut(n_items * 64)
+                .enumerate()
+                .for_each(|(c, chunk)| {
+                    for (r, row) in chunk.chunks_mut(n_items).enumerate() {
+                        let t = c * 64 + r;
+                        let gt = &g_v[t * hidden..(t + 1) * hidden];
+                        for (j, o) in row.iter_mut().enumerate() {
+                            let ej = &e[j * hidden..(j + 1) * hidden];
+                            *o =
+                                gmf_base[j] + beta[j] * gmf_tag[t] + relu_dot(ej, beta[j], gt, &w2);
+                        }
+                    }
+                });
+            Ok((out, n_tags))
+        })?;
+        let t = Tensor::from_slice(&scores).view([n_tags as i64, items.len() as i64]);
+        Ok(Some(t.tr().contiguous()))
     }
 
     fn factors(&self) -> Vec<FactorMatrix> {
@@ -248,6 +340,7 @@ impl ModelType for NcfType {
                 hidden,
                 params,
                 losses,
+                switch: DeviceTensors::default(),
             }),
             training,
         })

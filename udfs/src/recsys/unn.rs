@@ -23,7 +23,7 @@ use super::inn::{svd_facts, SVD_OPTIONS};
 use super::kernels::sparse::Csr;
 use super::kernels::svd::{ProductOp, SparseOp};
 use super::recommender::{Entity, FactorMatrix, Recommender};
-use super::tensors::{index, matrix_f64, unit_rows, DeviceTensors, TagInput};
+use super::tensors::{index, matrix_f64, DeviceTensors, TagInput};
 use super::train::{kernel_err, row_major, svd_options, svd_with_progress, tag_projection};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionSpec, TrainContext, Trained, TrainingData,
@@ -51,6 +51,9 @@ pub struct Unn {
     singular_values: Vec<f64>,
     #[serde(skip)]
     tensors: DeviceTensors,
+    /// [M = Uᵁ Wᵀ, ‖W_t‖², ‖Uᵁ_v‖²] for the PDP closed form, built on first use.
+    #[serde(skip)]
+    switch: DeviceTensors,
     /// Rᵀ (items × users): who consumed each item.
     #[serde(skip)]
     consumers: OnceLock<Csr>,
@@ -83,6 +86,7 @@ impl Unn {
                 singular_values: svd.s.clone(),
                 data,
                 tensors: DeviceTensors::default(),
+                switch: DeviceTensors::default(),
                 consumers: OnceLock::new(),
             },
             svd.converged,
@@ -165,31 +169,95 @@ impl Recommender for Unn {
             .map_err(super::tensors::torch_err)?;
         let item_idx = Vec::<i64>::try_from(&items.to_device(Device::Cpu))
             .map_err(super::tensors::torch_err)?;
+        // Rows are grouped by item, so that each group's dot products with the item's consumers
+        // are one matrix product.
+        let mut groups: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
+        for (b, &i) in item_idx.iter().enumerate() {
+            groups.entry(i).or_default().push(b);
+        }
         let consumers = self.consumers();
-        let (mut rows, mut vs, mut rv, mut ru) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (b, (&u, &i)) in user_idx.iter().zip(&item_idx).enumerate() {
+        let mut order: Vec<i64> = Vec::with_capacity(item_idx.len());
+        let mut parts: Vec<Tensor> = Vec::with_capacity(groups.len());
+        for (&i, rows) in &groups {
             let (cs, vals) = consumers.row(i as usize);
-            rows.extend(std::iter::repeat_n(b as i64, cs.len()));
-            vs.extend(cs.iter().copied());
-            rv.extend(vals.iter().map(|&x| x as f64));
+            let rv: Vec<f64> = vals.iter().map(|&x| x as f64).collect();
             // R_{u,i}: the user's own profile moves too when u consumed i.
-            let r_ui = match cs.binary_search(&(u as u32)) {
+            let ru: Vec<f64> = rows
+                .iter()
+                .map(|&b| match cs.binary_search(&(user_idx[b] as u32)) {
+                    Ok(p) => rv[p],
+                    Err(_) => 0.0,
+                })
+                .collect();
+            let rows_t = Tensor::from_slice(&rows.iter().map(|&b| b as i64).collect::<Vec<_>>())
+                .to_device(device);
+            let group_users: Vec<i64> = rows.iter().map(|&b| user_idx[b]).collect();
+            let lu = latent.index_select(0, &Tensor::from_slice(&group_users).to_device(device));
+            let lc = latent.index_select(0, &index(cs, device));
+            let dg = d.index_select(0, &rows_t);
+            let rv = Tensor::from_slice(&rv).to_device(device);
+            let ru = Tensor::from_slice(&ru).to_device(device);
+            parts.push(switched_similarity(&lu, &lc, &dg, &ru, &rv));
+            order.extend(rows.iter().map(|&b| b as i64));
+        }
+        // Back to the order of the batch: position of row b in `order`.
+        let mut inverse = vec![0i64; order.len()];
+        for (at, &b) in order.iter().enumerate() {
+            inverse[b as usize] = at as i64;
+        }
+        if parts.is_empty() {
+            return Ok(Tensor::zeros([0], (Kind::Double, device)));
+        }
+        Ok(Tensor::cat(&parts, 0).index_select(0, &Tensor::from_slice(&inverse).to_device(device)))
+    }
+
+    /// With M = Uᵁ Wᵀ (users × tags) cached: switching tag t on in item j shifts the latent
+    /// profile of each consumer v by R_{v,j} w W_t, so every dot product and norm of
+    /// [`switched_similarity`] is a scalar expression in M, ‖W_t‖² and the unshifted profiles.
+    fn switch_on_scores(
+        &self,
+        device: Device,
+        user: u32,
+        items: &[u32],
+        weight: f64,
+    ) -> Result<Option<Tensor>> {
+        let [w, latent, ..] = self.params(device)?;
+        let [m, ww, norms] = self.switch.get(device, |_| {
+            Ok(vec![
+                latent.matmul(&w.tr()),
+                w.square().sum_dim_intlist(1, false, Kind::Double),
+                latent.square().sum_dim_intlist(1, false, Kind::Double),
+            ])
+        })?;
+        let consumers = self.consumers();
+        let lu = latent.get(user as i64);
+        let mu = m.get(user as i64);
+        let wb = &ww * (weight * weight);
+        let mut rows = Vec::with_capacity(items.len());
+        for &j in items {
+            let (cs, vals) = consumers.row(j as usize);
+            let a = match cs.binary_search(&user) {
                 Ok(p) => vals[p] as f64,
                 Err(_) => 0.0,
             };
-            ru.push(r_ui);
+            let cs_t = index(cs, device);
+            let b = Tensor::from_slice(&vals.iter().map(|&x| x as f64).collect::<Vec<_>>())
+                .to_device(device)
+                .unsqueeze(1);
+            let mc = m.index_select(0, &cs_t);
+            let luv = latent.index_select(0, &cs_t).matmul(&lu).unsqueeze(1);
+            let num = luv + (&mc * a + &b * mu.unsqueeze(0)) * weight + &b * wb.unsqueeze(0) * a;
+            let nv = (norms.index_select(0, &cs_t).unsqueeze(1)
+                + &b * &mc * (2.0 * weight)
+                + b.square() * wb.unsqueeze(0)
+                + 1e-30)
+                .sqrt();
+            let nu =
+                (lu.square().sum(Kind::Double) + &mu * (2.0 * a * weight) + &wb * (a * a) + 1e-30)
+                    .sqrt();
+            rows.push((num / nv * &b).sum_dim_intlist(0, false, Kind::Double) / nu);
         }
-        let rows = Tensor::from_slice(&rows).to_device(device);
-        let rv = Tensor::from_slice(&rv).to_device(device);
-        let ru = Tensor::from_slice(&ru).to_device(device);
-        let z_u = unit_rows(&(latent.index_select(0, users) + ru.unsqueeze(1) * &d));
-        let z_v = unit_rows(
-            &(latent.index_select(0, &index(&vs, device))
-                + rv.unsqueeze(1) * d.index_select(0, &rows)),
-        );
-        let contrib =
-            (z_u.index_select(0, &rows) * z_v).sum_dim_intlist(1, false, Kind::Double) * rv;
-        Ok(Tensor::zeros([tags.batch()], (Kind::Double, device)).index_add(0, &rows, &contrib))
+        Ok(Some(Tensor::stack(&rows, 0)))
     }
 
     fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
@@ -209,6 +277,25 @@ impl Recommender for Unn {
             f(Entity::Tag, &self.w),
         ]
     }
+}
+
+/// f for rows of one item whose tag vectors moved it by `d` in the latent space: Σ_v r_v
+/// ⟨unit(L_u + r_u d), unit(L_v + r_v d)⟩ over the item's consumers v, with `lu` the rows' users'
+/// profiles `[g, k]`, `lc` the consumers' `[c, k]`, `d` `[g, k]`, `ru` R_{u,i} `[g]` and `rv`
+/// R_{v,i} `[c]`. The dot products are expanded so that the only products of size g × c × k
+/// are two matrix products.
+fn switched_similarity(lu: &Tensor, lc: &Tensor, d: &Tensor, ru: &Tensor, rv: &Tensor) -> Tensor {
+    let p = d.matmul(&lc.tr()); // d · L_v, [g, c]
+    let q = (d * lu).sum_dim_intlist(1, false, Kind::Double); // d · L_u, [g]
+    let dd = d.square().sum_dim_intlist(1, false, Kind::Double); // ‖d‖², [g]
+    let luv = lu.matmul(&lc.tr()); // L_u · L_v, [g, c]
+    let lu2 = lu.square().sum_dim_intlist(1, false, Kind::Double);
+    let lc2 = lc.square().sum_dim_intlist(1, false, Kind::Double);
+    let (ru1, rv0) = (ru.unsqueeze(1), rv.unsqueeze(0));
+    let num = luv + &ru1 * &p + &rv0 * q.unsqueeze(1) + (ru * &dd).unsqueeze(1) * &rv0;
+    let nv = (lc2.unsqueeze(0) + &rv0 * &p * 2.0 + rv0.square() * dd.unsqueeze(1) + 1e-30).sqrt();
+    let nu = (lu2 + ru * &q * 2.0 + ru.square() * &dd + 1e-30).sqrt();
+    (num / nv * rv0).sum_dim_intlist(1, false, Kind::Double) / nu
 }
 
 impl ModelType for UnnType {
@@ -237,5 +324,191 @@ impl ModelType for UnnType {
 
     fn load(&self, _options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>> {
         Ok(Box::new(decode::<Unn>("unn", bytes)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{KeyIndex, KeyKind, KeyRef};
+    use crate::recsys::kernels::rng::Rng;
+    use crate::recsys::tensors::{to_f64_vec, SparseTags};
+
+    fn keys(n: usize) -> KeyIndex {
+        let mut k = KeyIndex::new(KeyKind::Int);
+        for i in 0..n {
+            k.insert(KeyRef::Int(i as i64));
+        }
+        k
+    }
+
+    /// A uNN with random parameters (not a trained one: the formulas hold for any).
+    fn random_unn(seed: u64) -> Unn {
+        let (nu, ni, nt, k) = (9, 7, 6, 3);
+        let mut rng = Rng::new(seed);
+        let (mut ru, mut ri, mut rv) = (vec![], vec![], vec![]);
+        for u in 0..nu as u32 {
+            for i in 0..ni as u32 {
+                if rng.next_f64() < 0.5 {
+                    ru.push(u);
+                    ri.push(i);
+                    rv.push(0.5 + rng.next_f32());
+                }
+            }
+        }
+        let (mut ti, mut tt, mut tw) = (vec![], vec![], vec![]);
+        for i in 0..ni as u32 {
+            for t in 0..nt as u32 {
+                if rng.next_f64() < 0.4 {
+                    ti.push(i);
+                    tt.push(t);
+                    tw.push(0.5 + rng.next_f32());
+                }
+            }
+        }
+        let data = RecData {
+            users: keys(nu),
+            items: keys(ni),
+            tags: keys(nt),
+            r: Csr::from_triplets(nu, ni, &ru, &ri, &rv).unwrap(),
+            t: Csr::from_triplets(ni, nt, &ti, &tt, &tw).unwrap(),
+        };
+        let mut normal = |n: usize| (0..n).map(|_| rng.normal()).collect::<Vec<f64>>();
+        let w = normal(nt * k);
+        let latent = normal(nu * k);
+        let mut item_tags = vec![0.0; ni * k];
+        for i in 0..ni {
+            let (tags, weights) = data.t.row(i);
+            for (&t, &x) in tags.iter().zip(weights) {
+                for c in 0..k {
+                    item_tags[i * k + c] += x as f64 * w[t as usize * k + c];
+                }
+            }
+        }
+        Unn {
+            k,
+            users: latent.clone(),
+            items: vec![0.0; ni * k],
+            w,
+            latent,
+            item_tags,
+            singular_values: vec![1.0; k],
+            data,
+            tensors: DeviceTensors::default(),
+            switch: DeviceTensors::default(),
+            consumers: OnceLock::new(),
+        }
+    }
+
+    /// f(u, i, t) = Σ_v R_{v,i} ⟨unit(L_u + R_{u,i} d), unit(L_v + R_{v,i} d)⟩, d = (t − T_i) W,
+    /// by plain loops over the definition.
+    fn direct(m: &Unn, u: usize, i: usize, t: &[f64]) -> f64 {
+        let k = m.k;
+        let (tags, weights) = m.data.t.row(i);
+        let mut shift = t.to_vec();
+        for (&c, &x) in tags.iter().zip(weights) {
+            shift[c as usize] -= x as f64;
+        }
+        let d: Vec<f64> = (0..k)
+            .map(|c| (0..t.len()).map(|s| shift[s] * m.w[s * k + c]).sum())
+            .collect();
+        let r = |v: usize| {
+            let (items, vals) = m.data.r.row(v);
+            items
+                .binary_search(&(i as u32))
+                .map_or(0.0, |p| vals[p] as f64)
+        };
+        let z = |v: usize| {
+            let x: Vec<f64> = (0..k).map(|c| m.latent[v * k + c] + r(v) * d[c]).collect();
+            let n = x.iter().map(|a| a * a).sum::<f64>().sqrt();
+            x.into_iter().map(|a| a / n).collect::<Vec<f64>>()
+        };
+        let zu = z(u);
+        (0..m.data.n_users())
+            .map(|v| r(v) * z(v).iter().zip(&zu).map(|(a, b)| a * b).sum::<f64>())
+            .sum()
+    }
+
+    #[test]
+    fn scores_of_changed_tag_vectors_follow_the_definition() {
+        let m = random_unn(3);
+        let (nu, ni, nt) = (m.data.n_users(), m.data.n_items(), m.data.n_tags());
+        let mut rng = Rng::new(11);
+        // Rows of mixed users and items, in no order, with random sparse tag vectors.
+        let mut rows = vec![];
+        for _ in 0..40 {
+            let u = rng.below(nu as u64) as usize;
+            let i = rng.below(ni as u64) as usize;
+            let t: Vec<f64> = (0..nt)
+                .map(|_| {
+                    if rng.next_f64() < 0.5 {
+                        2.0 * rng.next_f64()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            rows.push((u, i, t));
+        }
+        let (mut sr, mut sc, mut sv) = (vec![], vec![], vec![]);
+        for (b, (_, _, t)) in rows.iter().enumerate() {
+            for (c, &x) in t.iter().enumerate().filter(|(_, &x)| x != 0.0) {
+                sr.push(b as i64);
+                sc.push(c as i64);
+                sv.push(x);
+            }
+        }
+        let tags = TagInput::Sparse(SparseTags {
+            rows: Tensor::from_slice(&sr),
+            cols: Tensor::from_slice(&sc),
+            vals: Tensor::from_slice(&sv),
+            batch: rows.len() as i64,
+        });
+        let users: Vec<u32> = rows.iter().map(|r| r.0 as u32).collect();
+        let items: Vec<u32> = rows.iter().map(|r| r.1 as u32).collect();
+        let got = m
+            .forward(
+                Device::Cpu,
+                &index(&users, Device::Cpu),
+                &index(&items, Device::Cpu),
+                &tags,
+            )
+            .unwrap();
+        let got = to_f64_vec(&got).unwrap();
+        for ((u, i, t), g) in rows.iter().zip(got) {
+            let want = direct(&m, *u, *i, t);
+            assert!(
+                (g - want).abs() < 1e-10 * want.abs().max(1.0),
+                "{g} vs {want}"
+            );
+        }
+        // The PDP closed form: T_j + w e_t for every tag t.
+        let history: Vec<u32> = (0..ni as u32).collect();
+        for u in 0..nu {
+            let s = m
+                .switch_on_scores(Device::Cpu, u as u32, &history, 1.5)
+                .unwrap()
+                .unwrap();
+            let s = to_f64_vec(&s).unwrap();
+            for j in 0..ni {
+                let (tags, weights) = m.data.t.row(j);
+                for c in 0..nt {
+                    if tags.contains(&(c as u32)) {
+                        continue;
+                    }
+                    let mut t = vec![0.0; nt];
+                    for (&a, &x) in tags.iter().zip(weights) {
+                        t[a as usize] = x as f64;
+                    }
+                    t[c] = 1.5;
+                    let want = direct(&m, u, j, &t);
+                    let g = s[j * nt + c];
+                    assert!(
+                        (g - want).abs() < 1e-10 * want.abs().max(1.0),
+                        "{g} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }
