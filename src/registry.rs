@@ -21,6 +21,11 @@ pub struct ModelRegistry {
     dir: PathBuf,
     types: Vec<Arc<dyn ModelType>>,
     loaded: RwLock<HashMap<String, Arc<LoadedModel>>>,
+    /// Where functions report progress, and the flag that stops them (set by the session).
+    control: std::sync::OnceLock<(
+        Option<crate::ProgressFn>,
+        Arc<std::sync::atomic::AtomicBool>,
+    )>,
 }
 
 impl std::fmt::Debug for ModelRegistry {
@@ -55,7 +60,18 @@ impl ModelRegistry {
             dir: dir.into(),
             types,
             loaded: RwLock::new(HashMap::new()),
+            control: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Connects the functions that use this registry to a session's progress output and cancel
+    /// flag (the first call wins).
+    pub fn set_control(
+        &self,
+        progress: Option<crate::ProgressFn>,
+        cancel: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        let _ = self.control.set((progress, cancel));
     }
 
     /// The model store directory.
@@ -210,5 +226,20 @@ impl ModelCatalog for ModelRegistry {
         let loaded = Arc::new(loaded);
         self.cache_write()?.insert(name.to_string(), loaded.clone());
         Ok(loaded)
+    }
+
+    fn progress(&self, line: &str) {
+        if let Some((Some(p), _)) = self.control.get() {
+            p(line)
+        }
+    }
+
+    fn check_cancelled(&self) -> Result<()> {
+        match self.control.get() {
+            Some((_, cancel)) if cancel.load(std::sync::atomic::Ordering::Relaxed) => Err(
+                DataFusionError::Execution("cancelled by the user".to_string()),
+            ),
+            _ => Ok(()),
+        }
     }
 }

@@ -96,11 +96,13 @@ impl Session {
         ));
         let ctx = new_context(registry.clone())?;
         register_tables(&ctx, &registry);
+        let cancel = Arc::new(AtomicBool::new(false));
+        registry.set_control(options.progress.clone(), cancel.clone());
         Ok(Self {
             ctx,
             registry,
             progress: options.progress,
-            cancel: Arc::new(AtomicBool::new(false)),
+            cancel,
         })
     }
 

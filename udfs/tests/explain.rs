@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tch::{Device, Kind, Tensor};
 use trustql_udfs::explain::engine::{
-    explain, fidelity, ExplainOptions, Method, PdpCache, PDP_SWITCHED_ON_WEIGHT,
+    explain, fidelity, fidelity_queries, ExplainOptions, Method, PdpCache, PDP_SWITCHED_ON_WEIGHT,
 };
 use trustql_udfs::model::{KeyIndex, KeyKind, KeyRef};
 use trustql_udfs::recsys::data::RecData;
@@ -576,5 +576,126 @@ mod common {
             device: Device::Cpu,
         };
         mt.train(&td, &ctx).unwrap().model
+    }
+}
+
+#[test]
+fn fidelity_of_many_omegas_at_once_equals_one_omega_at_a_time() {
+    let m = linear(9, 12, 30, 12, 6, 8);
+    let cache = PdpCache::default();
+    let opts = ExplainOptions {
+        samples: 200,
+        ..Default::default()
+    };
+    let omegas = [1usize, 2, 4, 8];
+    for method in [Method::Random, Method::Pdp, Method::Saliency, Method::Lime] {
+        // Every user at every ω, in an interleaved order, with one query repeated.
+        let mut queries: Vec<(u32, usize)> = Vec::new();
+        for &omega in &omegas {
+            for u in 0..12u32 {
+                queries.push((u, omega));
+            }
+        }
+        queries.push((3, 2));
+        let together = fidelity_queries(
+            &m,
+            Device::Cpu,
+            method,
+            &queries,
+            10,
+            &opts,
+            &cache,
+            &no_cancel,
+        )
+        .unwrap();
+        for (q, got) in queries.iter().zip(&together) {
+            let alone = fidelity(
+                &m,
+                Device::Cpu,
+                method,
+                &[q.0],
+                q.1,
+                10,
+                &opts,
+                &PdpCache::default(),
+                &no_cancel,
+            )
+            .unwrap();
+            assert_eq!(*got, alone[0], "{method:?} {q:?}");
+        }
+    }
+}
+
+#[test]
+fn sparse_and_dense_tag_vectors_score_alike() {
+    // NCF scores sparse tag vectors by a factorised path (distinct users and items, a sparse
+    // product with Z_tags W₁ⁱ) and dense ones by its definition; uNN groups rows by item. Rows
+    // of mixed users and items, with perturbed tag weights, must score alike both ways.
+    let m = linear(13, 9, 16, 11, 5, 5);
+    let mut rng = StdRng::seed_from_u64(4);
+    let n_tags = m.data.n_tags();
+    let mut rows: Vec<(u32, u32, Vec<f64>)> = Vec::new();
+    for _ in 0..60 {
+        let u = rng.random_range(0..9u32);
+        let i = rng.random_range(0..16u32);
+        let mut t = vec![0.0f64; n_tags];
+        for _ in 0..3 {
+            t[rng.random_range(0..n_tags)] = rng.random_range(0.5..3.0);
+        }
+        rows.push((u, i, t));
+    }
+    let users: Vec<u32> = rows.iter().map(|r| r.0).collect();
+    let items: Vec<u32> = rows.iter().map(|r| r.1).collect();
+    let (mut sr, mut sc, mut sv) = (vec![], vec![], vec![]);
+    for (b, r) in rows.iter().enumerate() {
+        for (c, &x) in r.2.iter().enumerate().filter(|(_, &x)| x != 0.0) {
+            sr.push(b as i64);
+            sc.push(c as i64);
+            sv.push(x);
+        }
+    }
+    let dense: Vec<f64> = rows.iter().flat_map(|r| r.2.clone()).collect();
+    for (name, options, tol) in [
+        ("unn", vec![("dim", "4")], 1e-10),
+        ("fm", vec![("dim", "4"), ("epochs", "2")], 1e-5),
+        (
+            "ncf",
+            vec![("dim", "4"), ("epochs", "2"), ("hidden", "21")],
+            1e-5,
+        ),
+    ] {
+        let model = common::train_model(name, &m.data, &options);
+        let rec = model.as_recommender().unwrap();
+        let score = |tags: TagInput| {
+            let s = tch::no_grad(|| {
+                rec.forward(
+                    Device::Cpu,
+                    &index(&users, Device::Cpu),
+                    &index(&items, Device::Cpu),
+                    &tags,
+                )
+            })
+            .unwrap();
+            to_f64_vec(&s).unwrap()
+        };
+        let sparse = score(TagInput::Sparse(
+            trustql_udfs::recsys::tensors::SparseTags {
+                rows: Tensor::from_slice(&sr),
+                cols: Tensor::from_slice(&sc),
+                vals: Tensor::from_slice(&sv).to_kind(rec.kind()),
+                batch: rows.len() as i64,
+            },
+        ));
+        let full = score(TagInput::Dense(
+            Tensor::from_slice(&dense)
+                .view([rows.len() as i64, n_tags as i64])
+                .to_kind(rec.kind()),
+        ));
+        for (a, b) in sparse.iter().zip(&full) {
+            assert!(
+                (a - b).abs() <= tol * b.abs().max(1.0),
+                "{name}: {a} vs {b}"
+            );
+        }
     }
 }

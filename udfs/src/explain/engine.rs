@@ -408,11 +408,27 @@ pub fn explain_lime(
     opts: &ExplainOptions,
     cancelled: &dyn Fn() -> Result<()>,
 ) -> Result<Vec<Explanation>> {
+    let omegas = vec![vec![omega]; rows.len()];
+    let out = explain_lime_each(rec, device, rows, &omegas, opts, cancelled)?;
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// LIME explanations of each row at each of its complexities `omegas[row]`: the perturbations
+/// and their scores do not depend on ω (they are seeded by the row alone), so they are made and
+/// scored once per row, and only the surrogate is fitted once per ω.
+pub fn explain_lime_each(
+    rec: &dyn Recommender,
+    device: Device,
+    rows: &[(u32, u32)],
+    omegas: &[Vec<usize>],
+    opts: &ExplainOptions,
+    cancelled: &dyn Fn() -> Result<()>,
+) -> Result<Vec<Vec<Explanation>>> {
     let data = rec.data();
-    let mut out: Vec<Explanation> = Vec::with_capacity(rows.len());
-    // Rows are processed in groups whose perturbations fill about one forward pass.
+    let mut out: Vec<Vec<Explanation>> = Vec::with_capacity(rows.len());
+    // Rows are processed in groups whose perturbations fill about FORWARD_ROWS rows.
     let per_group = (FORWARD_ROWS / opts.samples.max(1)).max(1);
-    for group in rows.chunks(per_group) {
+    for (group, group_omegas) in rows.chunks(per_group).zip(omegas.chunks(per_group)) {
         cancelled()?;
         let mut perturbed = Vec::with_capacity(group.len());
         let mut batch = FlatRows::default();
@@ -437,9 +453,9 @@ pub fn explain_lime(
         }
         let labels = batch.score(rec, device)?;
         let mut at = 0;
-        for (&(_, i), z) in group.iter().zip(perturbed) {
+        for ((&(_, i), z), row_omegas) in group.iter().zip(perturbed).zip(group_omegas) {
             let Some(z) = z else {
-                out.push(Vec::new());
+                out.push(vec![Vec::new(); row_omegas.len()]);
                 continue;
             };
             let y = &labels[at..at + z.samples()];
@@ -447,25 +463,23 @@ pub fn explain_lime(
             let (tags, weights) = data.t.row(i as usize);
             let w = lime::kernel_weights(&lime::cosine_distances(&z), opts.kernel_width)
                 .map_err(kernel_err)?;
-            let e = lime::explain_with_data(
-                &z.to_matrix(),
-                y,
-                &w,
-                omega,
-                opts.selection,
-                opts.ridge_alpha,
-            )
-            .map_err(kernel_err)?;
-            // The surrogate's coefficient is the effect of the whole tag (switching it from its
-            // weight to 0); per unit of weight, like the other explainers, it is divided by the
-            // weight, so that θ · T_i rebuilds the surrogate's score.
-            let pairs = e
-                .coefficients
-                .iter()
-                .filter(|&&(f, _)| weights[f] > 0.0)
-                .map(|&(f, w)| (tags[f], w / weights[f] as f64))
-                .collect();
-            out.push(truncate(pairs, omega));
+            let x = z.to_matrix();
+            let mut per_omega = Vec::with_capacity(row_omegas.len());
+            for &omega in row_omegas {
+                let e = lime::explain_with_data(&x, y, &w, omega, opts.selection, opts.ridge_alpha)
+                    .map_err(kernel_err)?;
+                // The surrogate's coefficient is the effect of the whole tag (switching it from
+                // its weight to 0); per unit of weight, like the other explainers, it is divided
+                // by the weight, so that θ · T_i rebuilds the surrogate's score.
+                let pairs = e
+                    .coefficients
+                    .iter()
+                    .filter(|&&(f, _)| weights[f] > 0.0)
+                    .map(|&(f, w)| (tags[f], w / weights[f] as f64))
+                    .collect();
+                per_omega.push(truncate(pairs, omega));
+            }
+            out.push(per_omega);
         }
     }
     Ok(out)
@@ -670,6 +684,39 @@ pub fn explain(
     }
 }
 
+/// Explanations of each row at each of its complexities `omegas[row]` (a row's list may repeat
+/// nothing and be in any order): LIME fits one surrogate per ω on shared perturbations; the other
+/// explainers compute each row's explanation once at the largest ω asked for and truncate it.
+#[allow(clippy::too_many_arguments)]
+pub fn explain_each(
+    rec: &dyn Recommender,
+    device: Device,
+    method: Method,
+    rows: &[(u32, u32)],
+    omegas: &[Vec<usize>],
+    opts: &ExplainOptions,
+    pdp_cache: &PdpCache,
+    cancelled: &dyn Fn() -> Result<()>,
+) -> Result<Vec<Vec<Explanation>>> {
+    if method == Method::Lime {
+        return explain_lime_each(rec, device, rows, omegas, opts, cancelled);
+    }
+    let largest = omegas.iter().flatten().copied().max().unwrap_or(1);
+    let full = explain(
+        rec, device, method, rows, largest, opts, pdp_cache, cancelled,
+    )?;
+    Ok(full
+        .into_iter()
+        .zip(omegas)
+        .map(|(theta, row_omegas)| {
+            row_omegas
+                .iter()
+                .map(|&omega| truncate(theta.clone(), omega))
+                .collect()
+        })
+        .collect())
+}
+
 /// ĝ_i = θ · T_i for an explanation and an item.
 pub fn rebuilt_score(rec: &dyn Recommender, theta: &Explanation, item: u32) -> f64 {
     let (tags, weights) = rec.data().t.row(item as usize);
@@ -679,11 +726,8 @@ pub fn rebuilt_score(rec: &dyn Recommender, theta: &Explanation, item: u32) -> f
         .sum()
 }
 
-/// Fidelity (eq. 5.21) of `method` for each user of `users`: the user's top-`n` unseen items by
-/// f are the reference list; each item's rebuilt score ĝ_i = θ · T_i (θ of the item for local
-/// explainers, of the user for PDP) is the approximation; fidelity = τ_AP,a(f, ĝ). Items with
-/// equal f keep the order of the top-n list (τ_AP,a needs a reference without ties). `None` for
-/// a user with fewer than 2 candidate items.
+/// Fidelity (eq. 5.21) of `method` for each user of `users` at complexity `omega`: see
+/// [`fidelity_queries`].
 #[allow(clippy::too_many_arguments)]
 pub fn fidelity(
     rec: &dyn Recommender,
@@ -696,30 +740,91 @@ pub fn fidelity(
     pdp_cache: &PdpCache,
     cancelled: &dyn Fn() -> Result<()>,
 ) -> Result<Vec<Option<f64>>> {
-    let lists = crate::recsys::recommend::top_k(rec, device, n_items, true, users)?;
-    let mut rows = Vec::new();
-    for (&u, (items, _)) in users.iter().zip(&lists) {
-        rows.extend(items.iter().map(|&i| (u, i)));
+    let queries: Vec<(u32, usize)> = users.iter().map(|&u| (u, omega)).collect();
+    fidelity_queries(
+        rec, device, method, &queries, n_items, opts, pdp_cache, cancelled,
+    )
+}
+
+/// Fidelity (eq. 5.21) of `method` for each (user, ω) of `queries`: the user's top-`n` unseen
+/// items by f are the reference list; each item's rebuilt score ĝ_i = θ · T_i (θ of the item
+/// for local explainers, of the user for PDP) is the approximation; fidelity = τ_AP,a(f, ĝ).
+/// Items with equal f keep the order of the top-n list (τ_AP,a needs a reference without ties).
+/// `None` for a user with fewer than 2 candidate items. The queries of one user share its
+/// candidate list and, for LIME, its scored perturbations ([`explain_each`]).
+#[allow(clippy::too_many_arguments)]
+pub fn fidelity_queries(
+    rec: &dyn Recommender,
+    device: Device,
+    method: Method,
+    queries: &[(u32, usize)],
+    n_items: usize,
+    opts: &ExplainOptions,
+    pdp_cache: &PdpCache,
+    cancelled: &dyn Fn() -> Result<()>,
+) -> Result<Vec<Option<f64>>> {
+    // Distinct users in order of first appearance, each with its distinct ωs.
+    let mut users: Vec<u32> = Vec::new();
+    let mut user_omegas: Vec<Vec<usize>> = Vec::new();
+    let mut position = std::collections::HashMap::new();
+    for &(u, omega) in queries {
+        let p = *position.entry(u).or_insert_with(|| {
+            users.push(u);
+            user_omegas.push(Vec::new());
+            users.len() - 1
+        });
+        if !user_omegas[p].contains(&omega) {
+            user_omegas[p].push(omega);
+        }
     }
-    let explanations = explain(
-        rec, device, method, &rows, omega, opts, pdp_cache, cancelled,
+    let lists = crate::recsys::recommend::top_k(rec, device, n_items, true, &users)?;
+    let mut rows = Vec::new();
+    let mut row_omegas = Vec::new();
+    for ((&u, (items, _)), omegas) in users.iter().zip(&lists).zip(&user_omegas) {
+        rows.extend(items.iter().map(|&i| (u, i)));
+        row_omegas.extend(std::iter::repeat_n(omegas.clone(), items.len()));
+    }
+    let explanations = explain_each(
+        rec,
+        device,
+        method,
+        &rows,
+        &row_omegas,
+        opts,
+        pdp_cache,
+        cancelled,
     )?;
-    let mut out = Vec::with_capacity(users.len());
+    // Fidelity of each (user, ω).
+    let mut by_user: Vec<Vec<Option<f64>>> = Vec::with_capacity(users.len());
     let mut at = 0;
-    for (items, _) in &lists {
-        let g: Vec<f64> = items
-            .iter()
-            .zip(&explanations[at..at + items.len()])
-            .map(|(&i, theta)| rebuilt_score(rec, theta, i))
-            .collect();
+    for ((items, _), omegas) in lists.iter().zip(&user_omegas) {
+        let thetas = &explanations[at..at + items.len()];
         at += items.len();
         // The reference is the recommender's ranking of the candidates, best first (equal scores
         // in the order the top-n list gives them): τ_AP,a depends only on the reference's order,
         // and so needs no ties in it.
-        let reference: Vec<f64> = (0..g.len()).map(|k| (g.len() - k) as f64).collect();
-        out.push(fidelity_of(&reference, &g));
+        let reference: Vec<f64> = (0..items.len()).map(|k| (items.len() - k) as f64).collect();
+        by_user.push(
+            (0..omegas.len())
+                .map(|k| {
+                    let g: Vec<f64> = items
+                        .iter()
+                        .zip(thetas)
+                        .map(|(&i, theta)| rebuilt_score(rec, &theta[k], i))
+                        .collect();
+                    fidelity_of(&reference, &g)
+                })
+                .collect(),
+        );
     }
-    Ok(out)
+    Ok(queries
+        .iter()
+        .map(|(u, omega)| {
+            let p = position[u];
+            let k = user_omegas[p].iter().position(|o| o == omega).unwrap_or(0);
+            by_user[p][k]
+        })
+        .collect())
 }
 
 /// τ_AP,a(f, ĝ) with f the reference: `None` for fewer than 2 items, NaN, or ties in f.

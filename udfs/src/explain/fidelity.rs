@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use super::engine::{fidelity, ExplainOptions, Method, PdpCache};
+use super::engine::{fidelity_queries, ExplainOptions, Method, PdpCache};
 use super::function::{check_omega, options_argument, options_type};
 use crate::adapters::columnar;
 use crate::engine::config::{device_setting, resolve_device};
@@ -210,7 +210,9 @@ impl ScalarUDFImpl for FidelityFunc {
         let omegas = arrays[3].as_primitive::<Int64Type>();
         let n = models.len();
         let mut out: Vec<Option<f64>> = vec![None; n];
-        let mut groups: Vec<((String, String, i64), Vec<usize>)> = Vec::new();
+        // Rows are grouped by (model, explainer), so that the rows of one user at several ωs share
+        // the user's candidates and (for LIME) scored perturbations.
+        let mut groups: Vec<((String, String), Vec<usize>)> = Vec::new();
         for row in 0..n {
             if models.is_null(row) || explainers.is_null(row) || omegas.is_null(row) {
                 continue;
@@ -218,16 +220,15 @@ impl ScalarUDFImpl for FidelityFunc {
             let key = (
                 models.value(row).to_string(),
                 explainers.value(row).to_string(),
-                omegas.value(row),
             );
             match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, rows)) => rows.push(row),
                 None => groups.push((key, vec![row])),
             }
         }
-        for ((name, method, omega), rows) in groups {
+        for ((name, method), rows) in groups {
+            let started = std::time::Instant::now();
             let method = explainer(&method)?;
-            let omega = check_omega(NAME, omega)?;
             let model = recommender_model(self.catalog.as_ref(), &name, NAME)?;
             let Some(rec) = model.model.as_recommender() else {
                 return exec_err!("model '{name}' is not a recommender");
@@ -240,24 +241,30 @@ impl ScalarUDFImpl for FidelityFunc {
                     users.kind().name()
                 );
             }
-            let (mut us, mut at) = (Vec::new(), Vec::new());
+            let (mut queries, mut at) = (Vec::new(), Vec::new());
             for row in rows {
+                let omega = check_omega(NAME, omegas.value(row))?;
                 if let Some(u) = users.get(row).and_then(|u| data.users.get(u)) {
-                    us.push(u);
+                    queries.push((u, omega));
                     at.push(row);
                 }
             }
-            let values = fidelity(
+            let values = fidelity_queries(
                 rec,
                 device,
                 method,
-                &us,
-                omega,
+                &queries,
                 n_items.min(data.n_items()),
                 &opts,
                 &self.pdp,
-                &|| Ok(()),
+                &|| self.catalog.check_cancelled(),
             )?;
+            self.catalog.progress(&format!(
+                "fidelity({name}, {}): {} rows in {:.1} s",
+                method.name(),
+                at.len(),
+                started.elapsed().as_secs_f64()
+            ));
             for (row, v) in at.into_iter().zip(values) {
                 out[row] = v;
             }

@@ -283,7 +283,7 @@ impl ExplainAdapter {
                 omega,
                 &opts,
                 &self.pdp,
-                &|| Ok(()),
+                &|| self.catalog.check_cancelled(),
             )?;
             let slot = loaded.len();
             for (row, e) in at.into_iter().zip(explained) {

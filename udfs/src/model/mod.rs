@@ -50,6 +50,16 @@ pub struct LoadedModel {
 pub trait ModelCatalog: Send + Sync + Debug {
     /// The model called `name`, or a clear error naming it when there is none.
     fn model(&self, name: &str) -> Result<Arc<LoadedModel>>;
+
+    /// Reports a progress line of long work inside a query (explainers, fidelity); the session
+    /// prints it where it prints training progress. The default prints nothing.
+    fn progress(&self, _line: &str) {}
+
+    /// An error when the user asked to stop the running statement (Ctrl-C); long loops inside
+    /// a function call this between steps. The default never stops.
+    fn check_cancelled(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Progress messages and cancellation for long work (training, bootstraps).

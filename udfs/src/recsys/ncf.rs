@@ -45,7 +45,7 @@ pub struct Ncf {
     hidden: usize,
     params: Params,
     losses: Vec<f64>,
-    /// [G = Z_tags W₁ⁱ] for the PDP closed form, built on first use.
+    /// [G = Z_tags W₁ⁱ] for sparse scoring and the PDP closed form, built on first use.
     #[serde(skip)]
     switch: DeviceTensors,
 }
@@ -97,6 +97,15 @@ impl Ncf {
     fn tensors(&self, device: Device) -> Result<Vec<Tensor>> {
         self.params.on(device)
     }
+
+    /// G = Z_tags W₁ⁱ (tags × hidden): each tag's contribution to the hidden layer's input.
+    fn tag_hidden(&self, device: Device, p: &[Tensor]) -> Result<Tensor> {
+        let k = self.k as i64;
+        let [g] = self.switch.get(device, |_| {
+            Ok(vec![p[2].matmul(&p[3].narrow(0, k, k)).contiguous()])
+        })?;
+        Ok(g)
+    }
 }
 
 impl Model for Ncf {
@@ -133,7 +142,33 @@ impl Recommender for Ncf {
         items: &Tensor,
         tags: &TagInput,
     ) -> Result<Tensor> {
-        Ok(ncf_score(&self.tensors(device)?, users, Some(items), tags))
+        let p = self.tensors(device)?;
+        if matches!(tags, TagInput::Dense(_)) || p[2].requires_grad() {
+            return Ok(ncf_score(&p, users, Some(items), tags));
+        }
+        // Scoring many tag vectors of few users and items (LIME's perturbations, PDP): the
+        // hidden layer's input splits into W₁ᵘ p_u (once per distinct user), W₁ⁱ z_i (once per
+        // distinct item) and (t / ‖t‖₁) G with G = Z_tags W₁ⁱ cached, a sparse product, instead
+        // of a [rows × 2k] × [2k × hidden] product.
+        let (p_user, z_item, z_tag, w1, b1, w2, h_gmf, b) =
+            (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6], &p[7]);
+        let k = self.k as i64;
+        let g = self.tag_hidden(device, &p)?;
+        let x = tags.div_rows(&tags.row_sum(z_tag.kind(), device));
+        let per_distinct = |ids: &Tensor, m: &Tensor, w: &Tensor| {
+            let (distinct, inverse, _) = ids.internal_unique2(false, true, false);
+            m.index_select(0, &distinct)
+                .matmul(w)
+                .index_select(0, &inverse)
+        };
+        let hidden = (per_distinct(users, p_user, &w1.narrow(0, 0, k))
+            + per_distinct(items, z_item, &w1.narrow(0, k, k))
+            + x.sparse_mm(&g)
+            + b1)
+            .relu();
+        let z = z_item.index_select(0, items) + x.matmul(z_tag);
+        let gmf = (p_user.index_select(0, users) * z).matmul(h_gmf);
+        Ok(gmf + hidden.matmul(w2) + b)
     }
 
     fn forward_cold(
@@ -188,9 +223,7 @@ impl Recommender for Ncf {
             (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6], &p[7]);
         let k = self.k as i64;
         let w1i = w1.narrow(0, k, k);
-        let [g] = self
-            .switch
-            .get(device, |_| Ok(vec![z_tag.matmul(&w1i).contiguous()]))?;
+        let g = self.tag_hidden(device, &p)?;
         let (scores, n_tags) = tch::no_grad(|| -> Result<(Vec<f32>, usize)> {
             let pu = p_user.get(user as i64);
             let own = TagInput::own(&self.data, items, Kind::Float, device);

@@ -134,6 +134,26 @@ impl TagInput {
         }
     }
 
+    /// The same product as [`Self::matmul`] through a sparse matrix product, without the
+    /// `[nnz, cols]` temporary of the gather: for wide `w` (a hidden layer's 1,024 units) and
+    /// no gradients.
+    pub fn sparse_mm(&self, w: &Tensor) -> Tensor {
+        match self {
+            TagInput::Dense(t) => t.to_kind(w.kind()).matmul(w),
+            TagInput::Own(s) | TagInput::Sparse(s) => {
+                let indices = Tensor::stack(&[&s.rows, &s.cols], 0);
+                let x = Tensor::sparse_coo_tensor_indices_size(
+                    &indices,
+                    &s.vals.to_kind(w.kind()),
+                    [s.batch, w.size()[0]],
+                    (w.kind(), w.device()),
+                    false,
+                );
+                x.mm(w)
+            }
+        }
+    }
+
     /// Σ_t t_t · v_t for every row: `[batch]` from `v` of shape `[n_tags]`.
     pub fn dot(&self, v: &Tensor) -> Tensor {
         self.matmul(&v.unsqueeze(1)).squeeze_dim(1)
