@@ -5,9 +5,9 @@
 -- four explainers × ω ∈ {1, 2, 4, 8, 16, 32} × the users: fidelity = τ_AP,a between the model's
 -- scores of the user's top-20 unseen items and the scores rebuilt from the explanations (SPEC §6).
 -- LIME uses 1,000 perturbations per explanation (lime's default is 5,000). It is plain SQL: a
--- cross join of models, explainers and users, with the ωs unnested last so that the rows of one
--- user's ωs arrive together and share the user's candidate list and LIME's scored perturbations.
--- One INSERT per recommender type; `fidelity` prints a progress line per batch of rows.
+-- cross join of models, explainers, users and ωs, sorted so that the rows of one user's ωs arrive
+-- together and share the user's candidate list and LIME's scored perturbations. One INSERT per
+-- recommender type; `fidelity` prints a progress line per batch of rows.
 -- Results go to results/explain/lastfm.parquet; the summary (mean fidelity with a normal 95 % CI
 -- by recsys × explainer × ω) is printed.
 --
@@ -77,37 +77,25 @@ CREATE TABLE lastfm_users AS
   WHERE "user" % (SELECT user_stride FROM settings) = 0;
 SELECT count(*) AS users, (SELECT user_stride FROM settings) AS user_stride FROM lastfm_users;
 
+-- The crossed design, one row per (model, explainer, user, ω), sorted so that each batch of
+-- rows that reaches `fidelity` holds many users of one model and explainer with all their ωs.
+CREATE TABLE lastfm_tasks AS
+  SELECT m.model, m.recsys, m.dim, e.explainer, u."user", u.mainstreaminess,
+    unnest(make_array(1, 2, 4, 8, 16, 32)) AS omega
+  FROM lastfm_models m CROSS JOIN explainers e CROSS JOIN lastfm_users u
+  ORDER BY model, explainer, "user", omega;
+
 CREATE TABLE lastfm_fidelity (dataset VARCHAR, recsys VARCHAR, dim BIGINT, explainer VARCHAR,
   omega BIGINT, "user" BIGINT, mainstreaminess DOUBLE, fidelity DOUBLE);
 
-INSERT INTO lastfm_fidelity
-SELECT 'Last.fm 2K', recsys, dim, explainer, omega, "user", mainstreaminess,
-  fidelity(model, explainer, "user", omega, 20, 'samples = 1000')
-FROM (SELECT m.model, m.recsys, m.dim, e.explainer, u."user", u.mainstreaminess,
-        unnest(make_array(1, 2, 4, 8, 16, 32)) AS omega
-      FROM lastfm_models m CROSS JOIN explainers e CROSS JOIN lastfm_users u
-      WHERE m.recsys = 'inn');
-INSERT INTO lastfm_fidelity
-SELECT 'Last.fm 2K', recsys, dim, explainer, omega, "user", mainstreaminess,
-  fidelity(model, explainer, "user", omega, 20, 'samples = 1000')
-FROM (SELECT m.model, m.recsys, m.dim, e.explainer, u."user", u.mainstreaminess,
-        unnest(make_array(1, 2, 4, 8, 16, 32)) AS omega
-      FROM lastfm_models m CROSS JOIN explainers e CROSS JOIN lastfm_users u
-      WHERE m.recsys = 'unn');
-INSERT INTO lastfm_fidelity
-SELECT 'Last.fm 2K', recsys, dim, explainer, omega, "user", mainstreaminess,
-  fidelity(model, explainer, "user", omega, 20, 'samples = 1000')
-FROM (SELECT m.model, m.recsys, m.dim, e.explainer, u."user", u.mainstreaminess,
-        unnest(make_array(1, 2, 4, 8, 16, 32)) AS omega
-      FROM lastfm_models m CROSS JOIN explainers e CROSS JOIN lastfm_users u
-      WHERE m.recsys = 'fm');
-INSERT INTO lastfm_fidelity
-SELECT 'Last.fm 2K', recsys, dim, explainer, omega, "user", mainstreaminess,
-  fidelity(model, explainer, "user", omega, 20, 'samples = 1000')
-FROM (SELECT m.model, m.recsys, m.dim, e.explainer, u."user", u.mainstreaminess,
-        unnest(make_array(1, 2, 4, 8, 16, 32)) AS omega
-      FROM lastfm_models m CROSS JOIN explainers e CROSS JOIN lastfm_users u
-      WHERE m.recsys = 'ncf');
+INSERT INTO lastfm_fidelity SELECT 'Last.fm 2K', recsys, dim, explainer, omega, "user", mainstreaminess,
+  fidelity(model, explainer, "user", omega, 20, 'samples = 1000') FROM lastfm_tasks WHERE recsys = 'inn';
+INSERT INTO lastfm_fidelity SELECT 'Last.fm 2K', recsys, dim, explainer, omega, "user", mainstreaminess,
+  fidelity(model, explainer, "user", omega, 20, 'samples = 1000') FROM lastfm_tasks WHERE recsys = 'unn';
+INSERT INTO lastfm_fidelity SELECT 'Last.fm 2K', recsys, dim, explainer, omega, "user", mainstreaminess,
+  fidelity(model, explainer, "user", omega, 20, 'samples = 1000') FROM lastfm_tasks WHERE recsys = 'fm';
+INSERT INTO lastfm_fidelity SELECT 'Last.fm 2K', recsys, dim, explainer, omega, "user", mainstreaminess,
+  fidelity(model, explainer, "user", omega, 20, 'samples = 1000') FROM lastfm_tasks WHERE recsys = 'ncf';
 
 COPY (SELECT * FROM lastfm_fidelity ORDER BY recsys, dim, explainer, omega, "user")
   TO 'results/explain/lastfm.parquet' STORED AS PARQUET;
