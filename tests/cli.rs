@@ -404,3 +404,41 @@ fn ctrl_c_stops_training_and_keeps_the_session() {
     // Nothing was saved, and the session still answers.
     assert!(stdout.contains("models\n0\n"), "{stdout}");
 }
+
+#[test]
+fn explainer_functions_report_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        &[
+            "-c",
+            "CREATE VIEW tg AS SELECT * FROM (VALUES (10, 'rock', 1.0), (10, 'guitar', 2.0), \
+             (20, 'pop', 1.0), (30, 'rock', 1.0), (30, 'pop', 3.0)) AS t(item, tag, weight)",
+            "-c",
+            "CREATE MODEL nn OPTIONS (type = 'inn', dim = 2, tags = 'tg') AS SELECT * FROM \
+             (VALUES (1, 10), (1, 20), (2, 10), (2, 30), (3, 20)) AS t(\"user\", item)",
+            "-c",
+            "SELECT fidelity('nn', 'lime', \"user\", 1, 2, 'samples = 50'), \
+             explain_lime('nn', \"user\", 30, 1, 'samples = 50') FROM (VALUES (1), (2)) AS t(\"user\")",
+        ],
+        dir.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("fidelity(nn, lime): 2 rows in"), "{stderr}");
+    assert!(stderr.contains("explain_lime(nn): 2 rows in"), "{stderr}");
+    // -q prints results only.
+    let quiet = run(
+        &[
+            "-q",
+            "-c",
+            "SELECT explain_lime('nn', 1, 30, 1, 'samples = 50')",
+        ],
+        dir.path(),
+    );
+    assert!(quiet.status.success(), "{}", text(&quiet.stderr));
+    assert!(
+        !text(&quiet.stderr).contains("rows in"),
+        "{}",
+        text(&quiet.stderr)
+    );
+}

@@ -10,7 +10,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tch::{Device, Kind, Tensor};
 use trustql_udfs::explain::engine::{
-    explain, fidelity, fidelity_queries, ExplainOptions, Method, PdpCache, PDP_SWITCHED_ON_WEIGHT,
+    explain, fidelity, fidelity_queries, rebuilt_score, ExplainOptions, Method, PdpCache,
+    PDP_SWITCHED_ON_WEIGHT,
 };
 use trustql_udfs::model::{KeyIndex, KeyKind, KeyRef};
 use trustql_udfs::recsys::data::RecData;
@@ -697,5 +698,100 @@ fn sparse_and_dense_tag_vectors_score_alike() {
                 "{name}: {a} vs {b}"
             );
         }
+    }
+}
+
+#[test]
+fn untruncated_saliency_of_inn_rebuilds_zero() {
+    // iNN scores the direction of T_i V Σ⁻¹ only, so f is scale-invariant in t and, by Euler's
+    // theorem, ∂f/∂t · T_i = 0: the rebuilt score of a full saliency explanation vanishes
+    // (README, explainer experiment). Items whose tags project to (numerically) zero in the
+    // rank-h latent space are the exception: the 1e-30 guard of the normalisation makes f
+    // linear in t there; they are recognised by f(2 T_i) ≠ f(T_i) and left out.
+    let m = linear(21, 8, 12, 10, 4, 4);
+    let model = common::train_inn(&m.data);
+    let rec = model.as_recommender().unwrap();
+    let rows = all_rows(rec);
+    let full = run(
+        rec,
+        Method::Saliency,
+        &rows,
+        100,
+        &ExplainOptions::default(),
+    );
+    let one = run(rec, Method::Saliency, &rows, 1, &ExplainOptions::default());
+    let (mut invariant, mut nonzero_truncated) = (0, 0);
+    for ((&(u, i), theta), theta1) in rows.iter().zip(&full).zip(&one) {
+        let (tags, weights) = rec.data().t.row(i as usize);
+        let score = |c: f64| {
+            let mut t = vec![0.0f64; rec.data().n_tags()];
+            for (q, &a) in tags.iter().enumerate() {
+                t[a as usize] = c * weights[q] as f64;
+            }
+            let t = Tensor::from_slice(&t).view([1, -1]);
+            let s = rec
+                .forward(
+                    Device::Cpu,
+                    &index(&[u], Device::Cpu),
+                    &index(&[i], Device::Cpu),
+                    &TagInput::Dense(t),
+                )
+                .unwrap();
+            to_f64_vec(&s).unwrap()[0]
+        };
+        let (f1, f2) = (score(1.0), score(2.0));
+        if (f2 - f1).abs() > 1e-9 * f1.abs().max(1e-12) {
+            continue;
+        }
+        invariant += 1;
+        let scale: f64 = theta
+            .iter()
+            .map(|&(t, w)| {
+                let p = tags.binary_search(&t).unwrap();
+                (w * weights[p] as f64).abs()
+            })
+            .sum();
+        let g = rebuilt_score(rec, theta, i);
+        // Relative to the size of the terms θ_t T_it and of f (some gradients are themselves
+        // at rounding level).
+        assert!(
+            g.abs() <= 1e-9 * (scale + f1.abs()),
+            "({u},{i}): {g} vs scale {scale}"
+        );
+        if rebuilt_score(rec, theta1, i).abs() > 1e-6 * scale {
+            nonzero_truncated += 1;
+        }
+    }
+    assert!(invariant * 2 >= rows.len(), "{invariant} of {}", rows.len());
+    assert!(nonzero_truncated > 0);
+}
+
+#[test]
+fn lime_and_pdp_stop_when_cancelled() {
+    let m = linear(22, 6, 10, 8, 4, 4);
+    let rows = all_rows(&m);
+    let stop = || -> datafusion::error::Result<()> {
+        Err(datafusion::error::DataFusionError::Execution(
+            "cancelled by the user".to_string(),
+        ))
+    };
+    let inn = common::train_inn(&m.data);
+    for (rec, method) in [
+        (&m as &dyn Recommender, Method::Lime),
+        (&m as &dyn Recommender, Method::Pdp),
+        (inn.as_recommender().unwrap(), Method::Pdp),
+    ] {
+        let got = explain(
+            rec,
+            Device::Cpu,
+            method,
+            &rows,
+            3,
+            &ExplainOptions::default(),
+            &PdpCache::default(),
+            &stop,
+        );
+        let err = got.expect_err("a cancelled explainer must stop");
+        assert!(err.to_string().contains("cancelled"), "{err}");
     }
 }

@@ -208,9 +208,8 @@ fn truncate(pairs: Vec<(u32, f64)>, omega: usize) -> Explanation {
 /// Rows of perturbed tag vectors LIME and PDP build before scoring them.
 const FORWARD_ROWS: usize = 65_536;
 
-/// Rows per forward pass: small enough that a model's per-row temporaries (NCF's hidden layer
-/// of 1,024 units) stay within tens of megabytes, which the allocator reuses instead of mapping
-/// fresh pages for every pass.
+/// Rows per forward pass: bounds a model's per-row temporaries (NCF's hidden layer of 1,024
+/// units: 16 MB of f32 per pass) however many rows LIME or PDP build.
 const SCORE_ROWS: usize = 4096;
 
 /// Rows of sparse tag vectors built flat, for large batches without per-row allocations.
@@ -505,6 +504,7 @@ pub fn pdp_theta(
     if history.is_empty() || n_tags == 0 || !rec.uses_tags() {
         return Ok(theta);
     }
+    cancelled()?;
     let base =
         crate::recsys::recommender::score_pairs(rec, device, &vec![user; history.len()], history)?;
     // A closed form where the model has one, in blocks of history items (the first block's

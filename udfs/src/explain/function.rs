@@ -258,6 +258,7 @@ impl ExplainAdapter {
         }
         let mut loaded = Vec::new();
         for ((name, omega), rows) in groups {
+            let started = std::time::Instant::now();
             let omega = check_omega(f, omega)?;
             let model = recommender_model(self.catalog.as_ref(), &name, f)?;
             let Some(rec) = model.model.as_recommender() else {
@@ -285,6 +286,11 @@ impl ExplainAdapter {
                 &self.pdp,
                 &|| self.catalog.check_cancelled(),
             )?;
+            self.catalog.progress(&format!(
+                "{f}({name}): {} rows in {:.1} s",
+                at.len(),
+                started.elapsed().as_secs_f64()
+            ));
             let slot = loaded.len();
             for (row, e) in at.into_iter().zip(explained) {
                 results[row] = Some((slot, e));

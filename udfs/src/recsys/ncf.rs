@@ -71,6 +71,9 @@ pub fn ncf_score(p: &[Tensor], users: &Tensor, items: Option<&Tensor>, tags: &Ta
     gmf + hidden.matmul(w2) + b
 }
 
+/// Tags per parallel task of the PDP closed form.
+const TAGS_PER_TASK: usize = 64;
+
 /// Σ_h w_h ReLU(e_h + β g_h): one (item, tag) entry of the NCF PDP closed form, with eight
 /// partial sums so that the compiler vectorises it.
 fn relu_dot(e: &[f32], beta: f32, g: &[f32], w: &[f32]) -> f32 {
@@ -166,7 +169,7 @@ impl Recommender for Ncf {
             + x.sparse_mm(&g)
             + b1)
             .relu();
-        let z = z_item.index_select(0, items) + x.matmul(z_tag);
+        let z = item_factor(&p, Some(items), tags);
         let gmf = (p_user.index_select(0, users) * z).matmul(h_gmf);
         Ok(gmf + hidden.matmul(w2) + b)
     }
@@ -248,11 +251,11 @@ impl Recommender for Ncf {
             // parallel.
             let mut out = vec![0f32; n_tags * n_items];
             use rayon::prelude::*;
-            out.par_chunks_mut(n_items * 64)
+            out.par_chunks_mut(n_items * TAGS_PER_TASK)
                 .enumerate()
                 .for_each(|(c, chunk)| {
                     for (r, row) in chunk.chunks_mut(n_items).enumerate() {
-                        let t = c * 64 + r;
+                        let t = c * TAGS_PER_TASK + r;
                         let gt = &g_v[t * hidden..(t + 1) * hidden];
                         for (j, o) in row.iter_mut().enumerate() {
                             let ej = &e[j * hidden..(j + 1) * hidden];
