@@ -463,10 +463,11 @@ pub fn explain_lime_each(
             let w = lime::kernel_weights(&lime::cosine_distances(&z), opts.kernel_width)
                 .map_err(kernel_err)?;
             let x = z.to_matrix();
-            let mut per_omega = Vec::with_capacity(row_omegas.len());
-            for &omega in row_omegas {
-                let e = lime::explain_with_data(&x, y, &w, omega, opts.selection, opts.ridge_alpha)
+            let explanations =
+                lime::explain_each_omega(&x, y, &w, row_omegas, opts.selection, opts.ridge_alpha)
                     .map_err(kernel_err)?;
+            let mut per_omega = Vec::with_capacity(row_omegas.len());
+            for (e, &omega) in explanations.iter().zip(row_omegas) {
                 // The surrogate's coefficient is the effect of the whole tag (switching it from
                 // its weight to 0); per unit of weight, like the other explainers, it is divided
                 // by the weight, so that θ · T_i rebuilds the surrogate's score.

@@ -123,35 +123,21 @@ impl TagInput {
     }
 
     /// t · W for every row: `[batch, k]` from `w` of shape `[n_tags, k]`.
+    ///
+    /// Sparse rows go through `embedding_bag` (weighted sum mode), which accumulates each row's
+    /// weighted rows of `w` without an `[nnz, k]` temporary and differentiates with respect to
+    /// both `w` and the tag values.
     pub fn matmul(&self, w: &Tensor) -> Tensor {
         match self {
             TagInput::Dense(t) => t.to_kind(w.kind()).matmul(w),
-            TagInput::Own(s) | TagInput::Sparse(s) => {
-                let k = w.size()[1];
-                let picked = w.index_select(0, &s.cols) * s.vals.to_kind(w.kind()).unsqueeze(1);
-                Tensor::zeros([s.batch, k], (w.kind(), w.device())).index_add(0, &s.rows, &picked)
-            }
+            TagInput::Own(s) | TagInput::Sparse(s) => s.weighted_rows(w),
         }
     }
 
-    /// The same product as [`Self::matmul`] through a sparse matrix product, without the
-    /// `[nnz, cols]` temporary of the gather: for wide `w` (a hidden layer's 1,024 units) and
-    /// no gradients.
+    /// The same product as [`Self::matmul`]; kept as the name the wide hidden-layer products
+    /// (NCF's 1,024 units) use.
     pub fn sparse_mm(&self, w: &Tensor) -> Tensor {
-        match self {
-            TagInput::Dense(t) => t.to_kind(w.kind()).matmul(w),
-            TagInput::Own(s) | TagInput::Sparse(s) => {
-                let indices = Tensor::stack(&[&s.rows, &s.cols], 0);
-                let x = Tensor::sparse_coo_tensor_indices_size(
-                    &indices,
-                    &s.vals.to_kind(w.kind()),
-                    [s.batch, w.size()[0]],
-                    (w.kind(), w.device()),
-                    false,
-                );
-                x.mm(w)
-            }
-        }
+        self.matmul(w)
     }
 
     /// Σ_t t_t · v_t for every row: `[batch]` from `v` of shape `[n_tags]`.
@@ -189,6 +175,26 @@ impl TagInput {
 }
 
 impl SparseTags {
+    /// Σ_k vals[k] · w[cols[k]] accumulated into row rows[k]: `[batch, w.cols]`. Rows must be
+    /// in increasing order (every constructor pushes them so), which makes them the bags of
+    /// `embedding_bag`; a row without entries gives zeros.
+    fn weighted_rows(&self, w: &Tensor) -> Tensor {
+        let device = w.device();
+        let starts = Tensor::arange(self.batch, (Kind::Int64, device));
+        let offsets = starts.searchsorted(&self.rows, false, false, "left", None::<Tensor>);
+        let (sum, _, _, _) = Tensor::embedding_bag(
+            w,
+            &self.cols,
+            &offsets,
+            false,
+            0,
+            false,
+            Some(self.vals.to_kind(w.kind())),
+            false,
+        );
+        sum
+    }
+
     fn map(&self, f: impl Fn(&Tensor) -> Tensor) -> SparseTags {
         SparseTags {
             rows: self.rows.shallow_clone(),

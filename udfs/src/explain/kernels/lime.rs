@@ -321,16 +321,25 @@ pub fn lasso_path_selection(
     omega: usize,
 ) -> Result<Vec<usize>, ExplainError> {
     check_omega(omega)?;
+    Ok(lasso_pick(&lasso_knots(design)?, design.features(), omega))
+}
+
+/// The coefficients at each knot of the LARS-lasso path of `design`'s centred, weighted data.
+fn lasso_knots(design: &WeightedDesign) -> Result<Vec<Vec<f64>>, ExplainError> {
     let xy: Vec<f64> = design.weighted_xty().iter().copied().collect();
-    let path = lasso_path_gram(design.gram(), &xy, design.samples(), DEFAULT_MAX_ITER)?;
-    let mut nonzero: Vec<usize> = (0..design.features()).collect();
-    for coefs in path.coefs.iter().skip(1).rev() {
-        nonzero = (0..coefs.len()).filter(|&j| coefs[j] != 0.0).collect();
+    Ok(lasso_path_gram(design.gram(), &xy, design.samples(), DEFAULT_MAX_ITER)?.coefs)
+}
+
+/// [`lasso_path_selection`]'s scan of the knots `coefs` of a path over `d` features.
+fn lasso_pick(coefs: &[Vec<f64>], d: usize, omega: usize) -> Vec<usize> {
+    let mut nonzero: Vec<usize> = (0..d).collect();
+    for knot in coefs.iter().skip(1).rev() {
+        nonzero = (0..knot.len()).filter(|&j| knot[j] != 0.0).collect();
         if nonzero.len() <= omega {
             break;
         }
     }
-    Ok(nonzero)
+    nonzero
 }
 
 /// Selects the surrogate's features from `data` (samples × features, row 0 the instance),
@@ -342,34 +351,62 @@ pub fn select_features(
     omega: usize,
     method: FeatureSelection,
 ) -> Result<Vec<usize>, ExplainError> {
-    check_omega(omega)?;
     let design = WeightedDesign::new(data, labels, weights)?;
-    select_with_design(&design, data, omega, method)
+    let mut selections = select_for_each(&design, data, &[omega], method)?;
+    Ok(selections.pop().unwrap_or_default())
 }
 
-fn select_with_design(
+/// The features `method` selects at each complexity of `omegas` (each at least 1), doing the
+/// work the complexities share once:
+///
+/// - forward selection is greedy and deterministic, so its choice for `ω` is the first `ω` steps
+///   of one path run to the largest `ω`;
+/// - highest weights ranks every feature by one ridge fit and keeps the first `ω`;
+/// - the lasso path is computed once and scanned for each `ω`.
+///
+/// Each selection equals what `LimeBase.feature_selection` returns for that `ω` alone.
+pub fn select_for_each(
     design: &WeightedDesign,
     data: &DMatrix<f64>,
-    omega: usize,
+    omegas: &[usize],
     method: FeatureSelection,
-) -> Result<Vec<usize>, ExplainError> {
-    match method {
-        FeatureSelection::None => Ok((0..design.features()).collect()),
-        FeatureSelection::ForwardSelection => forward_selection(design, omega),
-        FeatureSelection::HighestWeights => {
-            let x0: Vec<f64> = data.row(0).iter().copied().collect();
-            highest_weights(design, &x0, omega)
-        }
-        FeatureSelection::LassoPath => lasso_path_selection(design, omega),
-        FeatureSelection::Auto => {
-            let method = if omega <= AUTO_FORWARD_SELECTION_MAX {
-                FeatureSelection::ForwardSelection
-            } else {
-                FeatureSelection::HighestWeights
-            };
-            select_with_design(design, data, omega, method)
-        }
+) -> Result<Vec<Vec<usize>>, ExplainError> {
+    for &omega in omegas {
+        check_omega(omega)?;
     }
+    let d = design.features();
+    let resolve = |omega: usize| match method {
+        FeatureSelection::Auto if omega <= AUTO_FORWARD_SELECTION_MAX => {
+            FeatureSelection::ForwardSelection
+        }
+        FeatureSelection::Auto => FeatureSelection::HighestWeights,
+        other => other,
+    };
+    let longest = |m: FeatureSelection| omegas.iter().copied().filter(|&o| resolve(o) == m).max();
+    let forward = match longest(FeatureSelection::ForwardSelection) {
+        Some(omega) => forward_selection(design, omega)?,
+        None => Vec::new(),
+    };
+    let ranked = match longest(FeatureSelection::HighestWeights) {
+        Some(_) => {
+            let x0: Vec<f64> = data.row(0).iter().copied().collect();
+            highest_weights(design, &x0, d.max(1))?
+        }
+        None => Vec::new(),
+    };
+    let knots = match longest(FeatureSelection::LassoPath) {
+        Some(_) => lasso_knots(design)?,
+        None => Vec::new(),
+    };
+    Ok(omegas
+        .iter()
+        .map(|&omega| match resolve(omega) {
+            FeatureSelection::ForwardSelection => forward[..omega.min(forward.len())].to_vec(),
+            FeatureSelection::HighestWeights => ranked[..omega.min(ranked.len())].to_vec(),
+            FeatureSelection::LassoPath => lasso_pick(&knots, d, omega),
+            FeatureSelection::None | FeatureSelection::Auto => (0..d).collect(),
+        })
+        .collect())
 }
 
 fn check_omega(omega: usize) -> Result<(), ExplainError> {
@@ -415,28 +452,52 @@ pub fn explain_with_data(
     method: FeatureSelection,
     surrogate_alpha: f64,
 ) -> Result<Explanation, ExplainError> {
-    check_omega(omega)?;
+    let mut out = explain_each_omega(data, labels, weights, &[omega], method, surrogate_alpha)?;
+    match out.pop() {
+        Some(e) => Ok(e),
+        None => Err(ExplainError::Numerical("no explanation was made".into())),
+    }
+}
+
+/// [`explain_with_data`] at each complexity of `omegas`, centring and weighting the data once and
+/// sharing the feature selection's work between the complexities ([`select_for_each`]). The
+/// result for each `ω` equals [`explain_with_data`]'s for that `ω`.
+pub fn explain_each_omega(
+    data: &DMatrix<f64>,
+    labels: &[f64],
+    weights: &[f64],
+    omegas: &[usize],
+    method: FeatureSelection,
+    surrogate_alpha: f64,
+) -> Result<Vec<Explanation>, ExplainError> {
+    for &omega in omegas {
+        check_omega(omega)?;
+    }
     if data.ncols() == 0 {
         return invalid("no features to explain");
     }
     let design = WeightedDesign::new(data, labels, weights)?;
-    let used = select_with_design(&design, data, omega, method)?;
-    let fit = design.fit(&used, surrogate_alpha)?;
-    let score = design.r2(&used, &fit)?;
-    let local_prediction = fit.intercept
-        + used
-            .iter()
-            .zip(&fit.coef)
-            .map(|(&c, b)| data[(0, c)] * b)
-            .sum::<f64>();
-    let mut coefficients: Vec<(usize, f64)> = used.into_iter().zip(fit.coef).collect();
-    coefficients.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-    Ok(Explanation {
-        coefficients,
-        intercept: fit.intercept,
-        score,
-        local_prediction,
-    })
+    select_for_each(&design, data, omegas, method)?
+        .into_iter()
+        .map(|used| {
+            let fit = design.fit(&used, surrogate_alpha)?;
+            let score = design.r2(&used, &fit)?;
+            let local_prediction = fit.intercept
+                + used
+                    .iter()
+                    .zip(&fit.coef)
+                    .map(|(&c, b)| data[(0, c)] * b)
+                    .sum::<f64>();
+            let mut coefficients: Vec<(usize, f64)> = used.into_iter().zip(fit.coef).collect();
+            coefficients.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            Ok(Explanation {
+                coefficients,
+                intercept: fit.intercept,
+                score,
+                local_prediction,
+            })
+        })
+        .collect()
 }
 
 /// Explains one instance from its perturbations `z` (see [`perturbations`]) and the model's
@@ -689,6 +750,59 @@ mod tests {
         for p in e.coefficients.windows(2) {
             assert!(p[0].1.abs() >= p[1].1.abs());
         }
+    }
+
+    #[test]
+    fn selections_for_many_omegas_equal_each_omega_alone() {
+        let mut rng = Rng::new(7);
+        for d in [1, 3, 12, 40] {
+            let z = perturbations(d, 300, &mut rng).unwrap();
+            let labels = nonlinear_labels(&z, &mut rng);
+            let weights = weights_of(&z);
+            let data = z.to_matrix();
+            let design = WeightedDesign::new(&data, &labels, &weights).unwrap();
+            let x0: Vec<f64> = data.row(0).iter().copied().collect();
+            let omegas = [1, 2, 4, 8, 16, 32, 3];
+            for method in [
+                FeatureSelection::Auto,
+                FeatureSelection::ForwardSelection,
+                FeatureSelection::HighestWeights,
+                FeatureSelection::LassoPath,
+                FeatureSelection::None,
+            ] {
+                let shared = select_for_each(&design, &data, &omegas, method).unwrap();
+                for (&omega, got) in omegas.iter().zip(&shared) {
+                    let alone = match method {
+                        FeatureSelection::Auto if omega <= AUTO_FORWARD_SELECTION_MAX => {
+                            forward_selection(&design, omega).unwrap()
+                        }
+                        FeatureSelection::Auto | FeatureSelection::HighestWeights => {
+                            highest_weights(&design, &x0, omega).unwrap()
+                        }
+                        FeatureSelection::ForwardSelection => {
+                            forward_selection(&design, omega).unwrap()
+                        }
+                        FeatureSelection::LassoPath => {
+                            lasso_path_selection(&design, omega).unwrap()
+                        }
+                        FeatureSelection::None => (0..d).collect(),
+                    };
+                    assert_eq!(got, &alone, "d = {d}, {method}, ω = {omega}");
+                }
+                let each =
+                    explain_each_omega(&data, &labels, &weights, &omegas, method, 1.0).unwrap();
+                for (e, used) in each.iter().zip(&shared) {
+                    let mut feats = e.features();
+                    feats.sort_unstable();
+                    let mut used = used.clone();
+                    used.sort_unstable();
+                    assert_eq!(feats, used);
+                }
+            }
+        }
+        let data = DMatrix::from_row_slice(3, 1, &[1.0, 0.0, 1.0]);
+        let design = WeightedDesign::new(&data, &[1.0, 0.0, 2.0], &[1.0; 3]).unwrap();
+        assert!(select_for_each(&design, &data, &[2, 0], FeatureSelection::Auto).is_err());
     }
 
     /// The weighted R² of an unpenalised fit on `cols`, computed independently.

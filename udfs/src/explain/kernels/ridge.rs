@@ -99,8 +99,11 @@ impl WeightedDesign {
         let sqrt_w: Vec<f64> = w.iter().map(|v| v.sqrt()).collect();
         let xs = DMatrix::from_fn(n, d, |k, j| (x[(k, j)] - x_mean[j]) * sqrt_w[k]);
         let ys = DVector::from_fn(n, |k, _| (y[k] - y_mean) * sqrt_w[k]);
-        let gram = xs.tr_mul(&xs);
-        let xty = xs.tr_mul(&ys);
+        // `&xsᵀ * &xs` goes through nalgebra's gemm, which hands dynamic matrices to the blocked
+        // `matrixmultiply` kernel (`tr_mul` would take one plain dot product per entry).
+        let xt = xs.transpose();
+        let gram = &xt * &xs;
+        let xty = &xt * &ys;
         Ok(WeightedDesign {
             x_mean,
             y_mean,
@@ -251,17 +254,13 @@ impl WeightedDesign {
                 cols.len()
             ));
         }
-        // y − ŷ = (y − ȳ) − (x − x̄)ᵀβ exactly, because the intercept is ȳ − x̄ᵀβ.
-        let mut sse = 0.0;
-        for r in 0..self.samples() {
-            let pred: f64 = cols
-                .iter()
-                .zip(&fit.coef)
-                .map(|(&c, b)| self.xs[(r, c)] * b)
-                .sum();
-            let e = self.ys[r] - pred;
-            sse += e * e;
+        // y − ŷ = (y − ȳ) − (x − x̄)ᵀβ exactly, because the intercept is ȳ − x̄ᵀβ; the residuals
+        // are built column by column (contiguous in the column-major data).
+        let mut e = self.ys.clone();
+        for (&c, &b) in cols.iter().zip(&fit.coef) {
+            e.axpy(-b, &self.xs.column(c), 1.0);
         }
+        let sse = e.norm_squared();
         let sst: f64 = self.ys.iter().map(|v| v * v).sum();
         Ok(r2_from_sums(sse, sst))
     }
