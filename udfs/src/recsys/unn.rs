@@ -23,7 +23,7 @@ use super::inn::{svd_facts, SVD_OPTIONS};
 use super::kernels::sparse::Csr;
 use super::kernels::svd::{ProductOp, SparseOp};
 use super::recommender::{Entity, FactorMatrix, Recommender};
-use super::tensors::{index, matrix_f64, DeviceTensors, TagInput};
+use super::tensors::{index, matrix_f64, to_f64_vec, DeviceTensors, TagInput};
 use super::train::{kernel_err, row_major, svd_options, svd_with_progress, tag_projection};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionSpec, TrainContext, Trained, TrainingData,
@@ -57,6 +57,17 @@ pub struct Unn {
     /// Rᵀ (items × users): who consumed each item.
     #[serde(skip)]
     consumers: OnceLock<Csr>,
+    /// Host copies of the PDP closed form's tables, for the fused CPU loop.
+    #[serde(skip)]
+    host_switch: OnceLock<HostSwitch>,
+}
+
+/// M = Uᵁ Wᵀ (users × tags, row-major), ‖W_t‖² and ‖Uᵁ_v‖², on the host.
+#[derive(Debug)]
+struct HostSwitch {
+    m: Vec<f64>,
+    ww: Vec<f64>,
+    norms: Vec<f64>,
 }
 
 impl Unn {
@@ -88,6 +99,7 @@ impl Unn {
                 tensors: DeviceTensors::default(),
                 switch: DeviceTensors::default(),
                 consumers: OnceLock::new(),
+                host_switch: OnceLock::new(),
             },
             svd.converged,
         ))
@@ -114,6 +126,114 @@ impl Unn {
 
     fn consumers(&self) -> &Csr {
         self.consumers.get_or_init(|| self.data.r.transpose())
+    }
+
+    fn host_switch(&self) -> Result<&HostSwitch> {
+        if let Some(h) = self.host_switch.get() {
+            return Ok(h);
+        }
+        let [w, latent, ..] = self.params(Device::Cpu)?;
+        let built = tch::no_grad(|| -> Result<HostSwitch> {
+            Ok(HostSwitch {
+                m: to_f64_vec(&latent.matmul(&w.tr()))?,
+                ww: to_f64_vec(&w.square().sum_dim_intlist(1, false, Kind::Double))?,
+                norms: to_f64_vec(&latent.square().sum_dim_intlist(1, false, Kind::Double))?,
+            })
+        })?;
+        Ok(self.host_switch.get_or_init(|| built))
+    }
+
+    /// The PDP closed form on the CPU: for each item j of `items` and every tag t at once,
+    /// Σ_v R_{v,j} num_{v,t} / ‖·‖_{v,t}, divided by the user's norm, in one fused pass over each
+    /// consumer's row of M (see [`Recommender::switch_on_scores`]); items run in parallel.
+    fn switch_on_scores_cpu(&self, user: u32, items: &[u32], weight: f64) -> Result<Vec<f64>> {
+        use rayon::prelude::*;
+        let h = self.host_switch()?;
+        let (k, nt) = (self.k, self.data.n_tags());
+        let u = user as usize;
+        let lu = &self.latent[u * k..(u + 1) * k];
+        let lu2: f64 = lu.iter().map(|x| x * x).sum();
+        let mu = &h.m[u * nt..(u + 1) * nt];
+        let w2 = weight * weight;
+        let wb: Vec<f64> = h.ww.iter().map(|x| x * w2).collect();
+        let consumers = self.consumers();
+        let rows: Vec<Vec<f64>> = items
+            .par_iter()
+            .map(|&j| {
+                let (cs, vals) = consumers.row(j as usize);
+                let a = match cs.binary_search(&user) {
+                    Ok(p) => vals[p] as f64,
+                    Err(_) => 0.0,
+                };
+                let mut acc = vec![0.0f64; nt];
+                for (&v, &b) in cs.iter().zip(vals) {
+                    let (v, b) = (v as usize, b as f64);
+                    let lv = &self.latent[v * k..(v + 1) * k];
+                    let luv: f64 = lu.iter().zip(lv).map(|(x, y)| x * y).sum();
+                    let mv = &h.m[v * nt..(v + 1) * nt];
+                    let nv0 = h.norms[v] + 1e-30;
+                    let (aw, bw, ab, bb) = (a * weight, b * weight, a * b, b * b);
+                    for t in 0..nt {
+                        let num = luv + aw * mv[t] + bw * mu[t] + ab * wb[t];
+                        let nv = (nv0 + 2.0 * bw * mv[t] + bb * wb[t]).sqrt();
+                        acc[t] += b * num / nv;
+                    }
+                }
+                for t in 0..nt {
+                    let nu = (lu2 + 2.0 * a * weight * mu[t] + a * a * wb[t] + 1e-30).sqrt();
+                    acc[t] /= nu;
+                }
+                acc
+            })
+            .collect();
+        Ok(rows.concat())
+    }
+
+    /// The PDP closed form as tensor operations on any device (the path off the CPU).
+    fn switch_on_scores_tensors(
+        &self,
+        device: Device,
+        user: u32,
+        items: &[u32],
+        weight: f64,
+    ) -> Result<Tensor> {
+        let [w, latent, ..] = self.params(device)?;
+        let [m, ww, norms] = self.switch.get(device, |_| {
+            Ok(vec![
+                latent.matmul(&w.tr()),
+                w.square().sum_dim_intlist(1, false, Kind::Double),
+                latent.square().sum_dim_intlist(1, false, Kind::Double),
+            ])
+        })?;
+        let consumers = self.consumers();
+        let lu = latent.get(user as i64);
+        let mu = m.get(user as i64);
+        let wb = &ww * (weight * weight);
+        let mut rows = Vec::with_capacity(items.len());
+        for &j in items {
+            let (cs, vals) = consumers.row(j as usize);
+            let a = match cs.binary_search(&user) {
+                Ok(p) => vals[p] as f64,
+                Err(_) => 0.0,
+            };
+            let cs_t = index(cs, device);
+            let b = Tensor::from_slice(&vals.iter().map(|&x| x as f64).collect::<Vec<_>>())
+                .to_device(device)
+                .unsqueeze(1);
+            let mc = m.index_select(0, &cs_t);
+            let luv = latent.index_select(0, &cs_t).matmul(&lu).unsqueeze(1);
+            let num = luv + (&mc * a + &b * mu.unsqueeze(0)) * weight + &b * wb.unsqueeze(0) * a;
+            let nv = (norms.index_select(0, &cs_t).unsqueeze(1)
+                + &b * &mc * (2.0 * weight)
+                + b.square() * wb.unsqueeze(0)
+                + 1e-30)
+                .sqrt();
+            let nu =
+                (lu.square().sum(Kind::Double) + &mu * (2.0 * a * weight) + &wb * (a * a) + 1e-30)
+                    .sqrt();
+            rows.push((num / nv * &b).sum_dim_intlist(0, false, Kind::Double) / nu);
+        }
+        Ok(Tensor::stack(&rows, 0))
     }
 }
 
@@ -221,43 +341,13 @@ impl Recommender for Unn {
         items: &[u32],
         weight: f64,
     ) -> Result<Option<Tensor>> {
-        let [w, latent, ..] = self.params(device)?;
-        let [m, ww, norms] = self.switch.get(device, |_| {
-            Ok(vec![
-                latent.matmul(&w.tr()),
-                w.square().sum_dim_intlist(1, false, Kind::Double),
-                latent.square().sum_dim_intlist(1, false, Kind::Double),
-            ])
-        })?;
-        let consumers = self.consumers();
-        let lu = latent.get(user as i64);
-        let mu = m.get(user as i64);
-        let wb = &ww * (weight * weight);
-        let mut rows = Vec::with_capacity(items.len());
-        for &j in items {
-            let (cs, vals) = consumers.row(j as usize);
-            let a = match cs.binary_search(&user) {
-                Ok(p) => vals[p] as f64,
-                Err(_) => 0.0,
-            };
-            let cs_t = index(cs, device);
-            let b = Tensor::from_slice(&vals.iter().map(|&x| x as f64).collect::<Vec<_>>())
-                .to_device(device)
-                .unsqueeze(1);
-            let mc = m.index_select(0, &cs_t);
-            let luv = latent.index_select(0, &cs_t).matmul(&lu).unsqueeze(1);
-            let num = luv + (&mc * a + &b * mu.unsqueeze(0)) * weight + &b * wb.unsqueeze(0) * a;
-            let nv = (norms.index_select(0, &cs_t).unsqueeze(1)
-                + &b * &mc * (2.0 * weight)
-                + b.square() * wb.unsqueeze(0)
-                + 1e-30)
-                .sqrt();
-            let nu =
-                (lu.square().sum(Kind::Double) + &mu * (2.0 * a * weight) + &wb * (a * a) + 1e-30)
-                    .sqrt();
-            rows.push((num / nv * &b).sum_dim_intlist(0, false, Kind::Double) / nu);
+        if device == Device::Cpu {
+            let scores = self.switch_on_scores_cpu(user, items, weight)?;
+            let t = Tensor::from_slice(&scores);
+            return Ok(Some(t.view([items.len() as i64, -1])));
         }
-        Ok(Some(Tensor::stack(&rows, 0)))
+        self.switch_on_scores_tensors(device, user, items, weight)
+            .map(Some)
     }
 
     fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
@@ -397,6 +487,7 @@ mod tests {
             tensors: DeviceTensors::default(),
             switch: DeviceTensors::default(),
             consumers: OnceLock::new(),
+            host_switch: OnceLock::new(),
         }
     }
 
@@ -490,6 +581,15 @@ mod tests {
                 .unwrap()
                 .unwrap();
             let s = to_f64_vec(&s).unwrap();
+            // The tensor path (used off the CPU) gives the same numbers as the fused CPU loop.
+            let s_tensors = m
+                .switch_on_scores_tensors(Device::Cpu, u as u32, &history, 1.5)
+                .unwrap();
+            let s_tensors = to_f64_vec(&s_tensors).unwrap();
+            assert_eq!(s.len(), s_tensors.len());
+            for (a, b) in s.iter().zip(&s_tensors) {
+                assert!((a - b).abs() < 1e-12 * a.abs().max(1.0), "{a} vs {b}");
+            }
             for j in 0..ni {
                 let (tags, weights) = m.data.t.row(j);
                 for c in 0..nt {
