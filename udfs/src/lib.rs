@@ -8,6 +8,7 @@
 //! - [`ranking`]: rank correlation (τ_AP, τ_AP,a, τ_AP,b, Kendall's τ_b, Spearman's ρ);
 //! - [`recsys`]: recommender model types and the functions that use them (`score`);
 //! - [`explain`]: explainers of recommenders and their fidelity;
+//! - [`stats`]: linear mixed models (`lmer`) and sequential experimental designs;
 //! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
 //!   payloads, the catalog that functions look models up in);
 //! - [`engine`]: session-level settings (`trustql.device`) and `trustql_device()`.
@@ -21,6 +22,7 @@ pub mod explain;
 pub mod model;
 pub mod ranking;
 pub mod recsys;
+pub mod stats;
 
 use std::sync::Arc;
 
@@ -54,7 +56,9 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 pub fn table_functions(
     catalog: Arc<dyn ModelCatalog>,
 ) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    recsys::table_functions(catalog)
+    let mut udtfs = recsys::table_functions(catalog);
+    udtfs.extend(stats::table_functions());
+    udtfs
 }
 
 /// Every model type known to this build (what `CREATE MODEL ... OPTIONS (type = ...)` accepts).
@@ -65,7 +69,9 @@ pub fn model_types() -> Vec<Arc<dyn ModelType>> {
 /// The documentation of every table function, by name (DataFusion's table functions carry none,
 /// so `\h` and the docs test read it here).
 pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
-    recsys::table_function_docs()
+    let mut docs = recsys::table_function_docs();
+    docs.extend(stats::table_function_docs());
+    docs
 }
 
 /// Registers all trustql functions on `ctx`.

@@ -1,0 +1,726 @@
+//! `sequential_design(table, runs, seed [, factors [, alias_factors]])`: thesis Algorithm 2 as a
+//! table function, so that the next runs of an experiment are a query over its admissible runs
+//! and the same seed reproduces the same run order anywhere.
+//!
+//! The table function resolves the named table while planning and returns a provider whose scan
+//! wraps the table's own scan in a [`DesignExec`]: at execution time it reads the whole table
+//! (every admissible run competes at every step), turns each factor column into level indices,
+//! runs [`super::kernels::sequential_design`] and emits the chosen runs in order. The same
+//! machinery serves `design_aliasing` (the alias matrix of the design), which differs only in
+//! its output.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
+};
+use datafusion::arrow::compute::{concat_batches, take};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{
+    exec_err, internal_err, plan_datafusion_err, plan_err, ScalarValue, TableReference,
+};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Documentation, Expr, TableType};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    execute_stream, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use datafusion_macros::user_doc;
+use futures::{StreamExt, TryStreamExt};
+
+use super::kernels;
+
+const NAME: &str = "sequential_design";
+
+#[user_doc(
+    doc_section(label = "Statistical Functions"),
+    description = "Thesis Algorithm 2 (§2.4.3), sequential generation of experimental runs \
+(table function): from a table of admissible runs, whose factor columns hold the factors' levels \
+(each distinct non-NULL value is a level, of any orderable type), it repeatedly adds to the \
+design the run that minimises the design's unbalance, then, among those, its maximum absolute \
+aliasing between main effects, breaking the remaining ties at random with a seeded generator. \
+The result has one row per chosen run, in the order chosen: run_order (1, 2, ...), every column \
+of the table, and the unbalance and max_aliasing of the design right after adding that run. \
+Unbalance of a factor: max − min over its levels of the number of design runs at that level, \
+leaving out levels that are exhausted (no run left to choose has them; thesis footnote 7), 0 \
+when fewer than two levels are left; unbalance of the design: the maximum over the factors. \
+Main effects are effect (sum-to-zero) coded: a factor with k levels, ordered ascending by value, \
+has k − 1 contrast columns, one per level after the first, +1 at that level, −1 at the first \
+level and 0 elsewhere (a two-level factor is the usual ±1 column, +1 at its larger value). The \
+alias of two contrast columns is their Pearson correlation over the design runs, 0 when either \
+column is constant over them (in particular with fewer than two runs); max_aliasing is the \
+largest absolute alias between columns of two different aliased factors (ties within 1e-12 are \
+ties). The step picks P[k] with k uniform in [0, |P|) from xoshiro256++ seeded through \
+SplitMix64 (one draw per step), P listed in the canonical order of the runs: ascending by their \
+factor levels, factor by factor, then by all their columns; the result therefore does not depend \
+on the order of the table's rows, and the first k runs are the same whatever the number of runs \
+asked for. The table is a registered table or view, named like a table in SQL; runs is a \
+positive integer, or NULL for all admissible runs (fewer rows when the table runs out); every \
+factor needs at least two levels and no NULL. design_aliasing gives the alias matrix of the \
+same design.",
+    syntax_example = "sequential_design(table, runs, seed [, factors [, alias_factors]])",
+    sql_example = r#"```sql
+> CREATE TABLE runs AS SELECT a, b, c FROM (VALUES (-1), (1)) AS ta(a) CROSS JOIN (VALUES ('x'), ('y')) AS tb(b) CROSS JOIN (VALUES (1), (2), (3)) AS tc(c);
+> SELECT run_order, unbalance FROM sequential_design('runs', 4, 42) ORDER BY run_order;
++-----------+-----------+
+| run_order | unbalance |
++-----------+-----------+
+| 1         | 1         |
+| 2         | 1         |
+| 3         | 1         |
+| 4         | 1         |
++-----------+-----------+
+```"#,
+    argument(
+        name = "table",
+        description = "Name of a registered table or view of admissible runs (a string literal)."
+    ),
+    argument(
+        name = "runs",
+        description = "Number of runs to choose (a positive integer), or NULL for all."
+    ),
+    argument(
+        name = "seed",
+        description = "Integer seed of the tie-breaking generator (any 64-bit integer)."
+    ),
+    argument(
+        name = "factors",
+        description = "Comma-separated factor columns (default '*', every column); other \
+columns are carried along in the result."
+    ),
+    argument(
+        name = "alias_factors",
+        description = "Comma-separated factors whose main effects enter the aliasing (default \
+'*', every factor; '' for none): a factor derived from others, such as a count of them, is \
+aliased with them by construction and can be left out here while still being balanced."
+    )
+)]
+#[derive(Debug, Default)]
+pub struct SequentialDesignFunc;
+
+impl SequentialDesignFunc {
+    /// The documentation of `sequential_design` (table functions have no documentation hook in
+    /// DataFusion, so it is exposed here).
+    pub fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+impl TableFunctionImpl for SequentialDesignFunc {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        plan_design(Output::Runs, args)
+    }
+}
+
+/// What a design table function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Output {
+    /// The chosen runs, in order (`sequential_design`).
+    Runs,
+    /// The alias matrix of the design (`design_aliasing`).
+    Aliasing,
+}
+
+impl Output {
+    fn name(self) -> &'static str {
+        match self {
+            Output::Runs => NAME,
+            Output::Aliasing => "design_aliasing",
+        }
+    }
+
+    fn usage(self) -> String {
+        format!(
+            "{}(table, runs, seed [, factors [, alias_factors]])",
+            self.name()
+        )
+    }
+}
+
+/// What a design needs besides the data.
+#[derive(Debug, Clone)]
+struct DesignSpec {
+    output: Output,
+    table: String,
+    /// `None`: every admissible run.
+    runs: Option<usize>,
+    seed: u64,
+    /// Column indices of the factors, in the order given.
+    factors: Vec<usize>,
+    /// Whether each factor enters the aliasing.
+    aliased: Vec<bool>,
+}
+
+fn string_arg(output: Output, args: &[Expr], i: usize, what: &str) -> Result<String> {
+    let name = output.name();
+    match args.get(i) {
+        Some(Expr::Literal(ScalarValue::Utf8(Some(s)), _))
+        | Some(Expr::Literal(ScalarValue::Utf8View(Some(s)), _))
+        | Some(Expr::Literal(ScalarValue::LargeUtf8(Some(s)), _)) => Ok(s.clone()),
+        Some(other) => plan_err!("{name}: {what} must be a string literal, got {other}"),
+        None => plan_err!("{name}: missing argument {what}; usage: {}", output.usage()),
+    }
+}
+
+fn runs_arg(output: Output, arg: &Expr) -> Result<Option<usize>> {
+    let name = output.name();
+    let Expr::Literal(value, _) = arg else {
+        return plan_err!(
+            "{name}: runs must be a positive integer literal or NULL (all runs), got {arg}"
+        );
+    };
+    if value.is_null() {
+        return Ok(None);
+    }
+    if !value.data_type().is_integer() {
+        return plan_err!(
+            "{name}: runs must be a positive integer or NULL (all runs), got {value} ({})",
+            value.data_type()
+        );
+    }
+    let n = match value {
+        // An unsigned value beyond i64 does not cast; it is positive all the same.
+        ScalarValue::UInt64(Some(n)) => Some(usize::try_from(*n).unwrap_or(usize::MAX)),
+        _ => match value.cast_to(&DataType::Int64)? {
+            ScalarValue::Int64(Some(n)) if n > 0 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            _ => None,
+        },
+    };
+    match n {
+        Some(n) if n > 0 => Ok(Some(n)),
+        _ => plan_err!("{name}: runs must be a positive integer or NULL (all runs), got {value}"),
+    }
+}
+
+fn seed_arg(output: Output, arg: &Expr) -> Result<u64> {
+    // The seed's 64-bit two's-complement pattern: -1 and 18446744073709551615 are the same seed.
+    let seed = match arg {
+        Expr::Literal(ScalarValue::UInt64(Some(v)), _) => Some(*v),
+        Expr::Literal(ScalarValue::UInt32(Some(v)), _) => Some(u64::from(*v)),
+        Expr::Literal(ScalarValue::UInt16(Some(v)), _) => Some(u64::from(*v)),
+        Expr::Literal(ScalarValue::UInt8(Some(v)), _) => Some(u64::from(*v)),
+        Expr::Literal(ScalarValue::Int64(Some(v)), _) => Some(*v as u64),
+        Expr::Literal(ScalarValue::Int32(Some(v)), _) => Some(i64::from(*v) as u64),
+        Expr::Literal(ScalarValue::Int16(Some(v)), _) => Some(i64::from(*v) as u64),
+        Expr::Literal(ScalarValue::Int8(Some(v)), _) => Some(i64::from(*v) as u64),
+        _ => None,
+    };
+    match seed {
+        Some(s) => Ok(s),
+        None => plan_err!(
+            "{}: seed must be an integer literal, got {arg}",
+            output.name()
+        ),
+    }
+}
+
+/// The names of a comma-separated list ('' gives none).
+fn name_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Polls `fut` once: catalog lookups of in-memory schemas are ready at once, and planning must
+/// not block a runtime thread on one that is not.
+fn ready<F: Future>(fut: F) -> Option<F::Output> {
+    let mut fut = pin!(fut);
+    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => Some(v),
+        Poll::Pending => None,
+    }
+}
+
+fn resolve_table(
+    session: &dyn Session,
+    output: Output,
+    name: &str,
+) -> Result<Arc<dyn TableProvider>> {
+    let function = output.name();
+    let defaults = &session.config_options().catalog;
+    let reference =
+        TableReference::from(name).resolve(&defaults.default_catalog, &defaults.default_schema);
+    let catalog = session
+        .catalog_list()
+        .catalog(&reference.catalog)
+        .ok_or_else(|| {
+            plan_datafusion_err!(
+                "{function}: table '{name}' not found: no catalog '{}'",
+                reference.catalog
+            )
+        })?;
+    let schema = catalog.schema(&reference.schema).ok_or_else(|| {
+        plan_datafusion_err!(
+            "{function}: table '{name}' not found: no schema '{}.{}'",
+            reference.catalog,
+            reference.schema
+        )
+    })?;
+    let not_found = || {
+        let mut names = schema.table_names();
+        names.sort();
+        let known = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        };
+        plan_err!(
+            "{function}: table '{name}' not found (tables in {}.{}: {known})",
+            reference.catalog,
+            reference.schema
+        )
+    };
+    if !schema.table_exist(&reference.table) {
+        return not_found();
+    }
+    match ready(schema.table(&reference.table)) {
+        Some(Ok(Some(table))) => Ok(table),
+        Some(Ok(None)) => not_found(),
+        Some(Err(e)) => Err(e),
+        None => plan_err!(
+            "{function}: table '{name}' is in a catalog that cannot be read while planning; copy it into a table first (CREATE TABLE t AS SELECT ...)"
+        ),
+    }
+}
+
+/// Plans a `sequential_design` or `design_aliasing` call.
+pub(super) fn plan_design(
+    output: Output,
+    args: TableFunctionArgs,
+) -> Result<Arc<dyn TableProvider>> {
+    let name = output.name();
+    let exprs = args.exprs();
+    if !(3..=5).contains(&exprs.len()) {
+        return plan_err!(
+            "{} takes 3 to 5 arguments, got {}",
+            output.usage(),
+            exprs.len()
+        );
+    }
+    let table = string_arg(output, exprs, 0, "table")?;
+    let runs = runs_arg(output, &exprs[1])?;
+    let seed = seed_arg(output, &exprs[2])?;
+    let factor_list = match exprs.get(3) {
+        Some(_) => string_arg(output, exprs, 3, "factors")?,
+        None => "*".to_string(),
+    };
+    let alias_list = match exprs.get(4) {
+        Some(_) => string_arg(output, exprs, 4, "alias_factors")?,
+        None => "*".to_string(),
+    };
+    let input = resolve_table(args.session(), output, &table)?;
+    let input_schema = input.schema();
+    let columns: Vec<&str> = input_schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    let factor_names: Vec<String> = if factor_list.trim() == "*" {
+        columns.iter().map(|c| c.to_string()).collect()
+    } else {
+        name_list(&factor_list)
+    };
+    if factor_names.is_empty() {
+        return plan_err!("{name}: no factors given; name at least one column of '{table}'");
+    }
+    let mut factors = Vec::with_capacity(factor_names.len());
+    for factor in &factor_names {
+        let Some(index) = columns.iter().position(|c| c == factor) else {
+            return plan_err!(
+                "{name}: table '{table}' has no column '{factor}' (its columns: {})",
+                columns.join(", ")
+            );
+        };
+        if factors.contains(&index) {
+            return plan_err!("{name}: factor '{factor}' is named twice");
+        }
+        let field = SortField::new(input_schema.field(index).data_type().clone());
+        if !RowConverter::supports_fields(std::slice::from_ref(&field)) {
+            return plan_err!(
+                "{name}: factor '{factor}' has type {}, whose values cannot be compared",
+                input_schema.field(index).data_type()
+            );
+        }
+        factors.push(index);
+    }
+    let alias_names: Vec<String> = if alias_list.trim() == "*" {
+        factor_names.clone()
+    } else {
+        name_list(&alias_list)
+    };
+    let mut aliased = vec![false; factors.len()];
+    for factor in &alias_names {
+        let Some(f) = factor_names.iter().position(|n| n == factor) else {
+            return plan_err!(
+                "{name}: alias factor '{factor}' is not one of the factors ({})",
+                factor_names.join(", ")
+            );
+        };
+        aliased[f] = true;
+    }
+    let fields: Vec<Arc<Field>> = match output {
+        Output::Runs => {
+            for extra in ["run_order", "unbalance", "max_aliasing"] {
+                if columns.contains(&extra) {
+                    return plan_err!(
+                        "{name}: table '{table}' already has a column named {extra}; rename it in a view first"
+                    );
+                }
+            }
+            let mut fields = vec![Arc::new(Field::new("run_order", DataType::Int64, false))];
+            fields.extend(input_schema.fields().iter().cloned());
+            fields.push(Arc::new(Field::new("unbalance", DataType::Int64, false)));
+            fields.push(Arc::new(Field::new(
+                "max_aliasing",
+                DataType::Float64,
+                false,
+            )));
+            fields
+        }
+        Output::Aliasing => ["factor_a", "level_a", "factor_b", "level_b"]
+            .into_iter()
+            .map(|n| Arc::new(Field::new(n, DataType::Utf8, false)))
+            .chain([Arc::new(Field::new("alias", DataType::Float64, false))])
+            .collect(),
+    };
+    let spec = DesignSpec {
+        output,
+        table,
+        runs,
+        seed,
+        factors,
+        aliased,
+    };
+    Ok(Arc::new(DesignTable {
+        input,
+        spec: Arc::new(spec),
+        schema: Arc::new(Schema::new(fields)),
+    }))
+}
+
+/// The result of a `sequential_design` or `design_aliasing` call.
+#[derive(Debug)]
+struct DesignTable {
+    input: Arc<dyn TableProvider>,
+    spec: Arc<DesignSpec>,
+    schema: SchemaRef,
+}
+
+#[async_trait]
+impl TableProvider for DesignTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Temporary
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        // Every column is read, whatever the projection: runs with the same factor levels are
+        // ordered by their full contents, which must not depend on the columns selected.
+        let input = self.input.scan(state, None, &[], None).await?;
+        Ok(Arc::new(DesignExec::try_new(
+            input,
+            self.spec.clone(),
+            self.schema.clone(),
+            projection.cloned(),
+        )?))
+    }
+}
+
+/// Reads its whole input, runs Algorithm 2, and emits the design or its alias matrix (one
+/// output partition).
+#[derive(Debug)]
+pub struct DesignExec {
+    input: Arc<dyn ExecutionPlan>,
+    spec: Arc<DesignSpec>,
+    /// The output columns before the projection.
+    full_schema: SchemaRef,
+    projection: Option<Vec<usize>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl DesignExec {
+    fn try_new(
+        input: Arc<dyn ExecutionPlan>,
+        spec: Arc<DesignSpec>,
+        full_schema: SchemaRef,
+        projection: Option<Vec<usize>>,
+    ) -> Result<Self> {
+        let schema = match &projection {
+            Some(p) => Arc::new(full_schema.project(p)?),
+            None => full_schema.clone(),
+        };
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema),
+            Partitioning::UnknownPartitioning(1),
+            EmissionType::Final,
+            Boundedness::Bounded,
+        ));
+        Ok(Self {
+            input,
+            spec,
+            full_schema,
+            projection,
+            properties,
+        })
+    }
+}
+
+impl DisplayAs for DesignExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let runs = match self.spec.runs {
+            Some(n) => n.to_string(),
+            None => "all".to_string(),
+        };
+        write!(
+            f,
+            "DesignExec: output={:?}, table={}, runs={runs}, seed={}",
+            self.spec.output, self.spec.table, self.spec.seed
+        )
+    }
+}
+
+impl ExecutionPlan for DesignExec {
+    fn name(&self) -> &str {
+        "DesignExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        vec![false]
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children)
+            .map_err(|c| plan_datafusion_err!("DesignExec takes one input, got {}", c.len()))?;
+        Ok(Arc::new(Self::try_new(
+            input,
+            self.spec.clone(),
+            self.full_schema.clone(),
+            self.projection.clone(),
+        )?))
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition != 0 {
+            return internal_err!("DesignExec has one partition, asked for {partition}");
+        }
+        // Reads every input partition (coalesced).
+        let input = execute_stream(self.input.clone(), context.clone())?;
+        let input_schema = self.input.schema();
+        let spec = self.spec.clone();
+        let full_schema = self.full_schema.clone();
+        let projection = self.projection.clone();
+        let batch_size = context.session_config().batch_size().max(1);
+        let batches = async move {
+            let batches: Vec<RecordBatch> = input.try_collect().await?;
+            let batch = concat_batches(&input_schema, &batches)?;
+            drop(batches);
+            // The greedy search is CPU work: keep it off the runtime's worker threads.
+            let out = tokio_blocking(move || design(&batch, &spec, &full_schema)).await?;
+            let out = match &projection {
+                Some(p) => out.project(p)?,
+                None => out,
+            };
+            let chunks: Vec<Result<RecordBatch>> = (0..out.num_rows())
+                .step_by(batch_size)
+                .map(|start| Ok(out.slice(start, batch_size.min(out.num_rows() - start))))
+                .collect();
+            Ok::<_, DataFusionError>(futures::stream::iter(chunks))
+        };
+        let stream = futures::stream::once(batches).try_flatten().boxed();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema(),
+            stream,
+        )))
+    }
+}
+
+/// Runs `f` on DataFusion's blocking pool.
+async fn tokio_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    datafusion::common::runtime::SpawnedTask::spawn_blocking(f)
+        .join()
+        .await
+        .map_err(|e| DataFusionError::Execution(format!("{NAME}: {e}")))?
+}
+
+/// A factor column as level indices, with the levels' values as text, ascending by value.
+struct Levels {
+    of_row: Vec<usize>,
+    labels: Vec<String>,
+}
+
+fn levels(spec: &DesignSpec, column: &ArrayRef, factor: &str) -> Result<Levels> {
+    let name = spec.output.name();
+    if column.null_count() > 0 {
+        return exec_err!(
+            "{name}: factor '{factor}' of table '{}' has NULL values; a level must be a value",
+            spec.table
+        );
+    }
+    let converter = RowConverter::new(vec![SortField::new(column.data_type().clone())])?;
+    let rows = converter.convert_columns(std::slice::from_ref(column))?;
+    let mut order: Vec<usize> = (0..column.len()).collect();
+    order.sort_by(|&a, &b| rows.row(a).cmp(&rows.row(b)));
+    let formatter = ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default())?;
+    let mut of_row = vec![0; column.len()];
+    let mut labels: Vec<String> = Vec::new();
+    let mut previous: Option<usize> = None;
+    for &i in &order {
+        if previous.is_none_or(|p| rows.row(p) != rows.row(i)) {
+            labels.push(formatter.value(i).to_string());
+        }
+        of_row[i] = labels.len() - 1;
+        previous = Some(i);
+    }
+    if labels.len() < 2 {
+        return exec_err!(
+            "{name}: factor '{factor}' has a single level ({}) among the admissible runs of '{}'; a factor needs at least two levels (leave it out of the factors)",
+            labels.first().map_or("", String::as_str),
+            spec.table
+        );
+    }
+    Ok(Levels { of_row, labels })
+}
+
+/// The rows of `batch` in Arrow's comparable row format, over every column whose type it supports.
+fn encode_rows(batch: &RecordBatch) -> Result<Option<Rows>> {
+    let (fields, columns): (Vec<SortField>, Vec<ArrayRef>) = batch
+        .columns()
+        .iter()
+        .map(|c| (SortField::new(c.data_type().clone()), c.clone()))
+        .filter(|(f, _)| RowConverter::supports_fields(std::slice::from_ref(f)))
+        .unzip();
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RowConverter::new(fields)?.convert_columns(&columns)?))
+}
+
+/// Runs Algorithm 2 over the admissible runs in `batch` and builds the output.
+fn design(batch: &RecordBatch, spec: &DesignSpec, full_schema: &SchemaRef) -> Result<RecordBatch> {
+    let name = spec.output.name();
+    let m = batch.num_rows();
+    if m == 0 {
+        return exec_err!(
+            "{name}: table '{}' has no rows, so no admissible runs",
+            spec.table
+        );
+    }
+    let schema = batch.schema();
+    let factor_names: Vec<&str> = spec
+        .factors
+        .iter()
+        .map(|&c| schema.field(c).name().as_str())
+        .collect();
+    let factors: Vec<Levels> = spec
+        .factors
+        .iter()
+        .zip(&factor_names)
+        .map(|(&c, factor)| levels(spec, batch.column(c), factor))
+        .collect::<Result<_>>()?;
+    // The canonical order of the runs: by factor levels, then by every column.
+    let encoded = encode_rows(batch)?;
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| {
+        factors
+            .iter()
+            .map(|f| f.of_row[a].cmp(&f.of_row[b]))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| match &encoded {
+                Some(rows) => rows.row(a).cmp(&rows.row(b)),
+                None => std::cmp::Ordering::Equal,
+            })
+    });
+    let runs: Vec<Vec<usize>> = order
+        .iter()
+        .map(|&i| factors.iter().map(|f| f.of_row[i]).collect())
+        .collect();
+    let level_counts: Vec<usize> = factors.iter().map(|f| f.labels.len()).collect();
+    let n_runs = spec.runs.unwrap_or(m);
+    let result = kernels::sequential_design(&level_counts, &spec.aliased, &runs, n_runs, spec.seed)
+        .or_else(|e| exec_err!("{name}: {e}"))?;
+    let columns: Vec<ArrayRef> = match spec.output {
+        Output::Runs => {
+            let rows: Vec<u32> = result
+                .steps
+                .iter()
+                .map(|s| u32::try_from(order[s.run]))
+                .collect::<std::result::Result<_, _>>()
+                .or_else(|_| exec_err!("{name}: too many admissible runs"))?;
+            let indices = UInt32Array::from(rows);
+            let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(
+                (1..=result.steps.len()).map(|k| k as i64),
+            ))];
+            for column in batch.columns() {
+                columns.push(take(column.as_ref(), &indices, None)?);
+            }
+            columns.push(Arc::new(Int64Array::from_iter_values(
+                result.steps.iter().map(|s| s.unbalance as i64),
+            )));
+            columns.push(Arc::new(Float64Array::from_iter_values(
+                result.steps.iter().map(|s| s.max_aliasing),
+            )));
+            columns
+        }
+        Output::Aliasing => {
+            let a = &result.aliases;
+            let text = |f: &dyn Fn(&kernels::Alias) -> String| -> ArrayRef {
+                Arc::new(StringArray::from_iter_values(a.iter().map(f)))
+            };
+            vec![
+                text(&|x| factor_names[x.factor_a].to_string()),
+                text(&|x| factors[x.factor_a].labels[x.level_a].clone()),
+                text(&|x| factor_names[x.factor_b].to_string()),
+                text(&|x| factors[x.factor_b].labels[x.level_b].clone()),
+                Arc::new(Float64Array::from_iter_values(a.iter().map(|x| x.alias))),
+            ]
+        }
+    };
+    Ok(RecordBatch::try_new(full_schema.clone(), columns)?)
+}
