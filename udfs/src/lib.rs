@@ -56,14 +56,16 @@ pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
 pub fn table_functions(
     catalog: Arc<dyn ModelCatalog>,
 ) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    let mut udtfs = recsys::table_functions(catalog);
-    udtfs.extend(stats::table_functions());
+    let mut udtfs = recsys::table_functions(catalog.clone());
+    udtfs.extend(stats::table_functions(catalog));
     udtfs
 }
 
 /// Every model type known to this build (what `CREATE MODEL ... OPTIONS (type = ...)` accepts).
 pub fn model_types() -> Vec<Arc<dyn ModelType>> {
-    recsys::model_types()
+    let mut types = recsys::model_types();
+    types.extend(stats::model_types());
+    types
 }
 
 /// The documentation of every table function, by name (DataFusion's table functions carry none,

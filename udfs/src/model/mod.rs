@@ -33,6 +33,11 @@ pub trait Model: Send + Sync + Debug {
     fn as_recommender(&self) -> Option<&dyn Recommender> {
         None
     }
+
+    /// The fitted linear mixed model, for models of type `lmer`.
+    fn as_mixed_model(&self) -> Option<&crate::stats::lmm::LmmFit> {
+        None
+    }
 }
 
 /// A model with its name, type and the options it was trained with.

@@ -1,0 +1,336 @@
+//! The `lmer` model type: a linear mixed model fitted by `CREATE MODEL`.
+//!
+//! It exists so that the analysis of an experiment is SQL over its results table: `CREATE MODEL m
+//! OPTIONS (type = 'lmer', formula = 'y ~ x + (1 | g)') AS SELECT ...` converts the query's rows to
+//! the kernel's named columns ([`crate::stats::lmm::Frame`]), fits the model (REML by default) with
+//! progress and Ctrl-C, and stores the fit like any other model, so that `fixed_effects(m)`,
+//! `variance_components(m)`, `random_effects(m)`, `model_fit(m)`, `emmeans(m, ...)` and
+//! `bootstrap_ci(m, ...)` can read it later, in this session or another.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
+use datafusion::common::{exec_err, plan_err};
+use datafusion::error::{DataFusionError, Result};
+use serde::{Deserialize, Serialize};
+
+use super::lmm::{self, Column, DfMethod, Frame, LmmError, LmmFit, LmmOptions};
+use crate::model::{
+    decode, encode, LoadedModel, Model, ModelCatalog, ModelOptions, ModelType, OptionKind,
+    OptionSpec, TrainContext, Trained, TrainingData,
+};
+
+/// The `lmer` model type.
+#[derive(Debug)]
+pub struct LmerType;
+
+/// A fitted linear mixed model.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LmerModel {
+    pub fit: LmmFit,
+}
+
+const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "formula",
+        kind: OptionKind::Text,
+        default: None,
+        doc: "the model in lme4's formula language, e.g. 'Reaction ~ Days + (Days | Subject)' (required)",
+    },
+    OptionSpec {
+        name: "reml",
+        kind: OptionKind::Bool,
+        default: Some("true"),
+        doc: "true: restricted maximum likelihood (REML, lme4's default); false: maximum likelihood",
+    },
+    OptionSpec {
+        name: "factors",
+        kind: OptionKind::Text,
+        default: Some("''"),
+        doc: "comma-separated numeric columns to treat as categorical (text and boolean columns always are)",
+    },
+    OptionSpec {
+        name: "df_method",
+        kind: OptionKind::Choice(&["satterthwaite", "asymptotic"]),
+        default: Some("satterthwaite"),
+        doc: "degrees of freedom of t tests and intervals: Satterthwaite (as lmerTest) or asymptotic (normal)",
+    },
+    OptionSpec {
+        name: "max_evaluations",
+        kind: OptionKind::Int {
+            min: 10,
+            max: 10_000_000,
+        },
+        default: Some("100000"),
+        doc: "the most deviance evaluations the optimiser may use",
+    },
+];
+
+/// Progress lines every this many evaluations of the criterion.
+const PROGRESS_EVERY: usize = 200;
+
+/// A kernel error as a DataFusion error (plan errors: they are about the formula or the data's
+/// shape, found before any fitting work that a retry could change).
+pub(crate) fn lmm_err(e: LmmError) -> DataFusionError {
+    DataFusionError::Plan(e.to_string())
+}
+
+/// Converts one Arrow column to a kernel column: integers stay integers (so that `factors` can
+/// name them), other numbers become floats, strings text, booleans booleans; dictionary-encoded
+/// columns are decoded first.
+fn to_column(name: &str, array: &ArrayRef) -> Result<Column> {
+    let dt = array.data_type();
+    let decoded;
+    let array = match dt {
+        DataType::Dictionary(_, value) => {
+            decoded = cast(array, value)?;
+            &decoded
+        }
+        _ => array,
+    };
+    let dt = array.data_type();
+    Ok(match dt {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32 => {
+            let a = cast(array, &DataType::Int64)?;
+            Column::Int(a.as_primitive::<Int64Type>().iter().collect())
+        }
+        DataType::UInt64
+        | DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _) => {
+            let a = cast(array, &DataType::Float64)?;
+            Column::Float(a.as_primitive::<Float64Type>().iter().collect())
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let a = cast(array, &DataType::Utf8)?;
+            Column::Text(
+                a.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect(),
+            )
+        }
+        DataType::Boolean => Column::Bool(array.as_boolean().iter().collect()),
+        DataType::Null => Column::Float(vec![None; array.len()]),
+        other => {
+            return plan_err!(
+                "lmer: column \"{name}\" has type {other}, which a model formula cannot use \
+                 (numbers, text and booleans can be used)"
+            )
+        }
+    })
+}
+
+/// The rows of the `AS` query as the kernel's named columns.
+fn frame(data: &TrainingData) -> Result<Frame> {
+    let mut names = Vec::new();
+    let mut columns = Vec::new();
+    for (c, field) in data.schema.fields().iter().enumerate() {
+        let mut parts = Vec::with_capacity(data.batches.len());
+        for batch in &data.batches {
+            parts.push(to_column(field.name(), batch.column(c))?);
+        }
+        names.push(field.name().clone());
+        columns.push(concat(parts, data.num_rows()));
+    }
+    Ok(Frame { names, columns })
+}
+
+/// Concatenates the per-batch pieces of one column (all of the same variant).
+fn concat(parts: Vec<Column>, rows: usize) -> Column {
+    let mut it = parts.into_iter();
+    let Some(mut first) = it.next() else {
+        return Column::Float(Vec::new());
+    };
+    for part in it {
+        match (&mut first, part) {
+            (Column::Float(a), Column::Float(b)) => a.extend(b),
+            (Column::Int(a), Column::Int(b)) => a.extend(b),
+            (Column::Text(a), Column::Text(b)) => a.extend(b),
+            (Column::Bool(a), Column::Bool(b)) => a.extend(b),
+            // Every batch has the query's schema, so the variants agree.
+            _ => {}
+        }
+    }
+    debug_assert_eq!(column_len(&first), rows);
+    first
+}
+
+fn column_len(c: &Column) -> usize {
+    match c {
+        Column::Float(v) => v.len(),
+        Column::Int(v) => v.len(),
+        Column::Text(v) => v.len(),
+        Column::Bool(v) => v.len(),
+    }
+}
+
+/// The fitting options from the model's validated options.
+pub(crate) fn lmm_options(options: &ModelOptions) -> LmmOptions {
+    let factors = options
+        .text("factors")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut out = LmmOptions {
+        reml: options.bool("reml").unwrap_or(true),
+        factors,
+        df_method: match options.text("df_method") {
+            Some("asymptotic") => DfMethod::Asymptotic,
+            _ => DfMethod::Satterthwaite,
+        },
+        ..LmmOptions::default()
+    };
+    if let Some(n) = options.int("max_evaluations") {
+        out.max_evaluations = n as usize;
+    }
+    out
+}
+
+impl ModelType for LmerType {
+    fn name(&self) -> &'static str {
+        "lmer"
+    }
+
+    fn description(&self) -> &'static str {
+        "linear mixed model in lme4's formula language, fitted by REML or ML (Bates et al. 2015)"
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        OPTIONS
+    }
+
+    fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
+        let start = Instant::now();
+        let Some(formula) = ctx.options.text("formula") else {
+            return plan_err!(
+                "model type 'lmer' needs a formula, e.g. OPTIONS (type = 'lmer', \
+                 formula = 'y ~ x + (1 | g)')"
+            );
+        };
+        let options = lmm_options(ctx.options);
+        let frame = frame(data)?;
+        let mut control =
+            |evaluations: usize, criterion: f64| -> std::result::Result<(), LmmError> {
+                if ctx.control.check_cancelled().is_err() {
+                    return Err(LmmError::new("cancelled by the user"));
+                }
+                if evaluations > 0 && evaluations % PROGRESS_EVERY == 0 {
+                    ctx.control.progress(&format!(
+                        "lmer: {evaluations} evaluations, criterion {criterion:.6}, {:.1} s",
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
+                Ok(())
+            };
+        let fit = lmm::fit(formula, &frame, &options, &mut control).map_err(|e| {
+            if ctx.control.check_cancelled().is_err() {
+                DataFusionError::Execution("cancelled by the user".to_string())
+            } else {
+                lmm_err(e)
+            }
+        })?;
+        let s = fit.summary();
+        for w in &s.warnings {
+            ctx.control.progress(&format!("lmer: warning: {w}"));
+        }
+        ctx.control.progress(&format!(
+            "lmer: fitted {} rows ({} dropped for NULLs) by {} in {} evaluations, {:.3} s",
+            s.n,
+            s.rows_dropped,
+            if s.reml { "REML" } else { "ML" },
+            s.evaluations,
+            start.elapsed().as_secs_f64()
+        ));
+        let mut training = BTreeMap::new();
+        training.insert("rows".to_string(), s.n.to_string());
+        training.insert(
+            "rows dropped (NULLs)".to_string(),
+            s.rows_dropped.to_string(),
+        );
+        training.insert("evaluations".to_string(), s.evaluations.to_string());
+        training.insert("converged".to_string(), s.converged.to_string());
+        training.insert("singular".to_string(), s.singular.to_string());
+        if !s.warnings.is_empty() {
+            training.insert("warnings".to_string(), s.warnings.join("; "));
+        }
+        Ok(Trained {
+            model: Box::new(LmerModel { fit }),
+            training,
+        })
+    }
+
+    fn load(&self, _options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>> {
+        Ok(Box::new(decode::<LmerModel>("lmer", bytes)?))
+    }
+}
+
+impl Model for LmerModel {
+    fn describe(&self) -> Vec<(String, String)> {
+        let s = self.fit.summary();
+        let mut out = vec![
+            ("formula".to_string(), self.fit.design.formula.clone()),
+            (
+                "method".to_string(),
+                if s.reml { "REML" } else { "ML" }.to_string(),
+            ),
+            ("observations".to_string(), s.n.to_string()),
+        ];
+        for (g, n) in &s.groups {
+            out.push((format!("groups: {g}"), n.to_string()));
+        }
+        out.push((
+            "log-likelihood".to_string(),
+            format!("{:.4}", s.log_likelihood),
+        ));
+        out.push(("singular".to_string(), s.singular.to_string()));
+        out
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        encode(self)
+    }
+
+    fn as_mixed_model(&self) -> Option<&LmmFit> {
+        Some(&self.fit)
+    }
+}
+
+/// The fitted mixed model called `name`, for the function `function`, or a clear error.
+pub(crate) fn mixed_model(
+    catalog: &dyn ModelCatalog,
+    name: &str,
+    function: &str,
+) -> Result<Arc<LoadedModel>> {
+    let model = catalog.model(name)?;
+    if model.model.as_mixed_model().is_none() {
+        return plan_err!(
+            "{function}: model '{name}' has type '{}', not 'lmer' (a mixed model)",
+            model.model_type
+        );
+    }
+    Ok(model)
+}
+
+/// Runs `f` on the fit of a model that [`mixed_model`] returned.
+pub(crate) fn with_fit<T>(model: &LoadedModel, f: impl FnOnce(&LmmFit) -> Result<T>) -> Result<T> {
+    match model.model.as_mixed_model() {
+        Some(fit) => f(fit),
+        None => exec_err!("model '{}' is not a mixed model", model.name),
+    }
+}
