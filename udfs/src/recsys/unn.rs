@@ -171,17 +171,22 @@ impl Unn {
                     let lv = &self.latent[v * k..(v + 1) * k];
                     let luv: f64 = lu.iter().zip(lv).map(|(x, y)| x * y).sum();
                     let mv = &h.m[v * nt..(v + 1) * nt];
-                    let nv0 = h.norms[v] + 1e-30;
+                    let nv0 = h.norms[v];
                     let (aw, bw, ab, bb) = (a * weight, b * weight, a * b, b * b);
                     for t in 0..nt {
                         let num = luv + aw * mv[t] + bw * mu[t] + ab * wb[t];
-                        let nv = (nv0 + 2.0 * bw * mv[t] + bb * wb[t]).sqrt();
-                        acc[t] += b * num / nv;
+                        let inv_nv = inverse_norm_scalar(
+                            nv0 + 2.0 * bw * mv[t] + bb * wb[t],
+                            nv0 + bb * wb[t],
+                        );
+                        acc[t] += b * num * inv_nv;
                     }
                 }
                 for t in 0..nt {
-                    let nu = (lu2 + 2.0 * a * weight * mu[t] + a * a * wb[t] + 1e-30).sqrt();
-                    acc[t] /= nu;
+                    acc[t] *= inverse_norm_scalar(
+                        lu2 + 2.0 * a * weight * mu[t] + a * a * wb[t],
+                        lu2 + a * a * wb[t],
+                    );
                 }
                 acc
             })
@@ -223,15 +228,13 @@ impl Unn {
             let mc = m.index_select(0, &cs_t);
             let luv = latent.index_select(0, &cs_t).matmul(&lu).unsqueeze(1);
             let num = luv + (&mc * a + &b * mu.unsqueeze(0)) * weight + &b * wb.unsqueeze(0) * a;
-            let nv = (norms.index_select(0, &cs_t).unsqueeze(1)
-                + &b * &mc * (2.0 * weight)
-                + b.square() * wb.unsqueeze(0)
-                + 1e-30)
-                .sqrt();
-            let nu =
-                (lu.square().sum(Kind::Double) + &mu * (2.0 * a * weight) + &wb * (a * a) + 1e-30)
-                    .sqrt();
-            rows.push((num / nv * &b).sum_dim_intlist(0, false, Kind::Double) / nu);
+            let nc = norms.index_select(0, &cs_t).unsqueeze(1);
+            let bwb = b.square() * wb.unsqueeze(0);
+            let inv_nv = inverse_norm(&(&nc + &b * &mc * (2.0 * weight) + &bwb), &(&nc + &bwb));
+            let lu2 = lu.square().sum(Kind::Double);
+            let awb = &wb * (a * a);
+            let inv_nu = inverse_norm(&(&lu2 + &mu * (2.0 * a * weight) + &awb), &(&lu2 + &awb));
+            rows.push((num * inv_nv * &b).sum_dim_intlist(0, false, Kind::Double) * inv_nu);
         }
         Ok(Tensor::stack(&rows, 0))
     }
@@ -383,9 +386,38 @@ fn switched_similarity(lu: &Tensor, lc: &Tensor, d: &Tensor, ru: &Tensor, rv: &T
     let lc2 = lc.square().sum_dim_intlist(1, false, Kind::Double);
     let (ru1, rv0) = (ru.unsqueeze(1), rv.unsqueeze(0));
     let num = luv + &ru1 * &p + &rv0 * q.unsqueeze(1) + (ru * &dd).unsqueeze(1) * &rv0;
-    let nv = (lc2.unsqueeze(0) + &rv0 * &p * 2.0 + rv0.square() * dd.unsqueeze(1) + 1e-30).sqrt();
-    let nu = (lu2 + ru * &q * 2.0 + ru.square() * &dd + 1e-30).sqrt();
-    (num / nv * rv0).sum_dim_intlist(1, false, Kind::Double) / nu
+    let rd2 = rv0.square() * dd.unsqueeze(1);
+    let inv_nv = inverse_norm(
+        &(lc2.unsqueeze(0) + &rv0 * &p * 2.0 + &rd2),
+        &(lc2.unsqueeze(0) + &rd2),
+    );
+    let ru_dd = ru.square() * &dd;
+    let inv_nu = inverse_norm(&(&lu2 + ru * &q * 2.0 + &ru_dd), &(&lu2 + &ru_dd));
+    (num * inv_nv * rv0).sum_dim_intlist(1, false, Kind::Double) * inv_nu
+}
+
+/// Relative size below which an expanded squared norm ‖a + b‖² = ‖a‖² + 2 a·b + ‖b‖² counts as
+/// zero: the expansion loses about this much to rounding when a + b nearly vanishes.
+const VANISHED: f64 = 1e-9;
+
+/// 1 / ‖a + b‖ from its expansion `sq` = ‖a‖² + 2 a·b + ‖b‖² and `scale` = ‖a‖² + ‖b‖², and 0 when
+/// the vector vanishes (`sq` ≤ [`VANISHED`] · `scale`): a latent profile that the change of tags
+/// cancels exactly (a user whose only item lost all its tags) has no direction, and the
+/// definition's unit(0) is taken as 0, so it adds nothing to the score. Without the cut the
+/// rounding error of the expansion (possibly negative) would be divided by.
+fn inverse_norm(sq: &Tensor, scale: &Tensor) -> Tensor {
+    let vanished = sq.le_tensor(&(scale * VANISHED));
+    let safe = sq.where_self(&vanished.logical_not(), &sq.ones_like());
+    safe.rsqrt().masked_fill(&vanished, 0.0)
+}
+
+/// [`inverse_norm`] for one value.
+fn inverse_norm_scalar(sq: f64, scale: f64) -> f64 {
+    if sq <= VANISHED * scale {
+        0.0
+    } else {
+        1.0 / sq.sqrt()
+    }
 }
 
 impl ModelType for UnnType {
@@ -509,15 +541,68 @@ mod tests {
                 .binary_search(&(i as u32))
                 .map_or(0.0, |p| vals[p] as f64)
         };
+        // unit(x), with unit(0) = 0 (a profile the change cancels has no direction).
         let z = |v: usize| {
             let x: Vec<f64> = (0..k).map(|c| m.latent[v * k + c] + r(v) * d[c]).collect();
             let n = x.iter().map(|a| a * a).sum::<f64>().sqrt();
+            let scale = (0..k)
+                .map(|c| m.latent[v * k + c].powi(2) + (r(v) * d[c]).powi(2))
+                .sum::<f64>();
+            if n * n <= 1e-9 * scale {
+                return vec![0.0; k];
+            }
             x.into_iter().map(|a| a / n).collect::<Vec<f64>>()
         };
         let zu = z(u);
         (0..m.data.n_users())
             .map(|v| r(v) * z(v).iter().zip(&zu).map(|(a, b)| a * b).sum::<f64>())
             .sum()
+    }
+
+    /// A user whose latent profile is exactly what one item's tags put there (as for a user
+    /// with that single item) loses it all when the item's tags are removed: the score is finite
+    /// and follows the definition with unit(0) = 0, for LIME's empty tag vector.
+    #[test]
+    fn a_profile_cancelled_by_the_change_adds_nothing() {
+        let mut m = random_unn(5);
+        let (nu, k) = (m.data.n_users(), m.k);
+        let (v, i, rv) = (0..nu)
+            .find_map(|v| {
+                let (items, vals) = m.data.r.row(v);
+                items.first().map(|&i| (v, i as usize, vals[0] as f64))
+            })
+            .unwrap();
+        let (tags, _) = m.data.t.row(i);
+        assert!(!tags.is_empty());
+        for c in 0..k {
+            m.latent[v * k + c] = rv * m.item_tags[i * k + c];
+        }
+        let tags = TagInput::Sparse(SparseTags {
+            rows: Tensor::from_slice::<i64>(&[]),
+            cols: Tensor::from_slice::<i64>(&[]),
+            vals: Tensor::from_slice::<f64>(&[]),
+            batch: nu as i64,
+        });
+        let users: Vec<u32> = (0..nu as u32).collect();
+        let items = vec![i as u32; nu];
+        let got = m
+            .forward(
+                Device::Cpu,
+                &index(&users, Device::Cpu),
+                &index(&items, Device::Cpu),
+                &tags,
+            )
+            .unwrap();
+        let got = to_f64_vec(&got).unwrap();
+        let empty = vec![0.0; m.data.n_tags()];
+        for (u, g) in got.into_iter().enumerate() {
+            let want = direct(&m, u, i, &empty);
+            assert!(g.is_finite() && want.is_finite(), "user {u}: {g} vs {want}");
+            assert!(
+                (g - want).abs() < 1e-9 * want.abs().max(1.0),
+                "user {u}: {g} vs {want}"
+            );
+        }
     }
 
     #[test]

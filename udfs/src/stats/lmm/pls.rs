@@ -332,6 +332,16 @@ impl CrossProducts {
     fn lambda_t_rows(&self, t: &[DMatrix<f64>], m: &mut DMatrix<f64>) {
         for (ti, tm) in t.iter().enumerate() {
             let kt = self.k[ti];
+            if kt == 1 {
+                let th = tm[(0, 0)];
+                let rows = self.offset[ti]..self.offset[ti] + self.nlev[ti];
+                for c in 0..m.ncols() {
+                    for r in rows.clone() {
+                        m[(r, c)] *= th;
+                    }
+                }
+                continue;
+            }
             for lev in 0..self.nlev[ti] {
                 let start = self.offset[ti] + lev * kt;
                 let blk = tm.transpose() * m.rows(start, kt);
@@ -363,7 +373,32 @@ impl CrossProducts {
         for i in 0..q2 {
             s22[(i, i)] += 1.0;
         }
-        if q1 > 0 {
+        if q1 > 0 && self.k[0] == 1 {
+            // A scalar term (e.g. (1 | g)): each diagonal block is the number θ² d + 1, so its
+            // Cholesky factor is a square root and nothing needs a matrix per level.
+            let th = t[0][(0, 0)];
+            for (lev, d) in self.d11.iter().enumerate() {
+                let l = (th * th * d[(0, 0)] + 1.0).sqrt();
+                let mut blocks = Vec::with_capacity(self.a21[lev].len());
+                for (roff, s, m) in &self.a21[lev] {
+                    blocks.push((*roff, (t[*s].transpose() * m) * (th / l)));
+                }
+                for (r1, b1) in &blocks {
+                    for (r2, b2) in &blocks {
+                        if r2 > r1 {
+                            continue;
+                        }
+                        for a in 0..b1.nrows() {
+                            for c in 0..b2.nrows() {
+                                s22[(r1 + a, r2 + c)] -= b1[(a, 0)] * b2[(c, 0)];
+                            }
+                        }
+                    }
+                }
+                l11.push(DMatrix::from_element(1, 1, l));
+                bl.push(blocks);
+            }
+        } else if q1 > 0 {
             let t0 = &t[0];
             let k0 = self.k[0];
             for (lev, d) in self.d11.iter().enumerate() {
@@ -409,7 +444,27 @@ impl CrossProducts {
         let mut rzx = self.ztx.clone();
         self.lambda_t_rows(&t, &mut rzx);
         let mut cu = DVector::from_column_slice(cu.as_slice());
-        if q1 > 0 {
+        if q1 > 0 && self.k[0] == 1 {
+            let p = rzx.ncols();
+            for (lev, l) in l11.iter().enumerate() {
+                let lv = l[(0, 0)];
+                cu[lev] /= lv;
+                let c = cu[lev];
+                for j in 0..p {
+                    rzx[(lev, j)] /= lv;
+                }
+                for (roff, b) in &bl[lev] {
+                    for a in 0..b.nrows() {
+                        let (row, ba) = (q1 + roff + a, b[(a, 0)]);
+                        cu[row] -= ba * c;
+                        for j in 0..p {
+                            let r = rzx[(lev, j)];
+                            rzx[(row, j)] -= ba * r;
+                        }
+                    }
+                }
+            }
+        } else if q1 > 0 {
             let k0 = self.k[0];
             for (lev, l) in l11.iter().enumerate() {
                 let start = lev * k0;

@@ -142,20 +142,25 @@ fn criterion_equals_dense_likelihood() {
 
 #[test]
 fn blocked_path_equals_dense_path() {
+    blocked_equals_dense("y ~ x + (1 + x | g1) + (1 | g2)", vec![0.7, -0.2, 0.4, 1.3]);
+}
+
+/// The same with a scalar large term (the blocked path's scalar shortcut) crossed with a
+/// vector-valued one.
+#[test]
+fn blocked_path_equals_dense_path_for_a_scalar_term() {
+    blocked_equals_dense("y ~ x + (1 | g1) + (1 + x | g2)", vec![0.7, 0.4, -0.2, 1.3]);
+}
+
+fn blocked_equals_dense(formula: &str, other_theta: Vec<f64>) {
     let fr = random_frame(900, 150, 7, 3);
-    let fit = fit(
-        "y ~ x + (1 + x | g1) + (1 | g2)",
-        &fr,
-        &LmmOptions::default(),
-        &mut quiet(),
-    )
-    .unwrap();
+    let fit = fit(formula, &fr, &LmmOptions::default(), &mut quiet()).unwrap();
     let d = &fit.design;
     assert!(d.q() > pls::SPLIT_THRESHOLD);
     let dense = CrossProducts::new(d, true);
     let blocked = CrossProducts::new(d, false);
     assert!(blocked.is_blocked() && !dense.is_blocked());
-    for theta in [fit.theta.clone(), vec![0.7, -0.2, 0.4, 1.3]] {
+    for theta in [fit.theta.clone(), other_theta] {
         for reml in [true, false] {
             let a = dense.criterion(&theta, reml);
             let b = blocked.criterion(&theta, reml);
