@@ -283,10 +283,9 @@ fn factor_random_terms_and_interactions() {
     assert_eq!(fit.random_effects().len(), 6 * 3);
 }
 
-/// Scale check (run with `--ignored`, best in release): 100,000 rows, 2,000 users crossed with
-/// 40 items.
+/// At scale, through the blocked path with a crossed term: 100,000 rows, 2,000 users crossed with
+/// 40 items, drawn with user SD 1 (θ = 1 with unit noise) and slope 0.3, which the fit recovers.
 #[test]
-#[ignore]
 fn large_crossed_problem() {
     let n = 100_000;
     let mut rng = Rng::new(4);
@@ -314,7 +313,6 @@ fn large_crossed_problem() {
             Column::Int(it),
         ],
     };
-    let start = std::time::Instant::now();
     let fit = fit(
         "y ~ x + (1 | user) + (1 | item)",
         &fr,
@@ -322,11 +320,7 @@ fn large_crossed_problem() {
         &mut quiet(),
     )
     .unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "large fit: {secs:.2} s, {} evaluations, theta {:?}",
-        fit.evaluations, fit.theta
-    );
+    assert!(fit.converged);
     assert!((fit.theta[0] - 1.0).abs() < 0.1);
     assert!((fit.beta[1] - 0.3).abs() < 0.02);
 }
