@@ -9,10 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
@@ -21,9 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{
-    exec_err, internal_err, plan_datafusion_err, plan_err, ScalarValue, TableReference,
-};
+use datafusion::common::{exec_err, internal_err, plan_datafusion_err, plan_err, ScalarValue};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Documentation, Expr, TableType};
@@ -37,6 +32,7 @@ use datafusion_macros::user_doc;
 use futures::{StreamExt, TryStreamExt};
 
 use super::kernels;
+use crate::adapters::resolve_table;
 use crate::model::{KeyColumn, KeyKind, KeyRef};
 
 const NAME: &str = "holdout_split";
@@ -161,63 +157,6 @@ fn seed_arg(arg: &Expr) -> Result<u64> {
     }
 }
 
-/// Polls `fut` once: catalog lookups of in-memory schemas are ready at once, and planning must
-/// not block a runtime thread on one that is not.
-fn ready<F: Future>(fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }
-}
-
-fn resolve_table(session: &dyn Session, name: &str) -> Result<Arc<dyn TableProvider>> {
-    let defaults = &session.config_options().catalog;
-    let reference =
-        TableReference::from(name).resolve(&defaults.default_catalog, &defaults.default_schema);
-    let catalog = session
-        .catalog_list()
-        .catalog(&reference.catalog)
-        .ok_or_else(|| {
-            plan_datafusion_err!(
-                "{NAME}: table '{name}' not found: no catalog '{}'",
-                reference.catalog
-            )
-        })?;
-    let schema = catalog.schema(&reference.schema).ok_or_else(|| {
-        plan_datafusion_err!(
-            "{NAME}: table '{name}' not found: no schema '{}.{}'",
-            reference.catalog,
-            reference.schema
-        )
-    })?;
-    let not_found = || {
-        let mut names = schema.table_names();
-        names.sort();
-        let known = if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        };
-        plan_err!(
-            "{NAME}: table '{name}' not found (tables in {}.{}: {known})",
-            reference.catalog,
-            reference.schema
-        )
-    };
-    if !schema.table_exist(&reference.table) {
-        return not_found();
-    }
-    match ready(schema.table(&reference.table)) {
-        Some(Ok(Some(table))) => Ok(table),
-        Some(Ok(None)) => not_found(),
-        Some(Err(e)) => Err(e),
-        None => plan_err!(
-            "{NAME}: table '{name}' is in a catalog that cannot be read while planning; copy it into a table first (CREATE TABLE t AS SELECT ...)"
-        ),
-    }
-}
-
 fn id_column(schema: &Schema, table: &str, column: &str, role: &str) -> Result<(String, usize)> {
     let Ok(index) = schema.index_of(column) else {
         let have: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -253,7 +192,7 @@ impl TableFunctionImpl for HoldoutSplitFunc {
             Some(_) => string_arg(exprs, 4, "item_column")?,
             None => "item".to_string(),
         };
-        let input = resolve_table(args.session(), &table)?;
+        let input = resolve_table(args.session(), NAME, &table)?;
         let input_schema = input.schema();
         let spec = SplitSpec {
             ratio,

@@ -10,10 +10,7 @@
 //! its output.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
@@ -25,9 +22,7 @@ use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{
-    exec_err, internal_err, plan_datafusion_err, plan_err, ScalarValue, TableReference,
-};
+use datafusion::common::{exec_err, internal_err, plan_datafusion_err, plan_err, ScalarValue};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Documentation, Expr, TableType};
@@ -41,6 +36,7 @@ use datafusion_macros::user_doc;
 use futures::{StreamExt, TryStreamExt};
 
 use super::kernels;
+use crate::adapters::resolve_table;
 
 const NAME: &str = "sequential_design";
 
@@ -234,68 +230,6 @@ fn name_list(list: &str) -> Vec<String> {
         .collect()
 }
 
-/// Polls `fut` once: catalog lookups of in-memory schemas are ready at once, and planning must
-/// not block a runtime thread on one that is not.
-fn ready<F: Future>(fut: F) -> Option<F::Output> {
-    let mut fut = pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }
-}
-
-fn resolve_table(
-    session: &dyn Session,
-    output: Output,
-    name: &str,
-) -> Result<Arc<dyn TableProvider>> {
-    let function = output.name();
-    let defaults = &session.config_options().catalog;
-    let reference =
-        TableReference::from(name).resolve(&defaults.default_catalog, &defaults.default_schema);
-    let catalog = session
-        .catalog_list()
-        .catalog(&reference.catalog)
-        .ok_or_else(|| {
-            plan_datafusion_err!(
-                "{function}: table '{name}' not found: no catalog '{}'",
-                reference.catalog
-            )
-        })?;
-    let schema = catalog.schema(&reference.schema).ok_or_else(|| {
-        plan_datafusion_err!(
-            "{function}: table '{name}' not found: no schema '{}.{}'",
-            reference.catalog,
-            reference.schema
-        )
-    })?;
-    let not_found = || {
-        let mut names = schema.table_names();
-        names.sort();
-        let known = if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        };
-        plan_err!(
-            "{function}: table '{name}' not found (tables in {}.{}: {known})",
-            reference.catalog,
-            reference.schema
-        )
-    };
-    if !schema.table_exist(&reference.table) {
-        return not_found();
-    }
-    match ready(schema.table(&reference.table)) {
-        Some(Ok(Some(table))) => Ok(table),
-        Some(Ok(None)) => not_found(),
-        Some(Err(e)) => Err(e),
-        None => plan_err!(
-            "{function}: table '{name}' is in a catalog that cannot be read while planning; copy it into a table first (CREATE TABLE t AS SELECT ...)"
-        ),
-    }
-}
-
 /// Plans a `sequential_design` or `design_aliasing` call.
 pub(super) fn plan_design(
     output: Output,
@@ -321,7 +255,7 @@ pub(super) fn plan_design(
         Some(_) => string_arg(output, exprs, 4, "alias_factors")?,
         None => "*".to_string(),
     };
-    let input = resolve_table(args.session(), output, &table)?;
+    let input = resolve_table(args.session(), output.name(), &table)?;
     let input_schema = input.schema();
     let columns: Vec<&str> = input_schema
         .fields()
