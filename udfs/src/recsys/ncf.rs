@@ -48,6 +48,9 @@ pub struct Ncf {
     /// [G = Z_tags W₁ⁱ] for sparse scoring and the PDP closed form, built on first use.
     #[serde(skip)]
     switch: DeviceTensors,
+    /// G on the host (tags × hidden, row-major) for the CPU closed form, built on first use.
+    #[serde(skip)]
+    host_g: std::sync::OnceLock<Vec<f32>>,
 }
 
 /// z_i(t) for a batch (`items` `None` for unseen items).
@@ -238,7 +241,14 @@ impl Recommender for Ncf {
             let gu = &pu * h_gmf;
             let gmf_base = base_z.matmul(&gu) + b.reshape([-1]).get(0);
             let gmf_tag = z_tag.matmul(&gu);
-            let (e, beta, g_v) = (to_f32_vec(&e)?, to_f32_vec(&beta)?, to_f32_vec(&g)?);
+            let g_v = match self.host_g.get() {
+                Some(v) => v,
+                None => {
+                    let v = to_f32_vec(&g)?;
+                    self.host_g.get_or_init(|| v)
+                }
+            };
+            let (e, beta) = (to_f32_vec(&e)?, to_f32_vec(&beta)?);
             let (w2, gmf_base, gmf_tag) = (
                 to_f32_vec(&w2.reshape([-1]))?,
                 to_f32_vec(&gmf_base)?,
@@ -377,6 +387,7 @@ impl ModelType for NcfType {
                 params,
                 losses,
                 switch: DeviceTensors::default(),
+                host_g: std::sync::OnceLock::new(),
             }),
             training,
         })
