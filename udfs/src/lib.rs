@@ -23,6 +23,7 @@ pub mod model;
 pub mod ranking;
 pub mod recsys;
 pub mod stats;
+pub mod whole_table;
 
 use std::sync::Arc;
 

@@ -7,10 +7,11 @@ use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::plan_err;
 use datafusion::error::Result;
-use datafusion::logical_expr::Documentation;
+use datafusion::logical_expr::{Documentation, Expr};
 use datafusion_macros::user_doc;
 
 use super::lmer::{lmm_err, mixed_model, with_fit};
+use super::lmm::Emmeans;
 use super::table_args::{column, table, Usage};
 use crate::model::ModelCatalog;
 
@@ -115,6 +116,28 @@ pub(crate) fn at_columns<'a>(
         .collect()
 }
 
+/// Values of numeric variables for the reference grid: (variable, values).
+pub(crate) type At = Vec<(String, Vec<f64>)>;
+
+/// The estimated marginal means of a call `(model, factor [, at])` of the function `usage`
+/// (`emmeans` or `emmeans_pairs`), with the factor's name and the parsed `at`.
+pub(crate) fn call_emmeans(
+    catalog: &dyn ModelCatalog,
+    usage: Usage,
+    exprs: &[Expr],
+) -> Result<(Emmeans, String, At)> {
+    usage.arity(exprs, 2, 3)?;
+    let name = usage.text(exprs, 0, "model")?;
+    let factor = usage.text(exprs, 1, "factor")?;
+    let at = match exprs.get(2) {
+        Some(_) => parse_at(usage.name, &usage.text(exprs, 2, "at")?)?,
+        None => Vec::new(),
+    };
+    let model = mixed_model(catalog, &name, usage.name)?;
+    let emm = with_fit(&model, |fit| fit.emmeans(&factor, &at).map_err(lmm_err))?;
+    Ok((emm, factor, at))
+}
+
 /// The `emmeans` table function.
 #[derive(Debug)]
 pub struct EmmeansFunc {
@@ -129,33 +152,22 @@ impl EmmeansFunc {
 
 impl TableFunctionImpl for EmmeansFunc {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        USAGE.arity(exprs, 2, 3)?;
-        let name = USAGE.text(exprs, 0, "model")?;
-        let factor = USAGE.text(exprs, 1, "factor")?;
-        let at = match exprs.get(2) {
-            Some(_) => parse_at(USAGE.name, &USAGE.text(exprs, 2, "at")?)?,
-            None => Vec::new(),
+        let (emm, factor, at) = call_emmeans(self.catalog.as_ref(), USAGE, args.exprs())?;
+        let rows = &emm.means;
+        let num = |g: fn(&super::lmm::EmmRow) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
         };
-        let model = mixed_model(self.catalog.as_ref(), &name, USAGE.name)?;
-        with_fit(&model, |fit| {
-            let emm = fit.emmeans(&factor, &at).map_err(lmm_err)?;
-            let rows = &emm.means;
-            let num = |g: fn(&super::lmm::EmmRow) -> f64| -> ArrayRef {
-                Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
-            };
-            let mut columns = vec![column(
-                &factor,
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.level))),
-                false,
-            )];
-            columns.extend(at_columns(&at, rows.iter().map(|r| r.at.as_slice())));
-            columns.push(column("emmean", num(|r| r.emmean), false));
-            columns.push(column("std_error", num(|r| r.se), false));
-            columns.push(column("df", num(|r| r.df), false));
-            columns.push(column("ci_lower", num(|r| r.lower), false));
-            columns.push(column("ci_upper", num(|r| r.upper), false));
-            table(columns)
-        })
+        let mut columns = vec![column(
+            &factor,
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.level))),
+            false,
+        )];
+        columns.extend(at_columns(&at, rows.iter().map(|r| r.at.as_slice())));
+        columns.push(column("emmean", num(|r| r.emmean), false));
+        columns.push(column("std_error", num(|r| r.se), false));
+        columns.push(column("df", num(|r| r.df), false));
+        columns.push(column("ci_lower", num(|r| r.lower), false));
+        columns.push(column("ci_upper", num(|r| r.upper), false));
+        table(columns)
     }
 }

@@ -8,8 +8,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::emmeans::{at_columns, parse_at};
-use super::lmer::{lmm_err, mixed_model, with_fit};
+use super::emmeans::{at_columns, call_emmeans};
 use super::table_args::{column, table, Usage};
 use crate::model::ModelCatalog;
 
@@ -71,44 +70,33 @@ impl EmmeansPairsFunc {
 
 impl TableFunctionImpl for EmmeansPairsFunc {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        USAGE.arity(exprs, 2, 3)?;
-        let name = USAGE.text(exprs, 0, "model")?;
-        let factor = USAGE.text(exprs, 1, "factor")?;
-        let at = match exprs.get(2) {
-            Some(_) => parse_at(USAGE.name, &USAGE.text(exprs, 2, "at")?)?,
-            None => Vec::new(),
+        let (emm, _, at) = call_emmeans(self.catalog.as_ref(), USAGE, args.exprs())?;
+        let rows = &emm.contrasts;
+        let num = |g: fn(&super::lmm::ContrastRow) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
         };
-        let model = mixed_model(self.catalog.as_ref(), &name, USAGE.name)?;
-        with_fit(&model, |fit| {
-            let emm = fit.emmeans(&factor, &at).map_err(lmm_err)?;
-            let rows = &emm.contrasts;
-            let num = |g: fn(&super::lmm::ContrastRow) -> f64| -> ArrayRef {
-                Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
-            };
-            let mut columns = vec![column(
-                "contrast",
+        let mut columns = vec![column(
+            "contrast",
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| &r.contrast),
+            )),
+            false,
+        )];
+        columns.extend(at_columns(&at, rows.iter().map(|r| r.at.as_slice())));
+        columns.extend(vec![
+            column("estimate", num(|r| r.estimate), false),
+            column("std_error", num(|r| r.se), false),
+            column("df", num(|r| r.df), false),
+            column("t_ratio", num(|r| r.t_ratio), false),
+            column("p_value", num(|r| r.p_value), false),
+            column(
+                "adjustment",
                 Arc::new(StringArray::from_iter_values(
-                    rows.iter().map(|r| &r.contrast),
+                    rows.iter().map(|_| emm.adjustment),
                 )),
                 false,
-            )];
-            columns.extend(at_columns(&at, rows.iter().map(|r| r.at.as_slice())));
-            columns.extend(vec![
-                column("estimate", num(|r| r.estimate), false),
-                column("std_error", num(|r| r.se), false),
-                column("df", num(|r| r.df), false),
-                column("t_ratio", num(|r| r.t_ratio), false),
-                column("p_value", num(|r| r.p_value), false),
-                column(
-                    "adjustment",
-                    Arc::new(StringArray::from_iter_values(
-                        rows.iter().map(|_| emm.adjustment),
-                    )),
-                    false,
-                ),
-            ]);
-            table(columns)
-        })
+            ),
+        ]);
+        table(columns)
     }
 }

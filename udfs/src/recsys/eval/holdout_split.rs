@@ -8,32 +8,21 @@
 //! extra `test` column. The ordering hash and the count rule live in [`super::kernels`].
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
-use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
-use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{exec_err, internal_err, plan_datafusion_err, plan_err, ScalarValue};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{exec_err, plan_err, ScalarValue};
 use datafusion::error::Result;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{Documentation, Expr, TableType};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    execute_stream, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-};
+use datafusion::logical_expr::{Documentation, Expr};
 use datafusion_macros::user_doc;
-use futures::{StreamExt, TryStreamExt};
 
 use super::kernels;
 use crate::adapters::resolve_table;
 use crate::model::{KeyColumn, KeyKind, KeyRef};
+use crate::whole_table::{WholeTable, WholeTableTransform};
 
 const NAME: &str = "holdout_split";
 const USAGE: &str = "holdout_split(table, ratio, seed [, user_column [, item_column]])";
@@ -211,173 +200,24 @@ impl TableFunctionImpl for HoldoutSplitFunc {
             fields,
             input_schema.metadata().clone(),
         ));
-        Ok(Arc::new(HoldoutSplitTable {
-            input,
-            spec: Arc::new(spec),
-            schema,
-        }))
+        Ok(Arc::new(WholeTable::new(input, spec, schema)))
     }
 }
 
-/// The result of a `holdout_split` call: the input table plus `test`.
-#[derive(Debug)]
-struct HoldoutSplitTable {
-    input: Arc<dyn TableProvider>,
-    spec: Arc<SplitSpec>,
-    schema: SchemaRef,
-}
-
-#[async_trait]
-impl TableProvider for HoldoutSplitTable {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        // Every column is read, whatever the projection: rows with the same user and item are
-        // ordered by their full contents, which must not depend on the columns selected.
-        let input = self.input.scan(state, None, &[], None).await?;
-        Ok(Arc::new(HoldoutSplitExec::try_new(
-            input,
-            self.spec.clone(),
-            self.schema.clone(),
-            projection.cloned(),
-        )?))
-    }
-}
-
-/// Reads its whole input, marks each row's `test`, and emits the rows (one output partition).
-#[derive(Debug)]
-pub struct HoldoutSplitExec {
-    input: Arc<dyn ExecutionPlan>,
-    spec: Arc<SplitSpec>,
-    /// Input columns plus `test`, before the projection.
-    full_schema: SchemaRef,
-    projection: Option<Vec<usize>>,
-    properties: Arc<PlanProperties>,
-}
-
-impl HoldoutSplitExec {
-    fn try_new(
-        input: Arc<dyn ExecutionPlan>,
-        spec: Arc<SplitSpec>,
-        full_schema: SchemaRef,
-        projection: Option<Vec<usize>>,
-    ) -> Result<Self> {
-        let schema = match &projection {
-            Some(p) => Arc::new(full_schema.project(p)?),
-            None => full_schema.clone(),
-        };
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        Ok(Self {
-            input,
-            spec,
-            full_schema,
-            projection,
-            properties,
-        })
-    }
-}
-
-impl DisplayAs for HoldoutSplitExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "HoldoutSplitExec: ratio={}, seed={}, user={}, item={}",
-            self.spec.ratio, self.spec.seed, self.spec.user.0, self.spec.item.0
-        )
-    }
-}
-
-impl ExecutionPlan for HoldoutSplitExec {
-    fn name(&self) -> &str {
+impl WholeTableTransform for SplitSpec {
+    fn exec_name(&self) -> &'static str {
         "HoldoutSplitExec"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
+    fn describe(&self) -> String {
+        format!(
+            "ratio={}, seed={}, user={}, item={}",
+            self.ratio, self.seed, self.user.0, self.item.0
+        )
     }
 
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        vec![false]
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = <[_; 1]>::try_from(children).map_err(|c| {
-            plan_datafusion_err!("HoldoutSplitExec takes one input, got {}", c.len())
-        })?;
-        Ok(Arc::new(Self::try_new(
-            input,
-            self.spec.clone(),
-            self.full_schema.clone(),
-            self.projection.clone(),
-        )?))
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return internal_err!("HoldoutSplitExec has one partition, asked for {partition}");
-        }
-        // Reads every input partition (coalesced).
-        let input = execute_stream(self.input.clone(), context.clone())?;
-        let input_schema = self.input.schema();
-        let spec = self.spec.clone();
-        let full_schema = self.full_schema.clone();
-        let projection = self.projection.clone();
-        let batch_size = context.session_config().batch_size().max(1);
-        let batches = async move {
-            let batches: Vec<RecordBatch> = input.try_collect().await?;
-            let batch = concat_batches(&input_schema, &batches)?;
-            drop(batches);
-            let marked = split(&batch, &spec, &full_schema)?;
-            let out = match &projection {
-                Some(p) => marked.project(p)?,
-                None => marked,
-            };
-            let chunks: Vec<Result<RecordBatch>> = (0..out.num_rows())
-                .step_by(batch_size)
-                .map(|start| Ok(out.slice(start, batch_size.min(out.num_rows() - start))))
-                .collect();
-            Ok::<_, datafusion::error::DataFusionError>(futures::stream::iter(chunks))
-        };
-        let stream = futures::stream::once(batches).try_flatten().boxed();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.schema(),
-            stream,
-        )))
+    fn transform(&self, input: &RecordBatch, full_schema: &SchemaRef) -> Result<RecordBatch> {
+        split(input, self, full_schema)
     }
 }
 

@@ -9,34 +9,24 @@
 //! machinery serves `design_aliasing` (the alias matrix of the design), which differs only in
 //! its output.
 
-use std::fmt;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use datafusion::arrow::array::{
     Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array,
 };
-use datafusion::arrow::compute::{concat_batches, take};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{exec_err, internal_err, plan_datafusion_err, plan_err, ScalarValue};
-use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::{Documentation, Expr, TableType};
-use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    execute_stream, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-};
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{exec_err, plan_err, ScalarValue};
+use datafusion::error::Result;
+use datafusion::logical_expr::{Documentation, Expr};
 use datafusion_macros::user_doc;
-use futures::{StreamExt, TryStreamExt};
 
 use super::kernels;
 use crate::adapters::resolve_table;
+use crate::whole_table::{WholeTable, WholeTableTransform};
 
 const NAME: &str = "sequential_design";
 
@@ -338,188 +328,32 @@ pub(super) fn plan_design(
         factors,
         aliased,
     };
-    Ok(Arc::new(DesignTable {
+    Ok(Arc::new(WholeTable::new(
         input,
-        spec: Arc::new(spec),
-        schema: Arc::new(Schema::new(fields)),
-    }))
+        spec,
+        Arc::new(Schema::new(fields)),
+    )))
 }
 
-/// The result of a `sequential_design` or `design_aliasing` call.
-#[derive(Debug)]
-struct DesignTable {
-    input: Arc<dyn TableProvider>,
-    spec: Arc<DesignSpec>,
-    schema: SchemaRef,
-}
-
-#[async_trait]
-impl TableProvider for DesignTable {
-    fn schema(&self) -> SchemaRef {
-        self.schema.clone()
-    }
-
-    fn table_type(&self) -> TableType {
-        TableType::Temporary
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        // Every column is read, whatever the projection: runs with the same factor levels are
-        // ordered by their full contents, which must not depend on the columns selected.
-        let input = self.input.scan(state, None, &[], None).await?;
-        Ok(Arc::new(DesignExec::try_new(
-            input,
-            self.spec.clone(),
-            self.schema.clone(),
-            projection.cloned(),
-        )?))
-    }
-}
-
-/// Reads its whole input, runs Algorithm 2, and emits the design or its alias matrix (one
-/// output partition).
-#[derive(Debug)]
-pub struct DesignExec {
-    input: Arc<dyn ExecutionPlan>,
-    spec: Arc<DesignSpec>,
-    /// The output columns before the projection.
-    full_schema: SchemaRef,
-    projection: Option<Vec<usize>>,
-    properties: Arc<PlanProperties>,
-}
-
-impl DesignExec {
-    fn try_new(
-        input: Arc<dyn ExecutionPlan>,
-        spec: Arc<DesignSpec>,
-        full_schema: SchemaRef,
-        projection: Option<Vec<usize>>,
-    ) -> Result<Self> {
-        let schema = match &projection {
-            Some(p) => Arc::new(full_schema.project(p)?),
-            None => full_schema.clone(),
-        };
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
-        Ok(Self {
-            input,
-            spec,
-            full_schema,
-            projection,
-            properties,
-        })
-    }
-}
-
-impl DisplayAs for DesignExec {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        let runs = match self.spec.runs {
-            Some(n) => n.to_string(),
-            None => "all".to_string(),
-        };
-        write!(
-            f,
-            "DesignExec: output={:?}, table={}, runs={runs}, seed={}",
-            self.spec.output, self.spec.table, self.spec.seed
-        )
-    }
-}
-
-impl ExecutionPlan for DesignExec {
-    fn name(&self) -> &str {
+impl WholeTableTransform for DesignSpec {
+    fn exec_name(&self) -> &'static str {
         "DesignExec"
     }
 
-    fn properties(&self) -> &Arc<PlanProperties> {
-        &self.properties
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![&self.input]
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        Ok(TreeNodeRecursion::Continue)
-    }
-
-    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        vec![false]
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = <[_; 1]>::try_from(children)
-            .map_err(|c| plan_datafusion_err!("DesignExec takes one input, got {}", c.len()))?;
-        Ok(Arc::new(Self::try_new(
-            input,
-            self.spec.clone(),
-            self.full_schema.clone(),
-            self.projection.clone(),
-        )?))
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        context: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        if partition != 0 {
-            return internal_err!("DesignExec has one partition, asked for {partition}");
-        }
-        // Reads every input partition (coalesced).
-        let input = execute_stream(self.input.clone(), context.clone())?;
-        let input_schema = self.input.schema();
-        let spec = self.spec.clone();
-        let full_schema = self.full_schema.clone();
-        let projection = self.projection.clone();
-        let batch_size = context.session_config().batch_size().max(1);
-        let batches = async move {
-            let batches: Vec<RecordBatch> = input.try_collect().await?;
-            let batch = concat_batches(&input_schema, &batches)?;
-            drop(batches);
-            // The greedy search is CPU work: keep it off the runtime's worker threads.
-            let out = tokio_blocking(move || design(&batch, &spec, &full_schema)).await?;
-            let out = match &projection {
-                Some(p) => out.project(p)?,
-                None => out,
-            };
-            let chunks: Vec<Result<RecordBatch>> = (0..out.num_rows())
-                .step_by(batch_size)
-                .map(|start| Ok(out.slice(start, batch_size.min(out.num_rows() - start))))
-                .collect();
-            Ok::<_, DataFusionError>(futures::stream::iter(chunks))
+    fn describe(&self) -> String {
+        let runs = match self.runs {
+            Some(n) => n.to_string(),
+            None => "all".to_string(),
         };
-        let stream = futures::stream::once(batches).try_flatten().boxed();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.schema(),
-            stream,
-        )))
+        format!(
+            "output={:?}, table={}, runs={runs}, seed={}",
+            self.output, self.table, self.seed
+        )
     }
-}
 
-/// Runs `f` on DataFusion's blocking pool.
-async fn tokio_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    datafusion::common::runtime::SpawnedTask::spawn_blocking(f)
-        .join()
-        .await
-        .map_err(|e| DataFusionError::Execution(format!("{NAME}: {e}")))?
+    fn transform(&self, input: &RecordBatch, full_schema: &SchemaRef) -> Result<RecordBatch> {
+        design(input, self, full_schema)
+    }
 }
 
 /// A factor column as level indices, with the levels' values as text, ascending by value.
