@@ -250,7 +250,7 @@ impl ModelType for LmerType {
             ctx.control.progress(&format!("lmer: warning: {w}"));
         }
         ctx.control.progress(&format!(
-            "lmer: fitted {} rows ({} dropped for NULLs) by {} in {} evaluations, {:.3} s",
+            "lmer: fitted {} rows ({} dropped for NULLs) by {} in {} evaluations, {:.4} s",
             s.n,
             s.rows_dropped,
             if s.reml { "REML" } else { "ML" },

@@ -244,7 +244,7 @@ pub(crate) fn finish(
     if singular {
         warnings.push(SINGULAR_WARNING.to_string());
     }
-    let mut fit = LmmFit {
+    let fit = LmmFit {
         beta: sol.beta.iter().copied().collect(),
         theta,
         sigma,
@@ -255,14 +255,11 @@ pub(crate) fn finish(
         converged,
         singular,
         warnings,
-        satterthwaite: None,
+        satterthwaite: std::sync::OnceLock::new(),
         reml,
         df_method,
         design,
     };
-    if df_method == DfMethod::Satterthwaite {
-        fit.satterthwaite = satterthwaite(&fit, cp).ok();
-    }
     Ok(fit)
 }
 
@@ -447,9 +444,20 @@ impl LmmFit {
         DMatrix::from_column_slice(p, p, &self.unscaled_vcov) * (self.sigma * self.sigma)
     }
 
+    /// The Satterthwaite ingredients, computed on first use (they need about as many criterion
+    /// evaluations as the optimisation of a small model, and only tests and intervals use them).
+    pub fn satterthwaite_info(&self) -> Option<&SattInfo> {
+        self.satterthwaite
+            .get_or_init(|| {
+                let cp = CrossProducts::new(&self.design, false);
+                satterthwaite(self, &cp).ok()
+            })
+            .as_ref()
+    }
+
     /// Degrees of freedom of the linear function Lβ under the fit's df method.
     pub fn df_for(&self, l: &[f64]) -> f64 {
-        match (&self.df_method, &self.satterthwaite) {
+        match (&self.df_method, self.satterthwaite_info()) {
             (DfMethod::Asymptotic, _) => f64::INFINITY,
             (DfMethod::Satterthwaite, None) => f64::NAN,
             (DfMethod::Satterthwaite, Some(s)) => {

@@ -248,8 +248,11 @@ pub struct LmmFit {
     pub singular: bool,
     /// Warnings (rank deficiency, singular fit, convergence).
     pub warnings: Vec<String>,
-    /// Satterthwaite ingredients (covariance of (θ, σ) and Jacobian of vcov(β̂)), when computed.
-    pub satterthwaite: Option<inference::SattInfo>,
+    /// Satterthwaite ingredients (covariance of (θ, σ) and Jacobian of vcov(β̂)), computed on
+    /// the first request for degrees of freedom (as lmerTest does in `summary`, not in the fit)
+    /// and kept in memory, not in the model file: `None` inside when they could not be computed.
+    #[serde(skip)]
+    pub(crate) satterthwaite: std::sync::OnceLock<Option<inference::SattInfo>>,
 }
 
 /// Fits `formula` to `data`. `control(evaluations, criterion)` is called after every criterion

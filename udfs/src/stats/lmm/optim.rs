@@ -314,9 +314,9 @@ pub fn minimize<'a, 'b>(
         for _ in 0..10 {
             let before = c.best_f;
             let start = c.best_x.clone();
-            nelder_mead(c, &start, step, 1e-7, 1e-5)?;
+            nelder_mead(c, &start, step, 1e-5, 1e-3)?;
             step = 0.02;
-            if before - c.best_f <= 1e-11 * before.abs().max(1.0) {
+            if before - c.best_f <= 1e-7 * before.abs().max(1.0) {
                 break;
             }
         }
