@@ -1,6 +1,6 @@
 //! Runs every `sql/**/*.slt` file with sqllogictest, each in a fresh session with its own empty
 //! model store. `${SHARED}` in a file is replaced by the shared data folder (see
-//! `tests/common`). Pass a substring as the first argument to run only matching files.
+//! `tests/common`), `${TMP}` by a temporary folder of the file's own. Pass a substring as the first argument to run only matching files.
 
 mod common;
 
@@ -101,8 +101,10 @@ fn slt_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 async fn run_file(path: &Path, shared: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let text = text.replace("${SHARED}", &shared.display().to_string());
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let text = text
+        .replace("${SHARED}", &shared.display().to_string())
+        .replace("${TMP}", &work.path().display().to_string());
     let file = work.path().join(path.file_name().unwrap_or_default());
     std::fs::write(&file, text).map_err(|e| e.to_string())?;
     let models = work.path().join("models");

@@ -8,6 +8,8 @@
 //! - [`ranking`]: rank correlation (τ_AP, τ_AP,a, τ_AP,b, Kendall's τ_b, Spearman's ρ);
 //! - [`recsys`]: recommender model types and the functions that use them (`score`);
 //! - [`explain`]: explainers of recommenders and their fidelity;
+//! - [`audio`]: audio decoding, perturbations, features (MFCC), audio distances and distance
+//!   consistency (thesis ch. 4);
 //! - [`stats`]: linear mixed models (`lmer`) and sequential experimental designs;
 //! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
 //!   payloads, the catalog that functions look models up in);
@@ -17,6 +19,7 @@
 //! Arrow arrays to kernel inputs and back and pass NULLs through.
 
 pub mod adapters;
+pub mod audio;
 pub mod engine;
 pub mod explain;
 pub mod model;
@@ -43,6 +46,7 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
     udfs.extend(ranking::scalar_functions());
     udfs.extend(recsys::scalar_functions(catalog.clone()));
     udfs.extend(explain::scalar_functions(catalog));
+    udfs.extend(audio::scalar_functions());
     udfs
 }
 
@@ -50,6 +54,7 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     let mut udafs = ranking::aggregate_functions();
     udafs.extend(recsys::aggregate_functions());
+    udafs.extend(audio::aggregate_functions());
     udafs
 }
 
@@ -59,6 +64,7 @@ pub fn table_functions(
 ) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
     let mut udtfs = recsys::table_functions(catalog.clone());
     udtfs.extend(stats::table_functions(catalog));
+    udtfs.extend(audio::table_functions());
     udtfs
 }
 
@@ -74,6 +80,7 @@ pub fn model_types() -> Vec<Arc<dyn ModelType>> {
 pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
     let mut docs = recsys::table_function_docs();
     docs.extend(stats::table_function_docs());
+    docs.extend(audio::table_function_docs());
     docs
 }
 

@@ -1,0 +1,656 @@
+//! The Arrow side of the audio functions, written once.
+//!
+//! Almost every audio function works one row at a time: it takes a clip (`list<float32>`), a
+//! sequence of frames (`list<list<float32>>`) or plain numbers and text, and returns a clip, a
+//! sequence of frames, a vector or a number. This module turns such a row function
+//! ([`RowFunction`]) into a DataFusion scalar function ([`RowUdf`]): it checks and coerces the
+//! argument types at planning time (any numeric list becomes `list<float32>`), validates literal
+//! parameters at planning time, runs the rows of a batch in parallel (rayon), passes NULLs
+//! through (a NULL argument gives a NULL result) and names the function and the row in every
+//! error.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float32Array, Float64Array, Int64Array, ListArray, StringArray,
+};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float32Type};
+use datafusion::common::{exec_err, plan_err, ScalarValue};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{
+    ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
+    Volatility,
+};
+use rayon::prelude::*;
+
+use super::kernels::frames::Frames;
+use crate::adapters::columnar;
+
+/// What an argument is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A clip: `list<float32>` (any numeric list is accepted and cast).
+    Audio,
+    /// A sequence of frames: `list<list<float32>>`, every frame the same length.
+    Frames,
+    /// A number, as f64.
+    Float,
+    /// An integer, as i64.
+    Int,
+    /// Text.
+    Text,
+}
+
+/// One argument of a row function.
+#[derive(Clone, Copy, Debug)]
+pub struct ArgSpec {
+    /// Its name in error messages.
+    pub name: &'static str,
+    /// Its kind.
+    pub kind: Kind,
+    /// Whether a call must give it (optional arguments come last).
+    pub required: bool,
+}
+
+/// A required argument.
+pub const fn arg(name: &'static str, kind: Kind) -> ArgSpec {
+    ArgSpec {
+        name,
+        kind,
+        required: true,
+    }
+}
+
+/// An optional argument.
+pub const fn opt(name: &'static str, kind: Kind) -> ArgSpec {
+    ArgSpec {
+        name,
+        kind,
+        required: false,
+    }
+}
+
+/// What a row function returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutKind {
+    /// A clip, `list<float32>`.
+    Audio,
+    /// A sequence of frames, `list<list<float32>>`.
+    Frames,
+    /// A vector, `list<float32>` (an embedding).
+    Vector,
+    /// A number, `float64`.
+    Float,
+}
+
+/// One row's result.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// A clip or a vector.
+    Samples(Vec<f32>),
+    /// Frames.
+    Frames(Frames),
+    /// A number.
+    Float(f64),
+}
+
+/// Scalar parameters of one call: literals at planning time (absent when not literal) or one
+/// row's values at execution time.
+pub trait Params {
+    /// Argument `i` as a number, when given and not NULL.
+    fn float(&self, i: usize) -> Option<f64>;
+    /// Argument `i` as an integer, when given and not NULL.
+    fn int(&self, i: usize) -> Option<i64>;
+    /// Argument `i` as text, when given and not NULL.
+    fn text(&self, i: usize) -> Option<&str>;
+}
+
+/// A function of one row.
+pub trait RowFunction: Debug + Default + PartialEq + Eq + Hash + Send + Sync + 'static {
+    /// Its SQL name.
+    const NAME: &'static str;
+    /// Its arguments, required ones first.
+    const ARGS: &'static [ArgSpec];
+    /// What it returns.
+    const OUT: OutKind;
+    /// Whether it has side effects (writes files), so that it is never evaluated while planning.
+    const SIDE_EFFECTS: bool = false;
+    /// Its documentation (from `#[user_doc]`).
+    fn doc() -> Option<&'static Documentation>;
+    /// Checks the scalar parameters that are known (literals at planning time, every one at run
+    /// time); the message names the problem.
+    fn validate(_p: &dyn Params) -> std::result::Result<(), String> {
+        Ok(())
+    }
+    /// The result for one row whose arguments are all non-NULL.
+    fn compute(row: &Row<'_>) -> std::result::Result<Value, String>;
+}
+
+/// The list type of a clip.
+pub fn audio_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)))
+}
+
+/// The list type of a sequence of frames.
+pub fn frames_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(audio_type(), true)))
+}
+
+fn out_type(kind: OutKind) -> DataType {
+    match kind {
+        OutKind::Audio | OutKind::Vector => audio_type(),
+        OutKind::Frames => frames_type(),
+        OutKind::Float => DataType::Float64,
+    }
+}
+
+fn numeric_list(t: &DataType) -> Option<&DataType> {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            Some(f.data_type())
+        }
+        _ => None,
+    }
+}
+
+fn coerce_one(function: &str, spec: &ArgSpec, t: &DataType) -> Result<DataType> {
+    let ok = match spec.kind {
+        Kind::Audio => match t {
+            DataType::Null => true,
+            t => numeric_list(t).is_some_and(|c| c.is_numeric() || c == &DataType::Null),
+        },
+        Kind::Frames => match t {
+            DataType::Null => true,
+            t => numeric_list(t)
+                .and_then(numeric_list)
+                .is_some_and(|c| c.is_numeric()),
+        },
+        Kind::Float => t.is_numeric() || t == &DataType::Null,
+        Kind::Int => t.is_integer() || t == &DataType::Null,
+        Kind::Text => matches!(
+            t,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
+        ),
+    };
+    if !ok {
+        let want = match spec.kind {
+            Kind::Audio => "a clip (a list of numbers)",
+            Kind::Frames => "a list of frames (a list of lists of numbers)",
+            Kind::Float => "a number",
+            Kind::Int => "an integer",
+            Kind::Text => "text",
+        };
+        return plan_err!(
+            "{function}: argument '{}' must be {want}, got {t}",
+            spec.name
+        );
+    }
+    Ok(match spec.kind {
+        Kind::Audio => audio_type(),
+        Kind::Frames => frames_type(),
+        Kind::Float => DataType::Float64,
+        Kind::Int => DataType::Int64,
+        Kind::Text => DataType::Utf8,
+    })
+}
+
+fn syntax(args: &[ArgSpec]) -> String {
+    let required: Vec<&str> = args.iter().filter(|a| a.required).map(|a| a.name).collect();
+    let optional: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.required)
+        .map(|a| a.name)
+        .collect();
+    let mut s = required.join(", ");
+    for o in optional {
+        s.push_str(&format!(" [, {o}"));
+    }
+    s.push_str(&"]".repeat(args.iter().filter(|a| !a.required).count()));
+    s
+}
+
+/// Literal parameters at planning time.
+struct Literals<'a>(&'a [Option<&'a ScalarValue>]);
+
+impl Params for Literals<'_> {
+    fn float(&self, i: usize) -> Option<f64> {
+        match self.0.get(i).copied().flatten()? {
+            v if v.is_null() => None,
+            v => v.cast_to(&DataType::Float64).ok().and_then(|v| match v {
+                ScalarValue::Float64(x) => x,
+                _ => None,
+            }),
+        }
+    }
+
+    fn int(&self, i: usize) -> Option<i64> {
+        match self.0.get(i).copied().flatten()? {
+            v if v.is_null() || !v.data_type().is_integer() => None,
+            v => v.cast_to(&DataType::Int64).ok().and_then(|v| match v {
+                ScalarValue::Int64(x) => x,
+                _ => None,
+            }),
+        }
+    }
+
+    fn text(&self, i: usize) -> Option<&str> {
+        match self.0.get(i).copied().flatten()? {
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// One argument column, cast to its kind's type.
+enum Column {
+    List(ListArray),
+    Float(Float64Array),
+    Int(Int64Array),
+    Text(StringArray),
+}
+
+impl Column {
+    fn is_null(&self, row: usize) -> bool {
+        match self {
+            Column::List(a) => a.is_null(row),
+            Column::Float(a) => a.is_null(row),
+            Column::Int(a) => a.is_null(row),
+            Column::Text(a) => a.is_null(row),
+        }
+    }
+}
+
+/// The arguments of one row, all non-NULL.
+pub struct Row<'a> {
+    columns: &'a [Column],
+    specs: &'static [ArgSpec],
+    /// The row's index in its batch.
+    pub index: usize,
+}
+
+impl Row<'_> {
+    /// Whether the call gave argument `i`.
+    pub fn has(&self, i: usize) -> bool {
+        i < self.columns.len()
+    }
+
+    fn list(&self, i: usize) -> std::result::Result<&ListArray, String> {
+        match self.columns.get(i) {
+            Some(Column::List(a)) => Ok(a),
+            _ => Err(format!("argument {} is not a list", self.name(i))),
+        }
+    }
+
+    fn name(&self, i: usize) -> &'static str {
+        self.specs.get(i).map_or("?", |s| s.name)
+    }
+
+    /// Argument `i` as a clip: its samples, without copying.
+    pub fn audio(&self, i: usize) -> std::result::Result<&[f32], String> {
+        let list = self.list(i)?;
+        let offsets = list.value_offsets();
+        let (start, end) = (
+            offsets[self.index] as usize,
+            offsets[self.index + 1] as usize,
+        );
+        let values = list.values().as_primitive::<Float32Type>();
+        if values.null_count() > 0 && (start..end).any(|k| values.is_null(k)) {
+            return Err(format!("{} has NULL samples", self.name(i)));
+        }
+        Ok(&values.values()[start..end])
+    }
+
+    /// Argument `i` as frames (copied to f64); every frame must have the same length.
+    pub fn frames(&self, i: usize) -> std::result::Result<Frames, String> {
+        let outer = self.list(i)?;
+        let offsets = outer.value_offsets();
+        let (start, end) = (
+            offsets[self.index] as usize,
+            offsets[self.index + 1] as usize,
+        );
+        let inner = outer.values().as_list::<i32>();
+        let inner_offsets = inner.value_offsets();
+        let values = inner.values().as_primitive::<Float32Type>();
+        let n_frames = end - start;
+        let dim = if n_frames == 0 {
+            0
+        } else {
+            (inner_offsets[start + 1] - inner_offsets[start]) as usize
+        };
+        let mut data = Vec::with_capacity(n_frames * dim);
+        for f in start..end {
+            if inner.is_null(f) {
+                return Err(format!("{}: frame {} is NULL", self.name(i), f - start));
+            }
+            let (a, b) = (inner_offsets[f] as usize, inner_offsets[f + 1] as usize);
+            if b - a != dim {
+                return Err(format!(
+                    "{}: frame {} has {} values but frame 0 has {dim}",
+                    self.name(i),
+                    f - start,
+                    b - a
+                ));
+            }
+            if values.null_count() > 0 && (a..b).any(|k| values.is_null(k)) {
+                return Err(format!(
+                    "{}: frame {} has NULL values",
+                    self.name(i),
+                    f - start
+                ));
+            }
+            data.extend(values.values()[a..b].iter().map(|&v| v as f64));
+        }
+        Frames::new(n_frames, dim, data)
+    }
+
+    /// Argument `i` as a number; an error when it is not given.
+    pub fn req_float(&self, i: usize) -> std::result::Result<f64, String> {
+        self.float(i)
+            .ok_or_else(|| format!("argument {} is missing", self.name(i)))
+    }
+
+    /// Argument `i` as an integer; an error when it is not given.
+    pub fn req_int(&self, i: usize) -> std::result::Result<i64, String> {
+        self.int(i)
+            .ok_or_else(|| format!("argument {} is missing", self.name(i)))
+    }
+}
+
+impl Params for Row<'_> {
+    fn float(&self, i: usize) -> Option<f64> {
+        match self.columns.get(i)? {
+            Column::Float(a) => Some(a.value(self.index)),
+            Column::Int(a) => Some(a.value(self.index) as f64),
+            _ => None,
+        }
+    }
+
+    fn int(&self, i: usize) -> Option<i64> {
+        match self.columns.get(i)? {
+            Column::Int(a) => Some(a.value(self.index)),
+            _ => None,
+        }
+    }
+
+    fn text(&self, i: usize) -> Option<&str> {
+        match self.columns.get(i)? {
+            Column::Text(a) => Some(a.value(self.index)),
+            _ => None,
+        }
+    }
+}
+
+/// A [`RowFunction`] as a DataFusion scalar function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct RowUdf<F: RowFunction> {
+    signature: Signature,
+    _f: PhantomData<F>,
+}
+
+impl<F: RowFunction> Default for RowUdf<F> {
+    fn default() -> Self {
+        RowUdf {
+            signature: Signature::user_defined(if F::SIDE_EFFECTS {
+                Volatility::Volatile
+            } else {
+                Volatility::Immutable
+            }),
+            _f: PhantomData,
+        }
+    }
+}
+
+impl<F: RowFunction> RowUdf<F> {
+    /// The function, ready to register.
+    pub fn udf() -> datafusion::logical_expr::ScalarUDF {
+        datafusion::logical_expr::ScalarUDF::new_from_impl(Self::default())
+    }
+}
+
+fn to_column(array: &ArrayRef, kind: Kind) -> Result<Column> {
+    let target = match kind {
+        Kind::Audio => audio_type(),
+        Kind::Frames => frames_type(),
+        Kind::Float => DataType::Float64,
+        Kind::Int => DataType::Int64,
+        Kind::Text => DataType::Utf8,
+    };
+    let a = if array.data_type() == &target {
+        array.clone()
+    } else {
+        cast(array, &target)?
+    };
+    Ok(match kind {
+        Kind::Audio | Kind::Frames => Column::List(a.as_list::<i32>().clone()),
+        Kind::Float => Column::Float(a.as_primitive().clone()),
+        Kind::Int => Column::Int(a.as_primitive().clone()),
+        Kind::Text => Column::Text(a.as_string::<i32>().clone()),
+    })
+}
+
+/// Builds a `list<float32>` column from optional sample vectors.
+pub fn samples_array(rows: Vec<Option<Vec<f32>>>) -> ListArray {
+    let nulls = NullBuffer::from_iter(rows.iter().map(Option::is_some));
+    let lengths: Vec<usize> = rows
+        .iter()
+        .map(|r| r.as_ref().map_or(0, Vec::len))
+        .collect();
+    let values: Vec<f32> = rows.into_iter().flatten().flatten().collect();
+    ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Float32, true)),
+        OffsetBuffer::from_lengths(lengths),
+        Arc::new(Float32Array::from(values)),
+        Some(nulls),
+    )
+}
+
+/// Builds a `list<list<float32>>` column from optional frame sequences.
+pub fn frames_array(rows: Vec<Option<Frames>>) -> ListArray {
+    let nulls = NullBuffer::from_iter(rows.iter().map(Option::is_some));
+    let outer: Vec<usize> = rows
+        .iter()
+        .map(|r| r.as_ref().map_or(0, |f| f.n_frames))
+        .collect();
+    let mut inner = Vec::new();
+    let mut values = Vec::new();
+    for f in rows.iter().flatten() {
+        inner.extend(std::iter::repeat_n(f.dim, f.n_frames));
+        values.extend(f.data.iter().map(|&v| v as f32));
+    }
+    let inner = ListArray::new(
+        Arc::new(Field::new_list_field(DataType::Float32, true)),
+        OffsetBuffer::from_lengths(inner),
+        Arc::new(Float32Array::from(values)),
+        None,
+    );
+    ListArray::new(
+        Arc::new(Field::new_list_field(audio_type(), true)),
+        OffsetBuffer::from_lengths(outer),
+        Arc::new(inner),
+        Some(nulls),
+    )
+}
+
+fn build(kind: OutKind, rows: Vec<Option<Value>>) -> Result<ArrayRef> {
+    Ok(match kind {
+        OutKind::Audio | OutKind::Vector => {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(match r {
+                    None => None,
+                    Some(Value::Samples(s)) => Some(s),
+                    Some(other) => return exec_err!("internal: expected samples, got {other:?}"),
+                });
+            }
+            Arc::new(samples_array(out))
+        }
+        OutKind::Frames => {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(match r {
+                    None => None,
+                    Some(Value::Frames(f)) => Some(f),
+                    Some(other) => return exec_err!("internal: expected frames, got {other:?}"),
+                });
+            }
+            Arc::new(frames_array(out))
+        }
+        OutKind::Float => {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(match r {
+                    None => None,
+                    Some(Value::Float(v)) => Some(v),
+                    Some(other) => return exec_err!("internal: expected a number, got {other:?}"),
+                });
+            }
+            Arc::new(Float64Array::from(out))
+        }
+    })
+}
+
+impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
+    fn name(&self) -> &str {
+        F::NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let required = F::ARGS.iter().filter(|a| a.required).count();
+        if arg_types.len() < required || arg_types.len() > F::ARGS.len() {
+            return plan_err!(
+                "{}({}) takes {}{} argument(s), got {}",
+                F::NAME,
+                syntax(F::ARGS),
+                required,
+                if F::ARGS.len() > required {
+                    format!(" to {}", F::ARGS.len())
+                } else {
+                    String::new()
+                },
+                arg_types.len()
+            );
+        }
+        arg_types
+            .iter()
+            .zip(F::ARGS)
+            .map(|(t, spec)| coerce_one(F::NAME, spec, t))
+            .collect()
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(out_type(F::OUT))
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        F::validate(&Literals(args.scalar_arguments))
+            .map_err(|e| DataFusionError::Plan(format!("{}: {e}", F::NAME)))?;
+        Ok(Arc::new(Field::new(F::NAME, out_type(F::OUT), true)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_scalar = args
+            .args
+            .iter()
+            .all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let n = args.number_rows;
+        let columns = args
+            .args
+            .iter()
+            .zip(F::ARGS)
+            .map(|(a, spec)| to_column(&a.to_array(n)?, spec.kind))
+            .collect::<Result<Vec<_>>>()?;
+        let results: Vec<std::result::Result<Option<Value>, String>> = (0..n)
+            .into_par_iter()
+            .map(|index| {
+                if columns.iter().any(|c| c.is_null(index)) {
+                    return Ok(None);
+                }
+                let row = Row {
+                    columns: &columns,
+                    specs: F::ARGS,
+                    index,
+                };
+                F::validate(&row)?;
+                F::compute(&row).map(Some)
+            })
+            .collect();
+        let mut rows = Vec::with_capacity(n);
+        for (index, r) in results.into_iter().enumerate() {
+            match r {
+                Ok(v) => rows.push(v),
+                Err(e) => return exec_err!("{}: row {} of the batch: {e}", F::NAME, index + 1),
+            }
+        }
+        columnar(build(F::OUT, rows)?, all_scalar)
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        F::doc()
+    }
+}
+
+/// A small cache of computation plans (FFT plans, filter banks) keyed by their parameters, so
+/// that rows with the same parameters share one plan; it keeps the `CAPACITY` most recent.
+pub struct PlanCache<K, V> {
+    entries: std::sync::Mutex<Vec<(K, Arc<V>)>>,
+}
+
+impl<K: PartialEq + Clone, V> Default for PlanCache<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: PartialEq + Clone, V> PlanCache<K, V> {
+    const CAPACITY: usize = 8;
+
+    /// An empty cache.
+    pub const fn new() -> Self {
+        PlanCache {
+            entries: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The plan for `key`, made by `make` when it is not cached.
+    pub fn get(
+        &self,
+        key: &K,
+        make: impl FnOnce() -> std::result::Result<V, String>,
+    ) -> std::result::Result<Arc<V>, String> {
+        if let Ok(entries) = self.entries.lock() {
+            if let Some((_, v)) = entries.iter().find(|(k, _)| k == key) {
+                return Ok(v.clone());
+            }
+        }
+        let v = Arc::new(make()?);
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::CAPACITY {
+                entries.remove(0);
+            }
+            entries.push((key.clone(), v.clone()));
+        }
+        Ok(v)
+    }
+}
+
+/// A sample rate argument as a positive integer within the range the kernels accept.
+pub fn sample_rate(v: f64) -> std::result::Result<u32, String> {
+    if v.fract() == 0.0 && (1_000.0..=384_000.0).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(format!(
+            "sample rate must be a whole number of Hz between 1000 and 384000, got {v}"
+        ))
+    }
+}

@@ -1,0 +1,81 @@
+//! `mfcc_stats(audio, sr [, variant])`: the thesis' 144-d MFCC encoder.
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::{
+    arg, opt, sample_rate, ArgSpec, Kind, OutKind, Params, PlanCache, Row, RowFunction, Value,
+};
+use super::kernels::mfcc::{MfccStatsPlan, MfccStatsVariant};
+
+#[user_doc(
+    doc_section(label = "Audio Functions"),
+    description = "The 144-d MFCC encoder of the thesis' robustness study (SPEC §7): MFCCs c1..c24 (c0 dropped) of a clip, their deltas and delta-deltas, and the mean and standard deviation over time of each, as one list of 144 float32. variant 'study' (default) is the study's code: STFT n_fft 1024, hop 256, symmetric Hann, reflect padding, 128 Slaney bands, dB with an 80 dB floor, orthonormal DCT-II, plain frame differences as deltas, layout [mean c, std c, mean Δ, std Δ, mean ΔΔ, std ΔΔ], std with ddof 1. variant 'librosa' is librosa's convention: librosa.feature.mfcc defaults (n_fft 2048, hop 512, periodic Hann, zero padding), Savitzky–Golay deltas of width 9, all means then all stds, ddof 0. Also embed('mfcc', audio).",
+    syntax_example = "mfcc_stats(audio, sr [, variant])",
+    sql_example = r#"```sql
+> SELECT cardinality(mfcc_stats(array_repeat(0.5, 22050), 22050)) AS dim;
++-----+
+| dim |
++-----+
+| 144 |
++-----+
+```"#,
+    argument(
+        name = "audio",
+        description = "The clip: a list of samples (at least 768 for 'study', 4096 for 'librosa')."
+    ),
+    argument(
+        name = "sr",
+        description = "Its sample rate in Hz (the study used 22050)."
+    ),
+    argument(name = "variant", description = "'study' (default) or 'librosa'.")
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct MfccStats;
+
+static DOC: MfccStats = MfccStats;
+static PLANS: PlanCache<(u32, MfccStatsVariant), MfccStatsPlan> = PlanCache::new();
+
+/// The variant named by `text`.
+pub(crate) fn variant(text: Option<&str>) -> Result<MfccStatsVariant, String> {
+    match text.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("study") => Ok(MfccStatsVariant::Study),
+        Some("librosa") => Ok(MfccStatsVariant::Librosa),
+        Some(other) => Err(format!(
+            "variant must be 'study' or 'librosa', got '{other}'"
+        )),
+    }
+}
+
+/// The 144-d statistics of `audio` as float32.
+pub(crate) fn encode(audio: &[f32], sr: u32, v: MfccStatsVariant) -> Result<Vec<f32>, String> {
+    let plan = PLANS.get(&(sr, v), || MfccStatsPlan::new(sr, v))?;
+    Ok(plan.stats(audio)?.into_iter().map(|x| x as f32).collect())
+}
+
+impl RowFunction for MfccStats {
+    const NAME: &'static str = "mfcc_stats";
+    const ARGS: &'static [ArgSpec] = &[
+        arg("audio", Kind::Audio),
+        arg("sr", Kind::Float),
+        opt("variant", Kind::Text),
+    ];
+    const OUT: OutKind = OutKind::Vector;
+
+    fn doc() -> Option<&'static Documentation> {
+        DOC.doc()
+    }
+
+    fn validate(p: &dyn Params) -> Result<(), String> {
+        if let Some(sr) = p.float(1) {
+            sample_rate(sr)?;
+        }
+        variant(p.text(2)).map(|_| ())
+    }
+
+    fn compute(row: &Row<'_>) -> Result<Value, String> {
+        let sr = sample_rate(row.req_float(1)?)?;
+        let v = variant(row.text(2))?;
+        Ok(Value::Samples(encode(row.audio(0)?, sr, v)?))
+    }
+}

@@ -1,0 +1,103 @@
+//! Audio in SQL: decoding, perturbations, features, audio distances and distance consistency.
+//!
+//! The thesis' robustness study (ch. 4) asks whether an embedding of music keeps slightly
+//! transformed clips near their originals. This module makes that experiment a query over a
+//! table of clips: `read_audio` turns files into rows, the perturbation functions transform clips
+//! the way the study did (pitch, tempo, noise, MP3, loudness matching), the feature functions
+//! compute the audio-space representation (STFT, mel, MFCC) and the MFCC encoder, the distance
+//! functions compare representations, and the consistency aggregates score a (transform,
+//! magnitude) cell.
+//!
+//! Conventions: a clip is a `list<float32>` of mono samples in [-1, 1] with no sample rate
+//! attached; functions that need the rate take it as an argument (`sr`, Hz). Sequences of frames
+//! (spectrogram columns, MFCC vectors) are `list<list<float32>>`, one inner list per frame. NULL
+//! arguments give NULL results. The numeric work lives in [`kernels`], which knows nothing of
+//! Arrow; [`adapter`] is the Arrow side shared by the row functions, one SQL function per file.
+
+pub mod adapter;
+pub mod add_pink_noise;
+pub mod between_consistency;
+pub mod consistency_agg;
+pub mod cosine_distance;
+pub mod crop;
+pub mod dtw;
+pub mod embed;
+pub mod euclidean_distance;
+pub mod feature_options;
+pub mod kernels;
+pub mod loudness_lufs;
+pub mod match_loudness;
+pub mod melspectrogram;
+pub mod mfcc;
+pub mod mfcc_stats;
+pub mod mix_noise;
+pub mod mp3_roundtrip;
+pub mod pitch_shift;
+pub mod read_audio;
+pub mod resample;
+pub mod simple_distance;
+pub mod stft_db;
+pub mod tempo_shift;
+pub mod to_mono;
+pub mod within_consistency;
+pub mod write_wav;
+
+use std::sync::Arc;
+
+use datafusion::catalog::TableFunctionImpl;
+use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
+
+use adapter::RowUdf;
+use consistency_agg::ConsistencyUdaf;
+
+/// Every audio scalar function.
+pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    vec![
+        Arc::new(RowUdf::<resample::Resample>::udf()),
+        Arc::new(RowUdf::<crop::Crop>::udf()),
+        Arc::new(RowUdf::<to_mono::ToMono>::udf()),
+        Arc::new(RowUdf::<write_wav::WriteWav>::udf()),
+        Arc::new(RowUdf::<add_pink_noise::AddPinkNoise>::udf()),
+        Arc::new(RowUdf::<mix_noise::MixNoise>::udf()),
+        Arc::new(RowUdf::<pitch_shift::PitchShift>::udf()),
+        Arc::new(RowUdf::<tempo_shift::TempoShift>::udf()),
+        Arc::new(RowUdf::<mp3_roundtrip::Mp3Roundtrip>::udf()),
+        Arc::new(RowUdf::<loudness_lufs::LoudnessLufs>::udf()),
+        Arc::new(RowUdf::<match_loudness::MatchLoudness>::udf()),
+        Arc::new(RowUdf::<stft_db::StftDb>::udf()),
+        Arc::new(RowUdf::<melspectrogram::Melspectrogram>::udf()),
+        Arc::new(RowUdf::<mfcc::Mfcc>::udf()),
+        Arc::new(RowUdf::<mfcc_stats::MfccStats>::udf()),
+        Arc::new(RowUdf::<embed::Embed>::udf()),
+        Arc::new(RowUdf::<dtw::Dtw>::udf()),
+        Arc::new(RowUdf::<simple_distance::SimpleDistance>::udf()),
+        Arc::new(RowUdf::<euclidean_distance::EuclideanDistance>::udf()),
+        Arc::new(RowUdf::<cosine_distance::CosineDistance>::udf()),
+    ]
+}
+
+/// Every audio aggregate function.
+pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    vec![
+        Arc::new(AggregateUDF::new_from_impl(ConsistencyUdaf::<
+            within_consistency::WithinConsistency,
+        >::default())),
+        Arc::new(AggregateUDF::new_from_impl(ConsistencyUdaf::<
+            between_consistency::BetweenConsistency,
+        >::default())),
+    ]
+}
+
+/// Every audio table function, by name.
+pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    vec![(read_audio::NAME, Arc::new(read_audio::ReadAudioFunc))]
+}
+
+/// The documentation of the audio table functions, by name.
+pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
+    static READ: read_audio::ReadAudioFunc = read_audio::ReadAudioFunc;
+    READ.documentation()
+        .map(|d| (read_audio::NAME, d))
+        .into_iter()
+        .collect()
+}

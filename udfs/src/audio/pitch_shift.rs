@@ -1,0 +1,61 @@
+//! `pitch_shift(audio, sr, semitones)`: a clip shifted in pitch, its length kept.
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::{arg, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
+use super::kernels::vocoder::pitch_shift;
+
+#[user_doc(
+    doc_section(label = "Audio Functions"),
+    description = "The clip shifted in pitch by semitones (fractions allowed; negative is lower) without changing its length, by librosa's method: a phase-vocoder time stretch by 2^(−semitones/12) (STFT n_fft 2048, hop 512, periodic Hann), then band-limited resampling back to the original duration, cropped or zero-padded at the end to exactly the input's length. The thesis' pitch-shift transformation (±0.25 to ±12 semitones). The clip must be longer than 2048 samples.",
+    syntax_example = "pitch_shift(audio, sr, semitones)",
+    sql_example = r#"```sql
+> SELECT cardinality(pitch_shift(array_repeat(0.5, 22050), 22050, 2)) AS n;
++-------+
+| n     |
++-------+
+| 22050 |
++-------+
+```"#,
+    argument(name = "audio", description = "The clip."),
+    argument(name = "sr", description = "Its sample rate in Hz."),
+    argument(
+        name = "semitones",
+        description = "The shift in semitones (−48 to 48)."
+    )
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct PitchShift;
+
+static DOC: PitchShift = PitchShift;
+
+impl RowFunction for PitchShift {
+    const NAME: &'static str = "pitch_shift";
+    const ARGS: &'static [ArgSpec] = &[
+        arg("audio", Kind::Audio),
+        arg("sr", Kind::Float),
+        arg("semitones", Kind::Float),
+    ];
+    const OUT: OutKind = OutKind::Audio;
+
+    fn doc() -> Option<&'static Documentation> {
+        DOC.doc()
+    }
+
+    fn validate(p: &dyn Params) -> Result<(), String> {
+        if let Some(sr) = p.float(1) {
+            sample_rate(sr)?;
+        }
+        Ok(())
+    }
+
+    fn compute(row: &Row<'_>) -> Result<Value, String> {
+        let sr = f64::from(sample_rate(row.req_float(1)?)?);
+        Ok(Value::Samples(pitch_shift(
+            row.audio(0)?,
+            sr,
+            row.req_float(2)?,
+        )?))
+    }
+}
