@@ -4,6 +4,7 @@ statements of bench/audio/audio_speed.sql, from <results>/audio_trustql.log) aga
 peers' (<results>/audio_python.json), with their ratios."""
 
 import argparse
+import os
 import json
 import re
 from pathlib import Path
@@ -28,7 +29,7 @@ def main():
     py = json.loads((args.results / "audio_python.json").read_text())
     n = py["clips"]
     ours = {k: min(v) for k, v in times.items()}
-    print(f"\n24 clips of 10 s at 22,050 Hz; trustql with {args.results.name}'s thread count, "
+    print(f"\n24 clips of 10 s at 22,050 Hz; trustql with {os.environ.get('RAYON_NUM_THREADS', 'all')} thread(s), "
           f"librosa {py['librosa']} / dtaidistance {py['dtaidistance']} / fastdtw with one thread\n")
     print("| work | trustql | Python | ratio |")
     print("|---|---|---|---|")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The Python side of the mixed-model benchmark: statsmodels' MixedLM on the same data and models
-as trustql's bench (udfs/benches/lmm.rs), timed, with its estimates, written as JSON.
+as trustql's bench (bench/lmm/lmm_speed.sql), timed, with its estimates, written as JSON.
 
 Models (the ones MixedLM can express exactly):
 - sleepstudy: Reaction ~ Days + (Days | Subject), REML;

@@ -654,3 +654,11 @@ pub fn sample_rate(v: f64) -> std::result::Result<u32, String> {
         ))
     }
 }
+
+/// Checks argument `i` as a sample rate when it is known (see [`sample_rate`]).
+pub fn check_sample_rate(p: &dyn Params, i: usize) -> std::result::Result<(), String> {
+    match p.float(i) {
+        Some(sr) => sample_rate(sr).map(|_| ()),
+        None => Ok(()),
+    }
+}

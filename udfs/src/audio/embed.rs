@@ -4,7 +4,8 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, opt, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+    arg, check_sample_rate, opt, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction,
+    Value,
 };
 use super::kernels::mfcc::MfccStatsVariant;
 use super::mfcc_stats::encode;
@@ -70,10 +71,7 @@ impl RowFunction for Embed {
         if let Some(name) = p.text(0) {
             encoder(name)?;
         }
-        if let Some(sr) = p.float(2) {
-            sample_rate(sr)?;
-        }
-        Ok(())
+        check_sample_rate(p, 2)
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {

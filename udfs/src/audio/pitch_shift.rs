@@ -3,7 +3,9 @@
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::{arg, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
+use super::adapter::{
+    arg, check_sample_rate, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+};
 use super::kernels::vocoder::pitch_shift;
 
 #[user_doc(
@@ -44,10 +46,7 @@ impl RowFunction for PitchShift {
     }
 
     fn validate(p: &dyn Params) -> Result<(), String> {
-        if let Some(sr) = p.float(1) {
-            sample_rate(sr)?;
-        }
-        Ok(())
+        check_sample_rate(p, 1)
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
