@@ -45,8 +45,8 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
     ))];
     udfs.extend(ranking::scalar_functions());
     udfs.extend(recsys::scalar_functions(catalog.clone()));
-    udfs.extend(explain::scalar_functions(catalog));
-    udfs.extend(audio::scalar_functions());
+    udfs.extend(explain::scalar_functions(catalog.clone()));
+    udfs.extend(audio::scalar_functions(catalog));
     udfs
 }
 

@@ -30,6 +30,7 @@ use rayon::prelude::*;
 
 use super::kernels::frames::Frames;
 use crate::adapters::columnar;
+use crate::model::ModelCatalog;
 
 /// What an argument is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,16 +388,45 @@ impl Params for Row<'_> {
     }
 }
 
-/// A [`RowFunction`] as a DataFusion scalar function.
-#[derive(Debug, PartialEq, Eq, Hash)]
+/// A [`RowFunction`] as a DataFusion scalar function. With a catalog, it stops when the user
+/// cancels the statement (between rows) and reports how many rows it has done every few seconds
+/// of work.
 pub struct RowUdf<F: RowFunction> {
     signature: Signature,
+    catalog: Option<Arc<dyn ModelCatalog>>,
+    /// Rows done since the last progress line, and when that window started.
+    window: std::sync::Mutex<Option<(std::time::Instant, usize)>>,
     _f: PhantomData<F>,
 }
+
+impl<F: RowFunction> Debug for RowUdf<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RowUdf").field("name", &F::NAME).finish()
+    }
+}
+
+impl<F: RowFunction> PartialEq for RowUdf<F> {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl<F: RowFunction> Eq for RowUdf<F> {}
+
+impl<F: RowFunction> Hash for RowUdf<F> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        F::NAME.hash(state)
+    }
+}
+
+/// How often a busy function reports the rows it has done.
+const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl<F: RowFunction> Default for RowUdf<F> {
     fn default() -> Self {
         RowUdf {
+            catalog: None,
+            window: std::sync::Mutex::new(None),
             signature: Signature::user_defined(if F::SIDE_EFFECTS {
                 Volatility::Volatile
             } else {
@@ -408,9 +438,13 @@ impl<F: RowFunction> Default for RowUdf<F> {
 }
 
 impl<F: RowFunction> RowUdf<F> {
-    /// The function, ready to register.
-    pub fn udf() -> datafusion::logical_expr::ScalarUDF {
-        datafusion::logical_expr::ScalarUDF::new_from_impl(Self::default())
+    /// The function, ready to register, reporting progress and checking cancellation through
+    /// `catalog` (the session's).
+    pub fn udf(catalog: Arc<dyn ModelCatalog>) -> datafusion::logical_expr::ScalarUDF {
+        datafusion::logical_expr::ScalarUDF::new_from_impl(RowUdf::<F> {
+            catalog: Some(catalog),
+            ..Self::default()
+        })
     }
 }
 
@@ -570,9 +604,18 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
             .zip(F::ARGS)
             .map(|(a, spec)| to_column(&a.to_array(n)?, spec.kind))
             .collect::<Result<Vec<_>>>()?;
+        let started = std::time::Instant::now();
+        let cancelled = || {
+            self.catalog
+                .as_ref()
+                .is_some_and(|c| c.check_cancelled().is_err())
+        };
         let results: Vec<std::result::Result<Option<Value>, String>> = (0..n)
             .into_par_iter()
             .map(|index| {
+                if cancelled() {
+                    return Err("cancelled by the user".to_string());
+                }
                 if columns.iter().any(|c| c.is_null(index)) {
                     return Ok(None);
                 }
@@ -585,6 +628,27 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
                 F::compute(&row).map(Some)
             })
             .collect();
+        if cancelled() {
+            return exec_err!("{}: cancelled by the user", F::NAME);
+        }
+        if let (Some(catalog), Ok(mut window)) = (&self.catalog, self.window.lock()) {
+            // A busy window is reported within REPORT_EVERY; one much older is left over from
+            // earlier, idle work, and starts again.
+            if window.is_some_and(|(since, _)| started.duration_since(since) > 4 * REPORT_EVERY) {
+                *window = None;
+            }
+            let (since, rows) = window.get_or_insert((started, 0));
+            *rows += n;
+            let elapsed = since.elapsed();
+            if elapsed >= REPORT_EVERY {
+                catalog.progress(&format!(
+                    "{}: {rows} rows in the last {:.1} s",
+                    F::NAME,
+                    elapsed.as_secs_f64()
+                ));
+                *window = None;
+            }
+        }
         let mut rows = Vec::with_capacity(n);
         for (index, r) in results.into_iter().enumerate() {
             match r {

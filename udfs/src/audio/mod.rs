@@ -47,32 +47,44 @@ use std::sync::Arc;
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
 
+use crate::model::ModelCatalog;
 use adapter::RowUdf;
 use consistency_agg::ConsistencyUdaf;
 
-/// Every audio scalar function.
-pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
+/// Every audio scalar function; long batches report progress and check cancellation through
+/// `catalog`.
+pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
     vec![
-        Arc::new(RowUdf::<resample::Resample>::udf()),
-        Arc::new(RowUdf::<crop::Crop>::udf()),
-        Arc::new(RowUdf::<to_mono::ToMono>::udf()),
-        Arc::new(RowUdf::<write_wav::WriteWav>::udf()),
-        Arc::new(RowUdf::<add_pink_noise::AddPinkNoise>::udf()),
-        Arc::new(RowUdf::<mix_noise::MixNoise>::udf()),
-        Arc::new(RowUdf::<pitch_shift::PitchShift>::udf()),
-        Arc::new(RowUdf::<tempo_shift::TempoShift>::udf()),
-        Arc::new(RowUdf::<mp3_roundtrip::Mp3Roundtrip>::udf()),
-        Arc::new(RowUdf::<loudness_lufs::LoudnessLufs>::udf()),
-        Arc::new(RowUdf::<match_loudness::MatchLoudness>::udf()),
-        Arc::new(RowUdf::<stft_db::StftDb>::udf()),
-        Arc::new(RowUdf::<melspectrogram::Melspectrogram>::udf()),
-        Arc::new(RowUdf::<mfcc::Mfcc>::udf()),
-        Arc::new(RowUdf::<mfcc_stats::MfccStats>::udf()),
-        Arc::new(RowUdf::<embed::Embed>::udf()),
-        Arc::new(RowUdf::<dtw::Dtw>::udf()),
-        Arc::new(RowUdf::<simple_distance::SimpleDistance>::udf()),
-        Arc::new(RowUdf::<euclidean_distance::EuclideanDistance>::udf()),
-        Arc::new(RowUdf::<cosine_distance::CosineDistance>::udf()),
+        Arc::new(RowUdf::<resample::Resample>::udf(catalog.clone())),
+        Arc::new(RowUdf::<crop::Crop>::udf(catalog.clone())),
+        Arc::new(RowUdf::<to_mono::ToMono>::udf(catalog.clone())),
+        Arc::new(RowUdf::<write_wav::WriteWav>::udf(catalog.clone())),
+        Arc::new(RowUdf::<add_pink_noise::AddPinkNoise>::udf(catalog.clone())),
+        Arc::new(RowUdf::<mix_noise::MixNoise>::udf(catalog.clone())),
+        Arc::new(RowUdf::<pitch_shift::PitchShift>::udf(catalog.clone())),
+        Arc::new(RowUdf::<tempo_shift::TempoShift>::udf(catalog.clone())),
+        Arc::new(RowUdf::<mp3_roundtrip::Mp3Roundtrip>::udf(catalog.clone())),
+        Arc::new(RowUdf::<loudness_lufs::LoudnessLufs>::udf(catalog.clone())),
+        Arc::new(RowUdf::<match_loudness::MatchLoudness>::udf(
+            catalog.clone(),
+        )),
+        Arc::new(RowUdf::<stft_db::StftDb>::udf(catalog.clone())),
+        Arc::new(RowUdf::<melspectrogram::Melspectrogram>::udf(
+            catalog.clone(),
+        )),
+        Arc::new(RowUdf::<mfcc::Mfcc>::udf(catalog.clone())),
+        Arc::new(RowUdf::<mfcc_stats::MfccStats>::udf(catalog.clone())),
+        Arc::new(RowUdf::<embed::Embed>::udf(catalog.clone())),
+        Arc::new(RowUdf::<dtw::Dtw>::udf(catalog.clone())),
+        Arc::new(RowUdf::<simple_distance::SimpleDistance>::udf(
+            catalog.clone(),
+        )),
+        Arc::new(RowUdf::<euclidean_distance::EuclideanDistance>::udf(
+            catalog.clone(),
+        )),
+        Arc::new(RowUdf::<cosine_distance::CosineDistance>::udf(
+            catalog.clone(),
+        )),
     ]
 }
 
