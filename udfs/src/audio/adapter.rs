@@ -29,6 +29,7 @@ use datafusion::logical_expr::{
 use rayon::prelude::*;
 
 use super::kernels::frames::Frames;
+use super::read_audio::SAMPLE_RATES;
 use crate::adapters::columnar;
 use crate::model::ModelCatalog;
 
@@ -349,6 +350,16 @@ impl Row<'_> {
             data.extend(values.values()[a..b].iter().map(|&v| v as f64));
         }
         Frames::new(n_frames, dim, data)
+    }
+
+    /// Argument `i` as a vector of f64 (a list of numbers, copied).
+    pub fn vector(&self, i: usize) -> std::result::Result<Vec<f64>, String> {
+        Ok(self.audio(i)?.iter().map(|&v| f64::from(v)).collect())
+    }
+
+    /// Argument `i` as a sample rate in Hz (see [`sample_rate`]).
+    pub fn sample_rate(&self, i: usize) -> std::result::Result<u32, String> {
+        sample_rate(self.req_float(i)?)
     }
 
     /// Argument `i` as a number; an error when it is not given.
@@ -708,14 +719,23 @@ impl<K: PartialEq + Clone, V> PlanCache<K, V> {
     }
 }
 
-/// A sample rate argument as a positive integer within the range the kernels accept.
+/// A sample rate argument as a whole number of Hz within [`SAMPLE_RATES`].
 pub fn sample_rate(v: f64) -> std::result::Result<u32, String> {
-    if v.fract() == 0.0 && (1_000.0..=384_000.0).contains(&v) {
+    let (lo, hi) = (*SAMPLE_RATES.start(), *SAMPLE_RATES.end());
+    if v.fract() == 0.0 && (lo as f64..=hi as f64).contains(&v) {
         Ok(v as u32)
     } else {
         Err(format!(
-            "sample rate must be a whole number of Hz between 1000 and 384000, got {v}"
+            "sample rate must be a whole number of Hz between {lo} and {hi}, got {v}"
         ))
+    }
+}
+
+/// Checks argument `i` as a finite number when it is known; `name` names it in the error.
+pub fn check_finite_param(p: &dyn Params, i: usize, name: &str) -> std::result::Result<(), String> {
+    match p.float(i) {
+        Some(v) if !v.is_finite() => Err(format!("{name} must be a finite number, got {v}")),
+        _ => Ok(()),
     }
 }
 

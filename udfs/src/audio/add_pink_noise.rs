@@ -3,7 +3,9 @@
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::{arg, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
+use super::adapter::{
+    arg, check_finite_param, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+};
 use super::kernels::noise::add_pink_noise;
 
 #[user_doc(
@@ -47,10 +49,7 @@ impl RowFunction for AddPinkNoise {
     }
 
     fn validate(p: &dyn Params) -> Result<(), String> {
-        match p.float(1) {
-            Some(s) if !s.is_finite() => Err(format!("snr_db must be a finite number, got {s}")),
-            _ => Ok(()),
-        }
+        check_finite_param(p, 1, "snr_db")
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {

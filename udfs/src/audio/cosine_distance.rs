@@ -36,8 +36,7 @@ impl RowFunction for CosineDistance {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let a: Vec<f64> = row.audio(0)?.iter().map(|&v| f64::from(v)).collect();
-        let b: Vec<f64> = row.audio(1)?.iter().map(|&v| f64::from(v)).collect();
+        let (a, b) = (row.vector(0)?, row.vector(1)?);
         Ok(Value::Float(cosine(&a, &b)?))
     }
 }

@@ -4,7 +4,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, check_sample_rate, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+    arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
 use super::kernels::loudness::loudness_lufs;
 
@@ -42,7 +42,7 @@ impl RowFunction for LoudnessLufs {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let sr = sample_rate(row.req_float(1)?)?;
+        let sr = row.sample_rate(1)?;
         Ok(Value::Float(loudness_lufs(row.audio(0)?, sr)?))
     }
 }

@@ -4,7 +4,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, check_sample_rate, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+    arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
 use super::kernels::loudness::match_loudness;
 
@@ -50,7 +50,7 @@ impl RowFunction for MatchLoudness {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let sr = sample_rate(row.req_float(2)?)?;
+        let sr = row.sample_rate(2)?;
         Ok(Value::Samples(
             match_loudness(row.audio(0)?, row.audio(1)?, sr)?.samples,
         ))

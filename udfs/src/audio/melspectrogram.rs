@@ -78,7 +78,7 @@ impl RowFunction for Melspectrogram {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let sr = sample_rate(row.req_float(1)?)?;
+        let sr = row.sample_rate(1)?;
         let params = librosa_params(row, 2, 1)?;
         let plan = MFCC_PLANS.get(&(sr, params), || MfccPlan::new(sr, &params))?;
         Ok(Value::Frames(plan.melspectrogram(row.audio(0)?)?))

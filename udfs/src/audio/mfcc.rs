@@ -66,7 +66,7 @@ impl RowFunction for Mfcc {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let sr = sample_rate(row.req_float(1)?)?;
+        let sr = row.sample_rate(1)?;
         let n_mfcc = row.req_int(2)?;
         let params = librosa_params(row, 3, n_mfcc.max(1) as usize)?;
         let plan = MFCC_PLANS.get(&(sr, params), || MfccPlan::new(sr, &params))?;

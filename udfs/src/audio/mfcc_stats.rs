@@ -74,7 +74,7 @@ impl RowFunction for MfccStats {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let sr = sample_rate(row.req_float(1)?)?;
+        let sr = row.sample_rate(1)?;
         let v = variant(row.text(2))?;
         Ok(Value::Samples(encode(row.audio(0)?, sr, v)?))
     }

@@ -3,7 +3,9 @@
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::{arg, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
+use super::adapter::{
+    arg, check_finite_param, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+};
 use super::kernels::noise::mix_at_snr;
 
 #[user_doc(
@@ -49,10 +51,7 @@ impl RowFunction for MixNoise {
     }
 
     fn validate(p: &dyn Params) -> Result<(), String> {
-        match p.float(2) {
-            Some(s) if !s.is_finite() => Err(format!("snr_db must be a finite number, got {s}")),
-            _ => Ok(()),
-        }
+        check_finite_param(p, 2, "snr_db")
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {

@@ -59,7 +59,7 @@ impl RowFunction for Mp3Roundtrip {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let sr = sample_rate(row.req_float(1)?)?;
+        let sr = row.sample_rate(1)?;
         let kbps =
             u32::try_from(row.req_int(2)?).map_err(|_| "kbps must be positive".to_string())?;
         Ok(Value::Samples(mp3_roundtrip(row.audio(0)?, sr, kbps)?))

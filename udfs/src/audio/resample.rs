@@ -50,8 +50,8 @@ impl RowFunction for Resample {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let from = f64::from(sample_rate(row.req_float(1)?)?);
-        let to = f64::from(sample_rate(row.req_float(2)?)?);
+        let from = f64::from(row.sample_rate(1)?);
+        let to = f64::from(row.sample_rate(2)?);
         Ok(Value::Samples(resample(row.audio(0)?, from, to)?))
     }
 }

@@ -4,7 +4,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, check_sample_rate, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+    arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
 use super::kernels::vocoder::tempo_shift;
 
@@ -47,7 +47,7 @@ impl RowFunction for TempoShift {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let sr = f64::from(sample_rate(row.req_float(1)?)?);
+        let sr = f64::from(row.sample_rate(1)?);
         Ok(Value::Samples(tempo_shift(
             row.audio(0)?,
             sr,

@@ -4,7 +4,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, check_sample_rate, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+    arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
 use super::kernels::codec::write_wav;
 
@@ -51,7 +51,7 @@ impl RowFunction for WriteWav {
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let sr = sample_rate(row.req_float(2)?)?;
+        let sr = row.sample_rate(2)?;
         let path = row.text(0).unwrap_or_default();
         let audio = row.audio(1)?;
         write_wav(std::path::Path::new(path), audio, sr)?;

@@ -49,6 +49,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::resample::bessel_i0;
 use mp3lame_encoder::{Bitrate, Builder, Encoder, FlushGap, MonoPcm, Quality, VbrMode};
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_VORBIS};
@@ -258,9 +259,7 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), S
     if samples.is_empty() {
         return Err(format!("{name}: no samples to write"));
     }
-    if let Some(i) = samples.iter().position(|v| !v.is_finite()) {
-        return Err(format!("{name}: sample {i} is not finite"));
-    }
+    super::check_finite(&name.to_string(), samples)?;
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate,
@@ -440,9 +439,7 @@ fn encode_mp3(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<(Vec<u8>, b
     if signal.is_empty() {
         return Err("cannot encode an empty clip to MP3".to_string());
     }
-    if let Some(i) = signal.iter().position(|v| !v.is_finite()) {
-        return Err(format!("cannot encode to MP3: sample {i} is not finite"));
-    }
+    super::check_finite("MP3 encoder input", signal)?;
     if !native_bitrates(sample_rate).contains(&kbps) {
         return Err(not_allowed(sample_rate, kbps, native_bitrates(sample_rate)));
     }
@@ -531,17 +528,6 @@ fn half_band_taps() -> Vec<f64> {
         .collect();
     let sum = 2.0 * taps.iter().sum::<f64>();
     taps.iter().map(|t| t * 0.5 / sum).collect()
-}
-
-/// The modified Bessel function of the first kind, order 0 (power series).
-fn bessel_i0(x: f64) -> f64 {
-    let (mut sum, mut term, mut m) = (1.0, 1.0, 1.0);
-    while term > 1e-17 * sum {
-        term *= (x / (2.0 * m)) * (x / (2.0 * m));
-        sum += term;
-        m += 1.0;
-    }
-    sum
 }
 
 /// `x` with `pad` zeros before and after it.

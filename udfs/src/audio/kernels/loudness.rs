@@ -72,11 +72,7 @@ pub fn loudness_lufs(signal: &[f32], sample_rate: u32) -> Result<f64, String> {
             signal.len()
         ));
     }
-    if let Some(i) = signal.iter().position(|v| !v.is_finite()) {
-        return Err(format!(
-            "cannot measure loudness: non-finite sample at index {i}"
-        ));
-    }
+    super::check_finite("loudness input", signal)?;
     let meter_error = |e: ebur128::Error| format!("loudness meter at {sample_rate} Hz: {e}");
     let mut meter = EbuR128::new(1, sample_rate, Mode::I).map_err(meter_error)?;
     meter.add_frames_f32(signal).map_err(meter_error)?;
@@ -273,7 +269,9 @@ mod tests {
             .contains("sample rate"));
         let mut x = vec![0.1f32; 10000];
         x[3] = f32::INFINITY;
-        assert!(loudness_lufs(&x, 22050).unwrap_err().contains("index 3"));
+        assert!(loudness_lufs(&x, 22050)
+            .unwrap_err()
+            .contains("sample 3 is not finite"));
     }
 
     #[test]

@@ -157,10 +157,7 @@ fn check_samples(what: &str, x: &[f32]) -> Result<(), String> {
     if x.is_empty() {
         return Err(format!("the {what} has no samples"));
     }
-    match x.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(format!("the {what} has a non-finite sample at index {i}")),
-        None => Ok(()),
-    }
+    super::check_finite(what, x)
 }
 
 #[cfg(test)]
@@ -343,7 +340,7 @@ mod tests {
         bad[17] = f32::NAN;
         assert!(mix_at_snr(&bad, &noise, 3.0, 0)
             .unwrap_err()
-            .contains("index 17"));
+            .contains("signal: sample 17 is not finite"));
         assert!(pink_noise(1, 0).is_err());
         assert!(add_pink_noise(&[0.5], 3.0, 0).is_err());
         assert!(peak_normalise(vec![0.0; 4]).is_err());

@@ -63,17 +63,6 @@ const PHASES: f64 = 512.0;
 /// The fewest table phases per input sample.
 const MIN_PHASES: usize = 16;
 
-/// Checks that every sample is finite; the error names the first that is not.
-pub fn check_samples(signal: &[f32]) -> Result<(), String> {
-    match signal.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(format!(
-            "sample {i} of the clip is not finite ({})",
-            signal[i]
-        )),
-        None => Ok(()),
-    }
-}
-
 /// A precomputed resampling filter from one rate to another (see the module docs).
 #[derive(Clone, Debug)]
 pub struct Resampler {
@@ -155,7 +144,7 @@ impl Resampler {
 
     /// Resamples a clip (see the module docs); equal rates return a copy of the input.
     pub fn process(&self, input: &[f32]) -> Result<Vec<f32>, String> {
-        check_samples(input)?;
+        super::check_finite("resampler input", input)?;
         if self.ratio == 1.0 {
             return Ok(input.to_vec());
         }
@@ -242,7 +231,7 @@ fn impulse(t: f64, cutoff: f64, width: f64, norm: f64) -> f64 {
 
 /// The modified Bessel function of the first kind of order zero, by its power series
 /// `Σ ((x/2)^k / k!)²` (all terms positive, so it converges without cancellation).
-fn bessel_i0(x: f64) -> f64 {
+pub(crate) fn bessel_i0(x: f64) -> f64 {
     let q = 0.25 * x * x;
     let (mut sum, mut term, mut k) = (1.0, 1.0, 1.0);
     while term > 1e-17 * sum {

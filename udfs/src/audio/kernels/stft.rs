@@ -186,14 +186,6 @@ impl StftParams {
     }
 }
 
-/// An error naming the first sample that is NaN or infinite.
-fn check_finite_samples(signal: &[f32]) -> Result<(), String> {
-    match signal.iter().position(|v| !v.is_finite()) {
-        Some(i) => Err(format!("sample {i} is not finite ({})", signal[i])),
-        None => Ok(()),
-    }
-}
-
 /// A reusable STFT: window, FFT plan and twiddle factors computed once per parameter set.
 /// It is `Send + Sync`, so one plan can serve every clip of a parallel batch.
 #[derive(Clone)]
@@ -279,7 +271,7 @@ impl StftPlan {
             return Err("the output frames must have at least one value".to_string());
         }
         let n_frames = self.params.n_frames(signal.len())?;
-        check_finite_samples(signal)?;
+        super::check_finite("STFT input", signal)?;
         let padded = self.params.padded(signal);
         let mut out = Frames::zeros(n_frames, out_dim);
         let mut work = Work {

@@ -66,7 +66,8 @@ use std::sync::{Arc, OnceLock};
 use rustfft::num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 
-use super::resample::{check_samples, Resampler};
+use super::check_finite;
+use super::resample::Resampler;
 
 /// FFT size of the STFT.
 pub const N_FFT: usize = 2048;
@@ -321,7 +322,7 @@ fn check_clip(signal: &[f32]) -> Result<(), String> {
             signal.len()
         ));
     }
-    check_samples(signal)
+    check_finite("clip", signal)
 }
 
 /// Checks a sample rate.
