@@ -13,7 +13,7 @@ use super::kernels::codec::write_wav;
     description = "Writes a clip to a mono WAV file (32-bit float samples, so values beyond ±1 are kept) atomically (a temporary file in the same folder, then renamed), so that a person can listen to a perturbation; returns the clip's duration in seconds. The folder must exist.",
     syntax_example = "write_wav(path, audio, sr)",
     sql_example = r#"```sql
-> SELECT write_wav('target/example_tone.wav', [0.0, 0.5, -0.5, 0.0], 22050) * 22050 AS samples;
+> SELECT write_wav('/tmp/example_tone.wav', [0.0, 0.5, -0.5, 0.0], 22050) * 22050 AS samples;
 +---------+
 | samples |
 +---------+
