@@ -7,10 +7,10 @@
 //! that name the option.
 
 use super::kernels::mel::MelParams;
-use super::kernels::stft::{PadMode, StftParams, Window};
+use super::kernels::stft::{PadMode, Precision, StftParams, Window};
 
 /// The options every feature function accepts, with their meaning.
-pub const OPTION_NAMES: [(&str, &str); 9] = [
+pub const OPTION_NAMES: [(&str, &str); 10] = [
     ("n_fft", "FFT and window length in samples"),
     ("hop", "samples between frames"),
     (
@@ -29,6 +29,10 @@ pub const OPTION_NAMES: [(&str, &str); 9] = [
     ("fmin", "lowest mel edge in Hz"),
     ("fmax", "highest mel edge in Hz"),
     ("top_db", "dB floor below the maximum, or none"),
+    (
+        "precision",
+        "f32 or f64: what the STFT and mel bands are computed in",
+    ),
 ];
 
 /// Parameters after the options are applied.
@@ -99,6 +103,17 @@ impl FeatureParams {
                         _ => {
                             return Err(format!(
                                 "option pad must be constant or reflect, got '{value}'"
+                            ))
+                        }
+                    }
+                }
+                "precision" => {
+                    self.stft.precision = match value.to_ascii_lowercase().as_str() {
+                        "f32" | "float32" => Precision::F32,
+                        "f64" | "float64" => Precision::F64,
+                        _ => {
+                            return Err(format!(
+                                "option precision must be f32 or f64, got '{value}'"
                             ))
                         }
                     }

@@ -7,10 +7,11 @@ use super::adapter::{
     arg, opt, sample_rate, ArgSpec, Kind, OutKind, Params, PlanCache, Row, RowFunction, Value,
 };
 use super::kernels::mfcc::{MfccStatsPlan, MfccStatsVariant};
+use super::kernels::stft::Precision;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
-    description = "The 144-d MFCC encoder of the thesis' robustness study (SPEC §7): MFCCs c1..c24 (c0 dropped) of a clip, their deltas and delta-deltas, and the mean and standard deviation over time of each, as one list of 144 float32. variant 'study' (default) is the study's code: STFT n_fft 1024, hop 256, symmetric Hann, reflect padding, 128 Slaney bands, dB with an 80 dB floor, orthonormal DCT-II, plain frame differences as deltas, layout [mean c, std c, mean Δ, std Δ, mean ΔΔ, std ΔΔ], std with ddof 1. variant 'librosa' is librosa's convention: librosa.feature.mfcc defaults (n_fft 2048, hop 512, periodic Hann, zero padding), Savitzky–Golay deltas of width 9, all means then all stds, ddof 0. Also embed('mfcc', audio).",
+    description = "The 144-d MFCC encoder of the thesis' robustness study (SPEC §7): MFCCs c1..c24 (c0 dropped) of a clip, their deltas and delta-deltas, and the mean and standard deviation over time of each, as one list of 144 float32, computed in float32 up to the mel bands (as the study's torch code computed them) and in float64 after them. variant 'study' (default) is the study's code: STFT n_fft 1024, hop 256, symmetric Hann, reflect padding, 128 Slaney bands, dB with an 80 dB floor, orthonormal DCT-II, plain frame differences as deltas, layout [mean c, std c, mean Δ, std Δ, mean ΔΔ, std ΔΔ], std with ddof 1. variant 'librosa' is librosa's convention: librosa.feature.mfcc defaults (n_fft 2048, hop 512, periodic Hann, zero padding), Savitzky–Golay deltas of width 9, all means then all stds, ddof 0. Also embed('mfcc', audio).",
     syntax_example = "mfcc_stats(audio, sr [, variant])",
     sql_example = r#"```sql
 > SELECT cardinality(mfcc_stats(array_repeat(0.5, 22050), 22050)) AS dim;
@@ -49,7 +50,7 @@ pub(crate) fn variant(text: Option<&str>) -> Result<MfccStatsVariant, String> {
 
 /// The 144-d statistics of `audio` as float32.
 pub(crate) fn encode(audio: &[f32], sr: u32, v: MfccStatsVariant) -> Result<Vec<f32>, String> {
-    let plan = PLANS.get(&(sr, v), || MfccStatsPlan::new(sr, v))?;
+    let plan = PLANS.get(&(sr, v), || MfccStatsPlan::new(sr, v, Precision::F32))?;
     Ok(plan.stats(audio)?.into_iter().map(|x| x as f32).collect())
 }
 

@@ -12,7 +12,7 @@ use super::kernels::stft::{amplitude_to_db, StftParams, StftPlan};
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
-    description = "The magnitude short-time Fourier transform of a clip in dB, one frame per list: 20·log10(max(|X|, 1e-5)), floored at the clip's maximum minus top_db (librosa's amplitude_to_db). Defaults are the thesis' input representation of the deep encoders: n_fft 1024, hop 256, periodic Hann window, frames centred with zero padding (librosa ≥ 0.9), top_db 80; each frame has n_fft/2 + 1 bins. Other parameters are named options: n_fft, hop, window (hann | hann_symmetric), center, pad (constant | reflect), top_db (a number or none).",
+    description = "The magnitude short-time Fourier transform of a clip in dB, one frame per list: 20·log10(max(|X|, 1e-5)), floored at the clip's maximum minus top_db (librosa's amplitude_to_db). Defaults are the thesis' input representation of the deep encoders: n_fft 1024, hop 256, periodic Hann window, frames centred with zero padding (librosa ≥ 0.9), top_db 80; each frame has n_fft/2 + 1 bins. Other parameters are named options: n_fft, hop, window (hann | hann_symmetric), center, pad (constant | reflect), top_db (a number or none), precision (f64, the default, or f32: a float32 FFT, up to 1e-3 dB off in bins 80 dB below the peak).",
     syntax_example = "stft_db(audio [, options])",
     sql_example = r#"```sql
 > SELECT array_length(s) AS frames, cardinality(s[1]) AS bins FROM (SELECT stft_db(array_repeat(0.5, 2048)) AS s);
@@ -60,7 +60,7 @@ impl RowFunction for StftDb {
         let p = params(row)?;
         let plan = PLANS.get(&p.stft, || StftPlan::new(p.stft))?;
         let mut s = plan.magnitude(row.audio(0)?)?;
-        amplitude_to_db(&mut s, 1e-5, p.top_db)?;
+        amplitude_to_db(&mut s, 1e-5, p.top_db, p.stft.precision)?;
         Ok(Value::Frames(s))
     }
 }

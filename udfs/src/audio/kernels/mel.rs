@@ -22,7 +22,9 @@
 //! - Filters that cover no bin (too many bands for `n_fft`) are kept as all-zero bands, as
 //!   librosa does (it only warns).
 
+use super::distance::dot;
 use super::frames::Frames;
+use super::stft::FrameReduce;
 
 /// Hz per mel below the break frequency of the Slaney scale.
 const LINEAR_HZ_PER_MEL: f64 = 200.0 / 3.0;
@@ -79,11 +81,13 @@ impl Default for MelParams {
     }
 }
 
-/// One triangular filter: weights for bins `first .. first + weights.len()`.
+/// One triangular filter: weights for bins `first .. first + weights.len()`, also rounded to
+/// `f32` for spectra computed in `f32`.
 #[derive(Clone, Debug, PartialEq)]
 struct Filter {
     first: usize,
     weights: Vec<f64>,
+    weights32: Vec<f32>,
 }
 
 /// A Slaney-normalised mel filter bank for one sample rate and FFT size, stored sparsely.
@@ -151,8 +155,8 @@ impl MelFilterBank {
     /// [`MelFilterBank::apply`] checks); other lengths give meaningless values but never panic.
     pub fn apply_frame(&self, spectrum: &[f64], out: &mut [f64]) {
         for (o, f) in out.iter_mut().zip(&self.filters) {
-            let bins = spectrum.iter().skip(f.first);
-            *o = f.weights.iter().zip(bins).map(|(w, s)| w * s).sum();
+            let s = bins(spectrum, f);
+            *o = dot(&f.weights[..s.len()], s);
         }
     }
 
@@ -174,6 +178,26 @@ impl MelFilterBank {
         }
         Ok(out)
     }
+}
+
+impl FrameReduce for MelFilterBank {
+    fn reduce_f64(&self, spectrum: &[f64], out: &mut [f64]) {
+        self.apply_frame(spectrum, out);
+    }
+
+    /// The `f32` path sums in `f32` with the `f32` weights, as librosa's float32 dot product.
+    fn reduce_f32(&self, spectrum: &[f32], out: &mut [f64]) {
+        for (o, f) in out.iter_mut().zip(&self.filters) {
+            let s = bins(spectrum, f);
+            *o = f64::from(dot(&f.weights32[..s.len()], s));
+        }
+    }
+}
+
+/// The bins of `spectrum` under filter `f` (fewer, or none, when the spectrum is too short).
+fn bins<'a, T>(spectrum: &'a [T], f: &Filter) -> &'a [T] {
+    let end = (f.first + f.weights.len()).min(spectrum.len());
+    spectrum.get(f.first..end).unwrap_or(&[])
 }
 
 /// `count` frequencies equally spaced on the mel scale from `fmin` to `fmax` (both included).
@@ -209,9 +233,11 @@ fn triangle(bin_hz: &[f64], lo: f64, mid: f64, hi: f64, f32_weights: bool) -> Fi
     let all: Vec<f64> = bin_hz.iter().map(|&f| weight(f)).collect();
     let first = all.iter().position(|&w| w != 0.0).unwrap_or(0);
     let end = all.iter().rposition(|&w| w != 0.0).map_or(first, |i| i + 1);
+    let weights = all[first..end].to_vec();
     Filter {
         first,
-        weights: all[first..end].to_vec(),
+        weights32: weights.iter().map(|&w| w as f32).collect(),
+        weights,
     }
 }
 

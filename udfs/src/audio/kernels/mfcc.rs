@@ -36,9 +36,10 @@
 //!
 //! Means and standard deviations are two-pass (mean first, then squared deviations), as NumPy's.
 
+use super::distance::dot;
 use super::frames::Frames;
 use super::mel::{MelFilterBank, MelParams};
-use super::stft::{power_to_db, Spectrum, StftParams, StftPlan};
+use super::stft::{power_to_db, Precision, Spectrum, StftParams, StftPlan};
 
 /// `amin` of the dB conversion of mel powers (librosa's default).
 const POWER_AMIN: f64 = 1e-10;
@@ -54,9 +55,17 @@ const LIBROSA_DELTA_WIDTH: usize = 9;
 pub struct Dct {
     n_in: usize,
     n_out: usize,
-    /// The basis transposed: row `n` holds `s_k·cos(πk(2n+1)/2N)` for `k = 0 .. n_out`, so
-    /// that a transform is a sum of scaled rows (independent accumulators, vectorisable).
-    basis: Vec<f64>,
+    /// The folded basis: row `k` holds `s_k·cos(πk(2n+1)/2N)` for `n = 0 .. ⌈N/2⌉`. Since
+    /// `cos(πk(2(N−1−n)+1)/2N) = (−1)^k·cos(πk(2n+1)/2N)`, coefficient `k` is the dot product of
+    /// row `k` with `x[n] + x[N−1−n]` (even `k`) or `x[n] − x[N−1−n]` (odd `k`), the middle
+    /// value of an odd `N` taken once (its odd-`k` cosine is 0): half the multiplications.
+    folded: Vec<f64>,
+}
+
+/// Work buffers of [`Dct::apply_with`]: the folded sums and differences.
+struct Folds {
+    sums: Vec<f64>,
+    diffs: Vec<f64>,
 }
 
 impl Dct {
@@ -68,17 +77,22 @@ impl Dct {
             ));
         }
         let full_turn = 4 * n_in;
-        let mut basis = Vec::with_capacity(n_out * n_in);
-        for n in 0..n_in {
-            for k in 0..n_out {
-                let scale = if k == 0 { 1.0 } else { 2.0 } / n_in as f64;
+        let half = n_in.div_ceil(2);
+        let mut folded = Vec::with_capacity(n_out * half);
+        for k in 0..n_out {
+            let scale = if k == 0 { 1.0 } else { 2.0 } / n_in as f64;
+            for n in 0..half {
                 // The angle π·m/(2N) with m reduced modulo 4N (a whole turn), exactly.
                 let m = ((2 * n + 1) * k) % full_turn;
                 let angle = std::f64::consts::PI * m as f64 / (2 * n_in) as f64;
-                basis.push(scale.sqrt() * angle.cos());
+                folded.push(scale.sqrt() * angle.cos());
             }
         }
-        Ok(Dct { n_in, n_out, basis })
+        Ok(Dct {
+            n_in,
+            n_out,
+            folded,
+        })
     }
 
     /// Input length `N`.
@@ -91,14 +105,42 @@ impl Dct {
         self.n_out
     }
 
+    fn folds(&self) -> Folds {
+        let half = self.n_in.div_ceil(2);
+        Folds {
+            sums: vec![0.0; half],
+            diffs: vec![0.0; half],
+        }
+    }
+
     /// Transforms one vector: `x` must have [`Dct::n_in`] values and `out` [`Dct::n_out`] (as
     /// [`Dct::apply_frames`] checks); other lengths give meaningless values but never panic.
     pub fn apply(&self, x: &[f64], out: &mut [f64]) {
-        out.iter_mut().for_each(|o| *o = 0.0);
-        for (&v, row) in x.iter().zip(self.basis.chunks_exact(self.n_out)) {
-            for (o, b) in out.iter_mut().zip(row) {
-                *o += b * v;
+        self.apply_with(x, out, &mut self.folds());
+    }
+
+    fn apply_with(&self, x: &[f64], out: &mut [f64], folds: &mut Folds) {
+        let half = folds.sums.len();
+        for (n, (s, d)) in folds.sums.iter_mut().zip(&mut folds.diffs).enumerate() {
+            let (a, b) = (x.get(n), x.get(self.n_in - 1 - n));
+            let (a, b) = (a.copied().unwrap_or(0.0), b.copied().unwrap_or(0.0));
+            if 2 * n + 1 == self.n_in {
+                (*s, *d) = (a, 0.0);
+            } else {
+                (*s, *d) = (a + b, a - b);
             }
+        }
+        for (k, (o, row)) in out
+            .iter_mut()
+            .zip(self.folded.chunks_exact(half))
+            .enumerate()
+        {
+            let folded = if k % 2 == 0 {
+                &folds.sums
+            } else {
+                &folds.diffs
+            };
+            *o = dot(row, folded);
         }
     }
 
@@ -111,9 +153,10 @@ impl Dct {
             ));
         }
         let mut out = Frames::zeros(frames.n_frames, self.n_out);
+        let mut folds = self.folds();
         let rows = frames.data.chunks_exact(self.n_in);
         for (x, o) in rows.zip(out.data.chunks_exact_mut(self.n_out)) {
-            self.apply(x, o);
+            self.apply_with(x, o, &mut folds);
         }
         Ok(out)
     }
@@ -196,19 +239,20 @@ impl MfccPlan {
 
     /// Power mel spectrogram of a clip (frames × `n_mels`), without storing its STFT.
     pub fn melspectrogram(&self, signal: &[f32]) -> Result<Frames, String> {
-        self.stft.map_frames(
-            signal,
-            Spectrum::Power,
-            self.bank.n_mels(),
-            |spectrum, out| self.bank.apply_frame(spectrum, out),
-        )
+        self.stft
+            .map_frames(signal, Spectrum::Power, self.bank.n_mels(), &self.bank)
     }
 
     /// MFCCs of a clip (frames × `n_mfcc`); an error when the clip is empty, too short for the
     /// STFT or not finite.
     pub fn mfcc(&self, signal: &[f32]) -> Result<Frames, String> {
         let mut mel = self.melspectrogram(signal)?;
-        power_to_db(&mut mel, POWER_AMIN, self.top_db)?;
+        power_to_db(
+            &mut mel,
+            POWER_AMIN,
+            self.top_db,
+            self.stft.params().precision,
+        )?;
         self.dct.apply_frames(&mel)
     }
 }
@@ -351,12 +395,17 @@ pub struct MfccStatsPlan {
 }
 
 impl MfccStatsPlan {
-    /// The encoder for clips at `sr` Hz.
-    pub fn new(sr: u32, variant: MfccStatsVariant) -> Result<MfccStatsPlan, String> {
-        let params = match variant {
+    /// The encoder for clips at `sr` Hz, its STFT computed in `precision`.
+    pub fn new(
+        sr: u32,
+        variant: MfccStatsVariant,
+        precision: Precision,
+    ) -> Result<MfccStatsPlan, String> {
+        let mut params = match variant {
             MfccStatsVariant::Study => MfccParams::study(),
             MfccStatsVariant::Librosa => MfccParams::librosa(STATS_N_MFCC),
         };
+        params.stft.precision = precision;
         Ok(MfccStatsPlan {
             variant,
             mfcc: MfccPlan::new(sr, &params)?,
@@ -405,10 +454,10 @@ impl MfccStatsPlan {
     }
 }
 
-/// The 144-d MFCC encoding of one clip at `sr` Hz; builds a one-off [`MfccStatsPlan`] (reuse a
+/// The 144-d MFCC encoding of one clip at `sr` Hz, in `f64`; builds a one-off [`MfccStatsPlan`] (reuse a
 /// plan for many clips).
 pub fn mfcc_stats(signal: &[f32], sr: u32, variant: MfccStatsVariant) -> Result<Vec<f64>, String> {
-    MfccStatsPlan::new(sr, variant)?.stats(signal)
+    MfccStatsPlan::new(sr, variant, Precision::F64)?.stats(signal)
 }
 
 /// Mean and standard deviation over time of values `skip ..` of each frame, with `ddof`
@@ -516,15 +565,25 @@ mod tests {
                 assert!((energy - kept).abs() < 1e-10 * energy, "Parseval, n {n}");
             }
         }
-        // Rows of the full transform are orthonormal.
-        let dct = Dct::new(16, 16).unwrap();
-        let rows: Vec<&[f64]> = dct.basis.chunks_exact(16).collect();
-        // (The stored basis is transposed; an orthogonal matrix's columns are orthonormal too.)
-        for (i, a) in rows.iter().enumerate() {
-            for (j, b) in rows.iter().enumerate() {
-                let d: f64 = a.iter().zip(b.iter()).map(|(p, q)| p * q).sum();
-                let expected = if i == j { 1.0 } else { 0.0 };
-                assert!((d - expected).abs() < 1e-14);
+        // The columns of the full transform (images of unit vectors) are orthonormal, for even
+        // and odd lengths.
+        for n in [16, 15] {
+            let dct = Dct::new(n, n).unwrap();
+            let rows: Vec<Vec<f64>> = (0..n)
+                .map(|j| {
+                    let mut e = vec![0.0; n];
+                    e[j] = 1.0;
+                    let mut y = vec![0.0; n];
+                    dct.apply(&e, &mut y);
+                    y
+                })
+                .collect();
+            for (i, a) in rows.iter().enumerate() {
+                for (j, b) in rows.iter().enumerate() {
+                    let d: f64 = a.iter().zip(b.iter()).map(|(p, q)| p * q).sum();
+                    let expected = if i == j { 1.0 } else { 0.0 };
+                    assert!((d - expected).abs() < 1e-14, "n {n}: {i}·{j} = {d}");
+                }
             }
         }
         // A constant vector has only c0 = √N · value.
@@ -545,6 +604,41 @@ mod tests {
         wide.mel.f32_weights = false;
         let (dev, _) = deviation(&mfcc(&signal_f32(), 22050, &wide).unwrap(), &reference);
         assert!(dev > 1e-8, "float64 weights: {dev}");
+    }
+
+    /// librosa's own float32-versus-float64 deviation on the reference signal (meta.json:
+    /// `max_abs_dev_float32_vs_float64`), the yardstick of our float32 path.
+    const LIBROSA_F32_DEV_MFCC: f64 = 1.0225e-4;
+    const LIBROSA_F32_DEV_STATS: f64 = 9.773e-6;
+
+    #[test]
+    fn float32_path_deviates_from_the_reference_as_librosas_float32_path_does() {
+        let mut params = MfccParams::librosa(25);
+        params.stft.precision = Precision::F32;
+        for (signal, name) in [
+            (signal_f32(), "mfcc25_librosa.npy"),
+            (read_wav_pcm16("signal2.wav"), "mfcc25_librosa_signal2.npy"),
+        ] {
+            let (dev, _) = deviation(&mfcc(&signal, 22050, &params).unwrap(), &npy(name));
+            // Within twice librosa's float32 deviation, and truly float32 (not the f64 path).
+            assert!(dev < 2.0 * LIBROSA_F32_DEV_MFCC, "{name}: max |dev| {dev}");
+            assert!(dev > 1e-7, "{name}: {dev} is too small for float32");
+        }
+        for (variant, name) in [
+            (MfccStatsVariant::Study, "mfcc_stats144_study.npy"),
+            (MfccStatsVariant::Librosa, "mfcc_stats144_librosa.npy"),
+        ] {
+            let plan = MfccStatsPlan::new(22050, variant, Precision::F32).unwrap();
+            let ours = plan.stats(&signal_f32()).unwrap();
+            let reference = npy(name);
+            let dev = ours
+                .iter()
+                .zip(&reference.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(dev < 2.0 * LIBROSA_F32_DEV_STATS, "{name}: max |dev| {dev}");
+            assert!(dev > 1e-9, "{name}: {dev} is too small for float32");
+        }
     }
 
     #[test]
@@ -692,7 +786,7 @@ mod tests {
 
     #[test]
     fn stats_need_enough_frames() {
-        let study = MfccStatsPlan::new(22050, MfccStatsVariant::Study).unwrap();
+        let study = MfccStatsPlan::new(22050, MfccStatsVariant::Study, Precision::F64).unwrap();
         let mut rng = Rng::new(1);
         let clip: Vec<f32> = (0..768).map(|_| rng.normal() as f32).collect();
         assert_eq!(study.stats(&clip).unwrap().len(), MFCC_STATS_DIM);
@@ -700,10 +794,10 @@ mod tests {
         assert!(e.contains("too short"), "{e}");
         let e = study.stats(&clip[..300]).unwrap_err();
         assert!(e.contains("reflect"), "{e}");
-        let librosa = MfccStatsPlan::new(22050, MfccStatsVariant::Librosa).unwrap();
+        let librosa = MfccStatsPlan::new(22050, MfccStatsVariant::Librosa, Precision::F64).unwrap();
         assert!(librosa.stats(&clip).unwrap_err().contains("9 frames"));
         assert!(study.stats(&[]).unwrap_err().contains("empty"));
-        assert!(MfccStatsPlan::new(0, MfccStatsVariant::Study).is_err());
+        assert!(MfccStatsPlan::new(0, MfccStatsVariant::Study, Precision::F64).is_err());
         let too_many = MfccParams {
             n_mfcc: 129,
             ..MfccParams::librosa(20)
@@ -714,7 +808,7 @@ mod tests {
     #[test]
     fn one_plan_serves_parallel_clips() {
         use rayon::prelude::*;
-        let plan = MfccStatsPlan::new(22050, MfccStatsVariant::Study).unwrap();
+        let plan = MfccStatsPlan::new(22050, MfccStatsVariant::Study, Precision::F64).unwrap();
         let signal = signal_f32();
         let clips: Vec<&[f32]> = (0..4)
             .map(|i| &signal[i * 5000..i * 5000 + 20000])
