@@ -181,11 +181,13 @@ impl MelFilterBank {
 }
 
 impl FrameReduce for MelFilterBank {
+    #[inline]
     fn reduce_f64(&self, spectrum: &[f64], out: &mut [f64]) {
         self.apply_frame(spectrum, out);
     }
 
     /// The `f32` path sums in `f32` with the `f32` weights, as librosa's float32 dot product.
+    #[inline]
     fn reduce_f32(&self, spectrum: &[f32], out: &mut [f64]) {
         for (o, f) in out.iter_mut().zip(&self.filters) {
             let s = bins(spectrum, f);

@@ -36,7 +36,6 @@
 //!
 //! Means and standard deviations are two-pass (mean first, then squared deviations), as NumPy's.
 
-use super::distance::dot;
 use super::frames::Frames;
 use super::mel::{MelFilterBank, MelParams};
 use super::stft::{power_to_db, Precision, Spectrum, StftParams, StftPlan};
@@ -55,17 +54,22 @@ const LIBROSA_DELTA_WIDTH: usize = 9;
 pub struct Dct {
     n_in: usize,
     n_out: usize,
-    /// The folded basis: row `k` holds `s_k·cos(πk(2n+1)/2N)` for `n = 0 .. ⌈N/2⌉`. Since
-    /// `cos(πk(2(N−1−n)+1)/2N) = (−1)^k·cos(πk(2n+1)/2N)`, coefficient `k` is the dot product of
-    /// row `k` with `x[n] + x[N−1−n]` (even `k`) or `x[n] − x[N−1−n]` (odd `k`), the middle
-    /// value of an odd `N` taken once (its odd-`k` cosine is 0): half the multiplications.
+    /// The folded basis. Since `cos(πk(2(N−1−n)+1)/2N) = (−1)^k·cos(πk(2n+1)/2N)`, coefficient
+    /// `k` is `Σ_{n < ⌈N/2⌉} s_k·cos(πk(2n+1)/2N)·v[n]` with `v[n] = x[n] + x[N−1−n]` (even `k`)
+    /// or `x[n] − x[N−1−n]` (odd `k`), the middle value of an odd `N` taken once (its odd-`k`
+    /// cosine is 0): half the multiplications. Stored by `n` (row `n` holds the even-`k`
+    /// coefficients, then the odd-`k` ones), so that a transform adds scaled rows into
+    /// independent accumulators (no long dependency chain; it vectorises).
     folded: Vec<f64>,
 }
 
-/// Work buffers of [`Dct::apply_with`]: the folded sums and differences.
+/// Work buffers of [`Dct::apply_with`]: the folded sums and differences, and the accumulators
+/// of the even- and odd-`k` coefficients.
 struct Folds {
     sums: Vec<f64>,
     diffs: Vec<f64>,
+    even: Vec<f64>,
+    odd: Vec<f64>,
 }
 
 impl Dct {
@@ -79,9 +83,10 @@ impl Dct {
         let full_turn = 4 * n_in;
         let half = n_in.div_ceil(2);
         let mut folded = Vec::with_capacity(n_out * half);
-        for k in 0..n_out {
-            let scale = if k == 0 { 1.0 } else { 2.0 } / n_in as f64;
-            for n in 0..half {
+        for n in 0..half {
+            let ks = (0..n_out).step_by(2).chain((1..n_out).step_by(2));
+            for k in ks {
+                let scale = if k == 0 { 1.0 } else { 2.0 } / n_in as f64;
                 // The angle π·m/(2N) with m reduced modulo 4N (a whole turn), exactly.
                 let m = ((2 * n + 1) * k) % full_turn;
                 let angle = std::f64::consts::PI * m as f64 / (2 * n_in) as f64;
@@ -107,9 +112,12 @@ impl Dct {
 
     fn folds(&self) -> Folds {
         let half = self.n_in.div_ceil(2);
+        let n_even = self.n_out.div_ceil(2);
         Folds {
             sums: vec![0.0; half],
             diffs: vec![0.0; half],
+            even: vec![0.0; n_even],
+            odd: vec![0.0; self.n_out - n_even],
         }
     }
 
@@ -119,8 +127,8 @@ impl Dct {
         self.apply_with(x, out, &mut self.folds());
     }
 
+    #[inline(always)]
     fn apply_with(&self, x: &[f64], out: &mut [f64], folds: &mut Folds) {
-        let half = folds.sums.len();
         for (n, (s, d)) in folds.sums.iter_mut().zip(&mut folds.diffs).enumerate() {
             let (a, b) = (x.get(n), x.get(self.n_in - 1 - n));
             let (a, b) = (a.copied().unwrap_or(0.0), b.copied().unwrap_or(0.0));
@@ -130,17 +138,22 @@ impl Dct {
                 (*s, *d) = (a + b, a - b);
             }
         }
-        for (k, (o, row)) in out
-            .iter_mut()
-            .zip(self.folded.chunks_exact(half))
-            .enumerate()
-        {
-            let folded = if k % 2 == 0 {
-                &folds.sums
-            } else {
-                &folds.diffs
-            };
-            *o = dot(row, folded);
+        folds.even.iter_mut().for_each(|v| *v = 0.0);
+        folds.odd.iter_mut().for_each(|v| *v = 0.0);
+        let n_even = folds.even.len();
+        let rows = self.folded.chunks_exact(self.n_out);
+        for ((row, &s), &d) in rows.zip(&folds.sums).zip(&folds.diffs) {
+            let (row_even, row_odd) = row.split_at(n_even);
+            for (acc, &b) in folds.even.iter_mut().zip(row_even) {
+                *acc += b * s;
+            }
+            for (acc, &b) in folds.odd.iter_mut().zip(row_odd) {
+                *acc += b * d;
+            }
+        }
+        for (k, o) in out.iter_mut().enumerate() {
+            let from = if k % 2 == 0 { &folds.even } else { &folds.odd };
+            *o = from.get(k / 2).copied().unwrap_or(0.0);
         }
     }
 
@@ -153,12 +166,34 @@ impl Dct {
             ));
         }
         let mut out = Frames::zeros(frames.n_frames, self.n_out);
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, the only requirement of `apply_all_avx2`.
+            unsafe { self.apply_all_avx2(frames, &mut out) };
+            return Ok(out);
+        }
+        self.apply_all(frames, &mut out);
+        Ok(out)
+    }
+
+    /// [`Dct::apply_all`] compiled for AVX2 (the same operations in the same order, so the same
+    /// results).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn apply_all_avx2(&self, frames: &Frames, out: &mut Frames) {
+        self.apply_all(frames, out)
+    }
+
+    #[inline(always)]
+    fn apply_all(&self, frames: &Frames, out: &mut Frames) {
         let mut folds = self.folds();
         let rows = frames.data.chunks_exact(self.n_in);
         for (x, o) in rows.zip(out.data.chunks_exact_mut(self.n_out)) {
             self.apply_with(x, o, &mut folds);
         }
-        Ok(out)
     }
 }
 

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod consistency;
 pub mod distance;
 pub mod dtw;
+pub mod fastlog;
 pub mod frames;
 pub mod loudness;
 pub mod mel;

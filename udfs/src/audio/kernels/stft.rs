@@ -387,8 +387,43 @@ impl<T: Real> Transform<T> {
         }
     }
 
-    /// Fills `out` (already sized to the frame count) frame by frame.
+    /// Fills `out` (already sized to the frame count) frame by frame; with AVX2 code where the
+    /// CPU has it (the same operations in the same order, so the same results).
     fn run<F: FnMut(&[T], &mut [f64])>(
+        &self,
+        params: &StftParams,
+        signal: &[f32],
+        spectrum: Spectrum,
+        out: &mut Frames,
+        reduce: F,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, the only requirement of `run_avx2`.
+            return unsafe { self.run_avx2(params, signal, spectrum, out, reduce) };
+        }
+        self.run_portable(params, signal, spectrum, out, reduce)
+    }
+
+    /// [`Transform::run_portable`] compiled for AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn run_avx2<F: FnMut(&[T], &mut [f64])>(
+        &self,
+        params: &StftParams,
+        signal: &[f32],
+        spectrum: Spectrum,
+        out: &mut Frames,
+        reduce: F,
+    ) {
+        self.run_portable(params, signal, spectrum, out, reduce)
+    }
+
+    #[inline(always)]
+    fn run_portable<F: FnMut(&[T], &mut [f64])>(
         &self,
         params: &StftParams,
         signal: &[f32],
@@ -414,6 +449,7 @@ impl<T: Real> Transform<T> {
     }
 
     /// Fills `work.values` with `bin(X[k])` for one `n_fft`-sample frame.
+    #[inline(always)]
     fn spectrum<B: Fn(Complex<T>) -> T>(&self, frame: &[T], work: &mut Work<T>, bin: B) {
         if self.twiddles.is_empty() {
             for ((b, &x), &w) in work.buf.iter_mut().zip(frame).zip(&self.window) {
@@ -473,8 +509,8 @@ pub fn power_spectrogram(signal: &[f32], params: &StftParams) -> Result<Frames, 
 /// In place, `20·log10(max(|S|, amin))` floored at the global maximum minus `top_db`
 /// (librosa's `amplitude_to_db` with `ref = 1`; librosa's default `amin` is `1e-5`, `top_db`
 /// `Some(80.0)`). An error (and `frames` unchanged) when `amin` is not positive, `top_db` is
-/// negative or a value is not finite. `precision` `F32` takes the logarithm in `f32` (as
-/// librosa's float32 path), `F64` in `f64`.
+/// negative or a value is not finite. `precision` `F32` takes the logarithm in `f32`
+/// ([`super::fastlog::ln_f32`], within two ulps), `F64` in `f64`.
 pub fn amplitude_to_db(
     frames: &mut Frames,
     amin: f64,
@@ -495,6 +531,35 @@ pub fn power_to_db(
     precision: Precision,
 ) -> Result<(), String> {
     to_db(frames, 10.0, amin, top_db, |v| v, precision)
+}
+
+/// `factor·ln(max(prepare(v), amin))` in `f32` for every value (with AVX2 code where the CPU has
+/// it: the same operations, so the same results).
+fn log_f32<P: Fn(f64) -> f64>(data: &mut [f64], factor: f64, amin: f64, prepare: P) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, the only requirement of `log_f32_avx2`.
+        return unsafe { log_f32_avx2(data, factor, amin, prepare) };
+    }
+    log_f32_portable(data, factor, amin, prepare)
+}
+
+/// [`log_f32_portable`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn log_f32_avx2<P: Fn(f64) -> f64>(data: &mut [f64], factor: f64, amin: f64, prepare: P) {
+    log_f32_portable(data, factor, amin, prepare)
+}
+
+#[inline(always)]
+fn log_f32_portable<P: Fn(f64) -> f64>(data: &mut [f64], factor: f64, amin: f64, prepare: P) {
+    for v in data.iter_mut() {
+        let x = prepare(*v).max(amin) as f32;
+        *v = factor * f64::from(super::fastlog::ln_f32(x));
+    }
 }
 
 /// `scale·log10(max(prepare(v), amin))` for every value, then the `top_db` floor.
@@ -547,12 +612,7 @@ fn to_db<P: Fn(f64) -> f64>(
                 *v = factor * prepare(*v).max(amin).ln();
             }
         }
-        Precision::F32 => {
-            for v in frames.data.iter_mut() {
-                let x = prepare(*v).max(amin) as f32;
-                *v = factor * f64::from(x.ln());
-            }
-        }
+        Precision::F32 => log_f32(&mut frames.data, factor, amin, prepare),
     }
     // Not `f64::max` (whose NaN rule keeps the loop scalar): the values are finite here.
     let max = frames
