@@ -72,6 +72,7 @@ pub fn table_functions(
 pub fn model_types() -> Vec<Arc<dyn ModelType>> {
     let mut types = recsys::model_types();
     types.extend(stats::model_types());
+    types.push(Arc::new(audio::deep::vgg::VggType));
     types
 }
 

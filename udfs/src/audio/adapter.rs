@@ -131,6 +131,40 @@ pub trait RowFunction: Debug + Default + PartialEq + Eq + Hash + Send + Sync + '
     }
     /// The result for one row whose arguments are all non-NULL.
     fn compute(row: &Row<'_>) -> std::result::Result<Value, String>;
+    /// The results of a whole batch at once, for work that batches (a network's forward pass):
+    /// one value per row of `batch.rows`, in order. `None` (the default) computes row by row.
+    fn compute_batch(_batch: &Batch<'_>) -> Option<std::result::Result<Vec<Value>, String>> {
+        None
+    }
+}
+
+/// What [`RowFunction::compute_batch`] sees: the batch's arguments, the session's model
+/// catalog and its tensor device.
+pub struct Batch<'a> {
+    columns: &'a [Column],
+    specs: &'static [ArgSpec],
+    /// The rows whose arguments are all non-NULL.
+    pub rows: Vec<usize>,
+    /// The session's catalog (absent outside a session).
+    pub catalog: Option<&'a Arc<dyn ModelCatalog>>,
+    config: &'a datafusion::config::ConfigOptions,
+}
+
+impl<'a> Batch<'a> {
+    /// Row `index` of the batch.
+    pub fn row(&self, index: usize) -> Row<'a> {
+        Row {
+            columns: self.columns,
+            specs: self.specs,
+            index,
+        }
+    }
+
+    /// The session's tensor device (`SET trustql.device`).
+    pub fn device(&self) -> std::result::Result<tch::Device, String> {
+        crate::engine::config::resolve_device(crate::engine::config::device_setting(self.config))
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// The list type of a clip.
@@ -277,13 +311,21 @@ pub struct Row<'a> {
     pub index: usize,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
+    /// Argument `i` as text, when given and not NULL, borrowed from the batch.
+    pub fn text_in_batch(&self, i: usize) -> Option<&'a str> {
+        match self.columns.get(i)? {
+            Column::Text(a) => Some(a.value(self.index)),
+            _ => None,
+        }
+    }
+
     /// Whether the call gave argument `i`.
     pub fn has(&self, i: usize) -> bool {
         i < self.columns.len()
     }
 
-    fn list(&self, i: usize) -> std::result::Result<&ListArray, String> {
+    fn list(&self, i: usize) -> std::result::Result<&'a ListArray, String> {
         match self.columns.get(i) {
             Some(Column::List(a)) => Ok(a),
             _ => Err(format!("argument {} is not a list", self.name(i))),
@@ -295,7 +337,7 @@ impl Row<'_> {
     }
 
     /// Argument `i` as a clip: its samples, without copying.
-    pub fn audio(&self, i: usize) -> std::result::Result<&[f32], String> {
+    pub fn audio(&self, i: usize) -> std::result::Result<&'a [f32], String> {
         let list = self.list(i)?;
         let offsets = list.value_offsets();
         let (start, end) = (
@@ -392,10 +434,7 @@ impl Params for Row<'_> {
     }
 
     fn text(&self, i: usize) -> Option<&str> {
-        match self.columns.get(i)? {
-            Column::Text(a) => Some(a.value(self.index)),
-            _ => None,
-        }
+        self.text_in_batch(i)
     }
 }
 
@@ -621,6 +660,37 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
                 .as_ref()
                 .is_some_and(|c| c.check_cancelled().is_err())
         };
+        let batch = Batch {
+            columns: &columns,
+            specs: F::ARGS,
+            rows: (0..n)
+                .filter(|&i| !columns.iter().any(|c| c.is_null(i)))
+                .collect(),
+            catalog: self.catalog.as_ref(),
+            config: &args.config_options,
+        };
+        if let Some(result) = F::compute_batch(&batch) {
+            if cancelled() {
+                return exec_err!("{}: cancelled by the user", F::NAME);
+            }
+            let values = match result {
+                Ok(v) if v.len() == batch.rows.len() => v,
+                Ok(v) => {
+                    return exec_err!(
+                        "internal: {} gave {} values for {} rows",
+                        F::NAME,
+                        v.len(),
+                        batch.rows.len()
+                    )
+                }
+                Err(e) => return exec_err!("{}: {e}", F::NAME),
+            };
+            let mut rows: Vec<Option<Value>> = vec![None; n];
+            for (&i, v) in batch.rows.iter().zip(values) {
+                rows[i] = Some(v);
+            }
+            return columnar(build(F::OUT, rows)?, all_scalar);
+        }
         let results: Vec<std::result::Result<Option<Value>, String>> = (0..n)
             .into_par_iter()
             .map(|index| {

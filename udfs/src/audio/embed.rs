@@ -1,11 +1,13 @@
-//! `embed(encoder, audio [, sr])`: a clip's embedding by a named encoder.
+//! `embed(encoder, audio [, sr])`: a clip's embedding by a named encoder, built in or trained.
+
+use std::collections::BTreeMap;
 
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, check_sample_rate, opt, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction,
-    Value,
+    arg, check_sample_rate, opt, sample_rate, ArgSpec, Batch, Kind, OutKind, Params, Row,
+    RowFunction, Value,
 };
 use super::kernels::mfcc::MfccStatsVariant;
 use super::mfcc_stats::encode;
@@ -16,12 +18,13 @@ const BUILT_IN: [(&str, MfccStatsVariant); 2] = [
     ("mfcc_librosa", MfccStatsVariant::Librosa),
 ];
 
-/// The sample rate `embed` assumes when the call gives none (the thesis' rate).
+/// The sample rate `embed` assumes for the built-in encoders when the call gives none (the
+/// thesis' rate).
 const DEFAULT_SR: f64 = 22_050.0;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
-    description = "The embedding of a clip by an encoder, as a list of float32: the entry point shared by every encoder. Built in: 'mfcc', the thesis' 144-d MFCC encoder in the study's variant (the same as mfcc_stats(audio, sr)), and 'mfcc_librosa' (mfcc_stats(audio, sr, 'librosa')). sr defaults to 22050 Hz, the rate the thesis' encoders expect. An unknown encoder is an error that lists the known ones.",
+    description = "The embedding of a clip by an encoder, as a list of float32: the entry point shared by every encoder. Built in: 'mfcc', the thesis' 144-d MFCC encoder in the study's variant (the same as mfcc_stats(audio, sr)), and 'mfcc_librosa' (mfcc_stats(audio, sr, 'librosa')). Any other name is a trained model that embeds audio (type vgg): the rows of a batch are embedded together on the session's device (SET trustql.device), a clip as the mean of the embeddings of its consecutive crops. sr defaults to 22050 Hz for the built-in encoders and to the model's rate for models, which refuse clips at other rates. An unknown name is an error that lists the built-in encoders.",
     syntax_example = "embed(encoder, audio [, sr])",
     sql_example = r#"```sql
 > SELECT cardinality(embed('mfcc', array_repeat(0.5, 22050))) AS dim;
@@ -33,25 +36,29 @@ const DEFAULT_SR: f64 = 22_050.0;
 ```"#,
     argument(
         name = "encoder",
-        description = "The encoder's name: 'mfcc' or 'mfcc_librosa'."
+        description = "The encoder's name: 'mfcc', 'mfcc_librosa' or a model's."
     ),
     argument(name = "audio", description = "The clip: a list of samples."),
-    argument(name = "sr", description = "Its sample rate in Hz (default 22050).")
+    argument(
+        name = "sr",
+        description = "Its sample rate in Hz (default 22050, or the model's)."
+    )
 )]
 #[derive(Debug, Default, PartialEq, Eq, Hash)]
 pub struct Embed;
 
 static DOC: Embed = Embed;
 
-fn encoder(name: &str) -> Result<MfccStatsVariant, String> {
+/// The built-in encoder called `name`, if it is one.
+fn built_in(name: &str) -> Option<MfccStatsVariant> {
     BUILT_IN
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| *v)
-        .ok_or_else(|| {
-            let known: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
-            format!("unknown encoder '{name}' (known: {})", known.join(", "))
-        })
+}
+
+fn built_in_names() -> String {
+    BUILT_IN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
 impl RowFunction for Embed {
@@ -68,15 +75,88 @@ impl RowFunction for Embed {
     }
 
     fn validate(p: &dyn Params) -> Result<(), String> {
-        if let Some(name) = p.text(0) {
-            encoder(name)?;
-        }
         check_sample_rate(p, 2)
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let v = encoder(row.text(0).unwrap_or_default())?;
+        let name = row.text(0).unwrap_or_default();
+        let Some(v) = built_in(name) else {
+            return Err(format!(
+                "unknown encoder '{name}' (built in: {}; models need a session)",
+                built_in_names()
+            ));
+        };
         let sr = sample_rate(row.float(2).unwrap_or(DEFAULT_SR))?;
         Ok(Value::Samples(encode(row.audio(1)?, sr, v)?))
     }
+
+    /// Built-in encoders go row by row; models embed all their rows of the batch together.
+    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
+        let names: Vec<&str> = batch
+            .rows
+            .iter()
+            .map(|&i| batch.row(i).text_in_batch(0).unwrap_or_default())
+            .collect();
+        if names.iter().all(|n| built_in(n).is_some()) {
+            return None;
+        }
+        Some(embed_with_models(batch, &names))
+    }
+}
+
+/// The embeddings of `batch.rows`, whose encoder names are `names`.
+fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, String> {
+    let mut out: Vec<Option<Value>> = vec![None; names.len()];
+    let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, (&i, &name)) in batch.rows.iter().zip(names).enumerate() {
+        if built_in(name).is_some() {
+            out[k] = Some(Embed::compute(&batch.row(i))?);
+        } else {
+            by_model.entry(name).or_default().push(k);
+        }
+    }
+    for (name, ks) in by_model {
+        let Some(catalog) = batch.catalog else {
+            return Err(format!(
+                "unknown encoder '{name}' (built in: {}; models need a session)",
+                built_in_names()
+            ));
+        };
+        let loaded = catalog.model(name).map_err(|e| {
+            format!(
+                "unknown encoder '{name}': not built in ({}) and not a model: {e}",
+                built_in_names()
+            )
+        })?;
+        let Some(encoder) = loaded.model.as_audio_encoder() else {
+            return Err(format!(
+                "model '{name}' (type '{}') is not an audio encoder",
+                loaded.model_type
+            ));
+        };
+        let mut clips = Vec::with_capacity(ks.len());
+        for &k in &ks {
+            let row = batch.row(batch.rows[k]);
+            if let Some(sr) = row.float(2) {
+                let sr = sample_rate(sr)?;
+                if sr != encoder.sample_rate() {
+                    return Err(format!(
+                        "model '{name}' embeds {} Hz audio, got a clip at {sr} Hz (resample it first)",
+                        encoder.sample_rate()
+                    ));
+                }
+            }
+            clips.push(row.audio(1)?);
+        }
+        let device = batch.device()?;
+        let embeddings = encoder
+            .embed(&clips, device)
+            .map_err(|e| format!("model '{name}': {e}"))?;
+        for (k, e) in ks.into_iter().zip(embeddings) {
+            out[k] = Some(Value::Samples(e));
+        }
+    }
+    out.into_iter()
+        .map(|v| v.ok_or_else(|| "internal: a row was not embedded".to_string()))
+        .collect()
 }

@@ -20,6 +20,7 @@ pub mod between_consistency;
 pub mod consistency_agg;
 pub mod cosine_distance;
 pub mod crop;
+pub mod deep;
 pub mod dtw;
 pub mod embed;
 pub mod euclidean_distance;

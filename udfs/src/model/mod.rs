@@ -38,6 +38,11 @@ pub trait Model: Send + Sync + Debug {
     fn as_mixed_model(&self) -> Option<&crate::stats::lmm::LmmFit> {
         None
     }
+
+    /// The audio encoder interface, for models that embed clips (`embed(model, audio)`).
+    fn as_audio_encoder(&self) -> Option<&dyn crate::audio::deep::AudioEncoder> {
+        None
+    }
 }
 
 /// A model with its name, type and the options it was trained with.

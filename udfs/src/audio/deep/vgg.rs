@@ -1,0 +1,844 @@
+//! Model type `vgg`: the thesis' VGG-like encoder (Table 4.1) trained from SQL for one of the four
+//! tasks of §4.2.1, then used as an audio encoder by `embed(model, audio)`.
+//!
+//! ```sql
+//! CREATE MODEL enc OPTIONS (type = 'vgg', task = 'instrument', epochs = 30, seed = 1)
+//!   AS SELECT samples AS audio, instrument AS label FROM clips;
+//! SELECT embed('enc', samples) FROM clips;
+//! ```
+//!
+//! Tasks and the columns of the `AS` query (besides `audio`, a list of float32 samples at
+//! `sample_rate` Hz):
+//! - `autoencoder`: reconstruct the (standardised dB) input crop from the 256-d embedding through
+//!   the reversed network; mean squared error.
+//! - `autotag`: `tags`, a list of text per clip (multi-label, any number of distinct tags); one
+//!   linear layer from the embedding to a logit per tag; binary cross-entropy (mean over tags).
+//! - `instrument`: `label`, text (single-label); one linear layer to a logit per class; softmax
+//!   cross-entropy.
+//! - `separation`: `target`, the isolated source as samples of the same length as `audio`; the
+//!   U-Net decoder's sigmoid mask times the mixture's linear magnitude spectrogram estimates the
+//!   source's magnitude; mean absolute (L1) error.
+//!
+//! Training (§4.2.3): Adam with learning rate `lr` (0.001, the thesis'), mini-batches of
+//! `batch_size` crops of `crop` frames, each epoch `crops_per_clip` crops per clip at seeded
+//! random starts, in seeded random order; batch normalisation in training mode. The input
+//! statistics (see [`super::input`]) come from all training clips. `tch::manual_seed(seed)` seeds
+//! the initial weights, so the same seed, data and device give the same model on the CPU.
+//! Progress after every epoch; Ctrl-C stops between mini-batches and nothing is saved.
+//!
+//! Embedding: each clip's consecutive non-overlapping crops go through the encoder in
+//! evaluation mode (running batch-norm statistics) and the clip's embedding is the mean of its
+//! crops' 256-d embeddings. The crops of all clips of a call are encoded together, in forward
+//! passes of at most [`CPU_PASS`] crops on the CPU and [`CUDA_PASS`] on a GPU.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Float32Type};
+use datafusion::error::{DataFusionError, Result};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use tch::nn::{self, Module, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use super::input::{
+    db_spectrogram, embedding_crops, magnitude_spectrogram, min_samples, stft_plan, Spectrogram,
+    Standardizer, BINS,
+};
+use super::network::{Decoder, Encoder, DOWNSAMPLING, EMBEDDING_DIM};
+use super::AudioEncoder;
+use crate::model::{
+    decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext,
+    Trained, TrainingData,
+};
+use crate::recsys::kernels::rng::Rng;
+use crate::recsys::tensors::{to_f32_vec, torch_err};
+
+/// Crops per forward pass when embedding on the CPU.
+pub const CPU_PASS: usize = 32;
+/// Crops per forward pass when embedding on a GPU.
+pub const CUDA_PASS: usize = 512;
+
+const TYPE: &str = "vgg";
+
+/// The four tasks of thesis §4.2.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Task {
+    Autoencoder,
+    Autotag,
+    Instrument,
+    Separation,
+}
+
+impl Task {
+    const NAMES: [&'static str; 4] = ["autoencoder", "autotag", "instrument", "separation"];
+
+    fn parse(name: &str) -> Result<Task> {
+        match name {
+            "autoencoder" => Ok(Task::Autoencoder),
+            "autotag" => Ok(Task::Autotag),
+            "instrument" => Ok(Task::Instrument),
+            "separation" => Ok(Task::Separation),
+            other => Err(DataFusionError::Plan(format!(
+                "unknown task '{other}' for model type 'vgg' (tasks: {})",
+                Task::NAMES.join(", ")
+            ))),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        Task::NAMES[self as usize]
+    }
+
+    /// The label column the task reads, with what it must hold.
+    fn label_column(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Task::Autoencoder => None,
+            Task::Autotag => Some(("tags", "a list of text")),
+            Task::Instrument => Some(("label", "text")),
+            Task::Separation => Some(("target", "a list of samples")),
+        }
+    }
+}
+
+static OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "task",
+        kind: OptionKind::Choice(&Task::NAMES),
+        default: None,
+        doc: "what the network learns: autoencoder, autotag (column tags), instrument (column \
+              label) or separation (column target) (required)",
+    },
+    OptionSpec {
+        name: "epochs",
+        kind: OptionKind::Int {
+            min: 1,
+            max: 100_000,
+        },
+        default: Some("20"),
+        doc: "passes over the training clips",
+    },
+    OptionSpec {
+        name: "crops_per_clip",
+        kind: OptionKind::Int { min: 1, max: 1000 },
+        default: Some("4"),
+        doc: "random crops drawn from each clip per epoch",
+    },
+    OptionSpec {
+        name: "crop",
+        kind: OptionKind::Int { min: 64, max: 4096 },
+        default: Some("128"),
+        doc: "crop length in spectrogram frames (hop 256), a multiple of 64",
+    },
+    OptionSpec {
+        name: "batch_size",
+        kind: OptionKind::Int { min: 1, max: 4096 },
+        default: Some("8"),
+        doc: "crops per mini-batch",
+    },
+    OptionSpec {
+        name: "lr",
+        kind: OptionKind::Float { min: 0.0, max: 1.0 },
+        default: Some("0.001"),
+        doc: "Adam's learning rate",
+    },
+    OptionSpec {
+        name: "seed",
+        kind: OptionKind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        default: Some("0"),
+        doc: "seed of the initial weights, the crops and their order",
+    },
+    OptionSpec {
+        name: "sample_rate",
+        kind: OptionKind::Int {
+            min: 1000,
+            max: 384_000,
+        },
+        default: Some("22050"),
+        doc: "the clips' sample rate in Hz (embedding refuses clips at other rates)",
+    },
+];
+
+/// The options, checked once.
+#[derive(Clone, Copy, Debug)]
+struct Hyper {
+    task: Task,
+    epochs: usize,
+    crops_per_clip: usize,
+    crop: usize,
+    batch_size: usize,
+    lr: f64,
+    seed: u64,
+    sample_rate: u32,
+}
+
+impl Hyper {
+    fn from_options(o: &ModelOptions) -> Result<Hyper> {
+        let int = |name: &str| o.int(name).unwrap_or(0);
+        let Some(task) = o.text("task") else {
+            return Err(DataFusionError::Plan(format!(
+                "model type 'vgg' needs option task ({})",
+                Task::NAMES.join(", ")
+            )));
+        };
+        let crop = int("crop") as usize;
+        if crop % DOWNSAMPLING as usize != 0 {
+            return Err(DataFusionError::Plan(format!(
+                "option crop must be a multiple of {DOWNSAMPLING} frames (the encoder halves it \
+                 six times), got {crop}"
+            )));
+        }
+        Ok(Hyper {
+            task: Task::parse(task)?,
+            epochs: int("epochs") as usize,
+            crops_per_clip: int("crops_per_clip") as usize,
+            crop,
+            batch_size: int("batch_size") as usize,
+            lr: o.float("lr").unwrap_or(0.001),
+            seed: int("seed") as u64,
+            sample_rate: int("sample_rate") as u32,
+        })
+    }
+}
+
+/// The networks of one model on one device.
+struct Nets {
+    vs: nn::VarStore,
+    encoder: Encoder,
+    decoder: Option<Decoder>,
+    head: Option<nn::Linear>,
+}
+
+impl Nets {
+    fn new(task: Task, classes: usize, device: Device) -> Nets {
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let encoder = Encoder::new(&root / "encoder");
+        let decoder = match task {
+            Task::Autoencoder => Some(Decoder::new(&root / "decoder", false)),
+            Task::Separation => Some(Decoder::new(&root / "decoder", true)),
+            _ => None,
+        };
+        let head = matches!(task, Task::Autotag | Task::Instrument)
+            .then(|| nn::linear(&root / "head", EMBEDDING_DIM, classes as i64, Default::default()));
+        Nets {
+            vs,
+            encoder,
+            decoder,
+            head,
+        }
+    }
+
+    /// Every variable (weights and batch-norm statistics) by name, in name order.
+    fn export(&self) -> Result<Vec<Variable>> {
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars.into_iter()
+            .map(|(name, t)| {
+                Ok(Variable {
+                    shape: t.size(),
+                    values: to_f32_vec(&t)?,
+                    name,
+                })
+            })
+            .collect()
+    }
+
+    /// Loads exported variables; an error when a name or shape does not match.
+    fn import(&mut self, vars: &[Variable]) -> Result<()> {
+        let mine = self.vs.variables();
+        if mine.len() != vars.len() {
+            return Err(corrupt(format!(
+                "{} variables stored, the network has {}",
+                vars.len(),
+                mine.len()
+            )));
+        }
+        tch::no_grad(|| {
+            for v in vars {
+                let Some(t) = mine.get(&v.name) else {
+                    return Err(corrupt(format!("unknown variable {}", v.name)));
+                };
+                if t.size() != v.shape {
+                    return Err(corrupt(format!("variable {} has the wrong shape", v.name)));
+                }
+                let src = Tensor::from_slice(&v.values)
+                    .view(v.shape.as_slice())
+                    .to_device(t.device());
+                let mut t = t.shallow_clone();
+                t.f_copy_(&src).map_err(torch_err)?;
+            }
+            Ok(())
+        })
+    }
+}
+
+fn corrupt(why: String) -> DataFusionError {
+    DataFusionError::Execution(format!("the stored 'vgg' model is damaged: {why}"))
+}
+
+/// A named variable as plain values.
+#[derive(Debug, Serialize, Deserialize)]
+struct Variable {
+    name: String,
+    shape: Vec<i64>,
+    values: Vec<f32>,
+}
+
+/// What the model file holds.
+#[derive(Debug, Serialize, Deserialize)]
+struct State {
+    task: Task,
+    crop: usize,
+    sample_rate: u32,
+    /// Tag or instrument names, in logit order (empty for the other tasks).
+    classes: Vec<String>,
+    standardizer: Standardizer,
+    variables: Vec<Variable>,
+}
+
+/// A trained `vgg` model.
+pub struct VggModel {
+    state: State,
+    /// The networks, built on first use per device. libtorch tensors may move between threads
+    /// but not be shared, so forward passes hold the lock.
+    nets: Mutex<Vec<(Device, Nets)>>,
+}
+
+impl std::fmt::Debug for VggModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VggModel")
+            .field("task", &self.state.task)
+            .field("crop", &self.state.crop)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VggModel {
+    fn from_state(state: State) -> VggModel {
+        VggModel {
+            state,
+            nets: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on the networks for `device`, building them on first use.
+    fn with_nets<R>(&self, device: Device, f: impl FnOnce(&Nets) -> Result<R>) -> Result<R> {
+        let mut cache = self
+            .nets
+            .lock()
+            .map_err(|_| DataFusionError::Execution("vgg network cache poisoned".to_string()))?;
+        if let Some((_, n)) = cache.iter().find(|(d, _)| *d == device) {
+            return f(n);
+        }
+        let mut nets = Nets::new(self.state.task, self.state.classes.len(), device);
+        nets.import(&self.state.variables)?;
+        let out = f(&nets);
+        cache.push((device, nets));
+        out
+    }
+}
+
+impl Model for VggModel {
+    fn describe(&self) -> Vec<(String, String)> {
+        let s = &self.state;
+        let params: usize = s.variables.iter().map(|v| v.values.len()).sum();
+        let mut out = vec![
+            ("task".to_string(), s.task.name().to_string()),
+            ("embedding".to_string(), format!("{EMBEDDING_DIM} float32")),
+            ("input".to_string(), format!(
+                "dB STFT (n_fft 1024, hop 256), {BINS} bins standardised per bin, crops of {} frames",
+                s.crop
+            )),
+            ("sample rate".to_string(), format!("{} Hz", s.sample_rate)),
+            ("minimum clip".to_string(), format!("{} samples", min_samples(s.crop))),
+            ("variables".to_string(), params.to_string()),
+        ];
+        if !s.classes.is_empty() {
+            out.push(("classes".to_string(), s.classes.join(", ")));
+        }
+        out
+    }
+
+    fn to_bytes(&self) -> Result<Vec<u8>> {
+        encode(&self.state)
+    }
+
+    fn as_audio_encoder(&self) -> Option<&dyn AudioEncoder> {
+        Some(self)
+    }
+}
+
+impl AudioEncoder for VggModel {
+    fn dim(&self) -> usize {
+        EMBEDDING_DIM as usize
+    }
+
+    fn sample_rate(&self) -> u32 {
+        self.state.sample_rate
+    }
+
+    fn embed(&self, clips: &[&[f32]], device: Device) -> Result<Vec<Vec<f32>>> {
+        let crop = self.state.crop;
+        let plan = stft_plan().map_err(DataFusionError::Execution)?;
+        let specs: Vec<Spectrogram> = clips
+            .par_iter()
+            .enumerate()
+            .map(|(i, audio)| {
+                let mut s = db_spectrogram(&plan, audio)
+                    .and_then(|s| embedding_crops(s.frames, crop).map(|_| s))
+                    .map_err(|e| DataFusionError::Execution(format!("clip {}: {e}", i + 1)))?;
+                self.state.standardizer.apply(&mut s);
+                Ok(s)
+            })
+            .collect::<Result<_>>()?;
+        // (clip, start) of every crop, clip by clip.
+        let mut crops = Vec::new();
+        for (i, s) in specs.iter().enumerate() {
+            let starts = embedding_crops(s.frames, crop).map_err(DataFusionError::Execution)?;
+            crops.extend(starts.into_iter().map(|start| (i, start)));
+        }
+        let pass = if device == Device::Cpu { CPU_PASS } else { CUDA_PASS };
+        let mut sums = vec![vec![0.0f64; EMBEDDING_DIM as usize]; clips.len()];
+        let mut counts = vec![0usize; clips.len()];
+        self.with_nets(device, |nets| {
+            for group in crops.chunks(pass) {
+                let x = crop_tensor(group.iter().map(|&(i, s)| specs[i].crop(s, crop)), crop, device);
+                let z = tch::no_grad(|| nets.encoder.forward_t(&x, false).embedding);
+                let values = to_f32_vec(&z)?;
+                let rows = values.chunks_exact(EMBEDDING_DIM as usize);
+                for (&(i, _), row) in group.iter().zip(rows) {
+                    for (s, &v) in sums[i].iter_mut().zip(row) {
+                        *s += f64::from(v);
+                    }
+                    counts[i] += 1;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(sums
+            .into_iter()
+            .zip(counts)
+            .map(|(s, n)| s.into_iter().map(|v| (v / n as f64) as f32).collect())
+            .collect())
+    }
+}
+
+/// `[n, 1, crop, BINS]` from `n` flattened crops.
+fn crop_tensor<'a>(crops: impl Iterator<Item = &'a [f32]>, crop: usize, device: Device) -> Tensor {
+    let mut flat = Vec::new();
+    let mut n = 0i64;
+    for c in crops {
+        flat.extend_from_slice(c);
+        n += 1;
+    }
+    Tensor::from_slice(&flat)
+        .view([n, 1, crop as i64, BINS as i64])
+        .to_device(device)
+}
+
+/// The model type `vgg`.
+#[derive(Debug)]
+pub struct VggType;
+
+/// One training clip with what its task learns from.
+struct Example {
+    input: Spectrogram,
+    /// Separation: the mixture's and the source's magnitudes.
+    magnitudes: Option<(Spectrogram, Spectrogram)>,
+    /// Autotag: multi-hot; instrument: the class index as one value.
+    label: Vec<f32>,
+}
+
+/// The `i`-th column of the training data as rows of samples (NULL rows are `None`).
+fn sample_column(data: &TrainingData, name: &str) -> Result<Vec<Option<Vec<f32>>>> {
+    let i = data.column(TYPE, name)?;
+    let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)));
+    let mut out = Vec::new();
+    for b in &data.batches {
+        let col = b.column(i);
+        let list = cast(col, &target).map_err(|_| {
+            DataFusionError::Plan(format!(
+                "model type 'vgg': column \"{name}\" must be a list of samples, got {}",
+                col.data_type()
+            ))
+        })?;
+        let list = list.as_list::<i32>();
+        for r in 0..list.len() {
+            if list.is_null(r) {
+                out.push(None);
+                continue;
+            }
+            let v = list.value(r);
+            let v = v.as_primitive::<Float32Type>();
+            if v.null_count() > 0 {
+                return Err(DataFusionError::Execution(format!(
+                    "model type 'vgg': a clip in column \"{name}\" has NULL samples"
+                )));
+            }
+            out.push(Some(v.values().to_vec()));
+        }
+    }
+    Ok(out)
+}
+
+/// A text column (`label`) as rows.
+fn text_column(data: &TrainingData, name: &str) -> Result<Vec<Option<String>>> {
+    let i = data.column(TYPE, name)?;
+    let mut out = Vec::new();
+    for b in &data.batches {
+        let col: &ArrayRef = b.column(i);
+        if !matches!(
+            col.data_type(),
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+        ) {
+            return Err(DataFusionError::Plan(format!(
+                "model type 'vgg': column \"{name}\" must be text (the class of each clip), got {}",
+                col.data_type()
+            )));
+        }
+        let s = cast(col, &DataType::Utf8)?;
+        let s = s.as_string::<i32>();
+        out.extend((0..s.len()).map(|r| (!s.is_null(r)).then(|| s.value(r).to_string())));
+    }
+    Ok(out)
+}
+
+/// A list-of-text column (`tags`) as rows.
+fn tags_column(data: &TrainingData, name: &str) -> Result<Vec<Option<Vec<String>>>> {
+    let i = data.column(TYPE, name)?;
+    let target = DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true)));
+    let mut out = Vec::new();
+    for b in &data.batches {
+        let col = b.column(i);
+        let is_text_list = matches!(col.data_type(),
+            DataType::List(f) | DataType::LargeList(f)
+                if matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
+        if !is_text_list {
+            return Err(DataFusionError::Plan(format!(
+                "model type 'vgg': column \"{name}\" must be a list of text (the tags of each \
+                 clip), got {}",
+                col.data_type()
+            )));
+        }
+        let list = cast(col, &target)?;
+        let list = list.as_list::<i32>();
+        for r in 0..list.len() {
+            if list.is_null(r) {
+                out.push(None);
+                continue;
+            }
+            let v = list.value(r);
+            let v = v.as_string::<i32>();
+            out.push(Some(
+                (0..v.len())
+                    .filter(|&j| !v.is_null(j))
+                    .map(|j| v.value(j).to_string())
+                    .collect(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The training examples of `data` for the task, with the class names and the number of rows
+/// left out for NULLs.
+fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>, usize)> {
+    let audio = sample_column(data, "audio")?;
+    let plan = stft_plan().map_err(DataFusionError::Execution)?;
+    let spectrogram = |row: usize, what: &str, a: &[f32], db: bool| -> Result<Spectrogram> {
+        let s = if db {
+            db_spectrogram(&plan, a)
+        } else {
+            magnitude_spectrogram(&plan, a)
+        };
+        let s = s.map_err(|e| {
+            DataFusionError::Execution(format!("model type 'vgg': row {row}, {what}: {e}"))
+        })?;
+        if s.frames < h.crop {
+            return Err(DataFusionError::Execution(format!(
+                "model type 'vgg': row {row}, {what}: {} samples give {} frames, fewer than one \
+                 crop of {} (at least {} samples)",
+                a.len(),
+                s.frames,
+                h.crop,
+                min_samples(h.crop)
+            )));
+        }
+        Ok(s)
+    };
+    let mut classes: Vec<String> = Vec::new();
+    let mut labels: Vec<Option<Vec<f32>>> = vec![Some(Vec::new()); audio.len()];
+    let mut targets: Vec<Option<Vec<f32>>> = Vec::new();
+    match h.task {
+        Task::Autoencoder => {}
+        Task::Instrument => {
+            let l = text_column(data, "label")?;
+            classes = l.iter().flatten().cloned().collect();
+            classes.sort();
+            classes.dedup();
+            labels = l
+                .iter()
+                .map(|v| {
+                    v.as_ref()
+                        .and_then(|s| classes.binary_search(s).ok())
+                        .map(|k| vec![k as f32])
+                })
+                .collect();
+        }
+        Task::Autotag => {
+            let t = tags_column(data, "tags")?;
+            classes = t.iter().flatten().flatten().cloned().collect();
+            classes.sort();
+            classes.dedup();
+            labels = t
+                .iter()
+                .map(|v| {
+                    v.as_ref().map(|tags| {
+                        let mut hot = vec![0.0; classes.len()];
+                        for tag in tags {
+                            if let Ok(k) = classes.binary_search(tag) {
+                                hot[k] = 1.0;
+                            }
+                        }
+                        hot
+                    })
+                })
+                .collect();
+        }
+        Task::Separation => targets = sample_column(data, "target")?,
+    }
+    if matches!(h.task, Task::Autotag | Task::Instrument) && classes.len() < 2 {
+        let (col, _) = h.task.label_column().unwrap_or(("label", ""));
+        return Err(DataFusionError::Plan(format!(
+            "model type 'vgg' ({}) needs at least two distinct classes in column \"{col}\", got {}",
+            h.task.name(),
+            classes.len()
+        )));
+    }
+    let mut dropped = 0;
+    let mut rows = Vec::new();
+    for (r, a) in audio.iter().enumerate() {
+        let target = targets.get(r).cloned().flatten();
+        match (a, &labels[r], h.task) {
+            (Some(a), Some(l), Task::Separation) => match target {
+                Some(t) if t.len() == a.len() => rows.push((r, a, l.clone(), Some(t))),
+                Some(t) => {
+                    return Err(DataFusionError::Execution(format!(
+                        "model type 'vgg': row {}: the target has {} samples but the mixture {}",
+                        r + 1,
+                        t.len(),
+                        a.len()
+                    )))
+                }
+                None => dropped += 1,
+            },
+            (Some(a), Some(l), _) => rows.push((r, a, l.clone(), None)),
+            _ => dropped += 1,
+        }
+    }
+    if rows.is_empty() {
+        return Err(DataFusionError::Plan(
+            "model type 'vgg' has no training clips (every row has a NULL)".to_string(),
+        ));
+    }
+    let out = rows
+        .into_par_iter()
+        .map(|(r, a, label, target)| {
+            let input = spectrogram(r + 1, "audio", a, true)?;
+            let magnitudes = match target {
+                Some(t) => Some((
+                    spectrogram(r + 1, "audio", a, false)?,
+                    spectrogram(r + 1, "target", &t, false)?,
+                )),
+                None => None,
+            };
+            Ok(Example {
+                input,
+                magnitudes,
+                label,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((out, classes, dropped))
+}
+
+/// The loss of one mini-batch of `(example, start)` crops.
+fn batch_loss(nets: &Nets, h: &Hyper, ex: &[Example], batch: &[(usize, usize)]) -> Tensor {
+    let device = nets.vs.device();
+    let x = crop_tensor(
+        batch.iter().map(|&(i, s)| ex[i].input.crop(s, h.crop)),
+        h.crop,
+        device,
+    );
+    let encoded = nets.encoder.forward_t(&x, true);
+    match h.task {
+        Task::Autoencoder => match &nets.decoder {
+            Some(d) => d
+                .forward_t(&encoded, true)
+                .mse_loss(&x, tch::Reduction::Mean),
+            None => Tensor::zeros([], (Kind::Float, device)),
+        },
+        Task::Separation => {
+            let magnitudes = |which: usize| {
+                crop_tensor(
+                    batch.iter().map(|&(i, s)| {
+                        let m = ex[i].magnitudes.as_ref().map(|m| if which == 0 { &m.0 } else { &m.1 });
+                        m.map_or(&[][..], |m| m.crop(s, h.crop))
+                    }),
+                    h.crop,
+                    device,
+                )
+            };
+            match &nets.decoder {
+                Some(d) => {
+                    let mask = d.forward_t(&encoded, true).sigmoid();
+                    (mask * magnitudes(0) - magnitudes(1))
+                        .abs()
+                        .mean(Kind::Float)
+                }
+                None => Tensor::zeros([], (Kind::Float, device)),
+            }
+        }
+        Task::Autotag | Task::Instrument => {
+            let Some(head) = &nets.head else {
+                return Tensor::zeros([], (Kind::Float, device));
+            };
+            let logits = head.forward(&encoded.embedding);
+            let labels: Vec<f32> = batch.iter().flat_map(|&(i, _)| ex[i].label.clone()).collect();
+            if h.task == Task::Autotag {
+                let k = logits.size()[1];
+                let y = Tensor::from_slice(&labels)
+                    .view([batch.len() as i64, k])
+                    .to_device(device);
+                logits.binary_cross_entropy_with_logits::<Tensor>(
+                    &y,
+                    None,
+                    None,
+                    tch::Reduction::Mean,
+                )
+            } else {
+                let y: Vec<i64> = labels.iter().map(|&v| v as i64).collect();
+                logits.cross_entropy_for_logits(&Tensor::from_slice(&y).to_device(device))
+            }
+        }
+    }
+}
+
+impl ModelType for VggType {
+    fn name(&self) -> &'static str {
+        TYPE
+    }
+
+    fn description(&self) -> &'static str {
+        "VGG-like audio encoder of thesis Table 4.1 trained for a task (autoencoder, autotag, \
+         instrument, separation); embed(model, audio) gives 256-d embeddings"
+    }
+
+    fn options(&self) -> &'static [OptionSpec] {
+        OPTIONS
+    }
+
+    fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
+        let h = Hyper::from_options(ctx.options)?;
+        let started = Instant::now();
+        let (examples, classes, dropped) = examples(data, &h)?;
+        let mut inputs: Vec<Spectrogram> = Vec::new();
+        let standardizer = {
+            inputs.extend(examples.iter().map(|e| e.input.clone()));
+            Standardizer::fit(&inputs).map_err(DataFusionError::Execution)?
+        };
+        drop(inputs);
+        let mut examples = examples;
+        for e in &mut examples {
+            standardizer.apply(&mut e.input);
+        }
+        ctx.control.progress(&format!(
+            "vgg ({}): {} clips, {} classes, {} crops of {} frames per epoch, spectrograms in {:.1} s",
+            h.task.name(),
+            examples.len(),
+            classes.len(),
+            examples.len() * h.crops_per_clip,
+            h.crop,
+            started.elapsed().as_secs_f64()
+        ));
+        tch::manual_seed(h.seed as i64);
+        let nets = Nets::new(h.task, classes.len(), ctx.device);
+        let mut opt = nn::Adam::default().build(&nets.vs, h.lr).map_err(torch_err)?;
+        let mut rng = Rng::new(h.seed);
+        let mut last_loss = f64::NAN;
+        let mut history = Vec::with_capacity(h.epochs);
+        for epoch in 1..=h.epochs {
+            let epoch_start = Instant::now();
+            let mut crops: Vec<(usize, usize)> = Vec::new();
+            for (i, e) in examples.iter().enumerate() {
+                let span = (e.input.frames - h.crop + 1) as u64;
+                for _ in 0..h.crops_per_clip {
+                    crops.push((i, rng.below(span) as usize));
+                }
+            }
+            for j in (1..crops.len()).rev() {
+                crops.swap(j, rng.below(j as u64 + 1) as usize);
+            }
+            let (mut total, mut n) = (0.0, 0usize);
+            for batch in crops.chunks(h.batch_size) {
+                ctx.control.check_cancelled()?;
+                let loss = batch_loss(&nets, &h, &examples, batch);
+                opt.backward_step(&loss);
+                total += loss.double_value(&[]) * batch.len() as f64;
+                n += batch.len();
+            }
+            last_loss = total / n.max(1) as f64;
+            if !last_loss.is_finite() {
+                return Err(DataFusionError::Execution(format!(
+                    "model type 'vgg': the training loss became {last_loss} in epoch {epoch}; try \
+                     a smaller lr"
+                )));
+            }
+            history.push(last_loss);
+            ctx.control.progress(&format!(
+                "epoch {epoch}/{}  loss {last_loss:.5}  {:.1} s",
+                h.epochs,
+                epoch_start.elapsed().as_secs_f64()
+            ));
+        }
+        let state = State {
+            task: h.task,
+            crop: h.crop,
+            sample_rate: h.sample_rate,
+            classes,
+            standardizer,
+            variables: nets.export()?,
+        };
+        let mut training = BTreeMap::new();
+        training.insert("task".to_string(), h.task.name().to_string());
+        training.insert("training clips".to_string(), examples.len().to_string());
+        training.insert("rows dropped (NULL)".to_string(), dropped.to_string());
+        training.insert("epochs".to_string(), h.epochs.to_string());
+        training.insert("final loss".to_string(), format!("{last_loss:.6}"));
+        training.insert(
+            "loss by epoch".to_string(),
+            history
+                .iter()
+                .map(|l| format!("{l:.5}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        Ok(Trained {
+            model: Box::new(VggModel::from_state(state)),
+            training,
+        })
+    }
+
+    fn load(&self, _options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>> {
+        let state: State = decode(TYPE, bytes)?;
+        Ok(Box::new(VggModel::from_state(state)))
+    }
+}
