@@ -58,7 +58,11 @@ fn built_in(name: &str) -> Option<MfccStatsVariant> {
 }
 
 fn built_in_names() -> String {
-    BUILT_IN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+    BUILT_IN
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl RowFunction for Embed {
@@ -124,8 +128,9 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
         };
         let loaded = catalog.model(name).map_err(|e| {
             format!(
-                "unknown encoder '{name}': not built in ({}) and not a model: {e}",
-                built_in_names()
+                "unknown encoder '{name}': not built in ({}) and not a model: {}",
+                built_in_names(),
+                message(e)
             )
         })?;
         let Some(encoder) = loaded.model.as_audio_encoder() else {
@@ -151,7 +156,7 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
         let device = batch.device()?;
         let embeddings = encoder
             .embed(&clips, device)
-            .map_err(|e| format!("model '{name}': {e}"))?;
+            .map_err(|e| format!("model '{name}': {}", message(e)))?;
         for (k, e) in ks.into_iter().zip(embeddings) {
             out[k] = Some(Value::Samples(e));
         }
@@ -159,4 +164,13 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
     out.into_iter()
         .map(|v| v.ok_or_else(|| "internal: a row was not embedded".to_string()))
         .collect()
+}
+
+/// An error's message without DataFusion's kind prefix (it is wrapped again by the caller).
+fn message(e: datafusion::error::DataFusionError) -> String {
+    use datafusion::error::DataFusionError as E;
+    match e {
+        E::Execution(m) | E::Plan(m) => m,
+        other => other.to_string(),
+    }
 }

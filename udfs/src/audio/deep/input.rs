@@ -172,12 +172,17 @@ mod tests {
         for t in [0, 10, s.frames - 1] {
             for b in [0, 20, 511] {
                 let expected = db[t * m.dim + b].max(max - 80.0);
-                assert!((f64::from(s.frame(t)[b]) - expected).abs() < 1e-2, "{t} {b}");
+                assert!(
+                    (f64::from(s.frame(t)[b]) - expected).abs() < 1e-2,
+                    "{t} {b}"
+                );
             }
         }
         // The 440 Hz bin (440 / (22050/1024) ≈ 20.4) is the loudest in a middle frame.
         let mid = s.frame(40);
-        let peak = (0..BINS).max_by(|&a, &b| mid[a].total_cmp(&mid[b])).unwrap();
+        let peak = (0..BINS)
+            .max_by(|&a, &b| mid[a].total_cmp(&mid[b]))
+            .unwrap();
         assert_eq!(peak, 20);
     }
 
@@ -199,7 +204,10 @@ mod tests {
                 .collect();
             let mean = values.iter().sum::<f64>() / n as f64;
             let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
-            assert!(mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3, "bin {b}: {mean} {var}");
+            assert!(
+                mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3,
+                "bin {b}: {mean} {var}"
+            );
         }
         assert!(Standardizer::fit(&[]).is_err());
     }

@@ -244,9 +244,18 @@ mod tests {
         assert_eq!(unet.forward_t(&e, true).size(), vec![3, 1, 64, 128]);
         let vars = vs.variables();
         // The U-Net's first transposed convolution takes the bottom block's 256 channels twice.
-        assert_eq!(vars["unet.block5.deconv.weight"].size(), vec![512, 256, 3, 3]);
-        assert_eq!(vars["decoder.block5.deconv.weight"].size(), vec![256, 256, 3, 3]);
-        assert_eq!(vars["decoder.block0.deconv.weight"].size(), vec![16, 1, 3, 3]);
+        assert_eq!(
+            vars["unet.block5.deconv.weight"].size(),
+            vec![512, 256, 3, 3]
+        );
+        assert_eq!(
+            vars["decoder.block5.deconv.weight"].size(),
+            vec![256, 256, 3, 3]
+        );
+        assert_eq!(
+            vars["decoder.block0.deconv.weight"].size(),
+            vec![16, 1, 3, 3]
+        );
         assert!(!vars.contains_key("decoder.block0.bn.running_mean"));
     }
 }

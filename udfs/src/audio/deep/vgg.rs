@@ -52,8 +52,8 @@ use super::input::{
 use super::network::{Decoder, Encoder, DOWNSAMPLING, EMBEDDING_DIM};
 use super::AudioEncoder;
 use crate::model::{
-    decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext,
-    Trained, TrainingData,
+    decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
+    TrainingData,
 };
 use crate::recsys::kernels::rng::Rng;
 use crate::recsys::tensors::{to_f32_vec, torch_err};
@@ -226,8 +226,14 @@ impl Nets {
             Task::Separation => Some(Decoder::new(&root / "decoder", true)),
             _ => None,
         };
-        let head = matches!(task, Task::Autotag | Task::Instrument)
-            .then(|| nn::linear(&root / "head", EMBEDDING_DIM, classes as i64, Default::default()));
+        let head = matches!(task, Task::Autotag | Task::Instrument).then(|| {
+            nn::linear(
+                &root / "head",
+                EMBEDDING_DIM,
+                classes as i64,
+                Default::default(),
+            )
+        });
         Nets {
             vs,
             encoder,
@@ -405,12 +411,20 @@ impl AudioEncoder for VggModel {
             let starts = embedding_crops(s.frames, crop).map_err(DataFusionError::Execution)?;
             crops.extend(starts.into_iter().map(|start| (i, start)));
         }
-        let pass = if device == Device::Cpu { CPU_PASS } else { CUDA_PASS };
+        let pass = if device == Device::Cpu {
+            CPU_PASS
+        } else {
+            CUDA_PASS
+        };
         let mut sums = vec![vec![0.0f64; EMBEDDING_DIM as usize]; clips.len()];
         let mut counts = vec![0usize; clips.len()];
         self.with_nets(device, |nets| {
             for group in crops.chunks(pass) {
-                let x = crop_tensor(group.iter().map(|&(i, s)| specs[i].crop(s, crop)), crop, device);
+                let x = crop_tensor(
+                    group.iter().map(|&(i, s)| specs[i].crop(s, crop)),
+                    crop,
+                    device,
+                );
                 let z = tch::no_grad(|| nets.encoder.forward_t(&x, false).embedding);
                 let values = to_f32_vec(&z)?;
                 let rows = values.chunks_exact(EMBEDDING_DIM as usize);
@@ -690,7 +704,10 @@ fn batch_loss(nets: &Nets, h: &Hyper, ex: &[Example], batch: &[(usize, usize)]) 
             let magnitudes = |which: usize| {
                 crop_tensor(
                     batch.iter().map(|&(i, s)| {
-                        let m = ex[i].magnitudes.as_ref().map(|m| if which == 0 { &m.0 } else { &m.1 });
+                        let m = ex[i]
+                            .magnitudes
+                            .as_ref()
+                            .map(|m| if which == 0 { &m.0 } else { &m.1 });
                         m.map_or(&[][..], |m| m.crop(s, h.crop))
                     }),
                     h.crop,
@@ -712,7 +729,10 @@ fn batch_loss(nets: &Nets, h: &Hyper, ex: &[Example], batch: &[(usize, usize)]) 
                 return Tensor::zeros([], (Kind::Float, device));
             };
             let logits = head.forward(&encoded.embedding);
-            let labels: Vec<f32> = batch.iter().flat_map(|&(i, _)| ex[i].label.clone()).collect();
+            let labels: Vec<f32> = batch
+                .iter()
+                .flat_map(|&(i, _)| ex[i].label.clone())
+                .collect();
             if h.task == Task::Autotag {
                 let k = logits.size()[1];
                 let y = Tensor::from_slice(&labels)
@@ -771,7 +791,9 @@ impl ModelType for VggType {
         ));
         tch::manual_seed(h.seed as i64);
         let nets = Nets::new(h.task, classes.len(), ctx.device);
-        let mut opt = nn::Adam::default().build(&nets.vs, h.lr).map_err(torch_err)?;
+        let mut opt = nn::Adam::default()
+            .build(&nets.vs, h.lr)
+            .map_err(torch_err)?;
         let mut rng = Rng::new(h.seed);
         let mut last_loss = f64::NAN;
         let mut history = Vec::with_capacity(h.epochs);
