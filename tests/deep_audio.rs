@@ -100,3 +100,55 @@ async fn vgg_models_reload_identically_learn_and_repeat_with_the_seed() {
         assert_eq!(again == before, same, "seed {seed}");
     }
 }
+
+/// A TorchScript module built here with tch (per crop: the mean and the largest sample), used
+/// with `input = 'waveform'`: crops are consecutive, the remainder is left out, and a clip's
+/// embedding is the mean over its crops.
+#[tokio::test]
+async fn torchscript_waveform_models_follow_the_documented_conventions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stats.pt");
+    let x = tch::Tensor::zeros([2, 4], (tch::Kind::Float, tch::Device::Cpu));
+    let module = tch::CModule::create_by_tracing("Stats", "forward", &[x], &mut |inputs| {
+        let mean = inputs[0].mean_dim(1, true, tch::Kind::Float);
+        let max = inputs[0].amax(1, true);
+        vec![tch::Tensor::cat(&[mean, max], 1)]
+    })
+    .unwrap();
+    module.save(&path).unwrap();
+
+    let s = session(dir.path());
+    s.execute(&format!(
+        "CREATE MODEL st OPTIONS (type = 'torchscript', path = '{}', input = 'waveform', \
+         crop = 4, sample_rate = 8000) AS SELECT 1 AS x",
+        path.display()
+    ))
+    .await
+    .unwrap();
+    // Crops [1 2 3 4] and [5 6 7 8]; 9 and 10 are left out.
+    let out = s
+        .execute(
+            "SELECT 'a', embed('st', [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) UNION ALL \
+             SELECT 'b', embed('st', [0, 0, 0, -4], 8000)",
+        )
+        .await
+        .unwrap();
+    let mut e = embeddings(&out);
+    e.sort_by(|a, b| a[1].total_cmp(&b[1]));
+    assert_eq!(e, vec![vec![-1.0, 0.0], vec![4.5, 6.0]]);
+    let err = s
+        .execute("SELECT embed('st', [1, 2, 3])")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("3 samples, shorter than one crop of 4"),
+        "{err}"
+    );
+    let err = s
+        .execute("SELECT embed('st', [1, 2, 3, 4], 22050)")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("embeds 8000 Hz audio"), "{err}");
+}

@@ -73,6 +73,7 @@ pub fn model_types() -> Vec<Arc<dyn ModelType>> {
     let mut types = recsys::model_types();
     types.extend(stats::model_types());
     types.push(Arc::new(audio::deep::vgg::VggType));
+    types.push(Arc::new(audio::deep::torchscript::TorchScriptType));
     types
 }
 

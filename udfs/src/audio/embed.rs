@@ -9,6 +9,7 @@ use super::adapter::{
     arg, check_sample_rate, opt, sample_rate, ArgSpec, Batch, Kind, OutKind, Params, Row,
     RowFunction, Value,
 };
+use super::deep::message;
 use super::kernels::mfcc::MfccStatsVariant;
 use super::mfcc_stats::encode;
 
@@ -164,13 +165,4 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
     out.into_iter()
         .map(|v| v.ok_or_else(|| "internal: a row was not embedded".to_string()))
         .collect()
-}
-
-/// An error's message without DataFusion's kind prefix (it is wrapped again by the caller).
-fn message(e: datafusion::error::DataFusionError) -> String {
-    use datafusion::error::DataFusionError as E;
-    match e {
-        E::Execution(m) | E::Plan(m) => m,
-        other => other.to_string(),
-    }
 }

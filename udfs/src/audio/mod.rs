@@ -24,6 +24,7 @@ pub mod deep;
 pub mod dtw;
 pub mod embed;
 pub mod euclidean_distance;
+pub mod export_torchscript;
 pub mod feature_options;
 pub mod kernels;
 pub mod loudness_lufs;
@@ -76,6 +77,9 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
         Arc::new(RowUdf::<mfcc::Mfcc>::udf(catalog.clone())),
         Arc::new(RowUdf::<mfcc_stats::MfccStats>::udf(catalog.clone())),
         Arc::new(RowUdf::<embed::Embed>::udf(catalog.clone())),
+        Arc::new(RowUdf::<export_torchscript::ExportTorchscript>::udf(
+            catalog.clone(),
+        )),
         Arc::new(RowUdf::<dtw::Dtw>::udf(catalog.clone())),
         Arc::new(RowUdf::<simple_distance::SimpleDistance>::udf(
             catalog.clone(),

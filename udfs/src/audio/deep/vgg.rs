@@ -346,6 +346,8 @@ impl VggModel {
         }
         let mut nets = Nets::new(self.state.task, self.state.classes.len(), device);
         nets.import(&self.state.variables)?;
+        // Trained: inference and tracing need no gradients.
+        nets.vs.freeze();
         let out = f(&nets);
         cache.push((device, nets));
         out
@@ -442,6 +444,34 @@ impl AudioEncoder for VggModel {
             .zip(counts)
             .map(|(s, n)| s.into_iter().map(|v| (v / n as f64) as f32).collect())
             .collect())
+    }
+
+    /// Traces the standardisation and the encoder (evaluation mode) on the CPU.
+    fn export_torchscript(&self, path: &std::path::Path) -> Result<u64> {
+        let st = &self.state.standardizer;
+        let bins = [1i64, 1, 1, BINS as i64];
+        let mean = Tensor::from_slice(&st.mean).view(bins);
+        let std = Tensor::from_slice(&st.std).view(bins);
+        let crop = self.state.crop as i64;
+        let module = self.with_nets(Device::Cpu, |nets| {
+            let x = Tensor::zeros([2, 1, crop, BINS as i64], (Kind::Float, Device::Cpu));
+            tch::no_grad(|| {
+                tch::CModule::create_by_tracing("VggEncoder", "forward", &[x], &mut |inputs| {
+                    let z = (&inputs[0] - &mean) / &std;
+                    vec![nets.encoder.forward_t(&z, false).embedding]
+                })
+            })
+            .map_err(torch_err)
+        })?;
+        let io = |e: std::io::Error| {
+            DataFusionError::Execution(format!("cannot write '{}': {e}", path.display()))
+        };
+        let mut temp = path.as_os_str().to_owned();
+        temp.push(format!(".tmp-{}", std::process::id()));
+        let temp = std::path::PathBuf::from(temp);
+        module.save(&temp).map_err(torch_err)?;
+        std::fs::rename(&temp, path).map_err(io)?;
+        Ok(std::fs::metadata(path).map_err(io)?.len())
     }
 }
 
