@@ -18,7 +18,7 @@ use datafusion::execution::context::SessionContext;
 use trustql_udfs::engine::config::{device_setting, resolve_device, session_config};
 use trustql_udfs::model::{
     LoadedModel, ModelCatalog, ModelOptions, OptionKind, RawOptionValue, TaskControl, TrainContext,
-    TrainingData,
+    Trained, TrainingData,
 };
 
 use crate::registry::{check_name, ModelRegistry};
@@ -247,18 +247,45 @@ impl Session {
         let cancel = self.cancel.clone();
         let train_type = model_type.clone();
         let train_options = options.clone();
+        let registry = self.registry.clone();
+        let model_name = name.clone();
         let trained = tokio::task::spawn_blocking(move || {
             let report = move |line: &str| {
                 if let Some(p) = &progress {
                     p(line)
                 }
             };
+            // The last checkpoint saved, to name it if training stops.
+            let saved = std::sync::Mutex::new(None::<String>);
+            let checkpoint = |t: Trained| -> Result<()> {
+                let note = t.training.get("checkpoint").cloned().unwrap_or_default();
+                registry.save(LoadedModel {
+                    name: model_name.clone(),
+                    model_type: train_type.name().to_string(),
+                    options: train_options.clone(),
+                    training: t.training,
+                    model: t.model,
+                })?;
+                report(&format!("checkpoint saved as '{model_name}' ({note})"));
+                if let Ok(mut s) = saved.lock() {
+                    *s = Some(note);
+                }
+                Ok(())
+            };
             let ctx = TrainContext {
                 options: &train_options,
                 control: TaskControl::new(&report, &cancel),
                 device,
+                checkpoint: Some(&checkpoint),
             };
-            train_type.train(&data, &ctx)
+            train_type.train(&data, &ctx).map_err(|e| {
+                match saved.lock().ok().and_then(|s| s.clone()) {
+                    Some(note) => DataFusionError::Execution(format!(
+                        "{e}; the checkpoint of {note} is kept as model '{model_name}'"
+                    )),
+                    None => e,
+                }
+            })
         })
         .await
         .map_err(|e| DataFusionError::Execution(format!("training stopped unexpectedly: {e}")))??;

@@ -152,3 +152,67 @@ async fn torchscript_waveform_models_follow_the_documented_conventions() {
         .to_string();
     assert!(err.contains("embeds 8000 Hz audio"), "{err}");
 }
+
+/// Checkpoints go to the model store during training; Ctrl-C (the cancel flag) stops training
+/// cleanly and the last checkpoint stays usable under the model's name.
+#[tokio::test]
+async fn training_checkpoints_and_stops_cleanly() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let dir = tempfile::tempdir().unwrap();
+    let flag: Arc<Mutex<Option<Arc<AtomicBool>>>> = Arc::new(Mutex::new(None));
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (f, l) = (flag.clone(), lines.clone());
+    let s = Session::with_options(SessionOptions {
+        model_dir: dir.path().to_path_buf(),
+        progress: Some(Arc::new(move |line: &str| {
+            l.lock().unwrap().push(line.to_string());
+            // The user presses Ctrl-C once the first checkpoint is saved.
+            if line.starts_with("checkpoint saved") {
+                if let Some(c) = f.lock().unwrap().as_ref() {
+                    c.store(true, Ordering::SeqCst);
+                }
+            }
+        })),
+    })
+    .unwrap();
+    *flag.lock().unwrap() = Some(s.cancel_flag());
+    s.execute(&clips_sql()).await.unwrap();
+    let err = s
+        .execute(
+            "CREATE MODEL enc OPTIONS (type = 'vgg', task = 'autoencoder', epochs = 4, crop = 64, \
+             crops_per_clip = 1, batch_size = 4, checkpoint_every = 1) AS SELECT samples AS audio FROM clips",
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cancelled"), "{err}");
+    assert!(
+        err.contains("the checkpoint of epoch 1 of 4 is kept as model 'enc'"),
+        "{err}"
+    );
+    let lines = lines.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "checkpoint saved as 'enc' (epoch 1 of 4)"),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("epoch 3/4")),
+        "{lines:?}"
+    );
+    // A new session finds the checkpoint and embeds with it.
+    let b = session(dir.path());
+    b.execute(&clips_sql()).await.unwrap();
+    let info = b
+        .execute("SELECT value FROM model_info('enc') WHERE property = 'training: checkpoint'")
+        .await
+        .unwrap();
+    assert_eq!(
+        info[0].column(0).as_string::<i32>().value(0),
+        "epoch 1 of 4"
+    );
+    let e = embeddings(&b.execute(EMBED).await.unwrap());
+    assert_eq!(e.len(), 12);
+}

@@ -494,6 +494,7 @@ fn train(
         options: &options,
         control: TaskControl::new(&progress, &cancel),
         device,
+        checkpoint: None,
     };
     log.begin();
     let start = Instant::now();

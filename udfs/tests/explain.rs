@@ -597,6 +597,7 @@ mod common {
             options: &options,
             control: TaskControl::new(&progress, &cancel),
             device: Device::Cpu,
+            checkpoint: None,
         };
         mt.train(&td, &ctx).unwrap().model
     }

@@ -138,6 +138,7 @@ fn train(name: &str, data: &TrainingData, options: &[(&str, &str)]) -> Box<dyn M
         options: &options,
         control: TaskControl::new(&progress, &cancel),
         device: Device::Cpu,
+        checkpoint: None,
     };
     let trained = mt.train(data, &ctx).unwrap();
     // Every test goes through the model file format: what is checked is what a reload gives.

@@ -142,6 +142,9 @@ pub struct TrainContext<'a> {
     pub control: TaskControl<'a>,
     /// The session's tensor device.
     pub device: tch::Device,
+    /// Saves a model trained so far in the model store under the model's name (long training
+    /// checkpoints with it; the final model replaces the checkpoint). Absent outside a session.
+    pub checkpoint: Option<&'a (dyn Fn(Trained) -> Result<()> + Send + Sync)>,
 }
 
 /// What a trained model reports besides itself: facts recorded in the model file.

@@ -24,7 +24,10 @@
 //! random starts, in seeded random order; batch normalisation in training mode. The input
 //! statistics (see [`super::input`]) come from all training clips. `tch::manual_seed(seed)` seeds
 //! the initial weights, so the same seed, data and device give the same model on the CPU.
-//! Progress after every epoch; Ctrl-C stops between mini-batches and nothing is saved.
+//! Progress after every epoch; every `checkpoint_every` epochs the model trained so far is saved
+//! in the model store under the model's name (training fact `checkpoint: epoch k of N`; the
+//! final model replaces it). Ctrl-C stops between mini-batches; the last checkpoint, if any,
+//! stays in the store and the error names it.
 //!
 //! Embedding: each clip's consecutive non-overlapping crops go through the encoder in
 //! evaluation mode (running batch-norm statistics) and the clip's embedding is the mean of its
@@ -156,6 +159,15 @@ static OPTIONS: &[OptionSpec] = &[
         doc: "seed of the initial weights, the crops and their order",
     },
     OptionSpec {
+        name: "checkpoint_every",
+        kind: OptionKind::Int {
+            min: 0,
+            max: 100_000,
+        },
+        default: Some("5"),
+        doc: "save the model trained so far in the model store every this many epochs (0: never)",
+    },
+    OptionSpec {
         name: "sample_rate",
         kind: OptionKind::Int {
             min: 1000,
@@ -177,6 +189,7 @@ struct Hyper {
     lr: f64,
     seed: u64,
     sample_rate: u32,
+    checkpoint_every: usize,
 }
 
 impl Hyper {
@@ -204,6 +217,7 @@ impl Hyper {
             lr: o.float("lr").unwrap_or(0.001),
             seed: int("seed") as u64,
             sample_rate: int("sample_rate") as u32,
+            checkpoint_every: int("checkpoint_every") as usize,
         })
     }
 }
@@ -860,6 +874,27 @@ impl ModelType for VggType {
                 h.epochs,
                 epoch_start.elapsed().as_secs_f64()
             ));
+            let due = h.checkpoint_every > 0 && epoch % h.checkpoint_every == 0;
+            if let (true, true, Some(save)) = (due, epoch < h.epochs, ctx.checkpoint) {
+                let state = State {
+                    task: h.task,
+                    crop: h.crop,
+                    sample_rate: h.sample_rate,
+                    classes: classes.clone(),
+                    standardizer: standardizer.clone(),
+                    variables: nets.export()?,
+                };
+                let mut training = BTreeMap::new();
+                training.insert(
+                    "checkpoint".to_string(),
+                    format!("epoch {epoch} of {}", h.epochs),
+                );
+                training.insert("final loss".to_string(), format!("{last_loss:.6}"));
+                save(Trained {
+                    model: Box::new(VggModel::from_state(state)),
+                    training,
+                })?;
+            }
         }
         let state = State {
             task: h.task,
