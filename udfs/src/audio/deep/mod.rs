@@ -20,6 +20,81 @@ pub fn message(e: DataFusionError) -> String {
     }
 }
 
+/// The rule that turns crop embeddings into clip embeddings: the mean over a clip's crops.
+pub(crate) struct CropMeans {
+    sums: Vec<Vec<f64>>,
+    counts: Vec<usize>,
+}
+
+impl CropMeans {
+    /// For `clips` clips.
+    pub(crate) fn new(clips: usize) -> CropMeans {
+        CropMeans {
+            sums: vec![Vec::new(); clips],
+            counts: vec![0; clips],
+        }
+    }
+
+    /// Adds the embeddings of a pass: `rows` holds one embedding per entry of `owners` (the
+    /// clip each crop belongs to), row after row.
+    pub(crate) fn add(&mut self, owners: &[usize], rows: &[f32]) {
+        let dim = rows.len() / owners.len().max(1);
+        for (&i, row) in owners.iter().zip(rows.chunks_exact(dim.max(1))) {
+            let sum = &mut self.sums[i];
+            if sum.is_empty() {
+                sum.resize(dim, 0.0);
+            }
+            for (s, &v) in sum.iter_mut().zip(row) {
+                *s += f64::from(v);
+            }
+            self.counts[i] += 1;
+        }
+    }
+
+    /// The mean embedding of each clip.
+    pub(crate) fn finish(self) -> Vec<Vec<f32>> {
+        self.sums
+            .into_iter()
+            .zip(self.counts)
+            .map(|(s, n)| s.into_iter().map(|v| (v / n as f64) as f32).collect())
+            .collect()
+    }
+}
+
+/// Networks or modules built once per device and used under a lock (libtorch tensors may move
+/// between threads but not be shared).
+pub(crate) struct PerDevice<T> {
+    built: std::sync::Mutex<Vec<(tch::Device, T)>>,
+}
+
+impl<T> PerDevice<T> {
+    pub(crate) fn new() -> PerDevice<T> {
+        PerDevice {
+            built: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` on the value for `device`, building it with `build` on first use.
+    pub(crate) fn with<R>(
+        &self,
+        device: tch::Device,
+        build: impl FnOnce() -> Result<T>,
+        f: impl FnOnce(&T) -> Result<R>,
+    ) -> Result<R> {
+        let mut built = self
+            .built
+            .lock()
+            .map_err(|_| DataFusionError::Execution("model cache poisoned".to_string()))?;
+        if let Some((_, v)) = built.iter().find(|(d, _)| *d == device) {
+            return f(v);
+        }
+        let v = build()?;
+        let out = f(&v);
+        built.push((device, v));
+        out
+    }
+}
+
 /// A trained model that embeds clips: what `embed(model, audio)` calls.
 pub trait AudioEncoder: Send + Sync {
     /// Length of the embeddings.

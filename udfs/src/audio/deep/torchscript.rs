@@ -28,7 +28,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::sync::Mutex;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, Field, Float32Type};
@@ -40,7 +39,7 @@ use tch::{CModule, Device, Tensor};
 
 use super::input::{db_spectrogram, embedding_crops, min_samples, stft_plan, BINS};
 use super::vgg::{CPU_PASS, CUDA_PASS};
-use super::AudioEncoder;
+use super::{AudioEncoder, CropMeans, PerDevice};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
@@ -104,7 +103,7 @@ struct State {
 /// A loaded `torchscript` model.
 pub struct TorchScriptModel {
     state: State,
-    modules: Mutex<Vec<(Device, CModule)>>,
+    modules: PerDevice<CModule>,
 }
 
 impl std::fmt::Debug for TorchScriptModel {
@@ -124,7 +123,7 @@ impl TorchScriptModel {
     fn new(state: State) -> TorchScriptModel {
         TorchScriptModel {
             state,
-            modules: Mutex::new(Vec::new()),
+            modules: PerDevice::new(),
         }
     }
 
@@ -212,18 +211,14 @@ impl TorchScriptModel {
     }
 
     fn with_module<R>(&self, device: Device, f: impl FnOnce(&CModule) -> Result<R>) -> Result<R> {
-        let mut cache = self.modules.lock().map_err(|_| {
-            DataFusionError::Execution("TorchScript module cache poisoned".to_string())
-        })?;
-        if let Some((_, m)) = cache.iter().find(|(d, _)| *d == device) {
-            return f(m);
-        }
-        let mut module = CModule::load_data_on_device(&mut Cursor::new(&self.state.module), device)
-            .map_err(|e| torch("could not be loaded", e))?;
-        module.set_eval();
-        let out = f(&module);
-        cache.push((device, module));
-        out
+        let build = || {
+            let mut module =
+                CModule::load_data_on_device(&mut Cursor::new(&self.state.module), device)
+                    .map_err(|e| torch("could not be loaded", e))?;
+            module.set_eval();
+            Ok(module)
+        };
+        self.modules.with(device, build, f)
     }
 
     /// Embeds with a known or (`None`, at creation) discovered dimension.
@@ -240,8 +235,7 @@ impl TorchScriptModel {
         } else {
             CUDA_PASS
         };
-        let mut sums: Vec<Vec<f64>> = vec![Vec::new(); clips.len()];
-        let mut counts = vec![0usize; clips.len()];
+        let mut means = CropMeans::new(clips.len());
         self.with_module(device, |module| {
             for (g, group) in owner.chunks(pass).enumerate() {
                 let start = g * pass * width;
@@ -250,24 +244,11 @@ impl TorchScriptModel {
                     .view(self.shape(group.len()).as_slice())
                     .to_device(device);
                 let y = Self::forward(module, &x, group.len(), dim)?;
-                let d = y.len() / group.len();
-                for (&i, row) in group.iter().zip(y.chunks_exact(d)) {
-                    if sums[i].is_empty() {
-                        sums[i] = vec![0.0; d];
-                    }
-                    for (s, &v) in sums[i].iter_mut().zip(row) {
-                        *s += f64::from(v);
-                    }
-                    counts[i] += 1;
-                }
+                means.add(group, &y);
             }
             Ok(())
         })?;
-        Ok(sums
-            .into_iter()
-            .zip(counts)
-            .map(|(s, n)| s.into_iter().map(|v| (v / n as f64) as f32).collect())
-            .collect())
+        Ok(means.finish())
     }
 }
 

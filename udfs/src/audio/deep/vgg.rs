@@ -35,7 +35,6 @@
 //! passes of at most [`CPU_PASS`] crops on the CPU and [`CUDA_PASS`] on a GPU.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
@@ -53,7 +52,7 @@ use super::input::{
     Standardizer, BINS,
 };
 use super::network::{Decoder, Encoder, DOWNSAMPLING, EMBEDDING_DIM};
-use super::AudioEncoder;
+use super::{AudioEncoder, CropMeans, PerDevice};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
@@ -327,9 +326,8 @@ struct State {
 /// A trained `vgg` model.
 pub struct VggModel {
     state: State,
-    /// The networks, built on first use per device. libtorch tensors may move between threads
-    /// but not be shared, so forward passes hold the lock.
-    nets: Mutex<Vec<(Device, Nets)>>,
+    /// The networks, built on first use per device.
+    nets: PerDevice<Nets>,
 }
 
 impl std::fmt::Debug for VggModel {
@@ -345,26 +343,20 @@ impl VggModel {
     fn from_state(state: State) -> VggModel {
         VggModel {
             state,
-            nets: Mutex::new(Vec::new()),
+            nets: PerDevice::new(),
         }
     }
 
     /// Runs `f` on the networks for `device`, building them on first use.
     fn with_nets<R>(&self, device: Device, f: impl FnOnce(&Nets) -> Result<R>) -> Result<R> {
-        let mut cache = self
-            .nets
-            .lock()
-            .map_err(|_| DataFusionError::Execution("vgg network cache poisoned".to_string()))?;
-        if let Some((_, n)) = cache.iter().find(|(d, _)| *d == device) {
-            return f(n);
-        }
-        let mut nets = Nets::new(self.state.task, self.state.classes.len(), device);
-        nets.import(&self.state.variables)?;
-        // Trained: inference and tracing need no gradients.
-        nets.vs.freeze();
-        let out = f(&nets);
-        cache.push((device, nets));
-        out
+        let build = || {
+            let mut nets = Nets::new(self.state.task, self.state.classes.len(), device);
+            nets.import(&self.state.variables)?;
+            // Trained: inference and tracing need no gradients.
+            nets.vs.freeze();
+            Ok(nets)
+        };
+        self.nets.with(device, build, f)
     }
 }
 
@@ -432,8 +424,7 @@ impl AudioEncoder for VggModel {
         } else {
             CUDA_PASS
         };
-        let mut sums = vec![vec![0.0f64; EMBEDDING_DIM as usize]; clips.len()];
-        let mut counts = vec![0usize; clips.len()];
+        let mut means = CropMeans::new(clips.len());
         self.with_nets(device, |nets| {
             for group in crops.chunks(pass) {
                 let x = crop_tensor(
@@ -442,22 +433,12 @@ impl AudioEncoder for VggModel {
                     device,
                 );
                 let z = tch::no_grad(|| nets.encoder.forward_t(&x, false).embedding);
-                let values = to_f32_vec(&z)?;
-                let rows = values.chunks_exact(EMBEDDING_DIM as usize);
-                for (&(i, _), row) in group.iter().zip(rows) {
-                    for (s, &v) in sums[i].iter_mut().zip(row) {
-                        *s += f64::from(v);
-                    }
-                    counts[i] += 1;
-                }
+                let owners: Vec<usize> = group.iter().map(|&(i, _)| i).collect();
+                means.add(&owners, &to_f32_vec(&z)?);
             }
             Ok(())
         })?;
-        Ok(sums
-            .into_iter()
-            .zip(counts)
-            .map(|(s, n)| s.into_iter().map(|v| (v / n as f64) as f32).collect())
-            .collect())
+        Ok(means.finish())
     }
 
     /// Traces the standardisation and the encoder (evaluation mode) on the CPU.
