@@ -9,7 +9,7 @@ use super::adapter::{
     arg, check_sample_rate, opt, sample_rate, ArgSpec, Batch, Kind, OutKind, Params, Row,
     RowFunction, Value,
 };
-use super::deep::message;
+use super::deep::{message, AudioEncoder};
 use super::kernels::mfcc::MfccStatsVariant;
 use super::mfcc_stats::encode;
 
@@ -56,6 +56,11 @@ fn built_in(name: &str) -> Option<MfccStatsVariant> {
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| *v)
+}
+
+/// Whether `name` is a built-in encoder's.
+pub(crate) fn is_built_in(name: &str) -> bool {
+    built_in(name).is_some()
 }
 
 fn built_in_names() -> String {
@@ -120,6 +125,23 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
             by_model.entry(name).or_default().push(k);
         }
     }
+    run_models(batch, by_model, &mut out, |e, clips, device| {
+        e.embed(clips, device)
+    })?;
+    out.into_iter()
+        .map(|v| v.ok_or_else(|| "internal: a row was not embedded".to_string()))
+        .collect()
+}
+
+/// For each model name, `work(encoder, clips, device)` on the clips (argument 1, checked
+/// against the optional sample rate in argument 2) of its rows `ks` (positions in
+/// `batch.rows`), stored at those positions of `out`.
+pub(crate) fn run_models(
+    batch: &Batch<'_>,
+    by_model: BTreeMap<&str, Vec<usize>>,
+    out: &mut [Option<Value>],
+    work: impl Fn(&dyn AudioEncoder, &[&[f32]], tch::Device) -> datafusion::error::Result<Vec<Vec<f32>>>,
+) -> Result<(), String> {
     for (name, ks) in by_model {
         let Some(catalog) = batch.catalog else {
             return Err(format!(
@@ -155,14 +177,11 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
             clips.push(row.audio(1)?);
         }
         let device = batch.device()?;
-        let embeddings = encoder
-            .embed(&clips, device)
-            .map_err(|e| format!("model '{name}': {}", message(e)))?;
-        for (k, e) in ks.into_iter().zip(embeddings) {
+        let results =
+            work(encoder, &clips, device).map_err(|e| format!("model '{name}': {}", message(e)))?;
+        for (k, e) in ks.into_iter().zip(results) {
             out[k] = Some(Value::Samples(e));
         }
     }
-    out.into_iter()
-        .map(|v| v.ok_or_else(|| "internal: a row was not embedded".to_string()))
-        .collect()
+    Ok(())
 }

@@ -35,6 +35,7 @@ pub mod mfcc_stats;
 pub mod mix_noise;
 pub mod mp3_roundtrip;
 pub mod pitch_shift;
+pub mod predict;
 pub mod read_audio;
 pub mod resample;
 pub mod simple_distance;
@@ -77,6 +78,7 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
         Arc::new(RowUdf::<mfcc::Mfcc>::udf(catalog.clone())),
         Arc::new(RowUdf::<mfcc_stats::MfccStats>::udf(catalog.clone())),
         Arc::new(RowUdf::<embed::Embed>::udf(catalog.clone())),
+        Arc::new(RowUdf::<predict::Predict>::udf(catalog.clone())),
         Arc::new(RowUdf::<export_torchscript::ExportTorchscript>::udf(
             catalog.clone(),
         )),

@@ -105,6 +105,13 @@ pub trait AudioEncoder: Send + Sync {
     /// crops that fits the device), in order; an error names the first clip that cannot be
     /// embedded (too short, not finite).
     fn embed(&self, clips: &[&[f32]], device: tch::Device) -> Result<Vec<Vec<f32>>>;
+    /// The class probabilities of `clips` (mean over each clip's crops, in the order of the
+    /// model's classes), for models trained to classify; an error for the others.
+    fn predict(&self, _clips: &[&[f32]], _device: tch::Device) -> Result<Vec<Vec<f32>>> {
+        Err(DataFusionError::Execution(
+            "this model predicts no classes".to_string(),
+        ))
+    }
     /// Writes the encoder as a TorchScript module taking what a `torchscript` model with
     /// `input = 'stft_db'` and the same crop gives it, atomically; the file's size in bytes.
     fn export_torchscript(&self, _path: &std::path::Path) -> Result<u64> {

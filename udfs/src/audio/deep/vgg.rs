@@ -358,6 +358,55 @@ impl VggModel {
         };
         self.nets.with(device, build, f)
     }
+
+    /// `per_crop(nets, crops)` (`[n, 1, crop, 512]` standardised crops → `[n, d]`) for every
+    /// consecutive crop of every clip, averaged per clip.
+    fn per_crop_means(
+        &self,
+        clips: &[&[f32]],
+        device: Device,
+        per_crop: impl Fn(&Nets, &Tensor) -> Tensor,
+    ) -> Result<Vec<Vec<f32>>> {
+        let crop = self.state.crop;
+        let plan = stft_plan().map_err(DataFusionError::Execution)?;
+        let specs: Vec<Spectrogram> = clips
+            .par_iter()
+            .enumerate()
+            .map(|(i, audio)| {
+                let mut s = db_spectrogram(&plan, audio)
+                    .and_then(|s| embedding_crops(s.frames, crop).map(|_| s))
+                    .map_err(|e| DataFusionError::Execution(format!("clip {}: {e}", i + 1)))?;
+                self.state.standardizer.apply(&mut s);
+                Ok(s)
+            })
+            .collect::<Result<_>>()?;
+        // (clip, start) of every crop, clip by clip.
+        let mut crops = Vec::new();
+        for (i, s) in specs.iter().enumerate() {
+            let starts = embedding_crops(s.frames, crop).map_err(DataFusionError::Execution)?;
+            crops.extend(starts.into_iter().map(|start| (i, start)));
+        }
+        let pass = if device == Device::Cpu {
+            CPU_PASS
+        } else {
+            CUDA_PASS
+        };
+        let mut means = CropMeans::new(clips.len());
+        self.with_nets(device, |nets| {
+            for group in crops.chunks(pass) {
+                let x = crop_tensor(
+                    group.iter().map(|&(i, s)| specs[i].crop(s, crop)),
+                    crop,
+                    device,
+                );
+                let y = tch::no_grad(|| per_crop(nets, &x));
+                let owners: Vec<usize> = group.iter().map(|&(i, _)| i).collect();
+                means.add(&owners, &to_f32_vec(&y)?);
+            }
+            Ok(())
+        })?;
+        Ok(means.finish())
+    }
 }
 
 impl Model for VggModel {
@@ -400,45 +449,29 @@ impl AudioEncoder for VggModel {
     }
 
     fn embed(&self, clips: &[&[f32]], device: Device) -> Result<Vec<Vec<f32>>> {
-        let crop = self.state.crop;
-        let plan = stft_plan().map_err(DataFusionError::Execution)?;
-        let specs: Vec<Spectrogram> = clips
-            .par_iter()
-            .enumerate()
-            .map(|(i, audio)| {
-                let mut s = db_spectrogram(&plan, audio)
-                    .and_then(|s| embedding_crops(s.frames, crop).map(|_| s))
-                    .map_err(|e| DataFusionError::Execution(format!("clip {}: {e}", i + 1)))?;
-                self.state.standardizer.apply(&mut s);
-                Ok(s)
-            })
-            .collect::<Result<_>>()?;
-        // (clip, start) of every crop, clip by clip.
-        let mut crops = Vec::new();
-        for (i, s) in specs.iter().enumerate() {
-            let starts = embedding_crops(s.frames, crop).map_err(DataFusionError::Execution)?;
-            crops.extend(starts.into_iter().map(|start| (i, start)));
+        self.per_crop_means(clips, device, |nets, x| {
+            nets.encoder.forward_t(x, false).embedding
+        })
+    }
+
+    /// Class probabilities: softmax (instrument) or per-tag sigmoid (autotag) of each crop's
+    /// logits, averaged over the clip's crops, in the order of the model's classes.
+    fn predict(&self, clips: &[&[f32]], device: Device) -> Result<Vec<Vec<f32>>> {
+        let task = self.state.task;
+        if !matches!(task, Task::Autotag | Task::Instrument) {
+            return Err(DataFusionError::Execution(format!(
+                "a model of task '{}' predicts no classes (only instrument and autotag models do)",
+                task.name()
+            )));
         }
-        let pass = if device == Device::Cpu {
-            CPU_PASS
-        } else {
-            CUDA_PASS
-        };
-        let mut means = CropMeans::new(clips.len());
-        self.with_nets(device, |nets| {
-            for group in crops.chunks(pass) {
-                let x = crop_tensor(
-                    group.iter().map(|&(i, s)| specs[i].crop(s, crop)),
-                    crop,
-                    device,
-                );
-                let z = tch::no_grad(|| nets.encoder.forward_t(&x, false).embedding);
-                let owners: Vec<usize> = group.iter().map(|&(i, _)| i).collect();
-                means.add(&owners, &to_f32_vec(&z)?);
+        self.per_crop_means(clips, device, |nets, x| {
+            let z = nets.encoder.forward_t(x, false).embedding;
+            match &nets.head {
+                Some(head) if task == Task::Instrument => head.forward(&z).softmax(-1, Kind::Float),
+                Some(head) => head.forward(&z).sigmoid(),
+                None => z,
             }
-            Ok(())
-        })?;
-        Ok(means.finish())
+        })
     }
 
     /// Traces the standardisation and the encoder (evaluation mode) on the CPU.

@@ -1,0 +1,82 @@
+//! `predict(model, audio [, sr])`: class probabilities of a clip by a classifying audio model,
+//! so that task performance on original and transformed clips (thesis Fig. 4.4) is a query.
+
+use std::collections::BTreeMap;
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::{
+    arg, check_sample_rate, opt, ArgSpec, Batch, Kind, OutKind, Params, Row, RowFunction, Value,
+};
+use super::embed::run_models;
+
+#[user_doc(
+    doc_section(label = "Audio Functions"),
+    description = "The class probabilities of a clip by a vgg model trained for 'instrument' (softmax over the instruments) or 'autotag' (a sigmoid per tag), as a list of float32 in the order of the model's classes (model_info(model), property 'classes'): each of the clip's consecutive crops is classified and the probabilities are averaged over the crops. The rows of a batch are computed together on the session's device. Models of the other tasks are an error.",
+    syntax_example = "predict(model, audio [, sr])",
+    sql_example = r#"```sql
+> SELECT cardinality(predict('enc', mix)) AS classes FROM chorales LIMIT 1;
++---------+
+| classes |
++---------+
+| 4       |
++---------+
+```"#,
+    argument(name = "model", description = "The model's name."),
+    argument(name = "audio", description = "The clip: a list of samples."),
+    argument(
+        name = "sr",
+        description = "Its sample rate in Hz (default: the model's, which is required)."
+    )
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct Predict;
+
+static DOC: Predict = Predict;
+
+impl RowFunction for Predict {
+    const NAME: &'static str = "predict";
+    const ARGS: &'static [ArgSpec] = &[
+        arg("model", Kind::Text),
+        arg("audio", Kind::Audio),
+        opt("sr", Kind::Float),
+    ];
+    const OUT: OutKind = OutKind::Vector;
+
+    fn doc() -> Option<&'static Documentation> {
+        DOC.doc()
+    }
+
+    fn validate(p: &dyn Params) -> Result<(), String> {
+        check_sample_rate(p, 2)
+    }
+
+    fn compute(_row: &Row<'_>) -> Result<Value, String> {
+        Err("needs a session's model store".to_string())
+    }
+
+    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
+        let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (k, &i) in batch.rows.iter().enumerate() {
+            let name = batch.row(i).text_in_batch(0).unwrap_or_default();
+            if super::embed::is_built_in(name) {
+                return Some(Err(format!(
+                    "the built-in encoder '{name}' predicts no classes"
+                )));
+            }
+            by_model.entry(name).or_default().push(k);
+        }
+        let mut out = vec![None; batch.rows.len()];
+        Some(
+            run_models(batch, by_model, &mut out, |e, clips, device| {
+                e.predict(clips, device)
+            })
+            .and_then(|()| {
+                out.into_iter()
+                    .map(|v| v.ok_or_else(|| "internal: a row was not predicted".to_string()))
+                    .collect()
+            }),
+        )
+    }
+}
