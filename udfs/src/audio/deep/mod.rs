@@ -10,7 +10,14 @@ pub mod network;
 pub mod torchscript;
 pub mod vgg;
 
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Float32Type};
 use datafusion::error::{DataFusionError, Result};
+
+use crate::model::TrainingData;
 
 /// An error's message without DataFusion's kind prefix, for errors that are wrapped again.
 pub fn message(e: DataFusionError) -> String {
@@ -119,4 +126,41 @@ pub trait AudioEncoder: Send + Sync {
             "this encoder cannot be exported as TorchScript".to_string(),
         ))
     }
+}
+
+/// Column `name` of a model's training data as rows of samples (NULL rows are `None`); an
+/// error names `model_type`, the column and its type when it is not a list of numbers.
+pub(crate) fn sample_column(
+    data: &TrainingData,
+    model_type: &str,
+    name: &str,
+) -> Result<Vec<Option<Vec<f32>>>> {
+    let i = data.column(model_type, name)?;
+    let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)));
+    let mut out = Vec::new();
+    for b in &data.batches {
+        let col = b.column(i);
+        let list = cast(col, &target).map_err(|_| {
+            DataFusionError::Plan(format!(
+                "model type '{model_type}': column \"{name}\" must be a list of samples, got {}",
+                col.data_type()
+            ))
+        })?;
+        let list = list.as_list::<i32>();
+        for r in 0..list.len() {
+            if list.is_null(r) {
+                out.push(None);
+                continue;
+            }
+            let v = list.value(r);
+            let v = v.as_primitive::<Float32Type>();
+            if v.null_count() > 0 {
+                return Err(DataFusionError::Execution(format!(
+                    "model type '{model_type}': a clip in column \"{name}\" has NULL samples"
+                )));
+            }
+            out.push(Some(v.values().to_vec()));
+        }
+    }
+    Ok(out)
 }

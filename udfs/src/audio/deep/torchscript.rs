@@ -29,17 +29,14 @@
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
-use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::{DataType, Field, Float32Type};
 use datafusion::error::{DataFusionError, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use tch::{CModule, Device, Tensor};
 
 use super::input::{db_spectrogram, embedding_crops, min_samples, stft_plan, BINS};
 use super::vgg::{CPU_PASS, CUDA_PASS};
-use super::{AudioEncoder, CropMeans, PerDevice};
+use super::{sample_column, AudioEncoder, CropMeans, PerDevice};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
@@ -304,24 +301,13 @@ pub struct TorchScriptType;
 
 /// The first non-NULL clip of column `audio`, if the query has that column.
 fn first_clip(data: &TrainingData) -> Result<Option<Vec<f32>>> {
-    let Ok(i) = data.schema.index_of("audio") else {
+    if data.schema.index_of("audio").is_err() {
         return Ok(None);
-    };
-    let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)));
-    for b in &data.batches {
-        let col = datafusion::arrow::compute::cast(b.column(i), &target).map_err(|_| {
-            DataFusionError::Plan(format!(
-                "model type 'torchscript': column \"audio\" must be a list of samples, got {}",
-                b.column(i).data_type()
-            ))
-        })?;
-        let list = col.as_list::<i32>();
-        if let Some(r) = (0..list.len()).find(|&r| list.is_valid(r)) {
-            let v = list.value(r);
-            return Ok(Some(v.as_primitive::<Float32Type>().values().to_vec()));
-        }
     }
-    Ok(None)
+    Ok(sample_column(data, TYPE, "audio")?
+        .into_iter()
+        .flatten()
+        .next())
 }
 
 impl ModelType for TorchScriptType {

@@ -39,7 +39,7 @@ use std::time::Instant;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Float32Type};
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::error::{DataFusionError, Result};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,7 @@ use super::input::{
     Standardizer, BINS,
 };
 use super::network::{Decoder, Encoder, DOWNSAMPLING, EMBEDDING_DIM};
-use super::{AudioEncoder, CropMeans, PerDevice};
+use super::{sample_column, AudioEncoder, CropMeans, PerDevice};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
@@ -491,15 +491,15 @@ impl AudioEncoder for VggModel {
             })
             .map_err(torch_err)
         })?;
-        let io = |e: std::io::Error| {
-            DataFusionError::Execution(format!("cannot write '{}': {e}", path.display()))
-        };
-        let mut temp = path.as_os_str().to_owned();
-        temp.push(format!(".tmp-{}", std::process::id()));
-        let temp = std::path::PathBuf::from(temp);
-        module.save(&temp).map_err(torch_err)?;
-        std::fs::rename(&temp, path).map_err(io)?;
-        Ok(std::fs::metadata(path).map_err(io)?.len())
+        crate::audio::kernels::codec::write_atomically_with(path, |temp| {
+            module
+                .save(temp)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .map_err(DataFusionError::Execution)?;
+        std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
+            DataFusionError::Execution(format!("cannot read '{}': {e}", path.display()))
+        })
     }
 }
 
@@ -527,38 +527,6 @@ struct Example {
     magnitudes: Option<(Spectrogram, Spectrogram)>,
     /// Autotag: multi-hot; instrument: the class index as one value.
     label: Vec<f32>,
-}
-
-/// The `i`-th column of the training data as rows of samples (NULL rows are `None`).
-fn sample_column(data: &TrainingData, name: &str) -> Result<Vec<Option<Vec<f32>>>> {
-    let i = data.column(TYPE, name)?;
-    let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)));
-    let mut out = Vec::new();
-    for b in &data.batches {
-        let col = b.column(i);
-        let list = cast(col, &target).map_err(|_| {
-            DataFusionError::Plan(format!(
-                "model type 'vgg': column \"{name}\" must be a list of samples, got {}",
-                col.data_type()
-            ))
-        })?;
-        let list = list.as_list::<i32>();
-        for r in 0..list.len() {
-            if list.is_null(r) {
-                out.push(None);
-                continue;
-            }
-            let v = list.value(r);
-            let v = v.as_primitive::<Float32Type>();
-            if v.null_count() > 0 {
-                return Err(DataFusionError::Execution(format!(
-                    "model type 'vgg': a clip in column \"{name}\" has NULL samples"
-                )));
-            }
-            out.push(Some(v.values().to_vec()));
-        }
-    }
-    Ok(out)
 }
 
 /// A text column (`label`) as rows.
@@ -623,7 +591,7 @@ fn tags_column(data: &TrainingData, name: &str) -> Result<Vec<Option<Vec<String>
 /// The training examples of `data` for the task, with the class names and the number of rows
 /// left out for NULLs.
 fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>, usize)> {
-    let audio = sample_column(data, "audio")?;
+    let audio = sample_column(data, TYPE, "audio")?;
     let plan = stft_plan().map_err(DataFusionError::Execution)?;
     let spectrogram = |row: usize, what: &str, a: &[f32], db: bool| -> Result<Spectrogram> {
         let s = if db {
@@ -685,7 +653,7 @@ fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>
                 })
                 .collect();
         }
-        Task::Separation => targets = sample_column(data, "target")?,
+        Task::Separation => targets = sample_column(data, TYPE, "target")?,
     }
     if matches!(h.task, Task::Autotag | Task::Instrument) && classes.len() < 2 {
         let (col, _) = h.task.label_column().unwrap_or(("label", ""));

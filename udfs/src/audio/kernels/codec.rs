@@ -278,6 +278,21 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), S
 
 /// Writes `bytes` to a new temporary file beside `path`, syncs it and renames it onto `path`.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    write_atomically_with(path, |temp| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(temp)?;
+        f.write_all(bytes)
+    })
+}
+
+/// Lets `write` create a new temporary file beside `path` (a name of its own, never an existing
+/// file), syncs it and renames it onto `path`; removes the temporary file on failure.
+pub(crate) fn write_atomically_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), String> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.display();
     let file_name = path
@@ -293,14 +308,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&temp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
+    let result = write(&temp)
+        .and_then(|()| std::fs::File::open(&temp)?.sync_all())
         .and_then(|()| std::fs::rename(&temp, path));
     result.map_err(|e| {
         // Best effort: the temporary file may not exist (the error came before or from create).
