@@ -99,6 +99,8 @@ pub enum Value {
     Frames(Frames),
     /// A number.
     Float(f64),
+    /// No value (SQL NULL): a result that is undefined for this row.
+    Null,
 }
 
 /// Scalar parameters of one call: literals at planning time (absent when not literal) or one
@@ -568,7 +570,7 @@ fn build(kind: OutKind, rows: Vec<Option<Value>>) -> Result<ArrayRef> {
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 out.push(match r {
-                    None => None,
+                    None | Some(Value::Null) => None,
                     Some(Value::Samples(s)) => Some(s),
                     Some(other) => return exec_err!("internal: expected samples, got {other:?}"),
                 });
@@ -579,7 +581,7 @@ fn build(kind: OutKind, rows: Vec<Option<Value>>) -> Result<ArrayRef> {
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 out.push(match r {
-                    None => None,
+                    None | Some(Value::Null) => None,
                     Some(Value::Frames(f)) => Some(f),
                     Some(other) => return exec_err!("internal: expected frames, got {other:?}"),
                 });
@@ -590,7 +592,7 @@ fn build(kind: OutKind, rows: Vec<Option<Value>>) -> Result<ArrayRef> {
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 out.push(match r {
-                    None => None,
+                    None | Some(Value::Null) => None,
                     Some(Value::Float(v)) => Some(v),
                     Some(other) => return exec_err!("internal: expected a number, got {other:?}"),
                 });

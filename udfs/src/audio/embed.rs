@@ -126,7 +126,10 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
         }
     }
     run_models(batch, by_model, &mut out, |e, clips, device| {
-        e.embed(clips, device)
+        Ok(e.embed(clips, device)?
+            .into_iter()
+            .map(Value::Samples)
+            .collect())
     })?;
     out.into_iter()
         .map(|v| v.ok_or_else(|| "internal: a row was not embedded".to_string()))
@@ -140,7 +143,7 @@ pub(crate) fn run_models(
     batch: &Batch<'_>,
     by_model: BTreeMap<&str, Vec<usize>>,
     out: &mut [Option<Value>],
-    work: impl Fn(&dyn AudioEncoder, &[&[f32]], tch::Device) -> datafusion::error::Result<Vec<Vec<f32>>>,
+    work: impl Fn(&dyn AudioEncoder, &[&[f32]], tch::Device) -> datafusion::error::Result<Vec<Value>>,
 ) -> Result<(), String> {
     for (name, ks) in by_model {
         let Some(catalog) = batch.catalog else {
@@ -179,8 +182,8 @@ pub(crate) fn run_models(
         let device = batch.device()?;
         let results =
             work(encoder, &clips, device).map_err(|e| format!("model '{name}': {}", message(e)))?;
-        for (k, e) in ks.into_iter().zip(results) {
-            out[k] = Some(Value::Samples(e));
+        for (k, v) in ks.into_iter().zip(results) {
+            out[k] = Some(v);
         }
     }
     Ok(())

@@ -37,7 +37,10 @@ pub mod mp3_roundtrip;
 pub mod pitch_shift;
 pub mod predict;
 pub mod read_audio;
+pub mod reconstruction_error;
 pub mod resample;
+pub mod sdr;
+pub mod separate;
 pub mod simple_distance;
 pub mod stft_db;
 pub mod tempo_shift;
@@ -79,6 +82,10 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
         Arc::new(RowUdf::<mfcc_stats::MfccStats>::udf(catalog.clone())),
         Arc::new(RowUdf::<embed::Embed>::udf(catalog.clone())),
         Arc::new(RowUdf::<predict::Predict>::udf(catalog.clone())),
+        Arc::new(RowUdf::<reconstruction_error::ReconstructionError>::udf(
+            catalog.clone(),
+        )),
+        Arc::new(RowUdf::<separate::Separate>::udf(catalog.clone())),
         Arc::new(RowUdf::<export_torchscript::ExportTorchscript>::udf(
             catalog.clone(),
         )),
@@ -86,6 +93,7 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
         Arc::new(RowUdf::<simple_distance::SimpleDistance>::udf(
             catalog.clone(),
         )),
+        Arc::new(RowUdf::<sdr::Sdr>::udf(catalog.clone())),
         Arc::new(RowUdf::<euclidean_distance::EuclideanDistance>::udf(
             catalog.clone(),
         )),

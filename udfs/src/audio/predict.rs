@@ -1,15 +1,13 @@
 //! `predict(model, audio [, sr])`: class probabilities of a clip by a classifying audio model,
 //! so that task performance on original and transformed clips (thesis Fig. 4.4) is a query.
 
-use std::collections::BTreeMap;
-
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
     arg, check_sample_rate, opt, ArgSpec, Batch, Kind, OutKind, Params, Row, RowFunction, Value,
 };
-use super::embed::run_models;
+use super::separate::model_rows;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -57,26 +55,15 @@ impl RowFunction for Predict {
     }
 
     fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
-        let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (k, &i) in batch.rows.iter().enumerate() {
-            let name = batch.row(i).text_in_batch(0).unwrap_or_default();
-            if super::embed::is_built_in(name) {
-                return Some(Err(format!(
-                    "the built-in encoder '{name}' predicts no classes"
-                )));
-            }
-            by_model.entry(name).or_default().push(k);
-        }
-        let mut out = vec![None; batch.rows.len()];
-        Some(
-            run_models(batch, by_model, &mut out, |e, clips, device| {
-                e.predict(clips, device)
-            })
-            .and_then(|()| {
-                out.into_iter()
-                    .map(|v| v.ok_or_else(|| "internal: a row was not predicted".to_string()))
-                    .collect()
-            }),
-        )
+        Some(model_rows(
+            batch,
+            "predicts no classes",
+            |e, clips, device| {
+                Ok(e.predict(clips, device)?
+                    .into_iter()
+                    .map(Value::Samples)
+                    .collect())
+            },
+        ))
     }
 }

@@ -119,6 +119,21 @@ pub trait AudioEncoder: Send + Sync {
             "this model predicts no classes".to_string(),
         ))
     }
+    /// The reconstruction error of each clip by an autoencoder (thesis §4.4: the AE task's
+    /// performance): the mean squared error between each standardised crop and its
+    /// reconstruction, averaged over the clip's crops; an error for other models.
+    fn reconstruction_error(&self, _clips: &[&[f32]], _device: tch::Device) -> Result<Vec<f64>> {
+        Err(DataFusionError::Execution(
+            "this model reconstructs nothing (only autoencoder models do)".to_string(),
+        ))
+    }
+    /// The source each mixture in `clips` is separated into by a separation model, as audio of
+    /// the mixture's length; an error for other models.
+    fn separate(&self, _clips: &[&[f32]], _device: tch::Device) -> Result<Vec<Vec<f32>>> {
+        Err(DataFusionError::Execution(
+            "this model separates nothing (only separation models do)".to_string(),
+        ))
+    }
     /// Writes the encoder as a TorchScript module taking what a `torchscript` model with
     /// `input = 'stft_db'` and the same crop gives it, atomically; the file's size in bytes.
     fn export_torchscript(&self, _path: &std::path::Path) -> Result<u64> {

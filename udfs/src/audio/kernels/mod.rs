@@ -13,6 +13,7 @@ pub mod mel;
 pub mod mfcc;
 pub mod noise;
 pub mod resample;
+pub mod sdr;
 pub mod simple;
 pub mod stft;
 #[cfg(test)]

@@ -1,0 +1,97 @@
+//! `separate(model, mixture [, sr])`: the source a separation model extracts from a mixture, so
+//! that its SDR on original and transformed mixtures (thesis Fig. 4.4) is a query.
+
+use std::collections::BTreeMap;
+
+use datafusion::logical_expr::Documentation;
+use datafusion_macros::user_doc;
+
+use super::adapter::{
+    arg, check_sample_rate, opt, ArgSpec, Batch, Kind, OutKind, Params, Row, RowFunction, Value,
+};
+use super::embed::run_models;
+
+#[user_doc(
+    doc_section(label = "Audio Functions"),
+    description = "The source a vgg model trained for 'separation' extracts from a mixture, as audio of the mixture's length: every spectrogram frame gets the model's sigmoid mask (from the clip's consecutive crops, and one crop ending at the last frame for the remainder), the mixture's complex STFT (n_fft 1024, hop 256, periodic Hann, centred) is multiplied by it (the Nyquist bin by the mask of the bin below), and the result is inverted with the mixture's phase. The rows of a batch are computed together on the session's device. Models of the other tasks are an error.",
+    syntax_example = "separate(model, mixture [, sr])",
+    sql_example = r#"```sql
+> SELECT cardinality(separate('vs', mix)) = cardinality(mix) AS same_length FROM chorales LIMIT 1;
++-------------+
+| same_length |
++-------------+
+| true        |
++-------------+
+```"#,
+    argument(name = "model", description = "The separation model's name."),
+    argument(name = "mixture", description = "The mixture: a list of samples."),
+    argument(
+        name = "sr",
+        description = "Its sample rate in Hz (default: the model's, which is required)."
+    )
+)]
+#[derive(Debug, Default, PartialEq, Eq, Hash)]
+pub struct Separate;
+
+static DOC: Separate = Separate;
+
+impl RowFunction for Separate {
+    const NAME: &'static str = "separate";
+    const ARGS: &'static [ArgSpec] = &[
+        arg("model", Kind::Text),
+        arg("mixture", Kind::Audio),
+        opt("sr", Kind::Float),
+    ];
+    const OUT: OutKind = OutKind::Audio;
+
+    fn doc() -> Option<&'static Documentation> {
+        DOC.doc()
+    }
+
+    fn validate(p: &dyn Params) -> Result<(), String> {
+        check_sample_rate(p, 2)
+    }
+
+    fn compute(_row: &Row<'_>) -> Result<Value, String> {
+        Err("needs a session's model store".to_string())
+    }
+
+    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
+        Some(model_rows(
+            batch,
+            "separates no source",
+            |e, clips, device| {
+                Ok(e.separate(clips, device)?
+                    .into_iter()
+                    .map(Value::Samples)
+                    .collect())
+            },
+        ))
+    }
+}
+
+/// `work` on the rows of `batch` grouped by model (argument 0); a built-in encoder's name is an
+/// error saying it `refusal` (e.g. "separates no source").
+pub(crate) fn model_rows(
+    batch: &Batch<'_>,
+    refusal: &str,
+    work: impl Fn(
+        &dyn super::deep::AudioEncoder,
+        &[&[f32]],
+        tch::Device,
+    ) -> datafusion::error::Result<Vec<Value>>,
+) -> Result<Vec<Value>, String> {
+    let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, &i) in batch.rows.iter().enumerate() {
+        let name = batch.row(i).text_in_batch(0).unwrap_or_default();
+        if super::embed::is_built_in(name) {
+            return Err(format!("the built-in encoder '{name}' {refusal}"));
+        }
+        by_model.entry(name).or_default().push(k);
+    }
+    let mut out = vec![None; batch.rows.len()];
+    run_models(batch, by_model, &mut out, work)?;
+    out.into_iter()
+        .map(|v| v.ok_or_else(|| "internal: a row was not computed".to_string()))
+        .collect()
+}
