@@ -61,20 +61,10 @@ CREATE TABLE originals AS
   FROM read_audio('../shared/data/audio/music/*.wav', 22050);
 CREATE TABLE crowd AS
   SELECT samples AS noise FROM read_audio('../shared/data/audio/noise/crowd.wav', 22050);
-CREATE TABLE transformations (transform VARCHAR, magnitude DOUBLE);
-INSERT INTO transformations
-  SELECT 'PS', CAST(s AS DOUBLE) FROM unnest(make_array(-12, -10, -8, -6, -4, -2, 2, 4, 6, 8, 10, 12)) AS t(s)
-  UNION ALL SELECT 'PS', s FROM unnest(make_array(-1.0, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1.0)) AS t(s);
-INSERT INTO transformations
-  SELECT 'TS', round(r, 2) FROM unnest(make_array(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.1, 1.2, 1.3, 1.4, 1.5,
-    0.92, 0.94, 0.96, 0.98, 1.02, 1.04, 1.06, 1.08)) AS t(r);
-INSERT INTO transformations
-  SELECT kind, snr FROM unnest(make_array('PN', 'EN')) AS k(kind)
-  CROSS JOIN unnest(make_array(-15.0, -10.0, -6.0, -3.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0, 24.0, 27.0, 30.0,
-    27.5, 28.0, 28.5, 29.0, 29.5)) AS s(snr);
-INSERT INTO transformations
-  SELECT 'MP', CAST(b AS DOUBLE) FROM unnest(make_array(8, 16, 24, 32, 40, 48, 64, 80, 96, 112, 128,
-    160, 192, 224, 256, 320)) AS t(b);
+-- The transformations and magnitudes of SPEC §7 (thesis Fig. 4.3), in
+-- sql/experiments/transformations.csv (shared by the robustness scripts).
+CREATE EXTERNAL TABLE transformations (transform VARCHAR, magnitude DOUBLE) STORED AS CSV
+  LOCATION 'sql/experiments/transformations.csv' OPTIONS ('format.has_header' 'true');
 
 -- Features of the originals and of every loudness-matched transformation: per-frame MFCCs for
 -- the audio space, and the five embeddings.
