@@ -1,8 +1,8 @@
 //! trustql: machine-learning trustworthiness experiments written as SQL, on Apache DataFusion.
 //!
 //! This crate is the engine around the function library [`trustql_udfs`]: the [`Session`]
-//! (DataFusion context, `trustql.*` settings, model registry and model DDL), the model store, the
-//! CLI and the REPL. Embed it in a Rust program with
+//! (DataFusion context, `trustql.*` settings, model registry and model DDL), figures from queries
+//! ([`plot`]), the model store, the CLI and the REPL. Embed it in a Rust program with
 //!
 //! ```no_run
 //! # async fn run() -> datafusion::error::Result<()> {
@@ -14,6 +14,7 @@
 //! or register the functions on your own DataFusion context with [`register_functions`].
 
 pub mod interrupt;
+pub mod plot;
 pub mod print;
 pub mod registry;
 pub mod repl;

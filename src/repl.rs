@@ -56,6 +56,10 @@ const COMMANDS: &[(&str, &str)] = &[
         "\\maxrows N: print at most N rows of each result (0 = all)",
     ),
     ("\\i", "\\i FILE: run the statements of a SQL file"),
+    (
+        "\\plot",
+        "\\plot 'FILE.svg|png' (kind 'scatter', x 'col', y 'col', ...): draw the last result (options as COPY ... (FORMAT plot, ...))",
+    ),
     ("\\?", "this help"),
     ("\\q", "quit (or Ctrl-D)"),
 ];
@@ -235,6 +239,31 @@ pub fn history_path() -> Option<PathBuf> {
     dirs::data_local_dir()
         .or_else(dirs::home_dir)
         .map(|d| d.join("trustql").join("history"))
+}
+
+/// `'path' (option value, ...)` of `\\plot`.
+fn parse_plot_command(
+    arg: &str,
+) -> Result<(std::path::PathBuf, Vec<(String, crate::plot::OptionValue)>)> {
+    use datafusion::sql::sqlparser::tokenizer::Token;
+    let usage = || {
+        DataFusionError::Plan(
+            "usage: \\plot 'FILE.svg' (kind 'scatter', x 'column', y 'column', ...)".to_string(),
+        )
+    };
+    let tokens = crate::sql::tokenize(arg)?;
+    let tokens: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let Some(Token::SingleQuotedString(path)) = tokens.first().map(|t| &t.token) else {
+        return Err(usage());
+    };
+    if !matches!(tokens.get(1).map(|t| &t.token), Some(Token::LParen)) {
+        return Err(usage());
+    }
+    let options = crate::plot::parse_options(&tokens[1..])?;
+    Ok((std::path::PathBuf::from(path), options))
 }
 
 /// The interactive shell over a session.
@@ -422,6 +451,17 @@ impl<'a> Repl<'a> {
                     DataFusionError::Plan("usage: \\maxrows N (0 = all)".to_string())
                 })?;
                 self.opts.max_rows = (n > 0).then_some(n);
+            }
+            "\\plot" => {
+                let (path, options) = parse_plot_command(arg)?;
+                let batch = self.session.plot_last(&path, &options)?;
+                crate::print::print_batches(
+                    &mut stdout,
+                    &batch.schema(),
+                    std::slice::from_ref(&batch),
+                    self.opts.format,
+                    self.opts.max_rows,
+                )?;
             }
             "\\i" => {
                 if arg.is_empty() {

@@ -87,6 +87,17 @@ pub async fn run_statement(
         }
     };
     drop(running);
+    // COPY's result (a row count or a figure's description) is not worth drawing.
+    let copy = sql
+        .trim_start()
+        .get(..4)
+        .is_some_and(|w| w.eq_ignore_ascii_case("copy"));
+    if !schema.fields().is_empty() && !copy {
+        session.set_last_result(crate::session::LastResult {
+            schema: schema.clone(),
+            batches: batches.clone(),
+        });
+    }
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     print_batches(out, &schema, &batches, opts.format, opts.max_rows)?;
     out.flush()

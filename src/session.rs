@@ -1,5 +1,5 @@
 //! A trustql session: a DataFusion context with every trustql function registered, the
-//! `trustql.*` settings, a model registry, and the model DDL.
+//! `trustql.*` settings, a model registry, the model DDL and figures (`COPY ... (FORMAT plot)`).
 //!
 //! The CLI, the REPL, the sqllogictest runner and library users all go through
 //! [`Session::sql`], so a statement means the same thing everywhere.
@@ -21,6 +21,7 @@ use trustql_udfs::model::{
     Trained, TrainingData,
 };
 
+use crate::plot::{self, PlotStatement};
 use crate::registry::{check_name, ModelRegistry};
 use crate::sql::model_ddl::{self, ModelStatement};
 use crate::tables::{model_info::model_info_batch, models::models_batch};
@@ -81,6 +82,15 @@ pub struct Session {
     registry: Arc<ModelRegistry>,
     progress: Option<ProgressFn>,
     cancel: Arc<AtomicBool>,
+    /// The last result printed by the CLI or the REPL, for `\plot`.
+    last: Arc<std::sync::Mutex<Option<LastResult>>>,
+}
+
+/// A statement's result kept for `\plot`.
+#[derive(Clone)]
+pub struct LastResult {
+    pub schema: Arc<Schema>,
+    pub batches: Vec<RecordBatch>,
 }
 
 impl Session {
@@ -103,6 +113,7 @@ impl Session {
             registry,
             progress: options.progress,
             cancel,
+            last: Arc::new(std::sync::Mutex::new(None)),
         })
     }
 
@@ -115,6 +126,37 @@ impl Session {
         &self.registry
     }
 
+    /// Keeps a result for `\plot` (the CLI keeps every printed result that has columns).
+    pub fn set_last_result(&self, result: LastResult) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(result);
+        }
+    }
+
+    /// The last kept result.
+    pub fn last_result(&self) -> Option<LastResult> {
+        self.last.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// Draws the last kept result (the REPL's `\plot 'path' (options)`).
+    pub fn plot_last(
+        &self,
+        path: &std::path::Path,
+        options: &[(String, plot::OptionValue)],
+    ) -> Result<RecordBatch> {
+        let Some(last) = self.last_result() else {
+            return Err(DataFusionError::Plan(
+                "\\plot draws the last result, and there is none yet: run a query first"
+                    .to_string(),
+            ));
+        };
+        let drawn = plot::draw(&last.schema, &last.batches, path, options)?;
+        if let Some(w) = drawn.warning() {
+            self.progress(&format!("warning: {w}"));
+        }
+        drawn.batch()
+    }
+
     /// Setting this flag stops long work (training) at its next check; the CLI sets it on Ctrl-C.
     /// It is cleared at the start of every statement.
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
@@ -125,6 +167,9 @@ impl Session {
     /// anything else is DataFusion SQL (queries run when the DataFrame is collected).
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         self.cancel.store(false, Ordering::Relaxed);
+        if let Some(statement) = plot::parse_copy(sql)? {
+            return self.plot_statement(statement).await;
+        }
         match model_ddl::parse(sql)? {
             Some(statement) => self.model_statement(statement).await,
             None => self.ctx.sql(sql).await,
@@ -134,6 +179,19 @@ impl Session {
     /// Runs one statement and collects its result.
     pub async fn execute(&self, sql: &str) -> Result<Vec<RecordBatch>> {
         self.sql(sql).await?.collect().await
+    }
+
+    /// Runs the query of a `COPY ... (FORMAT plot)` and writes its figure; the result is the
+    /// figure's description, and skipped rows are reported as a warning.
+    async fn plot_statement(&self, statement: PlotStatement) -> Result<DataFrame> {
+        let df = self.ctx.sql(&statement.query).await?;
+        let schema = df.schema().as_arrow().clone();
+        let batches = df.collect().await?;
+        let drawn = plot::draw(&schema, &batches, &statement.path, &statement.options)?;
+        if let Some(w) = drawn.warning() {
+            self.progress(&format!("warning: {w}"));
+        }
+        self.ctx.read_batch(drawn.batch()?)
     }
 
     fn progress(&self, line: &str) {

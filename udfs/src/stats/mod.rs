@@ -8,6 +8,7 @@
 //!   inference (fixed effects, variance components, R², estimated marginal means, bootstrap);
 //! - [`design`]: thesis Algorithm 2, sequential experimental designs (`sequential_design`,
 //!   `design_aliasing`);
+//! - [`tsne`]: 2-D t-SNE maps of embeddings (`tsne`);
 //! - the SQL side of the mixed models: the `lmer` model type ([`lmer`]) and one table function
 //!   per file (`fixed_effects`, `variance_components`, `random_effects`, `model_fit`, `emmeans`,
 //!   `emmeans_pairs`, `bootstrap_ci`).
@@ -22,6 +23,7 @@ pub mod lmm;
 pub mod model_fit;
 pub mod random_effects;
 mod table_args;
+pub mod tsne;
 pub mod variance_components;
 
 use std::sync::Arc;
@@ -74,6 +76,7 @@ pub fn table_functions(
         ),
     ];
     udtfs.extend(design::table_functions());
+    udtfs.push(("tsne", Arc::new(tsne::function::TsneFunc)));
     udtfs
 }
 
@@ -96,5 +99,7 @@ pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
     docs.extend(PAIRS.documentation().map(|d| ("emmeans_pairs", d)));
     docs.extend(BOOT.documentation().map(|d| ("bootstrap_ci", d)));
     docs.extend(design::table_function_docs());
+    static TSNE: tsne::function::TsneFunc = tsne::function::TsneFunc;
+    docs.extend(TSNE.documentation().map(|d| ("tsne", d)));
     docs
 }

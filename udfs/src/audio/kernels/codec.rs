@@ -277,7 +277,7 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), S
 }
 
 /// Writes `bytes` to a new temporary file beside `path`, syncs it and renames it onto `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
     write_atomically_with(path, |temp| {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -289,7 +289,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// Lets `write` create a new temporary file beside `path` (a name of its own, never an existing
 /// file), syncs it and renames it onto `path`; removes the temporary file on failure.
-pub(crate) fn write_atomically_with(
+pub fn write_atomically_with(
     path: &Path,
     write: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<(), String> {
