@@ -15,7 +15,8 @@
 //!
 //! Options: `kind` (scatter, line, box, bar, errorbar), `x`, `y` (column names; required),
 //! `color`, `facet_row`, `facet_col`, `lower`, `upper` (errorbar interval), `log_x`, `log_y`,
-//! `fit` (booleans), `title`, `x_label`, `y_label` (axis titles default to the column names),
+//! `fit`, `free_x`, `free_y` (booleans; free scales give each facet column its own x axis and
+//! each facet row its own y axis, as ggplot's `facet_grid(scales = ...)`), `title`, `x_label`, `y_label` (axis titles default to the column names),
 //! `width`, `height` (pixels), `point_size`, `alpha`, and `scale` (PNG pixels per figure pixel,
 //! default 2). Numeric columns are numbers; text, boolean and date/time columns are categories.
 
@@ -32,7 +33,7 @@ use trustql_plot::{layout, Column, Figure, Kind, PlotSpec, Table};
 use crate::sql::{tokenize, LineIndex};
 
 /// The option names `FORMAT plot` knows.
-const OPTIONS: [&str; 20] = [
+const OPTIONS: [&str; 22] = [
     "format",
     "kind",
     "x",
@@ -45,6 +46,8 @@ const OPTIONS: [&str; 20] = [
     "log_x",
     "log_y",
     "fit",
+    "free_x",
+    "free_y",
     "title",
     "x_label",
     "y_label",
@@ -363,6 +366,8 @@ impl PlotRequest {
         spec.log_x = flag("log_x")?;
         spec.log_y = flag("log_y")?;
         spec.fit = flag("fit")?;
+        spec.free_x = flag("free_x")?;
+        spec.free_y = flag("free_y")?;
         spec.title = text("title")?;
         spec.x_label = text("x_label")?;
         spec.y_label = text("y_label")?;

@@ -246,6 +246,48 @@ fn stress(rng: &mut Lcg) -> Result<(Table, PlotSpec), Box<dyn Error>> {
     Ok((t, s))
 }
 
+fn free_scales(rng: &mut Lcg) -> Result<(Table, PlotSpec), Box<dyn Error>> {
+    // Transformations whose magnitudes live on very different scales.
+    let transforms: [(&str, f64, f64); 5] = [
+        ("gaussian noise (sigma)", 0.001, 0.05),
+        ("rotation (deg)", 0.0, 180.0),
+        ("scaling (factor)", 0.25, 4.0),
+        ("translation (px)", 0.0, 2500.0),
+        ("jpeg quality", 5.0, 95.0),
+    ];
+    let encoders = ["ResNet-50", "ViT-B/16", "CLIP", "DINOv2", "ConvNeXt"];
+    let (mut x, mut y, mut t, mut e) = (vec![], vec![], vec![], vec![]);
+    for (name, lo, hi) in transforms {
+        for (k, encoder) in encoders.iter().enumerate() {
+            let robustness = 0.4 + k as f64 * 0.12;
+            for _ in 0..14 {
+                // Strength of the transformation relative to its range.
+                let strength = rng.unit();
+                let m = lo + strength * (hi - lo);
+                let c = 1.0 - strength * (1.0 - robustness) + rng.normal() * 0.03;
+                x.push(m);
+                y.push(c.clamp(0.0, 1.0));
+                t.push(name);
+                e.push(*encoder);
+            }
+        }
+    }
+    let tbl = table(vec![
+        ("magnitude", num(x)),
+        ("consistency", num(y)),
+        ("transformation", text(t)),
+        ("encoder", text(e)),
+    ])?;
+    let mut s = PlotSpec::new(Kind::Scatter, "magnitude", "consistency");
+    s.color = Some("encoder".into());
+    s.facet_col = Some("transformation".into());
+    s.free_x = true;
+    s.fit = true;
+    s.width = Some(1500);
+    s.title = Some("Embedding consistency under transformations (free x scales)".into());
+    Ok((tbl, s))
+}
+
 type Sample = fn(&mut Lcg) -> Result<(Table, PlotSpec), Box<dyn Error>>;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -253,7 +295,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .nth(1)
         .unwrap_or_else(|| "/tmp/plot-samples".to_string());
     fs::create_dir_all(&dir)?;
-    let samples: [(&str, Sample); 7] = [
+    let samples: [(&str, Sample); 8] = [
         ("scatter_facets", scatter_facets),
         ("line", line),
         ("box", boxes),
@@ -261,6 +303,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         ("errorbar", errorbars),
         ("log", log_axes),
         ("stress", stress),
+        ("free_scales", free_scales),
     ];
     let mut rng = Lcg(42);
     for (name, make) in samples {

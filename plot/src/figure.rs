@@ -4,7 +4,7 @@
 
 use crate::canvas::{group_color, Rgba};
 use crate::geometry::{self, AxisInput, Geometry, LayoutInput};
-use crate::marks::{build_marks, Mark};
+use crate::marks::{build_marks, column_categories, Mark};
 use crate::prepare::{prepare, Levels, Skipped};
 use crate::ticks::Tick;
 use crate::{Kind, PlotError, PlotSpec, Table};
@@ -23,7 +23,8 @@ pub enum Scale {
     Categorical,
 }
 
-/// One axis shared by all panes.
+/// One axis: shared by all panes, or with free scales by the panes of one
+/// facet column (x) or row (y).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Axis {
     /// Axis title.
@@ -67,9 +68,11 @@ pub struct Pane {
     /// `"<facet_col column> = <value>"`, when faceting by columns.
     pub col_label: Option<String>,
     /// Visible x range in data units (category positions `-0.5..n-0.5` on a
-    /// categorical axis); the same for all panes.
+    /// categorical axis): the same for all panes, or with
+    /// [`PlotSpec::free_x`] the range of this pane's facet column.
     pub x_range: (f64, f64),
-    /// Visible y range in data units; the same for all panes.
+    /// Visible y range in data units: the same for all panes, or with
+    /// [`PlotSpec::free_y`] the range of this pane's facet row.
     pub y_range: (f64, f64),
     /// Number of points, boxes, bars or error bars drawn (line plots count
     /// their points).
@@ -94,8 +97,14 @@ pub struct Figure {
     pub(crate) title: Option<String>,
     pub(crate) grid: (usize, usize),
     pub(crate) panes: Vec<Pane>,
+    /// The first facet column's x axis (the shared one without free x).
     pub(crate) x_axis: Axis,
+    /// The first facet row's y axis (the shared one without free y).
     pub(crate) y_axis: Axis,
+    /// One x axis per facet column (all equal without free x).
+    pub(crate) x_axes: Vec<Axis>,
+    /// One y axis per facet row (all equal without free y).
+    pub(crate) y_axes: Vec<Axis>,
     pub(crate) legend_title: Option<String>,
     pub(crate) legend: Vec<LegendEntry>,
     pub(crate) skipped: Vec<Skipped>,
@@ -129,14 +138,38 @@ impl Figure {
         self.grid
     }
 
-    /// The shared horizontal axis.
+    /// The shared horizontal axis; with free x scales, the first facet
+    /// column's (see [`Figure::x_axis_of_col`]).
     pub fn x_axis(&self) -> &Axis {
         &self.x_axis
     }
 
-    /// The shared vertical axis.
+    /// The shared vertical axis; with free y scales, the first facet row's
+    /// (see [`Figure::y_axis_of_row`]).
     pub fn y_axis(&self) -> &Axis {
         &self.y_axis
+    }
+
+    /// The horizontal axis of facet column `col` (0-based), `None` past the
+    /// last column. Without free x scales every column has the shared axis.
+    pub fn x_axis_of_col(&self, col: usize) -> Option<&Axis> {
+        self.x_axes.get(col)
+    }
+
+    /// The vertical axis of facet row `row` (0-based), `None` past the last
+    /// row. Without free y scales every row has the shared axis.
+    pub fn y_axis_of_row(&self, row: usize) -> Option<&Axis> {
+        self.y_axes.get(row)
+    }
+
+    /// The x axis pane `pane` is drawn with.
+    pub(crate) fn x_axis_of(&self, pane: &Pane) -> &Axis {
+        self.x_axes.get(pane.col).unwrap_or(&self.x_axis)
+    }
+
+    /// The y axis pane `pane` is drawn with.
+    pub(crate) fn y_axis_of(&self, pane: &Pane) -> &Axis {
+        self.y_axes.get(pane.row).unwrap_or(&self.y_axis)
     }
 
     /// Figure size in pixels (width, height).
@@ -160,13 +193,14 @@ impl Figure {
 }
 
 /// Builds the figure for `spec` from `table`: validates the spec, skips
-/// undrawable rows, computes marks, shared axes with nice ticks, the legend
-/// and the pixel layout.
+/// undrawable rows, computes marks, axes with nice ticks (shared, or per
+/// facet column / row with free scales), the legend and the pixel layout.
 pub fn layout(table: &Table, spec: &PlotSpec) -> Result<Figure, PlotError> {
     let p = prepare(table, spec)?;
     let n_levels = |l: &Option<Levels>| l.as_ref().map_or(1, |l| l.labels.len());
     let grid = (n_levels(&p.facet_row), n_levels(&p.facet_col));
-    let items = build_marks(&p, spec.kind, spec.fit, grid);
+    let shown = column_categories(&p, grid.1, spec.free_x);
+    let items = build_marks(&p, spec.kind, spec.fit, grid, &shown, spec.free_x);
 
     let x_scale = match (&p.x_categories, spec.log_x) {
         (Some(_), _) => Scale::Categorical,
@@ -178,7 +212,33 @@ pub fn layout(table: &Table, spec: &PlotSpec) -> Result<Figure, PlotError> {
     } else {
         Scale::Linear
     };
-    let (x_range, y_range) = ranges(&items, spec.kind, &p.x_categories, spec.log_y);
+    let extents: Vec<Extent> = items.iter().map(|m| extent(m)).collect();
+    let cols = grid.1.max(1);
+    // Each axis covers the panes it is shared by: all of them, or with free
+    // scales those of its facet column (x) or row (y).
+    let covering = |keep: &dyn Fn(usize) -> bool| {
+        extents
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| keep(*i))
+            .fold(Extent::EMPTY, |a, (_, e)| a.union(e))
+    };
+    let x_ranges: Vec<(f64, f64)> = (0..cols)
+        .map(|c| {
+            let ext = covering(&|i| !spec.free_x || i % cols == c);
+            let n_cat = p
+                .x_categories
+                .as_ref()
+                .map(|_| shown.get(c).map_or(0, Vec::len));
+            x_range(&ext, n_cat)
+        })
+        .collect();
+    let y_ranges: Vec<(f64, f64)> = (0..grid.0.max(1))
+        .map(|r| {
+            let ext = covering(&|i| !spec.free_y || i / cols == r);
+            y_range(&ext, spec.kind, spec.log_y)
+        })
+        .collect();
 
     let legend: Vec<LegendEntry> = p.color.as_ref().map_or_else(Vec::new, |c| {
         c.labels
@@ -191,18 +251,34 @@ pub fn layout(table: &Table, spec: &PlotSpec) -> Result<Figure, PlotError> {
             .collect()
     });
     let legend_title = p.color.as_ref().map(|c| c.name.clone());
+    let x_inputs: Vec<AxisInput> = x_ranges
+        .iter()
+        .enumerate()
+        .map(|(c, range)| AxisInput {
+            scale: x_scale,
+            range: *range,
+            categories: p.x_categories.as_ref().map(|all| {
+                shown
+                    .get(c)
+                    .map_or(&[][..], Vec::as_slice)
+                    .iter()
+                    .filter_map(|&k| all.get(k).cloned())
+                    .collect()
+            }),
+        })
+        .collect();
+    let y_inputs: Vec<AxisInput> = y_ranges
+        .iter()
+        .map(|range| AxisInput {
+            scale: y_scale,
+            range: *range,
+            categories: None,
+        })
+        .collect();
     let input = LayoutInput {
         grid,
-        x: AxisInput {
-            scale: x_scale,
-            range: x_range,
-            categories: p.x_categories.clone(),
-        },
-        y: AxisInput {
-            scale: y_scale,
-            range: y_range,
-            categories: None,
-        },
+        x: x_inputs,
+        y: y_inputs,
         title: spec.title.clone(),
         has_row_strips: p.facet_row.is_some(),
         has_col_strips: p.facet_col.is_some(),
@@ -212,18 +288,38 @@ pub fn layout(table: &Table, spec: &PlotSpec) -> Result<Figure, PlotError> {
         height: spec.height,
     };
     let geo = geometry::compute(&input)?;
-    let x_axis = Axis {
-        title: spec.x_label.clone().unwrap_or_else(|| spec.x.clone()),
-        scale: x_scale,
-        range: x_range,
-        ticks: geo.x_ticks.clone(),
+    let x_title = spec.x_label.clone().unwrap_or_else(|| spec.x.clone());
+    let x_axes: Vec<Axis> = x_ranges
+        .iter()
+        .zip(&geo.x_ticks)
+        .map(|(range, ticks)| Axis {
+            title: x_title.clone(),
+            scale: x_scale,
+            range: *range,
+            ticks: ticks.clone(),
+        })
+        .collect();
+    let y_title = spec.y_label.clone().unwrap_or_else(|| spec.y.clone());
+    let y_axes: Vec<Axis> = y_ranges
+        .iter()
+        .zip(&geo.y_ticks)
+        .map(|(range, ticks)| Axis {
+            title: y_title.clone(),
+            scale: y_scale,
+            range: *range,
+            ticks: ticks.clone(),
+        })
+        .collect();
+    let first = |axes: &[Axis], title: String, scale: Scale| {
+        axes.first().cloned().unwrap_or(Axis {
+            title,
+            scale,
+            range: (0.0, 1.0),
+            ticks: Vec::new(),
+        })
     };
-    let y_axis = Axis {
-        title: spec.y_label.clone().unwrap_or_else(|| spec.y.clone()),
-        scale: y_scale,
-        range: y_range,
-        ticks: geo.y_ticks.clone(),
-    };
+    let x_axis = first(&x_axes, x_title, x_scale);
+    let y_axis = first(&y_axes, y_title, y_scale);
     let panes = items
         .into_iter()
         .enumerate()
@@ -243,8 +339,8 @@ pub fn layout(table: &Table, spec: &PlotSpec) -> Result<Figure, PlotError> {
                 col,
                 row_label: strip(&p.facet_row, row),
                 col_label: strip(&p.facet_col, col),
-                x_range: x_axis.data_range(),
-                y_range: y_axis.data_range(),
+                x_range: x_axes.get(col).unwrap_or(&x_axis).data_range(),
+                y_range: y_axes.get(row).unwrap_or(&y_axis).data_range(),
                 marks: items.iter().map(Mark::data_count).sum(),
                 fits: items
                     .iter()
@@ -262,6 +358,8 @@ pub fn layout(table: &Table, spec: &PlotSpec) -> Result<Figure, PlotError> {
         panes,
         x_axis,
         y_axis,
+        x_axes,
+        y_axes,
         legend_title,
         legend,
         skipped: p.skipped,
@@ -273,38 +371,64 @@ pub fn layout(table: &Table, spec: &PlotSpec) -> Result<Figure, PlotError> {
     })
 }
 
-/// Shared x and y ranges (axis space) covering every mark of every pane.
-fn ranges(
-    items: &[Vec<Mark>],
-    kind: Kind,
-    cats: &Option<Vec<String>>,
-    log_y: bool,
-) -> ((f64, f64), (f64, f64)) {
-    let ext = items.iter().flatten().map(Mark::extent).fold(
-        (
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-        ),
-        |a, e| (a.0.min(e.0), a.1.max(e.1), a.2.min(e.2), a.3.max(e.3)),
+/// Bounding box `(x_lo, x_hi, y_lo, y_hi)` of marks in axis space.
+#[derive(Debug, Clone, Copy)]
+struct Extent(f64, f64, f64, f64);
+
+impl Extent {
+    const EMPTY: Extent = Extent(
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
     );
-    let x = match cats {
-        Some(c) => (-0.5, c.len().max(1) as f64 - 0.5),
+
+    fn union(self, e: &Extent) -> Extent {
+        Extent(
+            self.0.min(e.0),
+            self.1.max(e.1),
+            self.2.min(e.2),
+            self.3.max(e.3),
+        )
+    }
+}
+
+/// The extent of one pane's marks.
+fn extent(marks: &[Mark]) -> Extent {
+    marks
+        .iter()
+        .map(Mark::extent)
+        .fold(Extent::EMPTY, |a, e| a.union(&Extent(e.0, e.1, e.2, e.3)))
+}
+
+/// The x range (axis space) covering `ext`; `n_cat` categories at
+/// positions `0..n_cat` on a categorical axis.
+fn x_range(ext: &Extent, n_cat: Option<usize>) -> (f64, f64) {
+    match n_cat {
+        Some(n) => (-0.5, n.max(1) as f64 - 0.5),
         None => expand(ext.0, ext.1, false),
-    };
+    }
+}
+
+/// The y range (axis space) covering `ext`.
+fn y_range(ext: &Extent, kind: Kind, log_y: bool) -> (f64, f64) {
     // Linear bars start at zero, and the axis ends there without padding.
     let bars_from_zero = kind == Kind::Bar && !log_y;
-    let y = if bars_from_zero {
+    if bars_from_zero {
         let (lo, hi) = expand(ext.2.min(0.0), ext.3.max(0.0), false);
-        (
+        let range = (
             if ext.2 >= 0.0 { 0.0 } else { lo },
             if ext.3 <= 0.0 { 0.0 } else { hi },
-        )
+        );
+        // All bars of height zero: keep a visible range above the baseline.
+        if range.1 > range.0 {
+            range
+        } else {
+            (0.0, 1.0)
+        }
     } else {
         expand(ext.2, ext.3, log_y)
-    };
-    (x, y)
+    }
 }
 
 /// Pads a data range by [`EXPAND`] on both sides; widens a degenerate range.

@@ -59,8 +59,10 @@ pub(crate) struct AxisInput {
 /// Everything the pixel layout depends on.
 pub(crate) struct LayoutInput {
     pub grid: (usize, usize),
-    pub x: AxisInput,
-    pub y: AxisInput,
+    /// One x axis per facet column (equal ones when x is shared).
+    pub x: Vec<AxisInput>,
+    /// One y axis per facet row (equal ones when y is shared).
+    pub y: Vec<AxisInput>,
     pub title: Option<String>,
     pub has_row_strips: bool,
     pub has_col_strips: bool,
@@ -85,10 +87,12 @@ pub(crate) struct Geometry {
     pub size: (f64, f64),
     pub panes: Vec<Rect>,
     pub grid_rect: Rect,
-    pub x_ticks: Vec<Tick>,
-    pub y_ticks: Vec<Tick>,
-    /// 0 for horizontal x tick labels, -90 for vertical ones.
-    pub x_label_angle: f64,
+    /// X ticks per facet column.
+    pub x_ticks: Vec<Vec<Tick>>,
+    /// Y ticks per facet row.
+    pub y_ticks: Vec<Vec<Tick>>,
+    /// Per facet column: 0 for horizontal x tick labels, -90 for vertical ones.
+    pub x_label_angles: Vec<f64>,
     pub legend: Option<LegendGeo>,
 }
 
@@ -116,12 +120,19 @@ pub(crate) fn compute(inp: &LayoutInput) -> Result<Geometry, PlotError> {
         })
     };
     let est_pane_h = pane_h_for(TICK_SIZE);
-    let y_ticks = continuous_ticks(&inp.y, est_pane_h, 45.0, &|t: &[Tick], px| {
+    let y_fits = |t: &[Tick], px: f64| {
         t.windows(2)
             .all(|w| (w[1].pos - w[0].pos).abs() * px >= TICK_SIZE * 2.5)
-    });
+    };
+    let y_ticks: Vec<Vec<Tick>> = inp
+        .y
+        .iter()
+        .map(|axis| continuous_ticks(axis, est_pane_h, 45.0, &y_fits))
+        .collect();
+    // Y tick labels are drawn left of the first column, one row's at a time.
     let y_label_w = y_ticks
         .iter()
+        .flatten()
         .map(|t| text_width(&t.label, TICK_SIZE))
         .fold(0.0, f64::max);
     let left = PAD + AXIS_TITLE_SIZE * 1.2 + TITLE_GAP + y_label_w + TICK_GAP + TICK_LEN;
@@ -137,22 +148,25 @@ pub(crate) fn compute(inp: &LayoutInput) -> Result<Geometry, PlotError> {
     };
     let mut pane_w = pane_w_for(PANE_GAP, 0.0);
     check_pane(pane_w, "width", inp.width)?;
-    let xl = x_labels(&inp.x, pane_w);
-    let gap_x = if cols > 1.0 {
-        PANE_GAP.max(xl.overhang.0 + xl.overhang.1 + 8.0)
-    } else {
-        PANE_GAP
-    };
+    let xls: Vec<XLabels> = inp.x.iter().map(|axis| x_labels(axis, pane_w)).collect();
+    // Neighbouring columns' labels (the right end of one column's, the left
+    // end of the next one's) must not touch.
+    let gap_x = xls
+        .windows(2)
+        .map(|w| w[0].overhang.1 + w[1].overhang.0 + 8.0)
+        .fold(PANE_GAP, f64::max);
+    let last_overhang = xls.last().map_or(0.0, |xl| xl.overhang.1);
     let extra_right = if inp.has_row_strips || legend.is_some() {
         0.0
     } else {
-        (xl.overhang.1 - PAD + 2.0).max(0.0)
+        (last_overhang - PAD + 2.0).max(0.0)
     };
     if gap_x > PANE_GAP || extra_right > 0.0 {
         pane_w = pane_w_for(gap_x, extra_right);
         check_pane(pane_w, "width", inp.width)?;
     }
-    let pane_h = pane_h_for(xl.height);
+    let x_label_h = xls.iter().map(|xl| xl.height).fold(0.0, f64::max);
+    let pane_h = pane_h_for(x_label_h);
     check_pane(pane_h, "height", inp.height)?;
 
     let grid_rect = Rect {
@@ -170,7 +184,7 @@ pub(crate) fn compute(inp: &LayoutInput) -> Result<Geometry, PlotError> {
     let size = (
         inp.width.map_or(natural_w, f64::from),
         inp.height.map_or(
-            grid_rect.y + grid_rect.h + xl.height + bottom_fixed,
+            grid_rect.y + grid_rect.h + x_label_h + bottom_fixed,
             f64::from,
         ),
     );
@@ -187,9 +201,9 @@ pub(crate) fn compute(inp: &LayoutInput) -> Result<Geometry, PlotError> {
         size,
         panes,
         grid_rect,
-        x_ticks: xl.ticks,
+        x_label_angles: xls.iter().map(|xl| xl.angle).collect(),
+        x_ticks: xls.into_iter().map(|xl| xl.ticks).collect(),
         y_ticks,
-        x_label_angle: xl.angle,
         legend,
     })
 }

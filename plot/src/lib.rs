@@ -26,6 +26,18 @@
 //!   [`Figure::skipped`].
 //! - Statistics (box quartiles, fits) are computed in axis space, i.e. on
 //!   log10 values of a log axis; bar heights are means of the data values.
+//! - Facet scales follow `facet_grid`: by default every pane shares one x
+//!   and one y axis. With [`PlotSpec::free_x`] each facet column gets its own
+//!   x range and ticks, computed from that column's panes (`scales =
+//!   "free_x"`); on a categorical axis a column shows only the categories
+//!   present in it, and boxes, bars and error bars are dodged per column.
+//!   With [`PlotSpec::free_y`] each facet row gets its own y range and ticks
+//!   (`"free_y"`); set both for `"free"`. Panes of one column (row) still
+//!   share their x (y) axis, so x tick labels stay under the bottom row and
+//!   y tick labels left of the first column. [`Figure::x_axis_of_col`],
+//!   [`Figure::y_axis_of_row`] and each [`Pane`]'s ranges report the axes
+//!   actually used; [`Figure::x_axis`] and [`Figure::y_axis`] are those of
+//!   the first column and row.
 
 mod canvas;
 mod error;

@@ -133,17 +133,18 @@ impl Mark {
 }
 
 /// Places groups side by side within a category slot: only the groups that
-/// occur at that category (anywhere in the figure) share the slot.
+/// occur at that category (among the rows the dodge was built from: the whole
+/// figure, or one facet column with free x scales) share the slot.
 struct Dodge {
     present: Vec<Vec<usize>>,
 }
 
 impl Dodge {
-    fn new(p: &Prepared, n_categories: usize) -> Self {
+    fn new(p: &Prepared, n_categories: usize, rows: impl Iterator<Item = usize>) -> Self {
         let mut present = vec![Vec::new(); n_categories];
-        for (row, x) in p.x.iter().enumerate() {
+        for row in rows {
             let g = group_of(p, row);
-            if let Some(list) = present.get_mut(*x as usize) {
+            if let Some(list) = p.x.get(row).and_then(|x| present.get_mut(*x as usize)) {
                 if !list.contains(&g) {
                     list.push(g);
                 }
@@ -153,14 +154,57 @@ impl Dodge {
         Dodge { present }
     }
 
-    /// Centre and width of `group`'s share of category `cat`'s slot.
-    fn place(&self, cat: usize, group: usize, slot: f64) -> (f64, f64) {
+    /// Centre and width of `group`'s share of the slot of category `cat`
+    /// drawn at axis position `at`.
+    fn place(&self, cat: usize, at: f64, group: usize, slot: f64) -> (f64, f64) {
         let list = self.present.get(cat).map_or(&[][..], |l| l.as_slice());
         let k = list.len().max(1) as f64;
         let j = list.iter().position(|g| *g == group).unwrap_or(0) as f64;
         let width = slot / k;
-        (cat as f64 - slot / 2.0 + (j + 0.5) * width, width)
+        (at - slot / 2.0 + (j + 0.5) * width, width)
     }
+}
+
+/// The x categories each facet column shows: indices into
+/// `Prepared::x_categories`, in their global order. A category's axis
+/// position in a column is its index in that column's list. Without free x
+/// scales every column shows every category; with them, only those present
+/// in the column's rows. Empty lists for a numeric x axis.
+pub(crate) fn column_categories(p: &Prepared, cols: usize, free_x: bool) -> Vec<Vec<usize>> {
+    let cols = cols.max(1);
+    let n_cat = p.x_categories.as_ref().map_or(0, Vec::len);
+    if !free_x {
+        return vec![(0..n_cat).collect(); cols];
+    }
+    let mut present = vec![vec![false; n_cat]; cols];
+    for (row, x) in p.x.iter().enumerate() {
+        if let Some(cell) = present
+            .get_mut(col_of(p, row))
+            .and_then(|c| c.get_mut(*x as usize))
+        {
+            *cell = true;
+        }
+    }
+    present
+        .iter()
+        .map(|c| (0..n_cat).filter(|&k| c.get(k) == Some(&true)).collect())
+        .collect()
+}
+
+/// Where each category sits in one facet column: `pos[cat]` is its axis
+/// position, `None` when the column does not show it.
+fn positions(shown: &[usize], n_cat: usize) -> Vec<Option<usize>> {
+    let mut pos = vec![None; n_cat];
+    for (i, &cat) in shown.iter().enumerate() {
+        if let Some(p) = pos.get_mut(cat) {
+            *p = Some(i);
+        }
+    }
+    pos
+}
+
+fn col_of(p: &Prepared, row: usize) -> usize {
+    p.facet_col.as_ref().map_or(0, |l| l.index[row])
 }
 
 fn group_of(p: &Prepared, row: usize) -> usize {
@@ -173,7 +217,7 @@ fn bucket_rows(p: &Prepared, grid: (usize, usize)) -> Vec<Vec<Vec<usize>>> {
     let mut buckets = vec![vec![Vec::new(); n_groups]; grid.0 * grid.1];
     for row in 0..p.y.len() {
         let r = p.facet_row.as_ref().map_or(0, |l| l.index[row]);
-        let c = p.facet_col.as_ref().map_or(0, |l| l.index[row]);
+        let c = col_of(p, row);
         if let Some(pane) = buckets.get_mut(r * grid.1 + c) {
             pane[group_of(p, row)].push(row);
         }
@@ -181,18 +225,34 @@ fn bucket_rows(p: &Prepared, grid: (usize, usize)) -> Vec<Vec<Vec<usize>>> {
     buckets
 }
 
-/// The marks of every pane, row-major over `grid` (rows, columns).
+/// The marks of every pane, row-major over `grid` (rows, columns). `shown`
+/// holds the categories of each facet column (see [`column_categories`]);
+/// with `free_x`, boxes, bars and error bars are dodged per column.
 pub(crate) fn build_marks(
     p: &Prepared,
     kind: Kind,
     fit: bool,
     grid: (usize, usize),
+    shown: &[Vec<usize>],
+    free_x: bool,
 ) -> Vec<Vec<Mark>> {
     let n_cat = p.x_categories.as_ref().map_or(0, Vec::len);
-    let dodge = Dodge::new(p, n_cat);
+    let cols = grid.1.max(1);
+    let columns: Vec<(Vec<Option<usize>>, Dodge)> = (0..cols)
+        .map(|c| {
+            let pos = positions(shown.get(c).map_or(&[][..], Vec::as_slice), n_cat);
+            let rows = (0..p.y.len()).filter(|&r| !free_x || col_of(p, r) == c);
+            (pos, Dodge::new(p, n_cat, rows))
+        })
+        .collect();
     bucket_rows(p, grid)
         .iter()
-        .map(|groups| {
+        .enumerate()
+        .map(|(i, groups)| {
+            let Some((pos, dodge)) = columns.get(i % cols) else {
+                return Vec::new();
+            };
+            let cx = ColumnX { p, pos, n_cat };
             let mut marks = Vec::new();
             match kind {
                 Kind::Scatter => {
@@ -203,7 +263,7 @@ pub(crate) fn build_marks(
                         .collect();
                     rows.sort_unstable();
                     marks.extend(rows.iter().map(|&(r, g)| Mark::Point {
-                        x: p.x[r],
+                        x: cx.at(r),
                         y: p.y[r],
                         group: g,
                     }));
@@ -215,17 +275,19 @@ pub(crate) fn build_marks(
                         .filter(|(_, r)| !r.is_empty())
                         .map(|(g, rows)| {
                             let mut points: Vec<(f64, f64)> =
-                                rows.iter().map(|&r| (p.x[r], p.y[r])).collect();
+                                rows.iter().map(|&r| (cx.at(r), p.y[r])).collect();
                             points.sort_by(|a, b| a.0.total_cmp(&b.0));
                             Mark::Line { points, group: g }
                         }),
                 ),
-                Kind::Box | Kind::Bar => per_category(p, kind, groups, n_cat, &dodge, &mut marks),
+                Kind::Box | Kind::Bar => {
+                    per_category(p, kind, groups, pos, dodge, &mut marks);
+                }
                 Kind::ErrorBar => {
                     for (g, rows) in groups.iter().enumerate() {
                         for &r in rows {
                             let x = if n_cat > 0 {
-                                dodge.place(p.x[r] as usize, g, ERRORBAR_SLOT).0
+                                dodge.place(p.x[r] as usize, cx.at(r), g, ERRORBAR_SLOT).0
                             } else {
                                 p.x[r]
                             };
@@ -257,16 +319,44 @@ pub(crate) fn build_marks(
         .collect()
 }
 
-/// Box or bar marks for each category and group of one pane.
+/// Axis-space x of rows within one facet column.
+struct ColumnX<'a> {
+    p: &'a Prepared,
+    pos: &'a [Option<usize>],
+    n_cat: usize,
+}
+
+impl ColumnX<'_> {
+    /// The row's x: the data value (log10 on a log axis), or the position of
+    /// its category in the column.
+    fn at(&self, row: usize) -> f64 {
+        let x = self.p.x[row];
+        if self.n_cat == 0 {
+            return x;
+        }
+        self.pos
+            .get(x as usize)
+            .copied()
+            .flatten()
+            .map_or(x, |i| i as f64)
+    }
+}
+
+/// Box or bar marks for each category shown in a pane's column (`pos`) and
+/// each group of the pane.
 fn per_category(
     p: &Prepared,
     kind: Kind,
     groups: &[Vec<usize>],
-    n_cat: usize,
+    pos: &[Option<usize>],
     dodge: &Dodge,
     out: &mut Vec<Mark>,
 ) {
-    for cat in 0..n_cat {
+    for (cat, at) in pos
+        .iter()
+        .enumerate()
+        .filter_map(|(cat, at)| at.map(|a| (cat, a as f64)))
+    {
         for (g, rows) in groups.iter().enumerate() {
             let in_cat = |vals: &[f64]| -> Vec<f64> {
                 rows.iter()
@@ -275,7 +365,7 @@ fn per_category(
                     .collect()
             };
             if kind == Kind::Box {
-                let (x, width) = dodge.place(cat, g, BOX_SLOT);
+                let (x, width) = dodge.place(cat, at, g, BOX_SLOT);
                 if let Some(stats) = box_stats(&in_cat(&p.y)) {
                     out.push(Mark::Box {
                         x,
@@ -285,7 +375,7 @@ fn per_category(
                     });
                 }
             } else if let Some(m) = mean(&in_cat(&p.y_raw)) {
-                let (x, width) = dodge.place(cat, g, BAR_SLOT);
+                let (x, width) = dodge.place(cat, at, g, BAR_SLOT);
                 // The mean is taken of the data values; on a log axis the bar top is log10(mean).
                 let top = if p.log_y { m.log10() } else { m };
                 out.push(Mark::Bar {

@@ -3,7 +3,7 @@
 //! [`Canvas`], so SVG and PNG output cannot drift apart.
 
 use crate::canvas::{group_color, Anchor, Canvas, Paint, Pt, Rgba, Stroke, TextStyle};
-use crate::figure::{Figure, Pane, Scale};
+use crate::figure::{Axis, Figure, Pane, Scale};
 use crate::font::{cap_height, descent, text_width, truncate};
 use crate::geometry::{
     centre_baseline, LegendGeo, Rect, AXIS_TITLE_SIZE, ENTRY_H, LEGEND_SIZE, LEGEND_TITLE_SIZE,
@@ -55,8 +55,8 @@ pub(crate) fn render(fig: &Figure, c: &mut dyn Canvas) {
     for (pane, rect) in fig.panes.iter().zip(&fig.geo.panes) {
         let frame = Frame {
             rect: *rect,
-            x: fig.x_axis.range,
-            y: fig.y_axis.range,
+            x: fig.x_axis_of(pane).range,
+            y: fig.y_axis_of(pane).range,
         };
         c.group_start(
             "pane",
@@ -151,10 +151,10 @@ fn draw_pane(fig: &Figure, pane: &Pane, f: &Frame, c: &mut dyn Canvas) {
     let r = f.rect;
     c.rect((r.x, r.y), (r.w, r.h), fill(WHITE), "pane-background");
     let grid = Stroke::new(GRID, 1.0);
-    for t in &fig.geo.x_ticks {
+    for t in &fig.x_axis_of(pane).ticks {
         c.line((f.sx(t.pos), r.y), (f.sx(t.pos), r.y + r.h), grid, "grid");
     }
-    for t in &fig.geo.y_ticks {
+    for t in &fig.y_axis_of(pane).ticks {
         c.line((r.x, f.sy(t.pos)), (r.x + r.w, f.sy(t.pos)), grid, "grid");
     }
     for m in &pane.items {
@@ -166,11 +166,14 @@ fn draw_pane(fig: &Figure, pane: &Pane, f: &Frame, c: &mut dyn Canvas) {
     };
     c.rect((r.x, r.y), (r.w, r.h), border, "pane-border");
     let (rows, cols) = fig.grid;
+    // Columns share x and rows share y (also with free scales), so tick
+    // labels go on the outer panes only.
     if pane.row + 1 == rows {
-        draw_x_ticks(fig, f, c);
+        let angle = fig.geo.x_label_angles.get(pane.col).copied();
+        draw_x_ticks(fig.x_axis_of(pane), angle.unwrap_or(0.0), f, c);
     }
     if pane.col == 0 {
-        draw_y_ticks(fig, f, c);
+        draw_y_ticks(fig.y_axis_of(pane), f, c);
     }
     if let (0, Some(label)) = (pane.row, &pane.col_label) {
         let strip = Rect {
@@ -192,17 +195,17 @@ fn draw_pane(fig: &Figure, pane: &Pane, f: &Frame, c: &mut dyn Canvas) {
     }
 }
 
-fn draw_x_ticks(fig: &Figure, f: &Frame, c: &mut dyn Canvas) {
+fn draw_x_ticks(axis: &Axis, angle: f64, f: &Frame, c: &mut dyn Canvas) {
     let bottom = f.rect.y + f.rect.h;
     let tick = Stroke::new(BORDER, 1.0);
-    for t in &fig.geo.x_ticks {
+    for t in &axis.ticks {
         let x = f.sx(t.pos);
         c.line((x, bottom), (x, bottom + TICK_LEN), tick, "tick");
         if t.label.is_empty() {
             continue;
         }
         let y = bottom + TICK_LEN + TICK_GAP;
-        if fig.geo.x_label_angle == 0.0 {
+        if angle == 0.0 {
             c.text(
                 (x, y + cap_height(TICK_SIZE)),
                 &t.label,
@@ -211,20 +214,15 @@ fn draw_x_ticks(fig: &Figure, f: &Frame, c: &mut dyn Canvas) {
             );
         } else {
             let at = (x + centre_baseline(TICK_SIZE), y);
-            c.text(
-                at,
-                &t.label,
-                tick_style(Anchor::End, fig.geo.x_label_angle),
-                "tick-label x",
-            );
+            c.text(at, &t.label, tick_style(Anchor::End, angle), "tick-label x");
         }
     }
 }
 
-fn draw_y_ticks(fig: &Figure, f: &Frame, c: &mut dyn Canvas) {
+fn draw_y_ticks(axis: &Axis, f: &Frame, c: &mut dyn Canvas) {
     let left = f.rect.x;
     let tick = Stroke::new(BORDER, 1.0);
-    for t in &fig.geo.y_ticks {
+    for t in &axis.ticks {
         let y = f.sy(t.pos);
         c.line((left - TICK_LEN, y), (left, y), tick, "tick");
         let at = (left - TICK_LEN - TICK_GAP, y + centre_baseline(TICK_SIZE));

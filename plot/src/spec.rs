@@ -76,6 +76,15 @@ pub struct PlotSpec {
     pub lower: Option<String>,
     /// Upper end of the interval (required for, and only allowed with, `ErrorBar`).
     pub upper: Option<String>,
+    /// Free x scales per facet column (ggplot's `scales = "free_x"`): each
+    /// column of the facet grid gets its own x range and ticks, computed from
+    /// the panes of that column; panes in one column share them. On a
+    /// categorical axis each column shows only its own categories.
+    pub free_x: bool,
+    /// Free y scales per facet row (ggplot's `scales = "free_y"`): each row
+    /// of the facet grid gets its own y range and ticks, computed from the
+    /// panes of that row; panes in one row share them.
+    pub free_y: bool,
     /// Log10 horizontal axis (numeric x only).
     pub log_x: bool,
     /// Log10 vertical axis.
@@ -113,6 +122,8 @@ impl PlotSpec {
             facet_col: None,
             lower: None,
             upper: None,
+            free_x: false,
+            free_y: false,
             log_x: false,
             log_y: false,
             fit: false,

@@ -60,3 +60,26 @@ FROM emmeans_pairs('fidelity_lmm', 'explainer', 'omega = 8');
 COPY (SELECT * FROM fixed_effects('fidelity_lmm')) TO 'results/analysis/fidelity_fixed_effects.parquet' STORED AS PARQUET;
 COPY (SELECT "group", term, variance, sd FROM variance_components('fidelity_lmm')) TO 'results/analysis/fidelity_variance_components.parquet' STORED AS PARQUET;
 COPY (SELECT * FROM fidelity_emmeans) TO 'results/analysis/fidelity_emmeans.parquet' STORED AS PARQUET;
+
+-- Figures (from the saved results; scripts/figures.sh redraws them without rerunning the experiment)
+-- Thesis Fig. 5.3: mean fidelity against the number of explanation tags, per explainer, one pane
+-- per dataset and recommender (mean over users and dimensions).
+COPY (
+  SELECT dataset, recsys, explainer, omega, avg(fidelity) AS fidelity
+  FROM (SELECT dataset, recsys, explainer, omega, fidelity FROM 'results/explain/lastfm.parquet'
+        UNION ALL
+        SELECT dataset, recsys, explainer, omega, fidelity FROM 'results/explain/movielens.parquet')
+  GROUP BY dataset, recsys, explainer, omega
+  ORDER BY dataset, recsys, explainer, omega)
+  TO 'figures/fig5_3_fidelity.png'
+  (FORMAT plot, kind 'line', x 'omega', y 'fidelity', color 'explainer', facet_row 'dataset',
+   facet_col 'recsys', log_x true, x_label 'tags in the explanation (ω)', y_label 'mean fidelity',
+   title 'Explanation fidelity (thesis Fig. 5.3)', scale 1);
+-- Thesis Fig. 5.5: estimated marginal means of fidelity with 95 % CIs.
+COPY (
+  SELECT CAST(CAST(omega AS BIGINT) AS VARCHAR) AS omega, explainer, emmean, ci_lower, ci_upper
+  FROM 'results/analysis/fidelity_emmeans.parquet' ORDER BY CAST(omega AS DOUBLE), explainer)
+  TO 'figures/fig5_5_emmeans.png'
+  (FORMAT plot, kind 'errorbar', x 'omega', y 'emmean', lower 'ci_lower', upper 'ci_upper',
+   color 'explainer', x_label 'tags in the explanation (ω)', y_label 'estimated marginal mean of fidelity',
+   title 'Fidelity EMMs with 95 % CIs (thesis Fig. 5.5)');

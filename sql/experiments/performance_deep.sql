@@ -125,3 +125,23 @@ SELECT task, measure, transform,
     OR (transform = 'MP' AND magnitude = 8)), 3) AS largest
 FROM performance WHERE transform <> 'original'
 GROUP BY task, measure, transform ORDER BY task, measure, transform;
+
+-- Figures (from the saved results; scripts/figures.sh redraws them without rerunning the experiment)
+-- Thesis Fig. 4.4: task performance against the magnitude per transformation (mean over the four
+-- clips), with the originals' performance as a flat line in each pane.
+COPY (
+  WITH t AS (
+    SELECT task || ' ' || measure AS task, transform, magnitude, avg(value) AS value
+    FROM 'results/robustness/deep_performance.parquet'
+    WHERE transform <> 'original' AND measure <> 'SDR (dB)' GROUP BY 1, 2, 3),
+  o AS (
+    SELECT task || ' ' || measure AS task, avg(value) AS value
+    FROM 'results/robustness/deep_performance.parquet'
+    WHERE transform = 'original' AND measure <> 'SDR (dB)' GROUP BY 1)
+  SELECT t.task, t.transform, t.magnitude, 'transformed' AS clips, t.value FROM t
+  UNION ALL
+  SELECT t.task, t.transform, t.magnitude, 'original', o.value FROM t JOIN o USING (task)
+  ORDER BY clips DESC, task, transform, magnitude)
+  TO 'figures/fig4_4_performance.png'
+  (FORMAT plot, kind 'line', x 'magnitude', y 'value', color 'clips', facet_row 'task', facet_col 'transform',
+   free_x true, free_y true, y_label 'performance', title 'Task performance under transformations (thesis Fig. 4.4)');

@@ -107,3 +107,14 @@ COPY (SELECT * FROM movielens_results ORDER BY recsys, dim) TO 'results/recsys/m
 
 SELECT recsys, dim, round(ndcg, 4) AS ndcg, round(ndiv, 4) AS ndiv, users
 FROM movielens_results ORDER BY ndcg DESC;
+
+-- Figures (from the saved results; scripts/figures.sh redraws them without rerunning the experiment)
+-- Thesis Fig. 5.2: accuracy (nDCG@100) and diversity (nDiv@100) per recommender and dimension.
+COPY (
+  SELECT recsys, CASE WHEN dim IS NULL THEN 'none' ELSE CAST(dim AS VARCHAR) END AS dimension, measure, value
+  FROM (SELECT recsys, dim, 'nDCG@100' AS measure, ndcg AS value FROM 'results/recsys/movielens.parquet'
+        UNION ALL SELECT recsys, dim, 'nDiv@100', ndiv FROM 'results/recsys/movielens.parquet')
+  ORDER BY recsys, dim NULLS FIRST, measure)
+  TO 'figures/fig5_2_movielens.png'
+  (FORMAT plot, kind 'bar', x 'recsys', y 'value', color 'dimension', facet_col 'measure',
+   x_label 'recommender', y_label '', title 'Recommenders on MovieLens latest-small (thesis Fig. 5.2)');

@@ -141,3 +141,17 @@ SELECT encoder, transform, magnitude,
   round(cw_euclidean['value'], 3) AS "C^W euclid", round(cw_cosine['value'], 3) AS "C^W cosine",
   round(cb_dtw_euclidean['rho'], 3) AS "C^B_rho dtw-euc", round(cb_dtw_euclidean['accuracy'], 3) AS "C^B_acc dtw-euc"
 FROM consistency ORDER BY encoder, transform, magnitude;
+
+-- Figures (from the saved results; scripts/figures.sh redraws them without rerunning the experiment)
+-- Thesis Fig. 4.7: within-space consistency C^W (Euclidean) against the magnitude, per
+-- transformation and encoder, with the audio space's C^W (DTW) as the grey reference curve.
+COPY (
+  SELECT transform, magnitude, encoder, cw_euclidean['value'] AS cw
+  FROM 'results/robustness/deep_consistency.parquet'
+  UNION ALL
+  SELECT transform, magnitude, 'audio (DTW)', cw_dtw['value']
+  FROM 'results/robustness/deep_consistency.parquet' WHERE encoder = 'MFCC'
+  ORDER BY transform, encoder, magnitude)
+  TO 'figures/fig4_7_consistency.png'
+  (FORMAT plot, kind 'line', x 'magnitude', y 'cw', color 'encoder', facet_col 'transform',
+   free_x true, y_label 'C^W', title 'Within-space consistency by transformation (thesis Fig. 4.7)');

@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn matches_museval() {
-        // The signals of bench/audio/sdr_museval.py, whose museval 0.4.2 bss_eval (window and
+        // The signals of bench/audio/sdr_museval.py, whose museval 0.4.1 bss_eval (window and
         // hop 22050) gives NaN (silent estimate), 12.71547404, 12.71554696, 12.71528023,
         // 12.71514033 per window and a median of 12.715377133035332.
         let w = 22050;

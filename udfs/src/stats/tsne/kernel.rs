@@ -72,14 +72,14 @@
 //! reported KL is that of the final embedding (scikit-learn's is computed before the last update), and
 //! `iterations` counts iterations run (scikit-learn's `n_iter_` is the last 0-based index).
 //!
-//! # Comparison with scikit-learn and timings
+//! # Comparison with scikit-learn
 //!
-//! Measured once (not part of the test suite) with `compare.py` (kept beside the scratch crate
-//! used to develop this file; run with Python, scikit-learn and numpy after
-//! `cargo build --release --examples`, the `embed_csv` example feeding a CSV to [`tsne`]), against
-//! scikit-learn 1.9.1 / numpy 2.4.6 `TSNE(method="exact", init="pca", perplexity=30,
-//! random_state=0, max_iter=1000)`; this kernel with the same settings (`TsneParams::default()`);
-//! trustworthiness is `sklearn.manifold.trustworthiness` (k = 5) of each embedding:
+//! `bench/tsne/compare.py` (Python with scikit-learn and numpy; not part of the test suite) runs
+//! the SQL function `tsne(view, 'e', 30, 0)` through the CLI and scikit-learn 1.9.1
+//! `TSNE(method="exact", init="pca", perplexity=30, random_state=0, max_iter=1000)` on the same
+//! data, and scores both embeddings with scikit-learn's own KL objective and
+//! `sklearn.manifold.trustworthiness` (k = 5). Measured 2026-11-30 (`python bench/tsne/compare.py
+//! --bin target/debug/trustql`):
 //!
 //! | data (n × d)                                  | KL sklearn | KL here | trust. sklearn | trust. here |
 //! |-----------------------------------------------|-----------:|--------:|---------------:|------------:|
@@ -88,11 +88,7 @@
 //! | 3 Gaussian clusters (90 × 50)                 |     0.0003 |  0.0003 |         0.9423 |      0.9401 |
 //! | 50 centres × 20 copies + N(0, 0.3²) (1000×256) |     0.0307 |  0.0306 |         0.9977 |      0.9977 |
 //!
-//! scikit-learn's own objective evaluated on this kernel's embeddings reproduces the KL reported
-//! here to four decimals. Wall time on the 2-core development machine (release build, while another
-//! compilation used most of both cores, so treat as upper bounds): n = 300, d = 64: 0.26 s here
-//! versus 3.2 s for scikit-learn; n = 312, d = 192: 0.30 s versus 4.5 s; n = 1000, d = 256, 1000
-//! iterations: 3.0–3.9 s here (1 or 2 threads) versus 27–28 s for scikit-learn.
+//! Times are in the README's benchmark section.
 
 use rayon::prelude::*;
 use std::fmt;
