@@ -26,8 +26,8 @@ const USAGE: &str = "tsne(table, column [, perplexity [, seed [, init [, iterati
     description = "Every row of a table with the 2-D t-SNE map of an embedding column (table function): the table's columns plus tsne_x and tsne_y. Exact t-SNE (van der Maaten & Hinton 2008) with scikit-learn's defaults for method='exact': Gaussian input affinities calibrated to the perplexity, early exaggeration 12 for 250 iterations, learning rate max(n / 48, 50), momentum 0.5 then 0.8, 1000 iterations unless the run converges earlier. init 'pca' (the default, as scikit-learn's) starts from the top two principal components scaled to standard deviation 1e-4 and is deterministic; 'random' starts from N(0, 1e-4²) points drawn from seed. Rows are processed in the order of their full contents, so the map does not depend on the table's row order; the same arguments give the same map. Rows whose embedding is NULL get NULL coordinates; every other embedding must have the same length and finite values; the perplexity must be below the number of embedded rows; at most 20,000 rows.",
     syntax_example = "tsne(table, column [, perplexity [, seed [, init [, iterations]]]])",
     sql_example = r#"```sql
-> CREATE TABLE points AS SELECT value AS id, [CAST(value % 3 AS DOUBLE) * 10 + value * 0.01, CAST(value % 3 AS DOUBLE)] AS e FROM generate_series(1, 30);
-> SELECT count(*) AS n, count(tsne_x) AS mapped FROM tsne('points', 'e', 5, 42);
+> CREATE TABLE pts AS SELECT value AS id, [CAST(value % 3 AS DOUBLE) * 10 + value * 0.01, CAST(value % 3 AS DOUBLE)] AS e FROM generate_series(1, 30);
+> SELECT count(*) AS n, count(tsne_x) AS mapped FROM tsne('pts', 'e', 5, 42);
 +----+--------+
 | n  | mapped |
 +----+--------+
