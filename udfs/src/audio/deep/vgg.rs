@@ -23,7 +23,8 @@
 //! `batch_size` crops of `crop` frames, each epoch `crops_per_clip` crops per clip at seeded
 //! random starts, in seeded random order; batch normalisation in training mode. The input
 //! statistics (see [`super::input`]) come from all training clips. `tch::manual_seed(seed)` seeds
-//! the initial weights, so the same seed, data and device give the same model on the CPU.
+//! the initial weights (under a process-wide lock, as libtorch's generator is global), so the same
+//! seed, data and device give the same model on the CPU, even with other trainings running.
 //! Progress after every epoch; every `checkpoint_every` epochs the model trained so far is saved
 //! in the model store under the model's name (training fact `checkpoint: epoch k of N`; the
 //! final model replaces it). Ctrl-C stops between mini-batches; the last checkpoint, if any,
@@ -74,6 +75,9 @@ pub const CPU_PASS: usize = 32;
 pub const CUDA_PASS: usize = 512;
 
 const TYPE: &str = "vgg";
+
+/// Held while libtorch's global generator is seeded and the initial weights are drawn.
+static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The four tasks of thesis §4.2.1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -990,8 +994,14 @@ impl ModelType for VggType {
             h.crop,
             started.elapsed().as_secs_f64()
         ));
-        tch::manual_seed(h.seed as i64);
-        let nets = Nets::new(h.task, classes.len(), ctx.device);
+        let nets = {
+            // libtorch's default generator is process-wide: seeding it and drawing the initial
+            // weights happen under one lock, so that concurrent trainings (two sessions in one
+            // program, parallel tests) cannot interleave their draws.
+            let _seeded = SEEDED_INIT.lock().unwrap_or_else(|p| p.into_inner());
+            tch::manual_seed(h.seed as i64);
+            Nets::new(h.task, classes.len(), ctx.device)
+        };
         let mut opt = nn::Adam::default()
             .build(&nets.vs, h.lr)
             .map_err(torch_err)?;
