@@ -456,7 +456,6 @@ fn cast_to_text(d: &DataType) -> bool {
 pub struct Drawn {
     pub figure: Figure,
     pub path: PathBuf,
-    pub bytes: u64,
 }
 
 impl Drawn {
@@ -530,7 +529,6 @@ pub fn draw(
     Ok(Drawn {
         figure,
         path: path.to_path_buf(),
-        bytes: bytes.len() as u64,
     })
 }
 

@@ -219,3 +219,21 @@ impl<T: WholeTableTransform> ExecutionPlan for WholeTableExec<T> {
         )))
     }
 }
+
+/// The rows of `batch` in a comparable form built from every column the row format supports,
+/// so that whole-table functions can order rows by their full contents (and not depend on the
+/// input order); `None` when no column is supported.
+pub(crate) fn content_keys(batch: &RecordBatch) -> Result<Option<datafusion::arrow::row::Rows>> {
+    use datafusion::arrow::array::ArrayRef;
+    use datafusion::arrow::row::{RowConverter, SortField};
+    let (fields, columns): (Vec<SortField>, Vec<ArrayRef>) = batch
+        .columns()
+        .iter()
+        .map(|c| (SortField::new(c.data_type().clone()), c.clone()))
+        .filter(|(f, _)| RowConverter::supports_fields(std::slice::from_ref(f)))
+        .unzip();
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RowConverter::new(fields)?.convert_columns(&columns)?))
+}

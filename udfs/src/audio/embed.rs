@@ -19,9 +19,9 @@ const BUILT_IN: [(&str, MfccStatsVariant); 2] = [
     ("mfcc_librosa", MfccStatsVariant::Librosa),
 ];
 
-/// The sample rate `embed` assumes for the built-in encoders when the call gives none (the
-/// thesis' rate).
-const DEFAULT_SR: f64 = 22_050.0;
+/// The sample rate assumed when a call gives none (the thesis' rate): `embed` with a built-in
+/// encoder, `sdr`.
+pub(crate) const DEFAULT_SR: f64 = 22_050.0;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -133,6 +133,28 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
     })?;
     out.into_iter()
         .map(|v| v.ok_or_else(|| "internal: a row was not embedded".to_string()))
+        .collect()
+}
+
+/// `work` on the rows of `batch` grouped by model (argument 0); a built-in encoder's name is an
+/// error saying it `refusal` (e.g. "separates no source").
+pub(crate) fn model_rows(
+    batch: &Batch<'_>,
+    refusal: &str,
+    work: impl Fn(&dyn AudioEncoder, &[&[f32]], tch::Device) -> datafusion::error::Result<Vec<Value>>,
+) -> Result<Vec<Value>, String> {
+    let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, &i) in batch.rows.iter().enumerate() {
+        let name = batch.row(i).text_in_batch(0).unwrap_or_default();
+        if is_built_in(name) {
+            return Err(format!("the built-in encoder '{name}' {refusal}"));
+        }
+        by_model.entry(name).or_default().push(k);
+    }
+    let mut out = vec![None; batch.rows.len()];
+    run_models(batch, by_model, &mut out, work)?;
+    out.into_iter()
+        .map(|v| v.ok_or_else(|| "internal: a row was not computed".to_string()))
         .collect()
 }
 

@@ -7,7 +7,7 @@ use datafusion_macros::user_doc;
 use super::adapter::{
     arg, check_sample_rate, opt, ArgSpec, Batch, Kind, OutKind, Params, Row, RowFunction, Value,
 };
-use super::separate::model_rows;
+use super::embed::model_rows;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),

@@ -8,10 +8,8 @@ use super::adapter::{
     arg, check_sample_rate, opt, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction,
     Value,
 };
+use super::embed::DEFAULT_SR;
 use super::kernels::sdr::{sdr, Mode};
-
-/// The sample rate assumed when the call gives none (the thesis' rate).
-const DEFAULT_SR: f64 = 22_050.0;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),

@@ -1,15 +1,13 @@
 //! `separate(model, mixture [, sr])`: the source a separation model extracts from a mixture, so
 //! that its SDR on original and transformed mixtures (thesis Fig. 4.4) is a query.
 
-use std::collections::BTreeMap;
-
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
     arg, check_sample_rate, opt, ArgSpec, Batch, Kind, OutKind, Params, Row, RowFunction, Value,
 };
-use super::embed::run_models;
+use super::embed::model_rows;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -68,30 +66,4 @@ impl RowFunction for Separate {
             },
         ))
     }
-}
-
-/// `work` on the rows of `batch` grouped by model (argument 0); a built-in encoder's name is an
-/// error saying it `refusal` (e.g. "separates no source").
-pub(crate) fn model_rows(
-    batch: &Batch<'_>,
-    refusal: &str,
-    work: impl Fn(
-        &dyn super::deep::AudioEncoder,
-        &[&[f32]],
-        tch::Device,
-    ) -> datafusion::error::Result<Vec<Value>>,
-) -> Result<Vec<Value>, String> {
-    let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (k, &i) in batch.rows.iter().enumerate() {
-        let name = batch.row(i).text_in_batch(0).unwrap_or_default();
-        if super::embed::is_built_in(name) {
-            return Err(format!("the built-in encoder '{name}' {refusal}"));
-        }
-        by_model.entry(name).or_default().push(k);
-    }
-    let mut out = vec![None; batch.rows.len()];
-    run_models(batch, by_model, &mut out, work)?;
-    out.into_iter()
-        .map(|v| v.ok_or_else(|| "internal: a row was not computed".to_string()))
-        .collect()
 }

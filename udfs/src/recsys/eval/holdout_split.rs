@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::row::{RowConverter, Rows, SortField};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{exec_err, plan_err, ScalarValue};
 use datafusion::error::Result;
@@ -22,7 +21,7 @@ use datafusion_macros::user_doc;
 use super::kernels;
 use crate::adapters::resolve_table;
 use crate::model::{KeyColumn, KeyKind, KeyRef};
-use crate::whole_table::{WholeTable, WholeTableTransform};
+use crate::whole_table::{content_keys, WholeTable, WholeTableTransform};
 
 const NAME: &str = "holdout_split";
 const USAGE: &str = "holdout_split(table, ratio, seed [, user_column [, item_column]])";
@@ -242,7 +241,10 @@ fn split(batch: &RecordBatch, spec: &SplitSpec, full_schema: &SchemaRef) -> Resu
     // contents, so that the split does not depend on the input order.
     let tied = |rows: &Vec<(u64, usize)>| rows.windows(2).any(|w| w[0].0 == w[1].0);
     let encoded = if groups.values().any(tied) {
-        Some(encode_rows(batch)?)
+        match content_keys(batch)? {
+            Some(keys) => Some(keys),
+            None => return exec_err!("{NAME}: no column of the table can order duplicate rows"),
+        }
     } else {
         None
     };
@@ -263,18 +265,4 @@ fn split(batch: &RecordBatch, spec: &SplitSpec, full_schema: &SchemaRef) -> Resu
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     columns.push(Arc::new(BooleanArray::from(test)));
     Ok(RecordBatch::try_new(full_schema.clone(), columns)?)
-}
-
-/// The rows of `batch` in Arrow's comparable row format, over every column whose type it supports.
-fn encode_rows(batch: &RecordBatch) -> Result<Rows> {
-    let (fields, columns): (Vec<SortField>, Vec<ArrayRef>) = batch
-        .columns()
-        .iter()
-        .map(|c| (SortField::new(c.data_type().clone()), c.clone()))
-        .filter(|(f, _)| RowConverter::supports_fields(std::slice::from_ref(f)))
-        .unzip();
-    if columns.is_empty() {
-        return exec_err!("{NAME}: no column of the table can order duplicate rows");
-    }
-    Ok(RowConverter::new(fields)?.convert_columns(&columns)?)
 }

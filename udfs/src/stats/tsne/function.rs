@@ -7,7 +7,6 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
-use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{exec_err, plan_err, ScalarValue};
 use datafusion::error::Result;
@@ -16,7 +15,8 @@ use datafusion_macros::user_doc;
 
 use super::kernel::{tsne, Init, TsneParams};
 use crate::adapters::resolve_table;
-use crate::whole_table::{WholeTable, WholeTableTransform};
+use crate::stats::table_args::Usage;
+use crate::whole_table::{content_keys, WholeTable, WholeTableTransform};
 
 const NAME: &str = "tsne";
 const USAGE: &str = "tsne(table, column [, perplexity [, seed [, init [, iterations]]]])";
@@ -70,62 +70,44 @@ struct MapSpec {
     params: TsneParams,
 }
 
-fn literal(args: &[Expr], i: usize) -> Option<&ScalarValue> {
-    match args.get(i) {
-        Some(Expr::Literal(v, _)) if !v.is_null() => Some(v),
-        _ => None,
-    }
-}
+/// The function's name and usage, for argument errors.
+const ARGS: Usage = Usage {
+    name: NAME,
+    usage: USAGE,
+};
 
-fn string_arg(args: &[Expr], i: usize, what: &str) -> Result<String> {
-    match literal(args, i) {
-        Some(ScalarValue::Utf8(Some(s)))
-        | Some(ScalarValue::Utf8View(Some(s)))
-        | Some(ScalarValue::LargeUtf8(Some(s))) => Ok(s.clone()),
-        _ => plan_err!("{NAME}: {what} must be a string literal, got {}", args[i]),
-    }
-}
-
-fn number_arg(args: &[Expr], i: usize, what: &str) -> Result<Option<f64>> {
-    if args.get(i).is_none() {
-        return Ok(None);
-    }
-    match literal(args, i).map(|v| v.cast_to(&DataType::Float64)) {
-        Some(Ok(ScalarValue::Float64(Some(v)))) => Ok(Some(v)),
-        _ => plan_err!("{NAME}: {what} must be a number literal, got {}", args[i]),
-    }
-}
-
-fn seed_arg(args: &[Expr]) -> Result<u64> {
-    if args.get(3).is_none() {
-        return Ok(0);
-    }
-    match literal(args, 3).map(|v| v.cast_to(&DataType::Int64)) {
-        // The seed's 64-bit two's-complement pattern.
-        Some(Ok(ScalarValue::Int64(Some(v))))
-            if literal(args, 3).is_some_and(|v| v.data_type().is_integer()) =>
-        {
-            Ok(v as u64)
-        }
-        _ => plan_err!("{NAME}: seed must be an integer literal, got {}", args[3]),
+/// The perplexity (argument 2, a number literal; default 30).
+fn perplexity_arg(args: &[Expr]) -> Result<f64> {
+    let Some(arg) = args.get(2) else {
+        return Ok(30.0);
+    };
+    match arg {
+        Expr::Literal(v, _) if !v.is_null() => match v.cast_to(&DataType::Float64) {
+            Ok(ScalarValue::Float64(Some(p))) => Ok(p),
+            _ => plan_err!("{NAME}: perplexity must be a number literal, got {arg}"),
+        },
+        _ => plan_err!("{NAME}: perplexity must be a number literal, got {arg}"),
     }
 }
 
 fn params(args: &[Expr]) -> Result<TsneParams> {
-    let perplexity = number_arg(args, 2, "perplexity")?.unwrap_or(30.0);
-    let seed = seed_arg(args)?;
+    let perplexity = perplexity_arg(args)?;
+    // The seed's 64-bit two's-complement pattern: -1 and 18446744073709551615 are one seed.
+    let seed = match args.get(3) {
+        None => 0,
+        Some(_) => ARGS.int(args, 3, "seed", i64::MIN, i64::MAX)? as u64,
+    };
     let init = match args.get(4) {
         None => Init::Pca,
-        Some(_) => match string_arg(args, 4, "init")?.to_ascii_lowercase().as_str() {
+        Some(_) => match ARGS.text(args, 4, "init")?.to_ascii_lowercase().as_str() {
             "pca" => Init::Pca,
             "random" => Init::Random,
             other => return plan_err!("{NAME}: init must be 'pca' or 'random', got '{other}'"),
         },
     };
-    let iterations = match number_arg(args, 5, "iterations")? {
+    let iterations = match args.get(5) {
         None => 1000,
-        Some(v) if v.fract() == 0.0 && v >= 0.0 => v as usize,
-        Some(v) => return plan_err!("{NAME}: iterations must be a whole number, got {v}"),
+        Some(_) => ARGS.int(args, 5, "iterations", 0, i64::MAX)? as usize,
     };
     match TsneParams::new(perplexity, iterations, None, seed) {
         Ok(p) => Ok(p.with_init(init)),
@@ -136,11 +118,9 @@ fn params(args: &[Expr]) -> Result<TsneParams> {
 impl TableFunctionImpl for TsneFunc {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let exprs = args.exprs();
-        if !(2..=6).contains(&exprs.len()) {
-            return plan_err!("{USAGE} takes 2 to 6 arguments, got {}", exprs.len());
-        }
-        let table = string_arg(exprs, 0, "table")?;
-        let column = string_arg(exprs, 1, "column")?;
+        ARGS.arity(exprs, 2, 6)?;
+        let table = ARGS.text(exprs, 0, "table")?;
+        let column = ARGS.text(exprs, 1, "column")?;
         let params = params(exprs)?;
         let input = resolve_table(args.session(), NAME, &table)?;
         let input_schema = input.schema();
@@ -272,17 +252,9 @@ impl MapSpec {
 /// Row indices sorted by the rows' contents (the columns the row format supports), ties by
 /// position.
 fn canonical_order(batch: &RecordBatch) -> Result<Vec<usize>> {
-    let (fields, columns): (Vec<SortField>, Vec<ArrayRef>) = batch
-        .columns()
-        .iter()
-        .map(|c| (SortField::new(c.data_type().clone()), c.clone()))
-        .filter(|(f, _)| RowConverter::supports_fields(std::slice::from_ref(f)))
-        .unzip();
     let mut order: Vec<usize> = (0..batch.num_rows()).collect();
-    if columns.is_empty() {
-        return Ok(order);
+    if let Some(keys) = content_keys(batch)? {
+        order.sort_by(|&a, &b| keys.row(a).cmp(&keys.row(b)).then(a.cmp(&b)));
     }
-    let rows = RowConverter::new(fields)?.convert_columns(&columns)?;
-    order.sort_by(|&a, &b| rows.row(a).cmp(&rows.row(b)).then(a.cmp(&b)));
     Ok(order)
 }
