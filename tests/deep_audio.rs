@@ -25,11 +25,12 @@ fn clips_sql() -> String {
     )
 }
 
-/// The embeddings of every clip, in file order.
+/// The embeddings of every clip, in file order: `embed` with a literal model name gives Arrow
+/// fixed-size lists of the model's length.
 fn embeddings(batches: &[RecordBatch]) -> Vec<Vec<f32>> {
     let mut out = Vec::new();
     for b in batches {
-        let list = b.column(1).as_list::<i32>();
+        let list = b.column(1).as_fixed_size_list();
         for r in 0..list.len() {
             let v = list.value(r);
             out.push(v.as_primitive::<Float32Type>().values().to_vec());

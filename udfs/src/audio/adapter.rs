@@ -15,7 +15,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, Float32Array, Float64Array, Int64Array, ListArray, StringArray,
+    Array, ArrayRef, AsArray, FixedSizeListArray, Float32Array, Float64Array, Int64Array,
+    ListArray, StringArray,
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::cast;
@@ -84,7 +85,8 @@ pub enum OutKind {
     Audio,
     /// A sequence of frames, `list<list<float32>>`.
     Frames,
-    /// A vector, `list<float32>` (an embedding).
+    /// A vector (an embedding): `fixed_size_list<float32, n>` when [`RowFunction::vector_len`]
+    /// knows its length `n` at planning time, `list<float32>` otherwise.
     Vector,
     /// A number, `float64`.
     Float,
@@ -130,6 +132,16 @@ pub trait RowFunction: Debug + Default + PartialEq + Eq + Hash + Send + Sync + '
     /// time); the message names the problem.
     fn validate(_p: &dyn Params) -> std::result::Result<(), String> {
         Ok(())
+    }
+    /// For a function returning a [`OutKind::Vector`]: its length when the literal parameters
+    /// (and the session's models, through `catalog`) fix it at planning time, so that the result
+    /// is a `fixed_size_list<float32, n>`; `None` (the default) returns `list<float32>`. Every
+    /// row's vector must then have that length, or the call is an error.
+    fn vector_len(
+        _p: &dyn Params,
+        _catalog: Option<&Arc<dyn ModelCatalog>>,
+    ) -> std::result::Result<Option<usize>, String> {
+        Ok(None)
     }
     /// The result for one row whose arguments are all non-NULL.
     fn compute(row: &Row<'_>) -> std::result::Result<Value, String>;
@@ -177,6 +189,14 @@ pub fn audio_type() -> DataType {
 /// The list type of a sequence of frames.
 pub fn frames_type() -> DataType {
     DataType::List(Arc::new(Field::new_list_field(audio_type(), true)))
+}
+
+/// The type of a vector of `n` values known at planning time.
+pub fn fixed_vector_type(n: usize) -> DataType {
+    DataType::FixedSizeList(
+        Arc::new(Field::new_list_field(DataType::Float32, true)),
+        n as i32,
+    )
 }
 
 fn out_type(kind: OutKind) -> DataType {
@@ -564,7 +584,46 @@ pub fn frames_array(rows: Vec<Option<Frames>>) -> ListArray {
     )
 }
 
-fn build(kind: OutKind, rows: Vec<Option<Value>>) -> Result<ArrayRef> {
+/// Builds a `fixed_size_list<float32, n>` column from optional vectors; a vector of another
+/// length is an error naming its row (1-based).
+pub fn fixed_vectors_array(
+    rows: Vec<Option<Vec<f32>>>,
+    n: usize,
+) -> std::result::Result<FixedSizeListArray, String> {
+    let mut values = Vec::with_capacity(rows.len() * n);
+    let mut valid = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        match r {
+            Some(v) if v.len() == n => {
+                values.extend(v);
+                valid.push(true);
+            }
+            Some(v) => {
+                return Err(format!(
+                    "row {} gave {} values but the query was planned for {n} (was the model \
+                     replaced while the query ran?)",
+                    i + 1,
+                    v.len()
+                ))
+            }
+            None => {
+                values.extend(std::iter::repeat_n(0.0, n));
+                valid.push(false);
+            }
+        }
+    }
+    FixedSizeListArray::try_new(
+        Arc::new(Field::new_list_field(DataType::Float32, true)),
+        n as i32,
+        Arc::new(Float32Array::from(values)),
+        Some(NullBuffer::from(valid)),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The column of `rows` as the planned type `target` (which only matters for vectors: fixed size
+/// or not).
+fn build(kind: OutKind, rows: Vec<Option<Value>>, target: &DataType) -> Result<ArrayRef> {
     Ok(match kind {
         OutKind::Audio | OutKind::Vector => {
             let mut out = Vec::with_capacity(rows.len());
@@ -575,7 +634,15 @@ fn build(kind: OutKind, rows: Vec<Option<Value>>) -> Result<ArrayRef> {
                     Some(other) => return exec_err!("internal: expected samples, got {other:?}"),
                 });
             }
-            Arc::new(samples_array(out))
+            match target {
+                DataType::FixedSizeList(_, n) if kind == OutKind::Vector => {
+                    match fixed_vectors_array(out, *n as usize) {
+                        Ok(a) => Arc::new(a),
+                        Err(e) => return exec_err!("{e}"),
+                    }
+                }
+                _ => Arc::new(samples_array(out)),
+            }
         }
         OutKind::Frames => {
             let mut out = Vec::with_capacity(rows.len());
@@ -639,9 +706,14 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
     }
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
-        F::validate(&Literals(args.scalar_arguments))
-            .map_err(|e| DataFusionError::Plan(format!("{}: {e}", F::NAME)))?;
-        Ok(Arc::new(Field::new(F::NAME, out_type(F::OUT), true)))
+        let literals = Literals(args.scalar_arguments);
+        let plan_error = |e: String| DataFusionError::Plan(format!("{}: {e}", F::NAME));
+        F::validate(&literals).map_err(plan_error)?;
+        let t = match F::vector_len(&literals, self.catalog.as_ref()).map_err(plan_error)? {
+            Some(n) if F::OUT == OutKind::Vector => fixed_vector_type(n),
+            _ => out_type(F::OUT),
+        };
+        Ok(Arc::new(Field::new(F::NAME, t, true)))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -650,6 +722,7 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let n = args.number_rows;
+        let target = args.return_field.data_type().clone();
         let columns = args
             .args
             .iter()
@@ -691,7 +764,7 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
             for (&i, v) in batch.rows.iter().zip(values) {
                 rows[i] = Some(v);
             }
-            return columnar(build(F::OUT, rows)?, all_scalar);
+            return columnar(build(F::OUT, rows, &target)?, all_scalar);
         }
         let results: Vec<std::result::Result<Option<Value>, String>> = (0..n)
             .into_par_iter()
@@ -739,7 +812,7 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
                 Err(e) => return exec_err!("{}: row {} of the batch: {e}", F::NAME, index + 1),
             }
         }
-        columnar(build(F::OUT, rows)?, all_scalar)
+        columnar(build(F::OUT, rows, &target)?, all_scalar)
     }
 
     fn documentation(&self) -> Option<&Documentation> {
@@ -816,5 +889,45 @@ pub fn check_sample_rate(p: &dyn Params, i: usize) -> std::result::Result<(), St
     match p.float(i) {
         Some(sr) => sample_rate(sr).map(|_| ()),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_vectors_keep_values_and_nulls() {
+        let a = fixed_vectors_array(vec![Some(vec![1.0, 2.0]), None, Some(vec![3.0, 4.0])], 2)
+            .expect("built");
+        assert_eq!(a.data_type(), &fixed_vector_type(2));
+        assert_eq!(a.len(), 3);
+        assert!(a.is_valid(0) && a.is_null(1) && a.is_valid(2));
+        let row = |i: usize| a.value(i).as_primitive::<Float32Type>().values().to_vec();
+        assert_eq!(row(0), vec![1.0, 2.0]);
+        assert_eq!(row(2), vec![3.0, 4.0]);
+    }
+
+    #[test]
+    fn a_vector_of_another_length_names_its_row() {
+        let e = fixed_vectors_array(vec![Some(vec![1.0, 2.0]), Some(vec![1.0])], 2)
+            .expect_err("lengths differ");
+        assert!(
+            e.contains("row 2 gave 1 values but the query was planned for 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn vectors_follow_the_planned_type() {
+        let rows = || vec![Some(Value::Samples(vec![0.5; 3])), Some(Value::Null)];
+        let fixed = build(OutKind::Vector, rows(), &fixed_vector_type(3)).expect("fixed");
+        assert_eq!(fixed.data_type(), &fixed_vector_type(3));
+        assert!(fixed.is_null(1));
+        let var = build(OutKind::Vector, rows(), &audio_type()).expect("variable");
+        assert_eq!(var.data_type(), &audio_type());
+        // Clips are never fixed-size, whatever the planned type says.
+        let clip = build(OutKind::Audio, rows(), &fixed_vector_type(3)).expect("clip");
+        assert_eq!(clip.data_type(), &audio_type());
     }
 }

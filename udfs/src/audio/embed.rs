@@ -1,6 +1,7 @@
 //! `embed(encoder, audio [, sr])`: a clip's embedding by a named encoder, built in or trained.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
@@ -10,8 +11,9 @@ use super::adapter::{
     RowFunction, Value,
 };
 use super::deep::{message, AudioEncoder};
-use super::kernels::mfcc::MfccStatsVariant;
+use super::kernels::mfcc::{MfccStatsVariant, MFCC_STATS_DIM};
 use super::mfcc_stats::encode;
+use crate::model::{LoadedModel, ModelCatalog};
 
 /// The built-in encoders: name, variant.
 const BUILT_IN: [(&str, MfccStatsVariant); 2] = [
@@ -25,7 +27,7 @@ pub(crate) const DEFAULT_SR: f64 = 22_050.0;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
-    description = "The embedding of a clip by an encoder, as a list of float32: the entry point shared by every encoder. Built in: 'mfcc', the thesis' 144-d MFCC encoder in the study's variant (the same as mfcc_stats(audio, sr)), and 'mfcc_librosa' (mfcc_stats(audio, sr, 'librosa')). Any other name is a trained model that embeds audio (type vgg): the rows of a batch are embedded together on the session's device (SET trustql.device), a clip as the mean of the embeddings of its consecutive crops. sr defaults to 22050 Hz for the built-in encoders and to the model's rate for models, which refuse clips at other rates. An unknown name is an error that lists the built-in encoders.",
+    description = "The embedding of a clip by an encoder: the entry point shared by every encoder. With a literal encoder name the result is an Arrow fixed-size list, fixed_size_list<float32, d> (d = 144 for the built-in encoders, the model's embedding length otherwise, looked up when the query is planned, so an unknown model is an error before anything runs); with names from a column, whose encoders may differ in length, it is a list<float32>. The distance and consistency functions take either. Built in: 'mfcc', the thesis' 144-d MFCC encoder in the study's variant (the same as mfcc_stats(audio, sr)), and 'mfcc_librosa' (mfcc_stats(audio, sr, 'librosa')). Any other name is a trained model that embeds audio (type vgg): the rows of a batch are embedded together on the session's device (SET trustql.device), a clip as the mean of the embeddings of its consecutive crops. sr defaults to 22050 Hz for the built-in encoders and to the model's rate for models, which refuse clips at other rates. An unknown name is an error that lists the built-in encoders.",
     syntax_example = "embed(encoder, audio [, sr])",
     sql_example = r#"```sql
 > SELECT cardinality(embed('mfcc', array_repeat(0.5, 22050))) AS dim;
@@ -86,6 +88,24 @@ impl RowFunction for Embed {
 
     fn validate(p: &dyn Params) -> Result<(), String> {
         check_sample_rate(p, 2)
+    }
+
+    /// A literal encoder's embeddings have its length: 144 for the built-in ones, the model's
+    /// otherwise (looked up now, so an unknown model is an error before the query runs). With
+    /// encoder names from a column, whose encoders may differ in length, the result is a
+    /// variable-length list.
+    fn vector_len(
+        p: &dyn Params,
+        catalog: Option<&Arc<dyn ModelCatalog>>,
+    ) -> Result<Option<usize>, String> {
+        let Some(name) = p.text(0) else {
+            return Ok(None);
+        };
+        if built_in(name).is_some() {
+            return Ok(Some(MFCC_STATS_DIM));
+        }
+        let loaded = load_encoder(catalog, name)?;
+        Ok(loaded.model.as_audio_encoder().map(|e| e.dim()))
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
@@ -158,6 +178,34 @@ pub(crate) fn model_rows(
         .collect()
 }
 
+/// The model called `name` from `catalog`, checked to be an audio encoder; the errors list the
+/// built-in encoders.
+fn load_encoder(
+    catalog: Option<&Arc<dyn ModelCatalog>>,
+    name: &str,
+) -> Result<Arc<LoadedModel>, String> {
+    let Some(catalog) = catalog else {
+        return Err(format!(
+            "unknown encoder '{name}' (built in: {}; models need a session)",
+            built_in_names()
+        ));
+    };
+    let loaded = catalog.model(name).map_err(|e| {
+        format!(
+            "unknown encoder '{name}': not built in ({}) and not a model: {}",
+            built_in_names(),
+            message(e)
+        )
+    })?;
+    if loaded.model.as_audio_encoder().is_none() {
+        return Err(format!(
+            "model '{name}' (type '{}') is not an audio encoder",
+            loaded.model_type
+        ));
+    }
+    Ok(loaded)
+}
+
 /// For each model name, `work(encoder, clips, device)` on the clips (argument 1, checked
 /// against the optional sample rate in argument 2) of its rows `ks` (positions in
 /// `batch.rows`), stored at those positions of `out`.
@@ -168,24 +216,9 @@ pub(crate) fn run_models(
     work: impl Fn(&dyn AudioEncoder, &[&[f32]], tch::Device) -> datafusion::error::Result<Vec<Value>>,
 ) -> Result<(), String> {
     for (name, ks) in by_model {
-        let Some(catalog) = batch.catalog else {
-            return Err(format!(
-                "unknown encoder '{name}' (built in: {}; models need a session)",
-                built_in_names()
-            ));
-        };
-        let loaded = catalog.model(name).map_err(|e| {
-            format!(
-                "unknown encoder '{name}': not built in ({}) and not a model: {}",
-                built_in_names(),
-                message(e)
-            )
-        })?;
+        let loaded = load_encoder(batch.catalog, name)?;
         let Some(encoder) = loaded.model.as_audio_encoder() else {
-            return Err(format!(
-                "model '{name}' (type '{}') is not an audio encoder",
-                loaded.model_type
-            ));
+            return Err(format!("model '{name}' is not an audio encoder"));
         };
         let mut clips = Vec::with_capacity(ks.len());
         for &k in &ks {

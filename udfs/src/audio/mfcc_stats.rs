@@ -6,12 +6,12 @@ use datafusion_macros::user_doc;
 use super::adapter::{
     arg, opt, sample_rate, ArgSpec, Kind, OutKind, Params, PlanCache, Row, RowFunction, Value,
 };
-use super::kernels::mfcc::{MfccStatsPlan, MfccStatsVariant};
+use super::kernels::mfcc::{MfccStatsPlan, MfccStatsVariant, MFCC_STATS_DIM};
 use super::kernels::stft::Precision;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
-    description = "The 144-d MFCC encoder of the thesis' robustness study (SPEC §7): MFCCs c1..c24 (c0 dropped) of a clip, their deltas and delta-deltas, and the mean and standard deviation over time of each, as one list of 144 float32, computed in float32 up to the mel bands (as the study's torch code computed them) and in float64 after them. variant 'study' (default) is the study's code: STFT n_fft 1024, hop 256, symmetric Hann, reflect padding, 128 Slaney bands, dB with an 80 dB floor, orthonormal DCT-II, plain frame differences as deltas, layout [mean c, std c, mean Δ, std Δ, mean ΔΔ, std ΔΔ], std with ddof 1. variant 'librosa' is librosa's convention: librosa.feature.mfcc defaults (n_fft 2048, hop 512, periodic Hann, zero padding), Savitzky–Golay deltas of width 9, all means then all stds, ddof 0. Also embed('mfcc', audio).",
+    description = "The 144-d MFCC encoder of the thesis' robustness study (SPEC §7): MFCCs c1..c24 (c0 dropped) of a clip, their deltas and delta-deltas, and the mean and standard deviation over time of each, as one fixed_size_list<float32, 144>, computed in float32 up to the mel bands (as the study's torch code computed them) and in float64 after them. variant 'study' (default) is the study's code: STFT n_fft 1024, hop 256, symmetric Hann, reflect padding, 128 Slaney bands, dB with an 80 dB floor, orthonormal DCT-II, plain frame differences as deltas, layout [mean c, std c, mean Δ, std Δ, mean ΔΔ, std ΔΔ], std with ddof 1. variant 'librosa' is librosa's convention: librosa.feature.mfcc defaults (n_fft 2048, hop 512, periodic Hann, zero padding), Savitzky–Golay deltas of width 9, all means then all stds, ddof 0. Also embed('mfcc', audio).",
     syntax_example = "mfcc_stats(audio, sr [, variant])",
     sql_example = r#"```sql
 > SELECT cardinality(mfcc_stats(array_repeat(0.5, 22050), 22050)) AS dim;
@@ -72,6 +72,14 @@ impl RowFunction for MfccStats {
             sample_rate(sr)?;
         }
         variant(p.text(2)).map(|_| ())
+    }
+
+    /// Always 144 values: a `fixed_size_list<float32, 144>`.
+    fn vector_len(
+        _p: &dyn Params,
+        _catalog: Option<&std::sync::Arc<dyn crate::model::ModelCatalog>>,
+    ) -> Result<Option<usize>, String> {
+        Ok(Some(MFCC_STATS_DIM))
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
