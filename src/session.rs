@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::TableFunctionImpl;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
@@ -57,22 +58,27 @@ pub fn new_context(catalog: Arc<dyn ModelCatalog>) -> Result<SessionContext> {
 
 /// Registers the session's table functions over `registry` (`models()`, `model_info(name)`).
 pub fn register_tables(ctx: &SessionContext, registry: &Arc<ModelRegistry>) {
-    ctx.register_udtf(
-        "models",
-        Arc::new(crate::tables::models::ModelsFunc::new(registry.clone())),
-    );
-    ctx.register_udtf(
-        "model_types",
-        Arc::new(crate::tables::model_types::ModelTypesFunc::new(
-            registry.clone(),
-        )),
-    );
-    ctx.register_udtf(
-        "model_info",
-        Arc::new(crate::tables::model_info::ModelInfoFunc::new(
-            registry.clone(),
-        )),
-    );
+    let functions: [(&str, Arc<dyn TableFunctionImpl>); 3] = [
+        (
+            "models",
+            Arc::new(crate::tables::models::ModelsFunc::new(registry.clone())),
+        ),
+        (
+            "model_types",
+            Arc::new(crate::tables::model_types::ModelTypesFunc::new(
+                registry.clone(),
+            )),
+        ),
+        (
+            "model_info",
+            Arc::new(crate::tables::model_info::ModelInfoFunc::new(
+                registry.clone(),
+            )),
+        ),
+    ];
+    for (name, f) in functions {
+        ctx.register_udtf(name, trustql_udfs::call_scan::named_calls(name, f));
+    }
 }
 
 /// A trustql session. Cloning is cheap and shares everything (context, models, settings).

@@ -13,13 +13,16 @@
 //! - [`stats`]: linear mixed models (`lmer`) and sequential experimental designs;
 //! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
 //!   payloads, the catalog that functions look models up in);
-//! - [`engine`]: session-level settings (`trustql.device`) and `trustql_device()`.
+//! - [`engine`]: session-level settings (`trustql.device`) and `trustql_device()`;
+//! - [`call_scan`]: table-function calls named by their arguments, so that DataFusion tells
+//!   two calls of one function apart.
 //!
 //! Numeric kernels take slices and never import Arrow; the UDF adapters beside them convert
 //! Arrow arrays to kernel inputs and back and pass NULLs through.
 
 pub mod adapters;
 pub mod audio;
+pub mod call_scan;
 pub mod engine;
 pub mod explain;
 pub mod model;
@@ -66,6 +69,9 @@ pub fn table_functions(
     udtfs.extend(stats::table_functions(catalog));
     udtfs.extend(audio::table_functions());
     udtfs
+        .into_iter()
+        .map(|(name, f)| (name, call_scan::named_calls(name, f)))
+        .collect()
 }
 
 /// Every model type known to this build (what `CREATE MODEL ... OPTIONS (type = ...)` accepts).
