@@ -158,7 +158,7 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
 
 /// `work` on the rows of `batch` grouped by model (argument 0); a built-in encoder's name is an
 /// error saying it `refusal` (e.g. "separates no source").
-pub(crate) fn model_rows(
+fn model_rows(
     batch: &Batch<'_>,
     refusal: &str,
     work: impl Fn(&dyn AudioEncoder, &[&[f32]], tch::Device) -> datafusion::error::Result<Vec<Value>>,
@@ -176,6 +176,57 @@ pub(crate) fn model_rows(
     out.into_iter()
         .map(|v| v.ok_or_else(|| "internal: a row was not computed".to_string()))
         .collect()
+}
+
+/// A function of a model and a clip that runs on the models' batched path (`predict`,
+/// `separate`, `reconstruction_error`): its arguments are (model, clip [, sr]), the sample rate is
+/// checked against the model's, the rows of a batch are grouped by model, and a built-in encoder
+/// is refused. Implementing it makes the function a [`RowFunction`].
+pub(crate) trait ModelClipFunction:
+    std::fmt::Debug + Default + PartialEq + Eq + std::hash::Hash + Send + Sync + 'static
+{
+    /// Its SQL name.
+    const NAME: &'static str;
+    /// The clip argument's name in errors ("audio", "mixture").
+    const CLIP: &'static str;
+    /// What it returns.
+    const OUT: OutKind;
+    /// How a built-in encoder is refused ("predicts no classes").
+    const REFUSAL: &'static str;
+    /// Its documentation (from `#[user_doc]`).
+    fn doc() -> Option<&'static Documentation>;
+    /// One value per clip of `clips`, computed together by `encoder` on `device`.
+    fn work(
+        encoder: &dyn AudioEncoder,
+        clips: &[&[f32]],
+        device: tch::Device,
+    ) -> datafusion::error::Result<Vec<Value>>;
+}
+
+impl<F: ModelClipFunction> RowFunction for F {
+    const NAME: &'static str = <F as ModelClipFunction>::NAME;
+    const ARGS: &'static [ArgSpec] = &[
+        arg("model", Kind::Text),
+        arg(F::CLIP, Kind::Audio),
+        opt("sr", Kind::Float),
+    ];
+    const OUT: OutKind = <F as ModelClipFunction>::OUT;
+
+    fn doc() -> Option<&'static Documentation> {
+        <F as ModelClipFunction>::doc()
+    }
+
+    fn validate(p: &dyn Params) -> Result<(), String> {
+        check_sample_rate(p, 2)
+    }
+
+    fn compute(_row: &Row<'_>) -> Result<Value, String> {
+        Err("needs a session's model store".to_string())
+    }
+
+    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
+        Some(model_rows(batch, F::REFUSAL, F::work))
+    }
 }
 
 /// The model called `name` from `catalog`, checked to be an audio encoder; the errors list the

@@ -1,13 +1,13 @@
 //! `predict(model, audio [, sr])`: class probabilities of a clip by a classifying audio model,
 //! so that task performance on original and transformed clips (thesis Fig. 4.4) is a query.
 
+use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::{
-    arg, check_sample_rate, opt, ArgSpec, Batch, Kind, OutKind, Params, Row, RowFunction, Value,
-};
-use super::embed::model_rows;
+use super::adapter::{OutKind, Value};
+use super::deep::AudioEncoder;
+use super::embed::ModelClipFunction;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -33,37 +33,20 @@ pub struct Predict;
 
 static DOC: Predict = Predict;
 
-impl RowFunction for Predict {
+impl ModelClipFunction for Predict {
     const NAME: &'static str = "predict";
-    const ARGS: &'static [ArgSpec] = &[
-        arg("model", Kind::Text),
-        arg("audio", Kind::Audio),
-        opt("sr", Kind::Float),
-    ];
+    const CLIP: &'static str = "audio";
     const OUT: OutKind = OutKind::Vector;
+    const REFUSAL: &'static str = "predicts no classes";
 
     fn doc() -> Option<&'static Documentation> {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
-        check_sample_rate(p, 2)
-    }
-
-    fn compute(_row: &Row<'_>) -> Result<Value, String> {
-        Err("needs a session's model store".to_string())
-    }
-
-    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
-        Some(model_rows(
-            batch,
-            "predicts no classes",
-            |e, clips, device| {
-                Ok(e.predict(clips, device)?
-                    .into_iter()
-                    .map(Value::Samples)
-                    .collect())
-            },
-        ))
+    fn work(e: &dyn AudioEncoder, clips: &[&[f32]], device: tch::Device) -> Result<Vec<Value>> {
+        Ok(e.predict(clips, device)?
+            .into_iter()
+            .map(Value::Samples)
+            .collect())
     }
 }

@@ -1,13 +1,13 @@
 //! `reconstruction_error(model, audio [, sr])`: how well an autoencoder reproduces a clip, the
 //! autoencoder task's performance measure (thesis §4.4), on original and transformed clips.
 
+use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::{
-    arg, check_sample_rate, opt, ArgSpec, Batch, Kind, OutKind, Params, Row, RowFunction, Value,
-};
-use super::embed::model_rows;
+use super::adapter::{OutKind, Value};
+use super::deep::AudioEncoder;
+use super::embed::ModelClipFunction;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -33,37 +33,20 @@ pub struct ReconstructionError;
 
 static DOC: ReconstructionError = ReconstructionError;
 
-impl RowFunction for ReconstructionError {
+impl ModelClipFunction for ReconstructionError {
     const NAME: &'static str = "reconstruction_error";
-    const ARGS: &'static [ArgSpec] = &[
-        arg("model", Kind::Text),
-        arg("audio", Kind::Audio),
-        opt("sr", Kind::Float),
-    ];
+    const CLIP: &'static str = "audio";
     const OUT: OutKind = OutKind::Float;
+    const REFUSAL: &'static str = "reconstructs nothing";
 
     fn doc() -> Option<&'static Documentation> {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
-        check_sample_rate(p, 2)
-    }
-
-    fn compute(_row: &Row<'_>) -> Result<Value, String> {
-        Err("needs a session's model store".to_string())
-    }
-
-    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
-        Some(model_rows(
-            batch,
-            "reconstructs nothing",
-            |e, clips, device| {
-                Ok(e.reconstruction_error(clips, device)?
-                    .into_iter()
-                    .map(Value::Float)
-                    .collect())
-            },
-        ))
+    fn work(e: &dyn AudioEncoder, clips: &[&[f32]], device: tch::Device) -> Result<Vec<Value>> {
+        Ok(e.reconstruction_error(clips, device)?
+            .into_iter()
+            .map(Value::Float)
+            .collect())
     }
 }

@@ -1,13 +1,13 @@
 //! `separate(model, mixture [, sr])`: the source a separation model extracts from a mixture, so
 //! that its SDR on original and transformed mixtures (thesis Fig. 4.4) is a query.
 
+use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::adapter::{
-    arg, check_sample_rate, opt, ArgSpec, Batch, Kind, OutKind, Params, Row, RowFunction, Value,
-};
-use super::embed::model_rows;
+use super::adapter::{OutKind, Value};
+use super::deep::AudioEncoder;
+use super::embed::ModelClipFunction;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -33,37 +33,20 @@ pub struct Separate;
 
 static DOC: Separate = Separate;
 
-impl RowFunction for Separate {
+impl ModelClipFunction for Separate {
     const NAME: &'static str = "separate";
-    const ARGS: &'static [ArgSpec] = &[
-        arg("model", Kind::Text),
-        arg("mixture", Kind::Audio),
-        opt("sr", Kind::Float),
-    ];
+    const CLIP: &'static str = "mixture";
     const OUT: OutKind = OutKind::Audio;
+    const REFUSAL: &'static str = "separates no source";
 
     fn doc() -> Option<&'static Documentation> {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
-        check_sample_rate(p, 2)
-    }
-
-    fn compute(_row: &Row<'_>) -> Result<Value, String> {
-        Err("needs a session's model store".to_string())
-    }
-
-    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
-        Some(model_rows(
-            batch,
-            "separates no source",
-            |e, clips, device| {
-                Ok(e.separate(clips, device)?
-                    .into_iter()
-                    .map(Value::Samples)
-                    .collect())
-            },
-        ))
+    fn work(e: &dyn AudioEncoder, clips: &[&[f32]], device: tch::Device) -> Result<Vec<Value>> {
+        Ok(e.separate(clips, device)?
+            .into_iter()
+            .map(Value::Samples)
+            .collect())
     }
 }
