@@ -152,12 +152,32 @@ mod tests {
         "SELECT (SELECT count(*) FROM numbers(2)) AS a, (SELECT count(*) FROM numbers(5)) AS b";
 
     /// The failure this module exists for, shown on DataFusion's own planning: unwrapped, the
-    /// second call is answered with the first call's table.
+    /// second call of scalar subqueries is answered with the first call's table, while joins and
+    /// unions of two calls were right (each scan is planned from its own provider). Should a
+    /// DataFusion upgrade fix the first, this test says so.
     #[tokio::test]
     async fn unwrapped_calls_are_confused() {
         let ctx = SessionContext::new();
         ctx.register_udtf("numbers", Arc::new(Numbers));
         assert_eq!(counts(&ctx, TWO_CALLS).await, vec![2, 2]);
+        assert_eq!(
+            counts(
+                &ctx,
+                "SELECT count(*) FROM numbers(4) a CROSS JOIN numbers(3) b"
+            )
+            .await,
+            vec![12]
+        );
+        assert_eq!(
+            counts(
+                &ctx,
+                "SELECT sum(v) FROM numbers(3) UNION ALL SELECT sum(v) FROM numbers(4)"
+            )
+            .await
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>(),
+            [6, 10].into()
+        );
     }
 
     #[tokio::test]

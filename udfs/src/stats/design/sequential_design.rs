@@ -16,7 +16,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::{exec_err, plan_err, ScalarValue};
@@ -26,7 +26,7 @@ use datafusion_macros::user_doc;
 
 use super::kernels;
 use crate::adapters::resolve_table;
-use crate::whole_table::{WholeTable, WholeTableTransform};
+use crate::whole_table::{content_keys, WholeTable, WholeTableTransform};
 
 const NAME: &str = "sequential_design";
 
@@ -395,20 +395,6 @@ fn levels(spec: &DesignSpec, column: &ArrayRef, factor: &str) -> Result<Levels> 
     Ok(Levels { of_row, labels })
 }
 
-/// The rows of `batch` in Arrow's comparable row format, over every column whose type it supports.
-fn encode_rows(batch: &RecordBatch) -> Result<Option<Rows>> {
-    let (fields, columns): (Vec<SortField>, Vec<ArrayRef>) = batch
-        .columns()
-        .iter()
-        .map(|c| (SortField::new(c.data_type().clone()), c.clone()))
-        .filter(|(f, _)| RowConverter::supports_fields(std::slice::from_ref(f)))
-        .unzip();
-    if columns.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(RowConverter::new(fields)?.convert_columns(&columns)?))
-}
-
 /// Runs Algorithm 2 over the admissible runs in `batch` and builds the output.
 fn design(batch: &RecordBatch, spec: &DesignSpec, full_schema: &SchemaRef) -> Result<RecordBatch> {
     let name = spec.output.name();
@@ -432,7 +418,7 @@ fn design(batch: &RecordBatch, spec: &DesignSpec, full_schema: &SchemaRef) -> Re
         .map(|(&c, factor)| levels(spec, batch.column(c), factor))
         .collect::<Result<_>>()?;
     // The canonical order of the runs: by factor levels, then by every column.
-    let encoded = encode_rows(batch)?;
+    let encoded = content_keys(batch)?;
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|&a, &b| {
         factors
