@@ -48,13 +48,7 @@ CREATE TABLE variants AS
   UNION ALL
   SELECT c.bwv, c.instrument, c.key_mode, c.tempo, t.transform, t.magnitude,
     match_loudness(
-      CASE t.transform
-        WHEN 'PS' THEN pitch_shift(c.mix, 22050, t.magnitude)
-        WHEN 'TS' THEN tempo_shift(c.mix, 22050, t.magnitude)
-        WHEN 'PN' THEN add_pink_noise(c.mix, t.magnitude, 42)
-        WHEN 'EN' THEN mix_noise(c.mix, n.noise, t.magnitude, 42)
-        WHEN 'MP' THEN mp3_roundtrip(c.mix, 22050, CAST(t.magnitude AS BIGINT))
-      END,
+      transform_audio(c.mix, 22050, t.transform, t.magnitude, 42, n.noise),
       c.mix, 22050),
     CASE t.transform
       WHEN 'PS' THEN pitch_shift(c.soprano, 22050, t.magnitude)

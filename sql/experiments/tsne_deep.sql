@@ -21,13 +21,7 @@ CREATE TABLE clips AS
   UNION ALL
   SELECT o.clip, t.transform, t.magnitude,
     match_loudness(
-      CASE t.transform
-        WHEN 'PS' THEN pitch_shift(o.samples, 22050, t.magnitude)
-        WHEN 'TS' THEN tempo_shift(o.samples, 22050, t.magnitude)
-        WHEN 'PN' THEN add_pink_noise(o.samples, t.magnitude, 42)
-        WHEN 'EN' THEN mix_noise(o.samples, c.noise, t.magnitude, 42)
-        WHEN 'MP' THEN mp3_roundtrip(o.samples, 22050, CAST(t.magnitude AS BIGINT))
-      END,
+      transform_audio(o.samples, 22050, t.transform, t.magnitude, 42, c.noise),
       o.samples, 22050)
   FROM originals o CROSS JOIN smallest t CROSS JOIN crowd c;
 

@@ -45,6 +45,7 @@ pub mod simple_distance;
 pub mod stft_db;
 pub mod tempo_shift;
 pub mod to_mono;
+pub mod transform_audio;
 pub mod within_consistency;
 pub mod write_wav;
 
@@ -70,6 +71,9 @@ pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
         Arc::new(RowUdf::<pitch_shift::PitchShift>::udf(catalog.clone())),
         Arc::new(RowUdf::<tempo_shift::TempoShift>::udf(catalog.clone())),
         Arc::new(RowUdf::<mp3_roundtrip::Mp3Roundtrip>::udf(catalog.clone())),
+        Arc::new(RowUdf::<transform_audio::TransformAudio>::udf(
+            catalog.clone(),
+        )),
         Arc::new(RowUdf::<loudness_lufs::LoudnessLufs>::udf(catalog.clone())),
         Arc::new(RowUdf::<match_loudness::MatchLoudness>::udf(
             catalog.clone(),
