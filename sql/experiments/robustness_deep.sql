@@ -82,7 +82,9 @@ CREATE TABLE transformed_features AS
       match_loudness(
         transform_audio(o.samples, 22050, t.transform, t.magnitude, 42, c.noise),
         o.samples, 22050) AS audio
-    FROM originals o CROSS JOIN transformations t CROSS JOIN crowd c);
+    -- Clips first, transformations last: a cross join holds its left side in memory, so this
+    -- holds the clips, not every clip x transformation with its audio (4.4 GB the other way).
+    FROM crowd c CROSS JOIN originals o CROSS JOIN transformations t);
 
 -- Distances from every transformed clip to every original: audio space once, embedding space
 -- per encoder (one row per encoder).
