@@ -134,6 +134,36 @@ impl TrainingData {
     pub fn num_rows(&self) -> usize {
         self.batches.iter().map(|b| b.num_rows()).sum()
     }
+
+    /// The rank of each row of the `AS` query (numbered 0.. across the batches) in an order of
+    /// the named columns' contents ([`crate::whole_table::content_keys`]). A model type that
+    /// takes its rows in this order depends on the rows and not on the order in which DataFusion
+    /// delivered them (joins, `UNION ALL` and multi-partition scans deliver rows in any order).
+    /// Rows with equal contents keep their relative order. The named columns are copied once.
+    pub fn content_ranks(&self, model_type: &str, columns: &[&str]) -> Result<Vec<usize>> {
+        let indices = columns
+            .iter()
+            .map(|c| self.column(model_type, c))
+            .collect::<Result<Vec<_>>>()?;
+        let parts = self
+            .batches
+            .iter()
+            .map(|b| b.project(&indices))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let Some(first) = parts.first() else {
+            return Ok(Vec::new());
+        };
+        let batch = datafusion::arrow::compute::concat_batches(&first.schema(), &parts)?;
+        let mut order: Vec<usize> = (0..batch.num_rows()).collect();
+        if let Some(keys) = crate::whole_table::content_keys(&batch)? {
+            order.sort_by(|&a, &b| keys.row(a).cmp(&keys.row(b)));
+        }
+        let mut ranks = vec![0; order.len()];
+        for (rank, row) in order.into_iter().enumerate() {
+            ranks[row] = rank;
+        }
+        Ok(ranks)
+    }
 }
 
 /// What a model type needs to train.

@@ -868,18 +868,14 @@ fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>
             "model type 'vgg' has no training clips (every row has a NULL)".to_string(),
         ));
     }
-    // The examples are put in an order of their content (audio, then label, then target), so
-    // that the model depends on the rows of the AS query and the seed, not on the order in which
-    // DataFusion delivered the rows (joins and UNION ALL deliver them in any order). Identical
-    // rows are interchangeable; errors still name the query's row numbers.
-    rows.sort_by(|x, y| {
-        lexicographic(x.1, y.1)
-            .then_with(|| lexicographic(&x.2, &y.2))
-            .then_with(|| match (&x.3, &y.3) {
-                (Some(a), Some(b)) => lexicographic(a, b),
-                (a, b) => a.is_some().cmp(&b.is_some()),
-            })
-    });
+    // The examples are taken in an order of the task's columns' contents, so that the model
+    // depends on the AS query's rows and the seed, not on the order in which DataFusion
+    // delivered them; errors above still name the query's row numbers.
+    let columns: Vec<&str> = std::iter::once("audio")
+        .chain(h.task.label_column().map(|(c, _)| c))
+        .collect();
+    let ranks = data.content_ranks(TYPE, &columns)?;
+    rows.sort_by_key(|x| ranks[x.0]);
     let out = rows
         .into_par_iter()
         .map(|(r, a, label, target)| {
@@ -899,16 +895,6 @@ fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((out, classes, dropped))
-}
-
-/// A total order of sample or label vectors: element by element (IEEE total order), then shorter
-/// first.
-fn lexicographic(a: &[f32], b: &[f32]) -> std::cmp::Ordering {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| x.total_cmp(y))
-        .find(|o| o.is_ne())
-        .unwrap_or_else(|| a.len().cmp(&b.len()))
 }
 
 /// The loss of one mini-batch of `(example, start)` crops.
