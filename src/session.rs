@@ -307,6 +307,8 @@ impl Session {
             model_type.name()
         ));
         let device = resolve_device(device_setting(self.ctx.state().config_options()))?;
+        let memory_limit =
+            trustql_udfs::engine::memory_limit(self.ctx.state().config_options());
         let progress = self.progress.clone();
         let cancel = self.cancel.clone();
         let train_type = model_type.clone();
@@ -340,6 +342,7 @@ impl Session {
                 options: &train_options,
                 control: TaskControl::new(&report, &cancel),
                 device,
+                memory_limit,
                 checkpoint: Some(&checkpoint),
             };
             train_type.train(&data, &ctx).map_err(|e| {

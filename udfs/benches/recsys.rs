@@ -494,6 +494,7 @@ fn train(
         options: &options,
         control: TaskControl::new(&progress, &cancel),
         device,
+        memory_limit: trustql_udfs::engine::memory::default_memory_limit(),
         checkpoint: None,
     };
     log.begin();

@@ -597,6 +597,7 @@ mod common {
             options: &options,
             control: TaskControl::new(&progress, &cancel),
             device: Device::Cpu,
+            memory_limit: trustql_udfs::engine::memory::default_memory_limit(),
             checkpoint: None,
         };
         mt.train(&td, &ctx).unwrap().model

@@ -138,6 +138,7 @@ fn train(name: &str, data: &TrainingData, options: &[(&str, &str)]) -> Box<dyn M
         options: &options,
         control: TaskControl::new(&progress, &cancel),
         device: Device::Cpu,
+        memory_limit: trustql_udfs::engine::memory::default_memory_limit(),
         checkpoint: None,
     };
     let trained = mt.train(data, &ctx).unwrap();

@@ -66,6 +66,9 @@ extensions_options! {
     pub struct TrustqlOptions {
         /// Tensor device: 'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
         pub device: DeviceSetting, default = DeviceSetting::Auto
+        /// Most memory one function or training may plan to use (bytes, or '8GiB', '512MB'); an
+        /// option that would need more is refused before allocating. Default: half the machine's memory.
+        pub memory_limit: super::memory::MemoryLimit, default = super::memory::MemoryLimit::default()
     }
 }
 

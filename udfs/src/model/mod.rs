@@ -172,6 +172,9 @@ pub struct TrainContext<'a> {
     pub control: TaskControl<'a>,
     /// The session's tensor device.
     pub device: tch::Device,
+    /// The session's memory limit in bytes (`trustql.memory_limit`): options that size memory
+    /// are checked against it with [`crate::engine::check_memory`] before allocating.
+    pub memory_limit: u64,
     /// Saves a model trained so far in the model store under the model's name (long training
     /// checkpoints with it; the final model replaces the checkpoint). Absent outside a session.
     pub checkpoint: Option<&'a (dyn Fn(Trained) -> Result<()> + Send + Sync)>,
