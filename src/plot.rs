@@ -503,16 +503,29 @@ impl Drawn {
 }
 
 /// Lays out `batches` by `options` and writes the figure to `path` atomically (the parent
-/// folder is created when missing).
+/// folder is created when missing). A PNG's pixels are checked against `memory_limit` (bytes)
+/// before they are allocated.
 pub fn draw(
     schema: &Schema,
     batches: &[RecordBatch],
     path: &Path,
     options: &[(String, OptionValue)],
+    memory_limit: u64,
 ) -> Result<Drawn> {
     let request = PlotRequest::new(path, options)?;
     let table = table(schema, batches, &request)?;
     let figure = layout(&table, &request.spec).map_err(|e| plan(format!("plot: {e}")))?;
+    if request.format == ImageFormat::Png {
+        let (w, h) = figure.size();
+        let scale = request.scale;
+        // The RGBA pixmap, and about as much again while it is encoded.
+        let pixels = (f64::from(w) * scale).round() * (f64::from(h) * scale).round();
+        trustql_udfs::engine::check_memory(
+            &format!("plot: width {w} × height {h} at scale {scale} ({pixels} PNG pixels)"),
+            pixels * 4.0 * 2.0,
+            memory_limit,
+        )?;
+    }
     let bytes = match request.format {
         ImageFormat::Svg => figure.to_svg().into_bytes(),
         ImageFormat::Png => figure

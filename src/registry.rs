@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use datafusion::error::{DataFusionError, Result};
-use trustql_udfs::model::{LoadedModel, ModelCatalog, ModelType};
+use trustql_udfs::model::{CancelToken, LoadedModel, ModelCatalog, ModelType};
 
 use crate::store::{self, ModelHeader};
 
@@ -20,7 +20,12 @@ pub type Listing = (Vec<(ModelHeader, PathBuf)>, Vec<String>);
 pub struct ModelRegistry {
     dir: PathBuf,
     types: Vec<Arc<dyn ModelType>>,
-    loaded: RwLock<HashMap<String, Arc<LoadedModel>>>,
+    loaded: RwLock<HashMap<String, Cached>>,
+    /// Bumped at the start of every statement ([`ModelRegistry::new_statement`]): a cached model
+    /// is checked against its file once per statement, and cancel tokens know their statement.
+    generation: Arc<std::sync::atomic::AtomicU64>,
+    /// The cancelled flag of the statement running now (see [`CancelToken`]).
+    statement_cancel: std::sync::Mutex<Arc<std::sync::atomic::AtomicBool>>,
     /// Where functions report progress, and the flag that stops them (set by the session).
     control: std::sync::OnceLock<(
         Option<crate::ProgressFn>,
@@ -36,21 +41,85 @@ impl std::fmt::Debug for ModelRegistry {
     }
 }
 
-/// Model names become file names, so they are restricted to a portable alphabet.
+/// The longest model name, in bytes.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Model names become file names inside the store, so they are restricted to a portable
+/// alphabet that cannot leave it: ASCII letters, digits, `_`, `-` and `.`, at most
+/// [`MAX_NAME_LEN`] characters, not starting with `.` and never containing `..`. There is no
+/// path separator, no NUL, no percent-encoding and no non-ASCII look-alike in that alphabet, so a
+/// name from SQL or from a script names one file of the store and nothing else. Every entry
+/// point (the DDL, every function taking a model name, `models()`, `model_info()`, the library
+/// API) goes through the registry, which checks the name before touching the file system.
 pub fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
+    let why = if name.is_empty() {
+        Some("it is empty".to_string())
+    } else if name.len() > MAX_NAME_LEN {
+        Some(format!(
+            "it has {} bytes, more than {MAX_NAME_LEN}",
+            name.len()
+        ))
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        Some(format!("it contains {}", describe_char(c)))
+    } else if name.starts_with('.') {
+        Some("it starts with '.'".to_string())
+    } else if name.contains("..") {
+        Some("it contains '..'".to_string())
     } else {
-        Err(DataFusionError::Plan(format!(
-            "invalid model name '{name}': use letters, digits, '_', '-' and '.' (not first), at most 128 characters"
-        )))
+        None
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(DataFusionError::Plan(format!(
+            "invalid model name '{}': {why}; model names use ASCII letters, digits, '_', '-' and '.' \
+             (not first, never '..'), at most {MAX_NAME_LEN} characters",
+            name.escape_debug()
+        ))),
     }
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        '/' | '\\' => format!("a path separator '{c}'"),
+        '\0' => "a NUL character".to_string(),
+        c if c.is_ascii_graphic() || c == ' ' => format!("'{c}'"),
+        c => format!("the character U+{:04X}", c as u32),
+    }
+}
+
+/// What identifies one version of a model file: a file replaced by another process (even with
+/// the same size in the same second) gets a new inode from the store's rename.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileIdentity {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<Self> {
+        let m = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Self {
+            len: m.len(),
+            modified: m.modified().ok(),
+            inode,
+        })
+    }
+}
+
+/// A cached model, the identity of the file it was read from, and the statement generation in
+/// which that identity was last confirmed.
+struct Cached {
+    model: Arc<LoadedModel>,
+    file: Option<FileIdentity>,
+    confirmed: u64,
 }
 
 impl ModelRegistry {
@@ -60,6 +129,10 @@ impl ModelRegistry {
             dir: dir.into(),
             types,
             loaded: RwLock::new(HashMap::new()),
+            generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            statement_cancel: std::sync::Mutex::new(Arc::new(
+                std::sync::atomic::AtomicBool::new(false),
+            )),
             control: std::sync::OnceLock::new(),
         }
     }
@@ -84,8 +157,46 @@ impl ModelRegistry {
         &self.types
     }
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.{}", store::EXTENSION))
+    /// The file of model `name`, after checking the name ([`check_name`]). A file that is a
+    /// symbolic link is followed only when its target lies inside the store.
+    fn path(&self, name: &str) -> Result<PathBuf> {
+        check_name(name)?;
+        let path = self.dir.join(format!("{name}.{}", store::EXTENSION));
+        let is_link = std::fs::symlink_metadata(&path)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false);
+        if is_link {
+            let inside = match (path.canonicalize(), self.dir.canonicalize()) {
+                (Ok(target), Ok(dir)) => target.parent() == Some(dir.as_path()),
+                _ => false,
+            };
+            if !inside {
+                return Err(DataFusionError::Plan(format!(
+                    "model '{name}' is a link to a file outside the model store {}; refused",
+                    self.dir.display()
+                )));
+            }
+        }
+        Ok(path)
+    }
+
+    /// Marks the start of a statement: cached models are checked against their files again
+    /// (once per statement), so a model replaced by another process is not served stale; and
+    /// when the session's cancel flag is set (the previous statement was cancelled), that
+    /// statement's tokens are cancelled for good and the flag is cleared for the new statement.
+    pub fn new_statement(&self) {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        let mut current = match self.statement_cancel.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((_, request)) = self.control.get() {
+            if request.swap(false, SeqCst) {
+                current.store(true, SeqCst);
+            }
+        }
+        *current = Arc::new(AtomicBool::new(false));
+        self.generation.fetch_add(1, SeqCst);
     }
 
     /// The model type called `name`, or an error listing the known types.
@@ -107,9 +218,9 @@ impl ModelRegistry {
         self.types.iter().map(|t| t.name()).collect()
     }
 
-    /// Whether the store holds a model of that name.
-    pub fn exists(&self, name: &str) -> bool {
-        self.path(name).exists()
+    /// Whether the store holds a model of that name (an error for an invalid name).
+    pub fn exists(&self, name: &str) -> Result<bool> {
+        Ok(self.path(name)?.exists())
     }
 
     /// Saves a trained model (atomically) and makes it available under its name.
@@ -122,17 +233,22 @@ impl ModelRegistry {
             model.training.clone(),
         );
         let payload = model.model.to_bytes()?;
-        store::write_model(&self.path(&model.name), &header, &payload)?;
+        let path = self.path(&model.name)?;
+        store::write_model(&path, &header, &payload)?;
         let model = Arc::new(model);
-        self.cache_write()?
-            .insert(model.name.clone(), model.clone());
+        let cached = Cached {
+            model: model.clone(),
+            file: FileIdentity::of(&path),
+            confirmed: self.generation(),
+        };
+        self.cache_write()?.insert(model.name.clone(), cached);
         Ok(model)
     }
 
     /// Removes a model; `Ok(false)` when there was none.
     pub fn drop_model(&self, name: &str) -> Result<bool> {
+        let path = self.path(name)?;
         self.cache_write()?.remove(name);
-        let path = self.path(name);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -176,7 +292,7 @@ impl ModelRegistry {
 
     /// Loads the header and model stored under `name`.
     pub fn load(&self, name: &str) -> Result<(ModelHeader, LoadedModel)> {
-        let path = self.path(name);
+        let path = self.path(name)?;
         if !path.exists() {
             let (known, _) = self.list()?;
             let names: Vec<String> = known.into_iter().map(|(h, _)| h.name).collect();
@@ -203,9 +319,18 @@ impl ModelRegistry {
         Ok((header, loaded))
     }
 
-    fn cache_write(
-        &self,
-    ) -> Result<std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<LoadedModel>>>> {
+    /// The current statement generation. A registry outside a session (the library's
+    /// `register_functions`) knows no statements, so every lookup checks the file.
+    fn generation(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.control.get().is_some() {
+            self.generation.load(Relaxed)
+        } else {
+            self.generation.fetch_add(1, Relaxed) + 1
+        }
+    }
+
+    fn cache_write(&self) -> Result<std::sync::RwLockWriteGuard<'_, HashMap<String, Cached>>> {
         self.loaded
             .write()
             .map_err(|_| DataFusionError::Internal("model cache poisoned".to_string()))
@@ -214,17 +339,38 @@ impl ModelRegistry {
 
 impl ModelCatalog for ModelRegistry {
     fn model(&self, name: &str) -> Result<Arc<LoadedModel>> {
-        if let Some(m) = self
-            .loaded
-            .read()
-            .map_err(|_| DataFusionError::Internal("model cache poisoned".to_string()))?
-            .get(name)
-        {
-            return Ok(m.clone());
+        let path = self.path(name)?;
+        let generation = self.generation();
+        let stale = {
+            let cache = self
+                .loaded
+                .read()
+                .map_err(|_| DataFusionError::Internal("model cache poisoned".to_string()))?;
+            match cache.get(name) {
+                Some(c) if c.confirmed == generation => return Ok(c.model.clone()),
+                Some(c) => Some((c.model.clone(), c.file)),
+                None => None,
+            }
+        };
+        let file = FileIdentity::of(&path);
+        if let Some((model, seen)) = stale {
+            if file.is_some() && file == seen {
+                if let Some(c) = self.cache_write()?.get_mut(name) {
+                    c.confirmed = generation;
+                }
+                return Ok(model);
+            }
         }
         let (_, loaded) = self.load(name)?;
         let loaded = Arc::new(loaded);
-        self.cache_write()?.insert(name.to_string(), loaded.clone());
+        self.cache_write()?.insert(
+            name.to_string(),
+            Cached {
+                model: loaded.clone(),
+                file,
+                confirmed: generation,
+            },
+        );
         Ok(loaded)
     }
 
@@ -235,11 +381,22 @@ impl ModelCatalog for ModelRegistry {
     }
 
     fn check_cancelled(&self) -> Result<()> {
-        match self.control.get() {
-            Some((_, cancel)) if cancel.load(std::sync::atomic::Ordering::Relaxed) => Err(
-                DataFusionError::Execution("cancelled by the user".to_string()),
-            ),
-            _ => Ok(()),
-        }
+        self.cancel_token().check()
+    }
+
+    fn cancel_token(&self) -> CancelToken {
+        let Some((_, request)) = self.control.get() else {
+            return CancelToken::never();
+        };
+        let statement = match self.statement_cancel.lock() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        CancelToken::new(
+            statement,
+            request.clone(),
+            self.generation.clone(),
+            self.generation.load(std::sync::atomic::Ordering::SeqCst),
+        )
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,7 +23,7 @@ use trustql_udfs::model::{
 };
 
 use crate::plot::{self, PlotStatement};
-use crate::registry::{check_name, ModelRegistry};
+use crate::registry::ModelRegistry;
 use crate::sql::model_ddl::{self, ModelStatement};
 use crate::tables::{model_info::model_info_batch, models::models_batch};
 
@@ -156,15 +156,18 @@ impl Session {
                     .to_string(),
             ));
         };
-        let drawn = plot::draw(&last.schema, &last.batches, path, options)?;
+        let limit = trustql_udfs::engine::memory_limit(self.ctx.state().config_options());
+        let drawn = plot::draw(&last.schema, &last.batches, path, options, limit)?;
         if let Some(w) = drawn.warning() {
             self.progress(&format!("warning: {w}"));
         }
         drawn.batch()
     }
 
-    /// Setting this flag stops long work (training) at its next check; the CLI sets it on Ctrl-C.
-    /// It is cleared at the start of every statement.
+    /// Setting this flag stops the running statement's long work (training, explainers) at its
+    /// next check; the CLI sets it on Ctrl-C. At the start of the next statement it is cleared,
+    /// and the cancelled statement's work that is still running stays cancelled (see
+    /// [`trustql_udfs::model::CancelToken`]).
     pub fn cancel_flag(&self) -> Arc<AtomicBool> {
         self.cancel.clone()
     }
@@ -172,7 +175,7 @@ impl Session {
     /// Plans one statement: model DDL is executed now and its result returned as a DataFrame;
     /// anything else is DataFusion SQL (queries run when the DataFrame is collected).
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
-        self.cancel.store(false, Ordering::Relaxed);
+        self.registry.new_statement();
         if let Some(statement) = plot::parse_copy(sql)? {
             return self.plot_statement(statement).await;
         }
@@ -193,7 +196,14 @@ impl Session {
         let df = self.ctx.sql(&statement.query).await?;
         let schema = df.schema().as_arrow().clone();
         let batches = df.collect().await?;
-        let drawn = plot::draw(&schema, &batches, &statement.path, &statement.options)?;
+        let limit = trustql_udfs::engine::memory_limit(self.ctx.state().config_options());
+        let drawn = plot::draw(
+            &schema,
+            &batches,
+            &statement.path,
+            &statement.options,
+            limit,
+        )?;
         if let Some(w) = drawn.warning() {
             self.progress(&format!("warning: {w}"));
         }
@@ -215,8 +225,7 @@ impl Session {
                 options,
                 query,
             } => {
-                check_name(&name)?;
-                if self.registry.exists(&name) && !or_replace {
+                if self.registry.exists(&name)? && !or_replace {
                     if if_not_exists {
                         self.progress(&format!("model '{name}' exists; not retrained"));
                         return self.ctx.read_empty();
@@ -310,7 +319,7 @@ impl Session {
         let memory_limit =
             trustql_udfs::engine::memory_limit(self.ctx.state().config_options());
         let progress = self.progress.clone();
-        let cancel = self.cancel.clone();
+        let cancel = self.registry.cancel_token();
         let train_type = model_type.clone();
         let train_options = options.clone();
         let registry = self.registry.clone();
@@ -340,7 +349,7 @@ impl Session {
             };
             let ctx = TrainContext {
                 options: &train_options,
-                control: TaskControl::new(&report, &cancel),
+                control: TaskControl::with_token(&report, cancel),
                 device,
                 memory_limit,
                 checkpoint: Some(&checkpoint),

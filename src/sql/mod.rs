@@ -57,8 +57,10 @@ fn is_trivia(t: &Token) -> bool {
 }
 
 /// Splits a script into statements at top-level semicolons (those outside strings, quoted
-/// identifiers and comments). Statements that hold only comments are dropped.
+/// identifiers and comments). Statements that hold only comments are dropped. A UTF-8
+/// byte-order mark at the start (as some Windows editors save scripts) is skipped.
 pub fn split_statements(script: &str) -> Result<Vec<Statement>> {
+    let script = script.strip_prefix('\u{feff}').unwrap_or(script);
     let tokens = tokenize(script)?;
     let index = LineIndex::new(script);
     let mut out = Vec::new();
@@ -113,6 +115,16 @@ pub fn is_complete(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let s = split_statements("\u{feff}SELECT 1;\nSELECT 2").unwrap();
+        let got: Vec<(&str, usize)> = s.iter().map(|s| (s.text.as_str(), s.line)).collect();
+        assert_eq!(got, vec![("SELECT 1", 1), ("SELECT 2", 2)]);
+        // Only at the start: elsewhere it is text, and DataFusion says so.
+        let s = split_statements("SELECT '\u{feff}'").unwrap();
+        assert_eq!(s[0].text, "SELECT '\u{feff}'");
+    }
 
     #[test]
     fn splits_with_lines_and_ignores_semicolons_in_strings_and_comments() {

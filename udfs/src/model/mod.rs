@@ -70,17 +70,111 @@ pub trait ModelCatalog: Send + Sync + Debug {
     fn check_cancelled(&self) -> Result<()> {
         Ok(())
     }
+
+    /// The cancellation of the statement running now. A function takes it when its work starts
+    /// and checks it in its loops: unlike [`ModelCatalog::check_cancelled`], a token stays
+    /// cancelled after the next statement has started, so work of a cancelled statement that is
+    /// still running (a synchronous function cannot be aborted from outside) stops at its next
+    /// check instead of running on beside the next statement. The default never stops.
+    fn cancel_token(&self) -> CancelToken {
+        CancelToken::never()
+    }
+}
+
+/// The cancellation of one statement (see [`ModelCatalog::cancel_token`]).
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    /// Set when the statement was cancelled (by the session, when the next statement starts
+    /// after a cancel request).
+    statement: Arc<AtomicBool>,
+    /// The session's cancel request (Ctrl-C), which applies to the statement of `epoch` only
+    /// while that statement is the current one.
+    request: Option<(Arc<AtomicBool>, Arc<std::sync::atomic::AtomicU64>, u64)>,
+}
+
+impl CancelToken {
+    /// A token that is never cancelled.
+    pub fn never() -> Self {
+        Self {
+            statement: Arc::new(AtomicBool::new(false)),
+            request: None,
+        }
+    }
+
+    /// A token for the statement of `epoch`: cancelled when `statement` is set, or when
+    /// `request` is set while `current` still equals `epoch`.
+    pub fn new(
+        statement: Arc<AtomicBool>,
+        request: Arc<AtomicBool>,
+        current: Arc<std::sync::atomic::AtomicU64>,
+        epoch: u64,
+    ) -> Self {
+        Self {
+            statement,
+            request: Some((request, current, epoch)),
+        }
+    }
+
+    /// A token cancelled exactly when `flag` is set.
+    pub fn from_flag(flag: Arc<AtomicBool>) -> Self {
+        Self {
+            statement: flag,
+            request: None,
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.statement.load(Ordering::Relaxed)
+            || self.request.as_ref().is_some_and(|(request, current, epoch)| {
+                request.load(Ordering::Relaxed) && current.load(Ordering::Relaxed) == *epoch
+            })
+    }
+
+    /// An error when the statement was cancelled.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(DataFusionError::Execution(
+                "cancelled by the user".to_string(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// Progress messages and cancellation for long work (training, bootstraps).
 pub struct TaskControl<'a> {
     progress: &'a (dyn Fn(&str) + Send + Sync),
-    cancel: &'a AtomicBool,
+    cancel: Cancel<'a>,
+}
+
+enum Cancel<'a> {
+    Flag(&'a AtomicBool),
+    Token(CancelToken),
 }
 
 impl<'a> TaskControl<'a> {
     pub fn new(progress: &'a (dyn Fn(&str) + Send + Sync), cancel: &'a AtomicBool) -> Self {
-        Self { progress, cancel }
+        Self {
+            progress,
+            cancel: Cancel::Flag(cancel),
+        }
+    }
+
+    /// Cancelled with a statement's [`CancelToken`].
+    pub fn with_token(progress: &'a (dyn Fn(&str) + Send + Sync), token: CancelToken) -> Self {
+        Self {
+            progress,
+            cancel: Cancel::Token(token),
+        }
+    }
+
+    /// Whether the user asked to stop (for loops that stop without an error).
+    pub fn is_cancelled(&self) -> bool {
+        match &self.cancel {
+            Cancel::Flag(f) => f.load(Ordering::Relaxed),
+            Cancel::Token(t) => t.is_cancelled(),
+        }
     }
 
     /// Reports a progress line (for example "epoch 3/30  loss 0.412  12.1 s").
@@ -90,7 +184,7 @@ impl<'a> TaskControl<'a> {
 
     /// An error when the user asked to stop (Ctrl-C); long loops call this between steps.
     pub fn check_cancelled(&self) -> Result<()> {
-        if self.cancel.load(Ordering::Relaxed) {
+        if self.is_cancelled() {
             Err(DataFusionError::Execution(
                 "cancelled by the user".to_string(),
             ))

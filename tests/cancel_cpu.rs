@@ -1,0 +1,176 @@
+//! Ctrl-C stops the work, not just the output: the REPL runs in a pseudo-terminal, a long
+//! statement is interrupted with SIGINT (what the terminal sends on Ctrl-C) once it has used a
+//! few seconds of CPU, and the process's CPU time (from /proc) must then stop growing within a
+//! second, for each kind of long work: fidelity with each explainer, explainers over many users,
+//! training of the model types, `recommend` over every user, and a row function over a large
+//! cross join. The session must then answer the next statement.
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+/// CPU seconds (user + system) the process has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after ')'.
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz.max(1.0)
+}
+
+struct Repl {
+    child: Child,
+    master: std::fs::File,
+    output: Receiver<String>,
+    seen: String,
+}
+
+impl Repl {
+    fn start(models: &std::path::Path) -> Repl {
+        let (mut master, mut slave) = (0, 0);
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "openpty failed");
+        let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+        let master = unsafe { std::fs::File::from_raw_fd(master) };
+        let child = Command::new(env!("CARGO_BIN_EXE_trustql"))
+            .arg("--models")
+            .arg(models)
+            .args(["--format", "csv"])
+            .env_remove("LD_LIBRARY_PATH")
+            .env("NO_COLOR", "1")
+            .env("TRUSTQL_HISTORY", models.join("history"))
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave))
+            .spawn()
+            .expect("trustql starts");
+        let mut reader = master.try_clone().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 || tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                    break;
+                }
+            }
+        });
+        Repl {
+            child,
+            master,
+            output: rx,
+            seen: String::new(),
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        self.master.write_all(line.as_bytes()).unwrap();
+        self.master.write_all(b"\r").unwrap();
+        self.master.flush().unwrap();
+    }
+
+    /// Waits until the terminal has shown `text` (after what was waited for before).
+    fn wait_for(&mut self, text: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(at) = self.seen.find(text) {
+                self.seen.drain(..at + text.len());
+                return;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.output.recv_timeout(left) {
+                Ok(chunk) => self.seen.push_str(&chunk),
+                Err(_) => panic!("'{text}' not shown within {limit:?}; the terminal showed:\n{}", self.seen),
+            }
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Repl {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const SETUP: &[&str] = &[
+    "CREATE TABLE plays AS SELECT v % 600 AS \"user\", (v * 7919) % 2000 AS item, 1.0 AS value FROM generate_series(1, 60000) AS t(v);",
+    "CREATE TABLE tg AS SELECT DISTINCT item, item % 37 AS tag, 1.0 AS weight FROM plays;",
+    "CREATE MODEL ncf OPTIONS (type = 'ncf', dim = 16, epochs = 1, hidden = 64, tags = 'tg') AS SELECT * FROM plays;",
+    "CREATE MODEL unn OPTIONS (type = 'unn', dim = 16, tags = 'tg') AS SELECT * FROM plays;",
+    "CREATE MODEL fm OPTIONS (type = 'fm', dim = 16, epochs = 1, tags = 'tg') AS SELECT * FROM plays;",
+];
+
+/// Long statements, each of which runs for minutes.
+const LONG: &[(&str, &str)] = &[
+    ("fidelity lime (ncf)", "SELECT avg(fidelity('ncf', 'lime', u, 8)) FROM (SELECT DISTINCT \"user\" AS u FROM plays) t;"),
+    ("fidelity pdp (unn)", "SELECT avg(fidelity('unn', 'pdp', u, 8)) FROM (SELECT DISTINCT \"user\" AS u FROM plays) t;"),
+    ("fidelity saliency (fm)", "SELECT avg(fidelity('fm', 'saliency', u, 8)) FROM (SELECT DISTINCT \"user\" AS u FROM plays) t;"),
+    ("explain_lime over users", "SELECT count(explain_lime('ncf', u, i, 4, 'samples = 20000')) FROM (SELECT DISTINCT \"user\" AS u FROM plays) a, (SELECT DISTINCT item AS i FROM plays LIMIT 50) b;"),
+    ("training fm", "CREATE MODEL fm2 OPTIONS (type = 'fm', dim = 32, epochs = 100000, tags = 'tg') AS SELECT * FROM plays;"),
+    ("training ncf", "CREATE MODEL ncf2 OPTIONS (type = 'ncf', dim = 32, epochs = 100000, hidden = 128, tags = 'tg') AS SELECT * FROM plays;"),
+    ("recommend", "SELECT count(*) FROM recommend('unn', 2000) a, (SELECT 1 FROM generate_series(1, 100)) b;"),
+    ("score over a cross join", "SELECT sum(score('ncf', u, i)) FROM (SELECT v AS u FROM generate_series(1, 600) AS t(v)) a, (SELECT DISTINCT item AS i FROM plays) b, generate_series(1, 50) c;"),
+];
+
+#[test]
+fn ctrl_c_leaves_the_cpu_idle_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    let mut repl = Repl::start(dir.path());
+    for s in SETUP {
+        repl.send(s);
+    }
+    repl.send("SELECT 'rea' || 'dy' AS state;");
+    repl.wait_for("ready", Duration::from_secs(600));
+    for (name, sql) in LONG {
+        let before = cpu_seconds(repl.pid());
+        repl.send(sql);
+        // Let the work get going: two seconds of CPU (at most 60 s of waiting).
+        let start = Instant::now();
+        while cpu_seconds(repl.pid()) - before < 2.0 && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        unsafe {
+            libc::kill(repl.pid() as i32, libc::SIGINT);
+        }
+        repl.wait_for("cancelled", Duration::from_secs(10));
+        std::thread::sleep(Duration::from_secs(1));
+        let a = cpu_seconds(repl.pid());
+        std::thread::sleep(Duration::from_secs(2));
+        let busy = cpu_seconds(repl.pid()) - a;
+        if busy > 0.2 {
+            failures.push(format!(
+                "{name}: {busy:.2} s of CPU in the 2 s from 1 s after Ctrl-C"
+            ));
+        }
+        // The session answers the next statement.
+        repl.send("SELECT 40 + 2 AS answer;");
+        repl.wait_for("42", Duration::from_secs(60));
+    }
+    repl.send("\\q");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,83 @@
+//! The same seed gives the same bits on the CPU whatever the thread count: every model type
+//! that trains on the CPU is trained by two `trustql` processes, one with a single thread
+//! everywhere (rayon, libtorch/OpenMP, DataFusion partitions) and one with four, and the stored
+//! parameters (the model file's payload) must be identical byte for byte.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+const DATA: &str = "CREATE TABLE plays AS SELECT v % 97 AS \"user\", (v * 7919) % 211 AS item, \
+  1.0 + (v % 5) AS value FROM generate_series(1, 6000) AS t(v);
+CREATE TABLE tg AS SELECT DISTINCT item, item % 13 AS tag, 1.0 + item % 3 AS weight FROM plays;
+CREATE TABLE sleep AS SELECT v % 10 AS \"Days\", v % 18 AS \"Subject\", \
+  250.0 + 10.4 * (v % 10) + ((v * 37) % 23) + 3.0 * (v % 18) AS \"Reaction\" FROM generate_series(1, 180) AS t(v);";
+
+const MODELS: &[(&str, &str)] = &[
+    ("inn", "type = 'inn', dim = 8, tags = 'tg'"),
+    ("unn", "type = 'unn', dim = 8, tags = 'tg'"),
+    ("fm", "type = 'fm', dim = 8, epochs = 3, tags = 'tg', seed = 5"),
+    ("ncf", "type = 'ncf', dim = 8, epochs = 2, hidden = 16, tags = 'tg', seed = 5"),
+    ("wrmf", "type = 'wrmf', dim = 8, iterations = 4"),
+    ("mostpop", "type = 'mostpop', tags = 'tg'"),
+    ("random", "type = 'random', seed = 5"),
+];
+
+fn train_all(dir: &Path, threads: usize) {
+    let mut script = format!("SET datafusion.execution.target_partitions = {threads};\n{DATA}\n");
+    for (name, options) in MODELS {
+        script.push_str(&format!(
+            "CREATE MODEL {name} OPTIONS ({options}) AS SELECT * FROM plays;\n"
+        ));
+    }
+    script.push_str(
+        "CREATE MODEL lmer OPTIONS (type = 'lmer', formula = 'Reaction ~ Days + (Days | Subject)') \
+         AS SELECT * FROM sleep;\n",
+    );
+    let file = dir.join("train.sql");
+    std::fs::write(&file, script).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_trustql"))
+        .args(["-q", "--models"])
+        .arg(dir)
+        .arg("-f")
+        .arg(&file)
+        .env_remove("LD_LIBRARY_PATH")
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .env("OMP_NUM_THREADS", threads.to_string())
+        .env("MKL_NUM_THREADS", threads.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} threads: {}",
+        threads,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn models_are_bit_identical_on_one_and_four_threads() {
+    let one = tempfile::tempdir().unwrap();
+    let four = tempfile::tempdir().unwrap();
+    train_all(one.path(), 1);
+    train_all(four.path(), 4);
+    let mut names: Vec<&str> = MODELS.iter().map(|(n, _)| *n).collect();
+    names.push("lmer");
+    let mut differ = Vec::new();
+    for name in names {
+        let file = format!("{name}.tqm");
+        let (h1, p1) = trustql::store::read_model(&one.path().join(&file)).unwrap();
+        let (h4, p4) = trustql::store::read_model(&four.path().join(&file)).unwrap();
+        assert_eq!(h1.options, h4.options);
+        if p1 != p4 {
+            let first = p1.iter().zip(&p4).position(|(a, b)| a != b);
+            differ.push(format!(
+                "{name}: payloads differ ({} vs {} bytes, first difference at byte {first:?})",
+                p1.len(),
+                p4.len()
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
