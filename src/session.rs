@@ -176,6 +176,7 @@ impl Session {
     /// anything else is DataFusion SQL (queries run when the DataFrame is collected).
     pub async fn sql(&self, sql: &str) -> Result<DataFrame> {
         self.registry.new_statement();
+        crate::sql::check_nesting(sql)?;
         if let Some(statement) = plot::parse_copy(sql)? {
             return self.plot_statement(statement).await;
         }

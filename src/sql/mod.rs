@@ -56,6 +56,109 @@ fn is_trivia(t: &Token) -> bool {
     matches!(t, Token::Whitespace(_))
 }
 
+/// The deepest expression nesting a statement may have (see [`check_nesting`]).
+pub const MAX_NESTING: usize = 400;
+
+/// Refuses a statement whose expressions nest deeper than [`MAX_NESTING`], before DataFusion
+/// plans it: DataFusion's parser limits the nesting of parentheses (50), but a chain such as
+/// `1 + 1 + ... + 1` with thousands of terms parses into a tree thousands of levels deep, and
+/// planning it recursively overflows the stack of the thread and aborts the process. The depth
+/// is estimated from the tokens without building a tree: every open parenthesis or bracket
+/// adds a level, and so does every binary operator in a chain at one level (a comma or a clause
+/// keyword ends the chain).
+pub fn check_nesting(sql: &str) -> Result<()> {
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    // Tokenizing fails only on text DataFusion's parser would refuse too; it reports that.
+    let Ok(tokens) = tokenize(sql) else {
+        return Ok(());
+    };
+    // The chain length at each open level, outermost first.
+    let mut levels: Vec<usize> = vec![0];
+    let mut depth = 1usize;
+    for tok in &tokens {
+        let chain_ends = match &tok.token {
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                levels.push(0);
+                depth += 1;
+                false
+            }
+            Token::RParen | Token::RBracket | Token::RBrace => {
+                if levels.len() > 1 {
+                    if let Some(chain) = levels.pop() {
+                        depth -= chain + 1;
+                    }
+                }
+                false
+            }
+            Token::Comma | Token::SemiColon => true,
+            Token::Word(w) => match w.keyword {
+                Keyword::AND | Keyword::OR | Keyword::LIKE | Keyword::ILIKE | Keyword::IS => {
+                    if let Some(chain) = levels.last_mut() {
+                        *chain += 1;
+                        depth += 1;
+                    }
+                    false
+                }
+                Keyword::SELECT
+                | Keyword::FROM
+                | Keyword::WHERE
+                | Keyword::GROUP
+                | Keyword::HAVING
+                | Keyword::ORDER
+                | Keyword::LIMIT
+                | Keyword::WHEN
+                | Keyword::THEN
+                | Keyword::ELSE
+                | Keyword::END
+                | Keyword::ON
+                | Keyword::UNION
+                | Keyword::AS => true,
+                _ => false,
+            },
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::DoubleEq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::Caret
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::ShiftLeft
+            | Token::ShiftRight
+            | Token::DoubleColon => {
+                if let Some(chain) = levels.last_mut() {
+                    *chain += 1;
+                    depth += 1;
+                }
+                false
+            }
+            _ => false,
+        };
+        if chain_ends {
+            if let Some(chain) = levels.last_mut() {
+                depth -= *chain;
+                *chain = 0;
+            }
+        }
+        if depth > MAX_NESTING {
+            return Err(DataFusionError::Plan(format!(
+                "the statement nests expressions more than {MAX_NESTING} levels deep (at line {}, \
+                 column {}); split the expression, for example into a subquery or several columns",
+                tok.span.start.line, tok.span.start.column
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Splits a script into statements at top-level semicolons (those outside strings, quoted
 /// identifiers and comments). Statements that hold only comments are dropped. A UTF-8
 /// byte-order mark at the start (as some Windows editors save scripts) is skipped.
@@ -115,6 +218,26 @@ pub fn is_complete(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_chains_are_refused_and_wide_statements_are_not() {
+        let chain = |n: usize| format!("SELECT {}", vec!["1"; n].join(" + "));
+        assert!(check_nesting(&chain(MAX_NESTING - 5)).is_ok());
+        let e = check_nesting(&chain(5000)).unwrap_err().to_string();
+        assert!(e.contains("more than 400 levels deep (at line 1, column"), "{e}");
+        // Many short expressions are wide, not deep.
+        let wide = format!(
+            "SELECT {} FROM t WHERE {}",
+            vec!["a + b * c"; 2000].join(", "),
+            vec!["x = 1"; 100].join(" OR ")
+        );
+        assert!(check_nesting(&wide).is_ok());
+        // Parentheses count as levels too, with the chains inside them.
+        let nested = format!("SELECT {}1{}", "(1 + ".repeat(300), ")".repeat(300));
+        assert!(check_nesting(&nested).is_err());
+        let shallow = format!("SELECT {}1{}", "(1 + ".repeat(100), ")".repeat(100));
+        assert!(check_nesting(&shallow).is_ok());
+    }
 
     #[test]
     fn a_byte_order_mark_is_skipped() {
