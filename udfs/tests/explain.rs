@@ -16,7 +16,7 @@ use trustql_udfs::explain::engine::{
 use trustql_udfs::model::{KeyIndex, KeyKind, KeyRef};
 use trustql_udfs::recsys::data::RecData;
 use trustql_udfs::recsys::kernels::sparse::Csr;
-use trustql_udfs::recsys::recommender::{score_pairs, Recommender};
+use trustql_udfs::recsys::recommender::{never_cancelled, score_pairs, Recommender};
 use trustql_udfs::recsys::tensors::{index, to_f64_vec, TagInput};
 
 /// f(u, i, t) = b_u + Σ_t t_t w_{u,t}: linear in t, with known weights.
@@ -370,7 +370,7 @@ fn pdp_closed_forms_equal_the_generic_path() {
 
 fn check_pdp_closed_form(name: &str, rec: &dyn Recommender, tol: f64) {
     assert!(rec
-        .switch_on_scores(Device::Cpu, 0, &[0, 1], 1.0)
+        .switch_on_scores(Device::Cpu, 0, &[0, 1], 1.0, &never_cancelled)
         .unwrap()
         .is_some());
     let rows: Vec<(u32, u32)> = (0..10).map(|u| (u, 0)).collect();
@@ -818,4 +818,227 @@ fn lime_and_pdp_stop_when_cancelled() {
         let err = got.expect_err("a cancelled explainer must stop");
         assert!(err.to_string().contains("cancelled"), "{err}");
     }
+}
+
+/// f(u, i, t) = (t / ‖t‖₁) · w_u: the direction of the tag vector only. An item with a single tag
+/// scores w_u[tag] whatever that tag's weight (w / w is exactly 1), so items carrying only the same
+/// tag tie exactly, and so do their LIME surrogates (one feature: every perturbation but the
+/// instance switches it off, whatever the seed).
+struct Direction {
+    data: RecData,
+    /// n_tags × n_users (column u is w_u).
+    w: DMatrix<f64>,
+}
+
+impl Recommender for Direction {
+    fn data(&self) -> &RecData {
+        &self.data
+    }
+
+    fn kind(&self) -> Kind {
+        Kind::Double
+    }
+
+    fn uses_tags(&self) -> bool {
+        true
+    }
+
+    fn forward(
+        &self,
+        device: Device,
+        users: &Tensor,
+        _items: &Tensor,
+        tags: &TagInput,
+    ) -> datafusion::error::Result<Tensor> {
+        let (nt, nu) = (self.w.nrows() as i64, self.w.ncols() as i64);
+        let flat: Vec<f64> = (0..nt as usize)
+            .flat_map(|t| (0..nu as usize).map(move |u| (t, u)))
+            .map(|(t, u)| self.w[(t, u)])
+            .collect();
+        let w = Tensor::from_slice(&flat).view([nt, nu]).to_device(device);
+        let x = tags.div_rows(&tags.row_sum(Kind::Double, device));
+        let all = x.matmul(&w);
+        Ok(all.gather(1, &users.unsqueeze(1), false).squeeze_dim(1))
+    }
+}
+
+/// One user who has seen item 0 (tag 2); the candidates are items 1.. with one tag each: the
+/// `first` items tag 0, the rest tag 1, with tag weights that differ from item to item.
+fn direction_model(first: usize, rest: usize) -> Direction {
+    const WEIGHTS: [f32; 15] = [
+        0.3, 0.7, 0.9, 1.1, 1.3, 1.7, 1.9, 2.1, 2.3, 2.9, 0.1, 0.6, 3.7, 0.45, 1.45,
+    ];
+    let n = 1 + first + rest;
+    let (mut ti, mut tt, mut tw) = (vec![0u32], vec![2u32], vec![1.0f32]);
+    for i in 1..n {
+        ti.push(i as u32);
+        tt.push(if i <= first { 0 } else { 1 });
+        tw.push(WEIGHTS[(i - 1) % WEIGHTS.len()]);
+    }
+    let data = RecData {
+        users: key_index(1, 100),
+        items: key_index(n, 1000),
+        tags: key_index(3, 0),
+        r: Csr::from_triplets(1, n, &[0], &[0], &[1.0]).unwrap(),
+        t: Csr::from_triplets(n, 3, &ti, &tt, &tw).unwrap(),
+    };
+    // Tag 0 scores above tag 1, both positive.
+    let w = DMatrix::from_column_slice(3, 1, &[0.9, 0.2, 0.5]);
+    Direction { data, w }
+}
+
+#[test]
+fn fidelity_treats_exactly_tied_explanations_as_ties() {
+    let opts = ExplainOptions {
+        samples: 500,
+        ..Default::default()
+    };
+    // 15 candidates carrying only tag 0 (a Last.fm user's items with one tag): f ties exactly,
+    // and so does every surrogate. The explanations per unit of weight, c / w_i, rebuild
+    // (c / w_i) · w_i, which for some of these weights is an ulp away from c: the hazard exists.
+    let m = direction_model(15, 0);
+    let rows: Vec<(u32, u32)> = (1..16).map(|i| (0, i)).collect();
+    let per_unit = run(&m, Method::Lime, &rows, 1, &opts);
+    let via_division: Vec<f64> = rows
+        .iter()
+        .zip(&per_unit)
+        .map(|(&(_, i), theta)| {
+            let (_, weights) = m.data.t.row(i as usize);
+            theta[0].1 * weights[0] as f64
+        })
+        .collect();
+    assert!(
+        via_division.iter().any(|&g| g != via_division[0]),
+        "the weights must make (c / w) · w differ from c somewhere: {via_division:?}"
+    );
+    // All ĝ tie, so τ_AP,a is the expectation over every order of them: exactly 0 (each term
+    // C(i)/(i−1) has expectation ½: 2/14 · 14 · ½ − 1 = 0). Before the fix, the ulp differences
+    // made an order, and fidelity was far from 0.
+    let got = fidelity(
+        &m,
+        Device::Cpu,
+        Method::Lime,
+        &[0],
+        1,
+        15,
+        &opts,
+        &PdpCache::default(),
+        &no_cancel,
+    )
+    .unwrap()[0]
+        .unwrap();
+    assert!(got.abs() < 1e-12, "{got}");
+
+    // Two groups: 8 items with tag 0 (f = 0.9), then 7 with tag 1 (f = 0.2). The reference puts
+    // the tag-0 items first (in top-k order, f tying inside the group); ĝ ties inside each group
+    // and orders the groups as f does. Expected: the brute-force mean of τ_AP over every order
+    // of each ĝ tie group, on the ideal ĝ (one value per group).
+    let m = direction_model(8, 7);
+    let got = fidelity(
+        &m,
+        Device::Cpu,
+        Method::Lime,
+        &[0],
+        1,
+        15,
+        &opts,
+        &PdpCache::default(),
+        &no_cancel,
+    )
+    .unwrap()[0]
+        .unwrap();
+    let reference: Vec<f64> = (0..15).map(|k| (15 - k) as f64).collect();
+    let ideal: Vec<f64> = (0..15).map(|k| if k < 8 { 2.0 } else { 1.0 }).collect();
+    let want = trustql_udfs::ranking::kernels::naive::tau_ap_a(&reference, &ideal)
+        .unwrap()
+        .unwrap();
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    assert!(want < 1.0 && want > 0.0);
+}
+
+#[test]
+fn explainers_stop_soon_after_a_cancel_inside_their_loops() {
+    // The cancel check errors from its n-th call on: each explainer (and fidelity) must call it
+    // inside its work, not only once at the start, and return the error.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let m = linear(23, 8, 40, 10, 5, 4);
+    // 2,560 rows: more than one chunk of saliency's backward passes.
+    let rows: Vec<(u32, u32)> = (0..8).flat_map(|_| all_rows(&m)).collect();
+    for method in [Method::Lime, Method::Pdp, Method::Saliency] {
+        for after in [1usize, 2] {
+            let calls = AtomicUsize::new(0);
+            let stop = || -> datafusion::error::Result<()> {
+                if calls.fetch_add(1, Ordering::Relaxed) + 1 >= after {
+                    Err(datafusion::error::DataFusionError::Execution(
+                        "cancelled by the user".to_string(),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            let opts = ExplainOptions {
+                samples: 5000,
+                ..Default::default()
+            };
+            let got = explain(
+                &m,
+                Device::Cpu,
+                method,
+                &rows,
+                3,
+                &opts,
+                &PdpCache::default(),
+                &stop,
+            );
+            let err = got.expect_err("a cancelled explainer must stop");
+            assert!(err.to_string().contains("cancelled"), "{method:?}: {err}");
+            let users: Vec<u32> = (0..8).collect();
+            let calls_before = calls.load(Ordering::Relaxed);
+            let got = fidelity(
+                &m,
+                Device::Cpu,
+                method,
+                &users,
+                3,
+                20,
+                &opts,
+                &PdpCache::default(),
+                &stop,
+            );
+            assert!(got.is_err(), "{method:?}: fidelity ran on after a cancel");
+            assert!(calls.load(Ordering::Relaxed) > calls_before);
+        }
+    }
+}
+
+#[test]
+fn lime_refuses_samples_over_the_memory_limit_before_allocating() {
+    // Every item has exactly 4 tags.
+    let m = linear_with(24, 4, 10, 10, 3, 4, true);
+    let rows = all_rows(&m);
+    let opts = ExplainOptions {
+        samples: 100_000_000,
+        memory_limit: 64 << 20,
+        ..Default::default()
+    };
+    let err = explain(
+        &m,
+        Device::Cpu,
+        Method::Lime,
+        &rows,
+        3,
+        &opts,
+        &PdpCache::default(),
+        &no_cancel,
+    )
+    .expect_err("100 million samples do not fit in 64 MiB");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("option 'samples' = 100000000 needs about")
+            && msg.contains("limit of 64.0 MiB"),
+        "{msg}"
+    );
+    // By hand: one row at a time (65,536 / 10⁸ rounds up to 1), items of at most 4 tags:
+    // 10⁸ · (17·4 + 40) + 10⁸ · (20·4 + 24) = 2.12e10 bytes = 19.7 GiB.
+    assert!(msg.contains("19.7 GiB"), "{msg}");
 }

@@ -32,7 +32,7 @@ use super::kernels::lime::{self, FeatureSelection};
 use super::kernels::select::top_omega_pairs;
 use super::kernels::ExplainError;
 use crate::recsys::kernels::rng::Rng;
-use crate::recsys::recommender::Recommender;
+use crate::recsys::recommender::{Cancel, Recommender};
 use crate::recsys::tensors::{index, to_f64_vec, torch_err, SparseTags, TagInput};
 
 /// The explainers.
@@ -85,6 +85,9 @@ pub struct ExplainOptions {
     pub ridge_alpha: f64,
     /// Random and LIME: the seed.
     pub seed: u64,
+    /// Not an option of the string: the session's memory limit in bytes
+    /// (`trustql.memory_limit`), which the caller sets; LIME checks `samples` against it.
+    pub memory_limit: u64,
 }
 
 impl Default for ExplainOptions {
@@ -95,6 +98,7 @@ impl Default for ExplainOptions {
             selection: FeatureSelection::Auto,
             ridge_alpha: lime::SURROGATE_ALPHA,
             seed: 42,
+            memory_limit: crate::engine::memory::default_memory_limit(),
         }
     }
 }
@@ -121,23 +125,50 @@ pub const OPTION_NAMES: [(&str, &str); 5] = [
 ];
 
 impl ExplainOptions {
-    /// Parses `name = value` pairs separated by commas; unknown names and bad values are errors
-    /// that name the problem.
+    /// Parses `name = value` pairs separated by commas. Every problem is an error that names it
+    /// and the option's position in the list (1-based): an empty entry, an entry that is not
+    /// `name = value`, an unknown name, a bad value, or a name given twice (which value was meant
+    /// is not clear). An empty or blank string gives the defaults.
     pub fn parse(text: &str) -> std::result::Result<ExplainOptions, String> {
         let mut out = ExplainOptions::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if text.trim().is_empty() {
+            return Ok(out);
+        }
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        for (k, raw) in text.split(',').enumerate() {
+            let position = k + 1;
+            let part = raw.trim();
+            let at = format!("option {position} of '{}'", text.trim());
+            if part.is_empty() {
+                return Err(format!(
+                    "{at} is empty (options are name = value pairs separated by commas)"
+                ));
+            }
             let Some((name, value)) = part.split_once('=') else {
-                return Err(format!("option '{part}' is not of the form name = value"));
+                return Err(format!("{at} ('{part}') is not of the form name = value"));
             };
             let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
+            if name.is_empty() || value.is_empty() {
+                return Err(format!("{at} ('{part}') is not of the form name = value"));
+            }
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+                return Err(format!(
+                    "{at}: '{name}' is given twice (options {first} and {position}); give it once"
+                ));
+            }
+            seen.push((name.clone(), position));
             let value = value.trim_matches('\'').trim_matches('"');
+            let bad = |msg: String| format!("{at}: {msg}");
             match name.as_str() {
                 "samples" => {
-                    out.samples = value
-                        .parse()
-                        .ok()
-                        .filter(|&n: &usize| n >= 2)
-                        .ok_or_else(|| format!("samples must be an integer ≥ 2, got '{value}'"))?
+                    out.samples =
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|&n: &usize| n >= 2)
+                            .ok_or_else(|| {
+                                bad(format!("samples must be an integer ≥ 2, got '{value}'"))
+                            })?
                 }
                 "kernel_width" => {
                     out.kernel_width = value
@@ -145,15 +176,17 @@ impl ExplainOptions {
                         .ok()
                         .filter(|&w: &f64| w.is_finite() && w > 0.0)
                         .ok_or_else(|| {
-                            format!("kernel_width must be a positive number, got '{value}'")
+                            bad(format!(
+                                "kernel_width must be a positive number, got '{value}'"
+                            ))
                         })?
                 }
                 "feature_selection" => {
                     out.selection = value.parse().map_err(|_| {
-                        format!(
+                        bad(format!(
                             "feature_selection must be one of auto, forward_selection, \
                              highest_weights, lasso_path, none; got '{value}'"
-                        )
+                        ))
                     })?
                 }
                 "ridge_alpha" => {
@@ -161,23 +194,43 @@ impl ExplainOptions {
                         .parse()
                         .ok()
                         .filter(|&a: &f64| a.is_finite() && a >= 0.0)
-                        .ok_or_else(|| format!("ridge_alpha must be a number ≥ 0, got '{value}'"))?
+                        .ok_or_else(|| {
+                            bad(format!("ridge_alpha must be a number ≥ 0, got '{value}'"))
+                        })?
                 }
                 "seed" => {
                     out.seed = value.parse().map_err(|_| {
-                        format!("seed must be a non-negative integer, got '{value}'")
+                        bad(format!(
+                            "seed must be a non-negative integer, got '{value}'"
+                        ))
                     })?
                 }
                 _ => {
                     let known: Vec<&str> = OPTION_NAMES.iter().map(|o| o.0).collect();
-                    return Err(format!(
+                    return Err(bad(format!(
                         "unknown option '{name}' (known: {})",
                         known.join(", ")
-                    ));
+                    )));
                 }
             }
         }
         Ok(out)
+    }
+
+    /// An error when LIME's buffers for `rows` rows explained together, whose items have at
+    /// most `features` tags, would exceed [`Self::memory_limit`]. Per row the perturbation
+    /// matrix (a byte and an f64 per sample and feature, and the surrogate's weighted copy) and
+    /// the per-sample vectors (distances, kernel weights, labels); for the rows scored together
+    /// the flat sparse rows (20 bytes per kept tag, 8 per sample for the ids) and their labels.
+    pub fn check_lime_memory(&self, rows: usize, features: usize) -> Result<()> {
+        let (s, d, r) = (self.samples as f64, features as f64, rows as f64);
+        let per_row = s * (17.0 * d + 40.0);
+        let scored_together = r * s * (20.0 * d + 24.0);
+        crate::engine::check_memory(
+            &format!("option 'samples' = {}", self.samples),
+            per_row + scored_together,
+            self.memory_limit,
+        )
     }
 }
 
@@ -279,11 +332,17 @@ impl FlatRows {
     }
 
     /// f(u, i, t) of every row, without gradients, in forward passes of [`SCORE_ROWS`] rows.
-    fn score(&self, rec: &dyn Recommender, device: Device) -> Result<Vec<f64>> {
+    fn score(
+        &self,
+        rec: &dyn Recommender,
+        device: Device,
+        cancelled: Cancel<'_>,
+    ) -> Result<Vec<f64>> {
         let mut out = Vec::with_capacity(self.len());
         // Entries of row r are at rows[starts[r]..starts[r + 1]] (rows are pushed in order).
         let mut at = 0;
         for first in (0..self.len()).step_by(SCORE_ROWS) {
+            cancelled()?;
             let last = (first + SCORE_ROWS).min(self.len());
             let end = at + self.rows[at..].partition_point(|&r| (r as usize) < last);
             let rows: Vec<i64> = self.rows[at..end]
@@ -331,7 +390,7 @@ pub fn explain_random(
 }
 
 /// Rows per backward pass of [`explain_saliency`].
-const SALIENCY_ROWS: usize = 8192;
+const SALIENCY_ROWS: usize = 2048;
 
 /// Saliency explanations (eq. 5.18): θ = ∂f(u, i, t)/∂t at t = T_i, over the item's own tags,
 /// truncated to ω. One backward pass per chunk of rows.
@@ -340,10 +399,12 @@ pub fn explain_saliency(
     device: Device,
     rows: &[(u32, u32)],
     omega: usize,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<Explanation>> {
     let data = rec.data();
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(SALIENCY_ROWS) {
+        cancelled()?;
         if !rec.uses_tags() {
             // ∂f/∂t = 0: nothing to list.
             out.extend(chunk.iter().map(|_| Vec::new()));
@@ -405,7 +466,7 @@ pub fn explain_lime(
     rows: &[(u32, u32)],
     omega: usize,
     opts: &ExplainOptions,
-    cancelled: &dyn Fn() -> Result<()>,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<Explanation>> {
     let omegas = vec![vec![omega]; rows.len()];
     let out = explain_lime_each(rec, device, rows, &omegas, opts, cancelled)?;
@@ -421,12 +482,45 @@ pub fn explain_lime_each(
     rows: &[(u32, u32)],
     omegas: &[Vec<usize>],
     opts: &ExplainOptions,
-    cancelled: &dyn Fn() -> Result<()>,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<Vec<Explanation>>> {
+    Ok(lime_each(rec, device, rows, omegas, opts, cancelled)?
+        .into_iter()
+        .map(|per_omega| per_omega.into_iter().map(|(e, _)| e).collect())
+        .collect())
+}
+
+/// Σ of `values` in a canonical order (ascending by [`f64::total_cmp`]), so that two equal
+/// multisets of terms give bit-identical sums whatever order they come in.
+fn canonical_sum(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.into_iter().sum()
+}
+
+/// [`explain_lime_each`], each explanation with its rebuilt score ĝ_i: the sum of the
+/// surrogate's coefficients of the tags the explanation keeps, undivided (θ_t · T_i,t with
+/// θ_t = c_t / T_i,t is c_t up to rounding, and rounding would make items whose surrogates agree
+/// exactly differ by an ulp). Summed in a canonical order, so equal coefficients give equal ĝ.
+fn lime_each(
+    rec: &dyn Recommender,
+    device: Device,
+    rows: &[(u32, u32)],
+    omegas: &[Vec<usize>],
+    opts: &ExplainOptions,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Vec<(Explanation, f64)>>> {
     let data = rec.data();
-    let mut out: Vec<Vec<Explanation>> = Vec::with_capacity(rows.len());
+    let mut out: Vec<Vec<(Explanation, f64)>> = Vec::with_capacity(rows.len());
     // Rows are processed in groups whose perturbations fill about FORWARD_ROWS rows.
     let per_group = (FORWARD_ROWS / opts.samples.max(1)).max(1);
+    let features = rows
+        .iter()
+        .map(|&(_, i)| data.t.row(i as usize).0.len())
+        .max()
+        .unwrap_or(0);
+    if features > 0 {
+        opts.check_lime_memory(per_group.min(rows.len()), features)?;
+    }
     for (group, group_omegas) in rows.chunks(per_group).zip(omegas.chunks(per_group)) {
         cancelled()?;
         let mut perturbed = Vec::with_capacity(group.len());
@@ -440,6 +534,9 @@ pub fn explain_lime_each(
             let mut rng = Rng::new(row_seed(opts.seed, u, i));
             let z = lime::perturbations(tags.len(), opts.samples, &mut rng).map_err(kernel_err)?;
             for k in 0..z.samples() {
+                if k % 65_536 == 65_535 {
+                    cancelled()?;
+                }
                 let kept = tags
                     .iter()
                     .zip(weights)
@@ -450,11 +547,13 @@ pub fn explain_lime_each(
             }
             perturbed.push(Some(z));
         }
-        let labels = batch.score(rec, device)?;
+        let labels = batch.score(rec, device, cancelled)?;
+        drop(batch);
         let mut at = 0;
         for ((&(_, i), z), row_omegas) in group.iter().zip(perturbed).zip(group_omegas) {
+            cancelled()?;
             let Some(z) = z else {
-                out.push(vec![Vec::new(); row_omegas.len()]);
+                out.push(vec![(Vec::new(), 0.0); row_omegas.len()]);
                 continue;
             };
             let y = &labels[at..at + z.samples()];
@@ -463,6 +562,7 @@ pub fn explain_lime_each(
             let w = lime::kernel_weights(&lime::cosine_distances(&z), opts.kernel_width)
                 .map_err(kernel_err)?;
             let x = z.to_matrix();
+            drop(z);
             let explanations =
                 lime::explain_each_omega(&x, y, &w, row_omegas, opts.selection, opts.ridge_alpha)
                     .map_err(kernel_err)?;
@@ -471,13 +571,28 @@ pub fn explain_lime_each(
                 // The surrogate's coefficient is the effect of the whole tag (switching it from
                 // its weight to 0); per unit of weight, like the other explainers, it is divided
                 // by the weight, so that θ · T_i rebuilds the surrogate's score.
-                let pairs = e
+                let whole: Vec<(u32, f64)> = e
                     .coefficients
                     .iter()
                     .filter(|&&(f, _)| weights[f] > 0.0)
-                    .map(|&(f, w)| (tags[f], w / weights[f] as f64))
+                    .map(|&(f, c)| (tags[f], c))
                     .collect();
-                per_omega.push(truncate(pairs, omega));
+                let per_unit: Vec<(u32, f64)> = e
+                    .coefficients
+                    .iter()
+                    .filter(|&&(f, _)| weights[f] > 0.0)
+                    .map(|&(f, c)| (tags[f], c / weights[f] as f64))
+                    .collect();
+                let kept = truncate(per_unit, omega);
+                // ĝ from the undivided coefficients of the tags the explanation keeps.
+                let g = canonical_sum(
+                    kept.iter()
+                        .filter_map(|&(t, _)| {
+                            whole.iter().find(|&&(wt, _)| wt == t).map(|&(_, c)| c)
+                        })
+                        .collect(),
+                );
+                per_omega.push((kept, g));
             }
             out.push(per_omega);
         }
@@ -496,7 +611,7 @@ pub fn pdp_theta(
     rec: &dyn Recommender,
     device: Device,
     user: u32,
-    cancelled: &dyn Fn() -> Result<()>,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<f64>> {
     let data = rec.data();
     let n_tags = data.n_tags();
@@ -514,7 +629,7 @@ pub fn pdp_theta(
     let weight = PDP_SWITCHED_ON_WEIGHT as f64;
     let mut blocks = history.chunks(BLOCK).enumerate();
     let first = match blocks.next() {
-        Some((_, block)) => rec.switch_on_scores(device, user, block, weight)?,
+        Some((_, block)) => rec.switch_on_scores(device, user, block, weight, cancelled)?,
         None => None,
     };
     if let Some(first) = first {
@@ -536,7 +651,7 @@ pub fn pdp_theta(
         for (b, block) in blocks {
             cancelled()?;
             let s = rec
-                .switch_on_scores(device, user, block, weight)?
+                .switch_on_scores(device, user, block, weight, cancelled)?
                 .ok_or_else(|| {
                     DataFusionError::Internal("switch_on_scores answered only some blocks".into())
                 })?;
@@ -552,7 +667,7 @@ pub fn pdp_theta(
     let mut target: Vec<(usize, usize)> = Vec::new();
     let mut flush = |batch: &mut FlatRows, target: &mut Vec<(usize, usize)>| -> Result<()> {
         cancelled()?;
-        let scores = batch.score(rec, device)?;
+        let scores = batch.score(rec, device, cancelled)?;
         for (&(t, j), s) in target.iter().zip(scores) {
             theta[t] += s - base[j];
         }
@@ -612,7 +727,7 @@ impl PdpCache {
         rec: &dyn Recommender,
         device: Device,
         user: u32,
-        cancelled: &dyn Fn() -> Result<()>,
+        cancelled: Cancel<'_>,
     ) -> Result<std::sync::Arc<Explanation>> {
         // The model's data address identifies it while it is loaded.
         let key = (rec.data() as *const _ as usize, user);
@@ -646,10 +761,11 @@ pub fn explain_pdp(
     rows: &[(u32, u32)],
     omega: usize,
     cache: &PdpCache,
-    cancelled: &dyn Fn() -> Result<()>,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<Explanation>> {
     rows.iter()
         .map(|&(u, _)| {
+            cancelled()?;
             if omega > PDP_CACHE_TOP {
                 let theta = pdp_theta(rec, device, u, cancelled)?;
                 let pairs = theta
@@ -675,11 +791,11 @@ pub fn explain(
     omega: usize,
     opts: &ExplainOptions,
     pdp_cache: &PdpCache,
-    cancelled: &dyn Fn() -> Result<()>,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<Explanation>> {
     match method {
         Method::Random => Ok(explain_random(rec, rows, omega, opts)),
-        Method::Saliency => explain_saliency(rec, device, rows, omega),
+        Method::Saliency => explain_saliency(rec, device, rows, omega, cancelled),
         Method::Lime => explain_lime(rec, device, rows, omega, opts, cancelled),
         Method::Pdp => explain_pdp(rec, device, rows, omega, pdp_cache, cancelled),
     }
@@ -697,7 +813,7 @@ pub fn explain_each(
     omegas: &[Vec<usize>],
     opts: &ExplainOptions,
     pdp_cache: &PdpCache,
-    cancelled: &dyn Fn() -> Result<()>,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<Vec<Explanation>>> {
     if method == Method::Lime {
         return explain_lime_each(rec, device, rows, omegas, opts, cancelled);
@@ -719,13 +835,56 @@ pub fn explain_each(
 }
 
 /// ĝ_i = θ · T_i for an explanation and an item.
+/// The terms θ_t · T_i,t are summed in a canonical order (ascending), so that items whose terms
+/// are equal get exactly equal ĝ, which τ_AP,a then treats as tied.
 pub fn rebuilt_score(rec: &dyn Recommender, theta: &Explanation, item: u32) -> f64 {
     let (tags, weights) = rec.data().t.row(item as usize);
-    theta
-        .iter()
-        .filter_map(|&(t, w)| tags.binary_search(&t).ok().map(|p| w * weights[p] as f64))
-        .sum()
+    canonical_sum(
+        theta
+            .iter()
+            .filter_map(|&(t, w)| tags.binary_search(&t).ok().map(|p| w * weights[p] as f64))
+            .collect(),
+    )
 }
+
+/// The rebuilt scores ĝ of each row at each of its complexities `omegas[row]`: θ · T_i of the
+/// explanation ([`rebuilt_score`]), except for LIME, where ĝ is the sum of the surrogate's
+/// undivided coefficients of the tags the explanation keeps (see [`lime_each`]).
+#[allow(clippy::too_many_arguments)]
+fn rebuilt_each(
+    rec: &dyn Recommender,
+    device: Device,
+    method: Method,
+    rows: &[(u32, u32)],
+    omegas: &[Vec<usize>],
+    opts: &ExplainOptions,
+    pdp_cache: &PdpCache,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Vec<f64>>> {
+    if method == Method::Lime {
+        return Ok(lime_each(rec, device, rows, omegas, opts, cancelled)?
+            .into_iter()
+            .map(|per_omega| per_omega.into_iter().map(|(_, g)| g).collect())
+            .collect());
+    }
+    let explanations = explain_each(
+        rec, device, method, rows, omegas, opts, pdp_cache, cancelled,
+    )?;
+    Ok(rows
+        .iter()
+        .zip(explanations)
+        .map(|(&(_, i), per_omega)| {
+            per_omega
+                .iter()
+                .map(|theta| rebuilt_score(rec, theta, i))
+                .collect()
+        })
+        .collect())
+}
+
+/// Users whose candidates [`fidelity_queries`] scores, explains and measures together: bounds
+/// the memory of the score matrix (users × items) and the time between cancellation checks.
+const FIDELITY_USERS: usize = 64;
 
 /// Fidelity (eq. 5.21) of `method` for each user of `users` at complexity `omega`: see
 /// [`fidelity_queries`].
@@ -739,7 +898,7 @@ pub fn fidelity(
     n_items: usize,
     opts: &ExplainOptions,
     pdp_cache: &PdpCache,
-    cancelled: &dyn Fn() -> Result<()>,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<Option<f64>>> {
     let queries: Vec<(u32, usize)> = users.iter().map(|&u| (u, omega)).collect();
     fidelity_queries(
@@ -762,7 +921,7 @@ pub fn fidelity_queries(
     n_items: usize,
     opts: &ExplainOptions,
     pdp_cache: &PdpCache,
-    cancelled: &dyn Fn() -> Result<()>,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<Option<f64>>> {
     // Distinct users in order of first appearance, each with its distinct ωs.
     let mut users: Vec<u32> = Vec::new();
@@ -778,45 +937,76 @@ pub fn fidelity_queries(
             user_omegas[p].push(omega);
         }
     }
-    let lists = crate::recsys::recommend::top_k(rec, device, n_items, true, &users)?;
-    let mut rows = Vec::new();
-    let mut row_omegas = Vec::new();
-    for ((&u, (items, _)), omegas) in users.iter().zip(&lists).zip(&user_omegas) {
-        rows.extend(items.iter().map(|&i| (u, i)));
-        row_omegas.extend(std::iter::repeat_n(omegas.clone(), items.len()));
+    let block = FIDELITY_USERS.min(users.len());
+    let n_items = n_items.min(rec.data().n_items());
+    let most_omegas = user_omegas.iter().map(Vec::len).max().unwrap_or(0);
+    // Per block: the score matrix (f64 and the model's f32) over all items; per candidate its
+    // row, list entry and ωs, and one explanation of at most the item's tags per ω.
+    let max_tags = (0..rec.data().n_items())
+        .map(|i| rec.data().t.row(i).0.len())
+        .max()
+        .unwrap_or(0);
+    let largest_omega = user_omegas.iter().flatten().copied().max().unwrap_or(1);
+    let entries = if method == Method::Pdp {
+        rec.data().n_tags()
+    } else {
+        max_tags
     }
-    let explanations = explain_each(
-        rec,
-        device,
-        method,
-        &rows,
-        &row_omegas,
-        opts,
-        pdp_cache,
-        cancelled,
+    .min(largest_omega);
+    let per_candidate = 48.0 + most_omegas as f64 * (40.0 + 16.0 * entries as f64);
+    crate::engine::check_memory(
+        &format!("fidelity over {n_items} candidate items per user"),
+        block as f64 * (12.0 * rec.data().n_items() as f64 + n_items as f64 * per_candidate),
+        opts.memory_limit,
     )?;
-    // Fidelity of each (user, ω).
     let mut by_user: Vec<Vec<Option<f64>>> = Vec::with_capacity(users.len());
-    let mut at = 0;
-    for ((items, _), omegas) in lists.iter().zip(&user_omegas) {
-        let thetas = &explanations[at..at + items.len()];
-        at += items.len();
-        // The reference is the recommender's ranking of the candidates, best first (equal scores
-        // in the order the top-n list gives them): τ_AP,a depends only on the reference's order,
-        // and so needs no ties in it.
-        let reference: Vec<f64> = (0..items.len()).map(|k| (items.len() - k) as f64).collect();
-        by_user.push(
-            (0..omegas.len())
-                .map(|k| {
-                    let g: Vec<f64> = items
-                        .iter()
-                        .zip(thetas)
-                        .map(|(&i, theta)| rebuilt_score(rec, &theta[k], i))
-                        .collect();
-                    fidelity_of(&reference, &g)
-                })
-                .collect(),
-        );
+    for (block_users, block_omegas) in users
+        .chunks(FIDELITY_USERS)
+        .zip(user_omegas.chunks(FIDELITY_USERS))
+    {
+        cancelled()?;
+        let lists = crate::recsys::recommend::top_k_cancellable(
+            rec,
+            device,
+            n_items,
+            true,
+            block_users,
+            cancelled,
+        )?;
+        let mut rows = Vec::new();
+        let mut row_omegas = Vec::new();
+        for ((&u, (items, _)), omegas) in block_users.iter().zip(&lists).zip(block_omegas) {
+            rows.extend(items.iter().map(|&i| (u, i)));
+            row_omegas.extend(std::iter::repeat_n(omegas.clone(), items.len()));
+        }
+        let rebuilt = rebuilt_each(
+            rec,
+            device,
+            method,
+            &rows,
+            &row_omegas,
+            opts,
+            pdp_cache,
+            cancelled,
+        )?;
+        // Fidelity of each (user, ω).
+        let mut at = 0;
+        for ((items, _), omegas) in lists.iter().zip(block_omegas) {
+            let g_rows = &rebuilt[at..at + items.len()];
+            at += items.len();
+            // The reference is the recommender's ranking of the candidates, best first (equal
+            // scores in the order the top-n list gives them): τ_AP,a depends only on the
+            // reference's order, and so needs no ties in it.
+            let reference: Vec<f64> = (0..items.len()).map(|k| (items.len() - k) as f64).collect();
+            by_user.push(
+                (0..omegas.len())
+                    .map(|k| {
+                        let g: Vec<f64> = g_rows.iter().map(|per_omega| per_omega[k]).collect();
+                        fidelity_of(&reference, &g)
+                    })
+                    .collect(),
+            );
+        }
     }
     Ok(queries
         .iter()
@@ -878,6 +1068,73 @@ mod tests {
             let e = ExplainOptions::parse(bad).unwrap_err();
             assert!(e.contains(needle), "{bad}: {e}");
         }
+        // Every error names the option's position; a repeated name, an empty entry, a missing
+        // name or value are errors too (a repeated seed used to keep one of the two silently).
+        for (bad, message) in [
+            (
+                "seed=1,seed=2",
+                "option 2 of 'seed=1,seed=2': 'seed' is given twice (options 1 and 2); give it once",
+            ),
+            (
+                "samples = 10, SEED = 1, seed = 1",
+                "option 3 of 'samples = 10, SEED = 1, seed = 1': 'seed' is given twice (options 2 and 3); give it once",
+            ),
+            (
+                "seed = 1,, samples = 10",
+                "option 2 of 'seed = 1,, samples = 10' is empty (options are name = value pairs separated by commas)",
+            ),
+            (
+                "seed = 1,",
+                "option 2 of 'seed = 1,' is empty (options are name = value pairs separated by commas)",
+            ),
+            ("= 3", "option 1 of '= 3' ('= 3') is not of the form name = value"),
+            ("seed =", "option 1 of 'seed =' ('seed =') is not of the form name = value"),
+            (
+                "seed = 1, samples 10",
+                "option 2 of 'seed = 1, samples 10' ('samples 10') is not of the form name = value",
+            ),
+            (
+                "seed = 1, depth = 3",
+                "option 2 of 'seed = 1, depth = 3': unknown option 'depth' (known: samples, kernel_width, feature_selection, ridge_alpha, seed)",
+            ),
+            (
+                "samples = 2.5",
+                "option 1 of 'samples = 2.5': samples must be an integer ≥ 2, got '2.5'",
+            ),
+        ] {
+            assert_eq!(ExplainOptions::parse(bad).unwrap_err(), message, "{bad}");
+        }
+        // Blank strings are the defaults.
+        assert_eq!(
+            ExplainOptions::parse("  ").unwrap(),
+            ExplainOptions::default()
+        );
+    }
+
+    #[test]
+    fn lime_memory_estimate_by_hand() {
+        let opts = ExplainOptions {
+            samples: 1000,
+            memory_limit: 1 << 30,
+            ..Default::default()
+        };
+        // 65 rows scored together, items of at most 10 tags:
+        // 1000 · (17·10 + 40) + 65 · 1000 · (20·10 + 24) = 210,000 + 14,560,000 bytes.
+        assert!(opts.check_lime_memory(65, 10).is_ok());
+        let tight = ExplainOptions {
+            memory_limit: 14_770_000 - 1,
+            ..opts.clone()
+        };
+        let e = tight.check_lime_memory(65, 10).unwrap_err().to_string();
+        assert!(
+            e.contains("option 'samples' = 1000 needs about 14.1 MiB"),
+            "{e}"
+        );
+        let exact = ExplainOptions {
+            memory_limit: 14_770_000,
+            ..opts
+        };
+        assert!(exact.check_lime_memory(65, 10).is_ok());
     }
 
     #[test]

@@ -195,7 +195,8 @@ impl ScalarUDFImpl for FidelityFunc {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let device = resolve_device(device_setting(&args.config_options))?;
-        let opts = options_argument(NAME, args.args.get(5))?;
+        let mut opts = options_argument(NAME, args.args.get(5))?;
+        opts.memory_limit = crate::engine::memory_limit(&args.config_options);
         let n_items = match args.args.get(4) {
             None => DEFAULT_N_ITEMS,
             Some(ColumnarValue::Scalar(v)) => n_items_value(v)?.unwrap_or(DEFAULT_N_ITEMS),

@@ -222,7 +222,8 @@ impl ExplainAdapter {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let device = resolve_device(device_setting(&args.config_options))?;
-        let opts = options_argument(f, args.args.get(4))?;
+        let mut opts = options_argument(f, args.args.get(4))?;
+        opts.memory_limit = crate::engine::memory_limit(&args.config_options);
         let int_tags = match args.return_field.data_type() {
             DataType::List(field) => match field.data_type() {
                 DataType::Struct(fields) => fields

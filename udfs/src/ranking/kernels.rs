@@ -29,6 +29,10 @@
 //!   5. a zero denominator (0/0) → `Ok(None)`: [`kendall_tau_b`] and [`spearman`] when every
 //!      value of one list is tied, [`tau_ap_b`] when every value of one list is tied (its
 //!      one-way coefficient then has no item outside the top tie group to average over).
+//!      [`tau_ap`] and [`tau_ap_a`] have no such case (their only denominators are `n − 1` and
+//!      positions `i − 1 ≥ 1`): an all-tied `y` gives `tau_ap_a = 0`, the expected τ_AP of a
+//!      uniformly random order (each `C(i)/(i−1)` has expectation ½), which is also what the
+//!      reference `tauAP_a` of ircor computes.
 //! - **Equality.** Values are compared numerically, so `-0.0` and `+0.0` are tied. Infinite
 //!   values are allowed and rank as the most extreme scores. Sorting uses [`f64::total_cmp`]
 //!   after the NaN check, with `-0.0` first normalised to `+0.0` so that the sort order and
@@ -1405,6 +1409,52 @@ mod tests {
             assert_eq!(f(&[1.0, 2.0, 3.0], &[4.0, 4.0, 4.0]), Ok(None));
             assert_eq!(f(&[4.0, 4.0], &[4.0, 4.0]), Ok(None));
         }
+    }
+
+    #[test]
+    fn all_tied_lists_follow_the_maths() {
+        // tau_ap_a with every y tied has no zero denominator: it is the expected tau_ap of a
+        // uniformly random order. By hand for n = 3 (ircor's tauAP_a: no "above" term; each
+        // item's "within" term is (1/1 + 2/2) / 2 / 3 = 1/3, so 2/2 · 1 − 1 = 0), and against
+        // the brute-force average over all n! orders for n = 2..7.
+        assert_eq!(tau_ap_a(&[1.0, 2.0, 3.0], &[5.0, 5.0, 5.0]), Ok(Some(0.0)));
+        let mut rng = Rng(0x5EED_7AE5);
+        for n in 2..8 {
+            let x = rng.distinct(n);
+            let y = vec![5.0; n];
+            let fast = value(tau_ap_a(&x, &y));
+            let brute = value(naive::tau_ap_a(&x, &y));
+            assert!(
+                fast.abs() < 1e-15 && brute.abs() < 1e-12,
+                "n={n}: {fast} {brute}"
+            );
+        }
+        // tau_ap: every tie is an error, an all-tied list included (x is checked first).
+        assert_eq!(
+            tau_ap(&[1.0, 2.0, 3.0], &[5.0, 5.0, 5.0]),
+            Err(RankError::TiesInEstimate)
+        );
+        assert_eq!(
+            tau_ap(&[5.0, 5.0, 5.0], &[5.0, 5.0, 5.0]),
+            Err(RankError::TiesInReference)
+        );
+        // tau_ap_a: an all-tied reference is a tie in x, an error, not NULL.
+        assert_eq!(
+            tau_ap_a(&[5.0, 5.0, 5.0], &[1.0, 2.0, 3.0]),
+            Err(RankError::TiesInReference)
+        );
+        // One value off an all-tied list: defined again for every coefficient that allows the
+        // ties (untied pairs; an item outside the top group; non-zero variance). By hand for
+        // x = [1,2,3], y = [5,5,4]: pair (1,2) is tied in y, pairs (1,3) and (2,3) discordant,
+        // so n_c − n_d = −2, n0 = 3, n1 = 0, n2 = 1 and τ_b = −2 / sqrt(3 · 2).
+        let kb = value(kendall_tau_b(&[1.0, 2.0, 3.0], &[5.0, 5.0, 4.0]));
+        assert!((kb - (-2.0 / 6f64.sqrt())).abs() < 1e-15, "{kb}");
+        assert!(tau_ap_b(&[1.0, 2.0, 3.0], &[5.0, 5.0, 4.0])
+            .unwrap()
+            .is_some());
+        assert!(spearman(&[1.0, 2.0, 3.0], &[5.0, 5.0, 4.0])
+            .unwrap()
+            .is_some());
     }
 
     #[test]

@@ -13,8 +13,16 @@
 //!
 //! Conventions (all five): higher value = better rank; pairs where either value is NULL are
 //! skipped (like SQL aggregates skip NULLs); a NULL list gives NULL; lists of different length
-//! and NaN values are errors; fewer than 2 pairs, or a coefficient whose denominator is zero
-//! (every value of one list tied), give NULL. See [`kernels`] for the formulas.
+//! and NaN values are errors; fewer than 2 pairs give NULL. Beyond that, NULL exactly where the
+//! coefficient's formula divides 0 by 0, decided from the maths of each:
+//!
+//! - `tau_ap`: never (its denominators n − 1 and i − 1 are never 0); any tie is an error;
+//! - `tau_ap_a`: never; a tie in x is an error, and an all-tied y gives 0 (the expected τ_AP of a
+//!   random order, as in the reference ircor);
+//! - `tau_ap_b`, `kendall_tau_b`, `spearman`: when every value of x or every value of y is tied
+//!   (no item outside the top tie group; no untied pair; zero rank variance).
+//!
+//! See [`kernels`] for the formulas.
 
 pub mod adapter;
 pub mod kendall_tau_b;

@@ -6,7 +6,7 @@ use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
-    description = "Spearman's rank correlation ρ: the Pearson correlation of the ranks of x and y, tied values sharing their mean rank. Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL. Over rows, use the aggregate spearman_agg(x, y).",
+    description = "Spearman's rank correlation ρ: the Pearson correlation of the ranks of x and y, tied values sharing their mean rank. Pairs with a NULL are skipped; lists of different length and NaN are errors. NULL for fewer than 2 pairs, and when every value of x or every value of y is tied: that list's ranks then have zero variance, the denominator (0/0). Any other ties give a value. Over rows, use the aggregate spearman_agg(x, y).",
     syntax_example = "spearman(x, y)",
     sql_example = r#"```sql
 > SELECT round(spearman([1, 2, 3, 4], [1, 2, 4, 3]), 4) AS spearman;
@@ -30,7 +30,7 @@ pub struct SpearmanList;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
-    description = "Aggregate form of spearman: the coefficient between the x and y values of the rows of each group (each row one item). Spearman's rank correlation ρ: the Pearson correlation of the ranks of x and y, tied values sharing their mean rank. Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or a list whose values are all tied, give NULL.",
+    description = "Aggregate form of spearman: the coefficient between the x and y values of the rows of each group (each row one item). Spearman's rank correlation ρ: the Pearson correlation of the ranks of x and y, tied values sharing their mean rank. Pairs with a NULL are skipped; lists of different length and NaN are errors. NULL for fewer than 2 pairs, and when every value of x or every value of y is tied: that list's ranks then have zero variance, the denominator (0/0). Any other ties give a value.",
     syntax_example = "spearman_agg(x, y)",
     sql_example = r#"```sql
 > SELECT round(spearman_agg(x, y), 4) AS spearman_agg FROM (VALUES (1, 1), (2, 2), (3, 4), (4, 3)) AS t(x, y);

@@ -6,7 +6,7 @@ use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
-    description = "AP rank correlation τ_AP (Yilmaz, Aslam & Robertson 2008): a top-weighted Kendall-like correlation of the estimate y against the reference x (higher value = better rank; positions are taken from y, so it is asymmetric). Ties are not defined for τ_AP: a tie in either list is an error (use tau_ap_a or tau_ap_b). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL. Over rows, use the aggregate tau_ap_agg(x, y).",
+    description = "AP rank correlation τ_AP (Yilmaz, Aslam & Robertson 2008): a top-weighted Kendall-like correlation of the estimate y against the reference x (higher value = better rank; positions are taken from y, so it is asymmetric). Ties are not defined for τ_AP: a tie in either list is an error (use tau_ap_a or tau_ap_b). Pairs with a NULL are skipped; lists of different length and NaN are errors. NULL only for fewer than 2 pairs: otherwise the value is always defined (its denominators n − 1 and the positions i − 1 are never 0), and a list whose values are all tied is an error like any tie. Over rows, use the aggregate tau_ap_agg(x, y).",
     syntax_example = "tau_ap(x, y)",
     sql_example = r#"```sql
 > SELECT round(tau_ap([4, 3, 2, 1], [4, 3, 1, 2]), 4) AS tau_ap;
@@ -30,7 +30,7 @@ pub struct TauApList;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
-    description = "Aggregate form of tau_ap: the coefficient between the x and y values of the rows of each group (each row one item). AP rank correlation τ_AP (Yilmaz, Aslam & Robertson 2008): a top-weighted Kendall-like correlation of the estimate y against the reference x (higher value = better rank; positions are taken from y, so it is asymmetric). Ties are not defined for τ_AP: a tie in either list is an error (use tau_ap_a or tau_ap_b). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL.",
+    description = "Aggregate form of tau_ap: the coefficient between the x and y values of the rows of each group (each row one item). AP rank correlation τ_AP (Yilmaz, Aslam & Robertson 2008): a top-weighted Kendall-like correlation of the estimate y against the reference x (higher value = better rank; positions are taken from y, so it is asymmetric). Ties are not defined for τ_AP: a tie in either list is an error (use tau_ap_a or tau_ap_b). Pairs with a NULL are skipped; lists of different length and NaN are errors. NULL only for fewer than 2 pairs: otherwise the value is always defined (its denominators n − 1 and the positions i − 1 are never 0), and a list whose values are all tied is an error like any tie.",
     syntax_example = "tau_ap_agg(x, y)",
     sql_example = r#"```sql
 > SELECT round(tau_ap_agg(x, y), 4) AS tau_ap_agg FROM (VALUES (4, 4), (3, 3), (2, 1), (1, 2)) AS t(x, y);

@@ -6,7 +6,7 @@ use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
-    description = "τ_AP,a (Urbano & Marrero 2017): τ_AP allowing ties in the estimate y, equal to the expected τ_AP over every random ordering of the tied items; the fidelity measure of the thesis. A tie in the reference x is an error (use tau_ap_b). Computed in O(n log n). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL. Over rows, use the aggregate tau_ap_a_agg(x, y).",
+    description = "τ_AP,a (Urbano & Marrero 2017): τ_AP allowing ties in the estimate y, equal to the expected τ_AP over every random ordering of the tied items; the fidelity measure of the thesis. A tie in the reference x is an error (use tau_ap_b). Computed in O(n log n). Pairs with a NULL are skipped; lists of different length and NaN are errors. NULL only for fewer than 2 pairs: no denominator can be 0, so an estimate whose values are all tied is defined and gives 0 (every order of the items is equally likely, and the expected τ_AP of a random order is 0, as in ircor's tauAP_a); a reference whose values are all tied is an error like any tie in x. Over rows, use the aggregate tau_ap_a_agg(x, y).",
     syntax_example = "tau_ap_a(x, y)",
     sql_example = r#"```sql
 > SELECT round(tau_ap_a([4, 3, 2, 1], [4, 3, 3, 1]), 4) AS tau_ap_a;
@@ -30,7 +30,7 @@ pub struct TauApAList;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
-    description = "Aggregate form of tau_ap_a: the coefficient between the x and y values of the rows of each group (each row one item). τ_AP,a (Urbano & Marrero 2017): τ_AP allowing ties in the estimate y, equal to the expected τ_AP over every random ordering of the tied items; the fidelity measure of the thesis. A tie in the reference x is an error (use tau_ap_b). Computed in O(n log n). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs give NULL.",
+    description = "Aggregate form of tau_ap_a: the coefficient between the x and y values of the rows of each group (each row one item). τ_AP,a (Urbano & Marrero 2017): τ_AP allowing ties in the estimate y, equal to the expected τ_AP over every random ordering of the tied items; the fidelity measure of the thesis. A tie in the reference x is an error (use tau_ap_b). Computed in O(n log n). Pairs with a NULL are skipped; lists of different length and NaN are errors. NULL only for fewer than 2 pairs: no denominator can be 0, so an estimate whose values are all tied is defined and gives 0 (every order of the items is equally likely, and the expected τ_AP of a random order is 0, as in ircor's tauAP_a); a reference whose values are all tied is an error like any tie in x.",
     syntax_example = "tau_ap_a_agg(x, y)",
     sql_example = r#"```sql
 > SELECT round(tau_ap_a_agg(x, y), 4) AS tau_ap_a_agg FROM (VALUES (4, 4), (3, 3), (2, 3), (1, 1)) AS t(x, y);

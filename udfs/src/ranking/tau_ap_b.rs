@@ -6,7 +6,7 @@ use super::kernels;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
-    description = "τ_AP,b (Urbano & Marrero 2017): a symmetric τ_AP that allows ties in both lists (tied items are treated as sharing a rank); without ties it is the mean of tau_ap(x, y) and tau_ap(y, x). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or an undefined value, give NULL. Over rows, use the aggregate tau_ap_b_agg(x, y).",
+    description = "τ_AP,b (Urbano & Marrero 2017): a symmetric τ_AP that allows ties in both lists (tied items are treated as sharing a rank); without ties it is the mean of tau_ap(x, y) and tau_ap(y, x). Pairs with a NULL are skipped; lists of different length and NaN are errors. NULL for fewer than 2 pairs, and when every value of x or every value of y is tied: each of its two one-way terms averages over the items outside the top tie group of one list, and there are none (0/0). Any other ties give a value. Over rows, use the aggregate tau_ap_b_agg(x, y).",
     syntax_example = "tau_ap_b(x, y)",
     sql_example = r#"```sql
 > SELECT round(tau_ap_b([4, 3, 2, 1], [4, 3, 1, 2]), 4) AS tau_ap_b;
@@ -30,7 +30,7 @@ pub struct TauApBList;
 
 #[user_doc(
     doc_section(label = "Rank Correlation Functions"),
-    description = "Aggregate form of tau_ap_b: the coefficient between the x and y values of the rows of each group (each row one item). τ_AP,b (Urbano & Marrero 2017): a symmetric τ_AP that allows ties in both lists (tied items are treated as sharing a rank); without ties it is the mean of tau_ap(x, y) and tau_ap(y, x). Pairs with a NULL are skipped; lists of different length and NaN are errors; fewer than 2 pairs, or an undefined value, give NULL.",
+    description = "Aggregate form of tau_ap_b: the coefficient between the x and y values of the rows of each group (each row one item). τ_AP,b (Urbano & Marrero 2017): a symmetric τ_AP that allows ties in both lists (tied items are treated as sharing a rank); without ties it is the mean of tau_ap(x, y) and tau_ap(y, x). Pairs with a NULL are skipped; lists of different length and NaN are errors. NULL for fewer than 2 pairs, and when every value of x or every value of y is tied: each of its two one-way terms averages over the items outside the top tie group of one list, and there are none (0/0). Any other ties give a value.",
     syntax_example = "tau_ap_b_agg(x, y)",
     sql_example = r#"```sql
 > SELECT round(tau_ap_b_agg(x, y), 4) AS tau_ap_b_agg FROM (VALUES (4, 4), (3, 3), (2, 1), (1, 2)) AS t(x, y);

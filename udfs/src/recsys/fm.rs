@@ -134,7 +134,9 @@ impl Recommender for Fm {
         user: u32,
         items: &[u32],
         weight: f64,
+        cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Tensor>> {
+        cancelled()?;
         let p = self.tensors(device)?;
         let (w0, w_user, w_item, w_tag, v_user, v_item, v_tag) =
             (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6]);
@@ -163,7 +165,12 @@ impl Recommender for Fm {
         Ok(Some(base.unsqueeze(1) + lin + cross + 0.5 * (s_sq - x_sq)))
     }
 
-    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+    fn score_all_items(
+        &self,
+        device: Device,
+        users: &[u32],
+        _cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Tensor> {
         let p = self.tensors(device)?;
         let (w0, w_user, w_item, w_tag, v_user, v_item, v_tag) =
             (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6]);
@@ -211,6 +218,8 @@ impl ModelType for FmType {
         let start = Instant::now();
         let (rec, training) = RecData::from_training("fm", data, Tags::Required, &ctx.control)?;
         let opts = NeuralOptions::from(ctx.options);
+        super::train::memory::check_neural("fm", &rec, ctx.options, 0, ctx.memory_limit)?;
+        super::train::memory::check_als("fm", &rec, opts.dim, ctx.memory_limit)?;
         let mut rng = Rng::new(opts.seed);
         let (users, tags) = initial_factors("fm", &rec, &opts, &mut rng, &ctx.control)?;
         let (nu, ni, nt, h) = (rec.n_users(), rec.n_items(), rec.n_tags(), opts.dim);

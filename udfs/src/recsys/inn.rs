@@ -167,7 +167,9 @@ impl Recommender for Inn {
         user: u32,
         items: &[u32],
         weight: f64,
+        cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Tensor>> {
+        cancelled()?;
         let [w, _, q] = self.params(device)?;
         let qu = q.get(user as i64);
         let a = TagInput::own(&self.data, items, Kind::Double, device).matmul(&w);
@@ -181,7 +183,12 @@ impl Recommender for Inn {
         Ok(Some(num / den))
     }
 
-    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+    fn score_all_items(
+        &self,
+        device: Device,
+        users: &[u32],
+        _cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Tensor> {
         let [_, u_hat, q] = self.params(device)?;
         Ok(q.index_select(0, &super::tensors::index(users, device))
             .matmul(&u_hat.tr()))
@@ -279,6 +286,7 @@ impl ModelType for InnType {
     fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
         let start = Instant::now();
         let (rec, training) = RecData::from_training("inn", data, Tags::Required, &ctx.control)?;
+        super::train::memory::check_svd("inn", &rec, ctx.options, ctx.memory_limit)?;
         let (model, converged) = Inn::fit(rec, ctx.options, ctx)?;
         let training = svd_facts(training, model.k, converged, start);
         Ok(Trained {

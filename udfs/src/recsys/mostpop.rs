@@ -93,7 +93,12 @@ impl Recommender for MostPop {
         Ok(counts.index_select(0, items))
     }
 
-    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+    fn score_all_items(
+        &self,
+        device: Device,
+        users: &[u32],
+        _cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Tensor> {
         let [counts] = self.params(device)?;
         Ok(counts
             .unsqueeze(0)

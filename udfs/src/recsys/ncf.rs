@@ -188,7 +188,12 @@ impl Recommender for Ncf {
 
     /// The first layer splits into a user part and an item part, W₁[p; z] = W₁ᵘ p + W₁ⁱ z, so
     /// the item side is computed once and each user costs one [items × hidden] ReLU and product.
-    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+    fn score_all_items(
+        &self,
+        device: Device,
+        users: &[u32],
+        cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Tensor> {
         let p = self.tensors(device)?;
         let (p_user, w1, b1, w2, h_gmf, b) = (&p[0], &p[3], &p[4], &p[5], &p[6], &p[7]);
         let k = self.k as i64;
@@ -202,6 +207,7 @@ impl Recommender for Ncf {
         let gmf = (&pu * h_gmf).matmul(&z.tr());
         let mut rows = Vec::with_capacity(users.len());
         for r in 0..users.len() as i64 {
+            cancelled()?;
             let hidden = (&item_hidden + user_hidden.get(r)).relu();
             rows.push(hidden.matmul(w2));
         }
@@ -220,6 +226,7 @@ impl Recommender for Ncf {
         user: u32,
         items: &[u32],
         weight: f64,
+        cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Tensor>> {
         if device != Device::Cpu {
             return Ok(None);
@@ -263,7 +270,9 @@ impl Recommender for Ncf {
             use rayon::prelude::*;
             out.par_chunks_mut(n_items * TAGS_PER_TASK)
                 .enumerate()
-                .for_each(|(c, chunk)| {
+                .try_for_each(|(c, chunk)| -> Result<()> {
+                    // Each task checks first: a cancelled statement stops within one task.
+                    cancelled()?;
                     for (r, row) in chunk.chunks_mut(n_items).enumerate() {
                         let t = c * TAGS_PER_TASK + r;
                         let gt = &g_v[t * hidden..(t + 1) * hidden];
@@ -273,7 +282,8 @@ impl Recommender for Ncf {
                                 gmf_base[j] + beta[j] * gmf_tag[t] + relu_dot(ej, beta[j], gt, &w2);
                         }
                     }
-                });
+                    Ok(())
+                })?;
             Ok((out, n_tags))
         })?;
         let t = Tensor::from_slice(&scores).view([n_tags as i64, items.len() as i64]);
@@ -329,6 +339,8 @@ impl ModelType for NcfType {
         let (rec, training) = RecData::from_training("ncf", data, Tags::Required, &ctx.control)?;
         let opts = NeuralOptions::from(ctx.options);
         let hidden = int_option(ctx.options, "hidden", 1024) as usize;
+        super::train::memory::check_neural("ncf", &rec, ctx.options, hidden, ctx.memory_limit)?;
+        super::train::memory::check_als("ncf", &rec, opts.dim, ctx.memory_limit)?;
         let mut rng = Rng::new(opts.seed);
         let (users, tags) = initial_factors("ncf", &rec, &opts, &mut rng, &ctx.control)?;
         let (nu, ni, nt, h) = (rec.n_users(), rec.n_items(), rec.n_tags(), opts.dim);

@@ -91,7 +91,12 @@ impl Recommender for RandomRec {
         Ok(Tensor::from_slice(&self.scores(&u, &i)).to_device(device))
     }
 
-    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+    fn score_all_items(
+        &self,
+        device: Device,
+        users: &[u32],
+        _cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Tensor> {
         let n = self.data.n_items();
         let mut out = Vec::with_capacity(users.len() * n);
         for &u in users {

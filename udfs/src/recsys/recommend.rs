@@ -24,10 +24,11 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion_macros::user_doc;
 use tch::{Device, Kind, Tensor};
 
-use super::recommender::Recommender;
-use super::recommender_model;
+use super::recommender::{never_cancelled, Cancel, Recommender};
 use super::tensors::{to_f64_vec, torch_err};
+use super::{positive_integer, recommender_model};
 use crate::engine::config::{device_setting, resolve_device};
+use crate::engine::{check_memory, memory_limit};
 use crate::model::key::Key;
 use crate::model::{KeyIndex, KeyKind, LoadedModel, ModelCatalog};
 
@@ -111,12 +112,9 @@ impl TableFunctionImpl for RecommendFunc {
             | Some(ScalarValue::LargeUtf8(Some(s))) => s.clone(),
             _ => return plan_err!("recommend: the model must be a model name (a string literal)"),
         };
-        let k = match literal(exprs, 1).map(|v| v.cast_to(&DataType::Int64)) {
-            Some(Ok(ScalarValue::Int64(Some(k)))) if k > 0 => k as usize,
-            Some(Ok(ScalarValue::Int64(Some(k)))) => {
-                return plan_err!("recommend: k must be a positive integer, got {k}")
-            }
-            _ => return plan_err!("recommend: k must be a positive integer literal"),
+        let k = match literal(exprs, 1) {
+            Some(v) => positive_integer("recommend", "k", v)?,
+            None => return plan_err!("recommend: k must be a positive integer literal"),
         };
         let exclude_seen = match literal(exprs, 2) {
             None => true,
@@ -130,6 +128,14 @@ impl TableFunctionImpl for RecommendFunc {
             return plan_err!("model '{name}' is not a recommender");
         };
         let data = rec.data();
+        // The result (28 bytes a row: user, item, rank, score) of every user, and one block's
+        // score matrix (f64, and the model's f32) over all items.
+        let rows = data.n_users() as f64 * k.min(data.n_items()) as f64;
+        check_memory(
+            &format!("recommend's k = {k}"),
+            rows * 28.0 + USER_BLOCK as f64 * data.n_items() as f64 * 12.0,
+            memory_limit(args.session().config_options()),
+        )?;
         let key_type = |kind: KeyKind| match kind {
             KeyKind::Int => DataType::Int64,
             KeyKind::Text => DataType::Utf8,
@@ -141,6 +147,7 @@ impl TableFunctionImpl for RecommendFunc {
             Field::new("score", DataType::Float64, false),
         ]));
         Ok(Arc::new(RecommendTable {
+            catalog: self.catalog.clone(),
             model,
             k,
             exclude_seen,
@@ -152,6 +159,7 @@ impl TableFunctionImpl for RecommendFunc {
 /// The result of one `recommend(...)` call, computed when scanned.
 #[derive(Debug)]
 struct RecommendTable {
+    catalog: Arc<dyn ModelCatalog>,
     model: Arc<LoadedModel>,
     k: usize,
     exclude_seen: bool,
@@ -177,12 +185,16 @@ impl TableProvider for RecommendTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let device = resolve_device(device_setting(state.config_options()))?;
         let model = self.model.clone();
+        let catalog = self.catalog.clone();
         let (k, exclude_seen, schema) = (self.k, self.exclude_seen, self.schema.clone());
+        // A blocking thread is not stopped when the statement's task is aborted: it checks the
+        // session's cancel flag between blocks of users and inside the models' loops.
         let batches = SpawnedTask::spawn_blocking(move || {
             let Some(rec) = model.model.as_recommender() else {
                 return plan_err!("model '{}' is not a recommender", model.name);
             };
-            recommend_batches(rec, device, k, exclude_seen, &schema)
+            let cancelled = || catalog.check_cancelled();
+            recommend_batches(rec, device, k, exclude_seen, &schema, &cancelled)
         })
         .join()
         .await
@@ -203,10 +215,25 @@ pub fn top_k(
     exclude_seen: bool,
     users: &[u32],
 ) -> Result<Vec<(Vec<u32>, Vec<f64>)>> {
+    top_k_cancellable(rec, device, k, exclude_seen, users, &never_cancelled)
+}
+
+/// [`top_k`], checking `cancelled` while the model scores (between users for models that
+/// score user by user).
+pub fn top_k_cancellable(
+    rec: &dyn Recommender,
+    device: Device,
+    k: usize,
+    exclude_seen: bool,
+    users: &[u32],
+    cancelled: Cancel<'_>,
+) -> Result<Vec<(Vec<u32>, Vec<f64>)>> {
     let data = rec.data();
     let n_items = data.n_items();
     let k = k.min(n_items);
-    let scores = tch::no_grad(|| rec.score_all_items(device, users))?.to_kind(Kind::Double);
+    cancelled()?;
+    let scores =
+        tch::no_grad(|| rec.score_all_items(device, users, cancelled))?.to_kind(Kind::Double);
     if exclude_seen {
         let mut seen = Vec::new();
         for (row, &u) in users.iter().enumerate() {
@@ -267,12 +294,14 @@ fn recommend_batches(
     k: usize,
     exclude_seen: bool,
     schema: &SchemaRef,
+    cancelled: Cancel<'_>,
 ) -> Result<Vec<RecordBatch>> {
     let data = rec.data();
     let all: Vec<u32> = (0..data.n_users() as u32).collect();
     let mut batches = Vec::new();
     for block in all.chunks(USER_BLOCK) {
-        let lists = top_k(rec, device, k, exclude_seen, block)?;
+        cancelled()?;
+        let lists = top_k_cancellable(rec, device, k, exclude_seen, block, cancelled)?;
         let (mut users, mut items, mut ranks, mut scores) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for (&u, (is, ss)) in block.iter().zip(lists) {

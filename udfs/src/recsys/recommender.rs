@@ -39,6 +39,16 @@ pub struct FactorMatrix {
     pub values: Vec<f32>,
 }
 
+/// A check for cancellation (Ctrl-C), called by long loops between steps, also inside parallel
+/// loops (hence `Sync`): an error (the session's "cancelled by the user") stops the work and is
+/// returned as is.
+pub type Cancel<'a> = &'a (dyn Fn() -> Result<()> + Sync);
+
+/// A [`Cancel`] check that never stops (tests, benchmarks, work outside a session).
+pub fn never_cancelled() -> Result<()> {
+    Ok(())
+}
+
 /// A trained recommender.
 pub trait Recommender: Send + Sync {
     /// Ids, interactions and tags the model was trained on.
@@ -77,8 +87,14 @@ pub trait Recommender: Send + Sync {
 
     /// Scores of every item for each of `users` at t = T_i: `[users.len(), n_items]`.
     /// The default evaluates [`Self::forward`] on the cross product in chunks; models with a
-    /// factorised score override it with a matrix product.
-    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+    /// factorised score override it with a matrix product. Loops over users check `cancelled`
+    /// between users.
+    fn score_all_items(
+        &self,
+        device: Device,
+        users: &[u32],
+        cancelled: Cancel<'_>,
+    ) -> Result<Tensor> {
         let data = self.data();
         let n_items = data.n_items();
         let mut rows = Vec::with_capacity(users.len());
@@ -86,6 +102,7 @@ pub trait Recommender: Send + Sync {
         let items_t = index(&all_items, device);
         let own = TagInput::own(data, &all_items, self.kind(), device);
         for &u in users {
+            cancelled()?;
             let us = Tensor::full([n_items as i64], u as i64, (Kind::Int64, device));
             rows.push(self.forward(device, &us, &items_t, &own)?);
         }
@@ -95,13 +112,14 @@ pub trait Recommender: Send + Sync {
     /// f(u, j, T_j + weight · e_t) for every item j of `items` and every tag t: `[items.len(),
     /// n_tags]`, for the user-level PDP explainer, where a model has a closed form (entries for
     /// tags that j already has are unspecified). `None` (the default): the explainer evaluates
-    /// the switched-on rows through [`Self::forward`].
+    /// the switched-on rows through [`Self::forward`]. Long computations check `cancelled`.
     fn switch_on_scores(
         &self,
         _device: Device,
         _user: u32,
         _items: &[u32],
         _weight: f64,
+        _cancelled: Cancel<'_>,
     ) -> Result<Option<Tensor>> {
         Ok(None)
     }
@@ -122,8 +140,20 @@ pub fn score_pairs(
     users: &[u32],
     items: &[u32],
 ) -> Result<Vec<f64>> {
+    score_pairs_cancellable(rec, device, users, items, &never_cancelled)
+}
+
+/// [`score_pairs`], checking `cancelled` before each chunk.
+pub fn score_pairs_cancellable(
+    rec: &dyn Recommender,
+    device: Device,
+    users: &[u32],
+    items: &[u32],
+    cancelled: Cancel<'_>,
+) -> Result<Vec<f64>> {
     let mut out = Vec::with_capacity(users.len());
     for (us, is) in users.chunks(SCORE_CHUNK).zip(items.chunks(SCORE_CHUNK)) {
+        cancelled()?;
         let scores = tch::no_grad(|| {
             let tags = TagInput::own(rec.data(), is, rec.kind(), device);
             rec.forward(device, &index(us, device), &index(is, device), &tags)

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use super::recommender::score_pairs;
+use super::recommender::score_pairs_cancellable;
 use super::{check_kinds, id_type, model_name_type, recommender_model};
 use crate::adapters::columnar;
 use crate::engine::config::{device_setting, resolve_device};
@@ -149,7 +149,9 @@ impl ScalarUDFImpl for ScoreFunc {
                     at.push(row);
                 }
             }
-            let scores = score_pairs(rec, device, &us, &is)?;
+            // Checks the session's cancel flag between chunks (a large batch is many chunks).
+            let scores =
+                score_pairs_cancellable(rec, device, &us, &is, &|| self.catalog.check_cancelled())?;
             for (row, s) in at.into_iter().zip(scores) {
                 out[row] = Some(s);
             }

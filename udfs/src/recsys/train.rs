@@ -75,6 +75,92 @@ pub fn svd_with_progress(
     Ok(svd)
 }
 
+/// Estimates of the largest buffers training holds at once, checked against the session's
+/// memory limit (`trustql.memory_limit`) before anything is allocated, so that a large option
+/// (dim, hidden, batch_size × negatives, ...) is an error naming it instead of an allocation
+/// failure that aborts the process. Counts are f64 so that products of large options cannot
+/// overflow.
+pub mod memory {
+    use datafusion::error::Result;
+
+    use crate::model::ModelOptions;
+    use crate::recsys::data::RecData;
+
+    /// The options named in the error, with their values (those given or the defaults).
+    fn named(options: &ModelOptions, names: &[(&str, i64)]) -> String {
+        names
+            .iter()
+            .map(|&(n, d)| format!("{n} = {}", options.int(n).unwrap_or(d)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// SVD models (inn, unn): the randomised SVD's bases and the factor matrices, about six
+    /// (rows + columns) × (dim + svd_oversample) f64 matrices over users, items and tags.
+    pub fn check_svd(
+        label: &str,
+        data: &RecData,
+        options: &ModelOptions,
+        limit: u64,
+    ) -> Result<()> {
+        let rank =
+            (options.int("dim").unwrap_or(64) + options.int("svd_oversample").unwrap_or(10)) as f64;
+        let entities = (data.n_users() + data.n_items() + data.n_tags()) as f64;
+        crate::engine::check_memory(
+            &format!(
+                "{label}: options {}",
+                named(options, &[("dim", 64), ("svd_oversample", 10)])
+            ),
+            6.0 * entities * rank * 8.0,
+            limit,
+        )
+    }
+
+    /// ALS (wrmf, and the initialisation of fm and ncf): user, item (and tag) factors in f64,
+    /// three copies (factors, the other side's Gram products, the result), and two dim² matrices
+    /// per thread (the Gram matrix of the row being solved and its factorisation).
+    pub fn check_als(label: &str, data: &RecData, dim: usize, limit: u64) -> Result<()> {
+        let k = dim as f64;
+        let entities = (data.n_users() + data.n_items() + data.n_tags()) as f64;
+        crate::engine::check_memory(
+            &format!("{label}: option dim = {dim}"),
+            3.0 * entities * k * 8.0 + 2.0 * rayon::current_num_threads() as f64 * k * k * 8.0,
+            limit,
+        )
+    }
+
+    /// Negative-sampling training (fm, ncf): the parameters in f32 four times over (values,
+    /// gradients, Adam's two moments), and per batch row (batch_size × (1 + negatives) rows)
+    /// the forward activations kept for the backward pass (about 8 × dim, plus 3 × hidden for
+    /// NCF's MLP, f32, twice) and the row's sparse tags.
+    pub fn check_neural(
+        label: &str,
+        data: &RecData,
+        options: &ModelOptions,
+        hidden: usize,
+        limit: u64,
+    ) -> Result<()> {
+        let dim = options.int("dim").unwrap_or(64) as f64;
+        let batch = options.int("batch_size").unwrap_or(1024) as f64;
+        let negatives = options.int("negatives").unwrap_or(10) as f64;
+        let rows = batch.min(data.r.nnz().max(1) as f64) * (1.0 + negatives);
+        let entities = (data.n_users() + data.n_items() + data.n_tags()) as f64;
+        let h = hidden as f64;
+        let params = 4.0 * 4.0 * (entities * (dim + 1.0) + 2.0 * dim * h + h);
+        let tags_per_item = data.t.nnz() as f64 / data.n_items().max(1) as f64;
+        let per_row = 2.0 * 4.0 * (8.0 * dim + 3.0 * h) + 20.0 * tags_per_item + 16.0;
+        let mut names = vec![("dim", 64), ("batch_size", 1024), ("negatives", 10)];
+        if hidden > 0 {
+            names.push(("hidden", 1024));
+        }
+        crate::engine::check_memory(
+            &format!("{label}: options {}", named(options, &names)),
+            params + rows * per_row,
+            limit,
+        )
+    }
+}
+
 /// Row-major values of a matrix.
 pub fn row_major(m: &DMatrix<f64>) -> Vec<f64> {
     m.transpose().as_slice().to_vec()

@@ -146,7 +146,13 @@ impl Unn {
     /// The PDP closed form on the CPU: for each item j of `items` and every tag t at once,
     /// Σ_v R_{v,j} num_{v,t} / ‖·‖_{v,t}, divided by the user's norm, in one fused pass over each
     /// consumer's row of M (see [`Recommender::switch_on_scores`]); items run in parallel.
-    fn switch_on_scores_cpu(&self, user: u32, items: &[u32], weight: f64) -> Result<Vec<f64>> {
+    fn switch_on_scores_cpu(
+        &self,
+        user: u32,
+        items: &[u32],
+        weight: f64,
+        cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Vec<f64>> {
         use rayon::prelude::*;
         let h = self.host_switch()?;
         let (k, nt) = (self.k, self.data.n_tags());
@@ -159,14 +165,20 @@ impl Unn {
         let consumers = self.consumers();
         let rows: Vec<Vec<f64>> = items
             .par_iter()
-            .map(|&j| {
+            .map(|&j| -> Result<Vec<f64>> {
+                cancelled()?;
                 let (cs, vals) = consumers.row(j as usize);
                 let a = match cs.binary_search(&user) {
                     Ok(p) => vals[p] as f64,
                     Err(_) => 0.0,
                 };
                 let mut acc = vec![0.0f64; nt];
-                for (&v, &b) in cs.iter().zip(vals) {
+                for (n, (&v, &b)) in cs.iter().zip(vals).enumerate() {
+                    // A popular item has thousands of consumers, each costing a pass over all
+                    // tags: check now and then within the item too.
+                    if n % 256 == 255 {
+                        cancelled()?;
+                    }
                     let (v, b) = (v as usize, b as f64);
                     let lv = &self.latent[v * k..(v + 1) * k];
                     let luv: f64 = lu.iter().zip(lv).map(|(x, y)| x * y).sum();
@@ -188,9 +200,9 @@ impl Unn {
                         lu2 + a * a * wb[t],
                     );
                 }
-                acc
+                Ok(acc)
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(rows.concat())
     }
 
@@ -201,6 +213,7 @@ impl Unn {
         user: u32,
         items: &[u32],
         weight: f64,
+        cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Tensor> {
         let [w, latent, ..] = self.params(device)?;
         let [m, ww, norms] = self.switch.get(device, |_| {
@@ -216,6 +229,7 @@ impl Unn {
         let wb = &ww * (weight * weight);
         let mut rows = Vec::with_capacity(items.len());
         for &j in items {
+            cancelled()?;
             let (cs, vals) = consumers.row(j as usize);
             let a = match cs.binary_search(&user) {
                 Ok(p) => vals[p] as f64,
@@ -343,17 +357,23 @@ impl Recommender for Unn {
         user: u32,
         items: &[u32],
         weight: f64,
+        cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Tensor>> {
         if device == Device::Cpu {
-            let scores = self.switch_on_scores_cpu(user, items, weight)?;
+            let scores = self.switch_on_scores_cpu(user, items, weight, cancelled)?;
             let t = Tensor::from_slice(&scores);
             return Ok(Some(t.view([items.len() as i64, -1])));
         }
-        self.switch_on_scores_tensors(device, user, items, weight)
+        self.switch_on_scores_tensors(device, user, items, weight, cancelled)
             .map(Some)
     }
 
-    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+    fn score_all_items(
+        &self,
+        device: Device,
+        users: &[u32],
+        _cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Tensor> {
         let [_, _, u_hat, y, _] = self.params(device)?;
         Ok(u_hat.index_select(0, &index(users, device)).matmul(&y.tr()))
     }
@@ -436,6 +456,7 @@ impl ModelType for UnnType {
     fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
         let start = Instant::now();
         let (rec, training) = RecData::from_training("unn", data, Tags::Required, &ctx.control)?;
+        super::train::memory::check_svd("unn", &rec, ctx.options, ctx.memory_limit)?;
         let (model, converged) = Unn::fit(rec, ctx.options, ctx)?;
         let training = svd_facts(training, model.k, converged, start);
         Ok(Trained {
@@ -454,6 +475,7 @@ mod tests {
     use super::*;
     use crate::model::{KeyIndex, KeyKind, KeyRef};
     use crate::recsys::kernels::rng::Rng;
+    use crate::recsys::recommender::never_cancelled;
     use crate::recsys::tensors::{to_f64_vec, SparseTags};
 
     fn keys(n: usize) -> KeyIndex {
@@ -662,13 +684,13 @@ mod tests {
         let history: Vec<u32> = (0..ni as u32).collect();
         for u in 0..nu {
             let s = m
-                .switch_on_scores(Device::Cpu, u as u32, &history, 1.5)
+                .switch_on_scores(Device::Cpu, u as u32, &history, 1.5, &never_cancelled)
                 .unwrap()
                 .unwrap();
             let s = to_f64_vec(&s).unwrap();
             // The tensor path (used off the CPU) gives the same numbers as the fused CPU loop.
             let s_tensors = m
-                .switch_on_scores_tensors(Device::Cpu, u as u32, &history, 1.5)
+                .switch_on_scores_tensors(Device::Cpu, u as u32, &history, 1.5, &never_cancelled)
                 .unwrap();
             let s_tensors = to_f64_vec(&s_tensors).unwrap();
             assert_eq!(s.len(), s_tensors.len());

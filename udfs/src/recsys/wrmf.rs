@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::data::{RecData, Tags};
-use super::kernels::als::{wrmf, AlsOptions, Factors, Solver};
+use super::kernels::als::{wrmf_cancellable, AlsOptions, Factors, Solver};
 use super::recommender::{Entity, FactorMatrix, Recommender};
 use super::tensors::{index, matrix_f32, DeviceTensors, TagInput};
 use super::train::{callback_err, float_option, int_option, kernel_err};
@@ -80,7 +80,10 @@ pub fn run_als(
         ));
         Ok(())
     };
-    let (x, y) = wrmf(&data.r, opts, &mut on_iteration).map_err(|e| kernel_err(label, e))?;
+    // Rows solved in parallel check the cancel flag too, so Ctrl-C stops within a half-step.
+    let stop = || control.check_cancelled().is_err();
+    let (x, y) = wrmf_cancellable(&data.r, opts, &mut on_iteration, &stop)
+        .map_err(|e| kernel_err(label, e))?;
     Ok((x, y, objectives))
 }
 
@@ -146,7 +149,12 @@ impl Recommender for Wrmf {
         )
     }
 
-    fn score_all_items(&self, device: Device, users: &[u32]) -> Result<Tensor> {
+    fn score_all_items(
+        &self,
+        device: Device,
+        users: &[u32],
+        _cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Tensor> {
         let [x, y] = self.params(device)?;
         Ok(x.index_select(0, &index(users, device)).matmul(&y.tr()))
     }
@@ -252,6 +260,7 @@ impl ModelType for WrmfType {
         let (rec, mut training) =
             RecData::from_training("wrmf", data, Tags::Optional, &ctx.control)?;
         let k = int_option(ctx.options, "dim", 64) as usize;
+        super::train::memory::check_als("wrmf", &rec, k, ctx.memory_limit)?;
         let opts = als_options(ctx.options, k);
         let (x, y, objective) = run_als("wrmf", &rec, &opts, &ctx.control)?;
         let fmt: Vec<String> = objective.iter().map(|o| format!("{o:.9e}")).collect();

@@ -157,6 +157,17 @@ pub fn wrmf(
     opts: &AlsOptions,
     on_iteration: &mut dyn FnMut(usize, f64) -> Result<(), KernelError>,
 ) -> Result<(Factors, Factors), KernelError> {
+    wrmf_cancellable(r, opts, on_iteration, &|| false)
+}
+
+/// [`wrmf`], also stopping within a half-step when `stop()` turns true: every row solved (in
+/// parallel) checks it first, and a stopped half-step returns [`KernelError::Cancelled`].
+pub fn wrmf_cancellable(
+    r: &Csr,
+    opts: &AlsOptions,
+    on_iteration: &mut dyn FnMut(usize, f64) -> Result<(), KernelError>,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<(Factors, Factors), KernelError> {
     r.validate()?;
     let k = opts.factors;
     if k == 0 {
@@ -184,9 +195,9 @@ pub fn wrmf(
     let isa = half.isa;
     let mut gram_y = gram64(isa, &y);
     for it in 1..=opts.iterations {
-        half.run(r, &y, &gram_y, &mut x);
+        half.run(r, &y, &gram_y, &mut x, stop)?;
         let gram_x = gram64(isa, &x);
-        half.run(&rt, &x, &gram_x, &mut y);
+        half.run(&rt, &x, &gram_x, &mut y, stop)?;
         gram_y = gram64(isa, &y);
         let obj = objective_from_grams(isa, r, &x, &y, &gram_x, &gram_y, opts.alpha, opts.l2);
         if !obj.is_finite() {
@@ -452,10 +463,17 @@ impl HalfStep {
 
     /// Solves every row of `target` (rows of `r`) with `fixed` (columns of `r`) held fixed;
     /// `gram` is `fixedᵀ fixed` from [`gram64`].
-    fn run(&self, r: &Csr, fixed: &Factors, gram: &[f64], target: &mut Factors) {
+    fn run(
+        &self,
+        r: &Csr,
+        fixed: &Factors,
+        gram: &[f64],
+        target: &mut Factors,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), KernelError> {
         let k = target.k;
         if k == 0 || gram.len() != k * k {
-            return;
+            return Ok(());
         }
         let mut gram = gram.to_vec();
         for a in 0..k {
@@ -470,13 +488,17 @@ impl HalfStep {
                     .par_chunks_mut(k)
                     .enumerate()
                     .with_min_len(8)
-                    .for_each_init(
+                    .try_for_each_init(
                         || CholeskyScratch::new(k),
                         |scratch, (u, x)| {
+                            if stop() {
+                                return Err(KernelError::Cancelled);
+                            }
                             let (cols, vals) = r.row(u);
                             isa.cholesky_row(cols, vals, fixed, alpha, &gram, scratch, x);
+                            Ok(())
                         },
-                    );
+                    )?;
             }
             Solver::ConjugateGradient { steps } => {
                 let gram32: Vec<f32> = gram.iter().map(|&g| g as f32).collect();
@@ -485,15 +507,20 @@ impl HalfStep {
                     .par_chunks_mut(k)
                     .enumerate()
                     .with_min_len(8)
-                    .for_each_init(
+                    .try_for_each_init(
                         || CgScratch::new(k),
                         |scratch, (u, x)| {
+                            if stop() {
+                                return Err(KernelError::Cancelled);
+                            }
                             let (cols, vals) = r.row(u);
                             isa.cg_row(cols, vals, fixed, alpha, &gram32, steps, scratch, x);
+                            Ok(())
                         },
-                    );
+                    )?;
             }
         }
+        Ok(())
     }
 }
 
@@ -1557,7 +1584,8 @@ mod tests {
             solver,
             isa,
         };
-        half.run(r, fixed, &gram64(isa, fixed), target);
+        half.run(r, fixed, &gram64(isa, fixed), target, &|| false)
+            .unwrap();
     }
 
     fn opts(solver: Solver) -> AlsOptions {
@@ -1821,6 +1849,35 @@ mod tests {
             .unwrap_err();
             assert_eq!(err, KernelError::Cancelled);
             assert_eq!(calls, 1);
+        }
+    }
+
+    #[test]
+    fn a_stop_inside_a_half_step_ends_training_before_the_iteration_ends() {
+        // The stop check turns true on its 5th call, that is while the first half-step is
+        // solving rows (far more than 5 rows): training must end there, with Cancelled, before
+        // the first iteration's callback runs.
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let r = power_law(300, 200, 0.05, false, 21);
+        for solver in [Solver::Cholesky, Solver::ConjugateGradient { steps: 3 }] {
+            let checks = AtomicUsize::new(0);
+            let stop = || checks.fetch_add(1, Ordering::Relaxed) >= 4;
+            let mut iterations = 0;
+            let err = wrmf_cancellable(
+                &r,
+                &opts(solver),
+                &mut |_, _| {
+                    iterations += 1;
+                    Ok(())
+                },
+                &stop,
+            )
+            .unwrap_err();
+            assert_eq!(err, KernelError::Cancelled);
+            assert_eq!(iterations, 0);
+            // Every row checks before its work: at most the rows in flight on other threads
+            // checked after the stop.
+            assert!(checks.load(Ordering::Relaxed) < 300, "{checks:?}");
         }
     }
 
