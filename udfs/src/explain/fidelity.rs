@@ -195,6 +195,8 @@ impl ScalarUDFImpl for FidelityFunc {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let device = resolve_device(device_setting(&args.config_options))?;
+        // The statement's cancellation, taken once (see ModelCatalog::cancel_token).
+        let token = self.catalog.cancel_token();
         let mut opts = options_argument(NAME, args.args.get(5))?;
         opts.memory_limit = crate::engine::memory_limit(&args.config_options);
         let n_items = match args.args.get(4) {
@@ -258,7 +260,7 @@ impl ScalarUDFImpl for FidelityFunc {
                 n_items.min(data.n_items()),
                 &opts,
                 &self.pdp,
-                &|| self.catalog.check_cancelled(),
+                &|| token.check(),
             )?;
             self.catalog.progress(&format!(
                 "fidelity({name}, {}): {} rows in {:.1} s",

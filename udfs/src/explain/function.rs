@@ -222,6 +222,8 @@ impl ExplainAdapter {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let device = resolve_device(device_setting(&args.config_options))?;
+        // The statement's cancellation, taken once (see ModelCatalog::cancel_token).
+        let token = self.catalog.cancel_token();
         let mut opts = options_argument(f, args.args.get(4))?;
         opts.memory_limit = crate::engine::memory_limit(&args.config_options);
         let int_tags = match args.return_field.data_type() {
@@ -285,7 +287,7 @@ impl ExplainAdapter {
                 omega,
                 &opts,
                 &self.pdp,
-                &|| self.catalog.check_cancelled(),
+                &|| token.check(),
             )?;
             self.catalog.progress(&format!(
                 "{f}({name}): {} rows in {:.1} s",

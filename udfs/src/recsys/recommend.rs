@@ -185,7 +185,9 @@ impl TableProvider for RecommendTable {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let device = resolve_device(device_setting(state.config_options()))?;
         let model = self.model.clone();
-        let catalog = self.catalog.clone();
+        // The statement's cancellation, taken now: it stays cancelled after the next statement
+        // starts, so a cancelled scan never runs on beside it.
+        let token = self.catalog.cancel_token();
         let (k, exclude_seen, schema) = (self.k, self.exclude_seen, self.schema.clone());
         // A blocking thread is not stopped when the statement's task is aborted: it checks the
         // session's cancel flag between blocks of users and inside the models' loops.
@@ -193,7 +195,7 @@ impl TableProvider for RecommendTable {
             let Some(rec) = model.model.as_recommender() else {
                 return plan_err!("model '{}' is not a recommender", model.name);
             };
-            let cancelled = || catalog.check_cancelled();
+            let cancelled = || token.check();
             recommend_batches(rec, device, k, exclude_seen, &schema, &cancelled)
         })
         .join()

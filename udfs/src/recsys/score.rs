@@ -113,6 +113,8 @@ impl ScalarUDFImpl for ScoreFunc {
             .iter()
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let device = resolve_device(device_setting(&args.config_options))?;
+        // The statement's cancellation, taken once (see ModelCatalog::cancel_token).
+        let token = self.catalog.cancel_token();
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let models = arrays[0].as_string::<i32>();
         let users = KeyColumn::try_new(&arrays[1], "score: the user argument")?;
@@ -151,7 +153,7 @@ impl ScalarUDFImpl for ScoreFunc {
             }
             // Checks the session's cancel flag between chunks (a large batch is many chunks).
             let scores =
-                score_pairs_cancellable(rec, device, &us, &is, &|| self.catalog.check_cancelled())?;
+                score_pairs_cancellable(rec, device, &us, &is, &|| token.check())?;
             for (row, s) in at.into_iter().zip(scores) {
                 out[row] = Some(s);
             }
