@@ -20,7 +20,6 @@ use rand::SeedableRng;
 use tch::Device;
 use trustql_udfs::model::{ModelOptions, RawOptionValue, TaskControl, TrainContext, TrainingData};
 use trustql_udfs::stats::lmm::LmmFit;
-use trustql_udfs::ModelType;
 
 fn shared() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
