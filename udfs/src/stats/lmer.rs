@@ -6,6 +6,22 @@
 //! progress and Ctrl-C, and stores the fit like any other model, so that `fixed_effects(m)`,
 //! `variance_components(m)`, `random_effects(m)`, `model_fit(m)`, `emmeans(m, ...)` and
 //! `bootstrap_ci(m, ...)` can read it later, in this session or another.
+//!
+//! # Data it refuses
+//! As lme4 refuses a constant response ("Response is constant"), a fit whose estimates would not
+//! be numbers is an error that names the problem, never a model with infinite t statistics and
+//! NaN p-values: a constant response (no variation to model); NaN or ±infinity in the response
+//! or in a predictor, including a categorical one (SQL NULL marks a missing value: rows with a
+//! NULL in a used column are dropped and counted, rows with NaN or infinity are not dropped
+//! silently); values whose sums of squares overflow (`max |y| = 1e+305`) or vanish, with the
+//! advice to rescale; a response the model reproduces exactly (σ̂ = 0). Options that name columns
+//! (`factors`) must name columns of the `AS` query. Formulas are parsed with limits on nesting
+//! and length (see [`crate::stats::lmm::formula`]).
+//!
+//! # Determinism
+//! The rows are taken in content order ([`TrainingData::content_ranks`]) and the fitting kernel
+//! is sequential, so the same rows give a bit-identical fit, with the same number of criterion
+//! evaluations, whatever order DataFusion delivers them in and however many threads run.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,8 +66,8 @@ const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "factors",
         kind: OptionKind::Text,
-        default: Some("''"),
-        doc: "comma-separated numeric columns to treat as categorical (text and boolean columns always are)",
+        default: None,
+        doc: "comma-separated numeric columns of the AS query to treat as categorical (text and boolean columns always are); none by default",
     },
     OptionSpec {
         name: "df_method",
@@ -133,19 +149,46 @@ fn to_column(name: &str, array: &ArrayRef) -> Result<Column> {
     })
 }
 
-/// The rows of the `AS` query as the kernel's named columns.
+/// The rows of the `AS` query as the kernel's named columns, in content order
+/// ([`TrainingData::content_ranks`] over every column): the fit's sums then add the same numbers
+/// in the same order however DataFusion delivered the rows (joins, `UNION ALL` and
+/// multi-partition scans deliver them in any order), so a fit depends on the rows and not on
+/// their order, to the last bit and in the optimiser's evaluation count.
 fn frame(data: &TrainingData) -> Result<Frame> {
-    let mut names = Vec::new();
+    let names: Vec<String> = data
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let ranks = data.content_ranks("lmer", &name_refs)?;
+    let mut order = vec![0; ranks.len()];
+    for (row, &rank) in ranks.iter().enumerate() {
+        order[rank] = row;
+    }
     let mut columns = Vec::new();
-    for (c, field) in data.schema.fields().iter().enumerate() {
+    for (c, name) in names.iter().enumerate() {
         let mut parts = Vec::with_capacity(data.batches.len());
         for batch in &data.batches {
-            parts.push(to_column(field.name(), batch.column(c))?);
+            parts.push(to_column(name, batch.column(c))?);
         }
-        names.push(field.name().clone());
-        columns.push(concat(parts, data.num_rows()));
+        columns.push(permute(concat(parts, data.num_rows()), &order));
     }
     Ok(Frame { names, columns })
+}
+
+/// The rows of `column` in the order `order` (a permutation of its row indices).
+fn permute(column: Column, order: &[usize]) -> Column {
+    fn take<T: Clone>(v: Vec<T>, order: &[usize]) -> Vec<T> {
+        order.iter().filter_map(|&i| v.get(i).cloned()).collect()
+    }
+    match column {
+        Column::Float(v) => Column::Float(take(v, order)),
+        Column::Int(v) => Column::Int(take(v, order)),
+        Column::Text(v) => Column::Text(take(v, order)),
+        Column::Bool(v) => Column::Bool(take(v, order)),
+    }
 }
 
 /// Concatenates the per-batch pieces of one column (all of the same variant).
@@ -223,7 +266,10 @@ impl ModelType for LmerType {
                  formula = 'y ~ x + (1 | g)')"
             );
         };
-        let options = lmm_options(ctx.options);
+        let options = LmmOptions {
+            memory_limit: Some(ctx.memory_limit),
+            ..lmm_options(ctx.options)
+        };
         let frame = frame(data)?;
         let mut control =
             |evaluations: usize, criterion: f64| -> std::result::Result<(), LmmError> {

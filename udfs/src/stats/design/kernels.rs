@@ -759,6 +759,33 @@ mod tests {
         (levels, runs)
     }
 
+    /// The same seed gives the same bits under any thread pool: the algorithm is sequential (its
+    /// running sums are integers, its aliasings computed in one fixed order), so no scheduling
+    /// can change a tie or a draw. The SQL adapter also orders the runs by content, so the row
+    /// order of the table does not matter either (`sql/stats/sequential_design.slt`).
+    #[test]
+    fn same_bits_under_any_thread_pool() {
+        let (levels, runs) = thesis_runs();
+        let mut aliased = vec![true; 9];
+        aliased.push(false);
+        let bits = |threads: usize| -> Vec<(usize, u64, u64)> {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| sequential_design(&levels, &aliased, &runs, 120, 5))
+                .unwrap()
+                .steps
+                .iter()
+                .map(|s| (s.run, s.unbalance, s.max_aliasing.to_bits()))
+                .collect()
+        };
+        let one = bits(1);
+        assert_eq!(one.len(), 120);
+        assert_eq!(bits(2), one);
+        assert_eq!(bits(4), one);
+    }
+
     #[test]
     fn thesis_setting() {
         let (levels, runs) = thesis_runs();

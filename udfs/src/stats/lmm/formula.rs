@@ -5,6 +5,12 @@
 //! does that with R's semantics (operators `+ - * / : ^`, intercept control with `0`/`1`/`-1`,
 //! terms ordered by degree, random terms `(lhs | g)` / `(lhs || g)`, nesting `a/b`).
 //! Errors carry the character offset (0-based) of the offending token.
+//!
+//! Formulas come from SQL text, so no formula may crash the engine: nesting deeper than
+//! [`MAX_NESTING`] (parentheses, calls, unary operators, powers), trees deeper than
+//! [`MAX_TREE_DEPTH`] (long chains of operators) and expansions to more than [`MAX_TERMS`] terms
+//! are errors with a position, which bounds the stack every recursive pass over a parsed formula
+//! needs, and the work of expanding it.
 
 use serde::{Deserialize, Serialize};
 
@@ -142,10 +148,27 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, LmmError> {
     Ok(out)
 }
 
+/// The deepest nesting of parentheses, function calls, unary operators and `^` powers the parser
+/// accepts. The parser is recursive descent, so nesting costs stack: without a limit a formula of
+/// 50,000 parentheses overflows the stack of the thread that plans the query and aborts the
+/// process. lme4 formulas nest a handful of levels.
+pub const MAX_NESTING: usize = 256;
+
+/// The deepest expression tree a formula may parse to. Left-associative chains (`a + b + c`)
+/// parse without recursion but build a tree as deep as the chain is long, and every later pass
+/// over the tree (term expansion, evaluation, printing, saving the model) recurses on it.
+pub const MAX_TREE_DEPTH: usize = 1024;
+
+/// The most model terms one side of a formula may expand to (`(a + b + ... )^k` and `a*b*c*...`
+/// grow exponentially).
+pub const MAX_TERMS: usize = 4096;
+
 struct Parser {
     toks: Vec<(Tok, usize)>,
     i: usize,
     end: usize,
+    /// Currently open parentheses, calls, unary operators and powers.
+    nesting: usize,
 }
 
 fn binding(op: char) -> Option<(u8, bool)> {
@@ -159,6 +182,24 @@ fn binding(op: char) -> Option<(u8, bool)> {
         '^' => Some((7, true)),
         _ => None,
     }
+}
+
+/// An expression with the depth of its tree.
+type Parsed = (Expr, usize);
+
+/// A node over children of depth `child`, or the error of a tree deeper than [`MAX_TREE_DEPTH`].
+fn node(e: Expr, child: usize, pos: usize) -> Result<Parsed, LmmError> {
+    let depth = child + 1;
+    if depth > MAX_TREE_DEPTH {
+        return Err(err_at(
+            format!(
+                "formula nests operators deeper than {MAX_TREE_DEPTH} at position {pos} \
+                 (a chain of more than {MAX_TREE_DEPTH} terms or operators; split the model)"
+            ),
+            pos,
+        ));
+    }
+    Ok((e, depth))
 }
 
 impl Parser {
@@ -176,8 +217,20 @@ impl Parser {
         }
     }
 
-    fn expr(&mut self, min_prec: u8) -> Result<Expr, LmmError> {
-        let mut lhs = self.prefix()?;
+    /// Opens one level of nesting at `pos` (`what` is "parentheses" or "operators").
+    fn open(&mut self, what: &str, pos: usize) -> Result<(), LmmError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(err_at(
+                format!("formula nests {what} deeper than {MAX_NESTING} at position {pos}"),
+                pos,
+            ));
+        }
+        self.nesting += 1;
+        Ok(())
+    }
+
+    fn expr(&mut self, min_prec: u8) -> Result<Parsed, LmmError> {
+        let (mut lhs, mut depth) = self.prefix()?;
         while let Some((Tok::Op(op), pos)) = self.peek().cloned() {
             let Some((prec, right)) = binding(op) else {
                 break;
@@ -186,66 +239,77 @@ impl Parser {
                 break;
             }
             self.i += 1;
+            // A right-associative operator recurses once per operator of the chain.
+            if right {
+                self.open("operators", pos)?;
+            }
             let next = if right { prec } else { prec + 1 };
-            let rhs = self.expr(next)?;
-            lhs = Expr::Bin(op, Box::new(lhs), Box::new(rhs), pos);
+            let rhs = self.expr(next);
+            if right {
+                self.nesting -= 1;
+            }
+            let (rhs, rdepth) = rhs?;
+            (lhs, depth) = node(
+                Expr::Bin(op, Box::new(lhs), Box::new(rhs), pos),
+                depth.max(rdepth),
+                pos,
+            )?;
         }
-        Ok(lhs)
+        Ok((lhs, depth))
     }
 
-    fn prefix(&mut self) -> Result<Expr, LmmError> {
+    /// Parses one operand of a unary operator at `pos`.
+    fn unary(&mut self, pos: usize) -> Result<Parsed, LmmError> {
+        self.i += 1;
+        self.open("operators", pos)?;
+        // Unary minus binds tighter than ':' but looser than '^'.
+        let e = self.expr(6);
+        self.nesting -= 1;
+        e
+    }
+
+    fn prefix(&mut self) -> Result<Parsed, LmmError> {
         let Some((tok, pos)) = self.peek().cloned() else {
             return Err(self.unexpected());
         };
         match tok {
             Tok::Op('-') => {
-                self.i += 1;
-                // Unary minus binds tighter than ':' but looser than '^'.
-                let e = self.expr(6)?;
-                Ok(Expr::Neg(Box::new(e)))
+                let (e, depth) = self.unary(pos)?;
+                node(Expr::Neg(Box::new(e)), depth, pos)
             }
-            Tok::Op('+') => {
-                self.i += 1;
-                self.expr(6)
-            }
+            Tok::Op('+') => self.unary(pos),
             Tok::Num(v, _) => {
                 self.i += 1;
-                Ok(Expr::Num(v))
+                Ok((Expr::Num(v), 1))
             }
             Tok::Ident(name) => {
                 self.i += 1;
-                if let Some((Tok::LParen, _)) = self.peek() {
-                    self.i += 1;
-                    let mut args = Vec::new();
-                    if let Some((Tok::RParen, _)) = self.peek() {
-                        return Err(err_at(
-                            format!("function {name}() needs an argument at position {pos}"),
-                            pos,
-                        ));
-                    }
-                    loop {
-                        args.push(self.expr(2)?);
-                        match self.peek() {
-                            Some((Tok::Comma, _)) => self.i += 1,
-                            Some((Tok::RParen, _)) => {
-                                self.i += 1;
-                                break;
-                            }
-                            _ => return Err(self.unexpected()),
-                        }
-                    }
-                    Ok(Expr::Call(name, args, pos))
-                } else {
-                    Ok(Expr::Var(name, pos))
+                let Some(&(Tok::LParen, open_pos)) = self.peek() else {
+                    return Ok((Expr::Var(name, pos), 1));
+                };
+                self.i += 1;
+                if let Some((Tok::RParen, _)) = self.peek() {
+                    return Err(err_at(
+                        format!("function {name}() needs an argument at position {pos}"),
+                        pos,
+                    ));
                 }
+                self.open("parentheses", open_pos)?;
+                let args = self.arguments();
+                self.nesting -= 1;
+                let (args, depth) = args?;
+                node(Expr::Call(name, args, pos), depth, pos)
             }
             Tok::LParen => {
                 self.i += 1;
-                let e = self.expr(2)?;
+                self.open("parentheses", pos)?;
+                let e = self.expr(2);
+                self.nesting -= 1;
+                let (e, depth) = e?;
                 match self.peek() {
                     Some((Tok::RParen, _)) => {
                         self.i += 1;
-                        Ok(Expr::Paren(Box::new(e)))
+                        node(Expr::Paren(Box::new(e)), depth, pos)
                     }
                     _ => Err(self.unexpected()),
                 }
@@ -253,14 +317,41 @@ impl Parser {
             _ => Err(self.unexpected()),
         }
     }
+
+    /// The arguments of a call, after its '(' and up to and including its ')'.
+    fn arguments(&mut self) -> Result<(Vec<Expr>, usize), LmmError> {
+        let mut args = Vec::new();
+        let mut depth = 0;
+        loop {
+            let (a, d) = self.expr(2)?;
+            args.push(a);
+            depth = depth.max(d);
+            match self.peek() {
+                Some((Tok::Comma, _)) => self.i += 1,
+                Some((Tok::RParen, _)) => {
+                    self.i += 1;
+                    return Ok((args, depth));
+                }
+                _ => return Err(self.unexpected()),
+            }
+        }
+    }
 }
 
 /// Parses a whole formula `response ~ rhs`.
+///
+/// Nesting deeper than [`MAX_NESTING`] and trees deeper than [`MAX_TREE_DEPTH`] are errors with
+/// a position, so that no formula can exhaust the stack here or in the passes over its tree.
 pub fn parse(src: &str) -> Result<(Expr, Expr), LmmError> {
     let toks = tokenize(src)?;
     let end = src.chars().count();
-    let mut p = Parser { toks, i: 0, end };
-    let e = p.expr(1)?;
+    let mut p = Parser {
+        toks,
+        i: 0,
+        end,
+        nesting: 0,
+    };
+    let (e, _) = p.expr(1)?;
     if p.i < p.toks.len() {
         return Err(p.unexpected());
     }
@@ -272,7 +363,7 @@ pub fn parse(src: &str) -> Result<(Expr, Expr), LmmError> {
             Ok((*lhs, *rhs))
         }
         _ => Err(err_at(
-            "a formula needs a response and '~' (e.g. y ~ x + (1 | g))",
+            "the formula at position 0 has no response and '~' (e.g. y ~ x + (1 | g))",
             0,
         )),
     }
@@ -400,17 +491,56 @@ fn push_unique(v: &mut Vec<Term>, t: Term) {
     }
 }
 
-fn interact(a: &[Term], b: &[Term]) -> Vec<Term> {
+/// The error of a side of a formula that expands to more than [`MAX_TERMS`] terms.
+fn too_many_terms(pos: usize) -> LmmError {
+    err_at(
+        format!("the formula expands to more than {MAX_TERMS} terms at position {pos}"),
+        pos,
+    )
+}
+
+/// The most products of two term lists one interaction may form before removing repeats.
+const MAX_PRODUCTS: usize = 1 << 20;
+
+/// Every product of a term of `a` with a term of `b`, in order, without repeats; more than
+/// [`MAX_TERMS`] products (or [`MAX_PRODUCTS`] before removing repeats) is an error at the
+/// operator's position `pos`.
+fn interact(a: &[Term], b: &[Term], pos: usize) -> Result<Vec<Term>, LmmError> {
+    if a.len().saturating_mul(b.len()) > MAX_PRODUCTS {
+        return Err(err_at(
+            format!(
+                "the interaction at position {pos} multiplies {} terms by {} (more than \
+                 {MAX_PRODUCTS} products)",
+                a.len(),
+                b.len()
+            ),
+            pos,
+        ));
+    }
     let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for x in a {
         for y in b {
             let mut t: Term = x.iter().chain(y.iter()).copied().collect();
             t.sort_unstable();
             t.dedup();
-            push_unique(&mut out, t);
+            if seen.insert(t.clone()) {
+                out.push(t);
+                if out.len() > MAX_TERMS {
+                    return Err(too_many_terms(pos));
+                }
+            }
         }
     }
-    out
+    Ok(out)
+}
+
+/// `terms`, checked against [`MAX_TERMS`].
+fn bounded(terms: Vec<Term>, pos: usize) -> Result<Vec<Term>, LmmError> {
+    if terms.len() > MAX_TERMS {
+        return Err(too_many_terms(pos));
+    }
+    Ok(terms)
 }
 
 struct Expander<'a> {
@@ -536,15 +666,15 @@ impl Expander<'_> {
                     let mut removed = a.removed;
                     removed.extend(b.removed);
                     Ok(Partial {
-                        terms,
-                        removed,
+                        terms: bounded(terms, *pos)?,
+                        removed: bounded(removed, *pos)?,
                         intercept: b.intercept.or(a.intercept),
                     })
                 }
                 '*' | ':' => {
                     let a = self.expand(l)?;
                     let b = self.expand(r)?;
-                    let prod = interact(&a.terms, &b.terms);
+                    let prod = interact(&a.terms, &b.terms, *pos)?;
                     let mut terms = Vec::new();
                     if *op == '*' {
                         for t in a.terms.iter().chain(b.terms.iter()) {
@@ -555,7 +685,7 @@ impl Expander<'_> {
                         push_unique(&mut terms, t);
                     }
                     Ok(Partial {
-                        terms,
+                        terms: bounded(terms, *pos)?,
                         removed: Vec::new(),
                         intercept: None,
                     })
@@ -567,11 +697,11 @@ impl Expander<'_> {
                     all.sort_unstable();
                     all.dedup();
                     let mut terms = a.terms.clone();
-                    for t in interact(&[all], &b.terms) {
+                    for t in interact(&[all], &b.terms, *pos)? {
                         push_unique(&mut terms, t);
                     }
                     Ok(Partial {
-                        terms,
+                        terms: bounded(terms, *pos)?,
                         removed: Vec::new(),
                         intercept: None,
                     })
@@ -579,7 +709,7 @@ impl Expander<'_> {
                 '^' => {
                     let a = self.expand(l)?;
                     let k = match r.as_ref() {
-                        Expr::Num(v) if *v >= 1.0 && v.fract() == 0.0 => *v as usize,
+                        Expr::Num(v) if *v >= 1.0 && v.fract() == 0.0 => *v,
                         _ => {
                             return Err(err_at(
                                 format!("'^' needs a positive integer power at position {pos}"),
@@ -587,12 +717,20 @@ impl Expander<'_> {
                             ))
                         }
                     };
+                    // Powers beyond the number of atoms add nothing: stop at the fixed point
+                    // (so that `(a + b)^1e18` does not loop 10^18 times).
                     let mut terms = a.terms.clone();
-                    for _ in 1..k {
-                        let prod = interact(&terms, &a.terms);
-                        for t in prod {
+                    let mut power = 1.0;
+                    while power < k {
+                        let before = terms.len();
+                        for t in interact(&terms, &a.terms, *pos)? {
                             push_unique(&mut terms, t);
                         }
+                        terms = bounded(terms, *pos)?;
+                        if terms.len() == before {
+                            break;
+                        }
+                        power += 1.0;
                     }
                     Ok(Partial {
                         terms,
@@ -763,6 +901,124 @@ mod tests {
         assert_eq!(expand_rhs(&rhs).unwrap_err().position, Some(4));
     }
 
+    /// `n` nested parentheses around `x`.
+    fn nested(n: usize) -> String {
+        format!("y ~ {}x{}", "(".repeat(n), ")".repeat(n))
+    }
+
+    #[test]
+    fn nesting_is_limited_with_a_position() {
+        // 50,000 parentheses overflowed the stack before the limit; now an error at the
+        // first '(' past the limit (position 4 + 256).
+        let e = parse(&nested(50_000)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "formula nests parentheses deeper than 256 at position 260"
+        );
+        assert_eq!(e.position, Some(260));
+        // The limit itself is allowed, one more is not.
+        let (_, rhs) = parse(&nested(MAX_NESTING)).unwrap();
+        assert_eq!(deparse(&rhs).len(), 2 * MAX_NESTING + 1);
+        let e = parse(&nested(MAX_NESTING + 1)).unwrap_err();
+        assert_eq!(e.position, Some(4 + MAX_NESTING));
+        // Function calls nest like parentheses; the position is the call's '('.
+        let calls = format!("y ~ {}x{}", "log(".repeat(300), ")".repeat(300));
+        let e = parse(&calls).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "formula nests parentheses deeper than 256 at position {}",
+                4 + 4 * 256 + 3
+            )
+        );
+        // Unary operators and right-associative powers recurse too.
+        let e = parse(&format!("y ~ {}x", "- ".repeat(50_000))).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "formula nests operators deeper than 256 at position {}",
+                4 + 2 * 256
+            )
+        );
+        let e = parse(&format!("y ~ {}x", "+".repeat(50_000))).unwrap_err();
+        assert!(e.message.contains("operators deeper than 256"), "{e}");
+        let e = parse(&format!("y ~ x{}", "^2".repeat(50_000))).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!(
+                "formula nests operators deeper than 256 at position {}",
+                5 + 2 * 256
+            )
+        );
+        // Unbalanced deep input fails on the limit, not on the missing ')'.
+        let e = parse(&format!("y ~ {}", "(".repeat(50_000))).unwrap_err();
+        assert!(e.message.contains("deeper than 256"), "{e}");
+    }
+
+    #[test]
+    fn long_chains_are_limited() {
+        // A chain of + builds a tree as deep as it is long, without recursion in the parser.
+        let chain = |n: usize| {
+            let terms: Vec<String> = (0..n).map(|i| format!("x{i}")).collect();
+            format!("y ~ {}", terms.join(" + "))
+        };
+        let (_, rhs) = parse(&chain(1000)).unwrap();
+        let (ts, _) = expand_rhs(&rhs).unwrap();
+        assert_eq!(ts.terms.len(), 1000);
+        let e = parse(&chain(50_000)).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("formula nests operators deeper than 1024 at position"),
+            "{e}"
+        );
+        // The error is at the operator that makes the tree too deep: the 1024th '+' (the
+        // chain x0 + x1 + ... is one level deeper per '+').
+        let text = chain(50_000);
+        let plus = text.match_indices('+').nth(MAX_TREE_DEPTH - 1).unwrap().0;
+        assert_eq!(e.position, Some(plus));
+    }
+
+    #[test]
+    fn expansion_is_bounded() {
+        // Powers stop at the fixed point: (a + b)^k for huge k is (a + b)^2.
+        let (_, rhs) = parse("y ~ (a + b)^1e18").unwrap();
+        let (ts, _) = expand_rhs(&rhs).unwrap();
+        assert_eq!(labels(&ts), vec!["a", "b", "a:b"]);
+        // 2^26 - 1 terms are refused.
+        let atoms: Vec<String> = ('a'..='z').map(String::from).collect();
+        let (_, rhs) = parse(&format!("y ~ {}", atoms.join("*"))).unwrap();
+        let e = expand_rhs(&rhs).unwrap_err();
+        assert!(
+            e.message
+                .contains("expands to more than 4096 terms at position"),
+            "{e}"
+        );
+        let (_, rhs) = parse(&format!("y ~ ({})^26", atoms.join("+"))).unwrap();
+        let e = expand_rhs(&rhs).unwrap_err();
+        assert!(e.message.contains("more than 4096 terms"), "{e}");
+        // 2000 × 2000 products are refused before forming them.
+        let xs: Vec<String> = (0..2000).map(|i| format!("x{i}")).collect();
+        let zs: Vec<String> = (0..2000).map(|i| format!("z{i}")).collect();
+        let big = format!("y ~ ({}):({})", xs.join("+"), zs.join("+"));
+        // (Each side is a chain of 2000 terms: too deep for the parser already.)
+        assert!(parse(&big).is_err());
+        let names = |prefix: &str, from: usize| -> String {
+            let v: Vec<String> = (from..from + 1000)
+                .map(|i| format!("{prefix}{i}"))
+                .collect();
+            format!("({})", v.join("+"))
+        };
+        // 1000 × 1000 products are formed, but give more than 4096 terms.
+        let (_, rhs) = parse(&format!("y ~ {}:{}", names("x", 0), names("z", 0))).unwrap();
+        let e = expand_rhs(&rhs).unwrap_err();
+        assert!(e.message.contains("more than 4096 terms"), "{e}");
+        // 2000 × 2000 are not even formed.
+        let two = |p: &str| format!("({} + {})", names(p, 0), names(p, 1000));
+        let (_, rhs) = parse(&format!("y ~ {}:{}", two("x"), two("z"))).unwrap();
+        let e = expand_rhs(&rhs).unwrap_err();
+        assert!(e.message.contains("multiplies 2000 terms by 2000"), "{e}");
+    }
+
     #[test]
     fn numbers_like_r() {
         assert_eq!(r_number(0.2), "0.2");
@@ -774,5 +1030,126 @@ mod tests {
             deparse(&parse("y ~ I(x * 2 + x^2/3)").unwrap().1),
             "I(x * 2 + x^2/3)"
         );
+    }
+}
+
+/// Random strings and token soups never panic the parser, the term expansion or the design
+/// builder, and every error says what is wrong (syntax errors with a position).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::super::{frame, Column, Frame, LmmOptions};
+    use super::*;
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 300,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    /// A small frame whose columns random formulas may name.
+    fn data() -> Frame {
+        let n = 12;
+        Frame {
+            names: ["y", "x", "a", "b", "g", "λ"].map(String::from).to_vec(),
+            columns: vec![
+                Column::Float((0..n).map(|i| Some((i * i % 7) as f64 + 0.5)).collect()),
+                Column::Float((0..n).map(|i| Some(i as f64 - 3.0)).collect()),
+                Column::Text((0..n).map(|i| Some(["p", "q"][i % 2].into())).collect()),
+                Column::Int((0..n).map(|i| Some((i % 3) as i64)).collect()),
+                Column::Int((0..n).map(|i| Some((i % 4) as i64)).collect()),
+                Column::Bool((0..n).map(|i| Some(i % 5 == 0)).collect()),
+            ],
+        }
+    }
+
+    fn token() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => prop::sample::select(vec![
+                "(", ")", "~", "+", "-", "*", "/", ":", "^", "|", "||", ",", "`", " ",
+            ])
+            .prop_map(String::from),
+            3 => prop::sample::select(vec![
+                "y", "x", "a", "b", "g", "λ", "log", "I", "factor", "exp", "0", "1", "2",
+            ])
+            .prop_map(String::from),
+            1 => "[a-zA-Z._][a-zA-Z0-9._]{0,6}",
+            1 => "[0-9]{1,4}(\\.[0-9]{0,3})?(e[-+]?[0-9]{1,3})?",
+            1 => "\\PC{1,3}",
+        ]
+    }
+
+    /// Checks one formula end to end; any panic fails the property.
+    fn check(text: &str) -> Result<(), TestCaseError> {
+        match parse(text) {
+            Err(e) => {
+                prop_assert!(!e.message.is_empty());
+                // Every parse error is a syntax error with a position, and says it.
+                prop_assert!(e.position.is_some(), "{:?}", e);
+                prop_assert!(e.message.contains("position"), "{}", e.message);
+            }
+            Ok((_, rhs)) => {
+                let _ = deparse(&rhs);
+                match expand_rhs(&rhs) {
+                    Err(e) => prop_assert!(!e.message.is_empty()),
+                    Ok((_, bars)) => {
+                        for bar in &bars {
+                            if let Err(e) = expand_plain(&bar.lhs) {
+                                prop_assert!(!e.message.is_empty());
+                            }
+                            if let Err(e) = expand_group(&bar.group) {
+                                prop_assert!(!e.message.is_empty());
+                            }
+                        }
+                    }
+                }
+                if let Err(e) = frame::build(text, &data(), &LmmOptions::default()) {
+                    prop_assert!(!e.message.is_empty());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn random_strings(text in "\\PC{0,80}") {
+            check(&text)?;
+        }
+
+        #[test]
+        fn formula_characters(text in "[yxabg λ()~+*/:^|,.0-9eI`-]{0,80}") {
+            check(&text)?;
+        }
+
+        #[test]
+        fn token_soups(tokens in prop::collection::vec(token(), 0..60)) {
+            check(&tokens.concat())?;
+        }
+
+        #[test]
+        fn formulas_with_soup_right_sides(tokens in prop::collection::vec(token(), 0..40)) {
+            check(&format!("y ~ {} + (1 | g)", tokens.concat()))?;
+        }
+
+        #[test]
+        fn deep_nesting(
+            opens in prop::collection::vec(
+                prop::sample::select(vec!["(", "log(", "-", "+", "x^"]),
+                200..320,
+            )
+        ) {
+            let closes: String = opens
+                .iter()
+                .rev()
+                .map(|o| if o.ends_with('(') { ")" } else { "" })
+                .collect();
+            check(&format!("y ~ {}x{closes}", opens.concat()))?;
+        }
     }
 }

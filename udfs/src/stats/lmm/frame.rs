@@ -74,6 +74,22 @@ pub enum AtomValue {
 }
 
 impl FixedSpec {
+    /// The number of generated columns (before dropping aliased ones), as `f64` so that the
+    /// product of many factors' levels cannot overflow.
+    pub fn width(&self) -> f64 {
+        let mut width = f64::from(u8::from(self.intercept));
+        for t in &self.terms {
+            let mut w = 1.0;
+            for (j, &a) in t.atoms.iter().enumerate() {
+                if let AtomKind::Categorical { levels, .. } = &self.atoms[a].kind {
+                    w *= levels.len().saturating_sub(usize::from(t.contrast[j])) as f64;
+                }
+            }
+            width += w;
+        }
+        width
+    }
+
     /// Names of all generated columns (before dropping aliased ones).
     pub fn all_column_names(&self) -> Vec<String> {
         let mut names = Vec::new();
@@ -248,6 +264,26 @@ struct Cat {
     numeric: Option<Vec<f64>>,
 }
 
+/// Keys of a categorical variable, refusing NaN: NaN has no place among sorted levels (it is
+/// not equal to itself), and SQL NULL, not NaN, marks a missing value.
+fn numeric_keys(
+    label: &str,
+    keys: impl Iterator<Item = Result<Key, LmmError>>,
+) -> Result<Vec<Key>, LmmError> {
+    let keys = keys.collect::<Result<Vec<Key>, LmmError>>()?;
+    let nan = keys
+        .iter()
+        .filter(|k| matches!(k, Key::Num(v) if v.is_nan()))
+        .count();
+    if nan > 0 {
+        return Err(LmmError::new(format!(
+            "the categorical variable '{label}' is NaN in {nan} of the rows used; a level must \
+             be a number (remove those rows or make them NULL: rows with NULLs are dropped)"
+        )));
+    }
+    Ok(keys)
+}
+
 fn categorize(keys: Vec<Key>) -> Cat {
     let mut distinct = keys.clone();
     distinct.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
@@ -303,7 +339,7 @@ impl Ctx<'_> {
 
     fn keys(&self, name: &str, pos: usize) -> Result<Vec<Key>, LmmError> {
         let col = self.column(name, pos)?;
-        Ok(self
+        let keys: Vec<Key> = self
             .rows
             .iter()
             .map(|&i| match col {
@@ -312,7 +348,8 @@ impl Ctx<'_> {
                 Column::Text(v) => Key::Str(v[i].clone().unwrap_or_default()),
                 Column::Bool(v) => Key::Bool(v[i].unwrap_or(false)),
             })
-            .collect())
+            .collect();
+        numeric_keys(name, keys.into_iter().map(Ok))
     }
 
     fn is_categorical_column(&self, name: &str, pos: usize) -> Result<bool, LmmError> {
@@ -407,28 +444,66 @@ impl Ctx<'_> {
                     name.clone(),
                 )),
                 Some(other) => {
+                    let label = deparse(other);
                     let v = self.numeric(other)?;
-                    Ok(AtomData::Cat(
-                        categorize(v.into_iter().map(Key::Num).collect()),
-                        deparse(other),
-                    ))
+                    let keys = numeric_keys(&label, v.into_iter().map(|x| Ok(Key::Num(x))))?;
+                    Ok(AtomData::Cat(categorize(keys), label))
                 }
                 None => Err(LmmError::new("factor() needs an argument")),
             },
             _ => {
                 let v = self.numeric(e)?;
-                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                    return Err(LmmError::new(format!(
-                        "'{}' is not finite ({}) in row {} of the rows used",
-                        deparse(e),
-                        v[i],
-                        self.rows[i] + 1
-                    )));
-                }
+                finite(&format!("the predictor '{}'", deparse(e)), &v)?;
                 Ok(AtomData::Numeric(v))
             }
         }
     }
+}
+
+/// An error when `values` (of `what`, e.g. "the response 'y'") has NaN or infinite values:
+/// lmer refuses them rather than dropping rows silently (SQL NULL marks a missing value, and rows
+/// with NULLs are dropped).
+fn finite(what: &str, values: &[f64]) -> Result<(), LmmError> {
+    let nan = values.iter().filter(|v| v.is_nan()).count();
+    let inf = values.iter().filter(|v| v.is_infinite()).count();
+    if nan + inf == 0 {
+        return Ok(());
+    }
+    let kinds = match (nan, inf) {
+        (0, _) => "infinite".to_string(),
+        (_, 0) => "NaN".to_string(),
+        _ => format!("NaN ({nan}) or infinite ({inf})"),
+    };
+    Err(LmmError::new(format!(
+        "{what} is {kinds} in {} of the {} rows used; lmer needs finite numbers (remove those \
+         rows or make them NULL: rows with NULLs are dropped)",
+        nan + inf,
+        values.len()
+    )))
+}
+
+/// The largest absolute value, printed as R prints numbers.
+fn max_abs(values: &[f64]) -> String {
+    r_number(values.iter().fold(0.0_f64, |m, v| m.max(v.abs())))
+}
+
+/// An error when the sum of squares of `values` (finite numbers) overflows or vanishes: the
+/// cross-products of the fit would be infinite, or zero for nonzero data, and every estimate NaN.
+fn scale(what: &str, name: &str, values: &[f64]) -> Result<(), LmmError> {
+    let ss: f64 = values.iter().map(|v| v * v).sum();
+    if !ss.is_finite() {
+        return Err(LmmError::new(format!(
+            "{what} has values too large to fit (max |{name}| = {}); rescale it",
+            max_abs(values)
+        )));
+    }
+    if ss < f64::MIN_POSITIVE && values.iter().any(|v| *v != 0.0) {
+        return Err(LmmError::new(format!(
+            "{what} has values too small to fit (max |{name}| = {}); rescale it",
+            max_abs(values)
+        )));
+    }
+    Ok(())
 }
 
 /// Builds a model specification and its evaluated atoms from a term set.
@@ -501,6 +576,47 @@ fn matrix_of(spec: &FixedSpec, data: &[AtomData], n: usize) -> (Vec<Vec<f64>>, V
     (cols, names)
 }
 
+/// Below this relative residual a response counts as reproduced exactly (rounding leaves about
+/// 1e-16 relative; any real measurement leaves far more).
+pub(crate) const EXACT_FIT: f64 = 1e-10;
+
+/// An error when the fixed effects alone reproduce `y` (its least-squares residual on the
+/// n × p column-major `x` is below [`EXACT_FIT`] of its norm): the residual variance is then 0
+/// and the likelihood unbounded, so no estimate would be finite.
+fn exact_fixed_fit(response: &str, y: &[f64], x: &[f64], n: usize) -> Result<(), LmmError> {
+    let norm0 = y.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for c in x.chunks_exact(n.max(1)) {
+        let mut r = c.to_vec();
+        for _ in 0..2 {
+            for b in &basis {
+                let d: f64 = r.iter().zip(b).map(|(x, y)| x * y).sum();
+                r.iter_mut().zip(b).for_each(|(x, y)| *x -= d * y);
+            }
+        }
+        let norm = r.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            r.iter_mut().for_each(|x| *x /= norm);
+            basis.push(r);
+        }
+    }
+    let mut r = y.to_vec();
+    for _ in 0..2 {
+        for b in &basis {
+            let d: f64 = r.iter().zip(b).map(|(x, y)| x * y).sum();
+            r.iter_mut().zip(b).for_each(|(x, y)| *x -= d * y);
+        }
+    }
+    let relative = r.iter().map(|v| v * v).sum::<f64>().sqrt() / norm0;
+    if relative < EXACT_FIT {
+        return Err(LmmError::new(format!(
+            "the fixed effects reproduce the response '{response}' exactly (relative residual \
+             {relative:.1e}): there is no residual variation to model"
+        )));
+    }
+    Ok(())
+}
+
 /// Indices of the columns kept by a sequential rank check (tolerance 1e-7 relative).
 pub(crate) fn independent_columns(cols: &[Vec<f64>]) -> Vec<usize> {
     let mut basis: Vec<Vec<f64>> = Vec::new();
@@ -545,6 +661,13 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
             "column '{}' has {} rows, expected {nrows}",
             data.names[i],
             data.columns[i].len()
+        )));
+    }
+    if let Some(absent) = options.factors.iter().find(|f| data.column(f).is_none()) {
+        return Err(LmmError::new(format!(
+            "option 'factors' names column '{absent}', which the data (the AS query) does not \
+             have; its columns are: {}",
+            data.names.join(", ")
         )));
     }
     let (lhs, rhs) = formula::parse(formula_text)?;
@@ -650,15 +773,25 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
         }
     }
     let y = ctx.numeric(&lhs)?;
-    if y.iter().any(|v| !v.is_finite()) {
+    let response = deparse(&lhs);
+    finite(&format!("the response '{response}'"), &y)?;
+    if y.iter().all(|v| *v == y[0]) {
         return Err(LmmError::new(format!(
-            "the response '{}' has non-finite values",
-            deparse(&lhs)
+            "the response '{response}' is constant ({} in all {n} rows used): there is no \
+             variation to model",
+            r_number(y[0])
         )));
     }
+    scale(&format!("the response '{response}'"), &response, &y)?;
 
     // Fixed effects.
     let (mut fixed, fdata) = spec_of(&fixed_ts, &ctx)?;
+    let width = fixed.width();
+    super::check_memory(
+        &format!("the fixed-effect model matrix ({n} rows × {width} columns)"),
+        3.0 * 8.0 * n as f64 * width,
+        options.memory_limit,
+    )?;
     let (cols, names) = matrix_of(&fixed, &fdata, n);
     let kept = independent_columns(&cols);
     let dropped_columns: Vec<String> = (0..names.len())
@@ -668,9 +801,13 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
     let x_names: Vec<String> = kept.iter().map(|&j| names[j].clone()).collect();
     let mut x = Vec::with_capacity(n * kept.len());
     for &j in &kept {
+        let what = format!("the fixed-effect column '{}'", names[j]);
+        finite(&what, &cols[j])?;
+        scale(&what, &names[j], &cols[j])?;
         x.extend_from_slice(&cols[j]);
     }
     fixed.kept = kept;
+    exact_fixed_fit(&response, &y, &x, n)?;
     let mut raw_numeric = Vec::new();
     for a in &fixed.atoms {
         if let AtomKind::Numeric = a.kind {
@@ -679,6 +816,7 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
     }
     for (name, pos) in raw_numeric {
         let v = ctx.numeric(&Expr::Var(name.clone(), pos))?;
+        finite(&format!("the variable '{name}'"), &v)?;
         let mean = v.iter().sum::<f64>() / n as f64;
         fixed.numeric_means.push((name, mean));
     }
@@ -687,8 +825,19 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
     let mut terms = Vec::new();
     for b in &bars1 {
         let (spec, rdata) = spec_of(&b.ts, &ctx)?;
+        let width = spec.width();
+        super::check_memory(
+            &format!("a random-effects model matrix ({n} rows × {width} columns)"),
+            3.0 * 8.0 * n as f64 * width,
+            options.memory_limit,
+        )?;
         let (cols, columns) = matrix_of(&spec, &rdata, n);
         let k = columns.len();
+        for (c, name) in cols.iter().zip(&columns) {
+            let what = format!("the random-effect column '{name}'");
+            finite(&what, c)?;
+            scale(&what, name, c)?;
+        }
         let mut values = vec![0.0; n * k];
         for (j, c) in cols.iter().enumerate() {
             for i in 0..n {
@@ -698,14 +847,18 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
         // Grouping factor: combination of components, levels sorted by component levels.
         let mut comps = Vec::new();
         for e in &b.group {
+            let from_numbers = |x: &Expr| -> Result<Vec<Key>, LmmError> {
+                let v = ctx.numeric(x)?;
+                numeric_keys(&deparse(x), v.into_iter().map(|x| Ok(Key::Num(x))))
+            };
             let keys = match e {
                 Expr::Var(name, pos) => ctx.keys(name, *pos)?,
                 Expr::Call(f, args, _) if f == "factor" || f == "as.factor" => match args.first() {
                     Some(Expr::Var(name, pos)) => ctx.keys(name, *pos)?,
-                    Some(other) => ctx.numeric(other)?.into_iter().map(Key::Num).collect(),
+                    Some(other) => from_numbers(other)?,
                     None => return Err(LmmError::new("factor() needs an argument")),
                 },
-                other => ctx.numeric(other)?.into_iter().map(Key::Num).collect(),
+                other => from_numbers(other)?,
             };
             comps.push(categorize(keys));
         }

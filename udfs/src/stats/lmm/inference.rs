@@ -179,6 +179,13 @@ pub(crate) fn fit_design(
     options: &LmmOptions,
     control: &mut dyn FnMut(usize, f64) -> Result<(), LmmError>,
 ) -> Result<LmmFit, LmmError> {
+    let (q, dense) = CrossProducts::dense_size(&design);
+    let p = design.p() as f64;
+    super::check_memory(
+        &format!("the random effects ({q} of them, a dense block of {dense} × {dense})"),
+        8.0 * (4.0 * (dense as f64).powi(2) + 3.0 * q as f64 * p + p * p),
+        options.memory_limit,
+    )?;
     let cp = CrossProducts::new(&design, false);
     if reml && design.n <= design.p() {
         return Err(LmmError::new(format!(
@@ -209,7 +216,7 @@ pub(crate) fn fit_design(
     if let Some(msg) = &res.message {
         warnings.push(msg.clone());
     }
-    finish(
+    let fit = finish(
         design,
         &cp,
         res.x,
@@ -218,7 +225,48 @@ pub(crate) fn fit_design(
         res.evaluations,
         res.converged,
         warnings,
-    )
+    )?;
+    check_finite(&fit)?;
+    Ok(fit)
+}
+
+/// An error for a fit whose estimates are not finite numbers, naming why: a response the model
+/// reproduces exactly (no residual variation: σ̂ = 0, the criterion is −∞ and every t infinite),
+/// or data so badly scaled that the arithmetic overflowed. [`super::frame::build`] refuses
+/// constant, non-finite and overflowing data before fitting; this catches what is left.
+fn check_finite(fit: &LmmFit) -> Result<(), LmmError> {
+    let y = &fit.design.y;
+    let mean = y.iter().sum::<f64>() / y.len() as f64;
+    let sd = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
+    if fit.sigma <= super::frame::EXACT_FIT * sd {
+        return Err(LmmError::new(format!(
+            "the model reproduces the response '{}' exactly (residual standard deviation \
+             {:.1e}, the response's {:.3e}): there is no residual variation to estimate",
+            fit.design.response, fit.sigma, sd
+        )));
+    }
+    let named = [("criterion", fit.criterion), ("sigma", fit.sigma)];
+    let bad = named
+        .into_iter()
+        .chain(
+            fit.design
+                .x_names
+                .iter()
+                .map(String::as_str)
+                .zip(fit.beta.iter().copied()),
+        )
+        .chain(std::iter::repeat("theta").zip(fit.theta.iter().copied()))
+        .find(|(_, v)| !v.is_finite());
+    if let Some((what, v)) = bad {
+        let max_y = fit.design.y.iter().fold(0.0_f64, |m, y| m.max(y.abs()));
+        let max_x = fit.design.x.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+        return Err(LmmError::new(format!(
+            "the fit is not finite ({what} = {v}): the data are too badly scaled to fit (max \
+             |{}| = {max_y:e}, largest fixed-effect value {max_x:e}); rescale them",
+            fit.design.response
+        )));
+    }
+    Ok(())
 }
 
 /// Finishes a fit at θ: β̂, σ̂, modes, vcov, warnings and Satterthwaite ingredients.

@@ -56,6 +56,18 @@
 //! the warning "fixed-effect model matrix is rank deficient so dropping N column(s) /
 //! coefficient(s)". Rows with a NULL in any used column are dropped and counted.
 //!
+//! Data that cannot give finite estimates is an error naming the problem, before any fitting:
+//! a constant response ("there is no variation to model"; lme4 says "Response is constant"),
+//! NaN or infinite values in the response, a predictor or a categorical variable (they are not
+//! dropped like NULLs), a column whose sum of squares overflows or underflows ("too large to
+//! fit (max |y| = 1e+305); rescale it"), and, after fitting, a fit whose criterion or estimates
+//! are still not finite, or whose residual standard deviation is 0.
+//!
+//! # Determinism
+//! Nothing here runs in parallel and nothing depends on hashing order, so a fit of the same
+//! [`Frame`] is bit-identical on every run and under any thread pool. The order of the rows does
+//! enter the sums; the SQL adapter (`stats::lmer`) puts rows in content order first.
+//!
 //! # Inference
 //! vcov(β̂) = σ̂² (R_XᵀR_X)⁻¹, conditional on θ̂ (lme4's `vcov`). Degrees of freedom: Satterthwaite
 //! as lmerTest computes them (variance parameters (θ, σ); Hessian of the non-profiled deviance /
@@ -172,6 +184,11 @@ pub struct LmmOptions {
     pub max_evaluations: usize,
     /// Degrees-of-freedom method.
     pub df_method: DfMethod,
+    /// The most bytes the model matrices and cross-products may take (`None`: no limit). A
+    /// design over the limit is an error before its matrices are allocated: a factor with many
+    /// levels in an interaction, or two crossed factors of 100,000 levels, would otherwise ask
+    /// for more memory than the machine has and abort the process.
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for LmmOptions {
@@ -181,8 +198,31 @@ impl Default for LmmOptions {
             factors: Vec::new(),
             max_evaluations: 10_000,
             df_method: DfMethod::Satterthwaite,
+            memory_limit: None,
         }
     }
+}
+
+/// An error when `need` bytes (an estimate, in `f64` so that products cannot overflow) exceed
+/// `limit`; `what` says what needs them.
+pub(crate) fn check_memory(what: &str, need: f64, limit: Option<u64>) -> Result<(), LmmError> {
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    if need.is_finite() && need <= limit as f64 {
+        return Ok(());
+    }
+    let gib = |b: f64| format!("{:.2} GiB", b / (1u64 << 30) as f64);
+    Err(LmmError::new(format!(
+        "{what} needs about {} of memory, over the session's limit of {} \
+         (trustql.memory_limit)",
+        if need.is_finite() {
+            gib(need)
+        } else {
+            "an unbounded amount".to_string()
+        },
+        gib(limit as f64)
+    )))
 }
 
 /// An error of a fit; formula errors carry the 0-based character offset.

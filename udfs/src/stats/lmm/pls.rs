@@ -189,6 +189,18 @@ fn solve_upper_tr_vec(l: &DMatrix<f64>, b: &mut DVector<f64>) -> Result<(), LmmE
 }
 
 impl CrossProducts {
+    /// The number of random effects q of `design` and the order of the dense block that
+    /// [`CrossProducts::new`] allocates (q², or (q − q₁)² on the blocked path), before allocating.
+    pub fn dense_size(design: &Design) -> (usize, usize) {
+        let sizes: Vec<(usize, usize)> = design.terms.iter().map(|t| (t.k(), t.nlev())).collect();
+        let q: usize = sizes.iter().map(|(k, l)| k.saturating_mul(*l)).sum();
+        let q1 = match sizes.first() {
+            Some(&(k, l)) if q > SPLIT_THRESHOLD && l > 1 => k.saturating_mul(l),
+            _ => 0,
+        };
+        (q, q - q1)
+    }
+
     /// Accumulates the cross-products of `design`; `force_dense` disables the blocked path.
     pub fn new(design: &Design, force_dense: bool) -> Self {
         let k: Vec<usize> = design.terms.iter().map(|t| t.k()).collect();

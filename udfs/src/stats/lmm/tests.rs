@@ -324,3 +324,202 @@ fn large_crossed_problem() {
     assert!((fit.theta[0] - 1.0).abs() < 0.1);
     assert!((fit.beta[1] - 0.3).abs() < 0.02);
 }
+
+/// The deepest formulas the parser accepts go through every recursive pass (expansion,
+/// evaluation, printing, the model file, clone, drop) on a thread with a 1 MiB stack, half of a
+/// tokio worker's: the limits in `formula` keep them all within it.
+#[test]
+fn deepest_accepted_formulas_fit_on_a_small_stack() {
+    let fr = random_frame(60, 6, 4, 2);
+    let parens = format!(
+        "y ~ {}x{} + (1 | g1)",
+        "(".repeat(formula::MAX_NESTING),
+        ")".repeat(formula::MAX_NESTING)
+    );
+    // A chain as deep as the tree limit allows, inside one atom: I(x + x + ... + x).
+    let chain = format!(
+        "y ~ I({}) + (1 | g1)",
+        vec!["x"; formula::MAX_TREE_DEPTH - 4].join(" + ")
+    );
+    let calls = format!(
+        "y ~ {}x{} + (1 | g1)",
+        "abs(".repeat(formula::MAX_NESTING),
+        ")".repeat(formula::MAX_NESTING)
+    );
+    let minus = format!(
+        "y ~ I({}x) + (1 | g1)",
+        "- ".repeat(formula::MAX_NESTING - 1)
+    );
+    for text in [parens, chain, calls, minus] {
+        let fr = fr.clone();
+        let handle = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || {
+                let m = fit(&text, &fr, &LmmOptions::default(), &mut quiet()).unwrap();
+                let bytes = bincode::serialize(&m).unwrap();
+                let back: LmmFit = bincode::deserialize(&bytes).unwrap();
+                assert_eq!(back.beta, m.beta);
+                let copy = back.clone();
+                drop(back);
+                assert_eq!(copy.fixed_effects().len(), 2);
+            })
+            .unwrap();
+        handle.join().unwrap();
+    }
+}
+
+#[test]
+fn data_that_cannot_give_estimates_is_refused_by_name() {
+    let base = random_frame(60, 6, 4, 4);
+    let o = LmmOptions::default();
+    let with_y = |y: Vec<f64>| {
+        let mut fr = base.clone();
+        fr.columns[0] = Column::Float(y.into_iter().map(Some).collect());
+        fr
+    };
+    let err = |fr: &Frame, f: &str, o: &LmmOptions| fit(f, fr, o, &mut quiet()).unwrap_err();
+    let formula = "y ~ x + (1 | g1)";
+    // Constant.
+    let e = err(&with_y(vec![2.5; 60]), formula, &o);
+    assert_eq!(
+        e.message,
+        "the response 'y' is constant (2.5 in all 60 rows used): there is no variation to model"
+    );
+    // Too large and too small.
+    let big: Vec<f64> = (0..60)
+        .map(|i| 1e305 * (1.0 + (i % 7) as f64) / 7.0)
+        .collect();
+    let e = err(&with_y(big), formula, &o);
+    assert_eq!(
+        e.message,
+        "the response 'y' has values too large to fit (max |y| = 1e+305); rescale it"
+    );
+    let tiny: Vec<f64> = (0..60).map(|i| 1e-200 * (i % 7) as f64).collect();
+    let e = err(&with_y(tiny), formula, &o);
+    assert!(
+        e.message.contains("too small to fit (max |y| = 6e-200)"),
+        "{e}"
+    );
+    // Large but fittable: 1e150 squares to 1e300, inside the range; scaling y scales β.
+    let fr = random_frame(60, 6, 4, 4);
+    let m1 = fit(formula, &fr, &o, &mut quiet()).unwrap();
+    let Column::Float(y) = &fr.columns[0] else {
+        panic!("y is a float column")
+    };
+    let scaled = with_y(y.iter().map(|v| v.unwrap_or(0.0) * 1e140).collect());
+    let m2 = fit(formula, &scaled, &o, &mut quiet()).unwrap();
+    for (a, b) in m1.beta.iter().zip(&m2.beta) {
+        assert!((a * 1e140 - b).abs() <= 1e-6 * b.abs(), "{a} vs {b}");
+    }
+    // NaN and infinity in the response and in a predictor.
+    let mut y: Vec<f64> = (0..60).map(|i| i as f64).collect();
+    y[3] = f64::NAN;
+    y[9] = f64::INFINITY;
+    let e = err(&with_y(y), formula, &o);
+    assert!(
+        e.message.starts_with(
+            "the response 'y' is NaN (1) or infinite (1) in 2 of the 60 rows used; lmer needs \
+             finite numbers"
+        ),
+        "{e}"
+    );
+    let mut fr = base.clone();
+    if let Column::Float(x) = &mut fr.columns[1] {
+        x[0] = Some(f64::NEG_INFINITY);
+    }
+    let e = err(&fr, formula, &o);
+    assert!(
+        e.message
+            .starts_with("the predictor 'x' is infinite in 1 of the 60 rows used"),
+        "{e}"
+    );
+    // log of a negative number.
+    let e = err(&base, "y ~ log(x - 5) + (1 | g1)", &o);
+    assert!(
+        e.message
+            .starts_with("the predictor 'log(x - 5)' is NaN in"),
+        "{e}"
+    );
+    // NaN as a level of a categorical variable, named or computed.
+    let mut fr = base.clone();
+    if let Column::Float(x) = &mut fr.columns[1] {
+        x[5] = Some(f64::NAN);
+    }
+    let factors = LmmOptions {
+        factors: vec!["x".into()],
+        ..LmmOptions::default()
+    };
+    let e = err(&fr, formula, &factors);
+    assert!(
+        e.message
+            .starts_with("the categorical variable 'x' is NaN in 1 of the rows used"),
+        "{e}"
+    );
+    let e = err(&fr, "y ~ factor(x * 2) + (1 | g1)", &o);
+    assert!(e.message.contains("'x * 2' is NaN"), "{e}");
+    // An option naming an absent column.
+    let absent = LmmOptions {
+        factors: vec!["g1".into(), "nope".into()],
+        ..LmmOptions::default()
+    };
+    let e = err(&base, formula, &absent);
+    assert_eq!(
+        e.message,
+        "option 'factors' names column 'nope', which the data (the AS query) does not have; \
+         its columns are: y, x, f, g1, g2"
+    );
+    // A response the fixed effects reproduce exactly.
+    let Column::Float(x) = &base.columns[1] else {
+        panic!("x is a float column")
+    };
+    let exact = with_y(x.iter().map(|v| 3.0 * v.unwrap_or(0.0) - 1.0).collect());
+    let e = err(&exact, formula, &o);
+    assert!(
+        e.message
+            .starts_with("the fixed effects reproduce the response 'y' exactly (relative residual"),
+        "{e}"
+    );
+}
+
+#[test]
+fn designs_over_the_memory_limit_are_refused_before_allocating() {
+    let fr = random_frame(60, 6, 4, 4);
+    let limited = |bytes: u64| LmmOptions {
+        memory_limit: Some(bytes),
+        ..LmmOptions::default()
+    };
+    // 60 rows × 4 columns (intercept, x, fb, fc) of 8 bytes, three copies: 5,760 bytes.
+    assert!(fit("y ~ x + f + (1 | g1)", &fr, &limited(6_000), &mut quiet()).is_ok());
+    let e = fit("y ~ x + f + (1 | g1)", &fr, &limited(5_000), &mut quiet()).unwrap_err();
+    assert!(
+        e.message.starts_with(
+            "the fixed-effect model matrix (60 rows × 4 columns) needs about 0.00 GiB of memory, \
+             over the session's limit"
+        ),
+        "{e}"
+    );
+    // Two crossed factors of 1,500 levels: the second forms a dense 1500 × 1500 block
+    // (4 copies of 18 MB).
+    let n = 3000;
+    let crossed = Frame {
+        names: ["y", "a", "b"].map(String::from).to_vec(),
+        columns: vec![
+            Column::Float((0..n).map(|i| Some(((i * 7919) % 101) as f64)).collect()),
+            Column::Int((0..n).map(|i| Some((i % 1500) as i64)).collect()),
+            Column::Int((0..n).map(|i| Some((i / 2) as i64)).collect()),
+        ],
+    };
+    let e = fit(
+        "y ~ 1 + (1 | a) + (1 | b)",
+        &crossed,
+        &limited(50_000_000),
+        &mut quiet(),
+    )
+    .unwrap_err();
+    assert!(
+        e.message.starts_with(
+            "the random effects (3000 of them, a dense block of 1500 × 1500) needs about"
+        ),
+        "{e}"
+    );
+}
