@@ -83,20 +83,21 @@ impl TableFunctionImpl for BootstrapCiFunc {
         let n = USAGE.int(exprs, 1, "n", 1, 100_000)? as usize;
         let seed = USAGE.int(exprs, 2, "seed", i64::MIN, i64::MAX)? as u64;
         let model = mixed_model(self.catalog.as_ref(), &name, USAGE.name)?;
-        let catalog = self.catalog.as_ref();
+        // The statement's cancellation, taken once (see ModelCatalog::cancel_token).
+        let token = self.catalog.cancel_token();
         with_fit(&model, |fit| {
             let start = Instant::now();
             let mut last = 0.0;
             let mut cancelled = false;
             let mut control = |done: usize, total: usize| -> std::result::Result<(), LmmError> {
-                if catalog.check_cancelled().is_err() {
+                if token.is_cancelled() {
                     cancelled = true;
                     return Err(LmmError::new("cancelled by the user"));
                 }
                 let t = start.elapsed().as_secs_f64();
                 if t - last >= PROGRESS_SECONDS || done == total {
                     last = t;
-                    catalog.progress(&format!(
+                    self.catalog.progress(&format!(
                         "bootstrap_ci({name}): {done}/{total} refits in {t:.1} s"
                     ));
                 }
