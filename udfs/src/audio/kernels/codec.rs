@@ -11,7 +11,15 @@
 //!   frame one sample per channel). A packet that fails to decode (a corrupt frame) is skipped and
 //!   counted in [`Decoded::skipped_packets`]; a file whose every packet fails, or that yields no
 //!   samples, is an error. Errors name the file (or `<bytes>` for [`decode_bytes`]) and say whether
-//!   it is missing, unreadable, of an unsupported or unrecognised format, undecodable or empty.
+//!   it is missing, unreadable, of an unsupported or unrecognised format, undecodable or empty;
+//!   those about its content read `could not decode <file>: ...`.
+//! - **Damage** never panics: the facts of a WAV header that symphonia trusts (sample rate,
+//!   channels, sample width, block size, chunk lengths) are checked first
+//!   ([`super::wav_header`]), and a panic inside symphonia on any other damage is caught and
+//!   becomes the error `could not decode <file>: the decoder failed on damaged data (...)`.
+//!   Decoded samples are counted against a memory limit (the session's `trustql.memory_limit`
+//!   in `read_audio`): a WAV header that declares too many is refused before decoding, other
+//!   formats stop once their samples pass it.
 //! - **Mono** ([`to_mono`]) is the plain average of the channels of each frame.
 //! - **Writing** ([`write_wav`]) makes a mono RIFF WAV of **32-bit IEEE float** samples (hound):
 //!   lossless for f32 clips and clip-safe, because a sample beyond ±1 (a gained clip) is stored as
@@ -187,20 +195,22 @@ fn decode_source<S: MediaSource + 'static>(
         .format(hint, stream, &format_options, &MetadataOptions::default())
         .map_err(|e| match e {
             SymphoniaError::Unsupported(what) => {
-                format!("{name}: unsupported or unrecognised audio format ({what})")
+                format!(
+                    "could not decode {name}: unsupported or unrecognised audio format ({what})"
+                )
             }
-            other => format!("{name}: cannot be decoded as audio ({other})"),
+            other => format!("could not decode {name}: not readable as audio ({other})"),
         })?
         .format;
     let track = format
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| format!("{name}: has no audio track"))?;
+        .ok_or_else(|| format!("could not decode {name}: it has no audio track"))?;
     let (track_id, params) = (track.id, track.codec_params.clone());
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
-        .map_err(|e| format!("{name}: unsupported audio codec ({e})"))?;
+        .map_err(|e| format!("could not decode {name}: unsupported audio codec ({e})"))?;
     let mut out = Decoded {
         sample_rate: params.sample_rate.unwrap_or(0),
         channels: params.channels.map_or(0, |c| c.count()),
@@ -224,12 +234,14 @@ fn decode_source<S: MediaSource + 'static>(
     }
     if decoded_packets == 0 && out.skipped_packets > 0 {
         return Err(format!(
-            "{name}: undecodable (all {} packets failed to decode)",
+            "could not decode {name}: all {} packets failed to decode",
             out.skipped_packets
         ));
     }
     if out.samples.is_empty() || out.sample_rate == 0 || out.channels == 0 {
-        return Err(format!("{name}: contains no audio samples"));
+        return Err(format!(
+            "could not decode {name}: it contains no audio samples"
+        ));
     }
     Ok(out)
 }
@@ -253,9 +265,11 @@ fn read_packets(
                 return Ok(decoded_packets)
             }
             Err(SymphoniaError::ResetRequired) => {
-                return Err(format!("{name}: the stream changes its parameters midway"))
+                return Err(format!(
+                    "could not decode {name}: the stream changes its parameters midway"
+                ))
             }
-            Err(e) => return Err(format!("{name}: cannot be read ({e})")),
+            Err(e) => return Err(format!("could not decode {name}: cannot be read ({e})")),
         };
         if packet.track_id() != track_id {
             continue;
@@ -280,7 +294,7 @@ fn read_packets(
                 out.skipped_packets += 1;
                 continue;
             }
-            Err(e) => return Err(format!("{name}: cannot be decoded ({e})")),
+            Err(e) => return Err(format!("could not decode {name}: {e}")),
         }
         decoded_packets += 1;
     }
@@ -300,7 +314,8 @@ fn append_audio(
         out.channels = channels;
     } else if (spec.rate, channels) != (out.sample_rate, out.channels) {
         return Err(format!(
-            "{name}: the stream changes from {} Hz × {} channels to {} Hz × {channels}",
+            "could not decode {name}: the stream changes from {} Hz × {} channels to {} Hz × \
+             {channels}",
             out.sample_rate, out.channels, spec.rate
         ));
     }
