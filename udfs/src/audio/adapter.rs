@@ -32,6 +32,7 @@ use rayon::prelude::*;
 use super::kernels::frames::Frames;
 use super::read_audio::SAMPLE_RATES;
 use crate::adapters::columnar;
+use crate::engine::memory::{check_memory, memory_limit};
 use crate::model::ModelCatalog;
 
 /// What an argument is.
@@ -162,6 +163,7 @@ pub struct Batch<'a> {
     /// The session's catalog (absent outside a session).
     pub catalog: Option<&'a Arc<dyn ModelCatalog>>,
     config: &'a datafusion::config::ConfigOptions,
+    memory_limit: u64,
 }
 
 impl<'a> Batch<'a> {
@@ -171,7 +173,13 @@ impl<'a> Batch<'a> {
             columns: self.columns,
             specs: self.specs,
             index,
+            memory_limit: self.memory_limit,
         }
+    }
+
+    /// The session's memory limit in bytes (`trustql.memory_limit`).
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit
     }
 
     /// The session's tensor device (`SET trustql.device`).
@@ -331,6 +339,7 @@ pub struct Row<'a> {
     specs: &'static [ArgSpec],
     /// The row's index in its batch.
     pub index: usize,
+    memory_limit: u64,
 }
 
 impl<'a> Row<'a> {
@@ -340,6 +349,17 @@ impl<'a> Row<'a> {
             Column::Text(a) => Some(a.value(self.index)),
             _ => None,
         }
+    }
+
+    /// The session's memory limit in bytes (`trustql.memory_limit`).
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit
+    }
+
+    /// An error when `need` bytes (an estimate) exceed the session's memory limit; `what` names
+    /// the argument and its value (see [`check_memory`]).
+    pub fn check_memory(&self, what: &str, need: f64) -> std::result::Result<(), String> {
+        check_memory(what, need, self.memory_limit).map_err(|e| e.message().to_string())
     }
 
     /// Whether the call gave argument `i`.
@@ -730,6 +750,7 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
             .map(|(a, spec)| to_column(&a.to_array(n)?, spec.kind))
             .collect::<Result<Vec<_>>>()?;
         let started = std::time::Instant::now();
+        let memory_limit = memory_limit(&args.config_options);
         let cancelled = || {
             self.catalog
                 .as_ref()
@@ -743,6 +764,7 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
                 .collect(),
             catalog: self.catalog.as_ref(),
             config: &args.config_options,
+            memory_limit,
         };
         if let Some(result) = F::compute_batch(&batch) {
             if cancelled() {
@@ -779,6 +801,7 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
                     columns: &columns,
                     specs: F::ARGS,
                     index,
+                    memory_limit,
                 };
                 F::validate(&row)?;
                 F::compute(&row).map(Some)
@@ -880,6 +903,23 @@ pub fn sample_rate(v: f64) -> std::result::Result<u32, String> {
 pub fn check_finite_param(p: &dyn Params, i: usize, name: &str) -> std::result::Result<(), String> {
     match p.float(i) {
         Some(v) if !v.is_finite() => Err(format!("{name} must be a finite number, got {v}")),
+        _ => Ok(()),
+    }
+}
+
+/// Checks argument `i` as a number within `lo..=hi` when it is known; `name` names it in the
+/// error (NaN is outside every range).
+pub fn check_range_param(
+    p: &dyn Params,
+    i: usize,
+    name: &str,
+    lo: f64,
+    hi: f64,
+) -> std::result::Result<(), String> {
+    match p.float(i) {
+        Some(v) if !(lo..=hi).contains(&v) => {
+            Err(format!("{name} must be between {lo} and {hi}, got {v}"))
+        }
         _ => Ok(()),
     }
 }

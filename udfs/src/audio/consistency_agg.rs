@@ -29,6 +29,10 @@ use datafusion::physical_expr::expressions::Literal;
 
 use super::kernels::consistency::{Bootstrap, DEFAULT_RESAMPLES};
 
+/// The most bootstrap resamples a call may ask for (each keeps one f64, and each costs a pass
+/// over the points).
+pub const MAX_RESAMPLES: u64 = 10_000_000;
+
 /// The seed of the bootstrap when a call gives none.
 pub const DEFAULT_SEED: u64 = 42;
 
@@ -164,8 +168,16 @@ impl<M: Measure> AggregateUDFImpl for ConsistencyUdaf<M> {
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let n = 3 + M::DISTANCES.len();
-        let resamples = literal_count(&args, n, M::NAME, "resamples")?
-            .map_or(DEFAULT_RESAMPLES, |r| r as usize);
+        let resamples = match literal_count(&args, n, M::NAME, "resamples")? {
+            None => DEFAULT_RESAMPLES,
+            Some(r) if (1..=MAX_RESAMPLES).contains(&r) => r as usize,
+            Some(r) => {
+                return plan_err!(
+                    "{}: resamples must be between 1 and {MAX_RESAMPLES}, got {r}",
+                    M::NAME
+                )
+            }
+        };
         let seed = literal_count(&args, n + 1, M::NAME, "seed")?.unwrap_or(DEFAULT_SEED);
         Ok(Box::new(CellAccumulator::<M> {
             rows: Vec::new(),

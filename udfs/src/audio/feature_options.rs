@@ -8,6 +8,7 @@
 
 use super::kernels::mel::MelParams;
 use super::kernels::stft::{PadMode, Precision, StftParams, Window};
+use crate::engine::memory::check_memory;
 
 /// The options every feature function accepts, with their meaning.
 pub const OPTION_NAMES: [(&str, &str); 10] = [
@@ -54,12 +55,69 @@ fn number(name: &str, value: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("option {name} must be a number, got '{value}'"))
 }
 
+/// The largest value a count option may take; what it sizes is then checked against the
+/// session's memory limit ([`check_feature_memory`]).
+pub const MAX_COUNT: usize = u32::MAX as usize;
+
 fn count(name: &str, value: &str, min: usize) -> Result<usize, String> {
     value
         .parse::<usize>()
         .ok()
-        .filter(|&v| v >= min)
-        .ok_or_else(|| format!("option {name} must be an integer ≥ {min}, got '{value}'"))
+        .filter(|&v| (min..=MAX_COUNT).contains(&v))
+        .ok_or_else(|| {
+            format!("option {name} must be an integer between {min} and {MAX_COUNT}, got '{value}'")
+        })
+}
+
+/// Checks, before anything is allocated, that the features of a clip of `n_samples` fit the
+/// session's memory limit (`limit`, bytes): the FFT plan and padded signal (`n_fft`), the mel
+/// filter bank (`n_mels`, 0 without one) and DCT (`n_mfcc`, 0 without one), and the output of
+/// `out_dim` values per frame (`hop` sets the number of frames, the option `out_option` names
+/// sets `out_dim`). The estimate counts the largest buffers; the error names the option or
+/// options that need the most.
+pub fn check_feature_memory(
+    stft: &StftParams,
+    n_mels: usize,
+    n_mfcc: usize,
+    (out_option, out_dim): (&str, usize),
+    n_samples: usize,
+    limit: u64,
+) -> Result<(), String> {
+    let n_fft = stft.n_fft as f64;
+    let n_bins = stft.n_bins() as f64;
+    let padded = n_samples as f64 + if stft.center { n_fft } else { 0.0 };
+    let frames = ((padded - n_fft) / stft.hop.max(1) as f64).floor().max(0.0) + 1.0;
+    let bank = if n_mels > 0 {
+        n_mels as f64 * 64.0 + n_bins * 24.0
+    } else {
+        0.0
+    };
+    let parts = [
+        // Complex buffers, scratch and twiddles of the FFT; the signal as f64.
+        (
+            format!("option 'n_fft' = {}", stft.n_fft),
+            n_fft * 64.0 + padded * 8.0,
+        ),
+        (format!("option 'n_mels' = {n_mels}"), bank),
+        (
+            format!("option 'n_mfcc' = {n_mfcc}"),
+            n_mfcc as f64 * n_mels as f64 * 4.0,
+        ),
+        // f64 frames, then their f32 copy in the result.
+        (
+            format!(
+                "options 'hop' = {} and '{out_option}' ({frames} frames of {out_dim} values)",
+                stft.hop
+            ),
+            frames * out_dim as f64 * 12.0,
+        ),
+    ];
+    let total: f64 = parts.iter().map(|p| p.1).sum();
+    let what = parts
+        .iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or("the options", |p| p.0.as_str());
+    check_memory(what, total, limit).map_err(|e| e.message().to_string())
 }
 
 impl FeatureParams {
@@ -175,6 +233,35 @@ mod tests {
     }
 
     #[test]
+    fn huge_options_are_refused_before_allocating() {
+        let p = base();
+        let check =
+            |stft: &StftParams, mels, out, n| check_feature_memory(stft, mels, 0, out, n, 1 << 30);
+        assert!(check(&p.stft, 128, ("n_mels", 128), 22050 * 30).is_ok());
+        // A whole-clip FFT of 2^30 points: 64 GiB for the plan, 8 GiB for the padded signal.
+        let huge_fft = StftParams {
+            n_fft: 1 << 30,
+            hop: 1 << 30,
+            ..p.stft
+        };
+        let e = check(&huge_fft, 0, ("n_fft", 2), 22050).unwrap_err();
+        assert!(
+            e.starts_with("option 'n_fft' = 1073741824 needs about 72.0 GiB"),
+            "{e}"
+        );
+        assert!(e.contains("limit of 1.0 GiB"), "{e}");
+        let e = check(&p.stft, 100_000_000, ("n_mels", 1), 22050).unwrap_err();
+        assert!(e.starts_with("option 'n_mels' = 100000000 needs"), "{e}");
+        // hop 1 on ten minutes: 13 million frames of 1025 values.
+        let every = StftParams { hop: 1, ..p.stft };
+        let e = check(&every, 0, ("n_fft", 1025), 22050 * 600).unwrap_err();
+        assert!(
+            e.starts_with("options 'hop' = 1 and 'n_fft' (13230001 frames of 1025 values)"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn bad_options_name_the_problem() {
         for (text, needle) in [
             ("n_fft = 1", "n_fft"),
@@ -183,6 +270,11 @@ mod tests {
             ("speed = 2", "unknown option 'speed'"),
             ("n_fft", "name = value"),
             ("top_db = -3", "top_db"),
+            ("n_fft = 99999999999", "between 2 and 4294967295"),
+            ("n_mels = 0", "n_mels must be an integer between 1"),
+            ("hop = -1", "hop must be an integer between 1"),
+            ("fmin = NaN", "fmin must be a number"),
+            ("fmax = inf", "fmax must be a number"),
         ] {
             let e = base().with_options(text).unwrap_err();
             assert!(e.contains(needle), "{text}: {e}");

@@ -6,7 +6,7 @@ use datafusion_macros::user_doc;
 use super::adapter::{
     arg, opt, sample_rate, ArgSpec, Kind, OutKind, Params, PlanCache, Row, RowFunction, Value,
 };
-use super::feature_options::FeatureParams;
+use super::feature_options::{check_feature_memory, FeatureParams};
 use super::kernels::mel::MelParams;
 use super::kernels::mfcc::{MfccParams, MfccPlan};
 use super::kernels::stft::{Precision, StftParams};
@@ -83,7 +83,16 @@ impl RowFunction for Melspectrogram {
     fn compute(row: &Row<'_>) -> Result<Value, String> {
         let sr = row.sample_rate(1)?;
         let params = librosa_params(row, 2, 1)?;
+        let audio = row.audio(0)?;
+        check_feature_memory(
+            &params.stft,
+            params.mel.n_mels,
+            0,
+            ("n_mels", params.mel.n_mels),
+            audio.len(),
+            row.memory_limit(),
+        )?;
         let plan = MFCC_PLANS.get(&(sr, params), || MfccPlan::new(sr, &params))?;
-        Ok(Value::Frames(plan.melspectrogram(row.audio(0)?)?))
+        Ok(Value::Frames(plan.melspectrogram(audio)?))
     }
 }

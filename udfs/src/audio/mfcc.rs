@@ -6,6 +6,7 @@ use datafusion_macros::user_doc;
 use super::adapter::{
     arg, opt, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
+use super::feature_options::check_feature_memory;
 use super::kernels::mfcc::MfccPlan;
 use super::melspectrogram::{librosa_params, MFCC_PLANS};
 
@@ -69,7 +70,17 @@ impl RowFunction for Mfcc {
         let sr = row.sample_rate(1)?;
         let n_mfcc = row.req_int(2)?;
         let params = librosa_params(row, 3, n_mfcc.max(1) as usize)?;
+        let audio = row.audio(0)?;
+        // The mel frames are kept beside the coefficients.
+        check_feature_memory(
+            &params.stft,
+            params.mel.n_mels,
+            params.n_mfcc,
+            ("n_mels", params.mel.n_mels + params.n_mfcc),
+            audio.len(),
+            row.memory_limit(),
+        )?;
         let plan = MFCC_PLANS.get(&(sr, params), || MfccPlan::new(sr, &params))?;
-        Ok(Value::Frames(plan.mfcc(row.audio(0)?)?))
+        Ok(Value::Frames(plan.mfcc(audio)?))
     }
 }

@@ -4,9 +4,10 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+    arg, check_range_param, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction,
+    Value,
 };
-use super::kernels::vocoder::pitch_shift;
+use super::kernels::vocoder::{pitch_shift, pitch_shift_bytes, MAX_SEMITONES};
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -46,15 +47,20 @@ impl RowFunction for PitchShift {
     }
 
     fn validate(p: &dyn Params) -> Result<(), String> {
-        check_sample_rate(p, 1)
+        check_sample_rate(p, 1)?;
+        check_range_param(p, 2, "semitones", -MAX_SEMITONES, MAX_SEMITONES)
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
         let sr = f64::from(row.sample_rate(1)?);
-        Ok(Value::Samples(pitch_shift(
-            row.audio(0)?,
-            sr,
-            row.req_float(2)?,
-        )?))
+        let (audio, semitones) = (row.audio(0)?, row.req_float(2)?);
+        row.check_memory(
+            &format!(
+                "argument 'semitones' = {semitones} ({} samples)",
+                audio.len()
+            ),
+            pitch_shift_bytes(audio.len(), semitones),
+        )?;
+        Ok(Value::Samples(pitch_shift(audio, sr, semitones)?))
     }
 }

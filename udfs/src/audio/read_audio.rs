@@ -31,6 +31,7 @@ use futures::StreamExt;
 
 use super::adapter::{audio_type, samples_array};
 use super::kernels::{codec, resample};
+use crate::engine::memory::{check_memory, memory_limit};
 
 /// The function's name.
 pub const NAME: &str = "read_audio";
@@ -187,6 +188,7 @@ impl TableProvider for AudioFiles {
         Ok(Arc::new(ReadAudioExec {
             files: self.files.clone(),
             sample_rate: self.sample_rate,
+            memory_limit: memory_limit(state.config_options()),
             projection: projection.cloned(),
             properties: Arc::new(PlanProperties::new(
                 EquivalenceProperties::new(out),
@@ -203,6 +205,8 @@ impl TableProvider for AudioFiles {
 struct ReadAudioExec {
     files: Arc<Vec<PathBuf>>,
     sample_rate: i64,
+    /// The session's memory limit (bytes), which decoding and resampling one file must fit.
+    memory_limit: u64,
     projection: Option<Vec<usize>>,
     properties: Arc<PlanProperties>,
 }
@@ -218,10 +222,11 @@ impl DisplayAs for ReadAudioExec {
     }
 }
 
-/// One file as a one-row batch of the full schema.
-fn read_one(path: &std::path::Path, sample_rate: i64) -> Result<RecordBatch> {
-    let decoded =
-        codec::decode_file(path).map_err(|e| DataFusionError::Execution(format!("{NAME}: {e}")))?;
+/// One file as a one-row batch of the full schema; a damaged file, or one whose samples would
+/// not fit in `memory_limit` bytes, is an error naming it.
+fn read_one(path: &std::path::Path, sample_rate: i64, memory_limit: u64) -> Result<RecordBatch> {
+    let decoded = codec::decode_file_within(path, memory_limit)
+        .map_err(|e| DataFusionError::Execution(format!("{NAME}: {e}")))?;
     let channels = decoded.channels;
     let native = decoded.sample_rate;
     let mono = decoded
@@ -231,6 +236,17 @@ fn read_one(path: &std::path::Path, sample_rate: i64) -> Result<RecordBatch> {
     let samples = if i64::from(native) == sample_rate {
         mono
     } else {
+        // The output at the new rate, and the resampler's f64 copy of the input.
+        let ratio = sample_rate as f64 / f64::from(native);
+        let need = mono.len() as f64 * (4.0 * ratio + 8.0);
+        check_memory(
+            &format!(
+                "{NAME}: resampling {} from {native} Hz to {sample_rate} Hz",
+                path.display()
+            ),
+            need,
+            memory_limit,
+        )?;
         resample::resample(&mono, f64::from(native), sample_rate as f64)
             .map_err(|e| DataFusionError::Execution(format!("{NAME}: {}: {e}", path.display())))?
     };
@@ -294,12 +310,13 @@ impl ExecutionPlan for ReadAudioExec {
             .cloned()
             .collect();
         let sample_rate = self.sample_rate;
+        let memory_limit = self.memory_limit;
         let projection = self.projection.clone();
         let stream = futures::stream::iter(mine).then(move |path| {
             let projection = projection.clone();
             async move {
                 let batch = datafusion::common::runtime::SpawnedTask::spawn_blocking(move || {
-                    read_one(&path, sample_rate)
+                    read_one(&path, sample_rate, memory_limit)
                 })
                 .join()
                 .await

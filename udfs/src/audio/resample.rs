@@ -4,7 +4,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{arg, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
-use super::kernels::resample::resample;
+use super::kernels::resample::{resample, resample_bytes};
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -52,6 +52,14 @@ impl RowFunction for Resample {
     fn compute(row: &Row<'_>) -> Result<Value, String> {
         let from = f64::from(row.sample_rate(1)?);
         let to = f64::from(row.sample_rate(2)?);
-        Ok(Value::Samples(resample(row.audio(0)?, from, to)?))
+        let audio = row.audio(0)?;
+        row.check_memory(
+            &format!(
+                "argument 'to_sr' = {to} (from {from} Hz, {} samples)",
+                audio.len()
+            ),
+            resample_bytes(audio.len(), from, to),
+        )?;
+        Ok(Value::Samples(resample(audio, from, to)?))
     }
 }

@@ -6,7 +6,7 @@ use datafusion_macros::user_doc;
 use super::adapter::{
     arg, opt, ArgSpec, Kind, OutKind, Params, PlanCache, Row, RowFunction, Value,
 };
-use super::feature_options::FeatureParams;
+use super::feature_options::{check_feature_memory, FeatureParams};
 use super::kernels::mel::MelParams;
 use super::kernels::stft::{amplitude_to_db, StftParams, StftPlan};
 
@@ -58,8 +58,17 @@ impl RowFunction for StftDb {
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
         let p = params(row)?;
+        let audio = row.audio(0)?;
+        check_feature_memory(
+            &p.stft,
+            0,
+            0,
+            ("n_fft", p.stft.n_bins()),
+            audio.len(),
+            row.memory_limit(),
+        )?;
         let plan = PLANS.get(&p.stft, || StftPlan::new(p.stft))?;
-        let mut s = plan.magnitude(row.audio(0)?)?;
+        let mut s = plan.magnitude(audio)?;
         amplitude_to_db(&mut s, 1e-5, p.top_db, p.stft.precision)?;
         Ok(Value::Frames(s))
     }

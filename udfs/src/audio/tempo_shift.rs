@@ -4,9 +4,10 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
+    arg, check_range_param, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction,
+    Value,
 };
-use super::kernels::vocoder::tempo_shift;
+use super::kernels::vocoder::{stretch_bytes, tempo_shift, MAX_RATE, MIN_RATE};
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -43,15 +44,17 @@ impl RowFunction for TempoShift {
     }
 
     fn validate(p: &dyn Params) -> Result<(), String> {
-        check_sample_rate(p, 1)
+        check_sample_rate(p, 1)?;
+        check_range_param(p, 2, "rate", MIN_RATE, MAX_RATE)
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
         let sr = f64::from(row.sample_rate(1)?);
-        Ok(Value::Samples(tempo_shift(
-            row.audio(0)?,
-            sr,
-            row.req_float(2)?,
-        )?))
+        let (audio, rate) = (row.audio(0)?, row.req_float(2)?);
+        row.check_memory(
+            &format!("argument 'rate' = {rate} ({} samples)", audio.len()),
+            stretch_bytes(audio.len(), rate),
+        )?;
+        Ok(Value::Samples(tempo_shift(audio, sr, rate)?))
     }
 }

@@ -7,12 +7,14 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{
-    arg, check_finite_param, check_sample_rate, opt, ArgSpec, Kind, OutKind, Params, Row,
-    RowFunction, Value,
+    arg, check_finite_param, check_range_param, check_sample_rate, opt, ArgSpec, Kind, OutKind,
+    Params, Row, RowFunction, Value,
 };
 use super::kernels::codec::mp3_roundtrip;
 use super::kernels::noise::{add_pink_noise, mix_at_snr};
-use super::kernels::vocoder::{pitch_shift, tempo_shift};
+use super::kernels::vocoder::{
+    pitch_shift, pitch_shift_bytes, stretch_bytes, tempo_shift, MAX_RATE, MAX_SEMITONES, MIN_RATE,
+};
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -103,6 +105,16 @@ impl RowFunction for TransformAudio {
         check_finite_param(p, 3, "magnitude")?;
         match p.text(2).map(transform).transpose()? {
             Some(Transform::Mp3) => p.float(3).map_or(Ok(()), |m| kbps(m).map(|_| ())),
+            Some(Transform::PitchShift) => check_range_param(
+                p,
+                3,
+                "PS's magnitude (semitones)",
+                -MAX_SEMITONES,
+                MAX_SEMITONES,
+            ),
+            Some(Transform::TempoShift) => {
+                check_range_param(p, 3, "TS's magnitude (a rate)", MIN_RATE, MAX_RATE)
+            }
             _ => Ok(()),
         }
     }
@@ -119,9 +131,22 @@ impl RowFunction for TransformAudio {
                 row.text(2).unwrap_or_default()
             )),
         };
+        let n = audio.len();
         Ok(Value::Samples(match t {
-            Transform::PitchShift => pitch_shift(audio, f64::from(sr), magnitude)?,
-            Transform::TempoShift => tempo_shift(audio, f64::from(sr), magnitude)?,
+            Transform::PitchShift => {
+                row.check_memory(
+                    &format!("argument 'magnitude' = {magnitude} semitones ({n} samples)"),
+                    pitch_shift_bytes(n, magnitude),
+                )?;
+                pitch_shift(audio, f64::from(sr), magnitude)?
+            }
+            Transform::TempoShift => {
+                row.check_memory(
+                    &format!("argument 'magnitude' = rate {magnitude} ({n} samples)"),
+                    stretch_bytes(n, magnitude),
+                )?;
+                tempo_shift(audio, f64::from(sr), magnitude)?
+            }
             Transform::PinkNoise => add_pink_noise(audio, magnitude, seed()?)?,
             Transform::EnvironmentalNoise => {
                 if !row.has(5) {

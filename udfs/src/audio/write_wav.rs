@@ -6,7 +6,7 @@ use datafusion_macros::user_doc;
 use super::adapter::{
     arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
-use super::kernels::codec::write_wav;
+use super::kernels::codec::{wav_bytes, write_wav};
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -54,6 +54,10 @@ impl RowFunction for WriteWav {
         let sr = row.sample_rate(2)?;
         let path = row.text(0).unwrap_or_default();
         let audio = row.audio(1)?;
+        row.check_memory(
+            &format!("argument 'audio' ({} samples) as a WAV file", audio.len()),
+            wav_bytes(audio.len()),
+        )?;
         write_wav(std::path::Path::new(path), audio, sr)?;
         Ok(Value::Float(audio.len() as f64 / f64::from(sr)))
     }

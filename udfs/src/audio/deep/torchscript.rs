@@ -37,6 +37,7 @@ use tch::{CModule, Device, Tensor};
 use super::input::{db_spectrogram, embedding_crops, min_samples, stft_plan, BINS};
 use super::vgg::{CPU_PASS, CUDA_PASS};
 use super::{sample_column, AudioEncoder, CropMeans, PerDevice};
+use crate::engine::memory::check_memory;
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
@@ -340,6 +341,20 @@ impl ModelType for TorchScriptType {
         };
         let crop = o.int("crop").unwrap_or(128) as usize;
         let sample_rate = o.int("sample_rate").unwrap_or(22050) as u32;
+        // The probe clip, its spectrogram and one crop as a tensor, before the module runs.
+        let probe_bytes = match input {
+            Input::StftDb => {
+                min_samples(crop) as f64 * 4.0
+                    + crop as f64 * (BINS as f64 + 1.0) * 8.0
+                    + crop as f64 * BINS as f64 * 8.0
+            }
+            Input::Waveform => crop as f64 * 12.0,
+        };
+        check_memory(
+            &format!("option crop = {crop}"),
+            probe_bytes,
+            ctx.memory_limit,
+        )?;
         let mut model = TorchScriptModel::new(State {
             input,
             crop,

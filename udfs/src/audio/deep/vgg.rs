@@ -62,6 +62,7 @@ use super::input::{
 };
 use super::network::{Decoder, Encoder, DOWNSAMPLING, EMBEDDING_DIM};
 use super::{sample_column, AudioEncoder, CropMeans, PerDevice};
+use crate::engine::memory::check_memory;
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
@@ -231,6 +232,24 @@ impl Hyper {
             checkpoint_every: int("checkpoint_every") as usize,
         })
     }
+}
+
+/// The bytes one training step holds for `batch_size` crops of `crop` frames: per input value,
+/// the encoder keeps its blocks' convolution, normalisation and activation outputs (channels
+/// 16, 32, ... at resolutions shrinking 4× per block: 31.25 values per input value) for the
+/// backward pass and as many gradients; a decoder (autoencoder, separation) about 1.5 times
+/// that again. An estimate for refusing absurd options, not an accounting.
+fn training_bytes(task: Task, batch_size: usize, crop: usize) -> f64 {
+    let per_value: f64 = super::network::CHANNELS
+        .iter()
+        .enumerate()
+        .map(|(k, &c)| c as f64 / 4f64.powi(k as i32))
+        .sum();
+    let decoder = match task {
+        Task::Autoencoder | Task::Separation => 2.5,
+        Task::Autotag | Task::Instrument => 1.0,
+    };
+    batch_size as f64 * crop as f64 * BINS as f64 * 4.0 * per_value * 6.0 * decoder
 }
 
 /// The networks of one model on one device.
@@ -981,6 +1000,16 @@ impl ModelType for VggType {
 
     fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
         let h = Hyper::from_options(ctx.options)?;
+        check_memory(
+            &format!(
+                "options batch_size = {} and crop = {} (task {})",
+                h.batch_size,
+                h.crop,
+                h.task.name()
+            ),
+            training_bytes(h.task, h.batch_size, h.crop),
+            ctx.memory_limit,
+        )?;
         let started = Instant::now();
         let (examples, classes, dropped) = examples(data, &h)?;
         let mut inputs: Vec<Spectrogram> = Vec::new();
@@ -1108,6 +1137,21 @@ impl ModelType for VggType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn training_memory_grows_with_batch_and_crop() {
+        // 8 crops × 128 frames × 512 bins × 4 bytes × 31.25 values × 6 (by hand).
+        assert_eq!(training_bytes(Task::Instrument, 8, 128), 393_216_000.0);
+        assert_eq!(training_bytes(Task::Autoencoder, 8, 128), 983_040_000.0);
+        let e = check_memory(
+            "options batch_size = 4096 and crop = 4096",
+            training_bytes(Task::Autotag, 4096, 4096),
+            64 << 30,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("needs about 5.9 TiB"), "{e}");
+    }
 
     #[test]
     fn separation_crops_cover_every_frame_once_in_order() {

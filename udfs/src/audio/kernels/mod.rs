@@ -19,6 +19,7 @@ pub mod stft;
 #[cfg(test)]
 pub mod testdata;
 pub mod vocoder;
+pub mod wav_header;
 
 /// An error naming `what` and the first sample that is NaN or infinite; every kernel that takes
 /// samples checks them with this before working on them.

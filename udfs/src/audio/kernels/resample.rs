@@ -207,6 +207,12 @@ impl Resampler {
     }
 }
 
+/// The bytes [`resample`] holds for a clip of `n` samples: the output and the zero-padded f64
+/// copy of the input (for checking the memory limit before resampling).
+pub fn resample_bytes(n: usize, from_sr: f64, to_sr: f64) -> f64 {
+    n as f64 * (4.0 * (to_sr / from_sr) + 8.0)
+}
+
 /// Resamples `signal` from `from_sr` to `to_sr` Hz with a fresh [`Resampler`] (build the plan
 /// once to resample many clips with the same rates).
 pub fn resample(signal: &[f32], from_sr: f64, to_sr: f64) -> Result<Vec<f32>, String> {

@@ -334,6 +334,20 @@ fn check_sr(sr: f64) -> Result<(), String> {
     }
 }
 
+/// The bytes [`time_stretch`] holds for a clip of `n` samples at `rate`: the padded f64 input,
+/// the f64 overlap-add buffer and the f32 output (for checking the memory limit first).
+pub fn stretch_bytes(n: usize, rate: f64) -> f64 {
+    n as f64 * 8.0 + (n as f64 / rate + N_FFT as f64) * 12.0
+}
+
+/// The bytes [`pitch_shift`] holds for a clip of `n` samples shifted by `semitones`: the stretch
+/// by `2^(−semitones/12)` and the resampling back.
+pub fn pitch_shift_bytes(n: usize, semitones: f64) -> f64 {
+    let rate = 2f64.powf(-semitones / 12.0);
+    let stretched = n as f64 / rate;
+    stretch_bytes(n, rate) + stretched * 8.0 + n as f64 * 4.0
+}
+
 /// Time-stretches `signal` by `rate` with librosa's phase vocoder (see the module docs): the
 /// result has `round(n / rate)` samples; `rate > 1` is faster.
 pub fn time_stretch(signal: &[f32], rate: f64) -> Result<Vec<f32>, String> {
