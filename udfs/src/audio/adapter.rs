@@ -751,11 +751,9 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
             .collect::<Result<Vec<_>>>()?;
         let started = std::time::Instant::now();
         let memory_limit = memory_limit(&args.config_options);
-        let cancelled = || {
-            self.catalog
-                .as_ref()
-                .is_some_and(|c| c.check_cancelled().is_err())
-        };
+        // The statement's cancellation, taken once (see ModelCatalog::cancel_token).
+        let token = self.catalog.as_ref().map(|c| c.cancel_token());
+        let cancelled = || token.as_ref().is_some_and(|t| t.is_cancelled());
         let batch = Batch {
             columns: &columns,
             specs: F::ARGS,
