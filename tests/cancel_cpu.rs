@@ -69,7 +69,12 @@ impl Repl {
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 || tx.send(String::from_utf8_lossy(&buf[..n]).into_owned()).is_err() {
+                let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
+                // The line editor asks the terminal where the cursor is; answer as a terminal.
+                if chunk.contains("\x1b[6n") {
+                    let _ = reader.write_all(b"\x1b[1;1R");
+                }
+                if n == 0 || tx.send(chunk).is_err() {
                     break;
                 }
             }
@@ -82,10 +87,14 @@ impl Repl {
         }
     }
 
+    /// Types `line` and Enter, a key at a time (the line editor takes a burst of bytes for a
+    /// paste, and waits).
     fn send(&mut self, line: &str) {
-        self.master.write_all(line.as_bytes()).unwrap();
-        self.master.write_all(b"\r").unwrap();
-        self.master.flush().unwrap();
+        for b in line.bytes().chain(std::iter::once(b'\r')) {
+            self.master.write_all(&[b]).unwrap();
+            self.master.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Waits until the terminal has shown `text` (after what was waited for before).

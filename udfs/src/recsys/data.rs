@@ -10,7 +10,8 @@
 //! pairs are summed; a missing `value` column means every interaction counts 1; values must be
 //! finite and non-negative. Tag rows whose item is not in the interactions are not used (counted),
 //! because an item without interactions cannot be recommended to anybody; `score_tags` scores such
-//! items from their tags instead.
+//! items from their tags instead. Rows are read in an order of their contents, so a model does
+//! not depend on the order in which DataFusion delivers them.
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,38 @@ use serde::{Deserialize, Serialize};
 
 use super::kernels::sparse::Csr;
 use crate::model::{KeyColumn, KeyIndex, KeyKind, TaskControl, TrainingData};
+
+/// The (batch, row) positions of `batches` in an order of the contents of the named columns
+/// that exist ([`crate::whole_table::content_keys`]); rows with equal contents keep their order.
+fn content_order(batches: &[RecordBatch], columns: &[&str]) -> Result<Vec<(usize, usize)>> {
+    let positions: Vec<(usize, usize)> = batches
+        .iter()
+        .enumerate()
+        .flat_map(|(b, batch)| (0..batch.num_rows()).map(move |r| (b, r)))
+        .collect();
+    let Some(first) = batches.first() else {
+        return Ok(positions);
+    };
+    let schema = first.schema();
+    let indices: Vec<usize> = columns
+        .iter()
+        .filter_map(|c| schema.index_of(c).ok())
+        .collect();
+    let parts = batches
+        .iter()
+        .map(|b| b.project(&indices))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let Some(part) = parts.first() else {
+        return Ok(positions);
+    };
+    let all = datafusion::arrow::compute::concat_batches(&part.schema(), &parts)?;
+    let Some(keys) = crate::whole_table::content_keys(&all)? else {
+        return Ok(positions);
+    };
+    let mut order: Vec<usize> = (0..positions.len()).collect();
+    order.sort_by(|&a, &b| keys.row(a).cmp(&keys.row(b)));
+    Ok(order.into_iter().map(|k| positions[k]).collect())
+}
 
 /// Ids, interactions and tags of a trained recommender.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,8 +146,11 @@ impl RecData {
             vals: Vec::new(),
             dropped: 0,
         };
+        // Rows are read in an order of their contents, so that ids get the same indices (and
+        // repeated pairs are summed in the same order) however DataFusion delivered the rows:
+        // a model depends on the AS query's rows, not on partitions or threads.
+        let mut columns = Vec::with_capacity(data.batches.len());
         for batch in &data.batches {
-            control.check_cancelled()?;
             let u = KeyColumn::try_new(
                 &required_column(model_type, batch, "user", "the AS query")?,
                 "column \"user\"",
@@ -126,32 +162,40 @@ impl RecData {
             let v = optional_column(batch, "value")
                 .map(|a| numeric(&a, "column \"value\""))
                 .transpose()?;
+            columns.push((u, i, v));
+        }
+        for (n, (b, row)) in content_order(&data.batches, &["user", "item", "value"])?
+            .into_iter()
+            .enumerate()
+        {
+            if n % 65_536 == 0 {
+                control.check_cancelled()?;
+            }
+            let (u, i, v) = &columns[b];
             let users = users.get_or_insert_with(|| KeyIndex::new(u.kind()));
             let items = items.get_or_insert_with(|| KeyIndex::new(i.kind()));
             let v = v.as_ref().map(|a| a.as_primitive::<Float32Type>());
-            for row in 0..batch.num_rows() {
-                let (Some(uk), Some(ik)) = (u.get(row), i.get(row)) else {
+            let (Some(uk), Some(ik)) = (u.get(row), i.get(row)) else {
+                tr.dropped += 1;
+                continue;
+            };
+            let value = match v {
+                Some(v) if v.is_null(row) => {
                     tr.dropped += 1;
                     continue;
-                };
-                let value = match v {
-                    Some(v) if v.is_null(row) => {
-                        tr.dropped += 1;
-                        continue;
-                    }
-                    Some(v) => v.value(row),
-                    None => 1.0,
-                };
-                if !value.is_finite() || value < 0.0 {
-                    return exec_err!(
-                        "model type '{model_type}': column \"value\" must be finite and \
-                         non-negative, got {value}"
-                    );
                 }
-                tr.rows.push(users.insert(uk));
-                tr.cols.push(items.insert(ik));
-                tr.vals.push(value);
+                Some(v) => v.value(row),
+                None => 1.0,
+            };
+            if !value.is_finite() || value < 0.0 {
+                return exec_err!(
+                    "model type '{model_type}': column \"value\" must be finite and \
+                     non-negative, got {value}"
+                );
             }
+            tr.rows.push(users.insert(uk));
+            tr.cols.push(items.insert(ik));
+            tr.vals.push(value);
         }
         let users = users.unwrap_or_else(|| KeyIndex::new(KeyKind::Int));
         let items = items.unwrap_or_else(|| KeyIndex::new(KeyKind::Int));
@@ -223,8 +267,8 @@ impl RecData {
         let mut tags: Option<KeyIndex> = None;
         let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
         let (mut unknown, mut dropped) = (0usize, 0usize);
+        let mut columns = Vec::with_capacity(batches.len());
         for batch in batches {
-            control.check_cancelled()?;
             let i = KeyColumn::try_new(
                 &required_column(model_type, batch, "item", "the tags table")?,
                 "tags table column \"item\"",
@@ -244,35 +288,44 @@ impl RecData {
             let w = optional_column(batch, "weight")
                 .map(|a| numeric(&a, "tags table column \"weight\""))
                 .transpose()?;
+            columns.push((i, t, w));
+        }
+        // In content order, like the interactions (tag indices do not depend on row order).
+        for (n, (b, row)) in content_order(batches, &["item", "tag", "weight"])?
+            .into_iter()
+            .enumerate()
+        {
+            if n % 65_536 == 0 {
+                control.check_cancelled()?;
+            }
+            let (i, t, w) = &columns[b];
             let w = w.as_ref().map(|a| a.as_primitive::<Float32Type>());
             let tags = tags.get_or_insert_with(|| KeyIndex::new(t.kind()));
-            for row in 0..batch.num_rows() {
-                let (Some(ik), Some(tk)) = (i.get(row), t.get(row)) else {
+            let (Some(ik), Some(tk)) = (i.get(row), t.get(row)) else {
+                dropped += 1;
+                continue;
+            };
+            let weight = match w {
+                Some(w) if w.is_null(row) => {
                     dropped += 1;
                     continue;
-                };
-                let weight = match w {
-                    Some(w) if w.is_null(row) => {
-                        dropped += 1;
-                        continue;
-                    }
-                    Some(w) => w.value(row),
-                    None => 1.0,
-                };
-                if !weight.is_finite() || weight < 0.0 {
-                    return exec_err!(
-                        "model type '{model_type}': tag weights must be finite and \
-                         non-negative, got {weight}"
-                    );
                 }
-                let Some(item) = items.get(ik) else {
-                    unknown += 1;
-                    continue;
-                };
-                rows.push(item);
-                cols.push(tags.insert(tk));
-                vals.push(weight);
+                Some(w) => w.value(row),
+                None => 1.0,
+            };
+            if !weight.is_finite() || weight < 0.0 {
+                return exec_err!(
+                    "model type '{model_type}': tag weights must be finite and \
+                     non-negative, got {weight}"
+                );
             }
+            let Some(item) = items.get(ik) else {
+                unknown += 1;
+                continue;
+            };
+            rows.push(item);
+            cols.push(tags.insert(tk));
+            vals.push(weight);
         }
         let tags = tags.unwrap_or_else(|| KeyIndex::new(KeyKind::Int));
         if tags.is_empty() {
