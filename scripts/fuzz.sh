@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the fuzz suites for longer than the test suite does and reports how many cases were
-# tried: generated calls of every SQL function (tests/fuzz_functions.rs) and the property tests
-# of the parsers and decoders (tests/parser_properties.rs and the library's proptests).
+# tried: generated calls of every SQL function (tests/fuzz_functions.rs), the property tests of
+# the engine's parsers (tests/parser_properties.rs, PROPTEST_CASES cases each) and the library's
+# own property tests of lmer formulas and the audio decoder (their fixed case counts).
 #
 #   scripts/fuzz.sh [CALLS_PER_FUNCTION [SEED [PROPTEST_CASES]]]     (defaults 200, 1, 20000)
 #
@@ -20,7 +21,7 @@ status=0
 TRUSTQL_FUZZ_CASES=$calls TRUSTQL_FUZZ_SEED=$seed \
   cargo test --test fuzz_functions -- --nocapture >"$log" 2>&1 || status=1
 PROPTEST_CASES=$props cargo test --test parser_properties >>"$log" 2>&1 || status=1
-PROPTEST_CASES=$props cargo test -p trustql-udfs --lib prop >>"$log" 2>&1 || status=1
+cargo test --workspace --lib -- fuzz never_panic >>"$log" 2>&1 || status=1
 grep -E "^fuzz:|^test result|FAILED|failures:" "$log" || true
 echo "fuzz.sh: $calls calls per function (seed $seed), $props cases per property, $(( $(date +%s) - start )) s; log $log"
 exit $status
