@@ -130,9 +130,9 @@ impl ModelRegistry {
             types,
             loaded: RwLock::new(HashMap::new()),
             generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
-            statement_cancel: std::sync::Mutex::new(Arc::new(
-                std::sync::atomic::AtomicBool::new(false),
-            )),
+            statement_cancel: std::sync::Mutex::new(Arc::new(std::sync::atomic::AtomicBool::new(
+                false,
+            ))),
             control: std::sync::OnceLock::new(),
         }
     }

@@ -317,8 +317,7 @@ impl Session {
             model_type.name()
         ));
         let device = resolve_device(device_setting(self.ctx.state().config_options()))?;
-        let memory_limit =
-            trustql_udfs::engine::memory_limit(self.ctx.state().config_options());
+        let memory_limit = trustql_udfs::engine::memory_limit(self.ctx.state().config_options());
         let progress = self.progress.clone();
         let cancel = self.registry.cancel_token();
         let train_type = model_type.clone();

@@ -110,7 +110,10 @@ impl Repl {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.output.recv_timeout(left) {
                 Ok(chunk) => self.seen.push_str(&chunk),
-                Err(_) => panic!("'{text}' not shown within {limit:?}; the terminal showed:\n{}", self.seen),
+                Err(_) => panic!(
+                    "'{text}' not shown within {limit:?}; the terminal showed:\n{}",
+                    self.seen
+                ),
             }
         }
     }
@@ -122,14 +125,20 @@ impl Repl {
         let deadline = Instant::now() + limit;
         loop {
             let mut done = None;
-            for (at, line) in self.seen.match_indices('\n').map(|(i, _)| i).zip(self.seen.lines()) {
+            for (at, line) in self
+                .seen
+                .match_indices('\n')
+                .map(|(i, _)| i)
+                .zip(self.seen.lines())
+            {
                 let line = line.trim();
                 if line.starts_with("Error") {
                     panic!("set-up failed: {line}");
                 }
                 let finished = line.ends_with(" s")
                     && line.contains(" in ")
-                    && (line.starts_with("OK") || line.chars().next().is_some_and(|c| c.is_ascii_digit()));
+                    && (line.starts_with("OK")
+                        || line.chars().next().is_some_and(|c| c.is_ascii_digit()));
                 if finished {
                     done = Some(at);
                     break;
@@ -142,7 +151,10 @@ impl Repl {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.output.recv_timeout(left) {
                 Ok(chunk) => self.seen.push_str(&chunk),
-                Err(_) => panic!("no statement finished within {limit:?}; the terminal showed:\n{}", self.seen),
+                Err(_) => panic!(
+                    "no statement finished within {limit:?}; the terminal showed:\n{}",
+                    self.seen
+                ),
             }
         }
     }

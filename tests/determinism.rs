@@ -21,8 +21,14 @@ CREATE TABLE sleep AS SELECT v % 10 AS \"Days\", v % 18 AS \"Subject\", \
 const MODELS: &[(&str, &str)] = &[
     ("inn", "type = 'inn', dim = 8, tags = 'tg'"),
     ("unn", "type = 'unn', dim = 8, tags = 'tg'"),
-    ("fm", "type = 'fm', dim = 8, epochs = 3, tags = 'tg', seed = 5"),
-    ("ncf", "type = 'ncf', dim = 8, epochs = 2, hidden = 16, tags = 'tg', seed = 5"),
+    (
+        "fm",
+        "type = 'fm', dim = 8, epochs = 3, tags = 'tg', seed = 5",
+    ),
+    (
+        "ncf",
+        "type = 'ncf', dim = 8, epochs = 2, hidden = 16, tags = 'tg', seed = 5",
+    ),
     ("wrmf", "type = 'wrmf', dim = 8, iterations = 4"),
     ("mostpop", "type = 'mostpop', tags = 'tg'"),
     ("random", "type = 'random', seed = 5"),

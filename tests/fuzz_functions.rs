@@ -76,16 +76,37 @@ fn typed_values(parameter: &str) -> (&'static [&'static str], &'static [&'static
     if p.contains("model") || p == "encoder" {
         (
             &["'pop'", "'nn'", "'fit'", "'mfcc'"],
-            &["'nope'", "'../victim'", "''", "NULL", "'a/b'", "'x' || chr(0)"],
+            &[
+                "'nope'",
+                "'../victim'",
+                "''",
+                "NULL",
+                "'a/b'",
+                "'x' || chr(0)",
+            ],
         )
     } else if has(&["table"]) {
-        (&["plays", "sleep", "clips"], &["nothere", "'plays'", "NULL", "tg"])
+        (
+            &["plays", "sleep", "clips"],
+            &["nothere", "'plays'", "NULL", "tg"],
+        )
     } else if p.contains("column") {
-        (&["'value'", "'item'", "'e'"], &["'nope'", "''", "NULL", "'user'"])
+        (
+            &["'value'", "'item'", "'e'"],
+            &["'nope'", "''", "NULL", "'user'"],
+        )
     } else if has(&["path", "glob"]) {
         (
             &["'{dir}/out.wav'", "'{dir}/*.wav'"],
-            &["{damaged}", "{garbage}", "{dir}", "'/nonexistent/file.wav'", "''", "NULL", "'/proc/self/mem'"],
+            &[
+                "{damaged}",
+                "{garbage}",
+                "{dir}",
+                "'/nonexistent/file.wav'",
+                "''",
+                "NULL",
+                "'/proc/self/mem'",
+            ],
         )
     } else if p.contains("option")
         || p.contains("distance")
@@ -94,32 +115,96 @@ fn typed_values(parameter: &str) -> (&'static [&'static str], &'static [&'static
         || has(&["variant", "mode", "explainer", "transform", "init"])
     {
         (
-            &["'lime'", "'pdp'", "'saliency'", "'random'", "'Days'", "'user'", "'item'", "'euclidean'", "'pitch'", "'pca'", "''"],
             &[
-                "'samples = 100000000'", "'seed=1,seed=2'", "'k = -1, n = NaN'", "'='", "',,,'",
-                "'n_fft = 0'", "'n_fft = 100000000000'", "'hop = -1'", "'n_mels = 1000000'",
-                "'samples = 2.5'", "'seed = -1'", "'Days = 1e308'", "'((((('", "NULL", "'tag'",
-                "'samples = 100000000000000000000'", "'n_mfcc = 100000'", "'window = 0'",
+                "'lime'",
+                "'pdp'",
+                "'saliency'",
+                "'random'",
+                "'Days'",
+                "'user'",
+                "'item'",
+                "'euclidean'",
+                "'pitch'",
+                "'pca'",
+                "''",
+            ],
+            &[
+                "'samples = 100000000'",
+                "'seed=1,seed=2'",
+                "'k = -1, n = NaN'",
+                "'='",
+                "',,,'",
+                "'n_fft = 0'",
+                "'n_fft = 100000000000'",
+                "'hop = -1'",
+                "'n_mels = 1000000'",
+                "'samples = 2.5'",
+                "'seed = -1'",
+                "'Days = 1e308'",
+                "'((((('",
+                "NULL",
+                "'tag'",
+                "'samples = 100000000000000000000'",
+                "'n_mfcc = 100000'",
+                "'window = 0'",
             ],
         )
     } else if has(&[
-        "audio", "channels", "mixture", "reference", "estimate", "a", "b", "x", "y", "tags",
-        "recommended", "relevant", "point", "original", "candidate", "noise",
+        "audio",
+        "channels",
+        "mixture",
+        "reference",
+        "estimate",
+        "a",
+        "b",
+        "x",
+        "y",
+        "tags",
+        "recommended",
+        "relevant",
+        "point",
+        "original",
+        "candidate",
+        "noise",
     ]) {
         (
-            &["[0.5, -0.5, 0.25, 0.0]", "array_repeat(CAST(0.1 AS FLOAT), 22050)", "[3, 2, 1]", "[1.0, 2.0, 3.0]"],
             &[
-                "[]", "[1.0]", "[NULL]", "[1.0, NULL, 'NaN'::double]", "['inf'::double, 1.0]",
-                "array_repeat(0.25, 3000000)", "[[1.0, 2.0], [3.0]]", "CAST(NULL AS DOUBLE[])", "NULL",
-                "array_repeat(1e308, 1000)", "['a', 'b']",
+                "[0.5, -0.5, 0.25, 0.0]",
+                "array_repeat(CAST(0.1 AS FLOAT), 22050)",
+                "[3, 2, 1]",
+                "[1.0, 2.0, 3.0]",
+            ],
+            &[
+                "[]",
+                "[1.0]",
+                "[NULL]",
+                "[1.0, NULL, 'NaN'::double]",
+                "['inf'::double, 1.0]",
+                "array_repeat(0.25, 3000000)",
+                "[[1.0, 2.0], [3.0]]",
+                "CAST(NULL AS DOUBLE[])",
+                "NULL",
+                "array_repeat(1e308, 1000)",
+                "['a', 'b']",
             ],
         )
     } else {
         (
             &["1", "2", "3", "10", "22050", "8000", "0.5"],
             &[
-                "0", "-1", "2.5", "-0.0", "1e308", "-1e308", "'NaN'::double", "'inf'::double",
-                "9223372036854775807", "-9223372036854775808", "4294967297", "100000000", "NULL",
+                "0",
+                "-1",
+                "2.5",
+                "-0.0",
+                "1e308",
+                "-1e308",
+                "'NaN'::double",
+                "'inf'::double",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "4294967297",
+                "100000000",
+                "NULL",
                 "1000000000000",
             ],
         )
@@ -207,11 +292,7 @@ fn call(kind: &str, name: &str, args: &[String]) -> String {
         "table" => format!("SELECT * FROM {name}({list}) LIMIT 5"),
         "aggregate" => format!(
             "SELECT {name}({}) FROM (VALUES (1), (2), (3)) AS t(v)",
-            if args.is_empty() {
-                String::new()
-            } else {
-                list
-            }
+            if args.is_empty() { String::new() } else { list }
         ),
         _ => format!("SELECT {name}({list})"),
     }
@@ -369,10 +450,18 @@ fn every_function_survives_adversarial_arguments() {
         });
     };
     for f in trustql::trustql_udfs::scalar_functions(registry.clone()) {
-        add(f.name(), "scalar", f.documentation().map(|d| d.syntax_example.as_str()));
+        add(
+            f.name(),
+            "scalar",
+            f.documentation().map(|d| d.syntax_example.as_str()),
+        );
     }
     for f in trustql::trustql_udfs::aggregate_functions() {
-        add(f.name(), "aggregate", f.documentation().map(|d| d.syntax_example.as_str()));
+        add(
+            f.name(),
+            "aggregate",
+            f.documentation().map(|d| d.syntax_example.as_str()),
+        );
     }
     let docs: BTreeMap<&str, &str> = trustql::trustql_udfs::table_function_docs()
         .into_iter()
@@ -384,7 +473,11 @@ fn every_function_survives_adversarial_arguments() {
     add("models", "table", Some("models()"));
     add("model_types", "table", Some("model_types()"));
     add("model_info", "table", Some("model_info(model)"));
-    assert!(functions.len() > 60, "only {} functions found", functions.len());
+    assert!(
+        functions.len() > 60,
+        "only {} functions found",
+        functions.len()
+    );
     // TRUSTQL_FUZZ_SKIP=name,name leaves functions out (to look past a known failure).
     let skip = std::env::var("TRUSTQL_FUZZ_SKIP").unwrap_or_default();
     let skip: Vec<&str> = skip.split(',').filter(|s| !s.is_empty()).collect();
@@ -432,7 +525,10 @@ fn every_function_survives_adversarial_arguments() {
             }
             Some(Ok(())) => *outcomes.entry("ok").or_default() += 1,
             Some(Err(e)) if names_its_problem(&e) => *outcomes.entry("error").or_default() += 1,
-            Some(Err(e)) => failures.push(format!("{} ({}): unclear error: {e}", case.sql, case.function)),
+            Some(Err(e)) => failures.push(format!(
+                "{} ({}): unclear error: {e}",
+                case.sql, case.function
+            )),
         }
     }
     std::panic::set_hook(previous);
@@ -445,13 +541,24 @@ fn every_function_survives_adversarial_arguments() {
         outcomes.get("error").unwrap_or(&0),
         failures.len()
     );
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn parameters_read_documented_syntax() {
-    assert_eq!(parameters("embed(encoder, audio [, sr])"), ["encoder", "audio", "sr"]);
-    assert_eq!(parameters("bootstrap_ci('model', n, seed)"), ["model", "n", "seed"]);
+    assert_eq!(
+        parameters("embed(encoder, audio [, sr])"),
+        ["encoder", "audio", "sr"]
+    );
+    assert_eq!(
+        parameters("bootstrap_ci('model', n, seed)"),
+        ["model", "n", "seed"]
+    );
     assert!(parameters("models()").is_empty());
 }
 

@@ -56,7 +56,11 @@ fn wav_complete(p: &Path) -> Result<(), String> {
     if riff + 8 == bytes.len() {
         Ok(())
     } else {
-        Err(format!("RIFF says {} bytes, file has {}", riff + 8, bytes.len()))
+        Err(format!(
+            "RIFF says {} bytes, file has {}",
+            riff + 8,
+            bytes.len()
+        ))
     }
 }
 
@@ -159,7 +163,11 @@ fn run_and_kill(w: &Writer, dir: &Path, delay: Duration) -> Option<Vec<String>> 
             let _ = child.wait();
             return Some(temps);
         }
-        assert!(Instant::now() < deadline, "{}: no write within 300 s", w.name);
+        assert!(
+            Instant::now() < deadline,
+            "{}: no write within 300 s",
+            w.name
+        );
         std::thread::sleep(Duration::from_micros(200));
     }
 }

@@ -58,11 +58,11 @@ fn hostile_names(root: &Path) -> Vec<String> {
         ".victim".into(),
         "a..b".into(),
         "victim\u{0}".into(),
-        "\u{2025}/victim".into(),         // two dot leader
+        "\u{2025}/victim".into(),                // two dot leader
         "\u{FF0E}\u{FF0E}\u{FF0F}victim".into(), // fullwidth ../
-        "..\u{2215}victim".into(),        // division slash
-        "victim\u{202E}".into(),          // right-to-left override
-        "vi\u{0441}tim".into(),           // Cyrillic es
+        "..\u{2215}victim".into(),               // division slash
+        "victim\u{202E}".into(),                 // right-to-left override
+        "vi\u{0441}tim".into(),                  // Cyrillic es
         " victim".into(),
         "".into(),
         "x".repeat(200),
@@ -77,7 +77,10 @@ fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn assert_refused(result: datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>>, what: &str) {
+fn assert_refused(
+    result: datafusion::error::Result<Vec<datafusion::arrow::array::RecordBatch>>,
+    what: &str,
+) {
     match result {
         Ok(_) => panic!("{what}: accepted"),
         Err(e) => {
@@ -127,7 +130,12 @@ async fn hostile_names_are_refused_at_every_entry_point() {
         // The library API: a plain DataFusion context with the functions registered.
         let ctx = SessionContext::new();
         trustql::register_functions(&ctx, &store).unwrap();
-        let r = async { ctx.sql(&format!("SELECT score({lit}, 1, 10)")).await?.collect().await };
+        let r = async {
+            ctx.sql(&format!("SELECT score({lit}, 1, 10)"))
+                .await?
+                .collect()
+                .await
+        };
         assert_refused(r.await, "register_functions + score");
         // The registry itself.
         use trustql::trustql_udfs::ModelCatalog;
@@ -217,7 +225,10 @@ async fn a_model_replaced_by_another_process_is_not_served_stale() {
         .await
         .unwrap();
     let after = score(&a).await;
-    assert!(after.contains("| 3.0 |"), "session a still serves the old model: {after}");
+    assert!(
+        after.contains("| 3.0 |"),
+        "session a still serves the old model: {after}"
+    );
     // And a model removed by another process is gone for this one too.
     b.execute("DROP MODEL m").await.unwrap();
     let e = a

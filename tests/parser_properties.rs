@@ -8,11 +8,63 @@ use trustql::trustql_udfs::model::{ModelOptions, OptionKind, OptionSpec, RawOpti
 
 /// Pieces from which plausible-but-broken statements are built.
 const PIECES: &[&str] = &[
-    "CREATE", "OR", "REPLACE", "MODEL", "IF", "NOT", "EXISTS", "m", "\"m\"", "\"../x\"", "OPTIONS",
-    "(", ")", ",", "=", "type", "'mostpop'", "'", "\"", "AS", "SELECT", "1", "-", "2.5e9", "NaN",
-    "FROM", "t", "DROP", "DESCRIBE", "DESC", "SHOW", "MODELS", "TYPES", "COPY", "TO", "'f.png'",
-    "'f.svg'", "FORMAT", "plot", "STORED", "PLOT", "kind", "'scatter'", "x", "y", "width", ";",
-    "--", "/*", "*/", "\n", "é", "\u{feff}", "\u{0}", "$$", "[", "]",
+    "CREATE",
+    "OR",
+    "REPLACE",
+    "MODEL",
+    "IF",
+    "NOT",
+    "EXISTS",
+    "m",
+    "\"m\"",
+    "\"../x\"",
+    "OPTIONS",
+    "(",
+    ")",
+    ",",
+    "=",
+    "type",
+    "'mostpop'",
+    "'",
+    "\"",
+    "AS",
+    "SELECT",
+    "1",
+    "-",
+    "2.5e9",
+    "NaN",
+    "FROM",
+    "t",
+    "DROP",
+    "DESCRIBE",
+    "DESC",
+    "SHOW",
+    "MODELS",
+    "TYPES",
+    "COPY",
+    "TO",
+    "'f.png'",
+    "'f.svg'",
+    "FORMAT",
+    "plot",
+    "STORED",
+    "PLOT",
+    "kind",
+    "'scatter'",
+    "x",
+    "y",
+    "width",
+    ";",
+    "--",
+    "/*",
+    "*/",
+    "\n",
+    "é",
+    "\u{feff}",
+    "\u{0}",
+    "$$",
+    "[",
+    "]",
 ];
 
 fn soup() -> impl Strategy<Value = String> {
@@ -100,11 +152,20 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let deep = |n: usize| format!("{}SELECT 1{}", "(".repeat(n), ")".repeat(n));
     // The query of CREATE MODEL and of COPY goes to DataFusion's parser, whose recursion limit
     // refuses it; trustql's own parsers are iterative.
-    let ddl = format!("CREATE MODEL m OPTIONS (type = 'mostpop') AS {}", deep(50_000));
+    let ddl = format!(
+        "CREATE MODEL m OPTIONS (type = 'mostpop') AS {}",
+        deep(50_000)
+    );
     let _ = trustql::sql::model_ddl::parse(&ddl);
-    let copy = format!("COPY {} TO 'f.svg' (FORMAT plot, kind 'scatter', x 'a', y 'b')", deep(50_000));
+    let copy = format!(
+        "COPY {} TO 'f.svg' (FORMAT plot, kind 'scatter', x 'a', y 'b')",
+        deep(50_000)
+    );
     let _ = trustql::plot::parse_copy(&copy);
-    let opts = format!("COPY t TO 'f.svg' (FORMAT plot, kind {})", "(".repeat(50_000));
+    let opts = format!(
+        "COPY t TO 'f.svg' (FORMAT plot, kind {})",
+        "(".repeat(50_000)
+    );
     assert!(trustql::plot::parse_copy(&opts).is_err());
     let script = format!("{};\nSELECT 2", deep(50_000));
     assert_eq!(trustql::sql::split_statements(&script).unwrap().len(), 2);
@@ -126,7 +187,11 @@ async fn deeply_nested_queries_do_not_crash_the_session() {
             ")".repeat(50_000)
         ),
         format!("SELECT {}", vec!["1"; 20_000].join(" + ")),
-        format!("SELECT tau_ap({}[1]{}, [1])", "[".repeat(5_000), "]".repeat(5_000)),
+        format!(
+            "SELECT tau_ap({}[1]{}, [1])",
+            "[".repeat(5_000),
+            "]".repeat(5_000)
+        ),
     ] {
         if let Err(e) = s.execute(&sql).await {
             assert!(!e.to_string().trim().is_empty());

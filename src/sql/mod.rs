@@ -224,7 +224,10 @@ mod tests {
         let chain = |n: usize| format!("SELECT {}", vec!["1"; n].join(" + "));
         assert!(check_nesting(&chain(MAX_NESTING - 5)).is_ok());
         let e = check_nesting(&chain(5000)).unwrap_err().to_string();
-        assert!(e.contains("more than 400 levels deep (at line 1, column"), "{e}");
+        assert!(
+            e.contains("more than 400 levels deep (at line 1, column"),
+            "{e}"
+        );
         // Many short expressions are wide, not deep.
         let wide = format!(
             "SELECT {} FROM t WHERE {}",

@@ -147,7 +147,10 @@ mod tests {
         assert_eq!("8gb".parse::<MemoryLimit>().unwrap().0, 8 << 30);
         for bad in ["", "x", "-1", "0", "1.2.3GB", "5 parsecs", "1e300"] {
             let e = bad.parse::<MemoryLimit>().unwrap_err().to_string();
-            assert!(e.contains("trustql.memory_limit expects a size"), "{bad}: {e}");
+            assert!(
+                e.contains("trustql.memory_limit expects a size"),
+                "{bad}: {e}"
+            );
         }
         let limit = MemoryLimit(12345);
         assert_eq!(limit.to_string().parse::<MemoryLimit>().unwrap(), limit);

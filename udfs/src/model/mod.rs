@@ -125,9 +125,12 @@ impl CancelToken {
 
     pub fn is_cancelled(&self) -> bool {
         self.statement.load(Ordering::Relaxed)
-            || self.request.as_ref().is_some_and(|(request, current, epoch)| {
-                request.load(Ordering::Relaxed) && current.load(Ordering::Relaxed) == *epoch
-            })
+            || self
+                .request
+                .as_ref()
+                .is_some_and(|(request, current, epoch)| {
+                    request.load(Ordering::Relaxed) && current.load(Ordering::Relaxed) == *epoch
+                })
     }
 
     /// An error when the statement was cancelled.

@@ -152,8 +152,7 @@ impl ScalarUDFImpl for ScoreFunc {
                 }
             }
             // Checks the session's cancel flag between chunks (a large batch is many chunks).
-            let scores =
-                score_pairs_cancellable(rec, device, &us, &is, &|| token.check())?;
+            let scores = score_pairs_cancellable(rec, device, &us, &is, &|| token.check())?;
             for (row, s) in at.into_iter().zip(scores) {
                 out[row] = Some(s);
             }

@@ -793,6 +793,12 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
         options.memory_limit,
     )?;
     let (cols, names) = matrix_of(&fixed, &fdata, n);
+    // Every column is checked before the rank check, which cannot judge overflowing columns.
+    for (c, name) in cols.iter().zip(&names) {
+        let what = format!("the fixed-effect column '{name}'");
+        finite(&what, c)?;
+        scale(&what, name, c)?;
+    }
     let kept = independent_columns(&cols);
     let dropped_columns: Vec<String> = (0..names.len())
         .filter(|j| !kept.contains(j))
@@ -801,9 +807,6 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
     let x_names: Vec<String> = kept.iter().map(|&j| names[j].clone()).collect();
     let mut x = Vec::with_capacity(n * kept.len());
     for &j in &kept {
-        let what = format!("the fixed-effect column '{}'", names[j]);
-        finite(&what, &cols[j])?;
-        scale(&what, &names[j], &cols[j])?;
         x.extend_from_slice(&cols[j]);
     }
     fixed.kept = kept;
