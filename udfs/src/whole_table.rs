@@ -220,6 +220,27 @@ impl<T: WholeTableTransform> ExecutionPlan for WholeTableExec<T> {
     }
 }
 
+/// The rows of `batches` (numbered 0.. across them) in an order of the contents of the columns
+/// at `indices` ([`content_keys`]); rows with equal contents keep their relative order.
+pub(crate) fn content_order(
+    batches: &[datafusion::arrow::array::RecordBatch],
+    indices: &[usize],
+) -> Result<Vec<usize>> {
+    let parts = batches
+        .iter()
+        .map(|b| b.project(indices))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let Some(first) = parts.first() else {
+        return Ok(Vec::new());
+    };
+    let batch = datafusion::arrow::compute::concat_batches(&first.schema(), &parts)?;
+    let mut order: Vec<usize> = (0..batch.num_rows()).collect();
+    if let Some(keys) = content_keys(&batch)? {
+        order.sort_by(|&a, &b| keys.row(a).cmp(&keys.row(b)));
+    }
+    Ok(order)
+}
+
 /// The rows of `batch` in a comparable form built from every column the row format supports,
 /// so that whole-table functions can order rows by their full contents (and not depend on the
 /// input order); `None` when no column is supported.

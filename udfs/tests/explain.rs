@@ -19,6 +19,18 @@ use trustql_udfs::recsys::kernels::sparse::Csr;
 use trustql_udfs::recsys::recommender::{never_cancelled, score_pairs, Recommender};
 use trustql_udfs::recsys::tensors::{index, to_f64_vec, TagInput};
 
+/// `w` as a row-major tensor (nalgebra is column-major).
+fn row_major(w: &DMatrix<f64>, device: Device) -> Tensor {
+    let (nt, nu) = (w.nrows(), w.ncols());
+    let flat: Vec<f64> = (0..nt)
+        .flat_map(|t| (0..nu).map(move |u| (t, u)))
+        .map(|(t, u)| w[(t, u)])
+        .collect();
+    Tensor::from_slice(&flat)
+        .view([nt as i64, nu as i64])
+        .to_device(device)
+}
+
 /// f(u, i, t) = b_u + Σ_t t_t w_{u,t}: linear in t, with known weights.
 struct Linear {
     data: RecData,
@@ -47,13 +59,7 @@ impl Recommender for Linear {
         _items: &Tensor,
         tags: &TagInput,
     ) -> datafusion::error::Result<Tensor> {
-        let (nt, nu) = (self.w.nrows() as i64, self.w.ncols() as i64);
-        // Row-major copy of w (nalgebra is column-major).
-        let flat: Vec<f64> = (0..nt as usize)
-            .flat_map(|t| (0..nu as usize).map(move |u| (t, u)))
-            .map(|(t, u)| self.w[(t, u)])
-            .collect();
-        let w = Tensor::from_slice(&flat).view([nt, nu]).to_device(device);
+        let w = row_major(&self.w, device);
         let b = Tensor::from_slice(&self.b).to_device(device);
         let all = tags.matmul(&w); // [batch, n_users]
         let own = all.gather(1, &users.unsqueeze(1), false).squeeze_dim(1);
@@ -850,12 +856,7 @@ impl Recommender for Direction {
         _items: &Tensor,
         tags: &TagInput,
     ) -> datafusion::error::Result<Tensor> {
-        let (nt, nu) = (self.w.nrows() as i64, self.w.ncols() as i64);
-        let flat: Vec<f64> = (0..nt as usize)
-            .flat_map(|t| (0..nu as usize).map(move |u| (t, u)))
-            .map(|(t, u)| self.w[(t, u)])
-            .collect();
-        let w = Tensor::from_slice(&flat).view([nt, nu]).to_device(device);
+        let w = row_major(&self.w, device);
         let x = tags.div_rows(&tags.row_sum(Kind::Double, device));
         let all = x.matmul(&w);
         Ok(all.gather(1, &users.unsqueeze(1), false).squeeze_dim(1))

@@ -242,19 +242,7 @@ impl TrainingData {
             .iter()
             .map(|c| self.column(model_type, c))
             .collect::<Result<Vec<_>>>()?;
-        let parts = self
-            .batches
-            .iter()
-            .map(|b| b.project(&indices))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        let Some(first) = parts.first() else {
-            return Ok(Vec::new());
-        };
-        let batch = datafusion::arrow::compute::concat_batches(&first.schema(), &parts)?;
-        let mut order: Vec<usize> = (0..batch.num_rows()).collect();
-        if let Some(keys) = crate::whole_table::content_keys(&batch)? {
-            order.sort_by(|&a, &b| keys.row(a).cmp(&keys.row(b)));
-        }
+        let order = crate::whole_table::content_order(&self.batches, &indices)?;
         let mut ranks = vec![0; order.len()];
         for (rank, row) in order.into_iter().enumerate() {
             ranks[row] = rank;

@@ -26,7 +26,7 @@ use super::kernels::sparse::Csr;
 use crate::model::{KeyColumn, KeyIndex, KeyKind, TaskControl, TrainingData};
 
 /// The (batch, row) positions of `batches` in an order of the contents of the named columns
-/// that exist ([`crate::whole_table::content_keys`]); rows with equal contents keep their order.
+/// that exist ([`crate::whole_table::content_order`]).
 fn content_order(batches: &[RecordBatch], columns: &[&str]) -> Result<Vec<(usize, usize)>> {
     let positions: Vec<(usize, usize)> = batches
         .iter()
@@ -41,19 +41,7 @@ fn content_order(batches: &[RecordBatch], columns: &[&str]) -> Result<Vec<(usize
         .iter()
         .filter_map(|c| schema.index_of(c).ok())
         .collect();
-    let parts = batches
-        .iter()
-        .map(|b| b.project(&indices))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let Some(part) = parts.first() else {
-        return Ok(positions);
-    };
-    let all = datafusion::arrow::compute::concat_batches(&part.schema(), &parts)?;
-    let Some(keys) = crate::whole_table::content_keys(&all)? else {
-        return Ok(positions);
-    };
-    let mut order: Vec<usize> = (0..positions.len()).collect();
-    order.sort_by(|&a, &b| keys.row(a).cmp(&keys.row(b)));
+    let order = crate::whole_table::content_order(batches, &indices)?;
     Ok(order.into_iter().map(|k| positions[k]).collect())
 }
 
