@@ -51,12 +51,12 @@ use datafusion::arrow::array::{ArrayRef, Float32Array, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{Field, Schema};
 use serde_json::{json, Value};
 use tch::Device;
+use trustql_udfs::common::rng::Rng;
 use trustql_udfs::model::key::Key;
 use trustql_udfs::model::{
     KeyRef, Model, ModelOptions, RawOptionValue, TaskControl, TrainContext, TrainingData,
 };
 use trustql_udfs::recsys::kernels::als::{objective, Factors};
-use trustql_udfs::recsys::kernels::rng::Rng;
 use trustql_udfs::recsys::recommend::top_k;
 use trustql_udfs::recsys::recommender::{Entity, Recommender};
 use trustql_udfs::ModelType;

@@ -13,6 +13,8 @@
 //! - [`stats`]: linear mixed models (`lmer`) and sequential experimental designs;
 //! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
 //!   payloads, the catalog that functions look models up in);
+//! - [`common`]: what every domain shares (the seeded generator, tensor helpers, argument
+//!   checks, Arrow adapter helpers);
 //! - [`engine`]: session-level settings (`trustql.device`) and `trustql_device()`;
 //! - [`call_scan`]: table-function calls named by their arguments, so that DataFusion tells
 //!   two calls of one function apart.
@@ -20,9 +22,9 @@
 //! Numeric kernels take slices and never import Arrow; the UDF adapters beside them convert
 //! Arrow arrays to kernel inputs and back and pass NULLs through.
 
-pub mod adapters;
 pub mod audio;
 pub mod call_scan;
+pub mod common;
 pub mod engine;
 pub mod explain;
 pub mod model;

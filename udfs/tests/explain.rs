@@ -9,6 +9,7 @@ use nalgebra::DMatrix;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tch::{Device, Kind, Tensor};
+use trustql_udfs::common::tensors::{index, to_f64_vec};
 use trustql_udfs::explain::engine::{
     explain, fidelity, fidelity_queries, rebuilt_score, ExplainOptions, Method, PdpCache,
     PDP_SWITCHED_ON_WEIGHT,
@@ -17,7 +18,7 @@ use trustql_udfs::model::{KeyIndex, KeyKind, KeyRef};
 use trustql_udfs::recsys::data::RecData;
 use trustql_udfs::recsys::kernels::sparse::Csr;
 use trustql_udfs::recsys::recommender::{never_cancelled, score_pairs, Recommender};
-use trustql_udfs::recsys::tensors::{index, to_f64_vec, TagInput};
+use trustql_udfs::recsys::tensors::TagInput;
 
 /// `w` as a row-major tensor (nalgebra is column-major).
 fn row_major(w: &DMatrix<f64>, device: Device) -> Tensor {

@@ -12,12 +12,12 @@ use nalgebra::DMatrix;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tch::{Device, Kind, Tensor};
+use trustql_udfs::common::tensors::{index, to_f64_vec};
 use trustql_udfs::model::key::Key;
 use trustql_udfs::model::{
     KeyRef, Model, ModelOptions, RawOptionValue, TaskControl, TrainContext, TrainingData,
 };
 use trustql_udfs::recsys::recommender::{score_pairs, tag_gradients, Recommender};
-use trustql_udfs::recsys::tensors::{index, to_f64_vec};
 use trustql_udfs::ModelType;
 
 /// A small random dataset: R (users × items, values 1..5) and T (items × tags, weights 1..3).

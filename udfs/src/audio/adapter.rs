@@ -31,7 +31,7 @@ use rayon::prelude::*;
 
 use super::kernels::frames::Frames;
 use super::read_audio::SAMPLE_RATES;
-use crate::adapters::columnar;
+use crate::common::adapters::columnar;
 use crate::engine::memory::{check_memory, memory_limit};
 use crate::model::ModelCatalog;
 

@@ -31,9 +31,10 @@ use tch::{Device, Tensor};
 use super::kernels::lime::{self, FeatureSelection};
 use super::kernels::select::top_omega_pairs;
 use super::kernels::ExplainError;
-use crate::recsys::kernels::rng::Rng;
+use crate::common::rng::Rng;
+use crate::common::tensors::{index, to_f64_vec, torch_err};
 use crate::recsys::recommender::{Cancel, Recommender};
-use crate::recsys::tensors::{index, to_f64_vec, torch_err, SparseTags, TagInput};
+use crate::recsys::tensors::{SparseTags, TagInput};
 
 /// The explainers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

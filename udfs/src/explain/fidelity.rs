@@ -16,10 +16,11 @@ use datafusion_macros::user_doc;
 
 use super::engine::{fidelity_queries, ExplainOptions, Method, PdpCache};
 use super::function::{check_omega, options_argument, options_type};
-use crate::adapters::columnar;
+use crate::common::adapters::columnar;
+use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::{KeyColumn, ModelCatalog};
-use crate::recsys::{id_type, model_name_type, recommender_model};
+use crate::recsys::{id_type, recommender_model};
 
 /// Candidate items per user when `n_items` is not given.
 pub const DEFAULT_N_ITEMS: usize = 20;

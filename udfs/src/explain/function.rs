@@ -24,12 +24,13 @@ use datafusion::logical_expr::{
 };
 
 use super::engine::{explain, ExplainOptions, Explanation, Method, PdpCache};
-use crate::adapters::columnar;
+use crate::common::adapters::columnar;
+use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::key::Key;
 use crate::model::{KeyColumn, KeyKind, ModelCatalog};
 use crate::recsys::recommender::Recommender;
-use crate::recsys::{check_kinds, id_type, model_name_type, recommender_model};
+use crate::recsys::{check_kinds, id_type, recommender_model};
 
 /// The struct of one explanation entry, with the tag field of `tag_type`.
 pub fn entry_fields(tag_type: DataType) -> Fields {

@@ -19,7 +19,7 @@ use datafusion::logical_expr::{
 };
 
 use super::kernels::RankResult;
-use crate::adapters::columnar;
+use crate::common::adapters::columnar;
 
 /// One rank-correlation coefficient: its kernel and the documentation of its two SQL forms.
 pub trait Coefficient: Debug + Default + PartialEq + Eq + Hash + Send + Sync + 'static {

@@ -17,12 +17,13 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::data::{RecData, Tags};
-use super::kernels::rng::Rng;
 use super::neural::{
     facts, initial_factors, normal_values, train, NeuralOptions, Params, NEURAL_OPTIONS,
 };
 use super::recommender::{Entity, FactorMatrix, Recommender};
-use super::tensors::{index, matrix_f32, TagInput};
+use super::tensors::TagInput;
+use crate::common::rng::Rng;
+use crate::common::tensors::{index, matrix_f32};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionSpec, TrainContext, Trained, TrainingData,
 };

@@ -19,8 +19,9 @@ use tch::{Device, Kind, Tensor};
 use super::data::{RecData, Tags};
 use super::kernels::svd::SparseOp;
 use super::recommender::{Entity, FactorMatrix, Recommender};
-use super::tensors::{matrix_f64, unit_rows, DeviceTensors, TagInput};
+use super::tensors::TagInput;
 use super::train::{kernel_err, row_major, svd_options, svd_with_progress, tag_projection};
+use crate::common::tensors::{matrix_f64, unit_rows, DeviceTensors};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
@@ -190,8 +191,10 @@ impl Recommender for Inn {
         _cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Tensor> {
         let [_, u_hat, q] = self.params(device)?;
-        Ok(q.index_select(0, &super::tensors::index(users, device))
-            .matmul(&u_hat.tr()))
+        Ok(
+            q.index_select(0, &crate::common::tensors::index(users, device))
+                .matmul(&u_hat.tr()),
+        )
     }
 
     fn factors(&self) -> Vec<FactorMatrix> {

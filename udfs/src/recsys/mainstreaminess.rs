@@ -21,8 +21,10 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use super::{id_type, model_name_type, recommender_model};
-use crate::adapters::columnar;
+use crate::common::args::model_name_type;
+
+use super::{id_type, recommender_model};
+use crate::common::adapters::columnar;
 use crate::model::{KeyColumn, ModelCatalog};
 use crate::ranking::kernels::kendall_tau_b;
 

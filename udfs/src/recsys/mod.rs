@@ -117,56 +117,6 @@ pub(crate) fn recommender_model(
     Ok(model)
 }
 
-/// A count argument given as a literal (`k` of `recommend`, ...): a positive integer. A
-/// fractional number (`2.5`), a number out of range or text is an error naming the argument,
-/// never silently truncated; an integral float (`3.0`) is accepted.
-pub(crate) fn positive_integer(
-    function: &str,
-    argument: &str,
-    value: &datafusion::common::ScalarValue,
-) -> Result<usize> {
-    use datafusion::common::ScalarValue as S;
-    let as_i128: Option<i128> = match value {
-        S::Int8(Some(v)) => Some(*v as i128),
-        S::Int16(Some(v)) => Some(*v as i128),
-        S::Int32(Some(v)) => Some(*v as i128),
-        S::Int64(Some(v)) => Some(*v as i128),
-        S::UInt8(Some(v)) => Some(*v as i128),
-        S::UInt16(Some(v)) => Some(*v as i128),
-        S::UInt32(Some(v)) => Some(*v as i128),
-        S::UInt64(Some(v)) => Some(*v as i128),
-        S::Float32(Some(v)) if v.fract() == 0.0 && v.abs() < 1e18 => Some(*v as i128),
-        S::Float64(Some(v)) if v.fract() == 0.0 && v.abs() < 1e18 => Some(*v as i128),
-        S::Decimal128(Some(v), _, scale) => {
-            let unit = 10i128.checked_pow((*scale).max(0) as u32);
-            match unit {
-                Some(unit) if *scale >= 0 && v % unit == 0 => Some(v / unit),
-                _ => None,
-            }
-        }
-        _ => None,
-    };
-    match as_i128 {
-        Some(n) if n >= 1 && n <= i64::MAX as i128 => Ok(n as usize),
-        Some(n) => plan_err!("{function}: {argument} must be a positive integer, got {n}"),
-        None => plan_err!(
-            "{function}: {argument} must be a positive integer, got {value} ({})",
-            value.data_type()
-        ),
-    }
-}
-
-/// The type a model-name argument is coerced to.
-pub(crate) fn model_name_type(function: &str, t: &DataType) -> Result<DataType> {
-    if !matches!(
-        t,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
-    ) {
-        return plan_err!("{function}: the model argument must be a model name (text), got {t}");
-    }
-    Ok(DataType::Utf8)
-}
-
 /// The type an id argument is coerced to (integers to Int64, text to Utf8).
 pub(crate) fn id_type(function: &str, what: &str, t: &DataType) -> Result<DataType> {
     match KeyKind::of(t) {

@@ -14,7 +14,8 @@ use tch::{Device, Kind, Tensor};
 
 use super::data::{RecData, Tags};
 use super::recommender::Recommender;
-use super::tensors::{matrix_f32, DeviceTensors, TagInput};
+use super::tensors::TagInput;
+use crate::common::tensors::{matrix_f32, DeviceTensors};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,

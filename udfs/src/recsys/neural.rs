@@ -27,10 +27,11 @@ use tch::{Device, Kind, Tensor};
 
 use super::data::RecData;
 use super::kernels::als::AlsOptions;
-use super::kernels::rng::Rng;
-use super::tensors::{index, torch_err, DeviceTensors, TagInput};
+use super::tensors::TagInput;
 use super::train::{float_option, int_option};
 use super::wrmf::run_als;
+use crate::common::rng::Rng;
+use crate::common::tensors::{index, torch_err, DeviceTensors};
 use crate::model::{ModelOptions, OptionKind, OptionSpec, TaskControl};
 
 /// Named parameter tensors as plain values, for the model file.
@@ -54,7 +55,7 @@ impl Params {
         };
         for t in tensors {
             p.shapes.push(t.size());
-            p.values.push(super::tensors::to_f32_vec(t)?);
+            p.values.push(crate::common::tensors::to_f32_vec(t)?);
         }
         Ok(p)
     }

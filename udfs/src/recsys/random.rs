@@ -11,7 +11,8 @@ use tch::{Device, Kind, Tensor};
 
 use super::data::{RecData, Tags};
 use super::recommender::Recommender;
-use super::tensors::{torch_err, TagInput};
+use super::tensors::TagInput;
+use crate::common::tensors::torch_err;
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,

@@ -25,8 +25,9 @@ use datafusion_macros::user_doc;
 use tch::{Device, Kind, Tensor};
 
 use super::recommender::{never_cancelled, Cancel, Recommender};
-use super::tensors::{to_f64_vec, torch_err};
-use super::{positive_integer, recommender_model};
+use super::recommender_model;
+use crate::common::args::positive_integer;
+use crate::common::tensors::{to_f64_vec, torch_err};
 use crate::engine::config::{device_setting, resolve_device};
 use crate::engine::{check_memory, memory_limit};
 use crate::model::key::Key;

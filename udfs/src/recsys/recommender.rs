@@ -10,7 +10,8 @@ use datafusion::error::Result;
 use tch::{Device, Kind, Tensor};
 
 use super::data::RecData;
-use super::tensors::{index, to_f64_vec, TagInput};
+use super::tensors::TagInput;
+use crate::common::tensors::{index, to_f64_vec};
 
 /// Which ids a factor matrix belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +184,7 @@ pub fn tag_gradients(
         return Ok((scores.detach(), t.zeros_like()));
     }
     let grads = Tensor::f_run_backward(&[scores.sum(scores.kind())], &[&t], false, false)
-        .map_err(super::tensors::torch_err)?;
+        .map_err(crate::common::tensors::torch_err)?;
     let grad = grads.into_iter().next().unwrap_or_else(|| t.zeros_like());
     Ok((scores.detach(), grad.detach()))
 }

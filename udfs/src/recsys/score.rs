@@ -15,8 +15,9 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 
 use super::recommender::score_pairs_cancellable;
-use super::{check_kinds, id_type, model_name_type, recommender_model};
-use crate::adapters::columnar;
+use super::{check_kinds, id_type, recommender_model};
+use crate::common::adapters::columnar;
+use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::{KeyColumn, ModelCatalog};
 

@@ -19,9 +19,12 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use super::tensors::{index, to_f64_vec, SparseTags, TagInput};
-use super::{id_type, model_name_type, recommender_model};
-use crate::adapters::columnar;
+use crate::common::tensors::{index, to_f64_vec};
+
+use super::tensors::{SparseTags, TagInput};
+use super::{id_type, recommender_model};
+use crate::common::adapters::columnar;
+use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::{KeyColumn, ModelCatalog};
 

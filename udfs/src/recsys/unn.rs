@@ -23,8 +23,9 @@ use super::inn::{svd_facts, SVD_OPTIONS};
 use super::kernels::sparse::Csr;
 use super::kernels::svd::{ProductOp, SparseOp};
 use super::recommender::{Entity, FactorMatrix, Recommender};
-use super::tensors::{index, matrix_f64, to_f64_vec, DeviceTensors, TagInput};
+use super::tensors::TagInput;
 use super::train::{kernel_err, row_major, svd_options, svd_with_progress, tag_projection};
+use crate::common::tensors::{index, matrix_f64, to_f64_vec, DeviceTensors};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionSpec, TrainContext, Trained, TrainingData,
 };
@@ -303,9 +304,9 @@ impl Recommender for Unn {
         // Shift of the latent profile per unit of interaction: (t − T_i) W.
         let d = tags.matmul(&w) - item_tags.index_select(0, items);
         let user_idx = Vec::<i64>::try_from(&users.to_device(Device::Cpu))
-            .map_err(super::tensors::torch_err)?;
+            .map_err(crate::common::tensors::torch_err)?;
         let item_idx = Vec::<i64>::try_from(&items.to_device(Device::Cpu))
-            .map_err(super::tensors::torch_err)?;
+            .map_err(crate::common::tensors::torch_err)?;
         // Rows are grouped by item, so that each group's dot products with the item's consumers
         // are one matrix product.
         let mut groups: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
@@ -473,10 +474,11 @@ impl ModelType for UnnType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::rng::Rng;
+    use crate::common::tensors::to_f64_vec;
     use crate::model::{KeyIndex, KeyKind, KeyRef};
-    use crate::recsys::kernels::rng::Rng;
     use crate::recsys::recommender::never_cancelled;
-    use crate::recsys::tensors::{to_f64_vec, SparseTags};
+    use crate::recsys::tensors::SparseTags;
 
     fn keys(n: usize) -> KeyIndex {
         let mut k = KeyIndex::new(KeyKind::Int);

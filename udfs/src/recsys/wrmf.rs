@@ -18,8 +18,9 @@ use tch::{Device, Kind, Tensor};
 use super::data::{RecData, Tags};
 use super::kernels::als::{wrmf_cancellable, AlsOptions, Factors, Solver};
 use super::recommender::{Entity, FactorMatrix, Recommender};
-use super::tensors::{index, matrix_f32, DeviceTensors, TagInput};
+use super::tensors::TagInput;
 use super::train::{callback_err, float_option, int_option, kernel_err};
+use crate::common::tensors::{index, matrix_f32, DeviceTensors};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TaskControl,
     TrainContext, Trained, TrainingData,

@@ -37,12 +37,12 @@ use tch::{CModule, Device, Tensor};
 use super::input::{db_spectrogram, embedding_crops, min_samples, stft_plan, BINS};
 use super::vgg::{CPU_PASS, CUDA_PASS};
 use super::{sample_column, AudioEncoder, CropMeans, PerDevice};
+use crate::common::tensors::to_f32_vec;
 use crate::engine::memory::check_memory;
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
 };
-use crate::recsys::tensors::to_f32_vec;
 
 const TYPE: &str = "torchscript";
 

@@ -62,13 +62,13 @@ use super::input::{
 };
 use super::network::{Decoder, Encoder, DOWNSAMPLING, EMBEDDING_DIM};
 use super::{sample_column, AudioEncoder, CropMeans, PerDevice};
+use crate::common::rng::Rng;
+use crate::common::tensors::{to_f32_vec, torch_err};
 use crate::engine::memory::check_memory;
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
 };
-use crate::recsys::kernels::rng::Rng;
-use crate::recsys::tensors::{to_f32_vec, torch_err};
 
 /// Crops per forward pass when embedding on the CPU.
 pub const CPU_PASS: usize = 32;

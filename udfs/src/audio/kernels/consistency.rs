@@ -44,7 +44,7 @@
 //! sorted once, and a replicate's average ranks are the cumulative multiplicities of the tie
 //! groups, O(n_points·n_originals) per replicate instead of O(N log N).
 
-use crate::recsys::kernels::rng::Rng;
+use crate::common::rng::Rng;
 
 /// The thesis' number of bootstrap replicates.
 pub const DEFAULT_RESAMPLES: usize = 1000;

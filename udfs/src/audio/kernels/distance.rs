@@ -152,7 +152,7 @@ pub(crate) fn check_frame_pair(a: &Frames, b: &Frames) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     fn random_vector(rng: &mut Rng, n: usize) -> Vec<f64> {
         (0..n).map(|_| rng.normal() * 3.0).collect()

@@ -166,7 +166,7 @@ fn accumulate(row: &mut [f64], up: &[f64], mut diag: f64) {
 pub(crate) mod tests {
     use super::*;
     use crate::audio::kernels::testdata::{npy, reference_audio};
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     fn random_frames(rng: &mut Rng, n: usize, dim: usize) -> Frames {
         Frames::new(n, dim, (0..n * dim).map(|_| rng.normal()).collect()).unwrap()

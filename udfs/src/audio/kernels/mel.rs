@@ -248,7 +248,7 @@ mod tests {
     use super::*;
     use crate::audio::kernels::stft::{power_spectrogram, StftParams};
     use crate::audio::kernels::testdata::{npy, signal_f32};
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     fn librosa_bank(n_fft: usize, f32_weights: bool) -> MelFilterBank {
         let params = MelParams {

@@ -529,7 +529,7 @@ fn mean_std(frames: &Frames, skip: usize, ddof: usize) -> (Vec<f64>, Vec<f64>) {
 mod tests {
     use super::*;
     use crate::audio::kernels::testdata::{npy, reference_audio, signal_f32, Npy};
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     /// The largest |ours − reference| (reference stored coefficients × frames) and the
     /// reference's largest |value|.

@@ -4,7 +4,7 @@
 //!
 //! Definitions and conventions:
 //! - **Pink noise** ([`pink_noise`]): `n` seeded white Gaussian samples
-//!   ([`Rng::normal`](crate::recsys::kernels::rng::Rng::normal)) are shaped in the frequency
+//!   ([`Rng::normal`](crate::common::rng::Rng::normal)) are shaped in the frequency
 //!   domain: the DFT bin of frequency `f = min(k, n − k) / n` (cycles per sample) is multiplied by
 //!   `1 / √f`, so the power spectrum falls as `1/f` (−3.01 dB per octave); the DC bin is set to
 //!   zero, and the result is scaled to RMS 1. This is the method of the `colorednoise` package the
@@ -29,7 +29,7 @@
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
-use crate::recsys::kernels::rng::Rng;
+use crate::common::rng::Rng;
 
 /// `n` samples of seeded pink noise (power spectrum `∝ 1/f`, zero mean, RMS 1); the same `seed`
 /// always gives the same samples. An error when `n < 2`.

@@ -406,7 +406,7 @@ pub(crate) mod tone {
 mod tests {
     use super::tone::{cents, sine, tone};
     use super::*;
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     /// Root mean square of the difference of two equally long slices, relative to the RMS of `b`.
     fn relative_rms(a: &[f32], b: &[f32]) -> f64 {

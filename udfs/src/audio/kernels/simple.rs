@@ -204,7 +204,7 @@ mod tests {
     use super::*;
     use crate::audio::kernels::dtw::tests::{reference_distance, reference_mfcc};
     use crate::audio::kernels::testdata::npy;
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     fn random_frames(rng: &mut Rng, n: usize, dim: usize, offset: f64) -> Frames {
         let data = (0..n * dim).map(|_| offset + 10.0 * rng.normal()).collect();

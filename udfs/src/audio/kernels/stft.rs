@@ -632,7 +632,7 @@ fn to_db<P: Fn(f64) -> f64>(
 mod tests {
     use super::*;
     use crate::audio::kernels::testdata::{npy, signal_f32};
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     /// The largest |a − b| between our frames and a reference stored bins × frames.
     fn max_dev_transposed(ours: &Frames, reference: &crate::audio::kernels::testdata::Npy) -> f64 {

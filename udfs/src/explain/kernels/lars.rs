@@ -370,7 +370,7 @@ pub fn lasso_path_gram(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     /// Independent lasso solver: cyclic coordinate descent on
     /// (1 / (2n)) ‖y − Xβ‖² + α ‖β‖₁, run to a tight tolerance.

@@ -34,7 +34,7 @@ use nalgebra::DMatrix;
 use super::lars::{lasso_path_gram, DEFAULT_MAX_ITER};
 use super::ridge::WeightedDesign;
 use super::{check_finite, invalid, ExplainError};
-use crate::recsys::kernels::rng::Rng;
+use crate::common::rng::Rng;
 
 /// `LimeTextExplainer`'s default kernel width `σ`.
 pub const DEFAULT_KERNEL_WIDTH: f64 = 25.0;

@@ -20,7 +20,7 @@
 //!   score `ĝ_i = θ · T_i`.
 //!
 //! Every kernel returns [`ExplainError`] for bad input instead of panicking, and every random
-//! choice goes through [`crate::recsys::kernels::rng::Rng`], so that an explanation computed
+//! choice goes through [`crate::common::rng::Rng`], so that an explanation computed
 //! twice with the same seed is identical.
 
 pub mod lars;

@@ -120,7 +120,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     #[test]
     fn pdp_theta_matches_brute_force_loop() {

@@ -324,7 +324,7 @@ pub fn weighted_r2(y: &[f64], pred: &[f64], w: &[f64]) -> Result<f64, ExplainErr
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     /// A random matrix with standard-normal entries.
     fn random_matrix(n: usize, d: usize, rng: &mut Rng) -> DMatrix<f64> {

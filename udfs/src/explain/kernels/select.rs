@@ -130,7 +130,7 @@ pub fn reconstruct(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recsys::kernels::rng::Rng;
+    use crate::common::rng::Rng;
 
     /// Brute force: repeatedly take the first index with the largest remaining magnitude.
     fn brute_top(weights: &[f64], omega: usize) -> Vec<(usize, f64)> {

@@ -19,7 +19,7 @@ use datafusion::logical_expr::{Documentation, Expr};
 use datafusion_macros::user_doc;
 
 use super::kernels;
-use crate::adapters::resolve_table;
+use crate::common::adapters::resolve_table;
 use crate::model::{KeyColumn, KeyKind, KeyRef};
 use crate::whole_table::{content_keys, WholeTable, WholeTableTransform};
 

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 
 use super::kernels;
-use crate::adapters::columnar;
+use crate::common::adapters::columnar;
 use crate::model::{KeyColumn, KeyKind, KeyRef};
 
 #[user_doc(

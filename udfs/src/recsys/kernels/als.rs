@@ -34,9 +34,9 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::rng::Rng;
 use super::sparse::Csr;
 use super::KernelError;
+use crate::common::rng::Rng;
 
 /// How each row's least-squares problem is solved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,10 +3,9 @@
 //!
 //! Everything here works on plain slices, [`sparse::Csr`] and `nalgebra` matrices, returns
 //! [`KernelError`] instead of panicking, and takes an explicit `seed` for every random choice (see
-//! [`rng::Rng`]) so that a model trained twice on the same data is bit-identical on one machine.
+//! [`crate::common::rng::Rng`]) so that a model trained twice on the same data is bit-identical on one machine.
 
 pub mod als;
-pub mod rng;
 pub mod sparse;
 pub mod svd;
 

@@ -20,9 +20,9 @@
 
 use nalgebra::DMatrix;
 
-use super::rng::Rng;
 use super::sparse::Csr;
 use super::KernelError;
+use crate::common::rng::Rng;
 
 /// A real matrix known only through products with dense blocks.
 pub trait LinearOperator: Sync {

@@ -40,7 +40,7 @@
 //! precomputed from the counts) plus O(|O|·C²) for the aliasing of the candidates left, with C
 //! contrast columns, from running sums and cross-products: nothing is recomputed from the runs.
 
-use crate::recsys::kernels::rng::Rng;
+use crate::common::rng::Rng;
 
 /// Two maximum absolute aliasings closer than this are a tie (they are ratios of integers
 /// computed in floating point, so equal ratios may differ in their last bits).

@@ -25,7 +25,7 @@ use datafusion::logical_expr::{Documentation, Expr};
 use datafusion_macros::user_doc;
 
 use super::kernels;
-use crate::adapters::resolve_table;
+use crate::common::adapters::resolve_table;
 use crate::whole_table::{content_keys, WholeTable, WholeTableTransform};
 
 const NAME: &str = "sequential_design";

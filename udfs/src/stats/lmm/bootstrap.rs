@@ -4,7 +4,7 @@
 //! deviations near zero; the parametric bootstrap simulates responses from the fitted model,
 //! y* = Xβ̂ + σ̂ (Z Λ_θ̂ u* + ε*) with u*, ε* standard normal, refits each from θ̂ and reports
 //! percentile intervals (R's type-7 quantiles at 2.5 % and 97.5 %) of every parameter. The
-//! generator is the crate's xoshiro256++ ([`crate::recsys::kernels::rng::Rng`]), so the same seed
+//! generator is the crate's xoshiro256++ ([`crate::common::rng::Rng`]), so the same seed
 //! gives the same intervals. Parameter names: fixed-effect column names, `sd_<term>|<group>`,
 //! `cor_<term1>.<term2>|<group>`, `sigma`.
 
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::inference::optimise;
 use super::pls::{theta_factors, x_times, z_times, CrossProducts};
 use super::{LmmError, LmmFit};
-use crate::recsys::kernels::rng::Rng;
+use crate::common::rng::Rng;
 
 /// A bootstrap percentile interval.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

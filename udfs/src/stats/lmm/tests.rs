@@ -4,7 +4,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::pls::{theta_factors, CrossProducts};
 use super::*;
-use crate::recsys::kernels::rng::Rng;
+use crate::common::rng::Rng;
 
 /// A random frame: y, x (numeric), f (3-level text), g1 (`n1` levels), g2 (`n2` levels).
 fn random_frame(n: usize, n1: usize, n2: usize, seed: u64) -> Frame {

@@ -14,7 +14,7 @@ use datafusion::logical_expr::{Documentation, Expr};
 use datafusion_macros::user_doc;
 
 use super::kernel::{tsne, Init, TsneParams};
-use crate::adapters::resolve_table;
+use crate::common::adapters::resolve_table;
 use crate::stats::table_args::Usage;
 use crate::whole_table::{content_keys, WholeTable, WholeTableTransform};
 

@@ -40,7 +40,7 @@
 //!    `svd_flip`), all scaled so that the first column has (population) standard deviation 1e-4,
 //!    as scikit-learn's `init="pca"`. [`Init::Random`]: independent N(0, 1e-4²) from xoshiro256++
 //!    seeded through SplitMix64, normals by Box–Muller (the crate's shared generator,
-//!    `recsys::kernels::rng::Rng`).
+//!    `common::rng::Rng`).
 //!
 //! KL(P‖Q) = Σ_{i≠j} p_ij ln(p_ij / q_ij) (q floored at `f64::EPSILON`) is reported at the end for
 //! the final embedding and passed to the progress callback every 50 iterations (always for the
@@ -94,7 +94,7 @@
 use rayon::prelude::*;
 use std::fmt;
 
-use crate::recsys::kernels::rng::Rng;
+use crate::common::rng::Rng;
 
 /// Largest number of rows accepted: the dense n×n P matrix takes 8n² bytes (3.2 GB at the limit).
 pub const MAX_ROWS: usize = 20_000;

@@ -1,0 +1,12 @@
+//! What every domain of the function library shares, and nothing domain-specific.
+//!
+//! It exists so that no domain imports another for plumbing: the seeded random generator every
+//! random choice goes through ([`rng`]), tensor conversions and caches ([`tensors`]), the
+//! checks of SQL arguments ([`args`]) and the Arrow helpers of the UDF adapters ([`adapters`]).
+//! A domain depends on another only for that domain's own subject (the explainers explain
+//! recommenders, so `explain` uses `recsys`).
+
+pub mod adapters;
+pub mod args;
+pub mod rng;
+pub mod tensors;
