@@ -739,7 +739,9 @@ fn run() {
         eprintln!("== {name}: training (load average {:.2})", load_average());
         let load_before = load_average();
         let (model, facts, train_s, options) = train(name, &data, device, &log);
-        let rec = model.as_recommender().expect("a recommender");
+        let rec = model
+            .capability::<dyn trustql_udfs::recsys::recommender::Recommender>()
+            .expect("a recommender");
         eprintln!("== {name}: trained in {train_s:.1} s; top-{TOP_K} of all users");
         let (lists, topk_s) = recommend_all(rec, device, topk_limit);
         let n_users = rec.data().n_users();

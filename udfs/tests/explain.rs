@@ -265,7 +265,11 @@ fn saliency_of_a_trained_inn_matches_finite_differences() {
     let m = linear(3, 8, 12, 10, 4, 4);
     // Train an iNN on the linear model's data through its model type.
     let rec_model = common::train_inn(&m.data);
-    check_saliency_by_finite_differences(rec_model.as_recommender().unwrap(), 1e-6, 1e-6);
+    check_saliency_by_finite_differences(
+        rec_model.capability::<dyn Recommender>().unwrap(),
+        1e-6,
+        1e-6,
+    );
 }
 
 /// The other tag-aware types (uNN in f64; FM and NCF in f32, so a larger step and tolerance, and
@@ -284,7 +288,11 @@ fn saliency_of_every_tag_aware_model_matches_finite_differences() {
         ),
     ] {
         let model = common::train_model(name, &m.data, &options);
-        check_saliency_by_finite_differences(model.as_recommender().unwrap(), h, tol);
+        check_saliency_by_finite_differences(
+            model.capability::<dyn Recommender>().unwrap(),
+            h,
+            tol,
+        );
     }
 }
 
@@ -371,7 +379,7 @@ fn pdp_closed_forms_equal_the_generic_path() {
         ),
     ] {
         let model = common::train_model(name, &m.data, &options);
-        check_pdp_closed_form(name, model.as_recommender().unwrap(), tol);
+        check_pdp_closed_form(name, model.capability::<dyn Recommender>().unwrap(), tol);
     }
 }
 
@@ -697,7 +705,7 @@ fn sparse_and_dense_tag_vectors_score_alike() {
         ),
     ] {
         let model = common::train_model(name, &m.data, &options);
-        let rec = model.as_recommender().unwrap();
+        let rec = model.capability::<dyn Recommender>().unwrap();
         let score = |tags: TagInput| {
             let s = tch::no_grad(|| {
                 rec.forward(
@@ -741,7 +749,7 @@ fn untruncated_saliency_of_inn_rebuilds_zero() {
     // linear in t there; they are recognised by f(2 T_i) ≠ f(T_i) and left out.
     let m = linear(21, 8, 12, 10, 4, 4);
     let model = common::train_inn(&m.data);
-    let rec = model.as_recommender().unwrap();
+    let rec = model.capability::<dyn Recommender>().unwrap();
     let rows = all_rows(rec);
     let full = run(
         rec,
@@ -810,7 +818,7 @@ fn lime_and_pdp_stop_when_cancelled() {
     for (rec, method) in [
         (&m as &dyn Recommender, Method::Lime),
         (&m as &dyn Recommender, Method::Pdp),
-        (inn.as_recommender().unwrap(), Method::Pdp),
+        (inn.capability::<dyn Recommender>().unwrap(), Method::Pdp),
     ] {
         let got = explain(
             rec,

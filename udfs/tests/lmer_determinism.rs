@@ -133,7 +133,11 @@ fn train(data: &TrainingData, formula: &str) -> LmmFit {
     // Through the model file, as a later query reads it.
     let bytes = trained.model.to_bytes().unwrap();
     let model = mt.load(&options, &bytes).unwrap();
-    model.as_mixed_model().unwrap().clone()
+    model
+        .downcast_ref::<trustql_udfs::stats::lmer::LmerModel>()
+        .unwrap()
+        .fit
+        .clone()
 }
 
 /// Everything a fit reports, as bits.

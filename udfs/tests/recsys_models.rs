@@ -145,8 +145,8 @@ fn train(name: &str, data: &TrainingData, options: &[(&str, &str)]) -> Box<dyn M
     // Every test goes through the model file format: what is checked is what a reload gives.
     let bytes = trained.model.to_bytes().unwrap();
     let reloaded = mt.load(&options, &bytes).unwrap();
-    let rec_a = trained.model.as_recommender().unwrap();
-    let rec_b = reloaded.as_recommender().unwrap();
+    let rec_a = trained.model.capability::<dyn Recommender>().unwrap();
+    let rec_b = reloaded.capability::<dyn Recommender>().unwrap();
     let (users, items) = all_pairs(rec_a);
     let a = score_pairs(rec_a, Device::Cpu, &users, &items).unwrap();
     let b = score_pairs(rec_b, Device::Cpu, &users, &items).unwrap();
@@ -256,7 +256,7 @@ fn inn_equals_dense_svd_and_similarity_matrix() {
     let d = random_data(1, 30, 25, 40);
     let h = 6;
     let model = train("inn", &training_data(&d), &[("dim", "6")]);
-    let rec = model.as_recommender().unwrap();
+    let rec = model.capability::<dyn Recommender>().unwrap();
     // Independent computation: full SVD of T, Û, explicit S = Û Ûᵀ, P = R S (eq. 5.3–5.5).
     let (u, s, v) = dense_svd(&d.t, h);
     let u_hat = unit_rows(&u);
@@ -304,7 +304,7 @@ fn unn_equals_dense_svd_and_similarity_matrix() {
     let d = random_data(2, 30, 25, 40);
     let h = 5;
     let model = train("unn", &training_data(&d), &[("dim", "5")]);
-    let rec = model.as_recommender().unwrap();
+    let rec = model.capability::<dyn Recommender>().unwrap();
     // Independent computation: Tᵁ = R T, full SVD, Ûᵁ, explicit S = Ûᵁ Ûᵁᵀ, P = S R (eq. 5.9).
     let tu = &d.r * &d.t;
     let (u, s, v) = dense_svd(&tu, h);
@@ -355,7 +355,7 @@ fn unn_equals_dense_svd_and_similarity_matrix() {
 fn check_gradients(name: &str, options: &[(&str, &str)], step: f64, tol: f64) {
     let d = random_data(3, 20, 15, 12);
     let model = train(name, &training_data(&d), options);
-    let rec = model.as_recommender().unwrap();
+    let rec = model.capability::<dyn Recommender>().unwrap();
     let mut rng = StdRng::seed_from_u64(4);
     let n_tags = rec.data().n_tags();
     for _ in 0..4 {
@@ -486,7 +486,7 @@ fn cold_start_scores_of_inn_match_the_items_own_tags() {
     // score_tags with an item's exact tags gives that item's iNN score (eq. 5.8).
     let d = random_data(5, 12, 10, 8);
     let model = train("inn", &training_data(&d), &[("dim", "8")]);
-    let rec = model.as_recommender().unwrap();
+    let rec = model.capability::<dyn Recommender>().unwrap();
     for ii in 0..10u32 {
         let (cols, vals) = rec.data().t.row(ii as usize);
         let tags = trustql_udfs::recsys::tensors::TagInput::Sparse(

@@ -105,7 +105,10 @@ impl RowFunction for Embed {
             return Ok(Some(MFCC_STATS_DIM));
         }
         let loaded = load_encoder(catalog, name)?;
-        Ok(loaded.model.as_audio_encoder().map(|e| e.dim()))
+        Ok(loaded
+            .model
+            .capability::<dyn AudioEncoder>()
+            .map(|e| e.dim()))
     }
 
     fn compute(row: &Row<'_>) -> Result<Value, String> {
@@ -248,7 +251,7 @@ fn load_encoder(
             message(e)
         )
     })?;
-    if loaded.model.as_audio_encoder().is_none() {
+    if loaded.model.capability::<dyn AudioEncoder>().is_none() {
         return Err(format!(
             "model '{name}' (type '{}') is not an audio encoder",
             loaded.model_type
@@ -268,7 +271,7 @@ pub(crate) fn run_models(
 ) -> Result<(), String> {
     for (name, ks) in by_model {
         let loaded = load_encoder(batch.catalog, name)?;
-        let Some(encoder) = loaded.model.as_audio_encoder() else {
+        let Some(encoder) = loaded.model.capability::<dyn AudioEncoder>() else {
             return Err(format!("model '{name}' is not an audio encoder"));
         };
         let mut clips = Vec::with_capacity(ks.len());

@@ -5,6 +5,7 @@ use datafusion_macros::user_doc;
 
 use super::adapter::{arg, ArgSpec, Batch, Kind, OutKind, Row, RowFunction, Value};
 use super::deep::message;
+use crate::audio::deep::AudioEncoder;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -58,12 +59,15 @@ fn export(batch: &Batch<'_>, i: usize) -> Result<Value, String> {
         .catalog
         .ok_or_else(|| "needs a session's model store".to_string())?;
     let loaded = catalog.model(name).map_err(message)?;
-    let encoder = loaded.model.as_audio_encoder().ok_or_else(|| {
-        format!(
-            "model '{name}' (type '{}') is not an audio encoder",
-            loaded.model_type
-        )
-    })?;
+    let encoder = loaded
+        .model
+        .capability::<dyn AudioEncoder>()
+        .ok_or_else(|| {
+            format!(
+                "model '{name}' (type '{}') is not an audio encoder",
+                loaded.model_type
+            )
+        })?;
     let bytes = encoder
         .export_torchscript(std::path::Path::new(path))
         .map_err(|e| format!("model '{name}': {}", message(e)))?;

@@ -20,6 +20,7 @@ use crate::common::adapters::columnar;
 use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::{KeyColumn, ModelCatalog};
+use crate::recsys::recommender::Recommender;
 use crate::recsys::{id_type, recommender_model};
 
 /// Candidate items per user when `n_items` is not given.
@@ -234,7 +235,7 @@ impl ScalarUDFImpl for FidelityFunc {
             let started = std::time::Instant::now();
             let method = explainer(&method)?;
             let model = recommender_model(self.catalog.as_ref(), &name, NAME)?;
-            let Some(rec) = model.model.as_recommender() else {
+            let Some(rec) = model.model.capability::<dyn Recommender>() else {
                 return exec_err!("model '{name}' is not a recommender");
             };
             let data = rec.data();

@@ -197,7 +197,7 @@ impl ExplainAdapter {
         let mut tag = DataType::Utf8;
         if let Some(Some(ScalarValue::Utf8(Some(name)))) = args.scalar_arguments.first() {
             let model = recommender_model(self.catalog.as_ref(), name, self.name)?;
-            if let Some(rec) = model.model.as_recommender() {
+            if let Some(rec) = model.model.capability::<dyn Recommender>() {
                 tag = tag_type(rec.data().tags.kind());
             }
         }
@@ -265,7 +265,7 @@ impl ExplainAdapter {
             let started = std::time::Instant::now();
             let omega = check_omega(f, omega)?;
             let model = recommender_model(self.catalog.as_ref(), &name, f)?;
-            let Some(rec) = model.model.as_recommender() else {
+            let Some(rec) = model.model.capability::<dyn Recommender>() else {
                 return exec_err!("model '{name}' is not a recommender");
             };
             let data = rec.data();
@@ -315,7 +315,7 @@ impl ExplainAdapter {
                 Some((slot, e)) => {
                     let rec = loaded[*slot]
                         .model
-                        .as_recommender()
+                        .capability::<dyn Recommender>()
                         .ok_or_else(|| DataFusionError::Internal("not a recommender".into()))?;
                     append_explanation(&mut builder, rec, e, int_tags)?;
                 }

@@ -5,9 +5,11 @@
 //! a type declares its options ([`OptionSpec`]), trains from the rows of the `AS` query, and turns
 //! itself into bytes and back. Functions such as `score` find models through a [`ModelCatalog`].
 
+pub mod capability;
 pub mod key;
 pub mod options;
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,31 +19,44 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
 
-pub use crate::recsys::recommender::Recommender;
+pub use capability::Capabilities;
 pub use key::{KeyColumn, KeyIndex, KeyKind, KeyRef};
 pub use options::{ModelOptions, OptionKind, OptionSpec, OptionValue, RawOptionValue};
 
 /// A trained model, as held in memory.
-pub trait Model: Send + Sync + Debug {
+///
+/// What a model can do beyond describing and saving itself is declared as capabilities (see
+/// [`capability`]): `capabilities!(dyn Recommender);` in the impl block, and
+/// `model.capability::<dyn Recommender>()` where it is used.
+pub trait Model: Any + Send + Sync + Debug {
     /// Facts shown by `DESCRIBE MODEL` (for example the number of users and items).
     fn describe(&self) -> Vec<(String, String)>;
 
     /// The model's parameters as bytes (the payload of the model file).
     fn to_bytes(&self) -> Result<Vec<u8>>;
 
-    /// The recommender interface, for models that score (user, item) pairs.
-    fn as_recommender(&self) -> Option<&dyn Recommender> {
-        None
+    /// The capability traits this model offers; none by default. Written with the
+    /// [`capabilities!`](crate::capabilities) macro.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new()
+    }
+}
+
+impl dyn Model {
+    /// The model as `Any`, to reach its concrete type.
+    pub fn as_any(&self) -> &dyn Any {
+        self
     }
 
-    /// The fitted linear mixed model, for models of type `lmer`.
-    fn as_mixed_model(&self) -> Option<&crate::stats::lmm::LmmFit> {
-        None
+    /// The model as its concrete type `T`, when it is one.
+    pub fn downcast_ref<T: Model>(&self) -> Option<&T> {
+        self.as_any().downcast_ref::<T>()
     }
 
-    /// The audio encoder interface, for models that embed clips (`embed(model, audio)`).
-    fn as_audio_encoder(&self) -> Option<&dyn crate::audio::deep::AudioEncoder> {
-        None
+    /// The model as capability `C` (a trait object type such as `dyn Recommender`), when it
+    /// offers it.
+    pub fn capability<C: ?Sized + 'static>(&self) -> Option<&C> {
+        self.capabilities().get::<C>(self.as_any())
     }
 }
 

@@ -18,6 +18,7 @@ use datafusion::arrow::array::{Array, FixedSizeListArray};
 
 use super::recommend::key_array;
 use super::recommender::Entity;
+use super::recommender::Recommender;
 use super::recommender_model;
 use crate::model::ModelCatalog;
 
@@ -92,7 +93,7 @@ impl TableFunctionImpl for FactorsFunc {
         let name = text_arg(exprs, 0, "the model")?;
         let which = text_arg(exprs, 1, "the entity")?.to_lowercase();
         let model = recommender_model(self.catalog.as_ref(), &name, "factors")?;
-        let Some(rec) = model.model.as_recommender() else {
+        let Some(rec) = model.model.capability::<dyn Recommender>() else {
             return plan_err!("model '{name}' is not a recommender");
         };
         let all = rec.factors();

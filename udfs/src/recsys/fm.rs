@@ -91,9 +91,7 @@ impl Model for Fm {
         encode(self)
     }
 
-    fn as_recommender(&self) -> Option<&dyn Recommender> {
-        Some(self)
-    }
+    crate::capabilities!(dyn Recommender);
 }
 
 impl Recommender for Fm {

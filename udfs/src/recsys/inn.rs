@@ -113,9 +113,7 @@ impl Model for Inn {
         encode(self)
     }
 
-    fn as_recommender(&self) -> Option<&dyn Recommender> {
-        Some(self)
-    }
+    crate::capabilities!(dyn Recommender);
 }
 
 impl Recommender for Inn {

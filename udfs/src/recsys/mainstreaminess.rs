@@ -23,6 +23,7 @@ use datafusion_macros::user_doc;
 
 use crate::common::args::model_name_type;
 
+use super::recommender::Recommender;
 use super::{id_type, recommender_model};
 use crate::common::adapters::columnar;
 use crate::model::{KeyColumn, ModelCatalog};
@@ -128,7 +129,7 @@ impl ScalarUDFImpl for MainstreaminessFunc {
             };
             let name = models.value(row);
             let model = recommender_model(self.catalog.as_ref(), name, "mainstreaminess")?;
-            let Some(rec) = model.model.as_recommender() else {
+            let Some(rec) = model.model.capability::<dyn Recommender>() else {
                 return exec_err!("model '{name}' is not a recommender");
             };
             let data = rec.data();

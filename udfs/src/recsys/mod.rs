@@ -37,6 +37,7 @@ use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
 
 use crate::model::{KeyColumn, KeyKind, LoadedModel, ModelCatalog, ModelType};
 use data::RecData;
+use recommender::Recommender;
 
 /// The recommender model types.
 pub fn model_types() -> Vec<Arc<dyn ModelType>> {
@@ -107,7 +108,7 @@ pub(crate) fn recommender_model(
     function: &str,
 ) -> Result<Arc<LoadedModel>> {
     let model = catalog.model(name)?;
-    if model.model.as_recommender().is_none() {
+    if model.model.capability::<dyn Recommender>().is_none() {
         return plan_err!(
             "model '{}' is a '{}' model, not a recommender; {function}() needs a recommender",
             model.name,

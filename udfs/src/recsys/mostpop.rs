@@ -69,9 +69,7 @@ impl Model for MostPop {
         encode(self)
     }
 
-    fn as_recommender(&self) -> Option<&dyn Recommender> {
-        Some(self)
-    }
+    crate::capabilities!(dyn Recommender);
 }
 
 impl Recommender for MostPop {

@@ -128,9 +128,7 @@ impl Model for Ncf {
         encode(self)
     }
 
-    fn as_recommender(&self) -> Option<&dyn Recommender> {
-        Some(self)
-    }
+    crate::capabilities!(dyn Recommender);
 }
 
 impl Recommender for Ncf {

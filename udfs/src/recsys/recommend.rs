@@ -125,7 +125,7 @@ impl TableFunctionImpl for RecommendFunc {
             }
         };
         let model = recommender_model(self.catalog.as_ref(), &name, "recommend")?;
-        let Some(rec) = model.model.as_recommender() else {
+        let Some(rec) = model.model.capability::<dyn Recommender>() else {
             return plan_err!("model '{name}' is not a recommender");
         };
         let data = rec.data();
@@ -193,7 +193,7 @@ impl TableProvider for RecommendTable {
         // A blocking thread is not stopped when the statement's task is aborted: it checks the
         // session's cancel flag between blocks of users and inside the models' loops.
         let batches = SpawnedTask::spawn_blocking(move || {
-            let Some(rec) = model.model.as_recommender() else {
+            let Some(rec) = model.model.capability::<dyn Recommender>() else {
                 return plan_err!("model '{}' is not a recommender", model.name);
             };
             let cancelled = || token.check();

@@ -15,6 +15,7 @@ use datafusion::logical_expr::{
 use datafusion_macros::user_doc;
 
 use super::recommender::score_pairs_cancellable;
+use super::recommender::Recommender;
 use super::{check_kinds, id_type, recommender_model};
 use crate::common::adapters::columnar;
 use crate::common::args::model_name_type;
@@ -136,7 +137,7 @@ impl ScalarUDFImpl for ScoreFunc {
         }
         for (name, rows) in groups {
             let model = recommender_model(self.catalog.as_ref(), &name, "score")?;
-            let Some(rec) = model.model.as_recommender() else {
+            let Some(rec) = model.model.capability::<dyn Recommender>() else {
                 return exec_err!("model '{name}' is not a recommender");
             };
             let data = rec.data();

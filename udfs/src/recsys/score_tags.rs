@@ -21,6 +21,7 @@ use datafusion_macros::user_doc;
 
 use crate::common::tensors::{index, to_f64_vec};
 
+use super::recommender::Recommender;
 use super::tensors::{SparseTags, TagInput};
 use super::{id_type, recommender_model};
 use crate::common::adapters::columnar;
@@ -141,7 +142,7 @@ impl ScalarUDFImpl for ScoreTagsFunc {
             }
             let name = models.value(row).to_string();
             let model = recommender_model(self.catalog.as_ref(), &name, "score_tags")?;
-            let Some(rec) = model.model.as_recommender() else {
+            let Some(rec) = model.model.capability::<dyn Recommender>() else {
                 return exec_err!("model '{name}' is not a recommender");
             };
             let data = rec.data();

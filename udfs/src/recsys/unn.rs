@@ -266,9 +266,7 @@ impl Model for Unn {
         encode(self)
     }
 
-    fn as_recommender(&self) -> Option<&dyn Recommender> {
-        Some(self)
-    }
+    crate::capabilities!(dyn Recommender);
 }
 
 impl Recommender for Unn {

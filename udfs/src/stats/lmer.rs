@@ -351,10 +351,6 @@ impl Model for LmerModel {
     fn to_bytes(&self) -> Result<Vec<u8>> {
         encode(self)
     }
-
-    fn as_mixed_model(&self) -> Option<&LmmFit> {
-        Some(&self.fit)
-    }
 }
 
 /// The fitted mixed model called `name`, for the function `function`, or a clear error.
@@ -364,7 +360,12 @@ pub(crate) fn mixed_model(
     function: &str,
 ) -> Result<Arc<LoadedModel>> {
     let model = catalog.model(name)?;
-    if model.model.as_mixed_model().is_none() {
+    if model
+        .model
+        .downcast_ref::<LmerModel>()
+        .map(|m| &m.fit)
+        .is_none()
+    {
         return plan_err!(
             "{function}: model '{name}' has type '{}', not 'lmer' (a mixed model)",
             model.model_type
@@ -375,7 +376,7 @@ pub(crate) fn mixed_model(
 
 /// Runs `f` on the fit of a model that [`mixed_model`] returned.
 pub(crate) fn with_fit<T>(model: &LoadedModel, f: impl FnOnce(&LmmFit) -> Result<T>) -> Result<T> {
-    match model.model.as_mixed_model() {
+    match model.model.downcast_ref::<LmerModel>().map(|m| &m.fit) {
         Some(fit) => f(fit),
         None => exec_err!("model '{}' is not a mixed model", model.name),
     }

@@ -277,9 +277,7 @@ impl Model for TorchScriptModel {
         encode(&self.state)
     }
 
-    fn as_audio_encoder(&self) -> Option<&dyn AudioEncoder> {
-        Some(self)
-    }
+    crate::capabilities!(dyn AudioEncoder);
 }
 
 impl AudioEncoder for TorchScriptModel {

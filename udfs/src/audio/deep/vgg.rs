@@ -602,9 +602,7 @@ impl Model for VggModel {
         encode(&self.state)
     }
 
-    fn as_audio_encoder(&self) -> Option<&dyn AudioEncoder> {
-        Some(self)
-    }
+    crate::capabilities!(dyn AudioEncoder);
 }
 
 impl AudioEncoder for VggModel {
