@@ -2,7 +2,8 @@
 //!
 //! Every model lives in `<store>/<name>.tqm` (see [`crate::store`]), so models created by one
 //! session or script are found by the next. Loaded models are cached in memory. Model types come
-//! from [`trustql_udfs::model_types`]; nothing here knows any particular type.
+//! from a [`trustql_udfs::Library`] (the session adds them); nothing here knows any particular
+//! type.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ pub type Listing = (Vec<(ModelHeader, PathBuf)>, Vec<String>);
 /// Named models of a model store directory.
 pub struct ModelRegistry {
     dir: PathBuf,
-    types: Vec<Arc<dyn ModelType>>,
+    types: RwLock<Vec<Arc<dyn ModelType>>>,
     loaded: RwLock<HashMap<String, Cached>>,
     /// Bumped at the start of every statement ([`ModelRegistry::new_statement`]): a cached model
     /// is checked against its file once per statement, and cancel tokens know their statement.
@@ -127,7 +128,7 @@ impl ModelRegistry {
     pub fn new(dir: impl Into<PathBuf>, types: Vec<Arc<dyn ModelType>>) -> Self {
         Self {
             dir: dir.into(),
-            types,
+            types: RwLock::new(types),
             loaded: RwLock::new(HashMap::new()),
             generation: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             statement_cancel: std::sync::Mutex::new(Arc::new(std::sync::atomic::AtomicBool::new(
@@ -153,8 +154,32 @@ impl ModelRegistry {
     }
 
     /// The model types this registry can train and load.
-    pub fn types(&self) -> &[Arc<dyn ModelType>] {
-        &self.types
+    pub fn types(&self) -> Vec<Arc<dyn ModelType>> {
+        match self.types.read() {
+            Ok(t) => t.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Adds model types (a program's own, through [`crate::Session::extend`]); a name that is
+    /// already known, or given twice, is refused and nothing is added.
+    pub fn add_types(&self, types: &[Arc<dyn ModelType>]) -> Result<()> {
+        let mut known = match self.types.write() {
+            Ok(t) => t,
+            Err(p) => p.into_inner(),
+        };
+        let mut names: Vec<&str> = known.iter().map(|t| t.name()).collect();
+        for t in types {
+            if names.contains(&t.name()) {
+                return Err(DataFusionError::Plan(format!(
+                    "a model type called '{}' already exists; model type names must be unique",
+                    t.name()
+                )));
+            }
+            names.push(t.name());
+        }
+        known.extend(types.iter().cloned());
+        Ok(())
     }
 
     /// The file of model `name`, after checking the name ([`check_name`]). A file that is a
@@ -202,7 +227,7 @@ impl ModelRegistry {
     /// The model type called `name`, or an error listing the known types.
     pub fn model_type(&self, name: &str) -> Result<Arc<dyn ModelType>> {
         let lower = name.to_ascii_lowercase();
-        self.types
+        self.types()
             .iter()
             .find(|t| t.name() == lower)
             .cloned()
@@ -215,7 +240,7 @@ impl ModelRegistry {
     }
 
     fn type_names(&self) -> Vec<&'static str> {
-        self.types.iter().map(|t| t.name()).collect()
+        self.types().iter().map(|t| t.name()).collect()
     }
 
     /// Whether the store holds a model of that name (an error for an invalid name).

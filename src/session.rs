@@ -21,6 +21,7 @@ use trustql_udfs::model::{
     LoadedModel, ModelCatalog, ModelOptions, OptionKind, RawOptionValue, TaskControl, TrainContext,
     Trained, TrainingData,
 };
+use trustql_udfs::Library;
 
 use crate::plot::{self, PlotStatement};
 use crate::registry::ModelRegistry;
@@ -90,6 +91,8 @@ pub struct Session {
     cancel: Arc<AtomicBool>,
     /// The last result printed by the CLI or the REPL, for `\plot`.
     last: Arc<std::sync::Mutex<Option<LastResult>>>,
+    /// Every model type and function registered: trustql's and those of [`Session::extend`].
+    library: Arc<std::sync::RwLock<Library>>,
 }
 
 /// A statement's result kept for `\plot`.
@@ -106,11 +109,11 @@ impl Session {
     }
 
     pub fn with_options(options: SessionOptions) -> Result<Self> {
-        let registry = Arc::new(ModelRegistry::new(
-            options.model_dir,
-            trustql_udfs::model_types(),
-        ));
-        let ctx = new_context(registry.clone())?;
+        let registry = Arc::new(ModelRegistry::new(options.model_dir, Vec::new()));
+        let library = trustql_udfs::library(registry.clone());
+        registry.add_types(library.model_types())?;
+        let ctx = SessionContext::new_with_config(session_config()).enable_url_table();
+        library.register(&ctx)?;
         register_tables(&ctx, &registry);
         let cancel = Arc::new(AtomicBool::new(false));
         registry.set_control(options.progress.clone(), cancel.clone());
@@ -120,7 +123,54 @@ impl Session {
             progress: options.progress,
             cancel,
             last: Arc::new(std::sync::Mutex::new(None)),
+            library: Arc::new(std::sync::RwLock::new(library)),
         })
+    }
+
+    /// The catalog that functions look models up in (this session's registry); a program that
+    /// extends trustql builds its [`Library`] with it.
+    pub fn catalog(&self) -> Arc<dyn ModelCatalog> {
+        self.registry.clone()
+    }
+
+    /// Every model type and function of the session (trustql's and those added by
+    /// [`Session::extend`]), with their documentation: what `\h` lists.
+    pub fn library(&self) -> Library {
+        match self.library.read() {
+            Ok(l) => l.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Adds a program's own model types and functions to the session (see
+    /// `docs/ARCHITECTURE.md`, "Add a model type"). Refused, with nothing added, when the
+    /// library fails [`Library::check`] (an undocumented function, a name used twice) or a name
+    /// is already taken by a model type or a function of the session, DataFusion's included.
+    pub fn extend(&self, extension: Library) -> Result<()> {
+        extension.check()?;
+        let mut library = match self.library.write() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        let state = self.ctx.state();
+        for (name, _, _) in extension.functions() {
+            if state.scalar_functions().contains_key(&name)
+                || state.aggregate_functions().contains_key(&name)
+                || state.window_functions().contains_key(&name)
+                || state.table_functions().contains_key(&name)
+            {
+                return Err(DataFusionError::Plan(format!(
+                    "a function called '{name}' already exists; choose another name"
+                )));
+            }
+        }
+        let mut merged = library.clone();
+        merged.extend(extension.clone());
+        merged.check()?;
+        self.registry.add_types(extension.model_types())?;
+        extension.register(&self.ctx)?;
+        *library = merged;
+        Ok(())
     }
 
     /// The underlying DataFusion context (register tables, read files, ...).

@@ -448,26 +448,12 @@ fn every_function_survives_adversarial_arguments() {
             parameters: parameters(syntax),
         });
     };
-    for f in trustql::trustql_udfs::scalar_functions(registry.clone()) {
+    for (name, kind, doc) in trustql::trustql_udfs::library(registry).functions() {
         add(
-            f.name(),
-            "scalar",
-            f.documentation().map(|d| d.syntax_example.as_str()),
+            &name,
+            kind.name(),
+            doc.as_ref().map(|d| d.syntax_example.as_str()),
         );
-    }
-    for f in trustql::trustql_udfs::aggregate_functions() {
-        add(
-            f.name(),
-            "aggregate",
-            f.documentation().map(|d| d.syntax_example.as_str()),
-        );
-    }
-    let docs: BTreeMap<&str, &str> = trustql::trustql_udfs::table_function_docs()
-        .into_iter()
-        .map(|(n, d)| (n, d.syntax_example.as_str()))
-        .collect();
-    for (name, _) in trustql::trustql_udfs::table_functions(registry) {
-        add(name, "table", docs.get(name).copied());
     }
     add("models", "table", Some("models()"));
     add("model_types", "table", Some("model_types()"));

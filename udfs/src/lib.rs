@@ -19,6 +19,10 @@
 //! - [`call_scan`]: table-function calls named by their arguments, so that DataFusion tells
 //!   two calls of one function apart.
 //!
+//! Every domain adds its model types and functions to a [`Library`] in one `register`
+//! function; [`library`] collects them all, and registration, `\h` and the docs test read that
+//! one list. Programs that extend trustql build a [`Library`] of their own the same way.
+//!
 //! Numeric kernels take slices and never import Arrow; the UDF adapters beside them convert
 //! Arrow arrays to kernel inputs and back and pass NULLs through.
 
@@ -27,6 +31,7 @@ pub mod call_scan;
 pub mod common;
 pub mod engine;
 pub mod explain;
+pub mod library;
 pub mod model;
 pub mod ranking;
 pub mod recsys;
@@ -35,79 +40,60 @@ pub mod whole_table;
 
 use std::sync::Arc;
 
-use datafusion::catalog::TableFunctionImpl;
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
 
 pub use engine::config::{DeviceSetting, TrustqlOptions};
+pub use library::Library;
 pub use model::{LoadedModel, ModelCatalog, ModelType};
 
-/// Every scalar function of the library. Functions that look up models hold `catalog`.
+/// Every model type and function of the library, whose functions look models up in `catalog`:
+/// each domain's `register`, in one list.
+pub fn library(catalog: Arc<dyn ModelCatalog>) -> Library {
+    let mut lib = Library::new(catalog);
+    engine::register(&mut lib);
+    ranking::register(&mut lib);
+    recsys::register(&mut lib);
+    explain::register(&mut lib);
+    audio::register(&mut lib);
+    stats::register(&mut lib);
+    lib
+}
+
+/// Every model type known to this build (what `CREATE MODEL ... OPTIONS (type = ...)` accepts),
+/// from [`library`].
+pub fn model_types() -> Vec<Arc<dyn ModelType>> {
+    library(Arc::new(model::NoModels)).model_types().to_vec()
+}
+
+/// Every scalar function of the library (from [`library`]).
 pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
-    let mut udfs = vec![Arc::new(ScalarUDF::from(
-        engine::trustql_device::TrustqlDeviceFunc::new(),
-    ))];
-    udfs.extend(ranking::scalar_functions());
-    udfs.extend(recsys::scalar_functions(catalog.clone()));
-    udfs.extend(explain::scalar_functions(catalog.clone()));
-    udfs.extend(audio::scalar_functions(catalog));
-    udfs
+    library(catalog).scalar_functions().to_vec()
 }
 
-/// Every aggregate function of the library.
+/// Every aggregate function of the library (from [`library`]).
 pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    let mut udafs = ranking::aggregate_functions();
-    udafs.extend(recsys::aggregate_functions());
-    udafs.extend(audio::aggregate_functions());
-    udafs
+    library(Arc::new(model::NoModels))
+        .aggregate_functions()
+        .to_vec()
 }
 
-/// Every table function of the library, by name. Functions that look up models hold `catalog`.
-pub fn table_functions(
-    catalog: Arc<dyn ModelCatalog>,
-) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    let mut udtfs = recsys::table_functions(catalog.clone());
-    udtfs.extend(stats::table_functions(catalog));
-    udtfs.extend(audio::table_functions());
-    udtfs
-        .into_iter()
-        .map(|(name, f)| (name, call_scan::named_calls(name, f)))
+/// The documentation of every table function, by name (from [`library`]).
+pub fn table_function_docs() -> Vec<(String, Documentation)> {
+    library(Arc::new(model::NoModels))
+        .table_functions()
+        .iter()
+        .filter_map(|t| t.documentation.clone().map(|d| (t.name.clone(), d)))
         .collect()
 }
 
-/// Every model type known to this build (what `CREATE MODEL ... OPTIONS (type = ...)` accepts).
-pub fn model_types() -> Vec<Arc<dyn ModelType>> {
-    let mut types = recsys::model_types();
-    types.extend(stats::model_types());
-    types.push(Arc::new(audio::deep::vgg::VggType));
-    types.push(Arc::new(audio::deep::torchscript::TorchScriptType));
-    types
-}
-
-/// The documentation of every table function, by name (DataFusion's table functions carry none,
-/// so `\h` and the docs test read it here).
-pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
-    let mut docs = recsys::table_function_docs();
-    docs.extend(stats::table_function_docs());
-    docs.extend(audio::table_function_docs());
-    docs
-}
-
-/// Registers all trustql functions on `ctx`.
+/// Registers all trustql functions on `ctx` (model types need a session's model registry; see
+/// [`library`]).
 ///
 /// `SET trustql.device = ...` additionally needs the [`TrustqlOptions`] config extension on the
 /// context's `SessionConfig` (see [`engine::config::session_config`]); without it the device
 /// functions fall back to automatic device selection.
 pub fn register_all(ctx: &SessionContext, catalog: Arc<dyn ModelCatalog>) -> Result<()> {
-    for udf in scalar_functions(catalog.clone()) {
-        ctx.register_udf(udf.as_ref().clone());
-    }
-    for udaf in aggregate_functions() {
-        ctx.register_udaf(udaf.as_ref().clone());
-    }
-    for (name, udtf) in table_functions(catalog) {
-        ctx.register_udtf(name, udtf);
-    }
-    Ok(())
+    library(catalog).register(ctx)
 }

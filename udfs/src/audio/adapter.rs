@@ -532,11 +532,11 @@ impl<F: RowFunction> Default for RowUdf<F> {
 impl<F: RowFunction> RowUdf<F> {
     /// The function, ready to register, reporting progress and checking cancellation through
     /// `catalog` (the session's).
-    pub fn udf(catalog: Arc<dyn ModelCatalog>) -> datafusion::logical_expr::ScalarUDF {
-        datafusion::logical_expr::ScalarUDF::new_from_impl(RowUdf::<F> {
+    pub fn new(catalog: Arc<dyn ModelCatalog>) -> Self {
+        RowUdf::<F> {
             catalog: Some(catalog),
             ..Self::default()
-        })
+        }
     }
 }
 

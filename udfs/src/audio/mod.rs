@@ -49,86 +49,62 @@ pub mod transform_audio;
 pub mod within_consistency;
 pub mod write_wav;
 
-use std::sync::Arc;
-
-use datafusion::catalog::TableFunctionImpl;
-use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
-
-use crate::model::ModelCatalog;
+use crate::library::Library;
 use adapter::RowUdf;
 use consistency_agg::ConsistencyUdaf;
 
-/// Every audio scalar function; long batches report progress and check cancellation through
-/// `catalog`.
-pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
-    vec![
-        Arc::new(RowUdf::<resample::Resample>::udf(catalog.clone())),
-        Arc::new(RowUdf::<crop::Crop>::udf(catalog.clone())),
-        Arc::new(RowUdf::<to_mono::ToMono>::udf(catalog.clone())),
-        Arc::new(RowUdf::<write_wav::WriteWav>::udf(catalog.clone())),
-        Arc::new(RowUdf::<add_pink_noise::AddPinkNoise>::udf(catalog.clone())),
-        Arc::new(RowUdf::<mix_noise::MixNoise>::udf(catalog.clone())),
-        Arc::new(RowUdf::<pitch_shift::PitchShift>::udf(catalog.clone())),
-        Arc::new(RowUdf::<tempo_shift::TempoShift>::udf(catalog.clone())),
-        Arc::new(RowUdf::<mp3_roundtrip::Mp3Roundtrip>::udf(catalog.clone())),
-        Arc::new(RowUdf::<transform_audio::TransformAudio>::udf(
-            catalog.clone(),
-        )),
-        Arc::new(RowUdf::<loudness_lufs::LoudnessLufs>::udf(catalog.clone())),
-        Arc::new(RowUdf::<match_loudness::MatchLoudness>::udf(
-            catalog.clone(),
-        )),
-        Arc::new(RowUdf::<stft_db::StftDb>::udf(catalog.clone())),
-        Arc::new(RowUdf::<melspectrogram::Melspectrogram>::udf(
-            catalog.clone(),
-        )),
-        Arc::new(RowUdf::<mfcc::Mfcc>::udf(catalog.clone())),
-        Arc::new(RowUdf::<mfcc_stats::MfccStats>::udf(catalog.clone())),
-        Arc::new(RowUdf::<embed::Embed>::udf(catalog.clone())),
-        Arc::new(RowUdf::<predict::Predict>::udf(catalog.clone())),
-        Arc::new(RowUdf::<reconstruction_error::ReconstructionError>::udf(
-            catalog.clone(),
-        )),
-        Arc::new(RowUdf::<separate::Separate>::udf(catalog.clone())),
-        Arc::new(RowUdf::<export_torchscript::ExportTorchscript>::udf(
-            catalog.clone(),
-        )),
-        Arc::new(RowUdf::<dtw::Dtw>::udf(catalog.clone())),
-        Arc::new(RowUdf::<simple_distance::SimpleDistance>::udf(
-            catalog.clone(),
-        )),
-        Arc::new(RowUdf::<sdr::Sdr>::udf(catalog.clone())),
-        Arc::new(RowUdf::<euclidean_distance::EuclideanDistance>::udf(
-            catalog.clone(),
-        )),
-        Arc::new(RowUdf::<cosine_distance::CosineDistance>::udf(
-            catalog.clone(),
-        )),
-    ]
-}
-
-/// Every audio aggregate function.
-pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![
-        Arc::new(AggregateUDF::new_from_impl(ConsistencyUdaf::<
-            within_consistency::WithinConsistency,
-        >::default())),
-        Arc::new(AggregateUDF::new_from_impl(ConsistencyUdaf::<
-            between_consistency::BetweenConsistency,
-        >::default())),
-    ]
-}
-
-/// Every audio table function, by name.
-pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![(read_audio::NAME, Arc::new(read_audio::ReadAudioFunc))]
-}
-
-/// The documentation of the audio table functions, by name.
-pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
-    static READ: read_audio::ReadAudioFunc = read_audio::ReadAudioFunc;
-    READ.documentation()
-        .map(|d| (read_audio::NAME, d))
-        .into_iter()
-        .collect()
+/// Adds the audio model types (`vgg`, `torchscript`) and functions.
+pub fn register(lib: &mut Library) {
+    lib.model_type(deep::vgg::VggType)
+        .model_type(deep::torchscript::TorchScriptType);
+    let catalog = lib.catalog();
+    lib.scalar(RowUdf::<resample::Resample>::new(catalog.clone()));
+    lib.scalar(RowUdf::<crop::Crop>::new(catalog.clone()));
+    lib.scalar(RowUdf::<to_mono::ToMono>::new(catalog.clone()));
+    lib.scalar(RowUdf::<write_wav::WriteWav>::new(catalog.clone()));
+    lib.scalar(RowUdf::<add_pink_noise::AddPinkNoise>::new(catalog.clone()));
+    lib.scalar(RowUdf::<mix_noise::MixNoise>::new(catalog.clone()));
+    lib.scalar(RowUdf::<pitch_shift::PitchShift>::new(catalog.clone()));
+    lib.scalar(RowUdf::<tempo_shift::TempoShift>::new(catalog.clone()));
+    lib.scalar(RowUdf::<mp3_roundtrip::Mp3Roundtrip>::new(catalog.clone()));
+    lib.scalar(RowUdf::<transform_audio::TransformAudio>::new(
+        catalog.clone(),
+    ));
+    lib.scalar(RowUdf::<loudness_lufs::LoudnessLufs>::new(catalog.clone()));
+    lib.scalar(RowUdf::<match_loudness::MatchLoudness>::new(
+        catalog.clone(),
+    ));
+    lib.scalar(RowUdf::<stft_db::StftDb>::new(catalog.clone()));
+    lib.scalar(RowUdf::<melspectrogram::Melspectrogram>::new(
+        catalog.clone(),
+    ));
+    lib.scalar(RowUdf::<mfcc::Mfcc>::new(catalog.clone()));
+    lib.scalar(RowUdf::<mfcc_stats::MfccStats>::new(catalog.clone()));
+    lib.scalar(RowUdf::<embed::Embed>::new(catalog.clone()));
+    lib.scalar(RowUdf::<predict::Predict>::new(catalog.clone()));
+    lib.scalar(RowUdf::<reconstruction_error::ReconstructionError>::new(
+        catalog.clone(),
+    ));
+    lib.scalar(RowUdf::<separate::Separate>::new(catalog.clone()));
+    lib.scalar(RowUdf::<export_torchscript::ExportTorchscript>::new(
+        catalog.clone(),
+    ));
+    lib.scalar(RowUdf::<dtw::Dtw>::new(catalog.clone()));
+    lib.scalar(RowUdf::<simple_distance::SimpleDistance>::new(
+        catalog.clone(),
+    ));
+    lib.scalar(RowUdf::<sdr::Sdr>::new(catalog.clone()));
+    lib.scalar(RowUdf::<euclidean_distance::EuclideanDistance>::new(
+        catalog.clone(),
+    ));
+    lib.scalar(RowUdf::<cosine_distance::CosineDistance>::new(
+        catalog.clone(),
+    ));
+    lib.aggregate(ConsistencyUdaf::<within_consistency::WithinConsistency>::default());
+    lib.aggregate(ConsistencyUdaf::<between_consistency::BetweenConsistency>::default());
+    lib.table(
+        read_audio::NAME,
+        read_audio::ReadAudioFunc,
+        read_audio::ReadAudioFunc.documentation(),
+    );
 }

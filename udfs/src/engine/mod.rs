@@ -10,3 +10,8 @@ pub mod trustql_device;
 
 pub use config::{resolve_device, DeviceSetting, TrustqlOptions};
 pub use memory::{check_memory, memory_limit, MemoryLimit};
+
+/// Adds `trustql_device()`.
+pub fn register(lib: &mut crate::library::Library) {
+    lib.scalar(trustql_device::TrustqlDeviceFunc::new());
+}

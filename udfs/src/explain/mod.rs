@@ -15,29 +15,14 @@ pub mod fidelity;
 pub mod function;
 pub mod kernels;
 
-use std::sync::Arc;
+use crate::library::Library;
 
-use datafusion::logical_expr::ScalarUDF;
-
-use crate::model::ModelCatalog;
-
-/// The explainer functions.
-pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
-    vec![
-        Arc::new(ScalarUDF::new_from_impl(
-            explain_random::ExplainRandomFunc::new(catalog.clone()),
-        )),
-        Arc::new(ScalarUDF::new_from_impl(explain_pdp::ExplainPdpFunc::new(
-            catalog.clone(),
-        ))),
-        Arc::new(ScalarUDF::new_from_impl(
-            explain_saliency::ExplainSaliencyFunc::new(catalog.clone()),
-        )),
-        Arc::new(ScalarUDF::new_from_impl(
-            explain_lime::ExplainLimeFunc::new(catalog.clone()),
-        )),
-        Arc::new(ScalarUDF::new_from_impl(fidelity::FidelityFunc::new(
-            catalog,
-        ))),
-    ]
+/// Adds the explainers and `fidelity`.
+pub fn register(lib: &mut Library) {
+    let catalog = lib.catalog();
+    lib.scalar(explain_random::ExplainRandomFunc::new(catalog.clone()))
+        .scalar(explain_pdp::ExplainPdpFunc::new(catalog.clone()))
+        .scalar(explain_saliency::ExplainSaliencyFunc::new(catalog.clone()))
+        .scalar(explain_lime::ExplainLimeFunc::new(catalog.clone()))
+        .scalar(fidelity::FidelityFunc::new(catalog));
 }

@@ -96,6 +96,19 @@ pub trait ModelCatalog: Send + Sync + Debug {
     }
 }
 
+/// A catalog without models, for building a [`crate::Library`] only to read its model types
+/// and documentation: every lookup is an error.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoModels;
+
+impl ModelCatalog for NoModels {
+    fn model(&self, name: &str) -> Result<Arc<LoadedModel>> {
+        Err(DataFusionError::Plan(format!(
+            "model '{name}' not found: no model store is attached"
+        )))
+    }
+}
+
 /// The cancellation of one statement (see [`ModelCatalog::cancel_token`]).
 #[derive(Clone, Debug)]
 pub struct CancelToken {

@@ -32,35 +32,18 @@ pub mod tau_ap;
 pub mod tau_ap_a;
 pub mod tau_ap_b;
 
-use std::sync::Arc;
-
-use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
-
+use crate::library::Library;
 use adapter::{Coefficient, RankAggregate, RankScalar};
 
-fn pair<C: Coefficient>() -> (Arc<ScalarUDF>, Arc<AggregateUDF>) {
-    (
-        Arc::new(ScalarUDF::new_from_impl(RankScalar::<C>::new())),
-        Arc::new(AggregateUDF::new_from_impl(RankAggregate::<C>::new())),
-    )
-}
-
-fn all() -> Vec<(Arc<ScalarUDF>, Arc<AggregateUDF>)> {
-    vec![
-        pair::<tau_ap::TauAp>(),
-        pair::<tau_ap_a::TauApA>(),
-        pair::<tau_ap_b::TauApB>(),
-        pair::<kendall_tau_b::KendallTauB>(),
-        pair::<spearman::Spearman>(),
-    ]
-}
-
-/// The list forms.
-pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    all().into_iter().map(|(s, _)| s).collect()
-}
-
-/// The aggregate forms.
-pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    all().into_iter().map(|(_, a)| a).collect()
+/// Adds the rank-correlation functions (a scalar and an aggregate per coefficient).
+pub fn register(lib: &mut Library) {
+    fn pair<C: Coefficient>(lib: &mut Library) {
+        lib.scalar(RankScalar::<C>::new());
+        lib.aggregate(RankAggregate::<C>::new());
+    }
+    pair::<tau_ap::TauAp>(lib);
+    pair::<tau_ap_a::TauApA>(lib);
+    pair::<tau_ap_b::TauApB>(lib);
+    pair::<kendall_tau_b::KendallTauB>(lib);
+    pair::<spearman::Spearman>(lib);
 }

@@ -30,75 +30,38 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::{exec_err, plan_err};
 use datafusion::error::Result;
-use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
 
-use crate::model::{KeyColumn, KeyKind, LoadedModel, ModelCatalog, ModelType};
+use crate::library::Library;
+use crate::model::{KeyColumn, KeyKind, LoadedModel, ModelCatalog};
 use data::RecData;
 use recommender::Recommender;
 
-/// The recommender model types.
-pub fn model_types() -> Vec<Arc<dyn ModelType>> {
-    vec![
-        Arc::new(inn::InnType),
-        Arc::new(unn::UnnType),
-        Arc::new(fm::FmType),
-        Arc::new(ncf::NcfType),
-        Arc::new(wrmf::WrmfType),
-        Arc::new(mostpop::MostPopType),
-        Arc::new(random::RandomType),
-    ]
-}
-
-/// The recommender functions.
-pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
-    let mut udfs = vec![
-        Arc::new(ScalarUDF::new_from_impl(score::ScoreFunc::new(
-            catalog.clone(),
-        ))),
-        Arc::new(ScalarUDF::new_from_impl(score_tags::ScoreTagsFunc::new(
-            catalog.clone(),
-        ))),
-        Arc::new(ScalarUDF::new_from_impl(
-            mainstreaminess::MainstreaminessFunc::new(catalog),
-        )),
-    ];
-    udfs.extend(eval::scalar_functions());
-    udfs
-}
-
-/// The recommender aggregate functions.
-pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    eval::aggregate_functions()
-}
-
-/// The recommender table functions, by name.
-pub fn table_functions(
-    catalog: Arc<dyn ModelCatalog>,
-) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    let mut udtfs: Vec<(&'static str, Arc<dyn TableFunctionImpl>)> = vec![
-        (
-            "recommend",
-            Arc::new(recommend::RecommendFunc::new(catalog.clone())),
-        ),
-        ("factors", Arc::new(factors::FactorsFunc::new(catalog))),
-    ];
-    udtfs.extend(eval::table_functions());
-    udtfs
-}
-
-/// The documentation of the recommender table functions, by name (DataFusion's table functions
-/// carry none themselves).
-pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
-    static RECOMMEND: recommend::RecommendDoc = recommend::RecommendDoc;
-    static FACTORS: factors::FactorsDoc = factors::FactorsDoc;
-    let mut docs: Vec<(&'static str, &'static Documentation)> = Vec::new();
-    docs.extend(RECOMMEND.documentation().map(|d| ("recommend", d)));
-    docs.extend(FACTORS.documentation().map(|d| ("factors", d)));
-    docs.extend(eval::table_function_docs());
-    docs
+/// Adds the recommender model types and the functions that use and evaluate them.
+pub fn register(lib: &mut Library) {
+    lib.model_type(inn::InnType)
+        .model_type(unn::UnnType)
+        .model_type(fm::FmType)
+        .model_type(ncf::NcfType)
+        .model_type(wrmf::WrmfType)
+        .model_type(mostpop::MostPopType)
+        .model_type(random::RandomType);
+    let catalog = lib.catalog();
+    lib.scalar(score::ScoreFunc::new(catalog.clone()))
+        .scalar(score_tags::ScoreTagsFunc::new(catalog.clone()))
+        .scalar(mainstreaminess::MainstreaminessFunc::new(catalog.clone()));
+    lib.table(
+        "recommend",
+        recommend::RecommendFunc::new(catalog.clone()),
+        recommend::RecommendDoc.documentation(),
+    );
+    lib.table(
+        "factors",
+        factors::FactorsFunc::new(catalog),
+        factors::FactorsDoc.documentation(),
+    );
+    eval::register(lib);
 }
 
 /// The model called `name`, checked to be a recommender; `function` names the caller in errors.

@@ -26,80 +26,52 @@ mod table_args;
 pub mod tsne;
 pub mod variance_components;
 
-use std::sync::Arc;
+use crate::library::Library;
 
-use datafusion::catalog::TableFunctionImpl;
-use datafusion::logical_expr::Documentation;
-
-use crate::model::{ModelCatalog, ModelType};
-
-/// The statistical model types (`lmer`).
-pub fn model_types() -> Vec<Arc<dyn ModelType>> {
-    vec![Arc::new(lmer::LmerType)]
-}
-
-/// Every statistics table function, by name. The mixed-model functions look models up in
-/// `catalog`.
-pub fn table_functions(
-    catalog: Arc<dyn ModelCatalog>,
-) -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    let mut udtfs: Vec<(&'static str, Arc<dyn TableFunctionImpl>)> = vec![
-        (
-            "fixed_effects",
-            Arc::new(fixed_effects::FixedEffectsFunc::new(catalog.clone())),
-        ),
-        (
-            "variance_components",
-            Arc::new(variance_components::VarianceComponentsFunc::new(
-                catalog.clone(),
-            )),
-        ),
-        (
-            "random_effects",
-            Arc::new(random_effects::RandomEffectsFunc::new(catalog.clone())),
-        ),
-        (
-            "model_fit",
-            Arc::new(model_fit::ModelFitFunc::new(catalog.clone())),
-        ),
-        (
-            "emmeans",
-            Arc::new(emmeans::EmmeansFunc::new(catalog.clone())),
-        ),
-        (
-            "emmeans_pairs",
-            Arc::new(emmeans_pairs::EmmeansPairsFunc::new(catalog.clone())),
-        ),
-        (
-            "bootstrap_ci",
-            Arc::new(bootstrap_ci::BootstrapCiFunc::new(catalog)),
-        ),
-    ];
-    udtfs.extend(design::table_functions());
-    udtfs.push(("tsne", Arc::new(tsne::function::TsneFunc)));
-    udtfs
-}
-
-/// The documentation of the statistics table functions, by name.
-pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
-    static FIXED: fixed_effects::FixedEffectsDoc = fixed_effects::FixedEffectsDoc;
-    static VARCOMP: variance_components::VarianceComponentsDoc =
-        variance_components::VarianceComponentsDoc;
-    static RANEF: random_effects::RandomEffectsDoc = random_effects::RandomEffectsDoc;
-    static FIT: model_fit::ModelFitDoc = model_fit::ModelFitDoc;
-    static EMM: emmeans::EmmeansDoc = emmeans::EmmeansDoc;
-    static PAIRS: emmeans_pairs::EmmeansPairsDoc = emmeans_pairs::EmmeansPairsDoc;
-    static BOOT: bootstrap_ci::BootstrapCiDoc = bootstrap_ci::BootstrapCiDoc;
-    let mut docs: Vec<(&'static str, &'static Documentation)> = Vec::new();
-    docs.extend(FIXED.documentation().map(|d| ("fixed_effects", d)));
-    docs.extend(VARCOMP.documentation().map(|d| ("variance_components", d)));
-    docs.extend(RANEF.documentation().map(|d| ("random_effects", d)));
-    docs.extend(FIT.documentation().map(|d| ("model_fit", d)));
-    docs.extend(EMM.documentation().map(|d| ("emmeans", d)));
-    docs.extend(PAIRS.documentation().map(|d| ("emmeans_pairs", d)));
-    docs.extend(BOOT.documentation().map(|d| ("bootstrap_ci", d)));
-    docs.extend(design::table_function_docs());
-    static TSNE: tsne::function::TsneFunc = tsne::function::TsneFunc;
-    docs.extend(TSNE.documentation().map(|d| ("tsne", d)));
-    docs
+/// Adds the `lmer` model type, the functions that read its fits, the sequential designs and
+/// t-SNE.
+pub fn register(lib: &mut Library) {
+    lib.model_type(lmer::LmerType);
+    let catalog = lib.catalog();
+    lib.table(
+        "fixed_effects",
+        fixed_effects::FixedEffectsFunc::new(catalog.clone()),
+        fixed_effects::FixedEffectsDoc.documentation(),
+    );
+    lib.table(
+        "variance_components",
+        variance_components::VarianceComponentsFunc::new(catalog.clone()),
+        variance_components::VarianceComponentsDoc.documentation(),
+    );
+    lib.table(
+        "random_effects",
+        random_effects::RandomEffectsFunc::new(catalog.clone()),
+        random_effects::RandomEffectsDoc.documentation(),
+    );
+    lib.table(
+        "model_fit",
+        model_fit::ModelFitFunc::new(catalog.clone()),
+        model_fit::ModelFitDoc.documentation(),
+    );
+    lib.table(
+        "emmeans",
+        emmeans::EmmeansFunc::new(catalog.clone()),
+        emmeans::EmmeansDoc.documentation(),
+    );
+    lib.table(
+        "emmeans_pairs",
+        emmeans_pairs::EmmeansPairsFunc::new(catalog.clone()),
+        emmeans_pairs::EmmeansPairsDoc.documentation(),
+    );
+    lib.table(
+        "bootstrap_ci",
+        bootstrap_ci::BootstrapCiFunc::new(catalog),
+        bootstrap_ci::BootstrapCiDoc.documentation(),
+    );
+    design::register(lib);
+    lib.table(
+        "tsne",
+        tsne::function::TsneFunc,
+        tsne::function::TsneFunc.documentation(),
+    );
 }

@@ -20,42 +20,17 @@ pub mod kernels;
 pub mod ndcg;
 pub mod ndiv;
 
-use std::sync::Arc;
-
-use datafusion::catalog::TableFunctionImpl;
-use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
-
+use crate::library::Library;
 use item_counts::ItemCountAggregate;
 
-/// The evaluation scalar functions.
-pub fn scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    vec![Arc::new(ScalarUDF::new_from_impl(ndcg::NdcgFunc::new()))]
-}
-
-/// The evaluation aggregate functions.
-pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    vec![
-        Arc::new(AggregateUDF::new_from_impl(
-            ItemCountAggregate::<ndiv::Ndiv>::new(),
-        )),
-        Arc::new(AggregateUDF::new_from_impl(
-            ItemCountAggregate::<ediv::Ediv>::new(),
-        )),
-    ]
-}
-
-/// The evaluation table functions, by name.
-pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![("holdout_split", Arc::new(holdout_split::HoldoutSplitFunc))]
-}
-
-/// The documentation of the evaluation table functions, by name (DataFusion's table functions
-/// carry none themselves).
-pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
-    static SPLIT: holdout_split::HoldoutSplitFunc = holdout_split::HoldoutSplitFunc;
-    SPLIT
-        .documentation()
-        .map(|d| ("holdout_split", d))
-        .into_iter()
-        .collect()
+/// Adds the evaluation functions: `ndcg`, `ndiv`, `ediv` and `holdout_split`.
+pub fn register(lib: &mut Library) {
+    lib.scalar(ndcg::NdcgFunc::new());
+    lib.aggregate(ItemCountAggregate::<ndiv::Ndiv>::new());
+    lib.aggregate(ItemCountAggregate::<ediv::Ediv>::new());
+    lib.table(
+        "holdout_split",
+        holdout_split::HoldoutSplitFunc,
+        holdout_split::HoldoutSplitFunc.documentation(),
+    );
 }

@@ -18,31 +18,20 @@ pub mod design_aliasing;
 pub mod kernels;
 pub mod sequential_design;
 
-use std::sync::Arc;
-
-use datafusion::catalog::TableFunctionImpl;
-use datafusion::logical_expr::Documentation;
-
+use crate::library::Library;
 use design_aliasing::DesignAliasingFunc;
 use sequential_design::SequentialDesignFunc;
 
-/// The design table functions, by name.
-pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
-    vec![
-        ("sequential_design", Arc::new(SequentialDesignFunc)),
-        ("design_aliasing", Arc::new(DesignAliasingFunc)),
-    ]
-}
-
-/// Their documentation, by name (DataFusion's table functions carry none themselves).
-pub fn table_function_docs() -> Vec<(&'static str, &'static Documentation)> {
-    static DESIGN: SequentialDesignFunc = SequentialDesignFunc;
-    static ALIASING: DesignAliasingFunc = DesignAliasingFunc;
-    [
-        ("sequential_design", DESIGN.documentation()),
-        ("design_aliasing", ALIASING.documentation()),
-    ]
-    .into_iter()
-    .filter_map(|(name, doc)| doc.map(|d| (name, d)))
-    .collect()
+/// Adds `sequential_design` and `design_aliasing`.
+pub fn register(lib: &mut Library) {
+    lib.table(
+        "sequential_design",
+        SequentialDesignFunc,
+        SequentialDesignFunc.documentation(),
+    );
+    lib.table(
+        "design_aliasing",
+        DesignAliasingFunc,
+        DesignAliasingFunc.documentation(),
+    );
 }
