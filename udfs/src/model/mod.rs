@@ -21,7 +21,9 @@ use datafusion::error::{DataFusionError, Result};
 
 pub use capability::Capabilities;
 pub use key::{KeyColumn, KeyIndex, KeyKind, KeyRef};
-pub use options::{ModelOptions, OptionKind, OptionSpec, OptionValue, RawOptionValue};
+pub use options::{
+    FromOptionValue, ModelOptions, OptionKind, OptionSpec, OptionValue, RawOptionValue,
+};
 
 /// A trained model, as held in memory.
 ///

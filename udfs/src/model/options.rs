@@ -4,6 +4,13 @@
 //! type declares its options as [`OptionSpec`]s (kind, range, default, doc), and
 //! [`ModelOptions::validate`] checks every value against them, fills in defaults and reports the
 //! first problem by name. Model types then read typed values that are known to be valid.
+//!
+//! Each model type declares its options once, as a `&'static [OptionSpec]`, and reads them into
+//! one typed parameter struct (`impl TryFrom<&ModelOptions> for XxxParams`) with
+//! [`ModelOptions::value`] and [`ModelOptions::optional`]. A default is written only in the spec:
+//! `SHOW MODEL TYPES` shows it, [`ModelOptions::validate`] fills it in, and `value` reads it, so
+//! there is no second default to drift (an option read with `value` that has no default is a bug
+//! in the spec and is reported as one).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -176,6 +183,86 @@ impl ModelOptions {
     }
 }
 
+impl ModelOptions {
+    /// Option `name` as `T`. Options read this way have a default in their spec, so after
+    /// [`ModelOptions::validate`] they are present.
+    pub fn value<T: FromOptionValue>(&self, name: &str) -> datafusion::error::Result<T> {
+        match self.optional(name)? {
+            Some(v) => Ok(v),
+            None => Err(datafusion::error::DataFusionError::Internal(format!(
+                "option '{name}' has no value: it needs a default in its model type's spec, or \
+                 must be read with `optional`"
+            ))),
+        }
+    }
+
+    /// Option `name` as `T`, or `None` when it was not given and has no default.
+    pub fn optional<T: FromOptionValue>(&self, name: &str) -> datafusion::error::Result<Option<T>> {
+        self.values
+            .get(name)
+            .map(|v| T::from_value(v))
+            .transpose()
+            .map_err(|e| {
+                datafusion::error::DataFusionError::Internal(format!("option '{name}': {e}"))
+            })
+    }
+}
+
+/// A Rust type that a validated option value converts to ([`ModelOptions::value`]).
+pub trait FromOptionValue: Sized {
+    /// The value as `Self`, or what went wrong (a spec whose kind does not match the type).
+    fn from_value(value: &OptionValue) -> Result<Self, String>;
+}
+
+macro_rules! integer_option {
+    ($($t:ty),*) => {$(
+        impl FromOptionValue for $t {
+            fn from_value(value: &OptionValue) -> Result<Self, String> {
+                match value {
+                    OptionValue::Int(v) => <$t>::try_from(*v)
+                        .map_err(|_| format!("{v} does not fit {}", stringify!($t))),
+                    other => Err(format!("expected an integer, got {other}")),
+                }
+            }
+        }
+    )*};
+}
+integer_option!(i64, u64, usize, u32);
+
+impl FromOptionValue for f64 {
+    fn from_value(value: &OptionValue) -> Result<Self, String> {
+        match value {
+            OptionValue::Float(v) => Ok(*v),
+            OptionValue::Int(v) => Ok(*v as f64),
+            other => Err(format!("expected a number, got {other}")),
+        }
+    }
+}
+
+impl FromOptionValue for f32 {
+    fn from_value(value: &OptionValue) -> Result<Self, String> {
+        f64::from_value(value).map(|v| v as f32)
+    }
+}
+
+impl FromOptionValue for bool {
+    fn from_value(value: &OptionValue) -> Result<Self, String> {
+        match value {
+            OptionValue::Bool(v) => Ok(*v),
+            other => Err(format!("expected true or false, got {other}")),
+        }
+    }
+}
+
+impl FromOptionValue for String {
+    fn from_value(value: &OptionValue) -> Result<Self, String> {
+        match value {
+            OptionValue::Text(v) => Ok(v.clone()),
+            other => Err(format!("expected text, got {other}")),
+        }
+    }
+}
+
 fn check(spec: &OptionSpec, raw: &RawOptionValue) -> Result<OptionValue, String> {
     let name = spec.name;
     let text = match raw {
@@ -308,6 +395,21 @@ mod tests {
         assert_eq!(o.float("lr"), Some(0.001));
         assert_eq!(o.text("solver"), Some("cholesky"));
         assert_eq!(o.text("tags"), None);
+    }
+
+    #[test]
+    fn typed_values_come_from_the_spec_defaults() {
+        let o = ModelOptions::validate("t", SPECS, &[]).unwrap();
+        assert_eq!(o.value::<usize>("dim").unwrap(), 64);
+        assert_eq!(o.value::<f64>("lr").unwrap(), 0.001);
+        assert_eq!(o.value::<String>("solver").unwrap(), "cg");
+        assert_eq!(o.optional::<String>("tags").unwrap(), None);
+        // No default: `value` reports the spec bug by name.
+        let e = o.value::<String>("tags").unwrap_err().to_string();
+        assert!(e.contains("option 'tags' has no value"), "{e}");
+        // A spec kind that does not match the Rust type is reported, not converted.
+        let e = o.value::<bool>("dim").unwrap_err().to_string();
+        assert!(e.contains("option 'dim': expected true or false"), "{e}");
     }
 
     #[test]

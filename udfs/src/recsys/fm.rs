@@ -216,7 +216,7 @@ impl ModelType for FmType {
     fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
         let start = Instant::now();
         let (rec, training) = RecData::from_training("fm", data, Tags::Required, &ctx.control)?;
-        let opts = NeuralOptions::from(ctx.options);
+        let opts = NeuralOptions::try_from(ctx.options)?;
         super::train::memory::check_neural("fm", &rec, ctx.options, 0, ctx.memory_limit)?;
         super::train::memory::check_als("fm", &rec, opts.dim, ctx.memory_limit)?;
         let mut rng = Rng::new(opts.seed);

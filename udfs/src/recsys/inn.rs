@@ -55,7 +55,7 @@ impl Inn {
         options: &ModelOptions,
         ctx: &TrainContext<'_>,
     ) -> Result<(Inn, bool)> {
-        let opts = svd_options(options);
+        let opts = svd_options(options)?;
         let op = SparseOp::new(data.t.clone()).map_err(|e| kernel_err("inn", e))?;
         let svd = svd_with_progress("inn", &op, &opts, &ctx.control)?;
         let k = svd.s.len();

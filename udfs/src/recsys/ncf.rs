@@ -23,7 +23,6 @@ use super::neural::{
 };
 use super::recommender::{Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
-use super::train::int_option;
 use crate::common::rng::Rng;
 use crate::common::tensors::{index, matrix_f32, to_f32_vec, DeviceTensors};
 use crate::model::{
@@ -336,8 +335,8 @@ impl ModelType for NcfType {
     fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
         let start = Instant::now();
         let (rec, training) = RecData::from_training("ncf", data, Tags::Required, &ctx.control)?;
-        let opts = NeuralOptions::from(ctx.options);
-        let hidden = int_option(ctx.options, "hidden", 1024) as usize;
+        let opts = NeuralOptions::try_from(ctx.options)?;
+        let hidden: usize = ctx.options.value("hidden")?;
         super::train::memory::check_neural("ncf", &rec, ctx.options, hidden, ctx.memory_limit)?;
         super::train::memory::check_als("ncf", &rec, opts.dim, ctx.memory_limit)?;
         let mut rng = Rng::new(opts.seed);

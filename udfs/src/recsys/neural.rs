@@ -28,7 +28,6 @@ use tch::{Device, Kind, Tensor};
 use super::data::RecData;
 use super::kernels::als::AlsOptions;
 use super::tensors::TagInput;
-use super::train::{float_option, int_option};
 use super::wrmf::run_als;
 use crate::common::rng::Rng;
 use crate::common::tensors::{index, torch_err, DeviceTensors};
@@ -92,19 +91,22 @@ pub struct NeuralOptions {
     pub init_alpha: f64,
 }
 
-impl NeuralOptions {
-    pub fn from(options: &ModelOptions) -> NeuralOptions {
-        NeuralOptions {
-            dim: int_option(options, "dim", 64) as usize,
-            epochs: int_option(options, "epochs", 10) as usize,
-            lr: float_option(options, "lr", 0.01),
-            l2: float_option(options, "l2", 0.0),
-            negatives: int_option(options, "negatives", 10) as usize,
-            batch_size: int_option(options, "batch_size", 1024) as usize,
-            seed: int_option(options, "seed", 42) as u64,
-            init_iterations: int_option(options, "init_iterations", 15) as usize,
-            init_alpha: float_option(options, "init_alpha", 1.0),
-        }
+impl TryFrom<&ModelOptions> for NeuralOptions {
+    type Error = datafusion::error::DataFusionError;
+
+    /// The options of [`NEURAL_OPTIONS`] (NCF's spec changes two defaults), read once.
+    fn try_from(options: &ModelOptions) -> Result<NeuralOptions> {
+        Ok(NeuralOptions {
+            dim: options.value("dim")?,
+            epochs: options.value("epochs")?,
+            lr: options.value("lr")?,
+            l2: options.value("l2")?,
+            negatives: options.value("negatives")?,
+            batch_size: options.value("batch_size")?,
+            seed: options.value("seed")?,
+            init_iterations: options.value("init_iterations")?,
+            init_alpha: options.value("init_alpha")?,
+        })
     }
 }
 

@@ -141,7 +141,7 @@ impl ModelType for RandomType {
     fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
         let start = Instant::now();
         let (rec, training) = RecData::from_training("random", data, Tags::Optional, &ctx.control)?;
-        let seed = ctx.options.int("seed").unwrap_or(42) as u64;
+        let seed: u64 = ctx.options.value("seed")?;
         ctx.control.progress(&format!(
             "random: {} users, {} items in {:.2} s",
             rec.n_users(),

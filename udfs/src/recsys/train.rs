@@ -29,15 +29,6 @@ pub fn callback_err(e: DataFusionError) -> KernelError {
     }
 }
 
-/// An integer option that has a default (validated earlier, so present).
-pub fn int_option(options: &ModelOptions, name: &str, default: i64) -> i64 {
-    options.int(name).unwrap_or(default)
-}
-
-/// A float option that has a default.
-pub fn float_option(options: &ModelOptions, name: &str, default: f64) -> f64 {
-    options.float(name).unwrap_or(default)
-}
 
 /// Truncated SVD of `op` with progress lines every 10 iterations and Ctrl-C between iterations.
 pub fn svd_with_progress(
@@ -87,12 +78,12 @@ pub mod memory {
     use crate::recsys::data::RecData;
 
     /// The options named in the error, with their values (those given or the defaults).
-    fn named(options: &ModelOptions, names: &[(&str, i64)]) -> String {
-        names
+    fn named(options: &ModelOptions, names: &[&str]) -> Result<String> {
+        Ok(names
             .iter()
-            .map(|&(n, d)| format!("{n} = {}", options.int(n).unwrap_or(d)))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .map(|&n| Ok(format!("{n} = {}", options.value::<i64>(n)?)))
+            .collect::<Result<Vec<_>>>()?
+            .join(", "))
     }
 
     /// SVD models (inn, unn): the randomised SVD's bases and the factor matrices, about six
@@ -103,13 +94,12 @@ pub mod memory {
         options: &ModelOptions,
         limit: u64,
     ) -> Result<()> {
-        let rank =
-            (options.int("dim").unwrap_or(64) + options.int("svd_oversample").unwrap_or(10)) as f64;
+        let rank = (options.value::<i64>("dim")? + options.value::<i64>("svd_oversample")?) as f64;
         let entities = (data.n_users() + data.n_items() + data.n_tags()) as f64;
         crate::engine::check_memory(
             &format!(
                 "{label}: options {}",
-                named(options, &[("dim", 64), ("svd_oversample", 10)])
+                named(options, &["dim", "svd_oversample"])?
             ),
             6.0 * entities * rank * 8.0,
             limit,
@@ -140,21 +130,21 @@ pub mod memory {
         hidden: usize,
         limit: u64,
     ) -> Result<()> {
-        let dim = options.int("dim").unwrap_or(64) as f64;
-        let batch = options.int("batch_size").unwrap_or(1024) as f64;
-        let negatives = options.int("negatives").unwrap_or(10) as f64;
+        let dim = options.value::<f64>("dim")?;
+        let batch = options.value::<f64>("batch_size")?;
+        let negatives = options.value::<f64>("negatives")?;
         let rows = batch.min(data.r.nnz().max(1) as f64) * (1.0 + negatives);
         let entities = (data.n_users() + data.n_items() + data.n_tags()) as f64;
         let h = hidden as f64;
         let params = 4.0 * 4.0 * (entities * (dim + 1.0) + 2.0 * dim * h + h);
         let tags_per_item = data.t.nnz() as f64 / data.n_items().max(1) as f64;
         let per_row = 2.0 * 4.0 * (8.0 * dim + 3.0 * h) + 20.0 * tags_per_item + 16.0;
-        let mut names = vec![("dim", 64), ("batch_size", 1024), ("negatives", 10)];
+        let mut names = vec!["dim", "batch_size", "negatives"];
         if hidden > 0 {
-            names.push(("hidden", 1024));
+            names.push("hidden");
         }
         crate::engine::check_memory(
-            &format!("{label}: options {}", named(options, &names)),
+            &format!("{label}: options {}", named(options, &names)?),
             params + rows * per_row,
             limit,
         )
@@ -187,13 +177,14 @@ pub fn tag_projection(svd: &Svd) -> DMatrix<f64> {
     w
 }
 
-/// The options every SVD-based model shares, read into kernel options.
-pub fn svd_options(options: &ModelOptions) -> SvdOptions {
-    SvdOptions {
-        rank: int_option(options, "dim", 64) as usize,
-        oversample: int_option(options, "svd_oversample", 10) as usize,
-        max_iter: int_option(options, "svd_iterations", 200) as usize,
-        tol: float_option(options, "svd_tol", 1e-10),
-        seed: int_option(options, "seed", 42) as u64,
-    }
+/// The options every SVD-based model shares (`inn`, `unn`; spec [`super::inn::SVD_OPTIONS`]),
+/// read into kernel options.
+pub fn svd_options(options: &ModelOptions) -> Result<SvdOptions> {
+    Ok(SvdOptions {
+        rank: options.value("dim")?,
+        oversample: options.value("svd_oversample")?,
+        max_iter: options.value("svd_iterations")?,
+        tol: options.value("svd_tol")?,
+        seed: options.value("seed")?,
+    })
 }

@@ -77,7 +77,7 @@ impl Unn {
         options: &ModelOptions,
         ctx: &TrainContext<'_>,
     ) -> Result<(Unn, bool)> {
-        let opts = svd_options(options);
+        let opts = svd_options(options)?;
         let r = SparseOp::new(data.r.clone()).map_err(|e| kernel_err("unn", e))?;
         let t = SparseOp::new(data.t.clone()).map_err(|e| kernel_err("unn", e))?;
         let op = ProductOp::new(r, t).map_err(|e| kernel_err("unn", e))?;

@@ -19,7 +19,7 @@ use super::data::{RecData, Tags};
 use super::kernels::als::{wrmf_cancellable, AlsOptions, Factors, Solver};
 use super::recommender::{Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
-use super::train::{callback_err, float_option, int_option, kernel_err};
+use super::train::{callback_err, kernel_err};
 use crate::common::tensors::{index, matrix_f32, DeviceTensors};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TaskControl,
@@ -43,22 +43,27 @@ pub struct Wrmf {
     tensors: DeviceTensors,
 }
 
-/// ALS settings from the model options (shared with FM and NCF, which start from WRMF).
-pub fn als_options(options: &ModelOptions, dim: usize) -> AlsOptions {
-    let solver = match options.text("solver") {
-        Some("cholesky") => Solver::Cholesky,
-        _ => Solver::ConjugateGradient {
-            steps: int_option(options, "cg_steps", 3) as usize,
-        },
-    };
-    AlsOptions {
-        factors: dim,
-        iterations: int_option(options, "iterations", 15) as usize,
-        alpha: float_option(options, "alpha", 1.0) as f32,
-        l2: float_option(options, "l2", 0.01) as f32,
-        solver,
-        seed: int_option(options, "seed", 42) as u64,
-        init_scale: 0.01,
+/// The hyper-parameters of `wrmf`: its options (spec [`OPTIONS`]) read into the ALS kernel's
+/// settings.
+impl TryFrom<&ModelOptions> for AlsOptions {
+    type Error = datafusion::error::DataFusionError;
+
+    fn try_from(options: &ModelOptions) -> Result<Self> {
+        let solver = match options.value::<String>("solver")?.as_str() {
+            "cholesky" => Solver::Cholesky,
+            _ => Solver::ConjugateGradient {
+                steps: options.value("cg_steps")?,
+            },
+        };
+        Ok(AlsOptions {
+            factors: options.value("dim")?,
+            iterations: options.value("iterations")?,
+            alpha: options.value("alpha")?,
+            l2: options.value("l2")?,
+            solver,
+            seed: options.value("seed")?,
+            init_scale: 0.01,
+        })
     }
 }
 
@@ -258,9 +263,9 @@ impl ModelType for WrmfType {
         let start = Instant::now();
         let (rec, mut training) =
             RecData::from_training("wrmf", data, Tags::Optional, &ctx.control)?;
-        let k = int_option(ctx.options, "dim", 64) as usize;
+        let opts = AlsOptions::try_from(ctx.options)?;
+        let k = opts.factors;
         super::train::memory::check_als("wrmf", &rec, k, ctx.memory_limit)?;
-        let opts = als_options(ctx.options, k);
         let (x, y, objective) = run_als("wrmf", &rec, &opts, &ctx.control)?;
         let fmt: Vec<String> = objective.iter().map(|o| format!("{o:.9e}")).collect();
         training.insert("objective per iteration".to_string(), fmt.join(", "));

@@ -220,29 +220,27 @@ fn column_len(c: &Column) -> usize {
     }
 }
 
-/// The fitting options from the model's validated options.
-pub(crate) fn lmm_options(options: &ModelOptions) -> LmmOptions {
+/// The fitting options from the model's validated options (spec [`OPTIONS`], which holds every
+/// default; the `formula` option is read where the model is trained).
+pub(crate) fn lmm_options(options: &ModelOptions) -> Result<LmmOptions> {
     let factors = options
-        .text("factors")
-        .unwrap_or("")
+        .optional::<String>("factors")?
+        .unwrap_or_default()
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let mut out = LmmOptions {
-        reml: options.bool("reml").unwrap_or(true),
+    Ok(LmmOptions {
+        reml: options.value("reml")?,
         factors,
-        df_method: match options.text("df_method") {
-            Some("asymptotic") => DfMethod::Asymptotic,
+        df_method: match options.value::<String>("df_method")?.as_str() {
+            "asymptotic" => DfMethod::Asymptotic,
             _ => DfMethod::Satterthwaite,
         },
-        ..LmmOptions::default()
-    };
-    if let Some(n) = options.int("max_evaluations") {
-        out.max_evaluations = n as usize;
-    }
-    out
+        max_evaluations: options.value("max_evaluations")?,
+        memory_limit: None,
+    })
 }
 
 impl ModelType for LmerType {
@@ -268,7 +266,7 @@ impl ModelType for LmerType {
         };
         let options = LmmOptions {
             memory_limit: Some(ctx.memory_limit),
-            ..lmm_options(ctx.options)
+            ..lmm_options(ctx.options)?
         };
         let frame = frame(data)?;
         let mut control =

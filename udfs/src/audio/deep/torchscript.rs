@@ -333,12 +333,12 @@ impl ModelType for TorchScriptType {
         let module = std::fs::read(path).map_err(|e| {
             DataFusionError::Plan(format!("cannot read the TorchScript file '{path}': {e}"))
         })?;
-        let input = match o.text("input") {
-            Some("waveform") => Input::Waveform,
+        let input = match o.value::<String>("input")?.as_str() {
+            "waveform" => Input::Waveform,
             _ => Input::StftDb,
         };
-        let crop = o.int("crop").unwrap_or(128) as usize;
-        let sample_rate = o.int("sample_rate").unwrap_or(22050) as u32;
+        let crop: usize = o.value("crop")?;
+        let sample_rate: u32 = o.value("sample_rate")?;
         // The probe clip, its spectrogram and one crop as a tensor, before the module runs.
         let probe_bytes = match input {
             Input::StftDb => {
