@@ -98,6 +98,45 @@ pub trait ModelCatalog: Send + Sync + Debug {
     }
 }
 
+/// A function's handle on the catalog it looks models up in. Two handles are equal when they
+/// are the same catalog, so a function that holds one derives `PartialEq`, `Eq` and `Hash`
+/// (DataFusion compares functions when it deduplicates expressions) instead of writing them.
+#[derive(Clone, Debug)]
+pub struct CatalogRef(pub Arc<dyn ModelCatalog>);
+
+impl CatalogRef {
+    pub fn as_ref(&self) -> &dyn ModelCatalog {
+        self.0.as_ref()
+    }
+
+    /// The address that identifies the catalog (the data pointer, without the vtable).
+    fn address(&self) -> *const () {
+        Arc::as_ptr(&self.0) as *const ()
+    }
+}
+
+impl std::ops::Deref for CatalogRef {
+    type Target = dyn ModelCatalog;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+impl PartialEq for CatalogRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.address(), other.address())
+    }
+}
+
+impl Eq for CatalogRef {}
+
+impl std::hash::Hash for CatalogRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.address().hash(state)
+    }
+}
+
 /// A catalog without models, for building a [`crate::Library`] only to read its model types
 /// and documentation: every lookup is an error.
 #[derive(Debug, Clone, Copy, Default)]

@@ -8,7 +8,6 @@
 //! with fewer than two items, or whose values (or whose items' popularities) are all tied, gets
 //! NULL, as does a user the model never saw.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
@@ -26,7 +25,7 @@ use crate::common::args::model_name_type;
 use super::recommender::Recommender;
 use super::{id_type, recommender_model};
 use crate::common::adapters::columnar;
-use crate::model::{KeyColumn, ModelCatalog};
+use crate::model::{CatalogRef, KeyColumn, ModelCatalog};
 use crate::ranking::kernels::kendall_tau_b;
 
 #[user_doc(
@@ -50,32 +49,18 @@ unknown users and users with fewer than two items or all-tied values.",
     argument(name = "model", description = "Name of a recommender model."),
     argument(name = "user", description = "User id (integer or text).")
 )]
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct MainstreaminessFunc {
     signature: Signature,
-    catalog: Arc<dyn ModelCatalog>,
+    catalog: CatalogRef,
 }
 
 impl MainstreaminessFunc {
     pub fn new(catalog: Arc<dyn ModelCatalog>) -> Self {
         Self {
             signature: Signature::user_defined(Volatility::Stable),
-            catalog,
+            catalog: CatalogRef(catalog),
         }
-    }
-}
-
-impl PartialEq for MainstreaminessFunc {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.catalog, &other.catalog)
-    }
-}
-
-impl Eq for MainstreaminessFunc {}
-
-impl Hash for MainstreaminessFunc {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        "mainstreaminess".hash(state);
     }
 }
 

@@ -1,6 +1,5 @@
 //! `score(model, user, item)`: a recommender's score for a (user, item) pair.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
@@ -20,7 +19,7 @@ use super::{check_kinds, id_type, recommender_model};
 use crate::common::adapters::columnar;
 use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
-use crate::model::{KeyColumn, ModelCatalog};
+use crate::model::{CatalogRef, KeyColumn, ModelCatalog};
 
 #[user_doc(
     doc_section(label = "Recommender Functions"),
@@ -45,32 +44,18 @@ the model never saw scores NULL, as do NULL arguments.",
     argument(name = "user", description = "User id (integer or text)."),
     argument(name = "item", description = "Item id (integer or text).")
 )]
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ScoreFunc {
     signature: Signature,
-    catalog: Arc<dyn ModelCatalog>,
+    catalog: CatalogRef,
 }
 
 impl ScoreFunc {
     pub fn new(catalog: Arc<dyn ModelCatalog>) -> Self {
         Self {
             signature: Signature::user_defined(Volatility::Stable),
-            catalog,
+            catalog: CatalogRef(catalog),
         }
-    }
-}
-
-impl PartialEq for ScoreFunc {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.catalog, &other.catalog)
-    }
-}
-
-impl Eq for ScoreFunc {}
-
-impl Hash for ScoreFunc {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        "score".hash(state);
     }
 }
 

@@ -6,7 +6,6 @@
 //! listed twice counts once); tags the model does not know are ignored, and a list with no known
 //! tag scores NULL. uNN, WRMF, MostPop and Random cannot score an unseen item and give NULL.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
@@ -27,7 +26,7 @@ use super::{id_type, recommender_model};
 use crate::common::adapters::columnar;
 use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
-use crate::model::{KeyColumn, ModelCatalog};
+use crate::model::{CatalogRef, KeyColumn, ModelCatalog};
 
 #[user_doc(
     doc_section(label = "Recommender Functions"),
@@ -51,32 +50,18 @@ NULL when no tag is known, for unknown users, and for models that cannot score u
         description = "List of tag ids (integer or text, as in the model's tags table)."
     )
 )]
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ScoreTagsFunc {
     signature: Signature,
-    catalog: Arc<dyn ModelCatalog>,
+    catalog: CatalogRef,
 }
 
 impl ScoreTagsFunc {
     pub fn new(catalog: Arc<dyn ModelCatalog>) -> Self {
         Self {
             signature: Signature::user_defined(Volatility::Stable),
-            catalog,
+            catalog: CatalogRef(catalog),
         }
-    }
-}
-
-impl PartialEq for ScoreTagsFunc {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.catalog, &other.catalog)
-    }
-}
-
-impl Eq for ScoreTagsFunc {}
-
-impl Hash for ScoreTagsFunc {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        "score_tags".hash(state);
     }
 }
 

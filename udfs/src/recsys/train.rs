@@ -29,7 +29,6 @@ pub fn callback_err(e: DataFusionError) -> KernelError {
     }
 }
 
-
 /// Truncated SVD of `op` with progress lines every 10 iterations and Ctrl-C between iterations.
 pub fn svd_with_progress(
     model_type: &str,
