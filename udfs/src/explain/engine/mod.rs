@@ -23,9 +23,9 @@
 //!   depend on which other rows share its batch.
 //!
 //! Layout: this file holds the explainer names ([`Method`]), the shared rules (truncation to ω,
-//! row seeds) and the dispatch ([`explain`], [`explain_each`]); [`options`] parses the
-//! explainers' options, [`batch`] scores many built tag vectors in bounded forward passes, and
-//! [`saliency`], [`lime`] and [`pdp`] drive one explainer each; [`fidelity`] rebuilds scores from
+//! row seeds) and the dispatch ([`explain`], [`explain_each`]); `options` parses the
+//! explainers' options, `batch` scores many built tag vectors in bounded forward passes, and
+//! `saliency`, `lime` and `pdp` drive one explainer each; `fidelity` rebuilds scores from
 //! explanations and measures fidelity.
 
 mod batch;

@@ -44,8 +44,8 @@
 //! source.
 //!
 //! Layout: this file holds the model type ([`VggType`]), its tasks and its options; the task
-//! networks are in [`network`], the model file in [`serialise`], the trained model's embedding
-//! and task outputs in [`inference`], and the training data and loop in [`train`].
+//! networks are in `network`, the model file in `serialise`, the trained model's embedding
+//! and task outputs in `inference`, and the training data and loop in `train`.
 
 mod inference;
 mod network;

@@ -32,7 +32,7 @@
 //! machines with and without them.
 //!
 //! Layout: this file holds the algorithm (options, factors, the iterations, the objective, the
-//! half-step driver); [`cholesky`] and [`cg`] are the two row solvers; [`simd`] is the
+//! half-step driver); `cholesky` and `cg` are the two row solvers; `simd` is the
 //! ALS-specific vector code (the `YᵀWY` update) and the dispatch of the hot loops to the
 //! instruction set chosen by [`crate::common::simd`], whose generic primitives (dot products,
 //! axpys) they use.

@@ -115,7 +115,8 @@ fn syrk_block_by_rows<S: AlsSimd>(
     }
 }
 
-/// The instruction set the kernels run with, chosen once from the CPU's features.
+/// The instruction set the kernels run with: AVX2+FMA where [`crate::common::simd::level`]
+/// (detected once per process) has it, else the portable code.
 #[derive(Clone, Copy)]
 pub(super) enum Isa {
     Portable,
