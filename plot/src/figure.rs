@@ -6,22 +6,12 @@ use crate::canvas::{group_color, Rgba};
 use crate::geometry::{self, AxisInput, Geometry, LayoutInput};
 use crate::marks::{build_marks, column_categories, Mark};
 use crate::prepare::{prepare, Levels, Skipped};
+pub use crate::scale::Scale;
 use crate::ticks::Tick;
 use crate::{Kind, PlotError, PlotSpec, Table};
 
 /// Share of the data span added on each side of a continuous axis.
 const EXPAND: f64 = 0.05;
-
-/// How positions on an axis map to values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scale {
-    /// Continuous, linear.
-    Linear,
-    /// Continuous, log10: axis space holds log10 of the values.
-    Log10,
-    /// Discrete categories at positions 0, 1, … in axis space.
-    Categorical,
-}
 
 /// One axis: shared by all panes, or with free scales by the panes of one
 /// facet column (x) or row (y).

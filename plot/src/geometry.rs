@@ -4,8 +4,8 @@
 //! panes, strips and the legend so nothing is clipped.
 
 use crate::canvas::Pt;
-use crate::figure::Scale;
 use crate::font::{cap_height, text_width, truncate};
+use crate::scale::Scale;
 use crate::ticks::{linear_labels, log_ticks, nice_step, nice_ticks, Tick};
 use crate::PlotError;
 

@@ -48,6 +48,7 @@ mod marks;
 mod prepare;
 mod raster;
 mod render;
+mod scale;
 mod spec;
 pub mod stats;
 mod svg;
@@ -56,9 +57,10 @@ pub mod ticks;
 
 pub use canvas::{group_color, Rgba};
 pub use error::PlotError;
-pub use figure::{layout, Axis, Figure, LegendEntry, Pane, Scale};
+pub use figure::{layout, Axis, Figure, LegendEntry, Pane};
 pub use marks::Mark;
 pub use prepare::{SkipReason, Skipped};
+pub use scale::Scale;
 pub use spec::{Kind, PlotSpec};
 pub use table::{Column, Table};
 

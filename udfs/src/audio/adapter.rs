@@ -30,7 +30,7 @@ use datafusion::logical_expr::{
 use rayon::prelude::*;
 
 use super::kernels::frames::Frames;
-use super::read_audio::SAMPLE_RATES;
+use super::rates::SAMPLE_RATES;
 use crate::common::adapters::columnar;
 use crate::engine::memory::{check_memory, memory_limit};
 use crate::model::ModelCatalog;

@@ -36,6 +36,7 @@ pub mod mix_noise;
 pub mod mp3_roundtrip;
 pub mod pitch_shift;
 pub mod predict;
+pub mod rates;
 pub mod read_audio;
 pub mod reconstruction_error;
 pub mod resample;

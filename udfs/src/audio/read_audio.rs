@@ -37,8 +37,9 @@ use crate::engine::memory::{check_memory, memory_limit};
 pub const NAME: &str = "read_audio";
 /// The sample rate clips are resampled to unless the call names another.
 pub const DEFAULT_SAMPLE_RATE: i64 = 22_050;
-/// The accepted range of sample rates.
-pub const SAMPLE_RATES: std::ops::RangeInclusive<i64> = 1_000..=384_000;
+/// The accepted range of sample rates (defined in [`super::rates`], which the Arrow adapter
+/// shares).
+pub use super::rates::SAMPLE_RATES;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),

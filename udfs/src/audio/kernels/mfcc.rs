@@ -167,7 +167,7 @@ impl Dct {
         }
         let mut out = Frames::zeros(frames.n_frames, self.n_out);
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") {
+        if crate::common::simd::level().has_avx2() {
             // SAFETY: the CPU supports AVX2, the only requirement of `apply_all_avx2`.
             unsafe { self.apply_all_avx2(frames, &mut out) };
             return Ok(out);
@@ -193,6 +193,34 @@ impl Dct {
         let rows = frames.data.chunks_exact(self.n_in);
         for (x, o) in rows.zip(out.data.chunks_exact_mut(self.n_out)) {
             self.apply_with(x, o, &mut folds);
+        }
+    }
+}
+
+/// The DCT's AVX2 path against its portable twin (see [`crate::common::simd`]'s rule).
+#[cfg(all(test, target_arch = "x86_64"))]
+mod simd_twins {
+    use super::*;
+    use crate::common::rng::Rng;
+
+    #[test]
+    fn the_avx2_dct_equals_the_portable_dct() {
+        if !crate::common::simd::level().has_avx2() {
+            return;
+        }
+        let mut rng = Rng::new(31);
+        for (n_in, n_out) in [(128, 25), (40, 13), (7, 7)] {
+            let dct = Dct::new(n_in, n_out).unwrap();
+            let n = 37;
+            let data = (0..n * n_in).map(|_| rng.normal() * 30.0).collect();
+            let frames = Frames::new(n, n_in, data).unwrap();
+            let mut portable = Frames::zeros(n, n_out);
+            dct.apply_all(&frames, &mut portable);
+            let mut avx2 = Frames::zeros(n, n_out);
+            // SAFETY: checked above that the CPU supports AVX2.
+            unsafe { dct.apply_all_avx2(&frames, &mut avx2) };
+            let bits = |f: &Frames| f.data.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&avx2), bits(&portable), "{n_in} → {n_out}");
         }
     }
 }

@@ -157,7 +157,7 @@ impl Resampler {
         padded.resize(input.len() + self.taps + 2, 0.0);
         let mut out = vec![0.0; m];
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx") {
+        if crate::common::simd::level().has_avx() {
             // SAFETY: the CPU supports AVX, the only requirement of `fill_avx`.
             return unsafe { self.fill_avx(&padded, &mut out) }.map(|()| out);
         }

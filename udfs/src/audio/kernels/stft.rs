@@ -398,7 +398,7 @@ impl<T: Real> Transform<T> {
         reduce: F,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if is_x86_feature_detected!("avx2") {
+        if crate::common::simd::level().has_avx2() {
             // SAFETY: the CPU supports AVX2, the only requirement of `run_avx2`.
             return unsafe { self.run_avx2(params, signal, spectrum, out, reduce) };
         }
@@ -537,7 +537,7 @@ pub fn power_to_db(
 /// it: the same operations, so the same results).
 fn log_f32<P: Fn(f64) -> f64>(data: &mut [f64], factor: f64, amin: f64, prepare: P) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx2") {
+    if crate::common::simd::level().has_avx2() {
         // SAFETY: the CPU supports AVX2, the only requirement of `log_f32_avx2`.
         return unsafe { log_f32_avx2(data, factor, amin, prepare) };
     }
@@ -559,6 +559,60 @@ fn log_f32_portable<P: Fn(f64) -> f64>(data: &mut [f64], factor: f64, amin: f64,
     for v in data.iter_mut() {
         let x = prepare(*v).max(amin) as f32;
         *v = factor * f64::from(super::fastlog::ln_f32(x));
+    }
+}
+
+/// The STFT's and the dB scaling's AVX2 paths against their portable twins (see
+/// [`crate::common::simd`]'s rule).
+#[cfg(all(test, target_arch = "x86_64"))]
+mod simd_twins {
+    use super::*;
+    use crate::common::rng::Rng;
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    fn twins<T: Real>(params: &StftParams, signal: &[f32], spectrum: Spectrum) {
+        let t = Transform::<T>::new(params);
+        let frames = params.n_frames(signal.len()).unwrap();
+        let keep = |s: &[T], o: &mut [f64]| {
+            for (d, &v) in o.iter_mut().zip(s) {
+                *d = v.widen();
+            }
+        };
+        let mut portable = Frames::zeros(frames, params.n_bins());
+        t.run_portable(params, signal, spectrum, &mut portable, keep);
+        let mut avx2 = Frames::zeros(frames, params.n_bins());
+        // SAFETY: the caller checked that the CPU supports AVX2.
+        unsafe { t.run_avx2(params, signal, spectrum, &mut avx2, keep) };
+        assert_eq!(
+            bits(&avx2.data),
+            bits(&portable.data),
+            "{params:?} {spectrum:?}"
+        );
+    }
+
+    #[test]
+    fn the_avx2_paths_equal_the_portable_paths() {
+        if !crate::common::simd::level().has_avx2() {
+            return;
+        }
+        let mut rng = Rng::new(17);
+        let signal: Vec<f32> = (0..9001).map(|_| rng.next_f32() * 2.0 - 1.0).collect();
+        for base in [StftParams::study(), StftParams::librosa(2048, 512)] {
+            for spectrum in [Spectrum::Magnitude, Spectrum::Power] {
+                twins::<f32>(&base, &signal, spectrum);
+                twins::<f64>(&base, &signal, spectrum);
+            }
+        }
+        let data: Vec<f64> = (0..5000).map(|_| rng.normal() * 10.0).collect();
+        let mut portable = data.clone();
+        log_f32_portable(&mut portable, 20.0, 1e-5, f64::abs);
+        let mut avx2 = data;
+        // SAFETY: checked above that the CPU supports AVX2.
+        unsafe { log_f32_avx2(&mut avx2, 20.0, 1e-5, f64::abs) };
+        assert_eq!(bits(&avx2), bits(&portable));
     }
 }
 

@@ -1,0 +1,220 @@
+//! Fidelity: scores rebuilt from explanations (ĝ_i = θ · T_i) against the recommender's ranking
+//! of each user's candidates, by τ_AP,a.
+
+use datafusion::error::Result;
+use tch::Device;
+
+use super::lime::lime_each;
+use super::options::ExplainOptions;
+use super::pdp::PdpCache;
+use super::{canonical_sum, explain_each, Explanation, Method};
+use crate::recsys::recommender::{Cancel, Recommender};
+
+/// ĝ_i = θ · T_i for an explanation and an item.
+/// The terms θ_t · T_i,t are summed in a canonical order (ascending), so that items whose terms
+/// are equal get exactly equal ĝ, which τ_AP,a then treats as tied.
+pub fn rebuilt_score(rec: &dyn Recommender, theta: &Explanation, item: u32) -> f64 {
+    let (tags, weights) = rec.data().t.row(item as usize);
+    canonical_sum(
+        theta
+            .iter()
+            .filter_map(|&(t, w)| tags.binary_search(&t).ok().map(|p| w * weights[p] as f64))
+            .collect(),
+    )
+}
+
+/// The rebuilt scores ĝ of each row at each of its complexities `omegas[row]`: θ · T_i of the
+/// explanation ([`rebuilt_score`]), except for LIME, where ĝ is the sum of the surrogate's
+/// undivided coefficients of the tags the explanation keeps (see [`lime_each`]).
+#[allow(clippy::too_many_arguments)]
+fn rebuilt_each(
+    rec: &dyn Recommender,
+    device: Device,
+    method: Method,
+    rows: &[(u32, u32)],
+    omegas: &[Vec<usize>],
+    opts: &ExplainOptions,
+    pdp_cache: &PdpCache,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Vec<f64>>> {
+    if method == Method::Lime {
+        return Ok(lime_each(rec, device, rows, omegas, opts, cancelled)?
+            .into_iter()
+            .map(|per_omega| per_omega.into_iter().map(|(_, g)| g).collect())
+            .collect());
+    }
+    let explanations = explain_each(
+        rec, device, method, rows, omegas, opts, pdp_cache, cancelled,
+    )?;
+    Ok(rows
+        .iter()
+        .zip(explanations)
+        .map(|(&(_, i), per_omega)| {
+            per_omega
+                .iter()
+                .map(|theta| rebuilt_score(rec, theta, i))
+                .collect()
+        })
+        .collect())
+}
+
+/// Users whose candidates [`fidelity_queries`] scores, explains and measures together: bounds
+/// the memory of the score matrix (users × items) and the time between cancellation checks.
+const FIDELITY_USERS: usize = 64;
+
+/// Fidelity (eq. 5.21) of `method` for each user of `users` at complexity `omega`: see
+/// [`fidelity_queries`].
+#[allow(clippy::too_many_arguments)]
+pub fn fidelity(
+    rec: &dyn Recommender,
+    device: Device,
+    method: Method,
+    users: &[u32],
+    omega: usize,
+    n_items: usize,
+    opts: &ExplainOptions,
+    pdp_cache: &PdpCache,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Option<f64>>> {
+    let queries: Vec<(u32, usize)> = users.iter().map(|&u| (u, omega)).collect();
+    fidelity_queries(
+        rec, device, method, &queries, n_items, opts, pdp_cache, cancelled,
+    )
+}
+
+/// Fidelity (eq. 5.21) of `method` for each (user, ω) of `queries`: the user's top-`n` unseen
+/// items by f are the reference list; each item's rebuilt score ĝ_i = θ · T_i (θ of the item
+/// for local explainers, of the user for PDP) is the approximation; fidelity = τ_AP,a(f, ĝ).
+/// Items with equal f keep the order of the top-n list (τ_AP,a needs a reference without ties).
+/// `None` for a user with fewer than 2 candidate items. The queries of one user share its
+/// candidate list and, for LIME, its scored perturbations ([`explain_each`]).
+#[allow(clippy::too_many_arguments)]
+pub fn fidelity_queries(
+    rec: &dyn Recommender,
+    device: Device,
+    method: Method,
+    queries: &[(u32, usize)],
+    n_items: usize,
+    opts: &ExplainOptions,
+    pdp_cache: &PdpCache,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Option<f64>>> {
+    // Distinct users in order of first appearance, each with its distinct ωs.
+    let mut users: Vec<u32> = Vec::new();
+    let mut user_omegas: Vec<Vec<usize>> = Vec::new();
+    let mut position = std::collections::HashMap::new();
+    for &(u, omega) in queries {
+        let p = *position.entry(u).or_insert_with(|| {
+            users.push(u);
+            user_omegas.push(Vec::new());
+            users.len() - 1
+        });
+        if !user_omegas[p].contains(&omega) {
+            user_omegas[p].push(omega);
+        }
+    }
+    let block = FIDELITY_USERS.min(users.len());
+    let n_items = n_items.min(rec.data().n_items());
+    let most_omegas = user_omegas.iter().map(Vec::len).max().unwrap_or(0);
+    // Per block: the score matrix (f64 and the model's f32) over all items; per candidate its
+    // row, list entry and ωs, and one explanation of at most the item's tags per ω.
+    let max_tags = (0..rec.data().n_items())
+        .map(|i| rec.data().t.row(i).0.len())
+        .max()
+        .unwrap_or(0);
+    let largest_omega = user_omegas.iter().flatten().copied().max().unwrap_or(1);
+    let entries = if method == Method::Pdp {
+        rec.data().n_tags()
+    } else {
+        max_tags
+    }
+    .min(largest_omega);
+    let per_candidate = 48.0 + most_omegas as f64 * (40.0 + 16.0 * entries as f64);
+    crate::engine::check_memory(
+        &format!("fidelity over {n_items} candidate items per user"),
+        block as f64 * (12.0 * rec.data().n_items() as f64 + n_items as f64 * per_candidate),
+        opts.memory_limit,
+    )?;
+    let mut by_user: Vec<Vec<Option<f64>>> = Vec::with_capacity(users.len());
+    for (block_users, block_omegas) in users
+        .chunks(FIDELITY_USERS)
+        .zip(user_omegas.chunks(FIDELITY_USERS))
+    {
+        cancelled()?;
+        let lists = crate::recsys::recommend::top_k_cancellable(
+            rec,
+            device,
+            n_items,
+            true,
+            block_users,
+            cancelled,
+        )?;
+        let mut rows = Vec::new();
+        let mut row_omegas = Vec::new();
+        for ((&u, (items, _)), omegas) in block_users.iter().zip(&lists).zip(block_omegas) {
+            rows.extend(items.iter().map(|&i| (u, i)));
+            row_omegas.extend(std::iter::repeat_n(omegas.clone(), items.len()));
+        }
+        let rebuilt = rebuilt_each(
+            rec,
+            device,
+            method,
+            &rows,
+            &row_omegas,
+            opts,
+            pdp_cache,
+            cancelled,
+        )?;
+        // Fidelity of each (user, ω).
+        let mut at = 0;
+        for ((items, _), omegas) in lists.iter().zip(block_omegas) {
+            let g_rows = &rebuilt[at..at + items.len()];
+            at += items.len();
+            // The reference is the recommender's ranking of the candidates, best first (equal
+            // scores in the order the top-n list gives them): τ_AP,a depends only on the
+            // reference's order, and so needs no ties in it.
+            let reference: Vec<f64> = (0..items.len()).map(|k| (items.len() - k) as f64).collect();
+            by_user.push(
+                (0..omegas.len())
+                    .map(|k| {
+                        let g: Vec<f64> = g_rows.iter().map(|per_omega| per_omega[k]).collect();
+                        fidelity_of(&reference, &g)
+                    })
+                    .collect(),
+            );
+        }
+    }
+    Ok(queries
+        .iter()
+        .map(|(u, omega)| {
+            let p = position[u];
+            let k = user_omegas[p].iter().position(|o| o == omega).unwrap_or(0);
+            by_user[p][k]
+        })
+        .collect())
+}
+
+/// τ_AP,a(f, ĝ) with f the reference: `None` for fewer than 2 items, NaN, or ties in f.
+pub fn fidelity_of(f: &[f64], g: &[f64]) -> Option<f64> {
+    crate::ranking::kernels::tau_ap_a(f, g).ok().flatten()
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fidelity_of_perfect_reversed_and_constant_explanations() {
+        let f = [5.0, 4.0, 3.5, 2.0, 1.0, 0.5];
+        // Any strictly increasing transform of f ranks the items identically.
+        let perfect: Vec<f64> = f.iter().map(|x| 3.0 * x - 1.0).collect();
+        assert_eq!(fidelity_of(&f, &perfect), Some(1.0));
+        let reversed: Vec<f64> = f.iter().map(|x| -x).collect();
+        assert_eq!(fidelity_of(&f, &reversed), Some(-1.0));
+        // An all-tied ĝ is a random order in expectation: τ_AP,a = 0.
+        let tied = [0.0; 6];
+        assert!(fidelity_of(&f, &tied).unwrap().abs() < 1e-12);
+        // Ties in the reference, or a single item: undefined.
+        assert_eq!(fidelity_of(&[1.0, 1.0, 0.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(fidelity_of(&[1.0], &[1.0]), None);
+    }
+}

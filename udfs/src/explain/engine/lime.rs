@@ -1,0 +1,147 @@
+//! LIME: the perturbations of many rows scored in shared forward passes ([`super::batch`]), then
+//! one surrogate fitted per row and ω ([`crate::explain::kernels::lime`]).
+
+use datafusion::error::Result;
+use tch::Device;
+
+use super::batch::{FlatRows, FORWARD_ROWS};
+use super::options::ExplainOptions;
+use super::{canonical_sum, kernel_err, row_seed, truncate, Explanation};
+use crate::common::rng::Rng;
+use crate::explain::kernels::lime;
+use crate::recsys::recommender::{Cancel, Recommender};
+
+/// LIME explanations (eq. 5.19–5.20), as `lime`'s text explainer over the item's tags: the
+/// perturbations of many rows are scored in shared forward passes, then each surrogate is
+/// fitted. A perturbed tag vector keeps the weights of the tags it keeps.
+pub fn explain_lime(
+    rec: &dyn Recommender,
+    device: Device,
+    rows: &[(u32, u32)],
+    omega: usize,
+    opts: &ExplainOptions,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Explanation>> {
+    let omegas = vec![vec![omega]; rows.len()];
+    let out = explain_lime_each(rec, device, rows, &omegas, opts, cancelled)?;
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// LIME explanations of each row at each of its complexities `omegas[row]`: the perturbations
+/// and their scores do not depend on ω (they are seeded by the row alone), so they are made and
+/// scored once per row, and only the surrogate is fitted once per ω.
+pub fn explain_lime_each(
+    rec: &dyn Recommender,
+    device: Device,
+    rows: &[(u32, u32)],
+    omegas: &[Vec<usize>],
+    opts: &ExplainOptions,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Vec<Explanation>>> {
+    Ok(lime_each(rec, device, rows, omegas, opts, cancelled)?
+        .into_iter()
+        .map(|per_omega| per_omega.into_iter().map(|(e, _)| e).collect())
+        .collect())
+}
+/// [`explain_lime_each`], each explanation with its rebuilt score ĝ_i: the sum of the
+/// surrogate's coefficients of the tags the explanation keeps, undivided (θ_t · T_i,t with
+/// θ_t = c_t / T_i,t is c_t up to rounding, and rounding would make items whose surrogates agree
+/// exactly differ by an ulp). Summed in a canonical order, so equal coefficients give equal ĝ.
+pub(super) fn lime_each(
+    rec: &dyn Recommender,
+    device: Device,
+    rows: &[(u32, u32)],
+    omegas: &[Vec<usize>],
+    opts: &ExplainOptions,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Vec<(Explanation, f64)>>> {
+    let data = rec.data();
+    let mut out: Vec<Vec<(Explanation, f64)>> = Vec::with_capacity(rows.len());
+    // Rows are processed in groups whose perturbations fill about FORWARD_ROWS rows.
+    let per_group = (FORWARD_ROWS / opts.samples.max(1)).max(1);
+    let features = rows
+        .iter()
+        .map(|&(_, i)| data.t.row(i as usize).0.len())
+        .max()
+        .unwrap_or(0);
+    if features > 0 {
+        opts.check_lime_memory(per_group.min(rows.len()), features)?;
+    }
+    for (group, group_omegas) in rows.chunks(per_group).zip(omegas.chunks(per_group)) {
+        cancelled()?;
+        let mut perturbed = Vec::with_capacity(group.len());
+        let mut batch = FlatRows::default();
+        for &(u, i) in group {
+            let (tags, weights) = data.t.row(i as usize);
+            if tags.is_empty() {
+                perturbed.push(None);
+                continue;
+            }
+            let mut rng = Rng::new(row_seed(opts.seed, u, i));
+            let z = lime::perturbations(tags.len(), opts.samples, &mut rng).map_err(kernel_err)?;
+            for k in 0..z.samples() {
+                if k % 65_536 == 65_535 {
+                    cancelled()?;
+                }
+                let kept = tags
+                    .iter()
+                    .zip(weights)
+                    .zip(z.row(k))
+                    .filter(|(_, &on)| on)
+                    .map(|((&t, &w), _)| (t, w));
+                batch.push(u, i, kept);
+            }
+            perturbed.push(Some(z));
+        }
+        let labels = batch.score(rec, device, cancelled)?;
+        drop(batch);
+        let mut at = 0;
+        for ((&(_, i), z), row_omegas) in group.iter().zip(perturbed).zip(group_omegas) {
+            cancelled()?;
+            let Some(z) = z else {
+                out.push(vec![(Vec::new(), 0.0); row_omegas.len()]);
+                continue;
+            };
+            let y = &labels[at..at + z.samples()];
+            at += z.samples();
+            let (tags, weights) = data.t.row(i as usize);
+            let w = lime::kernel_weights(&lime::cosine_distances(&z), opts.kernel_width)
+                .map_err(kernel_err)?;
+            let x = z.to_matrix();
+            drop(z);
+            let explanations =
+                lime::explain_each_omega(&x, y, &w, row_omegas, opts.selection, opts.ridge_alpha)
+                    .map_err(kernel_err)?;
+            let mut per_omega = Vec::with_capacity(row_omegas.len());
+            for (e, &omega) in explanations.iter().zip(row_omegas) {
+                // The surrogate's coefficient is the effect of the whole tag (switching it from
+                // its weight to 0); per unit of weight, like the other explainers, it is divided
+                // by the weight, so that θ · T_i rebuilds the surrogate's score.
+                let whole: Vec<(u32, f64)> = e
+                    .coefficients
+                    .iter()
+                    .filter(|&&(f, _)| weights[f] > 0.0)
+                    .map(|&(f, c)| (tags[f], c))
+                    .collect();
+                let per_unit: Vec<(u32, f64)> = e
+                    .coefficients
+                    .iter()
+                    .filter(|&&(f, _)| weights[f] > 0.0)
+                    .map(|&(f, c)| (tags[f], c / weights[f] as f64))
+                    .collect();
+                let kept = truncate(per_unit, omega);
+                // ĝ from the undivided coefficients of the tags the explanation keeps.
+                let g = canonical_sum(
+                    kept.iter()
+                        .filter_map(|&(t, _)| {
+                            whole.iter().find(|&&(wt, _)| wt == t).map(|&(_, c)| c)
+                        })
+                        .collect(),
+                );
+                per_omega.push((kept, g));
+            }
+            out.push(per_omega);
+        }
+    }
+    Ok(out)
+}
