@@ -394,7 +394,7 @@ impl VggModel {
     /// too short or not finite.
     fn spectrograms(&self, clips: &[&[f32]]) -> Result<Vec<Spectrogram>> {
         let crop = self.state.crop;
-        let plan = stft_plan().map_err(DataFusionError::Execution)?;
+        let plan = stft_plan().map_err(DataFusionError::from)?;
         clips
             .par_iter()
             .enumerate()
@@ -452,7 +452,7 @@ impl VggModel {
         let mut crops = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let starts =
-                embedding_crops(s.frames, self.state.crop).map_err(DataFusionError::Execution)?;
+                embedding_crops(s.frames, self.state.crop).map_err(DataFusionError::from)?;
             crops.extend(starts.into_iter().map(|start| (i, start)));
         }
         let mut means = CropMeans::new(clips.len());
@@ -694,7 +694,7 @@ impl AudioEncoder for VggModel {
                 .save(temp)
                 .map_err(|e| std::io::Error::other(e.to_string()))
         })
-        .map_err(DataFusionError::Execution)?;
+        .map_err(DataFusionError::from)?;
         std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
             DataFusionError::Execution(format!("cannot read '{}': {e}", path.display()))
         })
@@ -790,7 +790,7 @@ fn tags_column(data: &TrainingData, name: &str) -> Result<Vec<Option<Vec<String>
 /// left out for NULLs.
 fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>, usize)> {
     let audio = sample_column(data, TYPE, "audio")?;
-    let plan = stft_plan().map_err(DataFusionError::Execution)?;
+    let plan = stft_plan().map_err(DataFusionError::from)?;
     let spectrogram = |row: usize, what: &str, a: &[f32], db: bool| -> Result<Spectrogram> {
         let s = if db {
             db_spectrogram(&plan, a)
@@ -1015,7 +1015,7 @@ impl ModelType for VggType {
         let mut inputs: Vec<Spectrogram> = Vec::new();
         let standardizer = {
             inputs.extend(examples.iter().map(|e| e.input.clone()));
-            Standardizer::fit(&inputs).map_err(DataFusionError::Execution)?
+            Standardizer::fit(&inputs).map_err(DataFusionError::from)?
         };
         drop(inputs);
         let mut examples = examples;
