@@ -107,7 +107,8 @@ impl ModelType for MeanType {
         let column = data.column("toy_mean", "value")?;
         let (mut sum, mut n) = (0.0, 0usize);
         for batch in &data.batches {
-            let values = datafusion::arrow::compute::cast(batch.column(column), &DataType::Float64)?;
+            let values =
+                datafusion::arrow::compute::cast(batch.column(column), &DataType::Float64)?;
             let values = values.as_primitive::<Float64Type>();
             for v in values.iter().flatten() {
                 sum += v;
@@ -259,9 +260,7 @@ async fn a_model_type_and_a_function_added_from_outside_work_like_trustqls_own()
 
     // The type is listed with its options, as trustql's own types are.
     let types = session
-        .execute(
-            "SELECT option, \"default\" FROM model_types() WHERE \"type\" = 'toy_mean'",
-        )
+        .execute("SELECT option, \"default\" FROM model_types() WHERE \"type\" = 'toy_mean'")
         .await
         .unwrap();
     assert_eq!(strings(&types, "option"), ["scale"]);
@@ -402,5 +401,13 @@ async fn clashing_and_undocumented_extensions_are_refused_and_change_nothing() {
     // The session still works as before: abs is DataFusion's, toy_predict the extension's.
     let r = session.execute("SELECT abs(-2.0)").await.unwrap();
     assert_eq!(one_float(&r), Some(2.0));
-    assert_eq!(session.library().functions().iter().filter(|f| f.0 == "toy_predict").count(), 1);
+    assert_eq!(
+        session
+            .library()
+            .functions()
+            .iter()
+            .filter(|f| f.0 == "toy_predict")
+            .count(),
+        1
+    );
 }

@@ -19,7 +19,7 @@ use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{internal_err, plan_datafusion_err};
+use datafusion::common::{exec_datafusion_err, internal_err, plan_datafusion_err};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableType};
@@ -201,7 +201,7 @@ impl<T: WholeTableTransform> ExecutionPlan for WholeTableExec<T> {
             })
             .join()
             .await
-            .map_err(|e| DataFusionError::Execution(format!("{name}: {e}")))??;
+            .map_err(|e| exec_datafusion_err!("{name}: {e}"))??;
             let out = match &projection {
                 Some(p) => out.project(p)?,
                 None => out,

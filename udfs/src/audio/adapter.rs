@@ -21,8 +21,8 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Float32Type};
-use datafusion::common::{exec_err, plan_err, ScalarValue};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{exec_err, plan_datafusion_err, plan_err, ScalarValue};
+use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, Documentation, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature,
     Volatility,
@@ -30,9 +30,10 @@ use datafusion::logical_expr::{
 use rayon::prelude::*;
 
 use super::kernels::frames::Frames;
+use super::kernels::AudioError;
 use super::rates::SAMPLE_RATES;
 use crate::common::adapters::columnar;
-use crate::engine::memory::{check_memory, memory_limit};
+use crate::engine::memory::memory_limit;
 use crate::model::ModelCatalog;
 
 /// What an argument is.
@@ -131,7 +132,7 @@ pub trait RowFunction: Debug + Default + PartialEq + Eq + Hash + Send + Sync + '
     fn doc() -> Option<&'static Documentation>;
     /// Checks the scalar parameters that are known (literals at planning time, every one at run
     /// time); the message names the problem.
-    fn validate(_p: &dyn Params) -> std::result::Result<(), String> {
+    fn validate(_p: &dyn Params) -> std::result::Result<(), AudioError> {
         Ok(())
     }
     /// For a function returning a [`OutKind::Vector`]: its length when the literal parameters
@@ -141,14 +142,14 @@ pub trait RowFunction: Debug + Default + PartialEq + Eq + Hash + Send + Sync + '
     fn vector_len(
         _p: &dyn Params,
         _catalog: Option<&Arc<dyn ModelCatalog>>,
-    ) -> std::result::Result<Option<usize>, String> {
+    ) -> std::result::Result<Option<usize>, AudioError> {
         Ok(None)
     }
     /// The result for one row whose arguments are all non-NULL.
-    fn compute(row: &Row<'_>) -> std::result::Result<Value, String>;
+    fn compute(row: &Row<'_>) -> std::result::Result<Value, AudioError>;
     /// The results of a whole batch at once, for work that batches (a network's forward pass):
     /// one value per row of `batch.rows`, in order. `None` (the default) computes row by row.
-    fn compute_batch(_batch: &Batch<'_>) -> Option<std::result::Result<Vec<Value>, String>> {
+    fn compute_batch(_batch: &Batch<'_>) -> Option<std::result::Result<Vec<Value>, AudioError>> {
         None
     }
 }
@@ -183,9 +184,9 @@ impl<'a> Batch<'a> {
     }
 
     /// The session's tensor device (`SET trustql.device`).
-    pub fn device(&self) -> std::result::Result<tch::Device, String> {
+    pub fn device(&self) -> std::result::Result<tch::Device, AudioError> {
         crate::engine::config::resolve_device(crate::engine::config::device_setting(self.config))
-            .map_err(|e| e.to_string())
+            .map_err(|e| AudioError::BadParameter(e.to_string()))
     }
 }
 
@@ -357,9 +358,9 @@ impl<'a> Row<'a> {
     }
 
     /// An error when `need` bytes (an estimate) exceed the session's memory limit; `what` names
-    /// the argument and its value (see [`check_memory`]).
-    pub fn check_memory(&self, what: &str, need: f64) -> std::result::Result<(), String> {
-        check_memory(what, need, self.memory_limit).map_err(|e| e.message().to_string())
+    /// the argument and its value (see [`crate::engine::memory::check_memory`]).
+    pub fn check_memory(&self, what: &str, need: f64) -> std::result::Result<(), AudioError> {
+        super::kernels::error::check_memory(what, need, self.memory_limit)
     }
 
     /// Whether the call gave argument `i`.
@@ -367,10 +368,13 @@ impl<'a> Row<'a> {
         i < self.columns.len()
     }
 
-    fn list(&self, i: usize) -> std::result::Result<&'a ListArray, String> {
+    fn list(&self, i: usize) -> std::result::Result<&'a ListArray, AudioError> {
         match self.columns.get(i) {
             Some(Column::List(a)) => Ok(a),
-            _ => Err(format!("argument {} is not a list", self.name(i))),
+            _ => Err(AudioError::BadInput(format!(
+                "argument {} is not a list",
+                self.name(i)
+            ))),
         }
     }
 
@@ -379,7 +383,7 @@ impl<'a> Row<'a> {
     }
 
     /// Argument `i` as a clip: its samples, without copying.
-    pub fn audio(&self, i: usize) -> std::result::Result<&'a [f32], String> {
+    pub fn audio(&self, i: usize) -> std::result::Result<&'a [f32], AudioError> {
         let list = self.list(i)?;
         let offsets = list.value_offsets();
         let (start, end) = (
@@ -388,13 +392,16 @@ impl<'a> Row<'a> {
         );
         let values = list.values().as_primitive::<Float32Type>();
         if values.null_count() > 0 && (start..end).any(|k| values.is_null(k)) {
-            return Err(format!("{} has NULL samples", self.name(i)));
+            return Err(AudioError::BadInput(format!(
+                "{} has NULL samples",
+                self.name(i)
+            )));
         }
         Ok(&values.values()[start..end])
     }
 
     /// Argument `i` as frames (copied to f64); every frame must have the same length.
-    pub fn frames(&self, i: usize) -> std::result::Result<Frames, String> {
+    pub fn frames(&self, i: usize) -> std::result::Result<Frames, AudioError> {
         let outer = self.list(i)?;
         let offsets = outer.value_offsets();
         let (start, end) = (
@@ -413,23 +420,27 @@ impl<'a> Row<'a> {
         let mut data = Vec::with_capacity(n_frames * dim);
         for f in start..end {
             if inner.is_null(f) {
-                return Err(format!("{}: frame {} is NULL", self.name(i), f - start));
+                return Err(AudioError::BadInput(format!(
+                    "{}: frame {} is NULL",
+                    self.name(i),
+                    f - start
+                )));
             }
             let (a, b) = (inner_offsets[f] as usize, inner_offsets[f + 1] as usize);
             if b - a != dim {
-                return Err(format!(
+                return Err(AudioError::BadInput(format!(
                     "{}: frame {} has {} values but frame 0 has {dim}",
                     self.name(i),
                     f - start,
                     b - a
-                ));
+                )));
             }
             if values.null_count() > 0 && (a..b).any(|k| values.is_null(k)) {
-                return Err(format!(
+                return Err(AudioError::BadInput(format!(
                     "{}: frame {} has NULL values",
                     self.name(i),
                     f - start
-                ));
+                )));
             }
             data.extend(values.values()[a..b].iter().map(|&v| v as f64));
         }
@@ -437,25 +448,27 @@ impl<'a> Row<'a> {
     }
 
     /// Argument `i` as a vector of f64 (a list of numbers, copied).
-    pub fn vector(&self, i: usize) -> std::result::Result<Vec<f64>, String> {
+    pub fn vector(&self, i: usize) -> std::result::Result<Vec<f64>, AudioError> {
         Ok(self.audio(i)?.iter().map(|&v| f64::from(v)).collect())
     }
 
     /// Argument `i` as a sample rate in Hz (see [`sample_rate`]).
-    pub fn sample_rate(&self, i: usize) -> std::result::Result<u32, String> {
+    pub fn sample_rate(&self, i: usize) -> std::result::Result<u32, AudioError> {
         sample_rate(self.req_float(i)?)
     }
 
     /// Argument `i` as a number; an error when it is not given.
-    pub fn req_float(&self, i: usize) -> std::result::Result<f64, String> {
-        self.float(i)
-            .ok_or_else(|| format!("argument {} is missing", self.name(i)))
+    pub fn req_float(&self, i: usize) -> std::result::Result<f64, AudioError> {
+        self.float(i).ok_or_else(|| {
+            AudioError::BadParameter(format!("argument {} is missing", self.name(i)))
+        })
     }
 
     /// Argument `i` as an integer; an error when it is not given.
-    pub fn req_int(&self, i: usize) -> std::result::Result<i64, String> {
-        self.int(i)
-            .ok_or_else(|| format!("argument {} is missing", self.name(i)))
+    pub fn req_int(&self, i: usize) -> std::result::Result<i64, AudioError> {
+        self.int(i).ok_or_else(|| {
+            AudioError::BadParameter(format!("argument {} is missing", self.name(i)))
+        })
     }
 }
 
@@ -609,7 +622,7 @@ pub fn frames_array(rows: Vec<Option<Frames>>) -> ListArray {
 pub fn fixed_vectors_array(
     rows: Vec<Option<Vec<f32>>>,
     n: usize,
-) -> std::result::Result<FixedSizeListArray, String> {
+) -> std::result::Result<FixedSizeListArray, AudioError> {
     let mut values = Vec::with_capacity(rows.len() * n);
     let mut valid = Vec::with_capacity(rows.len());
     for (i, r) in rows.into_iter().enumerate() {
@@ -619,12 +632,12 @@ pub fn fixed_vectors_array(
                 valid.push(true);
             }
             Some(v) => {
-                return Err(format!(
+                return Err(AudioError::Model(format!(
                     "row {} gave {} values but the query was planned for {n} (was the model \
                      replaced while the query ran?)",
                     i + 1,
                     v.len()
-                ))
+                )))
             }
             None => {
                 values.extend(std::iter::repeat_n(0.0, n));
@@ -638,7 +651,7 @@ pub fn fixed_vectors_array(
         Arc::new(Float32Array::from(values)),
         Some(NullBuffer::from(valid)),
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| AudioError::BadInput(e.to_string()))
 }
 
 /// The column of `rows` as the planned type `target` (which only matters for vectors: fixed size
@@ -727,7 +740,7 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
 
     fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
         let literals = Literals(args.scalar_arguments);
-        let plan_error = |e: String| DataFusionError::Plan(format!("{}: {e}", F::NAME));
+        let plan_error = |e: AudioError| plan_datafusion_err!("{}: {e}", F::NAME);
         F::validate(&literals).map_err(plan_error)?;
         let t = match F::vector_len(&literals, self.catalog.as_ref()).map_err(plan_error)? {
             Some(n) if F::OUT == OutKind::Vector => fixed_vector_type(n),
@@ -786,11 +799,11 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
             }
             return columnar(build(F::OUT, rows, &target)?, all_scalar);
         }
-        let results: Vec<std::result::Result<Option<Value>, String>> = (0..n)
+        let results: Vec<std::result::Result<Option<Value>, AudioError>> = (0..n)
             .into_par_iter()
             .map(|index| {
                 if cancelled() {
-                    return Err("cancelled by the user".to_string());
+                    return Err(AudioError::Cancelled);
                 }
                 if columns.iter().any(|c| c.is_null(index)) {
                     return Ok(None);
@@ -867,8 +880,8 @@ impl<K: PartialEq + Clone, V> PlanCache<K, V> {
     pub fn get(
         &self,
         key: &K,
-        make: impl FnOnce() -> std::result::Result<V, String>,
-    ) -> std::result::Result<Arc<V>, String> {
+        make: impl FnOnce() -> std::result::Result<V, AudioError>,
+    ) -> std::result::Result<Arc<V>, AudioError> {
         if let Ok(entries) = self.entries.lock() {
             if let Some((_, v)) = entries.iter().find(|(k, _)| k == key) {
                 return Ok(v.clone());
@@ -886,21 +899,27 @@ impl<K: PartialEq + Clone, V> PlanCache<K, V> {
 }
 
 /// A sample rate argument as a whole number of Hz within [`SAMPLE_RATES`].
-pub fn sample_rate(v: f64) -> std::result::Result<u32, String> {
+pub fn sample_rate(v: f64) -> std::result::Result<u32, AudioError> {
     let (lo, hi) = (*SAMPLE_RATES.start(), *SAMPLE_RATES.end());
     if v.fract() == 0.0 && (lo as f64..=hi as f64).contains(&v) {
         Ok(v as u32)
     } else {
-        Err(format!(
+        Err(AudioError::BadParameter(format!(
             "sample rate must be a whole number of Hz between {lo} and {hi}, got {v}"
-        ))
+        )))
     }
 }
 
 /// Checks argument `i` as a finite number when it is known; `name` names it in the error.
-pub fn check_finite_param(p: &dyn Params, i: usize, name: &str) -> std::result::Result<(), String> {
+pub fn check_finite_param(
+    p: &dyn Params,
+    i: usize,
+    name: &str,
+) -> std::result::Result<(), AudioError> {
     match p.float(i) {
-        Some(v) if !v.is_finite() => Err(format!("{name} must be a finite number, got {v}")),
+        Some(v) if !v.is_finite() => Err(AudioError::BadParameter(format!(
+            "{name} must be a finite number, got {v}"
+        ))),
         _ => Ok(()),
     }
 }
@@ -913,17 +932,17 @@ pub fn check_range_param(
     name: &str,
     lo: f64,
     hi: f64,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), AudioError> {
     match p.float(i) {
-        Some(v) if !(lo..=hi).contains(&v) => {
-            Err(format!("{name} must be between {lo} and {hi}, got {v}"))
-        }
+        Some(v) if !(lo..=hi).contains(&v) => Err(AudioError::BadParameter(format!(
+            "{name} must be between {lo} and {hi}, got {v}"
+        ))),
         _ => Ok(()),
     }
 }
 
 /// Checks argument `i` as a sample rate when it is known (see [`sample_rate`]).
-pub fn check_sample_rate(p: &dyn Params, i: usize) -> std::result::Result<(), String> {
+pub fn check_sample_rate(p: &dyn Params, i: usize) -> std::result::Result<(), AudioError> {
     match p.float(i) {
         Some(sr) => sample_rate(sr).map(|_| ()),
         None => Ok(()),
@@ -949,7 +968,8 @@ mod tests {
     #[test]
     fn a_vector_of_another_length_names_its_row() {
         let e = fixed_vectors_array(vec![Some(vec![1.0, 2.0]), Some(vec![1.0])], 2)
-            .expect_err("lengths differ");
+            .expect_err("lengths differ")
+            .to_string();
         assert!(
             e.contains("row 2 gave 1 values but the query was planned for 2"),
             "{e}"

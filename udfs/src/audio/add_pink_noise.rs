@@ -7,6 +7,7 @@ use super::adapter::{
     arg, check_finite_param, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
 use super::kernels::noise::add_pink_noise;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -48,11 +49,11 @@ impl RowFunction for AddPinkNoise {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_finite_param(p, 1, "snr_db")
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let snr = row.req_float(1)?;
         let seed = row.req_int(2)? as u64;
         Ok(Value::Samples(add_pink_noise(row.audio(0)?, snr, seed)?))

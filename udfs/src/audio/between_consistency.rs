@@ -9,6 +9,7 @@ use datafusion_macros::user_doc;
 
 use super::consistency_agg::{Cell, Measure};
 use super::kernels::consistency::{between_accuracy_ci, between_spearman_ci, deltas, Bootstrap};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -81,7 +82,7 @@ impl Measure for BetweenConsistency {
         ])
     }
 
-    fn evaluate(cell: &Cell, bootstrap: &Bootstrap) -> Result<Vec<f64>, String> {
+    fn evaluate(cell: &Cell, bootstrap: &Bootstrap) -> Result<Vec<f64>, AudioError> {
         let (audio, latent) = (&cell.dist[0], &cell.dist[1]);
         let rho = between_spearman_ci(audio, latent, cell.n_candidates, bootstrap)?;
         let da = deltas(audio, cell.n_candidates, &cell.own)?;

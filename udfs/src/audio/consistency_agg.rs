@@ -28,6 +28,7 @@ use datafusion::logical_expr::{
 use datafusion::physical_expr::expressions::Literal;
 
 use super::kernels::consistency::{Bootstrap, DEFAULT_RESAMPLES};
+use super::kernels::AudioError;
 
 /// The most bootstrap resamples a call may ask for (each keeps one f64, and each costs a pass
 /// over the points).
@@ -59,7 +60,7 @@ pub trait Measure: Debug + Default + PartialEq + Eq + Hash + Send + Sync + 'stat
     /// The fields of the result struct.
     fn fields() -> Fields;
     /// The result struct's values for a complete cell.
-    fn evaluate(cell: &Cell, bootstrap: &Bootstrap) -> std::result::Result<Vec<f64>, String>;
+    fn evaluate(cell: &Cell, bootstrap: &Bootstrap) -> std::result::Result<Vec<f64>, AudioError>;
 }
 
 /// `Measure` as a DataFusion aggregate function.
@@ -264,7 +265,7 @@ impl<M: Measure> CellAccumulator<M> {
         Ok(())
     }
 
-    fn cell(&self) -> std::result::Result<Option<Cell>, String> {
+    fn cell(&self) -> std::result::Result<Option<Cell>, AudioError> {
         if self.rows.is_empty() {
             return Ok(None);
         }
@@ -275,7 +276,9 @@ impl<M: Measure> CellAccumulator<M> {
         for (p, o, _, _) in &self.rows {
             if let Some(prev) = originals.insert(p, o) {
                 if prev != o {
-                    return Err(format!("point '{p}' has two originals, '{prev}' and '{o}'"));
+                    return Err(AudioError::BadInput(format!(
+                        "point '{p}' has two originals, '{prev}' and '{o}'"
+                    )));
                 }
             }
         }
@@ -286,30 +289,34 @@ impl<M: Measure> CellAccumulator<M> {
         for p in &points {
             let o = originals[p];
             own.push(position(&candidates, o).ok_or_else(|| {
-                format!("the original '{o}' of point '{p}' is not among the candidates")
+                AudioError::BadInput(format!(
+                    "the original '{o}' of point '{p}' is not among the candidates"
+                ))
             })?);
         }
         let mut dist = vec![vec![f64::NAN; points.len() * nc]; M::DISTANCES.len()];
         for (p, _, c, d) in &self.rows {
             let (Some(pi), Some(ci)) = (position(&points, p), position(&candidates, c)) else {
-                return Err(format!("internal: unknown point '{p}' or candidate '{c}'"));
+                return Err(AudioError::Internal(format!(
+                    "unknown point '{p}' or candidate '{c}'"
+                )));
             };
             for (k, v) in d.iter().enumerate() {
                 let cell = &mut dist[k][pi * nc + ci];
                 if !cell.is_nan() {
-                    return Err(format!(
+                    return Err(AudioError::BadInput(format!(
                         "point '{p}' has more than one distance to candidate '{c}'"
-                    ));
+                    )));
                 }
                 *cell = *v;
             }
         }
         if let Some(at) = dist[0].iter().position(|v| v.is_nan()) {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "point '{}' has no distance to candidate '{}' (every point needs one to every candidate)",
                 points[at / nc],
                 candidates[at % nc]
-            ));
+            )));
         }
         Ok(Some(Cell {
             n_candidates: nc,

@@ -4,6 +4,7 @@ use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
 use super::adapter::{arg, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -42,21 +43,24 @@ impl RowFunction for Crop {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         for (i, what) in [(1, "start_sample"), (2, "n_samples")] {
             if let Some(v) = p.int(i).filter(|v| *v < 0) {
-                return Err(format!("{what} must not be negative, got {v}"));
+                return Err(AudioError::BadParameter(format!(
+                    "{what} must not be negative, got {v}"
+                )));
             }
         }
         Ok(())
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let a = row.audio(0)?;
-        let start = usize::try_from(row.req_int(1)?)
-            .map_err(|_| "start_sample must not be negative".to_string())?;
+        let start = usize::try_from(row.req_int(1)?).map_err(|_| {
+            AudioError::BadParameter("start_sample must not be negative".to_string())
+        })?;
         let n = usize::try_from(row.req_int(2)?)
-            .map_err(|_| "n_samples must not be negative".to_string())?;
+            .map_err(|_| AudioError::BadParameter("n_samples must not be negative".to_string()))?;
         let from = start.min(a.len());
         let to = from.saturating_add(n).min(a.len());
         Ok(Value::Samples(a[from..to].to_vec()))

@@ -5,6 +5,7 @@ use datafusion_macros::user_doc;
 
 use super::adapter::{arg, opt, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
 use super::kernels::dtw::dtw;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -49,14 +50,16 @@ impl RowFunction for Dtw {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         match p.int(2) {
-            Some(b) if b < 0 => Err(format!("band must not be negative, got {b}")),
+            Some(b) if b < 0 => Err(AudioError::BadParameter(format!(
+                "band must not be negative, got {b}"
+            ))),
             _ => Ok(()),
         }
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let band = row.int(2).map(|b| b as usize);
         Ok(Value::Float(dtw(&row.frames(0)?, &row.frames(1)?, band)?))
     }

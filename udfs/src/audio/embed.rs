@@ -12,6 +12,7 @@ use super::adapter::{
 };
 use super::deep::{message, AudioEncoder};
 use super::kernels::mfcc::{MfccStatsVariant, MFCC_STATS_DIM};
+use super::kernels::AudioError;
 use super::mfcc_stats::encode;
 use crate::model::{LoadedModel, ModelCatalog};
 
@@ -86,7 +87,7 @@ impl RowFunction for Embed {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_sample_rate(p, 2)
     }
 
@@ -97,7 +98,7 @@ impl RowFunction for Embed {
     fn vector_len(
         p: &dyn Params,
         catalog: Option<&Arc<dyn ModelCatalog>>,
-    ) -> Result<Option<usize>, String> {
+    ) -> Result<Option<usize>, AudioError> {
         let Some(name) = p.text(0) else {
             return Ok(None);
         };
@@ -111,20 +112,20 @@ impl RowFunction for Embed {
             .map(|e| e.dim()))
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let name = row.text(0).unwrap_or_default();
         let Some(v) = built_in(name) else {
-            return Err(format!(
+            return Err(AudioError::BadParameter(format!(
                 "unknown encoder '{name}' (built in: {}; models need a session)",
                 built_in_names()
-            ));
+            )));
         };
         let sr = sample_rate(row.float(2).unwrap_or(DEFAULT_SR))?;
         Ok(Value::Samples(encode(row.audio(1)?, sr, v)?))
     }
 
     /// Built-in encoders go row by row; models embed all their rows of the batch together.
-    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
+    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, AudioError>> {
         let names: Vec<&str> = batch
             .rows
             .iter()
@@ -138,7 +139,7 @@ impl RowFunction for Embed {
 }
 
 /// The embeddings of `batch.rows`, whose encoder names are `names`.
-fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, String> {
+fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, AudioError> {
     let mut out: Vec<Option<Value>> = vec![None; names.len()];
     let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (k, (&i, &name)) in batch.rows.iter().zip(names).enumerate() {
@@ -155,7 +156,7 @@ fn embed_with_models(batch: &Batch<'_>, names: &[&str]) -> Result<Vec<Value>, St
             .collect())
     })?;
     out.into_iter()
-        .map(|v| v.ok_or_else(|| "internal: a row was not embedded".to_string()))
+        .map(|v| v.ok_or_else(|| AudioError::Internal("a row was not embedded".to_string())))
         .collect()
 }
 
@@ -165,19 +166,21 @@ fn model_rows(
     batch: &Batch<'_>,
     refusal: &str,
     work: impl Fn(&dyn AudioEncoder, &[&[f32]], tch::Device) -> datafusion::error::Result<Vec<Value>>,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, AudioError> {
     let mut by_model: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (k, &i) in batch.rows.iter().enumerate() {
         let name = batch.row(i).text_in_batch(0).unwrap_or_default();
         if is_built_in(name) {
-            return Err(format!("the built-in encoder '{name}' {refusal}"));
+            return Err(AudioError::BadParameter(format!(
+                "the built-in encoder '{name}' {refusal}"
+            )));
         }
         by_model.entry(name).or_default().push(k);
     }
     let mut out = vec![None; batch.rows.len()];
     run_models(batch, by_model, &mut out, work)?;
     out.into_iter()
-        .map(|v| v.ok_or_else(|| "internal: a row was not computed".to_string()))
+        .map(|v| v.ok_or_else(|| AudioError::Internal("a row was not computed".to_string())))
         .collect()
 }
 
@@ -219,15 +222,17 @@ impl<F: ModelClipFunction> RowFunction for F {
         <F as ModelClipFunction>::doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_sample_rate(p, 2)
     }
 
-    fn compute(_row: &Row<'_>) -> Result<Value, String> {
-        Err("needs a session's model store".to_string())
+    fn compute(_row: &Row<'_>) -> Result<Value, AudioError> {
+        Err(AudioError::Model(
+            "needs a session's model store".to_string(),
+        ))
     }
 
-    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
+    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, AudioError>> {
         Some(model_rows(batch, F::REFUSAL, F::work))
     }
 }
@@ -237,25 +242,25 @@ impl<F: ModelClipFunction> RowFunction for F {
 fn load_encoder(
     catalog: Option<&Arc<dyn ModelCatalog>>,
     name: &str,
-) -> Result<Arc<LoadedModel>, String> {
+) -> Result<Arc<LoadedModel>, AudioError> {
     let Some(catalog) = catalog else {
-        return Err(format!(
+        return Err(AudioError::BadParameter(format!(
             "unknown encoder '{name}' (built in: {}; models need a session)",
             built_in_names()
-        ));
+        )));
     };
     let loaded = catalog.model(name).map_err(|e| {
-        format!(
+        AudioError::Model(format!(
             "unknown encoder '{name}': not built in ({}) and not a model: {}",
             built_in_names(),
             message(e)
-        )
+        ))
     })?;
     if loaded.model.capability::<dyn AudioEncoder>().is_none() {
-        return Err(format!(
+        return Err(AudioError::Model(format!(
             "model '{name}' (type '{}') is not an audio encoder",
             loaded.model_type
-        ));
+        )));
     }
     Ok(loaded)
 }
@@ -268,11 +273,13 @@ pub(crate) fn run_models(
     by_model: BTreeMap<&str, Vec<usize>>,
     out: &mut [Option<Value>],
     work: impl Fn(&dyn AudioEncoder, &[&[f32]], tch::Device) -> datafusion::error::Result<Vec<Value>>,
-) -> Result<(), String> {
+) -> Result<(), AudioError> {
     for (name, ks) in by_model {
         let loaded = load_encoder(batch.catalog, name)?;
         let Some(encoder) = loaded.model.capability::<dyn AudioEncoder>() else {
-            return Err(format!("model '{name}' is not an audio encoder"));
+            return Err(AudioError::Model(format!(
+                "model '{name}' is not an audio encoder"
+            )));
         };
         let mut clips = Vec::with_capacity(ks.len());
         for &k in &ks {
@@ -280,17 +287,17 @@ pub(crate) fn run_models(
             if let Some(sr) = row.float(2) {
                 let sr = sample_rate(sr)?;
                 if sr != encoder.sample_rate() {
-                    return Err(format!(
+                    return Err(AudioError::BadInput(format!(
                         "model '{name}' embeds {} Hz audio, got a clip at {sr} Hz (resample it first)",
                         encoder.sample_rate()
-                    ));
+                    )));
                 }
             }
             clips.push(row.audio(1)?);
         }
         let device = batch.device()?;
-        let results =
-            work(encoder, &clips, device).map_err(|e| format!("model '{name}': {}", message(e)))?;
+        let results = work(encoder, &clips, device)
+            .map_err(|e| AudioError::Model(format!("model '{name}': {}", message(e))))?;
         for (k, v) in ks.into_iter().zip(results) {
             out[k] = Some(v);
         }

@@ -5,6 +5,7 @@ use datafusion_macros::user_doc;
 
 use super::adapter::{arg, ArgSpec, Kind, OutKind, Row, RowFunction, Value};
 use super::kernels::distance::euclidean;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -35,7 +36,7 @@ impl RowFunction for EuclideanDistance {
         DOC.doc()
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let (a, b) = (row.vector(0)?, row.vector(1)?);
         Ok(Value::Float(euclidean(&a, &b)?))
     }

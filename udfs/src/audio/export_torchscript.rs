@@ -5,6 +5,7 @@ use datafusion_macros::user_doc;
 
 use super::adapter::{arg, ArgSpec, Batch, Kind, OutKind, Row, RowFunction, Value};
 use super::deep::message;
+use super::kernels::AudioError;
 use crate::audio::deep::AudioEncoder;
 
 #[user_doc(
@@ -40,16 +41,18 @@ impl RowFunction for ExportTorchscript {
         DOC.doc()
     }
 
-    fn compute(_row: &Row<'_>) -> Result<Value, String> {
-        Err("needs a session's model store".to_string())
+    fn compute(_row: &Row<'_>) -> Result<Value, AudioError> {
+        Err(AudioError::Model(
+            "needs a session's model store".to_string(),
+        ))
     }
 
-    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, String>> {
+    fn compute_batch(batch: &Batch<'_>) -> Option<Result<Vec<Value>, AudioError>> {
         Some(batch.rows.iter().map(|&i| export(batch, i)).collect())
     }
 }
 
-fn export(batch: &Batch<'_>, i: usize) -> Result<Value, String> {
+fn export(batch: &Batch<'_>, i: usize) -> Result<Value, AudioError> {
     let row = batch.row(i);
     let (name, path) = (
         row.text_in_batch(0).unwrap_or_default(),
@@ -57,19 +60,21 @@ fn export(batch: &Batch<'_>, i: usize) -> Result<Value, String> {
     );
     let catalog = batch
         .catalog
-        .ok_or_else(|| "needs a session's model store".to_string())?;
-    let loaded = catalog.model(name).map_err(message)?;
+        .ok_or_else(|| AudioError::Model("needs a session's model store".to_string()))?;
+    let loaded = catalog
+        .model(name)
+        .map_err(|e| AudioError::Model(message(e)))?;
     let encoder = loaded
         .model
         .capability::<dyn AudioEncoder>()
         .ok_or_else(|| {
-            format!(
+            AudioError::Model(format!(
                 "model '{name}' (type '{}') is not an audio encoder",
                 loaded.model_type
-            )
+            ))
         })?;
     let bytes = encoder
         .export_torchscript(std::path::Path::new(path))
-        .map_err(|e| format!("model '{name}': {}", message(e)))?;
+        .map_err(|e| AudioError::Model(format!("model '{name}': {}", message(e))))?;
     Ok(Value::Float(bytes as f64))
 }

@@ -6,9 +6,10 @@
 //! module parses that string once into changes of the kernels' parameter structs, with errors
 //! that name the option.
 
+use super::kernels::error::check_memory;
 use super::kernels::mel::MelParams;
 use super::kernels::stft::{PadMode, Precision, StftParams, Window};
-use crate::engine::memory::check_memory;
+use super::kernels::AudioError;
 
 /// The options every feature function accepts, with their meaning.
 pub const OPTION_NAMES: [(&str, &str); 10] = [
@@ -47,25 +48,29 @@ pub struct FeatureParams {
     pub top_db: Option<f64>,
 }
 
-fn number(name: &str, value: &str) -> Result<f64, String> {
+fn number(name: &str, value: &str) -> Result<f64, AudioError> {
     value
         .parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
-        .ok_or_else(|| format!("option {name} must be a number, got '{value}'"))
+        .ok_or_else(|| {
+            AudioError::BadParameter(format!("option {name} must be a number, got '{value}'"))
+        })
 }
 
 /// The largest value a count option may take; what it sizes is then checked against the
 /// session's memory limit ([`check_feature_memory`]).
 pub const MAX_COUNT: usize = u32::MAX as usize;
 
-fn count(name: &str, value: &str, min: usize) -> Result<usize, String> {
+fn count(name: &str, value: &str, min: usize) -> Result<usize, AudioError> {
     value
         .parse::<usize>()
         .ok()
         .filter(|&v| (min..=MAX_COUNT).contains(&v))
         .ok_or_else(|| {
-            format!("option {name} must be an integer between {min} and {MAX_COUNT}, got '{value}'")
+            AudioError::BadParameter(format!(
+                "option {name} must be an integer between {min} and {MAX_COUNT}, got '{value}'"
+            ))
         })
 }
 
@@ -82,7 +87,7 @@ pub fn check_feature_memory(
     (out_option, out_dim): (&str, usize),
     n_samples: usize,
     limit: u64,
-) -> Result<(), String> {
+) -> Result<(), AudioError> {
     let n_fft = stft.n_fft as f64;
     let n_bins = stft.n_bins() as f64;
     let padded = n_samples as f64 + if stft.center { n_fft } else { 0.0 };
@@ -117,15 +122,17 @@ pub fn check_feature_memory(
         .iter()
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map_or("the options", |p| p.0.as_str());
-    check_memory(what, total, limit).map_err(|e| e.message().to_string())
+    check_memory(what, total, limit)
 }
 
 impl FeatureParams {
     /// Applies `text` (`name = value` pairs separated by commas) to `self`.
-    pub fn with_options(mut self, text: &str) -> Result<FeatureParams, String> {
+    pub fn with_options(mut self, text: &str) -> Result<FeatureParams, AudioError> {
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((name, value)) = part.split_once('=') else {
-                return Err(format!("option '{part}' is not of the form name = value"));
+                return Err(AudioError::BadParameter(format!(
+                    "option '{part}' is not of the form name = value"
+                )));
             };
             let name = name.trim().to_ascii_lowercase();
             let value = value.trim().trim_matches('\'').trim_matches('"');
@@ -137,9 +144,9 @@ impl FeatureParams {
                         "hann" | "hann_periodic" => Window::HannPeriodic,
                         "hann_symmetric" => Window::HannSymmetric,
                         _ => {
-                            return Err(format!(
+                            return Err(AudioError::BadParameter(format!(
                                 "option window must be hann or hann_symmetric, got '{value}'"
-                            ))
+                            )))
                         }
                     }
                 }
@@ -148,9 +155,9 @@ impl FeatureParams {
                         "true" => true,
                         "false" => false,
                         _ => {
-                            return Err(format!(
+                            return Err(AudioError::BadParameter(format!(
                                 "option center must be true or false, got '{value}'"
-                            ))
+                            )))
                         }
                     }
                 }
@@ -159,9 +166,9 @@ impl FeatureParams {
                         "constant" | "zeros" => PadMode::Constant,
                         "reflect" => PadMode::Reflect,
                         _ => {
-                            return Err(format!(
+                            return Err(AudioError::BadParameter(format!(
                                 "option pad must be constant or reflect, got '{value}'"
-                            ))
+                            )))
                         }
                     }
                 }
@@ -170,9 +177,9 @@ impl FeatureParams {
                         "f32" | "float32" => Precision::F32,
                         "f64" | "float64" => Precision::F64,
                         _ => {
-                            return Err(format!(
+                            return Err(AudioError::BadParameter(format!(
                                 "option precision must be f32 or f64, got '{value}'"
-                            ))
+                            )))
                         }
                     }
                 }
@@ -186,19 +193,19 @@ impl FeatureParams {
                         match value.parse::<f64>() {
                             Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
                             _ => {
-                                return Err(format!(
+                                return Err(AudioError::BadParameter(format!(
                                     "option top_db must be a number ≥ 0 or none, got '{value}'"
-                                ))
+                                )))
                             }
                         }
                     }
                 }
                 _ => {
                     let known: Vec<&str> = OPTION_NAMES.iter().map(|o| o.0).collect();
-                    return Err(format!(
+                    return Err(AudioError::BadParameter(format!(
                         "unknown option '{name}' (known: {})",
                         known.join(", ")
-                    ));
+                    )));
                 }
             }
         }
@@ -244,17 +251,23 @@ mod tests {
             hop: 1 << 30,
             ..p.stft
         };
-        let e = check(&huge_fft, 0, ("n_fft", 2), 22050).unwrap_err();
+        let e = check(&huge_fft, 0, ("n_fft", 2), 22050)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("option 'n_fft' = 1073741824 needs about 72.0 GiB"),
             "{e}"
         );
         assert!(e.contains("limit of 1.0 GiB"), "{e}");
-        let e = check(&p.stft, 100_000_000, ("n_mels", 1), 22050).unwrap_err();
+        let e = check(&p.stft, 100_000_000, ("n_mels", 1), 22050)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("option 'n_mels' = 100000000 needs"), "{e}");
         // hop 1 on ten minutes: 13 million frames of 1025 values.
         let every = StftParams { hop: 1, ..p.stft };
-        let e = check(&every, 0, ("n_fft", 1025), 22050 * 600).unwrap_err();
+        let e = check(&every, 0, ("n_fft", 1025), 22050 * 600)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("options 'hop' = 1 and 'n_fft' (13230001 frames of 1025 values)"),
             "{e}"
@@ -276,7 +289,7 @@ mod tests {
             ("fmin = NaN", "fmin must be a number"),
             ("fmax = inf", "fmax must be a number"),
         ] {
-            let e = base().with_options(text).unwrap_err();
+            let e = base().with_options(text).unwrap_err().to_string();
             assert!(e.contains(needle), "{text}: {e}");
         }
     }

@@ -7,6 +7,7 @@ use super::adapter::{
     arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
 use super::kernels::loudness::loudness_lufs;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -37,11 +38,11 @@ impl RowFunction for LoudnessLufs {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_sample_rate(p, 1)
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = row.sample_rate(1)?;
         Ok(Value::Float(loudness_lufs(row.audio(0)?, sr)?))
     }

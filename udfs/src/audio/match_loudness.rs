@@ -7,6 +7,7 @@ use super::adapter::{
     arg, check_sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
 use super::kernels::loudness::match_loudness;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -45,11 +46,11 @@ impl RowFunction for MatchLoudness {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_sample_rate(p, 2)
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = row.sample_rate(2)?;
         Ok(Value::Samples(
             match_loudness(row.audio(0)?, row.audio(1)?, sr)?.samples,

@@ -10,6 +10,7 @@ use super::feature_options::{check_feature_memory, FeatureParams};
 use super::kernels::mel::MelParams;
 use super::kernels::mfcc::{MfccParams, MfccPlan};
 use super::kernels::stft::{Precision, StftParams};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -42,7 +43,7 @@ pub(crate) fn librosa_params(
     p: &dyn Params,
     at: usize,
     n_mfcc: usize,
-) -> Result<MfccParams, String> {
+) -> Result<MfccParams, AudioError> {
     let base = FeatureParams {
         stft: StftParams {
             precision: Precision::F32,
@@ -73,14 +74,14 @@ impl RowFunction for Melspectrogram {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         if let Some(sr) = p.float(1) {
             sample_rate(sr)?;
         }
         librosa_params(p, 2, 1).map(|_| ())
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = row.sample_rate(1)?;
         let params = librosa_params(row, 2, 1)?;
         let audio = row.audio(0)?;

@@ -8,6 +8,7 @@ use super::adapter::{
 };
 use super::feature_options::check_feature_memory;
 use super::kernels::mfcc::MfccPlan;
+use super::kernels::AudioError;
 use super::melspectrogram::{librosa_params, MFCC_PLANS};
 
 #[user_doc(
@@ -52,21 +53,23 @@ impl RowFunction for Mfcc {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         if let Some(sr) = p.float(1) {
             sample_rate(sr)?;
         }
         let params = librosa_params(p, 3, 1)?;
         match p.int(2) {
-            Some(n) if n < 1 || n as usize > params.mel.n_mels => Err(format!(
-                "n_mfcc must be between 1 and n_mels ({}), got {n}",
-                params.mel.n_mels
-            )),
+            Some(n) if n < 1 || n as usize > params.mel.n_mels => {
+                Err(AudioError::BadParameter(format!(
+                    "n_mfcc must be between 1 and n_mels ({}), got {n}",
+                    params.mel.n_mels
+                )))
+            }
             _ => Ok(()),
         }
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = row.sample_rate(1)?;
         let n_mfcc = row.req_int(2)?;
         let params = librosa_params(row, 3, n_mfcc.max(1) as usize)?;

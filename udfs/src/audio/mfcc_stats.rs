@@ -8,6 +8,7 @@ use super::adapter::{
 };
 use super::kernels::mfcc::{MfccStatsPlan, MfccStatsVariant, MFCC_STATS_DIM};
 use super::kernels::stft::Precision;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -38,18 +39,18 @@ static DOC: MfccStats = MfccStats;
 static PLANS: PlanCache<(u32, MfccStatsVariant), MfccStatsPlan> = PlanCache::new();
 
 /// The variant named by `text`.
-pub(crate) fn variant(text: Option<&str>) -> Result<MfccStatsVariant, String> {
+pub(crate) fn variant(text: Option<&str>) -> Result<MfccStatsVariant, AudioError> {
     match text.map(str::to_ascii_lowercase).as_deref() {
         None | Some("study") => Ok(MfccStatsVariant::Study),
         Some("librosa") => Ok(MfccStatsVariant::Librosa),
-        Some(other) => Err(format!(
+        Some(other) => Err(AudioError::BadParameter(format!(
             "variant must be 'study' or 'librosa', got '{other}'"
-        )),
+        ))),
     }
 }
 
 /// The 144-d statistics of `audio` as float32.
-pub(crate) fn encode(audio: &[f32], sr: u32, v: MfccStatsVariant) -> Result<Vec<f32>, String> {
+pub(crate) fn encode(audio: &[f32], sr: u32, v: MfccStatsVariant) -> Result<Vec<f32>, AudioError> {
     let plan = PLANS.get(&(sr, v), || MfccStatsPlan::new(sr, v, Precision::F32))?;
     Ok(plan.stats(audio)?.into_iter().map(|x| x as f32).collect())
 }
@@ -67,7 +68,7 @@ impl RowFunction for MfccStats {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         if let Some(sr) = p.float(1) {
             sample_rate(sr)?;
         }
@@ -78,11 +79,11 @@ impl RowFunction for MfccStats {
     fn vector_len(
         _p: &dyn Params,
         _catalog: Option<&std::sync::Arc<dyn crate::model::ModelCatalog>>,
-    ) -> Result<Option<usize>, String> {
+    ) -> Result<Option<usize>, AudioError> {
         Ok(Some(MFCC_STATS_DIM))
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = row.sample_rate(1)?;
         let v = variant(row.text(2))?;
         Ok(Value::Samples(encode(row.audio(0)?, sr, v)?))

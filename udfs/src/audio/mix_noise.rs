@@ -7,6 +7,7 @@ use super::adapter::{
     arg, check_finite_param, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value,
 };
 use super::kernels::noise::mix_at_snr;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -50,11 +51,11 @@ impl RowFunction for MixNoise {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_finite_param(p, 2, "snr_db")
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let snr = row.req_float(2)?;
         let seed = row.req_int(3)? as u64;
         Ok(Value::Samples(mix_at_snr(

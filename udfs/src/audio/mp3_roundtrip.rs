@@ -5,6 +5,7 @@ use datafusion_macros::user_doc;
 
 use super::adapter::{arg, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
 use super::kernels::codec::{mp3_bitrates, mp3_roundtrip};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -43,25 +44,25 @@ impl RowFunction for Mp3Roundtrip {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         if let Some(sr) = p.float(1) {
             let sr = sample_rate(sr)?;
             if let Some(k) = p.int(2) {
                 let allowed = mp3_bitrates(sr);
                 if !allowed.iter().any(|&a| i64::from(a) == k) {
-                    return Err(format!(
+                    return Err(AudioError::BadParameter(format!(
                         "MP3 at {sr} Hz cannot be {k} kb/s; allowed: {allowed:?}"
-                    ));
+                    )));
                 }
             }
         }
         Ok(())
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = row.sample_rate(1)?;
-        let kbps =
-            u32::try_from(row.req_int(2)?).map_err(|_| "kbps must be positive".to_string())?;
+        let kbps = u32::try_from(row.req_int(2)?)
+            .map_err(|_| AudioError::BadParameter("kbps must be positive".to_string()))?;
         Ok(Value::Samples(mp3_roundtrip(row.audio(0)?, sr, kbps)?))
     }
 }

@@ -8,6 +8,7 @@ use super::adapter::{
     Value,
 };
 use super::kernels::vocoder::{pitch_shift, pitch_shift_bytes, MAX_SEMITONES};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -46,12 +47,12 @@ impl RowFunction for PitchShift {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_sample_rate(p, 1)?;
         check_range_param(p, 2, "semitones", -MAX_SEMITONES, MAX_SEMITONES)
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = f64::from(row.sample_rate(1)?);
         let (audio, semitones) = (row.audio(0)?, row.req_float(2)?);
         row.check_memory(

@@ -16,8 +16,10 @@ use datafusion::arrow::array::{Float64Array, Int64Array, RecordBatch, StringArra
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionImpl, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{internal_err, plan_err, ScalarValue};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{
+    exec_datafusion_err, internal_err, plan_datafusion_err, plan_err, ScalarValue,
+};
+use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Documentation, Expr, TableType};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
@@ -120,7 +122,7 @@ fn literal_rate(arg: Option<&Expr>) -> Result<i64> {
 /// The files a pattern matches, sorted; an error when it matches none.
 pub fn expand(pattern: &str) -> Result<Vec<PathBuf>> {
     let paths = glob::glob(pattern)
-        .map_err(|e| DataFusionError::Plan(format!("{NAME}: bad pattern '{pattern}': {e}")))?;
+        .map_err(|e| plan_datafusion_err!("{NAME}: bad pattern '{pattern}': {e}"))?;
     let mut files = Vec::new();
     for p in paths {
         match p {
@@ -227,12 +229,12 @@ impl DisplayAs for ReadAudioExec {
 /// not fit in `memory_limit` bytes, is an error naming it.
 fn read_one(path: &std::path::Path, sample_rate: i64, memory_limit: u64) -> Result<RecordBatch> {
     let decoded = codec::decode_file_within(path, memory_limit)
-        .map_err(|e| DataFusionError::Execution(format!("{NAME}: {e}")))?;
+        .map_err(|e| exec_datafusion_err!("{NAME}: {e}"))?;
     let channels = decoded.channels;
     let native = decoded.sample_rate;
     let mono = decoded
         .into_mono()
-        .map_err(|e| DataFusionError::Execution(format!("{NAME}: {}: {e}", path.display())))?;
+        .map_err(|e| exec_datafusion_err!("{NAME}: {}: {e}", path.display()))?;
     let duration = mono.len() as f64 / f64::from(native);
     let samples = if i64::from(native) == sample_rate {
         mono
@@ -249,7 +251,7 @@ fn read_one(path: &std::path::Path, sample_rate: i64, memory_limit: u64) -> Resu
             memory_limit,
         )?;
         resample::resample(&mono, f64::from(native), sample_rate as f64)
-            .map_err(|e| DataFusionError::Execution(format!("{NAME}: {}: {e}", path.display())))?
+            .map_err(|e| exec_datafusion_err!("{NAME}: {}: {e}", path.display()))?
     };
     Ok(RecordBatch::try_new(
         schema(),
@@ -321,7 +323,7 @@ impl ExecutionPlan for ReadAudioExec {
                 })
                 .join()
                 .await
-                .map_err(|e| DataFusionError::Execution(format!("{NAME}: {e}")))??;
+                .map_err(|e| exec_datafusion_err!("{NAME}: {e}"))??;
                 match &projection {
                     Some(p) => Ok(batch.project(p)?),
                     None => Ok(batch),

@@ -5,6 +5,7 @@ use datafusion_macros::user_doc;
 
 use super::adapter::{arg, sample_rate, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
 use super::kernels::resample::{resample, resample_bytes};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -40,7 +41,7 @@ impl RowFunction for Resample {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         for i in [1, 2] {
             if let Some(sr) = p.float(i) {
                 sample_rate(sr)?;
@@ -49,7 +50,7 @@ impl RowFunction for Resample {
         Ok(())
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let from = f64::from(row.sample_rate(1)?);
         let to = f64::from(row.sample_rate(2)?);
         let audio = row.audio(0)?;

@@ -10,6 +10,7 @@ use super::adapter::{
 };
 use super::embed::DEFAULT_SR;
 use super::kernels::sdr::{sdr, Mode};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -56,12 +57,12 @@ impl RowFunction for Sdr {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_sample_rate(p, 2)?;
         mode(p.text(3)).map(|_| ())
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = sample_rate(row.float(2).unwrap_or(DEFAULT_SR))?;
         let mode = mode(row.text(3))?;
         Ok(
@@ -74,12 +75,12 @@ impl RowFunction for Sdr {
 }
 
 /// The mode named `name` (default: museval's).
-fn mode(name: Option<&str>) -> Result<Mode, String> {
+fn mode(name: Option<&str>) -> Result<Mode, AudioError> {
     match name.map(str::to_ascii_lowercase).as_deref() {
         None | Some("bss_eval") => Ok(Mode::BssEval),
         Some("scale_invariant") => Ok(Mode::ScaleInvariant),
-        Some(other) => Err(format!(
+        Some(other) => Err(AudioError::BadParameter(format!(
             "unknown mode '{other}' (expected 'bss_eval' or 'scale_invariant')"
-        )),
+        ))),
     }
 }

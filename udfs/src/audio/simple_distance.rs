@@ -5,6 +5,7 @@ use datafusion_macros::user_doc;
 
 use super::adapter::{arg, ArgSpec, Kind, OutKind, Params, Row, RowFunction, Value};
 use super::kernels::simple::simple_distance;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -49,14 +50,16 @@ impl RowFunction for SimpleDistance {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         match p.int(2) {
-            Some(w) if w < 1 => Err(format!("window must be at least 1 frame, got {w}")),
+            Some(w) if w < 1 => Err(AudioError::BadParameter(format!(
+                "window must be at least 1 frame, got {w}"
+            ))),
             _ => Ok(()),
         }
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let window = row.req_int(2)? as usize;
         Ok(Value::Float(simple_distance(
             &row.frames(0)?,

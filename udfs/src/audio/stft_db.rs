@@ -9,6 +9,7 @@ use super::adapter::{
 use super::feature_options::{check_feature_memory, FeatureParams};
 use super::kernels::mel::MelParams;
 use super::kernels::stft::{amplitude_to_db, StftParams, StftPlan};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -34,7 +35,7 @@ pub struct StftDb;
 static DOC: StftDb = StftDb;
 static PLANS: PlanCache<StftParams, StftPlan> = PlanCache::new();
 
-fn params(p: &dyn Params) -> Result<FeatureParams, String> {
+fn params(p: &dyn Params) -> Result<FeatureParams, AudioError> {
     let base = FeatureParams {
         stft: StftParams::librosa(1024, 256),
         mel: MelParams::default(),
@@ -52,11 +53,11 @@ impl RowFunction for StftDb {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         params(p).map(|_| ())
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let p = params(row)?;
         let audio = row.audio(0)?;
         check_feature_memory(

@@ -8,6 +8,7 @@ use super::adapter::{
     Value,
 };
 use super::kernels::vocoder::{stretch_bytes, tempo_shift, MAX_RATE, MIN_RATE};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -43,12 +44,12 @@ impl RowFunction for TempoShift {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_sample_rate(p, 1)?;
         check_range_param(p, 2, "rate", MIN_RATE, MAX_RATE)
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let sr = f64::from(row.sample_rate(1)?);
         let (audio, rate) = (row.audio(0)?, row.req_float(2)?);
         row.check_memory(

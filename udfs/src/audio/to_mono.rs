@@ -5,6 +5,7 @@ use datafusion_macros::user_doc;
 
 use super::adapter::{arg, ArgSpec, Kind, OutKind, Row, RowFunction, Value};
 use super::kernels::codec::to_mono;
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -37,8 +38,10 @@ impl RowFunction for ToMono {
         DOC.doc()
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
-        let c = row.frames(0).map_err(|e| e.replace("frame", "channel"))?;
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
+        let c = row
+            .frames(0)
+            .map_err(|e| AudioError::BadInput(e.to_string().replace("frame", "channel")))?;
         let interleaved: Vec<f32> = c.transposed().data.iter().map(|&v| v as f32).collect();
         Ok(Value::Samples(to_mono(&interleaved, c.n_frames.max(1))?))
     }

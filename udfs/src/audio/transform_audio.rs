@@ -15,6 +15,7 @@ use super::kernels::noise::{add_pink_noise, mix_at_snr};
 use super::kernels::vocoder::{
     pitch_shift, pitch_shift_bytes, stretch_bytes, tempo_shift, MAX_RATE, MAX_SEMITONES, MIN_RATE,
 };
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -58,7 +59,7 @@ enum Transform {
 
 const CODES: &str = "'PS', 'TS', 'PN', 'EN' or 'MP'";
 
-fn transform(code: &str) -> Result<Transform, String> {
+fn transform(code: &str) -> Result<Transform, AudioError> {
     Ok(match code.to_ascii_uppercase().as_str() {
         "PS" => Transform::PitchShift,
         "TS" => Transform::TempoShift,
@@ -66,21 +67,21 @@ fn transform(code: &str) -> Result<Transform, String> {
         "EN" => Transform::EnvironmentalNoise,
         "MP" => Transform::Mp3,
         _ => {
-            return Err(format!(
+            return Err(AudioError::BadParameter(format!(
                 "unknown transformation '{code}' (expected {CODES})"
-            ))
+            )))
         }
     })
 }
 
 /// An MP3 magnitude as a bit rate in kb/s.
-fn kbps(magnitude: f64) -> Result<u32, String> {
+fn kbps(magnitude: f64) -> Result<u32, AudioError> {
     if magnitude.fract() == 0.0 && (1.0..=f64::from(u32::MAX)).contains(&magnitude) {
         Ok(magnitude as u32)
     } else {
-        Err(format!(
+        Err(AudioError::BadParameter(format!(
             "MP's magnitude is a bit rate in kb/s, a positive whole number, got {magnitude}"
-        ))
+        )))
     }
 }
 
@@ -100,7 +101,7 @@ impl RowFunction for TransformAudio {
         DOC.doc()
     }
 
-    fn validate(p: &dyn Params) -> Result<(), String> {
+    fn validate(p: &dyn Params) -> Result<(), AudioError> {
         check_sample_rate(p, 1)?;
         check_finite_param(p, 3, "magnitude")?;
         match p.text(2).map(transform).transpose()? {
@@ -119,17 +120,17 @@ impl RowFunction for TransformAudio {
         }
     }
 
-    fn compute(row: &Row<'_>) -> Result<Value, String> {
+    fn compute(row: &Row<'_>) -> Result<Value, AudioError> {
         let audio = row.audio(0)?;
         let sr = row.sample_rate(1)?;
         let t = transform(row.text(2).unwrap_or_default())?;
         let magnitude = row.req_float(3)?;
         let seed = || match row.int(4) {
             Some(s) => Ok(s as u64),
-            None => Err(format!(
+            None => Err(AudioError::BadParameter(format!(
                 "{} needs a seed (argument 5)",
                 row.text(2).unwrap_or_default()
-            )),
+            ))),
         };
         let n = audio.len();
         Ok(Value::Samples(match t {
@@ -150,7 +151,9 @@ impl RowFunction for TransformAudio {
             Transform::PinkNoise => add_pink_noise(audio, magnitude, seed()?)?,
             Transform::EnvironmentalNoise => {
                 if !row.has(5) {
-                    return Err("EN needs a noise recording (argument 6)".to_string());
+                    return Err(AudioError::BadParameter(
+                        "EN needs a noise recording (argument 6)".to_string(),
+                    ));
                 }
                 mix_at_snr(audio, row.audio(5)?, magnitude, seed()?)?
             }
@@ -165,15 +168,15 @@ mod tests {
 
     #[test]
     fn codes_are_case_insensitive_and_unknown_ones_listed() {
-        assert_eq!(transform("ps"), Ok(Transform::PitchShift));
-        assert_eq!(transform("EN"), Ok(Transform::EnvironmentalNoise));
-        let e = transform("XX").expect_err("unknown");
+        assert_eq!(transform("ps").ok(), Some(Transform::PitchShift));
+        assert_eq!(transform("EN").ok(), Some(Transform::EnvironmentalNoise));
+        let e = transform("XX").expect_err("unknown").to_string();
         assert!(e.contains("'XX'") && e.contains(CODES), "{e}");
     }
 
     #[test]
     fn mp3_magnitudes_are_whole_bit_rates() {
-        assert_eq!(kbps(320.0), Ok(320));
+        assert_eq!(kbps(320.0).ok(), Some(320));
         assert!(kbps(320.5).is_err());
         assert!(kbps(0.0).is_err());
         assert!(kbps(-64.0).is_err());

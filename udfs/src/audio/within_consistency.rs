@@ -9,6 +9,7 @@ use datafusion_macros::user_doc;
 
 use super::consistency_agg::{Cell, Measure};
 use super::kernels::consistency::{deltas, within_ci, Bootstrap};
+use super::kernels::AudioError;
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
@@ -71,7 +72,7 @@ impl Measure for WithinConsistency {
         ])
     }
 
-    fn evaluate(cell: &Cell, bootstrap: &Bootstrap) -> Result<Vec<f64>, String> {
+    fn evaluate(cell: &Cell, bootstrap: &Bootstrap) -> Result<Vec<f64>, AudioError> {
         let d = deltas(&cell.dist[0], cell.n_candidates, &cell.own)?;
         let ci = within_ci(&d, bootstrap)?;
         Ok(vec![ci.estimate, ci.lower, ci.upper, cell.own.len() as f64])

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use datafusion::common::config::{ConfigExtension, ConfigField, Visit};
-use datafusion::common::extensions_options;
+use datafusion::common::{exec_datafusion_err, exec_err, extensions_options};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::config::SessionConfig;
 
@@ -102,15 +102,14 @@ pub fn resolve_device(setting: DeviceSetting) -> Result<tch::Device> {
             if i < n {
                 Ok(tch::Device::Cuda(i))
             } else if n == 0 {
-                Err(DataFusionError::Execution(
+                exec_err!(
                     "trustql.device is 'cuda' but libtorch sees no CUDA device on this machine; \
                      use SET trustql.device = 'cpu' or 'auto'"
-                        .to_string(),
-                ))
+                )
             } else {
-                Err(DataFusionError::Execution(format!(
+                Err(exec_datafusion_err!(
                     "trustql.device is 'cuda:{i}' but only {n} CUDA device(s) are visible"
-                )))
+                ))
             }
         }
     }

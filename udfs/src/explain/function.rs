@@ -17,7 +17,9 @@ use datafusion::arrow::array::{
     StructBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields, Int64Type};
-use datafusion::common::{exec_err, plan_err, ScalarValue};
+use datafusion::common::{
+    exec_datafusion_err, exec_err, plan_datafusion_err, plan_err, ScalarValue,
+};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, Signature, Volatility,
@@ -74,8 +76,9 @@ pub fn options_argument(function: &str, arg: Option<&ColumnarValue>) -> Result<E
         Some(ColumnarValue::Scalar(s)) => match s {
             ScalarValue::Utf8(Some(t))
             | ScalarValue::LargeUtf8(Some(t))
-            | ScalarValue::Utf8View(Some(t)) => ExplainOptions::parse(t)
-                .map_err(|e| DataFusionError::Execution(format!("{function}: {e}"))),
+            | ScalarValue::Utf8View(Some(t)) => {
+                ExplainOptions::parse(t).map_err(|e| exec_datafusion_err!("{function}: {e}"))
+            }
             ScalarValue::Utf8(None) | ScalarValue::Null => Ok(ExplainOptions::default()),
             other => exec_err!(
                 "{function}: options must be a string, got {}",
@@ -202,8 +205,7 @@ impl ExplainAdapter {
             }
         }
         if let Some(Some(ScalarValue::Utf8(Some(text)))) = args.scalar_arguments.get(4) {
-            ExplainOptions::parse(text)
-                .map_err(|e| DataFusionError::Plan(format!("{}: {e}", self.name)))?;
+            ExplainOptions::parse(text).map_err(|e| plan_datafusion_err!("{}: {e}", self.name))?;
         }
         if let Some(Some(ScalarValue::Int64(Some(omega)))) = args.scalar_arguments.get(3) {
             if *omega < 1 {

@@ -98,49 +98,33 @@
 //! The [`naive`] module holds O(n²) reference versions (for `tau_ap_a`, an exhaustive
 //! expectation) written independently of these, for tests and benchmarks.
 
-use std::fmt;
-
 /// Why a coefficient could not be computed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RankError {
     /// The two lists differ in length.
+    #[error("the lists differ in length ({left} and {right})")]
     LengthMismatch { left: usize, right: usize },
     /// A NaN cannot be ranked. `list` is 1 (x) or 2 (y); `index` is 0-based.
+    #[error(
+        "NaN at position {} of the {} list (NaN cannot be ranked)",
+        .index + 1,
+        if *.list == 1 { "first" } else { "second" }
+    )]
     NaN { list: u8, index: usize },
     /// The reference list x has tied values, which this coefficient does not define (`tau_ap_a`, `tau_ap`).
+    #[error(
+        "the reference list (first argument) has tied values, which this coefficient does not \
+         define (tau_ap_a allows ties only in the estimate, the second argument): use tau_ap_b, \
+         which allows ties in both"
+    )]
     TiesInReference,
     /// The estimate list y has tied values, which plain `tau_ap` does not define.
+    #[error(
+        "the estimate (second argument) has tied values; use tau_ap_a (ties in the estimate) or \
+         tau_ap_b (ties in both)"
+    )]
     TiesInEstimate,
 }
-
-impl fmt::Display for RankError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            RankError::LengthMismatch { left, right } => {
-                write!(f, "the lists differ in length ({left} and {right})")
-            }
-            RankError::NaN { list, index } => {
-                let which = if *list == 1 { "first" } else { "second" };
-                write!(
-                    f,
-                    "NaN at position {} of the {which} list (NaN cannot be ranked)",
-                    index + 1
-                )
-            }
-            RankError::TiesInReference => f.write_str(
-                "the reference list (first argument) has tied values, which this coefficient \
-                 does not define (tau_ap_a allows ties only in the estimate, the second \
-                 argument): use tau_ap_b, which allows ties in both",
-            ),
-            RankError::TiesInEstimate => f.write_str(
-                "the estimate (second argument) has tied values; use tau_ap_a (ties in the \
-                 estimate) or tau_ap_b (ties in both)",
-            ),
-        }
-    }
-}
-
-impl std::error::Error for RankError {}
 
 /// `Ok(Some(c))`: the coefficient; `Ok(None)`: undefined (fewer than 2 items, or 0/0);
 /// `Err(_)`: the input cannot be ranked by this coefficient.

@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float32Type};
-use datafusion::common::{exec_err, plan_err};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::{exec_datafusion_err, exec_err, plan_datafusion_err, plan_err};
+use datafusion::error::Result;
 use serde::{Deserialize, Serialize};
 
 use super::kernels::sparse::Csr;
@@ -94,10 +94,10 @@ fn required_column(
             .iter()
             .map(|f| format!("\"{}\"", f.name()))
             .collect();
-        DataFusionError::Plan(format!(
+        plan_datafusion_err!(
             "model type '{model_type}' needs a column named \"{name}\" in {table}; it has {}",
             have.join(", ")
-        ))
+        )
     })
 }
 
@@ -194,7 +194,7 @@ impl RecData {
             );
         }
         let r = Csr::from_triplets(users.len(), items.len(), &tr.rows, &tr.cols, &tr.vals)
-            .map_err(|e| DataFusionError::Execution(format!("interaction matrix: {e}")))?;
+            .map_err(|e| exec_datafusion_err!("interaction matrix: {e}"))?;
         let mut facts = BTreeMap::new();
         facts.insert("rows used".to_string(), tr.rows.len().to_string());
         facts.insert(
@@ -230,7 +230,7 @@ impl RecData {
             None => {
                 let index = KeyIndex::new(KeyKind::Int);
                 let t = Csr::from_triplets(items.len(), 0, &[], &[], &[])
-                    .map_err(|e| DataFusionError::Execution(format!("tag matrix: {e}")))?;
+                    .map_err(|e| exec_datafusion_err!("tag matrix: {e}"))?;
                 (index, t)
             }
         };
@@ -324,7 +324,7 @@ impl RecData {
         }
         let used = rows.len();
         let t = Csr::from_triplets(items.len(), tags.len(), &rows, &cols, &vals)
-            .map_err(|e| DataFusionError::Execution(format!("tag matrix: {e}")))?;
+            .map_err(|e| exec_datafusion_err!("tag matrix: {e}"))?;
         Ok((tags, t, used, unknown, dropped))
     }
 

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray, UInt64Array};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::exec_err;
+use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
@@ -105,11 +106,7 @@ impl TableFunctionImpl for BootstrapCiFunc {
             };
             let rows = match fit.bootstrap(n, seed, &mut control) {
                 Ok(rows) => rows,
-                Err(_) if cancelled => {
-                    return Err(DataFusionError::Execution(
-                        "cancelled by the user".to_string(),
-                    ))
-                }
+                Err(_) if cancelled => return exec_err!("cancelled by the user"),
                 Err(e) => return Err(lmm_err(e)),
             };
             let num = |g: fn(&super::lmm::BootstrapInterval) -> f64| -> ArrayRef {

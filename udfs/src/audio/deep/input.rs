@@ -18,6 +18,7 @@
 
 use crate::audio::kernels::frames::Frames;
 use crate::audio::kernels::stft::{amplitude_to_db, Precision, StftParams, StftPlan};
+use crate::audio::kernels::AudioError;
 
 /// FFT length of the input spectrogram.
 pub const N_FFT: usize = 1024;
@@ -29,7 +30,7 @@ pub const BINS: usize = 512;
 const STD_FLOOR: f32 = 1e-6;
 
 /// The STFT of the input representation (build once, share across clips and threads).
-pub fn stft_plan() -> Result<StftPlan, String> {
+pub fn stft_plan() -> Result<StftPlan, AudioError> {
     StftPlan::new(StftParams {
         precision: Precision::F32,
         ..StftParams::librosa(N_FFT, HOP)
@@ -67,14 +68,14 @@ fn keep_bins(f: &Frames) -> Spectrogram {
 }
 
 /// The dB spectrogram of a clip (see the module docs).
-pub fn db_spectrogram(plan: &StftPlan, audio: &[f32]) -> Result<Spectrogram, String> {
+pub fn db_spectrogram(plan: &StftPlan, audio: &[f32]) -> Result<Spectrogram, AudioError> {
     let mut s = plan.magnitude(audio)?;
     amplitude_to_db(&mut s, 1e-5, Some(80.0), Precision::F32)?;
     Ok(keep_bins(&s))
 }
 
 /// The linear magnitude spectrogram of a clip (the separation task's mask applies to it).
-pub fn magnitude_spectrogram(plan: &StftPlan, audio: &[f32]) -> Result<Spectrogram, String> {
+pub fn magnitude_spectrogram(plan: &StftPlan, audio: &[f32]) -> Result<Spectrogram, AudioError> {
     Ok(keep_bins(&plan.magnitude(audio)?))
 }
 
@@ -88,10 +89,12 @@ pub struct Standardizer {
 impl Standardizer {
     /// Mean and population standard deviation per bin over every frame of `clips` (two passes,
     /// in f64); an error when there are no frames.
-    pub fn fit(clips: &[Spectrogram]) -> Result<Standardizer, String> {
+    pub fn fit(clips: &[Spectrogram]) -> Result<Standardizer, AudioError> {
         let n: usize = clips.iter().map(|c| c.frames).sum();
         if n == 0 {
-            return Err("no spectrogram frames to standardise with".to_string());
+            return Err(AudioError::BadInput(
+                "no spectrogram frames to standardise with".to_string(),
+            ));
         }
         let mut mean = vec![0.0f64; BINS];
         for c in clips {
@@ -131,13 +134,13 @@ impl Standardizer {
 
 /// The starts of the consecutive non-overlapping crops of a clip with `frames` frames, or an
 /// error naming the clip length a crop needs.
-pub fn embedding_crops(frames: usize, crop: usize) -> Result<Vec<usize>, String> {
+pub fn embedding_crops(frames: usize, crop: usize) -> Result<Vec<usize>, AudioError> {
     if frames < crop {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "the clip has {frames} spectrogram frames but the model's crops have {crop}: it needs \
              at least {} samples",
             min_samples(crop)
-        ));
+        )));
     }
     Ok((0..frames / crop).map(|i| i * crop).collect())
 }
@@ -216,7 +219,7 @@ mod tests {
     fn crops_are_consecutive_and_short_clips_are_named() {
         assert_eq!(embedding_crops(300, 128).unwrap(), vec![0, 128]);
         assert_eq!(embedding_crops(128, 128).unwrap(), vec![0]);
-        let e = embedding_crops(100, 128).unwrap_err();
+        let e = embedding_crops(100, 128).unwrap_err().to_string();
         assert!(e.contains("at least 32512 samples"), "{e}");
         // A clip of exactly min_samples has exactly `crop` frames.
         let plan = stft_plan().unwrap();

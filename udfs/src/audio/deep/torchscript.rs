@@ -130,7 +130,7 @@ impl TorchScriptModel {
         let crop = self.state.crop;
         let per_clip: Vec<Vec<f32>> = match self.state.input {
             Input::StftDb => {
-                let plan = stft_plan().map_err(DataFusionError::Execution)?;
+                let plan = stft_plan().map_err(DataFusionError::from)?;
                 clips
                     .par_iter()
                     .enumerate()
@@ -159,7 +159,7 @@ impl TorchScriptModel {
                         )));
                     }
                     crate::audio::kernels::check_finite("the clip", audio)
-                        .map_err(DataFusionError::Execution)?;
+                        .map_err(DataFusionError::from)?;
                     Ok(audio[..audio.len() / crop * crop].to_vec())
                 })
                 .collect::<Result<_>>()?,

@@ -57,8 +57,9 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::error::{check_memory, AudioError};
 use super::resample::bessel_i0;
-use crate::engine::memory::{check_memory, default_memory_limit};
+use crate::engine::memory::default_memory_limit;
 use mp3lame_encoder::{Bitrate, Builder, Encoder, FlushGap, MonoPcm, Quality, VbrMode};
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL, CODEC_TYPE_VORBIS};
@@ -88,7 +89,7 @@ impl Decoded {
     }
 
     /// The stream mixed down to mono ([`to_mono`]; no copy when it is mono already).
-    pub fn into_mono(self) -> Result<Vec<f32>, String> {
+    pub fn into_mono(self) -> Result<Vec<f32>, AudioError> {
         if self.channels == 1 {
             return Ok(self.samples);
         }
@@ -98,7 +99,7 @@ impl Decoded {
 
 /// Decodes an audio file (WAV, FLAC, OGG/Vorbis, MP3; the format is probed, the extension is a
 /// hint) within the default memory limit; errors name the file.
-pub fn decode_file(path: &Path) -> Result<Decoded, String> {
+pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
     decode_file_within(path, default_memory_limit())
 }
 
@@ -106,14 +107,17 @@ pub fn decode_file(path: &Path) -> Result<Decoded, String> {
 /// bytes. A damaged file is an error (`could not decode <path>: ...`), never a panic: WAV header
 /// facts are checked before symphonia reads them ([`super::wav_header`]), and a panic inside
 /// symphonia is caught and reported the same way.
-pub fn decode_file_within(path: &Path, memory_limit: u64) -> Result<Decoded, String> {
+pub fn decode_file_within(path: &Path, memory_limit: u64) -> Result<Decoded, AudioError> {
     let name = path.display().to_string();
     if path.is_dir() {
-        return Err(format!("{name} is a folder, not an audio file"));
+        return Err(AudioError::Folder { name });
     }
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("audio file {name} does not exist"),
-        _ => format!("cannot open audio file {name}: {e}"),
+        std::io::ErrorKind::NotFound => AudioError::NotFound { name: name.clone() },
+        _ => AudioError::Open {
+            name: name.clone(),
+            source: e,
+        },
     })?;
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -124,7 +128,7 @@ pub fn decode_file_within(path: &Path, memory_limit: u64) -> Result<Decoded, Str
 
 /// Decodes audio held in memory within the default memory limit; `hint_extension` (such as
 /// `"mp3"`, may be empty) helps the format probe. Errors name the source as `<bytes>`.
-pub fn decode_bytes(bytes: &[u8], hint_extension: &str) -> Result<Decoded, String> {
+pub fn decode_bytes(bytes: &[u8], hint_extension: &str) -> Result<Decoded, AudioError> {
     decode_bytes_within(bytes, hint_extension, default_memory_limit())
 }
 
@@ -134,7 +138,7 @@ pub fn decode_bytes_within(
     bytes: &[u8],
     hint_extension: &str,
     memory_limit: u64,
-) -> Result<Decoded, String> {
+) -> Result<Decoded, AudioError> {
     guarded("<bytes>", || {
         decode_bytes_unguarded(bytes, hint_extension, memory_limit)
     })
@@ -145,7 +149,7 @@ fn decode_bytes_unguarded(
     bytes: &[u8],
     hint_extension: &str,
     memory_limit: u64,
-) -> Result<Decoded, String> {
+) -> Result<Decoded, AudioError> {
     let mut hint = Hint::new();
     if !hint_extension.is_empty() {
         hint.with_extension(hint_extension);
@@ -157,8 +161,8 @@ fn decode_bytes_unguarded(
 /// error `could not decode <name>: ...`.
 fn guarded(
     name: &str,
-    decode: impl FnOnce() -> Result<Decoded, String>,
-) -> Result<Decoded, String> {
+    decode: impl FnOnce() -> Result<Decoded, AudioError>,
+) -> Result<Decoded, AudioError> {
     // The decoder's state is dropped with the panic, so nothing half-updated is seen again.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(decode)).unwrap_or_else(|payload| {
         let why = payload
@@ -166,9 +170,10 @@ fn guarded(
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown reason".to_string());
-        Err(format!(
-            "could not decode {name}: the decoder failed on damaged data ({why})"
-        ))
+        Err(AudioError::Undecodable {
+            name: name.to_string(),
+            reason: format!("the decoder failed on damaged data ({why})"),
+        })
     })
 }
 
@@ -180,12 +185,13 @@ fn decode_source<S: MediaSource + 'static>(
     hint: &Hint,
     name: &str,
     memory_limit: u64,
-) -> Result<Decoded, String> {
-    let len = source
-        .byte_len()
-        .ok_or_else(|| format!("could not decode {name}: its length is unknown"))?;
+) -> Result<Decoded, AudioError> {
+    let len = source.byte_len().ok_or_else(|| AudioError::Undecodable {
+        name: name.to_string(),
+        reason: "its length is unknown".to_string(),
+    })?;
     super::wav_header::check(&mut source, len, memory_limit)
-        .map_err(|e| format!("could not decode {name}: {e}"))?;
+        .map_err(|e| e.context(format!("could not decode {name}")))?;
     let stream = MediaSourceStream::new(Box::new(source), Default::default());
     let format_options = FormatOptions {
         enable_gapless: true,
@@ -194,23 +200,31 @@ fn decode_source<S: MediaSource + 'static>(
     let mut format = symphonia::default::get_probe()
         .format(hint, stream, &format_options, &MetadataOptions::default())
         .map_err(|e| match e {
-            SymphoniaError::Unsupported(what) => {
-                format!(
-                    "could not decode {name}: unsupported or unrecognised audio format ({what})"
-                )
-            }
-            other => format!("could not decode {name}: not readable as audio ({other})"),
+            SymphoniaError::Unsupported(what) => AudioError::Undecodable {
+                name: name.to_string(),
+                reason: format!("unsupported or unrecognised audio format ({what})"),
+            },
+            other => AudioError::Undecodable {
+                name: name.to_string(),
+                reason: format!("not readable as audio ({other})"),
+            },
         })?
         .format;
     let track = format
         .tracks()
         .iter()
         .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| format!("could not decode {name}: it has no audio track"))?;
+        .ok_or_else(|| AudioError::Undecodable {
+            name: name.to_string(),
+            reason: "it has no audio track".to_string(),
+        })?;
     let (track_id, params) = (track.id, track.codec_params.clone());
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
-        .map_err(|e| format!("could not decode {name}: unsupported audio codec ({e})"))?;
+        .map_err(|e| AudioError::Undecodable {
+            name: name.to_string(),
+            reason: format!("unsupported audio codec ({e})"),
+        })?;
     let mut out = Decoded {
         sample_rate: params.sample_rate.unwrap_or(0),
         channels: params.channels.map_or(0, |c| c.count()),
@@ -233,15 +247,16 @@ fn decode_source<S: MediaSource + 'static>(
         }
     }
     if decoded_packets == 0 && out.skipped_packets > 0 {
-        return Err(format!(
-            "could not decode {name}: all {} packets failed to decode",
-            out.skipped_packets
-        ));
+        return Err(AudioError::Undecodable {
+            name: name.to_string(),
+            reason: format!("all {} packets failed to decode", out.skipped_packets),
+        });
     }
     if out.samples.is_empty() || out.sample_rate == 0 || out.channels == 0 {
-        return Err(format!(
-            "could not decode {name}: it contains no audio samples"
-        ));
+        return Err(AudioError::Undecodable {
+            name: name.to_string(),
+            reason: "it contains no audio samples".to_string(),
+        });
     }
     Ok(out)
 }
@@ -255,7 +270,7 @@ fn read_packets(
     out: &mut Decoded,
     name: &str,
     memory_limit: u64,
-) -> Result<usize, String> {
+) -> Result<usize, AudioError> {
     let mut buffer: Option<SampleBuffer<f32>> = None;
     let mut decoded_packets = 0;
     loop {
@@ -265,11 +280,17 @@ fn read_packets(
                 return Ok(decoded_packets)
             }
             Err(SymphoniaError::ResetRequired) => {
-                return Err(format!(
-                    "could not decode {name}: the stream changes its parameters midway"
-                ))
+                return Err(AudioError::Undecodable {
+                    name: name.to_string(),
+                    reason: "the stream changes its parameters midway".to_string(),
+                })
             }
-            Err(e) => return Err(format!("could not decode {name}: cannot be read ({e})")),
+            Err(e) => {
+                return Err(AudioError::Undecodable {
+                    name: name.to_string(),
+                    reason: format!("cannot be read ({e})"),
+                })
+            }
         };
         if packet.track_id() != track_id {
             continue;
@@ -285,16 +306,19 @@ fn read_packets(
                         out.frames(),
                         out.channels
                     );
-                    if let Err(e) = check_memory(&what, need, memory_limit) {
-                        return Err(e.message().to_string());
-                    }
+                    check_memory(&what, need, memory_limit)?;
                 }
             }
             Err(SymphoniaError::DecodeError(_)) => {
                 out.skipped_packets += 1;
                 continue;
             }
-            Err(e) => return Err(format!("could not decode {name}: {e}")),
+            Err(e) => {
+                return Err(AudioError::Undecodable {
+                    name: name.to_string(),
+                    reason: e.to_string(),
+                })
+            }
         }
         decoded_packets += 1;
     }
@@ -306,18 +330,20 @@ fn append_audio(
     buffer: &mut Option<SampleBuffer<f32>>,
     out: &mut Decoded,
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), AudioError> {
     let spec = *audio.spec();
     let channels = spec.channels.count();
     if out.samples.is_empty() {
         out.sample_rate = spec.rate;
         out.channels = channels;
     } else if (spec.rate, channels) != (out.sample_rate, out.channels) {
-        return Err(format!(
-            "could not decode {name}: the stream changes from {} Hz × {} channels to {} Hz × \
-             {channels}",
-            out.sample_rate, out.channels, spec.rate
-        ));
+        return Err(AudioError::Undecodable {
+            name: name.to_string(),
+            reason: format!(
+                "the stream changes from {} Hz × {} channels to {} Hz × {channels}",
+                out.sample_rate, out.channels, spec.rate
+            ),
+        });
     }
     let needed = audio.capacity() * channels;
     let buf = match buffer {
@@ -330,15 +356,17 @@ fn append_audio(
 }
 
 /// Interleaved samples of `channels` channels mixed to mono (the average of each frame).
-pub fn to_mono(interleaved: &[f32], channels: usize) -> Result<Vec<f32>, String> {
+pub fn to_mono(interleaved: &[f32], channels: usize) -> Result<Vec<f32>, AudioError> {
     if channels == 0 {
-        return Err("cannot mix 0 channels to mono".to_string());
+        return Err(AudioError::BadInput(
+            "cannot mix 0 channels to mono".to_string(),
+        ));
     }
     if interleaved.len() % channels != 0 {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "{} interleaved samples do not form whole frames of {channels} channels",
             interleaved.len()
-        ));
+        )));
     }
     let scale = 1.0 / channels as f32;
     Ok(interleaved
@@ -348,21 +376,23 @@ pub fn to_mono(interleaved: &[f32], channels: usize) -> Result<Vec<f32>, String>
 }
 
 /// Writes a mono clip as a 32-bit float WAV file, atomically (temporary file, then rename).
-pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), String> {
+pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), AudioError> {
     let name = path.display();
     if sample_rate == 0 {
-        return Err(format!("{name}: the sample rate must be positive"));
+        return Err(AudioError::BadParameter(format!(
+            "{name}: the sample rate must be positive"
+        )));
     }
     if samples.is_empty() {
-        return Err(format!("{name}: no samples to write"));
+        return Err(AudioError::BadInput(format!("{name}: no samples to write")));
     }
     if wav_bytes(samples.len()) > f64::from(u32::MAX) {
-        return Err(format!(
+        return Err(AudioError::TooLarge(format!(
             "{name}: {} samples are too many for a WAV file (its sizes are 32-bit: at most {} \
              samples of 32 bits)",
             samples.len(),
             (u32::MAX - 44) / 4
-        ));
+        )));
     }
     super::check_finite(&name.to_string(), samples)?;
     let spec = hound::WavSpec {
@@ -372,7 +402,8 @@ pub fn write_wav(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(), S
         sample_format: hound::SampleFormat::Float,
     };
     let mut bytes = Cursor::new(Vec::with_capacity(64 + 4 * samples.len()));
-    let wav_error = |e: hound::Error| format!("{name}: cannot encode WAV ({e})");
+    let wav_error =
+        |e: hound::Error| AudioError::Encode(format!("{name}: cannot encode WAV ({e})"));
     let mut writer = hound::WavWriter::new(&mut bytes, spec).map_err(wav_error)?;
     for &s in samples {
         writer.write_sample(s).map_err(wav_error)?;
@@ -388,7 +419,7 @@ pub fn wav_bytes(samples: usize) -> f64 {
 }
 
 /// Writes `bytes` to a new temporary file beside `path`, syncs it and renames it onto `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AudioError> {
     write_atomically_with(path, |temp| {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
@@ -403,13 +434,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
 pub fn write_atomically_with(
     path: &Path,
     write: impl FnOnce(&Path) -> std::io::Result<()>,
-) -> Result<(), String> {
+) -> Result<(), AudioError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path.display();
     let file_name = path
         .file_name()
         .and_then(|f| f.to_str())
-        .ok_or_else(|| format!("{name}: not a file path"))?;
+        .ok_or_else(|| AudioError::BadParameter(format!("{name}: not a file path")))?;
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -425,7 +456,10 @@ pub fn write_atomically_with(
     result.map_err(|e| {
         // Best effort: the temporary file may not exist (the error came before or from create).
         let _ = std::fs::remove_file(&temp);
-        format!("cannot write {name}: {e}")
+        AudioError::Write {
+            name: name.to_string(),
+            source: e,
+        }
     })
 }
 
@@ -456,23 +490,25 @@ fn route(sample_rate: u32, kbps: u32) -> Option<u32> {
 }
 
 /// [`route`], or an error that lists what the sample rate allows.
-fn encoding_rate(sample_rate: u32, kbps: u32) -> Result<u32, String> {
+fn encoding_rate(sample_rate: u32, kbps: u32) -> Result<u32, AudioError> {
     if let Some(rate) = route(sample_rate, kbps) {
         return Ok(rate);
     }
     let allowed = mp3_bitrates(sample_rate);
     if allowed.is_empty() {
-        return Err(format!(
+        return Err(AudioError::BadParameter(format!(
             "MP3 cannot encode {sample_rate} Hz: resample to 8000, 11025, 12000, 16000, 22050, \
              24000, 32000, 44100 or 48000 Hz first"
-        ));
+        )));
     }
     Err(not_allowed(sample_rate, kbps, &allowed))
 }
 
 /// The error for a bitrate that `sample_rate` does not allow.
-fn not_allowed(sample_rate: u32, kbps: u32, allowed: &[u32]) -> String {
-    format!("MP3 at {sample_rate} Hz cannot be {kbps} kb/s; allowed bitrates: {allowed:?} kb/s")
+fn not_allowed(sample_rate: u32, kbps: u32, allowed: &[u32]) -> AudioError {
+    AudioError::BadParameter(format!(
+        "MP3 at {sample_rate} Hz cannot be {kbps} kb/s; allowed bitrates: {allowed:?} kb/s"
+    ))
 }
 
 /// The bitrates (kb/s) that [`mp3_roundtrip`] accepts at `sample_rate` (empty when none).
@@ -485,7 +521,7 @@ pub fn mp3_bitrates(sample_rate: u32) -> Vec<u32> {
 }
 
 /// The `mp3lame-encoder` bitrate for `kbps`.
-fn lame_bitrate(kbps: u32) -> Result<Bitrate, String> {
+fn lame_bitrate(kbps: u32) -> Result<Bitrate, AudioError> {
     Ok(match kbps {
         8 => Bitrate::Kbps8,
         16 => Bitrate::Kbps16,
@@ -503,16 +539,23 @@ fn lame_bitrate(kbps: u32) -> Result<Bitrate, String> {
         224 => Bitrate::Kbps224,
         256 => Bitrate::Kbps256,
         320 => Bitrate::Kbps320,
-        _ => return Err(format!("{kbps} kb/s is not one of {MP3_BITRATES_KBPS:?}")),
+        _ => {
+            return Err(AudioError::BadParameter(format!(
+                "{kbps} kb/s is not one of {MP3_BITRATES_KBPS:?}"
+            )))
+        }
     })
 }
 
 /// A mono CBR LAME encoder at `sample_rate` in and out, writing the LAME "Info" tag where it fits.
-fn lame_encoder(sample_rate: u32, kbps: u32) -> Result<Encoder, String> {
+fn lame_encoder(sample_rate: u32, kbps: u32) -> Result<Encoder, AudioError> {
     let setting = |what: &'static str| {
-        move |e: mp3lame_encoder::BuildError| format!("LAME rejected the {what}: {e}")
+        move |e: mp3lame_encoder::BuildError| {
+            AudioError::Encode(format!("LAME rejected the {what}: {e}"))
+        }
     };
-    let mut builder = Builder::new().ok_or("LAME could not allocate an encoder")?;
+    let mut builder = Builder::new()
+        .ok_or_else(|| AudioError::Encode("LAME could not allocate an encoder".to_string()))?;
     builder
         .set_num_channels(1)
         .map_err(setting("channel count"))?;
@@ -537,9 +580,11 @@ fn lame_encoder(sample_rate: u32, kbps: u32) -> Result<Encoder, String> {
     builder
         .set_to_write_vbr_tag(true)
         .map_err(setting("LAME tag"))?;
-    builder
-        .build()
-        .map_err(|e| format!("LAME cannot encode {sample_rate} Hz at {kbps} kb/s: {e}"))
+    builder.build().map_err(|e| {
+        AudioError::Encode(format!(
+            "LAME cannot encode {sample_rate} Hz at {kbps} kb/s: {e}"
+        ))
+    })
 }
 
 /// Samples between an input sample and its decoded copy in an MP3 without gapless information:
@@ -550,14 +595,16 @@ const MP3_CODEC_DELAY: usize = 576 + 529;
 /// An MP3 file (bytes) of the mono clip, CBR at `kbps`, encoded at `sample_rate` itself (which
 /// must allow that bitrate: see the module docs). It carries a LAME "Info" tag with its delay and
 /// padding when the tag fits in one frame (≥ 64 kb/s at 22.05 kHz); below that, LAME writes none.
-pub fn mp3_encode(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<Vec<u8>, String> {
+pub fn mp3_encode(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<Vec<u8>, AudioError> {
     encode_mp3(signal, sample_rate, kbps).map(|(bytes, _)| bytes)
 }
 
 /// [`mp3_encode`], and whether the stream carries the LAME tag.
-fn encode_mp3(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<(Vec<u8>, bool), String> {
+fn encode_mp3(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<(Vec<u8>, bool), AudioError> {
     if signal.is_empty() {
-        return Err("cannot encode an empty clip to MP3".to_string());
+        return Err(AudioError::BadInput(
+            "cannot encode an empty clip to MP3".to_string(),
+        ));
     }
     super::check_finite("MP3 encoder input", signal)?;
     if !native_bitrates(sample_rate).contains(&kbps) {
@@ -567,25 +614,27 @@ fn encode_mp3(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<(Vec<u8>, b
     let mut out = Vec::with_capacity(mp3lame_encoder::max_required_buffer_size(signal.len()));
     encoder
         .encode_to_vec(MonoPcm(signal), &mut out)
-        .map_err(|e| format!("LAME failed to encode: {e}"))?;
+        .map_err(|e| AudioError::Encode(format!("LAME failed to encode: {e}")))?;
     out.reserve(7200);
     encoder
         .flush_to_vec::<FlushGap>(&mut out)
-        .map_err(|e| format!("LAME failed to flush: {e}"))?;
+        .map_err(|e| AudioError::Encode(format!("LAME failed to flush: {e}")))?;
     // When LAME writes a tag, the first frame is its placeholder, filled in only now.
     let mut tag = Vec::with_capacity(encoder.lame_tag_size());
     if encoder.lame_tag_encode_to_vec(&mut tag).is_none() {
         return Ok((out, false));
     }
     out.get_mut(..tag.len())
-        .ok_or("the MP3 stream is shorter than its Info tag")?
+        .ok_or_else(|| {
+            AudioError::Encode("the MP3 stream is shorter than its Info tag".to_string())
+        })?
         .copy_from_slice(&tag);
     Ok((out, true))
 }
 
 /// The mono clip after MP3 compression at `kbps` (CBR) and decoding, aligned with the input and
 /// exactly as long; see the module docs for the allowed rates and bitrates and the ×2 route.
-pub fn mp3_roundtrip(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<Vec<f32>, String> {
+pub fn mp3_roundtrip(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<Vec<f32>, AudioError> {
     let rate = encoding_rate(sample_rate, kbps)?;
     let doubled = rate != sample_rate;
     let input = if doubled {
@@ -610,7 +659,7 @@ pub fn mp3_roundtrip(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<Vec<
             && decoded.samples.len() == expected_len
     });
     let Some(aligned) = aligned else {
-        return Err(format!(
+        return Err(AudioError::Encode(format!(
             "MP3 round trip of {} samples at {rate} Hz came back as {} samples at {} Hz × {} \
              channels with {} bad packets",
             input.len(),
@@ -618,7 +667,7 @@ pub fn mp3_roundtrip(signal: &[f32], sample_rate: u32, kbps: u32) -> Result<Vec<
             decoded.sample_rate,
             decoded.channels,
             decoded.skipped_packets
-        ));
+        )));
     };
     Ok(if doubled {
         downsample2(aligned)
@@ -829,18 +878,18 @@ mod tests {
     fn decoding_errors_name_the_file() {
         let dir = temp_dir("errors");
         let missing = dir.join("missing.wav");
-        let e = decode_file(&missing).unwrap_err();
+        let e = decode_file(&missing).unwrap_err().to_string();
         assert!(
             e.contains("missing.wav") && e.contains("does not exist"),
             "{e}"
         );
         let garbage = dir.join("garbage.mp3");
         std::fs::write(&garbage, b"this is not audio at all, just some text").unwrap();
-        let e = decode_file(&garbage).unwrap_err();
+        let e = decode_file(&garbage).unwrap_err().to_string();
         assert!(e.contains("garbage.mp3"), "{e}");
-        let e = decode_file(&dir).unwrap_err();
+        let e = decode_file(&dir).unwrap_err().to_string();
         assert!(e.contains("is a folder"), "{e}");
-        let e = decode_bytes(&[0u8; 3], "").unwrap_err();
+        let e = decode_bytes(&[0u8; 3], "").unwrap_err().to_string();
         assert!(e.contains("<bytes>"), "{e}");
         let empty = dir.join("empty.wav");
         let spec = hound::WavSpec {
@@ -853,7 +902,7 @@ mod tests {
             .unwrap()
             .finalize()
             .unwrap();
-        let e = decode_file(&empty).unwrap_err();
+        let e = decode_file(&empty).unwrap_err().to_string();
         assert!(
             e.contains("empty.wav") && e.contains("no audio samples"),
             "{e}"
@@ -916,19 +965,21 @@ mod tests {
         ] {
             let path = dir.join(file);
             std::fs::write(&path, &bytes).unwrap();
-            let e = decode_file(&path).unwrap_err();
+            let e = decode_file(&path).unwrap_err().to_string();
             assert!(
                 e.starts_with(&format!("could not decode {}: ", path.display()))
                     && e.contains(needle),
                 "{file}: {e}"
             );
             // The kernel refuses it by itself, without the panic guard.
-            let e = decode_bytes_unguarded(&bytes, "wav", 1 << 30).unwrap_err();
+            let e = decode_bytes_unguarded(&bytes, "wav", 1 << 30)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(needle), "{file}: {e}");
         }
         let path = dir.join("garbage.wav");
         std::fs::write(&path, &garbage).unwrap();
-        let e = decode_file(&path).unwrap_err();
+        let e = decode_file(&path).unwrap_err().to_string();
         assert!(e.contains("garbage.wav"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -938,14 +989,18 @@ mod tests {
         // 1000 frames × 2 channels decode to 8000 bytes of f32.
         let bytes = wav(2, 22050, 1000);
         assert!(decode_bytes_within(&bytes, "", 8000).is_ok());
-        let e = decode_bytes_within(&bytes, "", 7999).unwrap_err();
+        let e = decode_bytes_within(&bytes, "", 7999)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("could not decode <bytes>: its audio (1000 frames × 2 channels) needs"),
             "{e}"
         );
         // Formats without a header check are stopped while decoding.
         let flac = include_bytes!("../../../tests/data/audio/codec_stereo_tone.flac");
-        let e = decode_bytes_within(flac, "flac", 20_000).unwrap_err();
+        let e = decode_bytes_within(flac, "flac", 20_000)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("could not decode <bytes>: its audio (more than")
                 && e.contains("trustql.memory_limit"),
@@ -955,13 +1010,17 @@ mod tests {
 
     #[test]
     fn a_panicking_decoder_becomes_an_error() {
-        let e = guarded("x.wav", || panic!("TimeBase cannot have 0 denominator")).unwrap_err();
+        let e = guarded("x.wav", || panic!("TimeBase cannot have 0 denominator"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             "could not decode x.wav: the decoder failed on damaged data (TimeBase cannot have 0 \
              denominator)"
         );
-        let e = guarded("y.mp3", || panic!("{}", String::from("owned"))).unwrap_err();
+        let e = guarded("y.mp3", || panic!("{}", String::from("owned")))
+            .unwrap_err()
+            .to_string();
         assert!(e.ends_with("(owned)"), "{e}");
     }
 
@@ -976,7 +1035,7 @@ mod tests {
             hint in proptest::sample::select(vec!["", "wav", "mp3", "flac", "ogg"]),
         ) {
             if let Err(e) = decode_bytes_unguarded(&bytes, hint, 1 << 30) {
-                proptest::prop_assert!(!e.is_empty());
+                proptest::prop_assert!(!e.to_string().is_empty());
             }
         }
 
@@ -991,7 +1050,7 @@ mod tests {
             bytes.extend(b"WAVE");
             bytes.extend(body);
             if let Err(e) = decode_bytes_unguarded(&bytes, "wav", 1 << 30) {
-                proptest::prop_assert!(!e.is_empty());
+                proptest::prop_assert!(!e.to_string().is_empty());
             }
         }
 
@@ -1012,7 +1071,7 @@ mod tests {
             }
             bytes.truncate((bytes.len() as f64 * keep) as usize);
             if let Err(e) = decode_bytes_unguarded(&bytes, "wav", 1 << 30) {
-                proptest::prop_assert!(!e.is_empty());
+                proptest::prop_assert!(!e.to_string().is_empty());
             }
         }
 
@@ -1038,7 +1097,7 @@ mod tests {
             }
             bytes.truncate((bytes.len() as f64 * keep) as usize);
             if let Err(e) = decode_bytes_within(&bytes, hint, 1 << 30) {
-                proptest::prop_assert!(!e.is_empty());
+                proptest::prop_assert!(!e.to_string().is_empty());
             }
         }
     }
@@ -1068,11 +1127,14 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("clip.wav")]);
-        let e = write_wav(&dir.join("no/such/folder/x.wav"), &clip, 22050).unwrap_err();
+        let e = write_wav(&dir.join("no/such/folder/x.wav"), &clip, 22050)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.wav"), "{e}");
         assert!(write_wav(&dir, &clip, 22050).is_err());
         assert!(write_wav(&path, &[f32::NAN], 22050)
             .unwrap_err()
+            .to_string()
             .contains("sample 0"));
         assert!(write_wav(&path, &[], 22050).is_err());
         assert!(write_wav(&path, &clip, 0).is_err());
@@ -1157,11 +1219,11 @@ mod tests {
     #[test]
     fn mp3_rejects_what_it_cannot_encode() {
         let x = music(0.5);
-        let e = mp3_roundtrip(&x, 22050, 100).unwrap_err();
+        let e = mp3_roundtrip(&x, 22050, 100).unwrap_err().to_string();
         assert!(e.contains("allowed bitrates") && e.contains("320"), "{e}");
-        let e = mp3_roundtrip(&x, 44100, 8).unwrap_err();
+        let e = mp3_roundtrip(&x, 44100, 8).unwrap_err().to_string();
         assert!(e.contains("allowed bitrates") && !e.contains("[8,"), "{e}");
-        let e = mp3_roundtrip(&x, 12345, 128).unwrap_err();
+        let e = mp3_roundtrip(&x, 12345, 128).unwrap_err().to_string();
         assert!(e.contains("12345 Hz"), "{e}");
         assert!(mp3_roundtrip(&[], 22050, 128).is_err());
         assert!(mp3_roundtrip(&[0.1, f32::NAN], 22050, 128).is_err());

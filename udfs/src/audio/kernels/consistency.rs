@@ -44,6 +44,7 @@
 //! sorted once, and a replicate's average ranks are the cumulative multiplicities of the tie
 //! groups, O(n_points·n_originals) per replicate instead of O(N log N).
 
+use super::error::AudioError;
 use crate::common::rng::Rng;
 
 /// The thesis' number of bootstrap replicates.
@@ -99,14 +100,16 @@ pub struct CellConsistency {
 
 /// `δ_p` of eq. 4.9 for every point: 0 when `dist[p, own[p]]` is strictly below every other entry
 /// of row `p`, else 1. `dist` is `own.len() × n_originals`, row-major.
-pub fn deltas(dist: &[f64], n_originals: usize, own: &[usize]) -> Result<Vec<u8>, String> {
+pub fn deltas(dist: &[f64], n_originals: usize, own: &[usize]) -> Result<Vec<u8>, AudioError> {
     check_matrix("the distance matrix", dist, n_originals, own.len())?;
     own.iter()
         .zip(dist.chunks_exact(n_originals))
         .enumerate()
         .map(|(p, (&o, row))| {
             let own_distance = *row.get(o).ok_or_else(|| {
-                format!("point {p}'s own original {o} is out of range ({n_originals} originals)")
+                AudioError::BadInput(format!(
+                    "point {p}'s own original {o} is out of range ({n_originals} originals)"
+                ))
             })?;
             let beaten = row
                 .iter()
@@ -118,25 +121,25 @@ pub fn deltas(dist: &[f64], n_originals: usize, own: &[usize]) -> Result<Vec<u8>
 }
 
 /// `C^W = 1 − mean δ` (eq. 4.10).
-pub fn within(deltas: &[u8]) -> Result<f64, String> {
+pub fn within(deltas: &[u8]) -> Result<f64, AudioError> {
     check_deltas("δ", deltas)?;
     Ok(1.0 - mean_with_counts(deltas, None))
 }
 
 /// `C^B_acc`: the share of points whose `δ` agree between audio and latent space (eq. 4.12).
-pub fn between_accuracy(delta_audio: &[u8], delta_latent: &[u8]) -> Result<f64, String> {
+pub fn between_accuracy(delta_audio: &[u8], delta_latent: &[u8]) -> Result<f64, AudioError> {
     let agree = agreement(delta_audio, delta_latent)?;
     Ok(mean_with_counts(&agree, None))
 }
 
 /// `C^B_ρ`: Spearman's ρ between the flattened audio-space and latent-space distance matrices
 /// (eq. 4.11, all originals as candidates; see the module docs).
-pub fn between_spearman(dist_audio: &[f64], dist_latent: &[f64]) -> Result<f64, String> {
+pub fn between_spearman(dist_audio: &[f64], dist_latent: &[f64]) -> Result<f64, AudioError> {
     RankedPair::new(dist_audio, dist_latent, dist_audio.len().max(1))?.estimate()
 }
 
 /// `C^W` with its 95 % bootstrap interval over the points.
-pub fn within_ci(deltas: &[u8], bootstrap: &Bootstrap) -> Result<Interval, String> {
+pub fn within_ci(deltas: &[u8], bootstrap: &Bootstrap) -> Result<Interval, AudioError> {
     let estimate = within(deltas)?;
     interval(estimate, deltas.len(), bootstrap, |counts| {
         Some(1.0 - mean_with_counts(deltas, Some(counts)))
@@ -148,7 +151,7 @@ pub fn between_accuracy_ci(
     delta_audio: &[u8],
     delta_latent: &[u8],
     bootstrap: &Bootstrap,
-) -> Result<Interval, String> {
+) -> Result<Interval, AudioError> {
     let agree = agreement(delta_audio, delta_latent)?;
     let estimate = mean_with_counts(&agree, None);
     interval(estimate, agree.len(), bootstrap, |counts| {
@@ -162,7 +165,7 @@ pub fn between_spearman_ci(
     dist_latent: &[f64],
     n_originals: usize,
     bootstrap: &Bootstrap,
-) -> Result<Interval, String> {
+) -> Result<Interval, AudioError> {
     let pair = RankedPair::new(dist_audio, dist_latent, n_originals)?;
     let estimate = pair.estimate()?;
     let mut scratch = pair.scratch();
@@ -179,9 +182,9 @@ pub fn cell_consistency(
     n_originals: usize,
     own: &[usize],
     bootstrap: &Bootstrap,
-) -> Result<CellConsistency, String> {
-    let delta_audio = deltas(dist_audio, n_originals, own).map_err(|e| format!("audio: {e}"))?;
-    let delta_latent = deltas(dist_latent, n_originals, own).map_err(|e| format!("latent: {e}"))?;
+) -> Result<CellConsistency, AudioError> {
+    let delta_audio = deltas(dist_audio, n_originals, own).map_err(|e| e.context("audio"))?;
+    let delta_latent = deltas(dist_latent, n_originals, own).map_err(|e| e.context("latent"))?;
     Ok(CellConsistency {
         within_audio: within_ci(&delta_audio, bootstrap)?,
         within_latent: within_ci(&delta_latent, bootstrap)?,
@@ -191,50 +194,53 @@ pub fn cell_consistency(
 }
 
 /// Checks a matrix of `rows × columns` finite distances with at least one row and column.
-fn check_matrix(name: &str, dist: &[f64], columns: usize, rows: usize) -> Result<(), String> {
+fn check_matrix(name: &str, dist: &[f64], columns: usize, rows: usize) -> Result<(), AudioError> {
     if columns == 0 || rows == 0 {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "{name} is empty ({rows} points × {columns} originals)"
-        ));
+        )));
     }
     if rows.checked_mul(columns) != Some(dist.len()) {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "{name} holds {} values, not {rows} points × {columns} originals",
             dist.len()
-        ));
+        )));
     }
     if let Some(at) = dist.iter().position(|d| !d.is_finite()) {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "{name}: the distance from point {} to original {} (value {at}) is not finite ({})",
             at / columns,
             at % columns,
             dist[at]
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Checks a non-empty list of 0/1 values.
-fn check_deltas(name: &str, deltas: &[u8]) -> Result<(), String> {
+fn check_deltas(name: &str, deltas: &[u8]) -> Result<(), AudioError> {
     if deltas.is_empty() {
-        return Err(format!("{name} has no points"));
+        return Err(AudioError::BadInput(format!("{name} has no points")));
     }
     if let Some(p) = deltas.iter().position(|&d| d > 1) {
-        return Err(format!("{name} of point {p} is {}, not 0 or 1", deltas[p]));
+        return Err(AudioError::BadInput(format!(
+            "{name} of point {p} is {}, not 0 or 1",
+            deltas[p]
+        )));
     }
     Ok(())
 }
 
 /// 1 where the two spaces' `δ` agree, 0 where they differ.
-fn agreement(delta_audio: &[u8], delta_latent: &[u8]) -> Result<Vec<u8>, String> {
+fn agreement(delta_audio: &[u8], delta_latent: &[u8]) -> Result<Vec<u8>, AudioError> {
     check_deltas("the audio-space δ", delta_audio)?;
     check_deltas("the latent-space δ", delta_latent)?;
     if delta_audio.len() != delta_latent.len() {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "the spaces have different numbers of points: {} in audio space, {} in latent space",
             delta_audio.len(),
             delta_latent.len()
-        ));
+        )));
     }
     Ok(delta_audio
         .iter()
@@ -264,9 +270,11 @@ fn interval(
     n: usize,
     bootstrap: &Bootstrap,
     mut statistic: impl FnMut(&[u32]) -> Option<f64>,
-) -> Result<Interval, String> {
+) -> Result<Interval, AudioError> {
     if bootstrap.resamples == 0 {
-        return Err("the bootstrap needs at least 1 resample".to_string());
+        return Err(AudioError::BadParameter(
+            "the bootstrap needs at least 1 resample".to_string(),
+        ));
     }
     let mut rng = Rng::new(bootstrap.seed);
     let mut counts = vec![0u32; n];
@@ -283,7 +291,11 @@ fn interval(
     values.sort_by(f64::total_cmp);
     let (lower, upper) = match (quantile(&values, TAILS.0), quantile(&values, TAILS.1)) {
         (Some(lower), Some(upper)) => (lower, upper),
-        _ => return Err("no bootstrap replicate had a defined value".to_string()),
+        _ => {
+            return Err(AudioError::BadInput(
+                "no bootstrap replicate had a defined value".to_string(),
+            ))
+        }
     };
     Ok(Interval {
         estimate,
@@ -369,13 +381,13 @@ struct RankScratch {
 
 impl RankedPair {
     /// Validates two `rows × columns` matrices of the same shape and sorts them.
-    fn new(audio: &[f64], latent: &[f64], columns: usize) -> Result<RankedPair, String> {
+    fn new(audio: &[f64], latent: &[f64], columns: usize) -> Result<RankedPair, AudioError> {
         if audio.len() != latent.len() {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "the spaces' distance matrices differ in size: {} and {} values",
                 audio.len(),
                 latent.len()
-            ));
+            )));
         }
         let rows = audio.len() / columns.max(1);
         check_matrix("the audio-space distance matrix", audio, columns, rows)?;
@@ -400,9 +412,12 @@ impl RankedPair {
     }
 
     /// ρ of the full data; an error when it is undefined.
-    fn estimate(&self) -> Result<f64, String> {
+    fn estimate(&self) -> Result<f64, AudioError> {
         self.rho_into(None, &mut self.scratch()).ok_or_else(|| {
-            "Spearman's ρ is undefined: every distance is equal in one of the spaces".to_string()
+            AudioError::BadInput(
+                "Spearman's ρ is undefined: every distance is equal in one of the spaces"
+                    .to_string(),
+            )
         })
     }
 
@@ -495,24 +510,33 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let e = deltas(&[1.0, 2.0, 3.0], 2, &[0, 1]).unwrap_err();
+        let e = deltas(&[1.0, 2.0, 3.0], 2, &[0, 1])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("3 values") && e.contains("2 points × 2 originals"),
             "{e}"
         );
-        let e = deltas(&[1.0, 2.0], 2, &[2]).unwrap_err();
+        let e = deltas(&[1.0, 2.0], 2, &[2]).unwrap_err().to_string();
         assert!(e.contains("point 0's own original 2"), "{e}");
-        let e = deltas(&[1.0, f64::NAN], 2, &[0]).unwrap_err();
+        let e = deltas(&[1.0, f64::NAN], 2, &[0]).unwrap_err().to_string();
         assert!(e.contains("point 0 to original 1"), "{e}");
-        assert!(within(&[]).unwrap_err().contains("no points"));
-        assert!(within(&[0, 2]).unwrap_err().contains("point 1 is 2"));
+        assert!(within(&[]).unwrap_err().to_string().contains("no points"));
+        assert!(within(&[0, 2])
+            .unwrap_err()
+            .to_string()
+            .contains("point 1 is 2"));
         assert!(between_accuracy(&[0, 1], &[0])
             .unwrap_err()
+            .to_string()
             .contains("2 in audio"));
-        let e = between_spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).unwrap_err();
+        let e = between_spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("undefined"), "{e}");
         assert!(between_spearman(&[1.0, 2.0], &[1.0])
             .unwrap_err()
+            .to_string()
             .contains("2 and 1"));
         let zero = Bootstrap {
             resamples: 0,
@@ -520,8 +544,11 @@ mod tests {
         };
         assert!(within_ci(&[0, 1], &zero)
             .unwrap_err()
+            .to_string()
             .contains("at least 1"));
-        let e = between_spearman_ci(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0], 2, &zero).unwrap_err();
+        let e = between_spearman_ci(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0], 2, &zero)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("3 values"), "{e}");
     }
 
@@ -707,7 +734,9 @@ mod tests {
             assert!((0.0..=1.0).contains(&i.lower) && i.upper <= 1.0, "{i:?}");
         }
         assert!(cell.within_audio.estimate > 0.5 && cell.between_spearman.estimate > 0.5);
-        let e = cell_consistency(&audio, &latent[1..], columns, &own, &settings).unwrap_err();
+        let e = cell_consistency(&audio, &latent[1..], columns, &own, &settings)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("latent:"), "{e}");
     }
 }

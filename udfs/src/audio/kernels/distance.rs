@@ -20,31 +20,32 @@
 //! The sums run in four independent lanes (added pairwise at the end) so that the compiler can
 //! vectorise them; the result differs from a left-to-right sum only by rounding.
 
+use super::error::AudioError;
 use super::frames::Frames;
 use super::stft::Real;
 
 /// Euclidean distance `‖a − b‖₂` between two vectors of the same length.
-pub fn euclidean(a: &[f64], b: &[f64]) -> Result<f64, String> {
+pub fn euclidean(a: &[f64], b: &[f64]) -> Result<f64, AudioError> {
     check_vectors(a, b)?;
     Ok(squared_euclidean(a, b).sqrt())
 }
 
 /// Cosine distance `1 − cos(a, b)`, in `[0, 2]`, between two vectors of the same length; an
 /// error when either vector is all zeros.
-pub fn cosine(a: &[f64], b: &[f64]) -> Result<f64, String> {
+pub fn cosine(a: &[f64], b: &[f64]) -> Result<f64, AudioError> {
     check_vectors(a, b)?;
     let norm_a = dot(a, a).sqrt();
     let norm_b = dot(b, b).sqrt();
     for (norm, which) in [(norm_a, "first"), (norm_b, "second")] {
         if norm == 0.0 {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "cosine distance is undefined: the {which} vector is all zeros"
-            ));
+            )));
         }
         if !norm.is_finite() {
-            return Err(format!(
+            return Err(AudioError::Overflow(format!(
                 "cosine distance overflows: the {which} vector's norm is not representable"
-            ));
+            )));
         }
     }
     let cos = dot(a, b) / norm_a / norm_b;
@@ -52,23 +53,23 @@ pub fn cosine(a: &[f64], b: &[f64]) -> Result<f64, String> {
 }
 
 /// Checks two vectors for [`euclidean`] and [`cosine`]: equal, non-zero lengths and finite values.
-fn check_vectors(a: &[f64], b: &[f64]) -> Result<(), String> {
+fn check_vectors(a: &[f64], b: &[f64]) -> Result<(), AudioError> {
     if a.len() != b.len() {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "vectors differ in length: {} and {}",
             a.len(),
             b.len()
-        ));
+        )));
     }
     if a.is_empty() {
-        return Err("vectors are empty".to_string());
+        return Err(AudioError::BadInput("vectors are empty".to_string()));
     }
     for (values, which) in [(a, "first"), (b, "second")] {
         if let Some(at) = values.iter().position(|v| !v.is_finite()) {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "value {at} of the {which} vector is not finite ({})",
                 values[at]
-            ));
+            )));
         }
     }
     Ok(())
@@ -109,42 +110,44 @@ pub(crate) fn dot<T: Real>(a: &[T], b: &[T]) -> T {
 /// Checks one frame sequence for the sequence distances: a buffer that matches its shape, at
 /// least one frame, at least one value per frame, and finite values. `name` names the sequence in
 /// the message (e.g. "the first sequence").
-pub(crate) fn check_frames(name: &str, f: &Frames) -> Result<(), String> {
+pub(crate) fn check_frames(name: &str, f: &Frames) -> Result<(), AudioError> {
     if f.n_frames.checked_mul(f.dim) != Some(f.data.len()) {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "{name} holds {} values, not {} frames of {}",
             f.data.len(),
             f.n_frames,
             f.dim
-        ));
+        )));
     }
     if f.n_frames == 0 {
-        return Err(format!("{name} has no frames"));
+        return Err(AudioError::BadInput(format!("{name} has no frames")));
     }
     if f.dim == 0 {
-        return Err(format!("{name} has frames with no values"));
+        return Err(AudioError::BadInput(format!(
+            "{name} has frames with no values"
+        )));
     }
     if let Some(at) = f.data.iter().position(|v| !v.is_finite()) {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "{name} has a non-finite value ({}) in frame {}, coefficient {}",
             f.data[at],
             at / f.dim,
             at % f.dim
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Checks two frame sequences for a sequence distance: each valid ([`check_frames`]) and both
 /// with the same number of values per frame.
-pub(crate) fn check_frame_pair(a: &Frames, b: &Frames) -> Result<(), String> {
+pub(crate) fn check_frame_pair(a: &Frames, b: &Frames) -> Result<(), AudioError> {
     check_frames("the first sequence", a)?;
     check_frames("the second sequence", b)?;
     if a.dim != b.dim {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "the sequences' frames differ in size: {} and {} values",
             a.dim, b.dim
-        ));
+        )));
     }
     Ok(())
 }
@@ -205,14 +208,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let e = euclidean(&[1.0, 2.0, 3.0], &[1.0]).unwrap_err();
+        let e = euclidean(&[1.0, 2.0, 3.0], &[1.0]).unwrap_err().to_string();
         assert!(e.contains("3 and 1"), "{e}");
-        assert!(cosine(&[], &[]).unwrap_err().contains("empty"));
-        let e = cosine(&[1.0, 2.0], &[0.0, 0.0]).unwrap_err();
+        assert!(cosine(&[], &[]).unwrap_err().to_string().contains("empty"));
+        let e = cosine(&[1.0, 2.0], &[0.0, 0.0]).unwrap_err().to_string();
         assert!(e.contains("second vector is all zeros"), "{e}");
-        let e = euclidean(&[1.0, f64::NAN], &[1.0, 2.0]).unwrap_err();
+        let e = euclidean(&[1.0, f64::NAN], &[1.0, 2.0])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("value 1 of the first vector"), "{e}");
-        let e = cosine(&[1e300, 1e300], &[1.0, 1.0]).unwrap_err();
+        let e = cosine(&[1e300, 1e300], &[1.0, 1.0])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("overflows"), "{e}");
     }
 
@@ -223,17 +230,24 @@ mod tests {
         let other = Frames::new(2, 1, vec![1.0, 2.0]).unwrap();
         assert!(check_frame_pair(&good, &other)
             .unwrap_err()
+            .to_string()
             .contains("2 and 1 values"));
         let broken = Frames {
             n_frames: 3,
             dim: 2,
             data: vec![0.0; 4],
         };
-        assert!(check_frames("x", &broken).unwrap_err().contains("4 values"));
+        assert!(check_frames("x", &broken)
+            .unwrap_err()
+            .to_string()
+            .contains("4 values"));
         let empty = Frames::zeros(0, 3);
-        assert!(check_frames("x", &empty).unwrap_err().contains("no frames"));
+        assert!(check_frames("x", &empty)
+            .unwrap_err()
+            .to_string()
+            .contains("no frames"));
         let nan = Frames::new(2, 2, vec![1.0, 2.0, 3.0, f64::INFINITY]).unwrap();
-        let e = check_frame_pair(&good, &nan).unwrap_err();
+        let e = check_frame_pair(&good, &nan).unwrap_err().to_string();
         assert!(
             e.contains("second sequence") && e.contains("frame 1, coefficient 1"),
             "{e}"

@@ -28,21 +28,22 @@
 //! cumulative-cost matrix, rows over the frames of `A`.
 
 use super::distance::{check_frame_pair, squared_euclidean};
+use super::error::AudioError;
 use super::frames::Frames;
 
 /// The exact DTW distance between `a` and `b` (frames of the same size), with an optional
 /// Sakoe–Chiba band of half-width `band` frames of the shorter sequence (see the module docs).
-pub fn dtw(a: &Frames, b: &Frames, band: Option<usize>) -> Result<f64, String> {
+pub fn dtw(a: &Frames, b: &Frames, band: Option<usize>) -> Result<f64, AudioError> {
     check_frame_pair(a, b)?;
     let window = Window::new(a.n_frames, b.n_frames, band)?;
     let total = cumulative_cost(a, b, &window);
     if total.is_finite() {
         Ok(total)
     } else {
-        Err(format!(
+        Err(AudioError::Overflow(format!(
             "DTW between {} and {} frames is not finite (the frame values are too large)",
             a.n_frames, b.n_frames
-        ))
+        )))
     }
 }
 
@@ -55,7 +56,7 @@ struct Window {
 
 impl Window {
     /// The window for `n` rows and `m` columns; an error when the band leaves no path.
-    fn new(n: usize, m: usize, band: Option<usize>) -> Result<Window, String> {
+    fn new(n: usize, m: usize, band: Option<usize>) -> Result<Window, AudioError> {
         // A band of max(n, m) already allows every cell; capping it keeps the products in range.
         let band = band.map(|w| w.min(n.max(m)));
         let window = Window { n, m, band };
@@ -86,7 +87,7 @@ impl Window {
     /// Checks that every row has allowed columns and that each row's window starts at most one
     /// column after the previous row's ends, which (windows move right monotonically, the first
     /// starts at column 0, the last ends at column m − 1) is exactly when a path exists.
-    fn check_connected(&self) -> Result<(), String> {
+    fn check_connected(&self) -> Result<(), AudioError> {
         let mut previous_end: Option<usize> = None;
         for i in 0..self.n {
             let (lo, hi) = self.columns(i).ok_or_else(|| self.no_path(i))?;
@@ -99,14 +100,14 @@ impl Window {
     }
 
     /// The error for a band that cuts every path at row `i`.
-    fn no_path(&self, i: usize) -> String {
-        format!(
+    fn no_path(&self, i: usize) -> AudioError {
+        AudioError::BadParameter(format!(
             "band {} leaves no warping path between {} and {} frames (cut at frame {i} of the \
              first sequence); use a band of at least 1",
             self.band.unwrap_or(0),
             self.n,
             self.m
-        )
+        ))
     }
 }
 
@@ -273,16 +274,20 @@ pub(crate) mod tests {
     fn errors_name_the_problem() {
         let a = Frames::zeros(5, 2);
         let b = Frames::zeros(7, 2);
-        let e = dtw(&a, &b, Some(0)).unwrap_err();
+        let e = dtw(&a, &b, Some(0)).unwrap_err().to_string();
         assert!(e.contains("band 0") && e.contains("5 and 7 frames"), "{e}");
         assert!(dtw(&a, &Frames::zeros(7, 3), None)
             .unwrap_err()
+            .to_string()
             .contains("2 and 3"));
         assert!(dtw(&Frames::zeros(0, 2), &b, None)
             .unwrap_err()
+            .to_string()
             .contains("no frames"));
         let big = Frames::new(1, 1, vec![1e200]).unwrap();
-        let e = dtw(&big, &Frames::new(1, 1, vec![-1e200]).unwrap(), None).unwrap_err();
+        let e = dtw(&big, &Frames::new(1, 1, vec![-1e200]).unwrap(), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not finite"), "{e}");
     }
 

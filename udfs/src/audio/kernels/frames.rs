@@ -1,6 +1,8 @@
 //! A sequence of feature frames (spectrogram columns, MFCC vectors) in one flat buffer, so that
 //! the feature kernels and the distance kernels agree on one layout without importing Arrow.
 
+use super::error::AudioError;
+
 /// `n_frames` frames of `dim` values each, frame after frame (row-major: frame `t`, value `k` at
 /// `data[t * dim + k]`).
 #[derive(Clone, Debug, PartialEq)]
@@ -15,12 +17,12 @@ pub struct Frames {
 
 impl Frames {
     /// Frames from a flat buffer; an error when the buffer's length is not `n_frames * dim`.
-    pub fn new(n_frames: usize, dim: usize, data: Vec<f64>) -> Result<Frames, String> {
+    pub fn new(n_frames: usize, dim: usize, data: Vec<f64>) -> Result<Frames, AudioError> {
         if n_frames.checked_mul(dim) != Some(data.len()) {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "{} values cannot form {n_frames} frames of {dim}",
                 data.len()
-            ));
+            )));
         }
         Ok(Frames {
             n_frames,

@@ -28,6 +28,7 @@
 //!   ([`LoudnessMatch::exceeds_full_scale`]). Matching to or from a silent (−∞ LUFS) clip is an
 //!   error.
 
+use super::error::AudioError;
 use ebur128::{EbuR128, Mode};
 
 /// Sample rates accepted by [`loudness_lufs`], in Hz (the K-weighting shelf sits at 1.68 kHz).
@@ -55,25 +56,27 @@ impl LoudnessMatch {
 /// The integrated loudness of a mono clip in LUFS; `−∞` when no block passes the −70 LUFS gate,
 /// an error for a clip shorter than one 400 ms block, a non-finite sample or a sample rate
 /// outside [`SAMPLE_RATE_RANGE`].
-pub fn loudness_lufs(signal: &[f32], sample_rate: u32) -> Result<f64, String> {
+pub fn loudness_lufs(signal: &[f32], sample_rate: u32) -> Result<f64, AudioError> {
     if !SAMPLE_RATE_RANGE.contains(&sample_rate) {
-        return Err(format!(
+        return Err(AudioError::BadParameter(format!(
             "loudness needs a sample rate from {} to {} Hz, not {sample_rate}",
             SAMPLE_RATE_RANGE.start(),
             SAMPLE_RATE_RANGE.end()
-        ));
+        )));
     }
     // libebur128 rounds 100 ms to whole samples; a block is four of them.
     let block = 4 * ((sample_rate as usize + 5) / 10);
     if signal.len() < block {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "a clip of {} samples is shorter than one 400 ms loudness block ({block} samples at \
              {sample_rate} Hz)",
             signal.len()
-        ));
+        )));
     }
     super::check_finite("loudness input", signal)?;
-    let meter_error = |e: ebur128::Error| format!("loudness meter at {sample_rate} Hz: {e}");
+    let meter_error = |e: ebur128::Error| {
+        AudioError::BadInput(format!("loudness meter at {sample_rate} Hz: {e}"))
+    };
     let mut meter = EbuR128::new(1, sample_rate, Mode::I).map_err(meter_error)?;
     meter.add_frames_f32(signal).map_err(meter_error)?;
     meter.loudness_global().map_err(meter_error)
@@ -85,14 +88,14 @@ pub fn match_loudness(
     signal: &[f32],
     reference: &[f32],
     sample_rate: u32,
-) -> Result<LoudnessMatch, String> {
-    let target = loudness_lufs(reference, sample_rate).map_err(|e| format!("reference: {e}"))?;
-    let current = loudness_lufs(signal, sample_rate).map_err(|e| format!("signal: {e}"))?;
+) -> Result<LoudnessMatch, AudioError> {
+    let target = loudness_lufs(reference, sample_rate).map_err(|e| e.context("reference"))?;
+    let current = loudness_lufs(signal, sample_rate).map_err(|e| e.context("signal"))?;
     for (what, value) in [("reference", target), ("signal", current)] {
         if !value.is_finite() {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "the {what} is silent ({value} LUFS): there is no loudness to match"
-            ));
+            )));
         }
     }
     let gain_db = target - current;
@@ -261,16 +264,18 @@ mod tests {
             .map(|&v| v as f32)
             .collect();
         assert_eq!(loudness_lufs(&faint, 22050).unwrap(), f64::NEG_INFINITY);
-        let e = loudness_lufs(&[0.1; 8819], 22050).unwrap_err();
+        let e = loudness_lufs(&[0.1; 8819], 22050).unwrap_err().to_string();
         assert!(e.contains("shorter than one 400 ms"), "{e}");
         assert!(loudness_lufs(&[0.1; 8820], 22050).unwrap().is_finite());
         assert!(loudness_lufs(&[0.1; 10000], 0)
             .unwrap_err()
+            .to_string()
             .contains("sample rate"));
         let mut x = vec![0.1f32; 10000];
         x[3] = f32::INFINITY;
         assert!(loudness_lufs(&x, 22050)
             .unwrap_err()
+            .to_string()
             .contains("sample 3 is not finite"));
     }
 
@@ -297,12 +302,17 @@ mod tests {
         assert!(max > 1.0);
         let reached = loudness_lufs(&m.samples, 22050).unwrap();
         assert!((reached - target).abs() < 1e-3);
-        let e = match_loudness(&clicks, &[0.0; 22050], 22050).unwrap_err();
+        let e = match_loudness(&clicks, &[0.0; 22050], 22050)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("reference is silent"), "{e}");
-        let e = match_loudness(&[0.0; 22050], &clicks, 22050).unwrap_err();
+        let e = match_loudness(&[0.0; 22050], &clicks, 22050)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("signal is silent"), "{e}");
         assert!(match_loudness(&clicks[..100], &clicks, 22050)
             .unwrap_err()
+            .to_string()
             .starts_with("signal:"));
     }
 }

@@ -23,6 +23,7 @@
 //!   librosa does (it only warns).
 
 use super::distance::dot;
+use super::error::AudioError;
 use super::frames::Frames;
 use super::stft::FrameReduce;
 
@@ -102,22 +103,28 @@ impl MelFilterBank {
     /// the invalid parameter (zero rate, `n_fft < 2`, no bands, `fmin` negative or not below
     /// `fmax`, non-finite frequencies). As in librosa, `fmax` may exceed `sr / 2`: bands above
     /// the Nyquist frequency then cover fewer bins or none.
-    pub fn new(sr: u32, n_fft: usize, params: &MelParams) -> Result<MelFilterBank, String> {
+    pub fn new(sr: u32, n_fft: usize, params: &MelParams) -> Result<MelFilterBank, AudioError> {
         let fmax = params.fmax.unwrap_or(f64::from(sr) / 2.0);
         if sr == 0 {
-            return Err("the sample rate must be positive, got 0".to_string());
+            return Err(AudioError::BadParameter(
+                "the sample rate must be positive, got 0".to_string(),
+            ));
         }
         if n_fft < 2 {
-            return Err(format!("n_fft must be at least 2, got {n_fft}"));
+            return Err(AudioError::BadParameter(format!(
+                "n_fft must be at least 2, got {n_fft}"
+            )));
         }
         if params.n_mels == 0 {
-            return Err("the mel filter bank needs at least one band".to_string());
+            return Err(AudioError::BadParameter(
+                "the mel filter bank needs at least one band".to_string(),
+            ));
         }
         if !(params.fmin >= 0.0 && params.fmin < fmax && fmax.is_finite()) {
-            return Err(format!(
+            return Err(AudioError::BadParameter(format!(
                 "mel bands need 0 <= fmin < fmax (finite), got fmin {} and fmax {fmax}",
                 params.fmin
-            ));
+            )));
         }
         let edges = edge_frequencies(params.n_mels + 2, params.fmin, fmax);
         let n_bins = n_fft / 2 + 1;
@@ -162,12 +169,12 @@ impl MelFilterBank {
 
     /// Mel spectrogram (frames × `n_mels`) of a power (or magnitude) spectrogram whose frames
     /// have `n_bins` values; an error when they do not.
-    pub fn apply(&self, spectrogram: &Frames) -> Result<Frames, String> {
+    pub fn apply(&self, spectrogram: &Frames) -> Result<Frames, AudioError> {
         if spectrogram.dim != self.n_bins {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "the spectrogram has {} bins per frame but the mel filter bank expects {}",
                 spectrogram.dim, self.n_bins
-            ));
+            )));
         }
         let mut out = Frames::zeros(spectrogram.n_frames, self.n_mels());
         if self.n_bins > 0 {
@@ -429,7 +436,9 @@ mod tests {
             fmax: Some(4000.0),
             ..p
         };
-        let e = MelFilterBank::new(22050, 1024, &inverted).unwrap_err();
+        let e = MelFilterBank::new(22050, 1024, &inverted)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("fmin 5000"), "{e}");
         let nan = MelParams {
             fmax: Some(f64::NAN),

@@ -36,6 +36,7 @@
 //!
 //! Means and standard deviations are two-pass (mean first, then squared deviations), as NumPy's.
 
+use super::error::AudioError;
 use super::frames::Frames;
 use super::mel::{MelFilterBank, MelParams};
 use super::stft::{power_to_db, Precision, Spectrum, StftParams, StftPlan};
@@ -74,11 +75,11 @@ struct Folds {
 
 impl Dct {
     /// The transform, or an error unless `1 <= n_out <= n_in`.
-    pub fn new(n_in: usize, n_out: usize) -> Result<Dct, String> {
+    pub fn new(n_in: usize, n_out: usize) -> Result<Dct, AudioError> {
         if n_out == 0 || n_out > n_in {
-            return Err(format!(
+            return Err(AudioError::BadParameter(format!(
                 "the DCT keeps between 1 and {n_in} coefficients of {n_in} inputs, asked for {n_out}"
-            ));
+            )));
         }
         let full_turn = 4 * n_in;
         let half = n_in.div_ceil(2);
@@ -158,12 +159,12 @@ impl Dct {
     }
 
     /// Transforms every frame (frames × `n_in` → frames × `n_out`).
-    pub fn apply_frames(&self, frames: &Frames) -> Result<Frames, String> {
+    pub fn apply_frames(&self, frames: &Frames) -> Result<Frames, AudioError> {
         if frames.dim != self.n_in {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "the DCT expects frames of {} values, got {}",
                 self.n_in, frames.dim
-            ));
+            )));
         }
         let mut out = Frames::zeros(frames.n_frames, self.n_out);
         #[cfg(target_arch = "x86_64")]
@@ -273,10 +274,12 @@ pub struct MfccPlan {
 
 impl MfccPlan {
     /// The plan for clips at `sr` Hz, or the reason the parameters are invalid.
-    pub fn new(sr: u32, params: &MfccParams) -> Result<MfccPlan, String> {
+    pub fn new(sr: u32, params: &MfccParams) -> Result<MfccPlan, AudioError> {
         if let Some(top) = params.top_db {
             if !(top >= 0.0 && top.is_finite()) {
-                return Err(format!("top_db must be non-negative and finite, got {top}"));
+                return Err(AudioError::BadParameter(format!(
+                    "top_db must be non-negative and finite, got {top}"
+                )));
             }
         }
         let stft = StftPlan::new(params.stft)?;
@@ -301,14 +304,14 @@ impl MfccPlan {
     }
 
     /// Power mel spectrogram of a clip (frames × `n_mels`), without storing its STFT.
-    pub fn melspectrogram(&self, signal: &[f32]) -> Result<Frames, String> {
+    pub fn melspectrogram(&self, signal: &[f32]) -> Result<Frames, AudioError> {
         self.stft
             .map_frames(signal, Spectrum::Power, self.bank.n_mels(), &self.bank)
     }
 
     /// MFCCs of a clip (frames × `n_mfcc`); an error when the clip is empty, too short for the
     /// STFT or not finite.
-    pub fn mfcc(&self, signal: &[f32]) -> Result<Frames, String> {
+    pub fn mfcc(&self, signal: &[f32]) -> Result<Frames, AudioError> {
         let mut mel = self.melspectrogram(signal)?;
         power_to_db(
             &mut mel,
@@ -322,7 +325,7 @@ impl MfccPlan {
 
 /// MFCCs of one clip at `sr` Hz (frames × `n_mfcc`); builds a one-off [`MfccPlan`] (reuse a
 /// plan for many clips).
-pub fn mfcc(signal: &[f32], sr: u32, params: &MfccParams) -> Result<Frames, String> {
+pub fn mfcc(signal: &[f32], sr: u32, params: &MfccParams) -> Result<Frames, AudioError> {
     MfccPlan::new(sr, params)?.mfcc(signal)
 }
 
@@ -330,26 +333,28 @@ pub fn mfcc(signal: &[f32], sr: u32, params: &MfccParams) -> Result<Frames, Stri
 /// module docs; `librosa.feature.delta(x, width, order)`). An error unless `width` is odd and at
 /// least 3, `1 <= order < width`, the frames have at least one value and there are at least
 /// `width` frames.
-pub fn delta_savgol(frames: &Frames, width: usize, order: usize) -> Result<Frames, String> {
+pub fn delta_savgol(frames: &Frames, width: usize, order: usize) -> Result<Frames, AudioError> {
     if width < 3 || width % 2 == 0 {
-        return Err(format!(
+        return Err(AudioError::BadParameter(format!(
             "the delta window must be odd and at least 3, got {width}"
-        ));
+        )));
     }
     if order == 0 || order >= width {
-        return Err(format!(
+        return Err(AudioError::BadParameter(format!(
             "the delta order must be between 1 and {} for a window of {width}, got {order}",
             width - 1
-        ));
+        )));
     }
     let (n, dim) = (frames.n_frames, frames.dim);
     if dim == 0 {
-        return Err("the frames have no values".to_string());
+        return Err(AudioError::BadInput(
+            "the frames have no values".to_string(),
+        ));
     }
     if n < width {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "Savitzky-Golay deltas of width {width} need at least {width} frames, got {n}"
-        ));
+        )));
     }
     let weights = savgol_weights(width, order);
     let half = width / 2;
@@ -410,12 +415,12 @@ fn savgol_weights(width: usize, order: usize) -> Vec<f64> {
 
 /// First differences along time, `x[t+1] − x[t]` (one frame shorter): the study's deltas. An
 /// error for fewer than 2 frames.
-pub fn delta_diff(frames: &Frames) -> Result<Frames, String> {
+pub fn delta_diff(frames: &Frames) -> Result<Frames, AudioError> {
     if frames.n_frames < 2 {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "first differences need at least 2 frames, got {}",
             frames.n_frames
-        ));
+        )));
     }
     let dim = frames.dim;
     let data = frames
@@ -463,7 +468,7 @@ impl MfccStatsPlan {
         sr: u32,
         variant: MfccStatsVariant,
         precision: Precision,
-    ) -> Result<MfccStatsPlan, String> {
+    ) -> Result<MfccStatsPlan, AudioError> {
         let mut params = match variant {
             MfccStatsVariant::Study => MfccParams::study(),
             MfccStatsVariant::Librosa => MfccParams::librosa(STATS_N_MFCC),
@@ -482,16 +487,16 @@ impl MfccStatsPlan {
 
     /// The [`MFCC_STATS_DIM`] statistics of one clip; an error when the clip is empty, not
     /// finite or too short (fewer than 4 frames for the study's variant, 9 for librosa's).
-    pub fn stats(&self, signal: &[f32]) -> Result<Vec<f64>, String> {
+    pub fn stats(&self, signal: &[f32]) -> Result<Vec<f64>, AudioError> {
         let min = self.variant.min_frames();
         let n_frames = self.mfcc.stft_params().n_frames(signal.len())?;
         if n_frames < min {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "the clip ({} samples, {n_frames} frames) is too short for the {:?} MFCC \
                  statistics, which need at least {min} frames",
                 signal.len(),
                 self.variant
-            ));
+            )));
         }
         let c = self.mfcc.mfcc(signal)?;
         let mut out = Vec::with_capacity(MFCC_STATS_DIM);
@@ -519,7 +524,11 @@ impl MfccStatsPlan {
 
 /// The 144-d MFCC encoding of one clip at `sr` Hz, in `f64`; builds a one-off [`MfccStatsPlan`] (reuse a
 /// plan for many clips).
-pub fn mfcc_stats(signal: &[f32], sr: u32, variant: MfccStatsVariant) -> Result<Vec<f64>, String> {
+pub fn mfcc_stats(
+    signal: &[f32],
+    sr: u32,
+    variant: MfccStatsVariant,
+) -> Result<Vec<f64>, AudioError> {
     MfccStatsPlan::new(sr, variant, Precision::F64)?.stats(signal)
 }
 
@@ -802,7 +811,9 @@ mod tests {
         let line = Frames::new(n, 1, (0..n).map(|t| 0.5 * t as f64 - 4.0).collect()).unwrap();
         let d1 = delta_savgol(&line, 9, 1).unwrap();
         assert!(d1.data.iter().all(|v| (v - 0.5).abs() < 1e-12));
-        let e = delta_savgol(&Frames::zeros(8, 2), 9, 1).unwrap_err();
+        let e = delta_savgol(&Frames::zeros(8, 2), 9, 1)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("9 frames"), "{e}");
         assert!(delta_savgol(&Frames::zeros(20, 2), 8, 1).is_err());
         assert!(delta_savgol(&Frames::zeros(20, 2), 9, 0).is_err());
@@ -853,13 +864,17 @@ mod tests {
         let mut rng = Rng::new(1);
         let clip: Vec<f32> = (0..768).map(|_| rng.normal() as f32).collect();
         assert_eq!(study.stats(&clip).unwrap().len(), MFCC_STATS_DIM);
-        let e = study.stats(&clip[..767]).unwrap_err();
+        let e = study.stats(&clip[..767]).unwrap_err().to_string();
         assert!(e.contains("too short"), "{e}");
-        let e = study.stats(&clip[..300]).unwrap_err();
+        let e = study.stats(&clip[..300]).unwrap_err().to_string();
         assert!(e.contains("reflect"), "{e}");
         let librosa = MfccStatsPlan::new(22050, MfccStatsVariant::Librosa, Precision::F64).unwrap();
-        assert!(librosa.stats(&clip).unwrap_err().contains("9 frames"));
-        assert!(study.stats(&[]).unwrap_err().contains("empty"));
+        assert!(librosa
+            .stats(&clip)
+            .unwrap_err()
+            .to_string()
+            .contains("9 frames"));
+        assert!(study.stats(&[]).unwrap_err().to_string().contains("empty"));
         assert!(MfccStatsPlan::new(0, MfccStatsVariant::Study, Precision::F64).is_err());
         let too_many = MfccParams {
             n_mfcc: 129,

@@ -29,13 +29,16 @@
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
+use super::error::AudioError;
 use crate::common::rng::Rng;
 
 /// `n` samples of seeded pink noise (power spectrum `∝ 1/f`, zero mean, RMS 1); the same `seed`
 /// always gives the same samples. An error when `n < 2`.
-pub fn pink_noise(n: usize, seed: u64) -> Result<Vec<f32>, String> {
+pub fn pink_noise(n: usize, seed: u64) -> Result<Vec<f32>, AudioError> {
     if n < 2 {
-        return Err(format!("pink noise needs at least 2 samples, not {n}"));
+        return Err(AudioError::BadParameter(format!(
+            "pink noise needs at least 2 samples, not {n}"
+        )));
     }
     let mut rng = Rng::new(seed);
     let mut spectrum: Vec<Complex<f64>> = (0..n).map(|_| Complex::new(rng.normal(), 0.0)).collect();
@@ -52,16 +55,18 @@ pub fn pink_noise(n: usize, seed: u64) -> Result<Vec<f32>, String> {
     planner.plan_fft_inverse(n).process(&mut spectrum);
     let rms = (spectrum.iter().map(|c| c.re * c.re).sum::<f64>() / n as f64).sqrt();
     if !(rms > 0.0 && rms.is_finite()) {
-        return Err(format!("pink noise of {n} samples came out silent"));
+        return Err(AudioError::BadInput(format!(
+            "pink noise of {n} samples came out silent"
+        )));
     }
     Ok(spectrum.iter().map(|c| (c.re / rms) as f32).collect())
 }
 
 /// The noise fitted to `len` samples: as it is when equally long, tiled from its start when
 /// shorter, cropped at a seeded random offset (uniform over every full window) when longer.
-pub fn fit_noise(noise: &[f32], len: usize, seed: u64) -> Result<Vec<f32>, String> {
+pub fn fit_noise(noise: &[f32], len: usize, seed: u64) -> Result<Vec<f32>, AudioError> {
     if noise.is_empty() {
-        return Err("the noise has no samples".to_string());
+        return Err(AudioError::BadInput("the noise has no samples".to_string()));
     }
     if noise.len() <= len {
         return Ok(noise.iter().copied().cycle().take(len).collect());
@@ -71,10 +76,10 @@ pub fn fit_noise(noise: &[f32], len: usize, seed: u64) -> Result<Vec<f32>, Strin
         .get(offset..offset + len)
         .map(<[f32]>::to_vec)
         .ok_or_else(|| {
-            format!(
+            AudioError::BadInput(format!(
                 "noise window {offset}+{len} outside {} samples",
                 noise.len()
-            )
+            ))
         })
 }
 
@@ -85,25 +90,27 @@ pub fn mix_unnormalised(
     noise: &[f32],
     snr_db: f64,
     seed: u64,
-) -> Result<Vec<f32>, String> {
+) -> Result<Vec<f32>, AudioError> {
     if !snr_db.is_finite() {
-        return Err(format!(
+        return Err(AudioError::BadParameter(format!(
             "the SNR must be a finite number of dB, not {snr_db}"
-        ));
+        )));
     }
     check_samples("signal", signal)?;
     check_samples("noise", noise)?;
     let fitted = fit_noise(noise, signal.len(), seed)?;
     let signal_rms = rms(signal);
     if signal_rms == 0.0 {
-        return Err("the signal is silent (RMS 0), so no SNR can be set".to_string());
+        return Err(AudioError::BadInput(
+            "the signal is silent (RMS 0), so no SNR can be set".to_string(),
+        ));
     }
     let noise_rms = rms(&fitted);
     if noise_rms == 0.0 {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "the noise window of {} samples is silent (RMS 0), so no SNR can be set",
             fitted.len()
-        ));
+        )));
     }
     let signal_gain = 1.0 / signal_rms;
     let noise_gain = 10f64.powf(-snr_db / 20.0) / noise_rms;
@@ -121,24 +128,24 @@ pub fn mix_at_snr(
     noise: &[f32],
     snr_db: f64,
     seed: u64,
-) -> Result<Vec<f32>, String> {
+) -> Result<Vec<f32>, AudioError> {
     peak_normalise(mix_unnormalised(signal, noise, snr_db, seed)?)
 }
 
 /// Seeded pink noise ([`pink_noise`], as long as the signal) mixed in at `snr_db` dB and
 /// peak-normalised ([`mix_at_snr`]).
-pub fn add_pink_noise(signal: &[f32], snr_db: f64, seed: u64) -> Result<Vec<f32>, String> {
+pub fn add_pink_noise(signal: &[f32], snr_db: f64, seed: u64) -> Result<Vec<f32>, AudioError> {
     let noise = pink_noise(signal.len(), seed)?;
     mix_at_snr(signal, &noise, snr_db, seed)
 }
 
 /// The samples divided by their largest absolute value (peak 1); an error when they are all zero.
-pub fn peak_normalise(mut samples: Vec<f32>) -> Result<Vec<f32>, String> {
+pub fn peak_normalise(mut samples: Vec<f32>) -> Result<Vec<f32>, AudioError> {
     let peak = samples.iter().fold(0f32, |m, &x| m.max(x.abs()));
     if !(peak > 0.0 && peak.is_finite()) {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "cannot peak-normalise samples whose peak is {peak}"
-        ));
+        )));
     }
     samples.iter_mut().for_each(|x| *x /= peak);
     Ok(samples)
@@ -153,9 +160,9 @@ fn rms(x: &[f32]) -> f64 {
 }
 
 /// An error naming `what` when `x` is empty or holds a non-finite sample.
-fn check_samples(what: &str, x: &[f32]) -> Result<(), String> {
+fn check_samples(what: &str, x: &[f32]) -> Result<(), AudioError> {
     if x.is_empty() {
-        return Err(format!("the {what} has no samples"));
+        return Err(AudioError::BadInput(format!("the {what} has no samples")));
     }
     super::check_finite(what, x)
 }
@@ -322,24 +329,31 @@ mod tests {
     fn bad_inputs_are_errors() {
         let signal = signal_f32();
         let noise = pink_noise(100, 1).unwrap();
-        let e = mix_at_snr(&[0.0; 50], &noise, 3.0, 0).unwrap_err();
+        let e = mix_at_snr(&[0.0; 50], &noise, 3.0, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("signal is silent"), "{e}");
-        let e = mix_at_snr(&signal, &[0.0; 50], 3.0, 0).unwrap_err();
+        let e = mix_at_snr(&signal, &[0.0; 50], 3.0, 0)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("noise window"), "{e}");
         for snr in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            let e = mix_at_snr(&signal, &noise, snr, 0).unwrap_err();
+            let e = mix_at_snr(&signal, &noise, snr, 0).unwrap_err().to_string();
             assert!(e.contains("finite"), "{e}");
         }
         assert!(mix_at_snr(&signal, &[], 3.0, 0)
             .unwrap_err()
+            .to_string()
             .contains("noise has no samples"));
         assert!(mix_at_snr(&[], &noise, 3.0, 0)
             .unwrap_err()
+            .to_string()
             .contains("signal has no samples"));
         let mut bad = signal.clone();
         bad[17] = f32::NAN;
         assert!(mix_at_snr(&bad, &noise, 3.0, 0)
             .unwrap_err()
+            .to_string()
             .contains("signal: sample 17 is not finite"));
         assert!(pink_noise(1, 0).is_err());
         assert!(add_pink_noise(&[0.5], 3.0, 0).is_err());

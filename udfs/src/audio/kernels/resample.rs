@@ -46,6 +46,7 @@
 //! is a different design with a slightly wider passband (about 95 %); values therefore differ
 //! slightly near the band edge, not in the passband.
 
+use super::error::AudioError;
 use std::f64::consts::PI;
 
 /// Zero crossings of the windowed sinc on each side of its centre.
@@ -83,17 +84,19 @@ pub struct Resampler {
 impl Resampler {
     /// A plan from `from_sr` to `to_sr` (Hz, any positive finite values whose ratio is within
     /// [`MAX_RATIO`] either way).
-    pub fn new(from_sr: f64, to_sr: f64) -> Result<Resampler, String> {
+    pub fn new(from_sr: f64, to_sr: f64) -> Result<Resampler, AudioError> {
         for (name, sr) in [("source", from_sr), ("target", to_sr)] {
             if !(sr.is_finite() && sr > 0.0) {
-                return Err(format!("the {name} sample rate must be positive, not {sr}"));
+                return Err(AudioError::BadParameter(format!(
+                    "the {name} sample rate must be positive, not {sr}"
+                )));
             }
         }
         let ratio = to_sr / from_sr;
         if !(1.0 / MAX_RATIO..=MAX_RATIO).contains(&ratio) {
-            return Err(format!(
+            return Err(AudioError::BadParameter(format!(
                 "cannot resample from {from_sr} Hz to {to_sr} Hz: the ratio is beyond {MAX_RATIO}"
-            ));
+            )));
         }
         let scale = ratio.min(1.0);
         let cutoff = ROLLOFF * 0.5 * scale;
@@ -132,18 +135,18 @@ impl Resampler {
 
     /// The output length for an input of `n` samples, `⌈n · to/from⌉`, or an error when it
     /// exceeds [`MAX_OUTPUT`].
-    pub fn output_len(&self, n: usize) -> Result<usize, String> {
+    pub fn output_len(&self, n: usize) -> Result<usize, AudioError> {
         let len = (n as f64 * self.ratio).ceil();
         if len > MAX_OUTPUT as f64 {
-            return Err(format!(
+            return Err(AudioError::TooLarge(format!(
                 "resampling {n} samples would give {len} samples, more than {MAX_OUTPUT}"
-            ));
+            )));
         }
         Ok(len as usize)
     }
 
     /// Resamples a clip (see the module docs); equal rates return a copy of the input.
-    pub fn process(&self, input: &[f32]) -> Result<Vec<f32>, String> {
+    pub fn process(&self, input: &[f32]) -> Result<Vec<f32>, AudioError> {
         super::check_finite("resampler input", input)?;
         if self.ratio == 1.0 {
             return Ok(input.to_vec());
@@ -171,7 +174,7 @@ impl Resampler {
     /// The CPU must support AVX.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx")]
-    unsafe fn fill_avx(&self, padded: &[f64], out: &mut [f32]) -> Result<(), String> {
+    unsafe fn fill_avx(&self, padded: &[f64], out: &mut [f32]) -> Result<(), AudioError> {
         // SAFETY: this function runs only where the CPU supports AVX.
         self.fill(padded, out, |x, a, b| unsafe { avx::dot2(x, a, b) })
     }
@@ -184,7 +187,7 @@ impl Resampler {
         padded: &[f64],
         out: &mut [f32],
         dot2: impl Fn(&[f64], &[f64], &[f64]) -> (f64, f64),
-    ) -> Result<(), String> {
+    ) -> Result<(), AudioError> {
         let taps = self.taps;
         for (j, y) in out.iter_mut().enumerate() {
             let tau = j as f64 * self.step;
@@ -197,7 +200,9 @@ impl Resampler {
                 padded.get(start..start + taps),
                 self.table.get(row * taps..(row + 2) * taps),
             ) else {
-                return Err(format!("resampling: output sample {j} is out of range"));
+                return Err(AudioError::BadInput(format!(
+                    "resampling: output sample {j} is out of range"
+                )));
             };
             let (h0, h1) = h.split_at(taps);
             let (a, b) = dot2(x, h0, h1);
@@ -215,7 +220,7 @@ pub fn resample_bytes(n: usize, from_sr: f64, to_sr: f64) -> f64 {
 
 /// Resamples `signal` from `from_sr` to `to_sr` Hz with a fresh [`Resampler`] (build the plan
 /// once to resample many clips with the same rates).
-pub fn resample(signal: &[f32], from_sr: f64, to_sr: f64) -> Result<Vec<f32>, String> {
+pub fn resample(signal: &[f32], from_sr: f64, to_sr: f64) -> Result<Vec<f32>, AudioError> {
     Resampler::new(from_sr, to_sr)?.process(signal)
 }
 
@@ -560,13 +565,22 @@ mod tests {
 
     #[test]
     fn invalid_inputs_are_errors() {
-        assert!(Resampler::new(0.0, 22050.0).unwrap_err().contains("source"));
+        assert!(Resampler::new(0.0, 22050.0)
+            .unwrap_err()
+            .to_string()
+            .contains("source"));
         assert!(Resampler::new(22050.0, f64::NAN)
             .unwrap_err()
+            .to_string()
             .contains("target"));
         assert!(Resampler::new(-1.0, 22050.0).is_err());
-        assert!(Resampler::new(22050.0, 10.0).unwrap_err().contains("ratio"));
-        let err = resample(&[0.0, f32::NAN], 22050.0, 16000.0).unwrap_err();
+        assert!(Resampler::new(22050.0, 10.0)
+            .unwrap_err()
+            .to_string()
+            .contains("ratio"));
+        let err = resample(&[0.0, f32::NAN], 22050.0, 16000.0)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sample 1"), "{err}");
     }
 

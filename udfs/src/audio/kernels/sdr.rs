@@ -22,6 +22,8 @@
 //! level is not the reference's (a mixture rescaled by a transformation gives an estimate at
 //! another level); windows and median as above.
 
+use super::error::AudioError;
+
 /// How a window's SDR is computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -39,22 +41,24 @@ pub fn sdr(
     estimate: &[f32],
     window: usize,
     mode: Mode,
-) -> Result<Option<f64>, String> {
+) -> Result<Option<f64>, AudioError> {
     if reference.len() != estimate.len() {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "the reference has {} samples and the estimate {}: they must have the same length",
             reference.len(),
             estimate.len()
-        ));
+        )));
     }
     if window == 0 {
-        return Err("the window must have at least one sample".to_string());
+        return Err(AudioError::BadParameter(
+            "the window must have at least one sample".to_string(),
+        ));
     }
     if reference.len() < window {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "the clips have {} samples, shorter than one {window}-sample window",
             reference.len()
-        ));
+        )));
     }
     super::check_finite("reference", reference)?;
     super::check_finite("estimate", estimate)?;
@@ -239,17 +243,21 @@ mod tests {
     fn bad_input_is_named() {
         assert!(sdr(&[0.0; 10], &[0.0; 11], 5, Mode::BssEval)
             .unwrap_err()
+            .to_string()
             .contains("same length"));
         assert!(sdr(&[0.0; 10], &[0.0; 10], 0, Mode::BssEval)
             .unwrap_err()
+            .to_string()
             .contains("window"));
         assert!(sdr(&[0.0; 10], &[0.0; 10], 20, Mode::BssEval)
             .unwrap_err()
+            .to_string()
             .contains("shorter"));
         let mut bad = vec![0.0f32; 10];
         bad[3] = f32::NAN;
         assert!(sdr(&[1.0; 10], &bad, 5, Mode::BssEval)
             .unwrap_err()
+            .to_string()
             .contains("estimate"));
     }
 }

@@ -35,12 +35,13 @@ use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
 use super::distance::{check_frame_pair, dot, squared_euclidean};
+use super::error::AudioError;
 use super::frames::Frames;
 
 /// The SiMPle join profile of `a` searched in `b` with windows of `window` frames: for each
 /// window of `a`, the smallest squared Euclidean distance to any window of `b` (see the module
 /// docs). Its length is `a.n_frames − window + 1`.
-pub fn simple_profile(a: &Frames, b: &Frames, window: usize) -> Result<Vec<f64>, String> {
+pub fn simple_profile(a: &Frames, b: &Frames, window: usize) -> Result<Vec<f64>, AudioError> {
     check_frame_pair(a, b)?;
     check_window(a, b, window)?;
     let best = best_matches(a, b, window);
@@ -52,31 +53,33 @@ pub fn simple_profile(a: &Frames, b: &Frames, window: usize) -> Result<Vec<f64>,
         .map(|(&j, a_window)| squared_euclidean(a_window, &b.data[j * a.dim..j * a.dim + span]))
         .collect();
     if profile.iter().any(|v| !v.is_finite()) {
-        return Err(format!(
+        return Err(AudioError::Overflow(format!(
             "the SiMPle profile of {} and {} frames is not finite (the frame values are too large)",
             a.n_frames, b.n_frames
-        ));
+        )));
     }
     Ok(profile)
 }
 
 /// The SiMPle distance of `a` searched in `b`: the median of [`simple_profile`].
-pub fn simple_distance(a: &Frames, b: &Frames, window: usize) -> Result<f64, String> {
+pub fn simple_distance(a: &Frames, b: &Frames, window: usize) -> Result<f64, AudioError> {
     let profile = simple_profile(a, b, window)?;
-    median(profile).ok_or_else(|| "the SiMPle profile is empty".to_string())
+    median(profile).ok_or_else(|| AudioError::BadInput("the SiMPle profile is empty".to_string()))
 }
 
 /// Checks that the window has at least one frame and fits in both sequences.
-fn check_window(a: &Frames, b: &Frames, window: usize) -> Result<(), String> {
+fn check_window(a: &Frames, b: &Frames, window: usize) -> Result<(), AudioError> {
     if window == 0 {
-        return Err("the SiMPle window must have at least 1 frame".to_string());
+        return Err(AudioError::BadParameter(
+            "the SiMPle window must have at least 1 frame".to_string(),
+        ));
     }
     if a.n_frames < window || b.n_frames < window {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "the SiMPle window of {window} frames is longer than a sequence: the first has {} \
              frames, the second {}",
             a.n_frames, b.n_frames
-        ));
+        )));
     }
     Ok(())
 }
@@ -315,20 +318,24 @@ mod tests {
     fn errors_name_both_lengths() {
         let a = Frames::zeros(31, 2);
         let b = Frames::zeros(80, 2);
-        let e = simple_distance(&a, &b, 50).unwrap_err();
+        let e = simple_distance(&a, &b, 50).unwrap_err().to_string();
         assert!(
             e.contains("50") && e.contains("31") && e.contains("80"),
             "{e}"
         );
         assert!(simple_profile(&b, &a, 50)
             .unwrap_err()
+            .to_string()
             .contains("the second 31"));
         assert!(simple_profile(&a, &b, 0)
             .unwrap_err()
+            .to_string()
             .contains("at least 1"));
         assert!(simple_profile(&a, &Frames::zeros(80, 3), 5).is_err());
         let big = Frames::new(2, 1, vec![1e200, -1e200]).unwrap();
-        let e = simple_distance(&big, &Frames::zeros(3, 1), 2).unwrap_err();
+        let e = simple_distance(&big, &Frames::zeros(3, 1), 2)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not finite"), "{e}");
     }
 

@@ -46,6 +46,7 @@ use std::sync::Arc;
 use rustfft::num_complex::Complex;
 use rustfft::{Fft, FftPlanner};
 
+use super::error::AudioError;
 use super::frames::Frames;
 
 /// The analysis window applied to every frame.
@@ -179,12 +180,17 @@ impl StftParams {
     }
 
     /// An error naming the problem when `n_fft < 2` or `hop < 1`.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), AudioError> {
         if self.n_fft < 2 {
-            return Err(format!("n_fft must be at least 2, got {}", self.n_fft));
+            return Err(AudioError::BadParameter(format!(
+                "n_fft must be at least 2, got {}",
+                self.n_fft
+            )));
         }
         if self.hop < 1 {
-            return Err("hop must be at least 1 sample, got 0".to_string());
+            return Err(AudioError::BadParameter(
+                "hop must be at least 1 sample, got 0".to_string(),
+            ));
         }
         Ok(())
     }
@@ -197,16 +203,16 @@ impl StftParams {
     /// The number of frames for a clip of `n_samples`, or an error when the parameters are
     /// invalid or the clip is empty or too short (shorter than `n_fft` uncentred, not longer
     /// than `n_fft / 2` with reflect padding).
-    pub fn n_frames(&self, n_samples: usize) -> Result<usize, String> {
+    pub fn n_frames(&self, n_samples: usize) -> Result<usize, AudioError> {
         self.validate()?;
         if n_samples == 0 {
-            return Err("the clip is empty".to_string());
+            return Err(AudioError::BadInput("the clip is empty".to_string()));
         }
         let pad = self.n_fft / 2;
         if self.center && self.pad == PadMode::Reflect && n_samples <= pad {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "reflect padding of {pad} samples needs a clip longer than that, got {n_samples} samples"
-            ));
+            )));
         }
         let len = if self.center {
             n_samples + 2 * pad
@@ -214,10 +220,10 @@ impl StftParams {
             n_samples
         };
         if len < self.n_fft {
-            return Err(format!(
+            return Err(AudioError::BadInput(format!(
                 "the clip ({n_samples} samples) is shorter than one uncentred frame (n_fft {})",
                 self.n_fft
-            ));
+            )));
         }
         Ok(1 + (len - self.n_fft) / self.hop)
     }
@@ -310,7 +316,7 @@ struct Work<T> {
 
 impl StftPlan {
     /// A plan for `params`, or the reason they are invalid.
-    pub fn new(params: StftParams) -> Result<StftPlan, String> {
+    pub fn new(params: StftParams) -> Result<StftPlan, AudioError> {
         params.validate()?;
         let engine = match params.precision {
             Precision::F32 => Engine::Single(Transform::new(&params)),
@@ -325,12 +331,12 @@ impl StftPlan {
     }
 
     /// Magnitude spectrogram `|X|` (frames × `n_fft/2 + 1`).
-    pub fn magnitude(&self, signal: &[f32]) -> Result<Frames, String> {
+    pub fn magnitude(&self, signal: &[f32]) -> Result<Frames, AudioError> {
         self.map_frames(signal, Spectrum::Magnitude, self.params.n_bins(), &Keep)
     }
 
     /// Power spectrogram `|X|²` (frames × `n_fft/2 + 1`).
-    pub fn power(&self, signal: &[f32]) -> Result<Frames, String> {
+    pub fn power(&self, signal: &[f32]) -> Result<Frames, AudioError> {
         self.map_frames(signal, Spectrum::Power, self.params.n_bins(), &Keep)
     }
 
@@ -344,9 +350,11 @@ impl StftPlan {
         spectrum: Spectrum,
         out_dim: usize,
         reduce: &R,
-    ) -> Result<Frames, String> {
+    ) -> Result<Frames, AudioError> {
         if out_dim == 0 {
-            return Err("the output frames must have at least one value".to_string());
+            return Err(AudioError::BadParameter(
+                "the output frames must have at least one value".to_string(),
+            ));
         }
         let n_frames = self.params.n_frames(signal.len())?;
         super::check_finite("STFT input", signal)?;
@@ -496,13 +504,13 @@ impl<T: Real> Transform<T> {
 
 /// Magnitude spectrogram `|X|` of `signal` (frames × `n_fft/2 + 1`); builds a one-off
 /// [`StftPlan`] (reuse a plan for many clips).
-pub fn magnitude_spectrogram(signal: &[f32], params: &StftParams) -> Result<Frames, String> {
+pub fn magnitude_spectrogram(signal: &[f32], params: &StftParams) -> Result<Frames, AudioError> {
     StftPlan::new(*params)?.magnitude(signal)
 }
 
 /// Power spectrogram `|X|²` of `signal` (frames × `n_fft/2 + 1`); builds a one-off
 /// [`StftPlan`] (reuse a plan for many clips).
-pub fn power_spectrogram(signal: &[f32], params: &StftParams) -> Result<Frames, String> {
+pub fn power_spectrogram(signal: &[f32], params: &StftParams) -> Result<Frames, AudioError> {
     StftPlan::new(*params)?.power(signal)
 }
 
@@ -516,7 +524,7 @@ pub fn amplitude_to_db(
     amin: f64,
     top_db: Option<f64>,
     precision: Precision,
-) -> Result<(), String> {
+) -> Result<(), AudioError> {
     to_db(frames, 20.0, amin, top_db, f64::abs, precision)
 }
 
@@ -529,7 +537,7 @@ pub fn power_to_db(
     amin: f64,
     top_db: Option<f64>,
     precision: Precision,
-) -> Result<(), String> {
+) -> Result<(), AudioError> {
     to_db(frames, 10.0, amin, top_db, |v| v, precision)
 }
 
@@ -624,13 +632,17 @@ fn to_db<P: Fn(f64) -> f64>(
     top_db: Option<f64>,
     prepare: P,
     precision: Precision,
-) -> Result<(), String> {
+) -> Result<(), AudioError> {
     if !(amin > 0.0 && amin.is_finite()) {
-        return Err(format!("amin must be positive and finite, got {amin}"));
+        return Err(AudioError::BadParameter(format!(
+            "amin must be positive and finite, got {amin}"
+        )));
     }
     if let Some(top) = top_db {
         if !(top >= 0.0 && top.is_finite()) {
-            return Err(format!("top_db must be non-negative and finite, got {top}"));
+            return Err(AudioError::BadParameter(format!(
+                "top_db must be non-negative and finite, got {top}"
+            )));
         }
     }
     // One branch-free pass for finiteness and the largest value, the position only on failure.
@@ -651,12 +663,12 @@ fn to_db<P: Fn(f64) -> f64>(
     if !finite {
         let i = frames.data.iter().position(|v| !v.is_finite()).unwrap_or(0);
         let dim = frames.dim.max(1);
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "value {} of frame {} is not finite ({})",
             i % dim,
             i / dim,
             frames.data[i]
-        ));
+        )));
     }
     // scale·log10(x) as (scale·log10 e)·ln(x): within an ulp or two, and ln is twice as fast.
     let factor = scale * std::f64::consts::LOG10_E;
@@ -808,15 +820,21 @@ mod tests {
             ..StftParams::librosa(1024, 256)
         };
         assert_eq!(u.n_frames(5000).unwrap(), 1 + (5000 - 1024) / 256);
-        assert!(u.n_frames(1000).unwrap_err().contains("shorter"));
-        assert!(p.n_frames(0).unwrap_err().contains("empty"));
+        assert!(u
+            .n_frames(1000)
+            .unwrap_err()
+            .to_string()
+            .contains("shorter"));
+        assert!(p.n_frames(0).unwrap_err().to_string().contains("empty"));
         let r = StftParams::study();
-        assert!(r.n_frames(512).unwrap_err().contains("reflect"));
+        assert!(r.n_frames(512).unwrap_err().to_string().contains("reflect"));
         assert_eq!(r.n_frames(513).unwrap(), 1 + 513 / 256);
         assert!(StftPlan::new(StftParams::librosa(1, 1)).is_err());
         assert!(StftPlan::new(StftParams::librosa(8, 0)).is_err());
         let bad = [0.0, f32::NAN, 0.0, 0.0];
-        let e = power_spectrogram(&bad, &StftParams::librosa(4, 1)).unwrap_err();
+        let e = power_spectrogram(&bad, &StftParams::librosa(4, 1))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("sample 1"), "{e}");
         // A signal shorter than n_fft is fine when centred with zeros (librosa only warns).
         assert_eq!(
@@ -844,6 +862,7 @@ mod tests {
         let before = f.clone();
         assert!(power_to_db(&mut f, 1e-10, None, Precision::F64)
             .unwrap_err()
+            .to_string()
             .contains("value 1 of frame 0"));
         assert_eq!(f, before);
         assert!(power_to_db(&mut f, 0.0, None, Precision::F64).is_err());

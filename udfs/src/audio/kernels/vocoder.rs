@@ -67,6 +67,7 @@ use rustfft::num_complex::Complex64;
 use rustfft::{Fft, FftPlanner};
 
 use super::check_finite;
+use super::error::AudioError;
 use super::resample::Resampler;
 
 /// FFT size of the STFT.
@@ -315,22 +316,24 @@ impl OverlapAdd {
 }
 
 /// Checks a clip for the vocoder: at least `N_FFT` samples, all finite.
-fn check_clip(signal: &[f32]) -> Result<(), String> {
+fn check_clip(signal: &[f32]) -> Result<(), AudioError> {
     if signal.len() < N_FFT {
-        return Err(format!(
+        return Err(AudioError::BadInput(format!(
             "the clip has {} samples, fewer than the FFT size {N_FFT}",
             signal.len()
-        ));
+        )));
     }
     check_finite("clip", signal)
 }
 
 /// Checks a sample rate.
-fn check_sr(sr: f64) -> Result<(), String> {
+fn check_sr(sr: f64) -> Result<(), AudioError> {
     if sr.is_finite() && sr > 0.0 {
         Ok(())
     } else {
-        Err(format!("the sample rate must be positive, not {sr}"))
+        Err(AudioError::BadParameter(format!(
+            "the sample rate must be positive, not {sr}"
+        )))
     }
 }
 
@@ -350,11 +353,11 @@ pub fn pitch_shift_bytes(n: usize, semitones: f64) -> f64 {
 
 /// Time-stretches `signal` by `rate` with librosa's phase vocoder (see the module docs): the
 /// result has `round(n / rate)` samples; `rate > 1` is faster.
-pub fn time_stretch(signal: &[f32], rate: f64) -> Result<Vec<f32>, String> {
+pub fn time_stretch(signal: &[f32], rate: f64) -> Result<Vec<f32>, AudioError> {
     if !(MIN_RATE..=MAX_RATE).contains(&rate) {
-        return Err(format!(
+        return Err(AudioError::BadParameter(format!(
             "the stretch rate must be between {MIN_RATE} and {MAX_RATE}, not {rate}"
-        ));
+        )));
     }
     check_clip(signal)?;
     // At least 2048 / 100 samples, and at most 100 times the input.
@@ -382,19 +385,19 @@ pub fn time_stretch(signal: &[f32], rate: f64) -> Result<Vec<f32>, String> {
 
 /// Changes the tempo of a clip at `sr` Hz by `rate` (> 1 faster and shorter) keeping its pitch:
 /// [`time_stretch`] with a checked sample rate.
-pub fn tempo_shift(signal: &[f32], sr: f64, rate: f64) -> Result<Vec<f32>, String> {
+pub fn tempo_shift(signal: &[f32], sr: f64, rate: f64) -> Result<Vec<f32>, AudioError> {
     check_sr(sr)?;
     time_stretch(signal, rate)
 }
 
 /// Shifts the pitch of a clip at `sr` Hz by `semitones` (positive is higher) keeping its length
 /// exactly, by librosa's method (see the module docs).
-pub fn pitch_shift(signal: &[f32], sr: f64, semitones: f64) -> Result<Vec<f32>, String> {
+pub fn pitch_shift(signal: &[f32], sr: f64, semitones: f64) -> Result<Vec<f32>, AudioError> {
     check_sr(sr)?;
     if !(-MAX_SEMITONES..=MAX_SEMITONES).contains(&semitones) {
-        return Err(format!(
+        return Err(AudioError::BadParameter(format!(
             "the pitch shift must be within ±{MAX_SEMITONES} semitones, not {semitones}"
-        ));
+        )));
     }
     let rate = 2f64.powf(-semitones / 12.0);
     let stretched = time_stretch(signal, rate)?;
@@ -520,31 +523,46 @@ mod tests {
     #[test]
     fn results_are_deterministic() {
         let x = &signal_f32()[..22050];
-        assert_eq!(pitch_shift(x, SR, -3.0), pitch_shift(x, SR, -3.0));
-        assert_eq!(time_stretch(x, 1.3), time_stretch(x, 1.3));
+        assert_eq!(
+            pitch_shift(x, SR, -3.0).map_err(|e| e.to_string()),
+            pitch_shift(x, SR, -3.0).map_err(|e| e.to_string())
+        );
+        assert_eq!(
+            time_stretch(x, 1.3).map_err(|e| e.to_string()),
+            time_stretch(x, 1.3).map_err(|e| e.to_string())
+        );
     }
 
     #[test]
     fn invalid_inputs_are_errors() {
         let x = a440();
         for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-3, 1e3] {
-            let err = time_stretch(&x, rate).unwrap_err();
+            let err = time_stretch(&x, rate).unwrap_err().to_string();
             assert!(err.contains("rate"), "{err}");
         }
-        let err = time_stretch(&x[..2047], 1.1).unwrap_err();
+        let err = time_stretch(&x[..2047], 1.1).unwrap_err().to_string();
         assert!(err.contains("2047") && err.contains("2048"), "{err}");
         let mut bad = x.clone();
         bad[100] = f32::INFINITY;
-        assert!(time_stretch(&bad, 1.1).unwrap_err().contains("sample 100"));
+        assert!(time_stretch(&bad, 1.1)
+            .unwrap_err()
+            .to_string()
+            .contains("sample 100"));
         assert!(pitch_shift(&x, SR, f64::NAN)
             .unwrap_err()
+            .to_string()
             .contains("semitones"));
-        assert!(pitch_shift(&x, SR, 60.0).unwrap_err().contains("semitones"));
+        assert!(pitch_shift(&x, SR, 60.0)
+            .unwrap_err()
+            .to_string()
+            .contains("semitones"));
         assert!(pitch_shift(&x, 0.0, 1.0)
             .unwrap_err()
+            .to_string()
             .contains("sample rate"));
         assert!(tempo_shift(&x, f64::NAN, 1.0)
             .unwrap_err()
+            .to_string()
             .contains("sample rate"));
     }
 }

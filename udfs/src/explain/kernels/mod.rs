@@ -29,28 +29,17 @@ pub mod pdp;
 pub mod ridge;
 pub mod select;
 
-use std::fmt;
-
 /// Why an explainer kernel could not produce a result.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ExplainError {
     /// An argument is invalid: mismatched lengths, an empty input, a non-finite value, `ω = 0`,
     /// a negative weight, an index out of range.
+    #[error("invalid input: {0}")]
     InvalidInput(String),
     /// A computation produced a non-finite or otherwise unusable value.
+    #[error("numerical failure: {0}")]
     Numerical(String),
 }
-
-impl fmt::Display for ExplainError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExplainError::InvalidInput(msg) => write!(f, "invalid input: {msg}"),
-            ExplainError::Numerical(msg) => write!(f, "numerical failure: {msg}"),
-        }
-    }
-}
-
-impl std::error::Error for ExplainError {}
 
 /// Shorthand for an [`ExplainError::InvalidInput`] result.
 pub(crate) fn invalid<T>(msg: impl Into<String>) -> Result<T, ExplainError> {

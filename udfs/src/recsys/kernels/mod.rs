@@ -9,32 +9,21 @@ pub mod als;
 pub mod sparse;
 pub mod svd;
 
-use std::fmt;
-
 /// Why a kernel could not produce a result.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum KernelError {
     /// An argument is invalid: mismatched lengths, an index out of range, a non-finite value, a
     /// negative hyper-parameter, a malformed [`sparse::Csr`].
+    #[error("invalid input: {0}")]
     InvalidInput(String),
     /// A computation produced a non-finite or otherwise unusable value.
+    #[error("numerical failure: {0}")]
     Numerical(String),
     /// The caller's progress callback asked to stop (for example because the query was
     /// cancelled).
+    #[error("cancelled")]
     Cancelled,
     /// The caller's progress callback failed for another reason.
+    #[error("{0}")]
     Callback(String),
 }
-
-impl fmt::Display for KernelError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            KernelError::InvalidInput(msg) => write!(f, "invalid input: {msg}"),
-            KernelError::Numerical(msg) => write!(f, "numerical failure: {msg}"),
-            KernelError::Cancelled => write!(f, "cancelled"),
-            KernelError::Callback(msg) => write!(f, "{msg}"),
-        }
-    }
-}
-
-impl std::error::Error for KernelError {}

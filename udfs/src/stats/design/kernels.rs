@@ -89,10 +89,10 @@ pub fn sequential_design(
     runs: &[Vec<usize>],
     n_runs: usize,
     seed: u64,
-) -> Result<Design, String> {
+) -> Result<Design, DesignError> {
     validate(levels, aliased, runs)?;
     if n_runs == 0 {
-        return Err("the number of runs must be positive".to_string());
+        return Err(DesignError::NoRunsAsked);
     }
     let coding = Coding::new(levels, aliased);
     let mut balance = Balance::new(levels, runs);
@@ -164,39 +164,92 @@ pub fn sequential_design(
     })
 }
 
-fn validate(levels: &[usize], aliased: &[bool], runs: &[Vec<usize>]) -> Result<(), String> {
+/// Why [`sequential_design`] refused its input.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DesignError {
+    /// Zero runs were asked for.
+    #[error("the number of runs must be positive")]
+    NoRunsAsked,
+    /// There are no factors.
+    #[error("a design needs at least one factor")]
+    NoFactors,
+    /// The aliasing flags do not match the factors one to one.
+    #[error("{factors} factors but {flags} aliasing flags")]
+    FlagCount {
+        /// The number of factors.
+        factors: usize,
+        /// The number of aliasing flags.
+        flags: usize,
+    },
+    /// A factor with fewer than two levels.
+    #[error("factor {factor} has {levels} level(s); a factor needs at least two")]
+    TooFewLevels {
+        /// The factor's position.
+        factor: usize,
+        /// Its number of levels.
+        levels: usize,
+    },
+    /// No admissible run was given.
+    #[error("there are no admissible runs")]
+    NoAdmissibleRuns,
+    /// A run whose length is not the number of factors.
+    #[error("run {run} has {len} levels for {factors} factors")]
+    RunLength {
+        /// The run's position.
+        run: usize,
+        /// Its length.
+        len: usize,
+        /// The number of factors.
+        factors: usize,
+    },
+    /// A run naming a level its factor does not have.
+    #[error("run {run} has level {level} of factor {factor}, which has {levels} levels")]
+    LevelOutOfRange {
+        /// The run's position.
+        run: usize,
+        /// The level it names.
+        level: usize,
+        /// The factor's position.
+        factor: usize,
+        /// The factor's number of levels.
+        levels: usize,
+    },
+}
+
+fn validate(levels: &[usize], aliased: &[bool], runs: &[Vec<usize>]) -> Result<(), DesignError> {
     if levels.is_empty() {
-        return Err("a design needs at least one factor".to_string());
+        return Err(DesignError::NoFactors);
     }
     if aliased.len() != levels.len() {
-        return Err(format!(
-            "{} factors but {} aliasing flags",
-            levels.len(),
-            aliased.len()
-        ));
+        return Err(DesignError::FlagCount {
+            factors: levels.len(),
+            flags: aliased.len(),
+        });
     }
     if let Some(f) = levels.iter().position(|&k| k < 2) {
-        return Err(format!(
-            "factor {f} has {} level(s); a factor needs at least two",
-            levels[f]
-        ));
+        return Err(DesignError::TooFewLevels {
+            factor: f,
+            levels: levels[f],
+        });
     }
     if runs.is_empty() {
-        return Err("there are no admissible runs".to_string());
+        return Err(DesignError::NoAdmissibleRuns);
     }
     for (i, run) in runs.iter().enumerate() {
         if run.len() != levels.len() {
-            return Err(format!(
-                "run {i} has {} levels for {} factors",
-                run.len(),
-                levels.len()
-            ));
+            return Err(DesignError::RunLength {
+                run: i,
+                len: run.len(),
+                factors: levels.len(),
+            });
         }
         if let Some(f) = (0..run.len()).find(|&f| run[f] >= levels[f]) {
-            return Err(format!(
-                "run {i} has level {} of factor {f}, which has {} levels",
-                run[f], levels[f]
-            ));
+            return Err(DesignError::LevelOutOfRange {
+                run: i,
+                level: run[f],
+                factor: f,
+                levels: levels[f],
+            });
         }
     }
     Ok(())
@@ -713,17 +766,21 @@ mod tests {
         let runs = vec![vec![0, 1], vec![1, 0]];
         assert!(sequential_design(&[2, 2], &[true; 2], &[], 1, 0)
             .unwrap_err()
+            .to_string()
             .contains("no admissible runs"));
         assert!(sequential_design(&[2, 2], &[true; 2], &runs, 0, 0)
             .unwrap_err()
+            .to_string()
             .contains("must be positive"));
         assert!(sequential_design(&[2, 1], &[true; 2], &runs, 1, 0)
             .unwrap_err()
+            .to_string()
             .contains("at least two"));
         assert!(sequential_design(&[], &[], &runs, 1, 0).is_err());
         assert!(sequential_design(&[2, 2], &[true], &runs, 1, 0).is_err());
         assert!(sequential_design(&[2, 2], &[true; 2], &[vec![0, 2]], 1, 0)
             .unwrap_err()
+            .to_string()
             .contains("level 2 of factor 1"));
         assert!(sequential_design(&[2, 2], &[true; 2], &[vec![0]], 1, 0).is_err());
     }

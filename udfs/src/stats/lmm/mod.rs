@@ -96,8 +96,6 @@ mod inference;
 pub mod optim;
 pub mod pls;
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 pub use bootstrap::BootstrapInterval;
@@ -226,7 +224,8 @@ pub(crate) fn check_memory(what: &str, need: f64, limit: Option<u64>) -> Result<
 }
 
 /// An error of a fit; formula errors carry the 0-based character offset.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}{}", caret_line(*.position, .formula.as_deref()))]
 pub struct LmmError {
     /// What went wrong.
     pub message: String,
@@ -247,17 +246,13 @@ impl LmmError {
     }
 }
 
-impl fmt::Display for LmmError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.message)?;
-        if let (Some(p), Some(src)) = (self.position, &self.formula) {
-            write!(f, "\n  {src}\n  {}^", " ".repeat(p))?;
-        }
-        Ok(())
+/// The formula and a caret under `position` (after the message of a formula error), or nothing.
+fn caret_line(position: Option<usize>, formula: Option<&str>) -> String {
+    match (position, formula) {
+        (Some(p), Some(src)) => format!("\n  {src}\n  {}^", " ".repeat(p)),
+        _ => String::new(),
     }
 }
-
-impl std::error::Error for LmmError {}
 
 /// A fitted linear mixed model: the design, the estimates and everything inference needs.
 #[derive(Clone, Debug, Serialize, Deserialize)]

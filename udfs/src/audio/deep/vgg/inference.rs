@@ -57,7 +57,7 @@ impl VggModel {
     /// too short or not finite.
     fn spectrograms(&self, clips: &[&[f32]]) -> Result<Vec<Spectrogram>> {
         let crop = self.state.crop;
-        let plan = stft_plan().map_err(DataFusionError::Execution)?;
+        let plan = stft_plan().map_err(DataFusionError::from)?;
         clips
             .par_iter()
             .enumerate()
@@ -115,7 +115,7 @@ impl VggModel {
         let mut crops = Vec::new();
         for (i, s) in specs.iter().enumerate() {
             let starts =
-                embedding_crops(s.frames, self.state.crop).map_err(DataFusionError::Execution)?;
+                embedding_crops(s.frames, self.state.crop).map_err(DataFusionError::from)?;
             crops.extend(starts.into_iter().map(|start| (i, start)));
         }
         let mut means = CropMeans::new(clips.len());
@@ -355,7 +355,7 @@ impl AudioEncoder for VggModel {
                 .save(temp)
                 .map_err(|e| std::io::Error::other(e.to_string()))
         })
-        .map_err(DataFusionError::Execution)?;
+        .map_err(DataFusionError::from)?;
         std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
             DataFusionError::Execution(format!("cannot read '{}': {e}", path.display()))
         })

@@ -117,7 +117,7 @@ fn tags_column(data: &TrainingData, name: &str) -> Result<Vec<Option<Vec<String>
 /// left out for NULLs.
 fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>, usize)> {
     let audio = sample_column(data, TYPE, "audio")?;
-    let plan = stft_plan().map_err(DataFusionError::Execution)?;
+    let plan = stft_plan().map_err(DataFusionError::from)?;
     let spectrogram = |row: usize, what: &str, a: &[f32], db: bool| -> Result<Spectrogram> {
         let s = if db {
             db_spectrogram(&plan, a)
@@ -330,7 +330,7 @@ pub(super) fn train(data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Train
     let mut inputs: Vec<Spectrogram> = Vec::new();
     let standardizer = {
         inputs.extend(examples.iter().map(|e| e.input.clone()));
-        Standardizer::fit(&inputs).map_err(DataFusionError::Execution)?
+        Standardizer::fit(&inputs).map_err(DataFusionError::from)?
     };
     drop(inputs);
     let mut examples = examples;
