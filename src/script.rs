@@ -57,6 +57,37 @@ impl Default for PrintOptions {
     }
 }
 
+/// Why a script stopped.
+#[derive(Debug)]
+pub enum Cause {
+    /// DataFusion or trustql refused or failed a statement or command.
+    Sql(DataFusionError),
+    /// The script itself is wrong: an undefined variable, an include cycle, a file that
+    /// cannot be read, a command inside a statement.
+    Script(String),
+}
+
+impl From<DataFusionError> for Cause {
+    fn from(e: DataFusionError) -> Self {
+        Cause::Sql(e)
+    }
+}
+
+impl From<String> for Cause {
+    fn from(message: String) -> Self {
+        Cause::Script(message)
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cause::Sql(e) => write!(f, "{e}"),
+            Cause::Script(message) => f.write_str(message),
+        }
+    }
+}
+
 /// A failed statement or command of a script.
 #[derive(Debug)]
 pub struct ScriptError {
@@ -68,13 +99,13 @@ pub struct ScriptError {
     pub line: usize,
     /// "statement" or "command".
     pub what: &'static str,
-    pub error: DataFusionError,
+    pub error: Cause,
     /// `FILE:LINE` of each `\i` that led to the script, innermost first.
     pub included_from: Vec<String>,
 }
 
 impl ScriptError {
-    fn new(error: DataFusionError) -> Self {
+    fn new(error: Cause) -> Self {
         Self {
             source: None,
             line: 0,
@@ -120,10 +151,9 @@ pub struct Source {
 
 impl Source {
     /// Reads a script file.
-    pub fn file(path: &Path) -> Result<Source> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            DataFusionError::Execution(format!("cannot read {}: {e}", path.display()))
-        })?;
+    pub fn file(path: &Path) -> std::result::Result<Source, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Ok(Source {
             name: path.display().to_string(),
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -266,7 +296,7 @@ impl<'a> Shell<'a> {
 
     /// Runs a script file (as `-f` does).
     pub fn run_file(&mut self, path: &Path, out: &mut dyn Write) -> Result<Flow, ScriptError> {
-        let source = Source::file(path).map_err(ScriptError::new)?;
+        let source = Source::file(path).map_err(|e| ScriptError::new(Cause::Script(e)))?;
         self.run_in_file(path, &source, out)
     }
 
@@ -305,11 +335,9 @@ impl<'a> Shell<'a> {
                         source,
                         line,
                         "command",
-                        DataFusionError::Plan(
-                            "a backslash command must be on a line of its own after a finished \
-                             statement: end the statement before it with ';'"
-                                .to_string(),
-                        ),
+                        "a backslash command must be on a line of its own after a finished \
+                         statement: end the statement before it with ';'"
+                            .to_string(),
                     ));
                 }
             }
@@ -323,13 +351,13 @@ impl<'a> Shell<'a> {
         source: &Source,
         line: usize,
         what: &'static str,
-        error: DataFusionError,
+        error: impl Into<Cause>,
     ) -> ScriptError {
         ScriptError {
             source: source.located.then(|| source.name.clone()),
             line,
             what,
-            error,
+            error: error.into(),
             included_from: Vec::new(),
         }
     }
@@ -351,7 +379,7 @@ impl<'a> Shell<'a> {
             ),
         };
         let (line, column) = variables::line_column(&source.text, at);
-        ScriptError::new(DataFusionError::Plan(format!(
+        ScriptError::new(Cause::Script(format!(
             "{}:{line}:{column}: {message}",
             source.name
         )))
@@ -431,10 +459,14 @@ impl<'a> Shell<'a> {
         file: &str,
         out: &mut dyn Write,
     ) -> Result<Flow, ScriptError> {
-        let path = source.dir.join(file);
-        let fail = |shell: &Self, message: String| {
-            shell.located(source, line, "command", DataFusionError::Plan(message))
-        };
+        // `./` parts add nothing to the messages that name the file.
+        let path: PathBuf = source
+            .dir
+            .join(file)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        let fail = |shell: &Self, message: String| shell.located(source, line, "command", message);
         let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
         if let Some(i) = self.files.iter().position(|(p, _)| *p == canonical) {
             let chain: Vec<&str> = self.files[i..].iter().map(|(_, n)| n.as_str()).collect();
@@ -604,4 +636,290 @@ pub async fn run_statement(
         eprintln!("OK in {:.3} s", start.elapsed().as_secs_f64());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SessionOptions;
+
+    fn session(dir: &Path) -> Session {
+        Session::with_options(SessionOptions {
+            model_dir: dir.join("models"),
+            progress: None,
+        })
+        .unwrap()
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn csv() -> PrintOptions {
+        PrintOptions {
+            format: Format::Csv,
+            quiet: true,
+            ..PrintOptions::default()
+        }
+    }
+
+    /// Runs `text` as `-c #1` (dry run or not) with `vars`; the output, or the error's text.
+    fn run(text: &str, vars: &[(&str, &str)], dry_run: bool) -> Result<String, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, rt) = (session(dir.path()), runtime());
+        let mut shell = Shell::new(&s, &rt, csv());
+        shell.dry_run = dry_run;
+        for (k, v) in vars {
+            shell.vars.set(k, v).unwrap();
+        }
+        let mut out = Vec::new();
+        let result = shell.run_source(&Source::inline("-c #1", text), &mut out);
+        result
+            .map(|_| String::from_utf8(out).unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Runs the script file at `path` (dry run); the output, or the error's text.
+    fn run_file(path: &Path, dry_run: bool) -> Result<String, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let (s, rt) = (session(dir.path()), runtime());
+        let mut shell = Shell::new(&s, &rt, csv());
+        shell.dry_run = dry_run;
+        let mut out = Vec::new();
+        let result = shell.run_file(path, &mut out);
+        result
+            .map(|_| String::from_utf8(out).unwrap())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn scripts_are_cut_into_statements_and_commands() {
+        let text = "SELECT 1;\n  \\set x 1\nSELECT '\n\\not a command';\n-- \\nor this\n\
+                    /* \\nor\n\\this */ SELECT 2;\n\\q";
+        let got = pieces(text);
+        assert_eq!(
+            got,
+            vec![
+                Piece::Sql("SELECT 1;\n", 0),
+                Piece::Command("\\set x 1", 12),
+                Piece::Sql(&text[21..text.len() - 2], 21),
+                Piece::Command("\\q", text.len() - 2),
+            ]
+        );
+        // A command inside an unfinished statement.
+        assert_eq!(pieces("SELECT 1\n\\i x.sql\n;"), vec![Piece::Misplaced(9)]);
+        // A backslash after other text on its line is SQL (DataFusion will refuse it).
+        assert_eq!(
+            pieces("SELECT 1; \\q"),
+            vec![Piece::Sql("SELECT 1; \\q", 0)]
+        );
+    }
+
+    #[test]
+    fn variables_are_replaced_before_statements_are_split() {
+        let out = run(
+            "\\set t (VALUES (1), (2)) AS v(x)\nSELECT sum(x) AS s FROM ${t}; SELECT '${name}' AS n",
+            &[("name", "a;b")],
+            false,
+        )
+        .unwrap();
+        assert_eq!(out, "s\n3\nn\na;b\n");
+        // Dry run: the statements, expanded, one after the other.
+        let out = run(
+            "-- ${not_needed} in a comment\nSELECT ${x} /* ${nor_here} */ + 1;\n\\set x 2\nSELECT ${x};",
+            &[("x", "1")],
+            true,
+        )
+        .unwrap();
+        assert_eq!(out, "SELECT 1 /* ${nor_here} */ + 1;\nSELECT 2;\n");
+        // \unset, and a value that refers to another variable when it is set.
+        let out = run(
+            "\\set a 1\n\\set b ${a}0\n\\unset a\nSELECT ${b};",
+            &[],
+            true,
+        )
+        .unwrap();
+        assert_eq!(out, "SELECT 10;\n");
+        let e = run("\\set a 1\n\\unset a\nSELECT ${a};", &[], true).unwrap_err();
+        assert!(e.contains("-c #1:3:8: undefined variable ${a}"), "{e}");
+    }
+
+    #[test]
+    fn an_undefined_variable_names_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = write(
+            dir.path(),
+            "s.sql",
+            "SELECT 1;\n-- ${fine}\nSELECT 'ünï', ${dataset}_x FROM t;\n",
+        );
+        let e = run_file(&script, false).unwrap_err();
+        let expected = format!(
+            "{}:3:15: undefined variable ${{dataset}}; define it with -v dataset=VALUE or \\set dataset VALUE",
+            script.display()
+        );
+        assert_eq!(e, expected);
+        let e = run("SELECT ${x", &[], true).unwrap_err();
+        assert!(
+            e.starts_with("-c #1:1:8: '${' must start a variable reference"),
+            "{e}"
+        );
+        // In a command too.
+        let e = run("SELECT 1;\n\\i ${nope}.sql", &[], true).unwrap_err();
+        assert!(
+            e.starts_with("-c #1:2:4: undefined variable ${nope}"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn includes_are_relative_to_the_including_script() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = write(
+            dir.path(),
+            "a/main.sql",
+            "\\set ds lastfm\n\\i sub/inc.sql\nSELECT 'back in main';\n",
+        );
+        write(
+            dir.path(),
+            "a/sub/inc.sql",
+            "SELECT 'inc ${ds}';\n\\include other.sql\n",
+        );
+        write(dir.path(), "a/sub/other.sql", "SELECT 'other';\n");
+        assert_eq!(
+            run_file(&main, true).unwrap(),
+            "SELECT 'inc lastfm';\nSELECT 'other';\nSELECT 'back in main';\n"
+        );
+        // The variables an include sets stay set, as in psql.
+        let out = run_file(&main, false).unwrap();
+        assert!(
+            out.contains("inc lastfm") && out.contains("back in main"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn errors_in_included_files_name_the_file_line_and_includes() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = write(
+            dir.path(),
+            "main.sql",
+            "-- main\n\\i inc.sql\nSELECT 'never';\n",
+        );
+        let inc = write(
+            dir.path(),
+            "inc.sql",
+            "SELECT 1;\n\nSELECT *\n  FROM no_such_table;\n",
+        );
+        let e = run_file(&main, false).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "{}: error in the statement at line 3: ",
+                inc.display()
+            )) && e.contains("no_such_table")
+                && e.ends_with(&format!("\n  included from {}:2", main.display())),
+            "{e}"
+        );
+        let missing = write(dir.path(), "missing.sql", "SELECT 1;\n\\i nowhere.sql\n");
+        let e = run_file(&missing, false).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "{}: error in the command at line 2: ",
+                missing.display()
+            )) && e.contains("cannot read")
+                && e.contains("nowhere.sql"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn include_cycles_and_deep_includes_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.sql", "SELECT 1;\n\\i b.sql\n");
+        write(dir.path(), "b.sql", "\\i ./a.sql\n");
+        let e = run_file(&a, true).unwrap_err();
+        let (a_name, b_name) = (a.display(), dir.path().join("b.sql").display().to_string());
+        assert!(
+            e.contains(&format!(
+                "error in the command at line 1: include cycle: {a_name} → {b_name} → "
+            )) && e.contains("a.sql\n  included from"),
+            "{e}"
+        );
+        // Itself.
+        let me = write(dir.path(), "me.sql", "\\i me.sql\n");
+        assert!(run_file(&me, true).unwrap_err().contains("include cycle"));
+        // 16 nested includes run; 17 do not.
+        for (depth, ok) in [(16, true), (17, false)] {
+            let sub = dir.path().join(format!("chain{depth}"));
+            for i in 0..depth {
+                write(&sub, &format!("f{i}.sql"), &format!("\\i f{}.sql\n", i + 1));
+            }
+            write(&sub, &format!("f{depth}.sql"), "SELECT 'bottom';\n");
+            let result = run_file(&sub.join("f0.sql"), true);
+            if ok {
+                assert_eq!(result.unwrap(), "SELECT 'bottom';\n");
+            } else {
+                let e = result.unwrap_err();
+                assert!(e.contains("\\i nests more than 16 files deep"), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn statement_lines_count_in_the_script_not_the_values() {
+        let e = run(
+            "SELECT ${long};\n\nSELECT * FROM nope;",
+            &[("long", "1 +\n 1 +\n 1")],
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("-c #1: error in the statement at line 3: "),
+            "{e}"
+        );
+        // Commands in the middle keep the count too.
+        let e = run(
+            "SELECT 1;\n\\set x 1\n\n\nSELECT * FROM nope${x};",
+            &[],
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("-c #1: error in the statement at line 5: "),
+            "{e}"
+        );
+        let e = run("SELECT 1\n\\set x 1\n;", &[], false).unwrap_err();
+        assert!(
+            e.starts_with("-c #1: error in the command at line 2: a backslash command must"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn commands_run_in_scripts() {
+        let out = run(
+            "\\format json\nSELECT 1 AS x;\n\\format\n\\timing off\n\\maxrows 1\nSELECT * FROM (VALUES (1), (2)) t(y);\n\\set\n\\q\nSELECT 'never';",
+            &[("v", "w")],
+            false,
+        )
+        .unwrap();
+        assert_eq!(out, "[{\"x\":1}]\nformat: json\n[{\"y\":1}]\nv = w\n");
+        // A dry run prints the commands it does not run.
+        let out = run("\\format json\n\\set a b\nSELECT '${a}';", &[], true).unwrap();
+        assert_eq!(out, "\\format json\nSELECT 'b';\n");
+        let e = run("\\nope", &[], true).unwrap_err();
+        assert!(e.contains("unknown command \\nope"), "{e}");
+    }
 }
