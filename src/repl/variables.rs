@@ -267,8 +267,7 @@ pub fn substitute(
                 out.text.push('{');
                 at = dollar + 3;
                 out.runs.push((out.text.len(), at, false));
-            } else if rest.starts_with("${") {
-                let inner = &rest[2..];
+            } else if let Some(inner) = rest.strip_prefix("${") {
                 let name_len = inner
                     .find('}')
                     .ok_or(SubstituteError::Malformed { offset: dollar })?;
