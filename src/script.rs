@@ -154,6 +154,12 @@ impl Source {
     pub fn file(path: &Path) -> std::result::Result<Source, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        // A byte-order mark (as some Windows editors save scripts) would hide a first-line
+        // command.
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_string(),
+            None => text,
+        };
         Ok(Source {
             name: path.display().to_string(),
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -782,6 +788,13 @@ mod tests {
             e.starts_with("-c #1:2:4: undefined variable ${nope}"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_hide_a_first_line_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = write(dir.path(), "bom.sql", "\u{feff}\\set x 1\nSELECT ${x};\n");
+        assert_eq!(run_file(&script, true).unwrap(), "SELECT 1;\n");
     }
 
     #[test]

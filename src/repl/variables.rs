@@ -9,6 +9,8 @@
 //!   except in comments (`-- ...` and `/* ... */`), which are left as they are, so that a
 //!   comment may show `${name}` and a commented-out statement does not need its variables;
 //! - in a backslash command (`\i`, `\set`, ...) it is replaced everywhere on the line;
+//! - a variable holds from where it is set to the end of the run, includes and all (`\set` in
+//!   a script replaces a value given with `-v`, as in psql);
 //! - the value is inserted as it is (not quoted, and not searched for `${...}` again), so write
 //!   `'${name}'` where the value is a string;
 //! - `$${` stands for a literal `${`; a `${` that does not start `${name}` is an error, and so
