@@ -5,14 +5,38 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use trustql::print::Format;
+use trustql::print::{Format, MaxWidth};
+use trustql::repl::variables::{parse_assignment, Variables};
 use trustql::repl::Repl;
-use trustql::script::{run_script, PrintOptions};
+use trustql::script::{Flow, PrintOptions, ScriptError, Shell, Source};
 use trustql::{Session, SessionOptions};
+
+const AFTER_HELP: &str = "\
+Scripts:
+  A script is SQL statements ending with ';' and backslash commands, each on a line of its own
+  between statements (\\? in the REPL lists them). -c takes the same text as a script.
+
+  -v NAME=VALUE (or \\set NAME VALUE in a script) defines a variable: ${NAME} in later
+  statements and commands is replaced by VALUE before the statement is read, everywhere except
+  in comments (-- and /* */), including inside quotes; the value is inserted as it is, so write
+  '${NAME}' for a string. $${ stands for a literal ${. An undefined variable is an error that
+  names the file, line and column.
+
+  \\i FILE (or \\include FILE) runs another script; a relative FILE is found in the directory
+  of the script that includes it (the current directory for -c and the REPL). Includes nest at
+  most 16 deep; a file that includes itself is an error.
+
+  Example: trustql -v dataset=lastfm -c 'SELECT * FROM ${dataset}_results'
+
+Width:
+  Tables wider than the terminal are fitted to it: long values are cut with '…', and if that
+  is not enough, middle columns are left out (a note names them). Output to a file or a pipe,
+  and the csv, json, ndjson and markdown formats, are never cut. --maxwidth N sets the limit
+  (0 = none); \\maxwidth N|auto changes it in the REPL.";
 
 /// SQL for machine-learning trustworthiness experiments.
 #[derive(Parser, Debug)]
-#[command(name = "trustql", version, about)]
+#[command(name = "trustql", version, about, after_help = AFTER_HELP)]
 struct Args {
     /// Run the statements of a SQL script, stopping at the first failing one (repeatable).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -29,6 +53,20 @@ struct Args {
     /// Print at most N rows of each result (0 = all). Default: 40 in the REPL, all otherwise.
     #[arg(long, value_name = "N")]
     maxrows: Option<usize>,
+
+    /// Fit tables into N columns (0 = no limit). Default: the terminal's width when printing to
+    /// a terminal, no limit otherwise.
+    #[arg(long, value_name = "N")]
+    maxwidth: Option<usize>,
+
+    /// Define a script variable: ${NAME} in statements and commands becomes VALUE (repeatable).
+    #[arg(short = 'v', long = "set", value_name = "NAME=VALUE", value_parser = parse_assignment)]
+    variables: Vec<(String, String)>,
+
+    /// Print the statements of the -c and -f scripts, after variables and includes are
+    /// expanded, instead of running them.
+    #[arg(long)]
+    dry_run: bool,
 
     /// Model store directory.
     #[arg(long = "models", value_name = "DIR", default_value = trustql::DEFAULT_MODEL_DIR)]
@@ -110,11 +148,28 @@ fn run(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let opts = PrintOptions {
         format: args.format,
         max_rows,
+        max_width: args
+            .maxwidth
+            .map_or(MaxWidth::Terminal, MaxWidth::from_columns),
         quiet: args.quiet,
         timing: true,
     };
+    let mut variables = Variables::new();
+    for (name, value) in &args.variables {
+        if let Err(e) = variables.set(name, value) {
+            eprintln!("trustql: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     if interactive {
-        return match Repl::new(&session, opts).run(runtime) {
+        if args.dry_run {
+            eprintln!("trustql: --dry-run needs statements to show (-c or -f)");
+            return ExitCode::FAILURE;
+        }
+        return match Repl::new(&session, opts)
+            .with_variables(variables)
+            .run(runtime)
+        {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("trustql: {e}");
@@ -122,25 +177,40 @@ fn run(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
             }
         };
     }
+    let mut shell = Shell::new(&session, runtime, opts);
+    shell.vars = variables;
+    shell.dry_run = args.dry_run;
     let mut stdout = std::io::stdout();
-    for (i, command) in args.commands.iter().enumerate() {
-        if let Err(e) = runtime.block_on(run_script(&session, command, &opts, &mut stdout)) {
-            eprintln!("-c #{}: {e}", i + 1);
-            return ExitCode::FAILURE;
+    let inline = args
+        .commands
+        .iter()
+        .enumerate()
+        .map(|(i, command)| Source::inline(format!("-c #{}", i + 1), command.as_str()));
+    for source in inline {
+        if let Some(code) = finished(shell.run_source(&source, &mut stdout)) {
+            return code;
         }
     }
     for file in &args.files {
-        let script = match std::fs::read_to_string(file) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("trustql: cannot read {}: {e}", file.display());
-                return ExitCode::FAILURE;
-            }
-        };
-        if let Err(e) = runtime.block_on(run_script(&session, &script, &opts, &mut stdout)) {
-            eprintln!("{}: {e}", file.display());
-            return ExitCode::FAILURE;
+        if let Some(code) = finished(shell.run_file(file, &mut stdout)) {
+            return code;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The exit code when a script ends the run: `\q` (success) or an error (reported here).
+fn finished(result: Result<Flow, ScriptError>) -> Option<ExitCode> {
+    match result {
+        Ok(Flow::Continue) => None,
+        Ok(Flow::Quit) => Some(ExitCode::SUCCESS),
+        Err(e) => {
+            if e.source.is_none() {
+                eprintln!("trustql: {e}");
+            } else {
+                eprintln!("{e}");
+            }
+            Some(ExitCode::FAILURE)
+        }
+    }
 }
