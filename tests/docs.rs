@@ -26,17 +26,9 @@ fn every_function_example_is_tested() {
     let mut slt = String::new();
     slt_text(&common::repo().join("sql"), &mut slt);
     let mut names = BTreeSet::new();
-    let udfs = trustql::trustql_udfs::scalar_functions(catalog)
-        .into_iter()
-        .map(|f| (f.name().to_string(), f.documentation().cloned()));
-    let udafs = trustql::trustql_udfs::aggregate_functions()
-        .into_iter()
-        .map(|f| (f.name().to_string(), f.documentation().cloned()));
-    // Table functions have no documentation hook in DataFusion; the library exposes theirs.
-    let udtfs = trustql::trustql_udfs::table_function_docs()
-        .into_iter()
-        .map(|(name, doc)| (name.to_string(), Some(doc.clone())));
-    for (name, doc) in udfs.chain(udafs).chain(udtfs) {
+    // The one list that registration and `\h` read.
+    let functions = trustql::trustql_udfs::library(catalog).functions();
+    for (name, _, doc) in functions {
         let doc = doc.unwrap_or_else(|| panic!("{name} has no documentation"));
         assert!(!doc.description.is_empty(), "{name}: no description");
         assert!(

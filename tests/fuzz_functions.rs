@@ -62,7 +62,7 @@ fn parameters(syntax: &str) -> Vec<String> {
         return Vec::new();
     };
     syntax[open + 1..close]
-        .split(|c| matches!(c, ',' | '[' | ']'))
+        .split([',', '[', ']'])
         .map(|p| p.trim().trim_matches('\'').to_ascii_lowercase())
         .filter(|p| !p.is_empty())
         .collect()

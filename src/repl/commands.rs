@@ -6,7 +6,6 @@
 //! A command takes the rest of its line; a trailing `;` is ignored.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Documentation;
@@ -304,22 +303,14 @@ pub const LIST_TABLES_SQL: &str =
      FROM information_schema.tables WHERE table_schema <> 'information_schema' \
      ORDER BY table_schema, table_name";
 
-/// The functions of the trustql library (not DataFusion's own), sorted.
+/// The functions of the session's library (trustql's and a program's own, not DataFusion's),
+/// sorted.
 pub fn function_names(session: &Session) -> Vec<String> {
-    let catalog: Arc<dyn trustql_udfs::ModelCatalog> = session.registry().clone();
-    let mut names: Vec<String> = trustql_udfs::scalar_functions(catalog)
-        .iter()
-        .map(|f| f.name().to_string())
-        .chain(
-            trustql_udfs::aggregate_functions()
-                .iter()
-                .map(|f| f.name().to_string()),
-        )
-        .chain(
-            trustql_udfs::table_function_docs()
-                .into_iter()
-                .map(|(name, _)| name.to_string()),
-        )
+    let mut names: Vec<String> = session
+        .library()
+        .functions()
+        .into_iter()
+        .map(|(name, _, _)| name)
         .collect();
     names.sort();
     names
@@ -356,11 +347,8 @@ pub fn documentation(session: &Session, name: &str) -> Option<Documentation> {
                 .and_then(|f| f.documentation().cloned())
         })
         .or_else(|| {
-            // Table functions carry no documentation in DataFusion; the library exposes theirs.
-            trustql_udfs::table_function_docs()
-                .into_iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, doc)| doc.clone())
+            // Table functions carry no documentation in DataFusion; the library keeps theirs.
+            session.library().documentation(&name)
         })
 }
 

@@ -42,7 +42,6 @@ use std::sync::Arc;
 
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
-use datafusion::logical_expr::{AggregateUDF, Documentation, ScalarUDF};
 
 pub use engine::config::{DeviceSetting, TrustqlOptions};
 pub use library::Library;
@@ -65,27 +64,6 @@ pub fn library(catalog: Arc<dyn ModelCatalog>) -> Library {
 /// from [`library`].
 pub fn model_types() -> Vec<Arc<dyn ModelType>> {
     library(Arc::new(model::NoModels)).model_types().to_vec()
-}
-
-/// Every scalar function of the library (from [`library`]).
-pub fn scalar_functions(catalog: Arc<dyn ModelCatalog>) -> Vec<Arc<ScalarUDF>> {
-    library(catalog).scalar_functions().to_vec()
-}
-
-/// Every aggregate function of the library (from [`library`]).
-pub fn aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    library(Arc::new(model::NoModels))
-        .aggregate_functions()
-        .to_vec()
-}
-
-/// The documentation of every table function, by name (from [`library`]).
-pub fn table_function_docs() -> Vec<(String, Documentation)> {
-    library(Arc::new(model::NoModels))
-        .table_functions()
-        .iter()
-        .filter_map(|t| t.documentation.clone().map(|d| (t.name.clone(), d)))
-        .collect()
 }
 
 /// Registers all trustql functions on `ctx` (model types need a session's model registry; see

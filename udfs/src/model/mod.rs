@@ -104,11 +104,13 @@ pub trait ModelCatalog: Send + Sync + Debug {
 #[derive(Clone, Debug)]
 pub struct CatalogRef(pub Arc<dyn ModelCatalog>);
 
-impl CatalogRef {
-    pub fn as_ref(&self) -> &dyn ModelCatalog {
+impl AsRef<dyn ModelCatalog> for CatalogRef {
+    fn as_ref(&self) -> &(dyn ModelCatalog + 'static) {
         self.0.as_ref()
     }
+}
 
+impl CatalogRef {
     /// The address that identifies the catalog (the data pointer, without the vtable).
     fn address(&self) -> *const () {
         Arc::as_ptr(&self.0) as *const ()
