@@ -20,6 +20,7 @@
 //! `width`, `height` (pixels), `point_size`, `alpha`, and `scale` (PNG pixels per figure pixel,
 //! default 2). Numeric columns are numbers; text, boolean and date/time columns are categories.
 
+use datafusion::common::exec_datafusion_err;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -530,15 +531,14 @@ pub fn draw(
         ImageFormat::Svg => figure.to_svg().into_bytes(),
         ImageFormat::Png => figure
             .to_png_scaled(request.scale)
-            .map_err(|e| DataFusionError::Execution(format!("plot: {e}")))?,
+            .map_err(|e| exec_datafusion_err!("plot: {e}"))?,
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            DataFusionError::Execution(format!("plot: cannot create '{}': {e}", dir.display()))
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| exec_datafusion_err!("plot: cannot create '{}': {e}", dir.display()))?;
     }
     trustql_udfs::audio::kernels::codec::write_atomically(path, &bytes)
-        .map_err(|e| DataFusionError::Execution(format!("plot: {e}")))?;
+        .map_err(|e| exec_datafusion_err!("plot: {e}"))?;
     Ok(Drawn {
         figure,
         path: path.to_path_buf(),

@@ -5,6 +5,7 @@
 //! from a [`trustql_udfs::Library`] (the session adds them); nothing here knows any particular
 //! type.
 
+use datafusion::common::{exec_err, plan_datafusion_err, plan_err};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -74,11 +75,11 @@ pub fn check_name(name: &str) -> Result<()> {
     };
     match why {
         None => Ok(()),
-        Some(why) => Err(DataFusionError::Plan(format!(
+        Some(why) => plan_err!(
             "invalid model name '{}': {why}; model names use ASCII letters, digits, '_', '-' and '.' \
              (not first, never '..'), at most {MAX_NAME_LEN} characters",
             name.escape_debug()
-        ))),
+        ),
     }
 }
 
@@ -171,10 +172,10 @@ impl ModelRegistry {
         let mut names: Vec<&str> = known.iter().map(|t| t.name()).collect();
         for t in types {
             if names.contains(&t.name()) {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "a model type called '{}' already exists; model type names must be unique",
                     t.name()
-                )));
+                );
             }
             names.push(t.name());
         }
@@ -196,10 +197,10 @@ impl ModelRegistry {
                 _ => false,
             };
             if !inside {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "model '{name}' is a link to a file outside the model store {}; refused",
                     self.dir.display()
-                )));
+                );
             }
         }
         Ok(path)
@@ -232,10 +233,10 @@ impl ModelRegistry {
             .find(|t| t.name() == lower)
             .cloned()
             .ok_or_else(|| {
-                DataFusionError::Plan(format!(
+                plan_datafusion_err!(
                     "unknown model type '{name}' (known types: {})",
                     self.type_names().join(", ")
-                ))
+                )
             })
     }
 
@@ -277,10 +278,7 @@ impl ModelRegistry {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(DataFusionError::Execution(format!(
-                "could not remove {}: {e}",
-                path.display()
-            ))),
+            Err(e) => exec_err!("could not remove {}: {e}", path.display()),
         }
     }
 
@@ -292,12 +290,7 @@ impl ModelRegistry {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((models, problems)),
-            Err(e) => {
-                return Err(DataFusionError::Execution(format!(
-                    "could not list {}: {e}",
-                    self.dir.display()
-                )))
-            }
+            Err(e) => return exec_err!("could not list {}: {e}", self.dir.display()),
         };
         for entry in entries.flatten() {
             let path = entry.path();
@@ -321,7 +314,7 @@ impl ModelRegistry {
         if !path.exists() {
             let (known, _) = self.list()?;
             let names: Vec<String> = known.into_iter().map(|(h, _)| h.name).collect();
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "unknown model '{name}' ({} in {}; CREATE MODEL makes one)",
                 if names.is_empty() {
                     "there are no models".to_string()
@@ -329,7 +322,7 @@ impl ModelRegistry {
                     format!("models: {}", names.join(", "))
                 },
                 self.dir.display()
-            )));
+            );
         }
         let (header, payload) = store::read_model(&path)?;
         let model_type = self.model_type(&header.model_type)?;

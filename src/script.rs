@@ -15,6 +15,7 @@
 //! through others, is an error. An error names the file and line of the failing statement and the
 //! chain of includes that led to it.
 
+use datafusion::common::{exec_datafusion_err, plan_err};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -521,9 +522,7 @@ impl<'a> Shell<'a> {
                     write!(out, "{}", commands::format_documentation(&name, &doc)).map_err(io)?
                 }
                 None => {
-                    return Err(DataFusionError::Plan(format!(
-                        "no function named '{name}' (\\h lists trustql functions)"
-                    )))
+                    return plan_err!("no function named '{name}' (\\h lists trustql functions)")
                 }
             },
             Command::Timing(on) => self.opts.timing = on.unwrap_or(!self.opts.timing),
@@ -597,7 +596,7 @@ pub async fn run_statement(
     let cancel = session.cancel_flag();
     let running = crate::interrupt::Running::start();
     let (schema, batches) = tokio::select! {
-        r = &mut work => r.map_err(|e| DataFusionError::Execution(format!("the statement stopped unexpectedly: {e}")))??,
+        r = &mut work => r.map_err(|e| exec_datafusion_err!("the statement stopped unexpectedly: {e}"))??,
         _ = running.interrupted() => {
             cancel.store(true, Ordering::Relaxed);
             work.abort();

@@ -4,6 +4,7 @@
 //! The CLI, the REPL, the sqllogictest runner and library users all go through
 //! [`Session::sql`], so a statement means the same thing everywhere.
 
+use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -159,9 +160,16 @@ impl Session {
                 || state.window_functions().contains_key(&name)
                 || state.table_functions().contains_key(&name)
             {
-                return Err(DataFusionError::Plan(format!(
-                    "a function called '{name}' already exists; choose another name"
-                )));
+                return plan_err!("a function called '{name}' already exists; choose another name");
+            }
+        }
+        let known = self.registry.types();
+        for t in extension.model_types() {
+            if known.iter().any(|k| k.name() == t.name()) {
+                return plan_err!(
+                    "a model type called '{}' already exists; choose another name",
+                    t.name()
+                );
             }
         }
         let mut merged = library.clone();
@@ -281,17 +289,17 @@ impl Session {
                         self.progress(&format!("model '{name}' exists; not retrained"));
                         return self.ctx.read_empty();
                     }
-                    return Err(DataFusionError::Plan(format!(
+                    return plan_err!(
                         "model '{name}' already exists (use CREATE OR REPLACE MODEL, or DROP MODEL {name} first)"
-                    )));
+                    );
                 }
                 self.create_model(name, options, &query).await
             }
             ModelStatement::Drop { name, if_exists } => {
                 if !self.registry.drop_model(&name)? && !if_exists {
-                    return Err(DataFusionError::Plan(format!(
+                    return plan_err!(
                         "unknown model '{name}': nothing to drop (DROP MODEL IF EXISTS ignores this)"
-                    )));
+                    );
                 }
                 self.ctx.read_empty()
             }
@@ -321,18 +329,18 @@ impl Session {
         query: &str,
     ) -> Result<DataFrame> {
         let Some(pos) = raw.iter().position(|(k, _)| k == "type") else {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "CREATE MODEL {name} needs OPTIONS (type = '...'); model types: {}",
                 self.type_list()
-            )));
+            );
         };
         let type_name = match raw.remove(pos).1 {
             RawOptionValue::Text(s) | RawOptionValue::Word(s) => s,
             other => {
-                return Err(DataFusionError::Plan(format!(
+                return plan_err!(
                     "option 'type' expects a model type name, got {other}; model types: {}",
                     self.type_list()
-                )))
+                )
             }
         };
         let model_type = self.registry.model_type(&type_name)?;
@@ -344,10 +352,10 @@ impl Session {
         for spec in model_type.options() {
             if let (OptionKind::Table, Some(table)) = (spec.kind, options.text(spec.name)) {
                 let df = self.ctx.table(table).await.map_err(|e| {
-                    DataFusionError::Plan(format!(
+                    plan_datafusion_err!(
                         "option '{}' names table '{table}', which cannot be read: {e}",
                         spec.name
-                    ))
+                    )
                 })?;
                 tables.insert(spec.name.to_string(), df.collect().await?);
             }
@@ -406,15 +414,15 @@ impl Session {
             };
             train_type.train(&data, &ctx).map_err(|e| {
                 match saved.lock().ok().and_then(|s| s.clone()) {
-                    Some(note) => DataFusionError::Execution(format!(
+                    Some(note) => exec_datafusion_err!(
                         "{e}; the checkpoint of {note} is kept as model '{model_name}'"
-                    )),
+                    ),
                     None => e,
                 }
             })
         })
         .await
-        .map_err(|e| DataFusionError::Execution(format!("training stopped unexpectedly: {e}")))??;
+        .map_err(|e| exec_datafusion_err!("training stopped unexpectedly: {e}"))??;
         let seconds = start.elapsed().as_secs_f64();
         let mut training = trained.training;
         training.insert("training seconds".to_string(), format!("{seconds:.3}"));

@@ -16,6 +16,7 @@
 //! over the old file (an atomic replace on POSIX file systems), after which the directory is
 //! synced; a reader sees either the old model or the new one, never a mix.
 
+use datafusion::common::exec_datafusion_err;
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -68,23 +69,22 @@ impl ModelHeader {
 }
 
 fn corrupt(path: &Path, why: &str) -> DataFusionError {
-    DataFusionError::Execution(format!(
+    exec_datafusion_err!(
         "model file {} is not a readable trustql model: {why}",
         path.display()
-    ))
+    )
 }
 
 fn io_error(path: &Path, what: &str, e: std::io::Error) -> DataFusionError {
-    DataFusionError::Execution(format!("could not {what} {}: {e}", path.display()))
+    exec_datafusion_err!("could not {what} {}: {e}", path.display())
 }
 
 /// Encodes a model file in memory.
 fn encode(header: &ModelHeader, payload: &[u8]) -> Result<Vec<u8>> {
     let mut header = header.clone();
     header.payload_len = payload.len() as u64;
-    let json = serde_json::to_vec(&header).map_err(|e| {
-        DataFusionError::Execution(format!("could not encode the model header: {e}"))
-    })?;
+    let json = serde_json::to_vec(&header)
+        .map_err(|e| exec_datafusion_err!("could not encode the model header: {e}"))?;
     let header_len = u32::try_from(json.len())
         .map_err(|_| DataFusionError::Execution("model header too large".to_string()))?;
     let mut bytes = Vec::with_capacity(20 + json.len() + payload.len());

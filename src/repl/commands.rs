@@ -5,6 +5,7 @@
 //!
 //! A command takes the rest of its line; a trailing `;` is ignored.
 
+use datafusion::common::plan_datafusion_err;
 use std::path::PathBuf;
 
 use datafusion::error::{DataFusionError, Result};
@@ -186,7 +187,7 @@ pub fn help_text() -> String {
 }
 
 fn usage(kind: Kind) -> DataFusionError {
-    DataFusionError::Plan(format!("usage: {}", kind.info().usage))
+    plan_datafusion_err!("usage: {}", kind.info().usage)
 }
 
 impl Command {
@@ -198,7 +199,7 @@ impl Command {
             None => (text, ""),
         };
         let kind = Kind::from_name(name).ok_or_else(|| {
-            DataFusionError::Plan(format!("unknown command {name} (\\? lists the commands)"))
+            plan_datafusion_err!("unknown command {name} (\\? lists the commands)")
         })?;
         let no_argument = |command: Command| {
             if arg.is_empty() {
@@ -232,7 +233,7 @@ impl Command {
             Kind::MaxWidth => arg
                 .parse::<MaxWidth>()
                 .map(|w| Command::MaxWidth(Some(w)))
-                .map_err(|e| DataFusionError::Plan(format!("usage: \\maxwidth [N|auto]: {e}"))),
+                .map_err(|e| plan_datafusion_err!("usage: \\maxwidth [N|auto]: {e}")),
             Kind::Include if arg.is_empty() => Err(usage(kind)),
             Kind::Include => Ok(Command::Include(arg.to_string())),
             Kind::Set if arg.is_empty() => Ok(Command::Set(None)),

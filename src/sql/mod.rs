@@ -4,6 +4,7 @@
 
 pub mod model_ddl;
 
+use datafusion::common::plan_err;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
@@ -149,11 +150,12 @@ pub fn check_nesting(sql: &str) -> Result<()> {
             }
         }
         if depth > MAX_NESTING {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "the statement nests expressions more than {MAX_NESTING} levels deep (at line {}, \
                  column {}); split the expression, for example into a subquery or several columns",
-                tok.span.start.line, tok.span.start.column
-            )));
+                tok.span.start.line,
+                tok.span.start.column
+            );
         }
     }
     Ok(())

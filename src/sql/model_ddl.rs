@@ -11,6 +11,7 @@
 //! Names follow SQL identifier rules: unquoted names are lower-cased, "quoted" names are kept.
 //! Option names are case-insensitive. Errors give the line and column within the statement.
 
+use datafusion::common::plan_datafusion_err;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Word};
@@ -58,11 +59,13 @@ impl<'a> Cursor<'a> {
 
     fn error(&self, what: &str) -> DataFusionError {
         match self.peek() {
-            Some(t) => DataFusionError::Plan(format!(
+            Some(t) => plan_datafusion_err!(
                 "{what}, found '{}' at line {}, column {} of the statement",
-                t.token, t.span.start.line, t.span.start.column
-            )),
-            None => DataFusionError::Plan(format!("{what}, found the end of the statement")),
+                t.token,
+                t.span.start.line,
+                t.span.start.column
+            ),
+            None => plan_datafusion_err!("{what}, found the end of the statement"),
         }
     }
 

@@ -4,6 +4,7 @@
 //!
 //! It exists so that a domain that needs a tensor does not import another domain for it.
 
+use datafusion::common::exec_datafusion_err;
 use std::sync::Mutex;
 
 use datafusion::error::{DataFusionError, Result};
@@ -11,7 +12,7 @@ use tch::{Device, Kind, Tensor};
 
 /// Turns a libtorch error into a DataFusion one.
 pub fn torch_err(e: tch::TchError) -> DataFusionError {
-    DataFusionError::Execution(format!("tensor computation failed: {e}"))
+    exec_datafusion_err!("tensor computation failed: {e}")
 }
 
 /// A `[rows, cols]` tensor of `kind` on `device` from row-major `f32` values.

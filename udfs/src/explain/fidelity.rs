@@ -1,6 +1,7 @@
 //! `fidelity(model, explainer, user, omega [, n_items [, options]])`: how well an explainer's
 //! explanations of complexity ω rebuild a recommender's ranking for a user (thesis eq. 5.21).
 
+use datafusion::common::{exec_datafusion_err, plan_datafusion_err};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -114,9 +115,9 @@ fn n_items_value(v: &ScalarValue) -> Result<Option<usize>> {
 
 fn explainer(name: &str) -> Result<Method> {
     Method::parse(name).ok_or_else(|| {
-        DataFusionError::Execution(format!(
+        exec_datafusion_err!(
             "{NAME}: unknown explainer '{name}' (known: random, pdp, saliency, lime)"
-        ))
+        )
     })
 }
 
@@ -144,11 +145,11 @@ impl ScalarUDFImpl for FidelityFunc {
         let mut out = vec![
             model_name_type(NAME, &arg_types[0])?,
             model_name_type(NAME, &arg_types[1]).map_err(|_| {
-                DataFusionError::Plan(format!(
+                plan_datafusion_err!(
                     "{NAME}: the explainer must be a string ('random', 'pdp', 'saliency' or \
                      'lime'), got {}",
                     arg_types[1]
-                ))
+                )
             })?,
             id_type(NAME, "user", &arg_types[2])?,
             DataType::Int64,
@@ -185,8 +186,7 @@ impl ScalarUDFImpl for FidelityFunc {
             n_items_value(v).map_err(|e| DataFusionError::Plan(e.to_string()))?;
         }
         if let Some(Some(ScalarValue::Utf8(Some(text)))) = args.scalar_arguments.get(5) {
-            ExplainOptions::parse(text)
-                .map_err(|e| DataFusionError::Plan(format!("{NAME}: {e}")))?;
+            ExplainOptions::parse(text).map_err(|e| plan_datafusion_err!("{NAME}: {e}"))?;
         }
         Ok(Arc::new(Field::new(NAME, DataType::Float64, true)))
     }

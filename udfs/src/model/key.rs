@@ -3,12 +3,13 @@
 //! Models map the ids they were trained on to dense indices with a [`KeyIndex`]; ids arrive from
 //! Arrow as a [`KeyColumn`] (all integer types widened to i64, all string types read as `&str`).
 
+use datafusion::common::plan_err;
 use std::collections::HashMap;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use serde::{Deserialize, Serialize};
 
 /// Whether ids are integers or text.
@@ -63,10 +64,10 @@ impl KeyColumn {
             None if array.data_type() == &DataType::Null => {
                 Ok(KeyColumn::Int(Int64Array::new_null(array.len())))
             }
-            None => Err(DataFusionError::Plan(format!(
+            None => plan_err!(
                 "{what} must be an integer or text id, got {}",
                 array.data_type()
-            ))),
+            ),
         }
     }
 

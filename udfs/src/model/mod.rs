@@ -9,6 +9,7 @@ pub mod capability;
 pub mod key;
 pub mod options;
 
+use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -146,9 +147,7 @@ pub struct NoModels;
 
 impl ModelCatalog for NoModels {
     fn model(&self, name: &str) -> Result<Arc<LoadedModel>> {
-        Err(DataFusionError::Plan(format!(
-            "model '{name}' not found: no model store is attached"
-        )))
+        plan_err!("model '{name}' not found: no model store is attached")
     }
 }
 
@@ -286,7 +285,7 @@ impl TrainingData {
                 .iter()
                 .map(|f| format!("\"{}\"", f.name()))
                 .collect();
-            DataFusionError::Plan(format!(
+            plan_datafusion_err!(
                 "model type '{model_type}' needs a column named \"{name}\" in the AS query; \
                  it returned {} (rename with AS, e.g. SELECT user_id AS \"user\", ...)",
                 if have.is_empty() {
@@ -294,7 +293,7 @@ impl TrainingData {
                 } else {
                     have.join(", ")
                 }
-            ))
+            )
         })
     }
 
@@ -358,15 +357,12 @@ pub trait ModelType: Send + Sync {
 
 /// Serialises a model's parameters (bincode).
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
-    bincode::serialize(value)
-        .map_err(|e| DataFusionError::Execution(format!("could not encode the model: {e}")))
+    bincode::serialize(value).map_err(|e| exec_datafusion_err!("could not encode the model: {e}"))
 }
 
 /// Reads parameters written by [`encode`].
 pub fn decode<T: serde::de::DeserializeOwned>(model_type: &str, bytes: &[u8]) -> Result<T> {
     bincode::deserialize(bytes).map_err(|e| {
-        DataFusionError::Execution(format!(
-            "the stored '{model_type}' model could not be decoded: {e}"
-        ))
+        exec_datafusion_err!("the stored '{model_type}' model could not be decoded: {e}")
     })
 }

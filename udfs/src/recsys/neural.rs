@@ -16,10 +16,11 @@
 //!   to the users' norm instead made the initial FM scores large and training slow); item
 //!   factors and all other weights start small (normal, SD 0.01) from the seed.
 
+use datafusion::common::{exec_datafusion_err, exec_err, plan_err};
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use nalgebra::DMatrix;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
@@ -275,9 +276,9 @@ pub fn initial_factors(
     for j in 0..h {
         gram[(j, j)] += 0.01;
     }
-    let inv = gram.try_inverse().ok_or_else(|| {
-        DataFusionError::Execution(format!("{label}: the WRMF user factors are degenerate"))
-    })?;
+    let inv = gram
+        .try_inverse()
+        .ok_or_else(|| exec_datafusion_err!("{label}: the WRMF user factors are degenerate"))?;
     // Z keeps the ridge scale, so ⟨x_u, z_t⟩ starts as the fitted (column-normalised) affinity
     // of user u to tag t and the initial tag terms of the score are small.
     let z = profile_x * inv;
@@ -324,9 +325,7 @@ pub fn train(
         pairs.extend(r.row(u).0.iter().map(|&i| (u as u32, i)));
     }
     if pairs.is_empty() {
-        return Err(DataFusionError::Plan(format!(
-            "{label}: no interactions to train on"
-        )));
+        return plan_err!("{label}: no interactions to train on");
     }
     let mut losses = Vec::with_capacity(opts.epochs);
     for epoch in 1..=opts.epochs {
@@ -377,9 +376,9 @@ pub fn train(
         }
         let mean = total / batches.max(1) as f64;
         if !mean.is_finite() {
-            return Err(DataFusionError::Execution(format!(
+            return exec_err!(
                 "{label}: the training loss became {mean} in epoch {epoch}; lower lr"
-            )));
+            );
         }
         losses.push(mean);
         control.progress(&format!(

@@ -6,6 +6,7 @@
 //! the user interacted with in training are masked out (unless `exclude_seen` is false), and
 //! libtorch's top-k picks the list.
 
+use datafusion::common::exec_datafusion_err;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
 use datafusion::common::runtime::SpawnedTask;
-use datafusion::common::{plan_err, DataFusionError, ScalarValue};
+use datafusion::common::{plan_err, ScalarValue};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
@@ -201,7 +202,7 @@ impl TableProvider for RecommendTable {
         })
         .join()
         .await
-        .map_err(|e| DataFusionError::Execution(format!("recommend: {e}")))??;
+        .map_err(|e| exec_datafusion_err!("recommend: {e}"))??;
         Ok(MemorySourceConfig::try_new_exec(
             &[batches],
             self.schema.clone(),

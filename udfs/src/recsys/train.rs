@@ -1,6 +1,7 @@
 //! Pieces of training shared by the recommender model types: running the numeric kernels with
 //! progress and Ctrl-C, converting their errors, reading common options.
 
+use datafusion::common::exec_datafusion_err;
 use std::time::Instant;
 
 use datafusion::error::{DataFusionError, Result};
@@ -15,7 +16,7 @@ pub fn kernel_err(model_type: &str, e: KernelError) -> DataFusionError {
     match e {
         KernelError::Cancelled => DataFusionError::Execution("cancelled by the user".to_string()),
         KernelError::Callback(msg) => DataFusionError::Execution(msg),
-        other => DataFusionError::Execution(format!("{model_type}: {other}")),
+        other => exec_datafusion_err!("{model_type}: {other}"),
     }
 }
 

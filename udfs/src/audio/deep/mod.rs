@@ -10,6 +10,7 @@ pub mod network;
 pub mod torchscript;
 pub mod vgg;
 
+use datafusion::common::{exec_err, plan_datafusion_err};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray};
@@ -156,10 +157,10 @@ pub(crate) fn sample_column(
     for b in &data.batches {
         let col = b.column(i);
         let list = cast(col, &target).map_err(|_| {
-            DataFusionError::Plan(format!(
+            plan_datafusion_err!(
                 "model type '{model_type}': column \"{name}\" must be a list of samples, got {}",
                 col.data_type()
-            ))
+            )
         })?;
         let list = list.as_list::<i32>();
         for r in 0..list.len() {
@@ -170,9 +171,9 @@ pub(crate) fn sample_column(
             let v = list.value(r);
             let v = v.as_primitive::<Float32Type>();
             if v.null_count() > 0 {
-                return Err(DataFusionError::Execution(format!(
+                return exec_err!(
                     "model type '{model_type}': a clip in column \"{name}\" has NULL samples"
-                )));
+                );
             }
             out.push(Some(v.values().to_vec()));
         }

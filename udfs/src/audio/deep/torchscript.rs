@@ -26,6 +26,7 @@
 //! first clip (column `audio`), or on a silent clip of one crop when the query has none, to
 //! check the conventions and record the embedding length.
 
+use datafusion::common::{exec_datafusion_err, exec_err, plan_datafusion_err};
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -114,7 +115,7 @@ impl std::fmt::Debug for TorchScriptModel {
 }
 
 fn torch(what: &str, e: tch::TchError) -> DataFusionError {
-    DataFusionError::Execution(format!("the TorchScript model {what}: {e}"))
+    exec_datafusion_err!("the TorchScript model {what}: {e}")
 }
 
 impl TorchScriptModel {
@@ -143,7 +144,7 @@ impl TorchScriptModel {
                                 .flat_map(|&t| s.crop(t, crop).to_vec())
                                 .collect())
                         });
-                        s.map_err(|e| DataFusionError::Execution(format!("clip {}: {e}", i + 1)))
+                        s.map_err(|e| exec_datafusion_err!("clip {}: {e}", i + 1))
                     })
                     .collect::<Result<_>>()?
             }
@@ -152,11 +153,11 @@ impl TorchScriptModel {
                 .enumerate()
                 .map(|(i, audio)| {
                     if audio.len() < crop {
-                        return Err(DataFusionError::Execution(format!(
+                        return exec_err!(
                             "clip {}: {} samples, shorter than one crop of {crop}",
                             i + 1,
                             audio.len()
-                        )));
+                        );
                     }
                     crate::audio::kernels::check_finite("the clip", audio)
                         .map_err(DataFusionError::from)?;
@@ -199,11 +200,11 @@ impl TorchScriptModel {
             && dim.is_none_or(|d| size[1] == d as i64)
             && size[1] > 0;
         if !ok {
-            return Err(DataFusionError::Execution(format!(
+            return exec_err!(
                 "the TorchScript model returned shape {size:?} for {n} crops; it must return \
                  [batch, dim]{}",
                 dim.map_or(String::new(), |d| format!(" with dim {d}"))
-            )));
+            );
         }
         to_f32_vec(&y)
     }
@@ -330,9 +331,8 @@ impl ModelType for TorchScriptType {
                 "model type 'torchscript' needs option path (the TorchScript file)".to_string(),
             ));
         };
-        let module = std::fs::read(path).map_err(|e| {
-            DataFusionError::Plan(format!("cannot read the TorchScript file '{path}': {e}"))
-        })?;
+        let module = std::fs::read(path)
+            .map_err(|e| plan_datafusion_err!("cannot read the TorchScript file '{path}': {e}"))?;
         let input = match o.value::<String>("input")?.as_str() {
             "waveform" => Input::Waveform,
             _ => Input::StftDb,
@@ -370,9 +370,9 @@ impl ModelType for TorchScriptType {
                 }
             ],
         };
-        let e = model.embed_dim(&[&probe], ctx.device, None).map_err(|e| {
-            DataFusionError::Plan(format!("model type 'torchscript': {}", super::message(e)))
-        })?;
+        let e = model
+            .embed_dim(&[&probe], ctx.device, None)
+            .map_err(|e| plan_datafusion_err!("model type 'torchscript': {}", super::message(e)))?;
         let dim = e.first().map_or(0, Vec::len);
         model.state.dim = dim;
         ctx.control

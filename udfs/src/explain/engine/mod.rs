@@ -35,6 +35,7 @@ mod options;
 mod pdp;
 mod saliency;
 
+use datafusion::common::exec_datafusion_err;
 use datafusion::error::{DataFusionError, Result};
 use tch::Device;
 
@@ -88,7 +89,7 @@ impl Method {
 pub type Explanation = Vec<(u32, f64)>;
 
 fn kernel_err(e: ExplainError) -> DataFusionError {
-    DataFusionError::Execution(format!("explainer: {e}"))
+    exec_datafusion_err!("explainer: {e}")
 }
 
 /// A seed for one (user, item) row: SplitMix64-style mixing of the three numbers.

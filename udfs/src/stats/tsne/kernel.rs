@@ -92,7 +92,6 @@
 //! Times are in the README's benchmark section.
 
 use rayon::prelude::*;
-use std::fmt;
 
 use super::pca::pca_init;
 use crate::common::rng::Rng;
@@ -261,11 +260,16 @@ impl TsneParams {
 }
 
 /// Why t-SNE parameters or inputs were rejected, or why the computation failed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum TsneError {
     /// Perplexity not finite or ≤ 0.
+    #[error("t-SNE perplexity must be a finite number > 0, got {0}")]
     InvalidPerplexity(f64),
     /// Perplexity not below the number of rows.
+    #[error(
+        "t-SNE perplexity must be less than the number of rows (scikit-learn's rule), got \
+         perplexity {perplexity} for {n} rows; lower the perplexity or add rows"
+    )]
     PerplexityTooLarge {
         /// The perplexity given.
         perplexity: f64,
@@ -273,6 +277,11 @@ pub enum TsneError {
         n: usize,
     },
     /// Fewer iterations than the minimum.
+    #[error(
+        "t-SNE needs at least {minimum} iterations (the early-exaggeration phase alone \
+         takes {}), got {iterations}",
+        EXAGGERATION_ITERATIONS
+    )]
     TooFewIterations {
         /// The iterations given.
         iterations: usize,
@@ -280,12 +289,19 @@ pub enum TsneError {
         minimum: usize,
     },
     /// Learning rate not finite or ≤ 0.
+    #[error("t-SNE learning rate must be a finite number > 0 (or automatic), got {0}")]
     InvalidLearningRate(f64),
     /// Early exaggeration not finite or < 1.
+    #[error("t-SNE early exaggeration must be a finite number >= 1, got {0}")]
     InvalidEarlyExaggeration(f64),
     /// Zero output dimensions.
+    #[error("t-SNE output dimensions must be at least 1, got {0}")]
     InvalidDims(usize),
     /// `data.len()` is not `n * d`.
+    #[error(
+        "t-SNE input has {len} values, but {n} rows x {d} columns need {}",
+        (*.n as u128) * (*.d as u128)
+    )]
     LengthMismatch {
         /// `data.len()`.
         len: usize,
@@ -295,6 +311,10 @@ pub enum TsneError {
         d: usize,
     },
     /// A NaN or infinite input value (0-based row and column).
+    #[error(
+        "t-SNE input value at row {row}, column {column} (0-based) is {value}; all values \
+         must be finite"
+    )]
     NonFinite {
         /// Row index (0-based).
         row: usize,
@@ -304,6 +324,7 @@ pub enum TsneError {
         value: f64,
     },
     /// More rows than [`MAX_ROWS`].
+    #[error("exact t-SNE stores a dense n x n matrix; {n} rows exceed the limit of {max} rows")]
     TooManyRows {
         /// Rows given.
         n: usize,
@@ -311,90 +332,33 @@ pub enum TsneError {
         max: usize,
     },
     /// Two or more rows but zero columns.
+    #[error("t-SNE input has {n} rows but no columns")]
     NoColumns {
         /// Rows given.
         n: usize,
     },
     /// A squared distance (or the PCA cross-products) overflowed `f64`.
+    #[error("t-SNE squared distances overflow f64 (at row {row}); rescale the data")]
     Overflow {
         /// A row involved (0-based).
         row: usize,
     },
     /// The symmetric eigen-solver of the PCA initialisation did not converge.
+    #[error(
+        "t-SNE PCA initialisation: the eigen-solver did not converge; use random \
+         initialisation"
+    )]
     EigenSolverFailed,
     /// The embedding became non-finite.
+    #[error(
+        "t-SNE optimisation diverged (non-finite embedding after {iteration} iterations); \
+         use a smaller learning rate"
+    )]
     Diverged {
         /// Iterations completed when it was detected.
         iteration: usize,
     },
 }
-
-impl fmt::Display for TsneError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TsneError::InvalidPerplexity(p) => {
-                write!(f, "t-SNE perplexity must be a finite number > 0, got {p}")
-            }
-            TsneError::PerplexityTooLarge { perplexity, n } => write!(
-                f,
-                "t-SNE perplexity must be less than the number of rows (scikit-learn's rule), got \
-                 perplexity {perplexity} for {n} rows; lower the perplexity or add rows"
-            ),
-            TsneError::TooFewIterations {
-                iterations,
-                minimum,
-            } => write!(
-                f,
-                "t-SNE needs at least {minimum} iterations (the early-exaggeration phase alone \
-                 takes {EXAGGERATION_ITERATIONS}), got {iterations}"
-            ),
-            TsneError::InvalidLearningRate(lr) => write!(
-                f,
-                "t-SNE learning rate must be a finite number > 0 (or automatic), got {lr}"
-            ),
-            TsneError::InvalidEarlyExaggeration(e) => write!(
-                f,
-                "t-SNE early exaggeration must be a finite number >= 1, got {e}"
-            ),
-            TsneError::InvalidDims(k) => {
-                write!(f, "t-SNE output dimensions must be at least 1, got {k}")
-            }
-            TsneError::LengthMismatch { len, n, d } => write!(
-                f,
-                "t-SNE input has {len} values, but {n} rows x {d} columns need {}",
-                (*n as u128) * (*d as u128)
-            ),
-            TsneError::NonFinite { row, column, value } => write!(
-                f,
-                "t-SNE input value at row {row}, column {column} (0-based) is {value}; all values \
-                 must be finite"
-            ),
-            TsneError::TooManyRows { n, max } => write!(
-                f,
-                "exact t-SNE stores a dense n x n matrix; {n} rows exceed the limit of {max} rows"
-            ),
-            TsneError::NoColumns { n } => {
-                write!(f, "t-SNE input has {n} rows but no columns")
-            }
-            TsneError::Overflow { row } => write!(
-                f,
-                "t-SNE squared distances overflow f64 (at row {row}); rescale the data"
-            ),
-            TsneError::EigenSolverFailed => write!(
-                f,
-                "t-SNE PCA initialisation: the eigen-solver did not converge; use random \
-                 initialisation"
-            ),
-            TsneError::Diverged { iteration } => write!(
-                f,
-                "t-SNE optimisation diverged (non-finite embedding after {iteration} iterations); \
-                 use a smaller learning rate"
-            ),
-        }
-    }
-}
-
-impl std::error::Error for TsneError {}
 
 /// The result of [`tsne`].
 #[derive(Clone, Debug, PartialEq)]

@@ -1,6 +1,7 @@
 //! The trained `vgg` model: embeddings, class probabilities, reconstruction errors and
 //! separated sources, computed crop by crop in forward passes that fit the device.
 
+use datafusion::common::{exec_datafusion_err, exec_err};
 use datafusion::error::{DataFusionError, Result};
 use rayon::prelude::*;
 use tch::nn::Module;
@@ -64,7 +65,7 @@ impl VggModel {
             .map(|(i, audio)| {
                 let mut s = db_spectrogram(&plan, audio)
                     .and_then(|s| embedding_crops(s.frames, crop).map(|_| s))
-                    .map_err(|e| DataFusionError::Execution(format!("clip {}: {e}", i + 1)))?;
+                    .map_err(|e| exec_datafusion_err!("clip {}: {e}", i + 1))?;
                 self.state.standardizer.apply(&mut s);
                 Ok(s)
             })
@@ -132,11 +133,11 @@ impl VggModel {
         if self.state.task == task {
             return Ok(());
         }
-        Err(DataFusionError::Execution(format!(
+        exec_err!(
             "a model of task '{}' gives no {what} (only {} models do)",
             self.state.task.name(),
             task.name()
-        )))
+        )
     }
 
     /// The separation masks of `clips`: per clip, `frames × BINS` values in `[0, 1]` (see
@@ -213,10 +214,10 @@ fn apply_mask(audio: &[f32], mask: &[f32], device: Device) -> Result<Vec<f32>> {
     );
     let spec = spec.map_err(torch_err)?;
     if spec.size() != [N_FFT as i64 / 2 + 1, frames] {
-        return Err(DataFusionError::Execution(format!(
+        return exec_err!(
             "internal: the mixture's STFT has shape {:?}, the mask {frames} frames",
             spec.size()
-        )));
+        );
     }
     let m = Tensor::from_slice(mask)
         .view([frames, BINS as i64])
@@ -288,10 +289,10 @@ impl AudioEncoder for VggModel {
     fn predict(&self, clips: &[&[f32]], device: Device) -> Result<Vec<Vec<f32>>> {
         let task = self.state.task;
         if !matches!(task, Task::Autotag | Task::Instrument) {
-            return Err(DataFusionError::Execution(format!(
+            return exec_err!(
                 "a model of task '{}' predicts no classes (only instrument and autotag models do)",
                 task.name()
-            )));
+            );
         }
         self.per_crop_means(clips, device, |nets, x| {
             let z = nets.encoder.forward_t(x, false).embedding;
@@ -356,9 +357,9 @@ impl AudioEncoder for VggModel {
                 .map_err(|e| std::io::Error::other(e.to_string()))
         })
         .map_err(DataFusionError::from)?;
-        std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
-            DataFusionError::Execution(format!("cannot read '{}': {e}", path.display()))
-        })
+        std::fs::metadata(path)
+            .map(|m| m.len())
+            .map_err(|e| exec_datafusion_err!("cannot read '{}': {e}", path.display()))
     }
 }
 

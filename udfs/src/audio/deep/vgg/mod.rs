@@ -52,7 +52,8 @@ mod network;
 mod serialise;
 mod train;
 
-use datafusion::error::{DataFusionError, Result};
+use datafusion::common::plan_err;
+use datafusion::error::Result;
 use serde::{Deserialize, Serialize};
 
 use super::network::DOWNSAMPLING;
@@ -87,10 +88,10 @@ impl Task {
             "autotag" => Ok(Task::Autotag),
             "instrument" => Ok(Task::Instrument),
             "separation" => Ok(Task::Separation),
-            other => Err(DataFusionError::Plan(format!(
+            other => plan_err!(
                 "unknown task '{other}' for model type 'vgg' (tasks: {})",
                 Task::NAMES.join(", ")
-            ))),
+            ),
         }
     }
 
@@ -196,17 +197,17 @@ struct Hyper {
 impl Hyper {
     fn from_options(o: &ModelOptions) -> Result<Hyper> {
         let Some(task) = o.optional::<String>("task")? else {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "model type 'vgg' needs option task ({})",
                 Task::NAMES.join(", ")
-            )));
+            );
         };
         let crop: usize = o.value("crop")?;
         if crop % DOWNSAMPLING as usize != 0 {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "option crop must be a multiple of {DOWNSAMPLING} frames (the encoder halves it \
                  six times), got {crop}"
-            )));
+            );
         }
         Ok(Hyper {
             task: Task::parse(&task)?,

@@ -1,6 +1,7 @@
 //! The `vgg` model file: the networks' variables as plain values with the task, crop, sample
 //! rate, classes and input standardisation ([`State`]), encoded by the model store's codec.
 
+use datafusion::common::exec_datafusion_err;
 use datafusion::error::{DataFusionError, Result};
 use serde::{Deserialize, Serialize};
 use tch::Tensor;
@@ -58,7 +59,7 @@ impl Nets {
 }
 
 fn corrupt(why: String) -> DataFusionError {
-    DataFusionError::Execution(format!("the stored 'vgg' model is damaged: {why}"))
+    exec_datafusion_err!("the stored 'vgg' model is damaged: {why}")
 }
 
 /// A named variable as plain values.

@@ -1,6 +1,7 @@
 //! Training a `vgg` model: the examples of the `AS` query for the task, the loss of a
 //! mini-batch, and the loop (seeded crops in seeded order, Adam, progress and checkpoints).
 
+use datafusion::common::{exec_datafusion_err, exec_err, plan_err};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,10 +65,10 @@ fn text_column(data: &TrainingData, name: &str) -> Result<Vec<Option<String>>> {
             col.data_type(),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
         ) {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "model type 'vgg': column \"{name}\" must be text (the class of each clip), got {}",
                 col.data_type()
-            )));
+            );
         }
         let s = cast(col, &DataType::Utf8)?;
         let s = s.as_string::<i32>();
@@ -87,11 +88,11 @@ fn tags_column(data: &TrainingData, name: &str) -> Result<Vec<Option<Vec<String>
             DataType::List(f) | DataType::LargeList(f)
                 if matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View));
         if !is_text_list {
-            return Err(DataFusionError::Plan(format!(
+            return plan_err!(
                 "model type 'vgg': column \"{name}\" must be a list of text (the tags of each \
                  clip), got {}",
                 col.data_type()
-            )));
+            );
         }
         let list = cast(col, &target)?;
         let list = list.as_list::<i32>();
@@ -124,18 +125,16 @@ fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>
         } else {
             magnitude_spectrogram(&plan, a)
         };
-        let s = s.map_err(|e| {
-            DataFusionError::Execution(format!("model type 'vgg': row {row}, {what}: {e}"))
-        })?;
+        let s = s.map_err(|e| exec_datafusion_err!("model type 'vgg': row {row}, {what}: {e}"))?;
         if s.frames < h.crop {
-            return Err(DataFusionError::Execution(format!(
+            return exec_err!(
                 "model type 'vgg': row {row}, {what}: {} samples give {} frames, fewer than one \
                  crop of {} (at least {} samples)",
                 a.len(),
                 s.frames,
                 h.crop,
                 min_samples(h.crop)
-            )));
+            );
         }
         Ok(s)
     };
@@ -182,11 +181,11 @@ fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>
     }
     if matches!(h.task, Task::Autotag | Task::Instrument) && classes.len() < 2 {
         let (col, _) = h.task.label_column().unwrap_or(("label", ""));
-        return Err(DataFusionError::Plan(format!(
+        return plan_err!(
             "model type 'vgg' ({}) needs at least two distinct classes in column \"{col}\", got {}",
             h.task.name(),
             classes.len()
-        )));
+        );
     }
     let mut dropped = 0;
     let mut rows = Vec::new();
@@ -196,12 +195,12 @@ fn examples(data: &TrainingData, h: &Hyper) -> Result<(Vec<Example>, Vec<String>
             (Some(a), Some(l), Task::Separation) => match target {
                 Some(t) if t.len() == a.len() => rows.push((r, a, l.clone(), Some(t))),
                 Some(t) => {
-                    return Err(DataFusionError::Execution(format!(
+                    return exec_err!(
                         "model type 'vgg': row {}: the target has {} samples but the mixture {}",
                         r + 1,
                         t.len(),
                         a.len()
-                    )))
+                    )
                 }
                 None => dropped += 1,
             },
@@ -382,10 +381,10 @@ pub(super) fn train(data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Train
         }
         last_loss = total / n.max(1) as f64;
         if !last_loss.is_finite() {
-            return Err(DataFusionError::Execution(format!(
+            return exec_err!(
                 "model type 'vgg': the training loss became {last_loss} in epoch {epoch}; try \
                  a smaller lr"
-            )));
+            );
         }
         history.push(last_loss);
         ctx.control.progress(&format!(
