@@ -344,8 +344,7 @@ impl Session {
             }
         };
         let model_type = self.registry.model_type(&type_name)?;
-        let options = ModelOptions::validate(model_type.name(), model_type.options(), &raw)
-            .map_err(DataFusionError::Plan)?;
+        let options = ModelOptions::validate(model_type.name(), model_type.options(), &raw)?;
 
         // Tables named by options are read before training, so a wrong name fails early.
         let mut tables = BTreeMap::new();

@@ -141,7 +141,7 @@ proptest! {
                 prop_assert!(o.float("lr").is_some_and(|v| v.is_finite() && v >= 0.0));
             }
             Err(e) => {
-                prop_assert!(e.contains("option"), "{}", e);
+                prop_assert!(e.to_string().contains("option"), "{}", e);
             }
         }
     }

@@ -40,7 +40,7 @@ use crate::model::ModelCatalog;
         description = "Optional constant string of name = value pairs: samples (LIME perturbations, 5000), kernel_width (LIME, 25), feature_selection (LIME: auto, forward_selection, highest_weights, lasso_path, none; auto), ridge_alpha (LIME surrogate penalty, 1), seed (Random and LIME, 42)."
     )
 )]
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ExplainPdpFunc(ExplainAdapter);
 
 impl ExplainPdpFunc {

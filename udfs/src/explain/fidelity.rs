@@ -2,7 +2,7 @@
 //! explanations of complexity ω rebuild a recommender's ranking for a user (thesis eq. 5.21).
 
 use datafusion::common::{exec_datafusion_err, plan_datafusion_err};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, Float64Array};
@@ -18,8 +18,10 @@ use datafusion_macros::user_doc;
 use super::engine::{fidelity_queries, ExplainOptions, Method, PdpCache};
 use super::function::{check_omega, options_argument, options_type};
 use crate::common::adapters::columnar;
+use crate::common::adapters::Cache;
 use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
+use crate::model::CatalogRef;
 use crate::model::{KeyColumn, ModelCatalog};
 use crate::recsys::recommender::Recommender;
 use crate::recsys::{id_type, recommender_model};
@@ -67,34 +69,20 @@ user, or fewer than 2 candidate items. The explainer is 'random', 'pdp', 'salien
         description = "Optional constant string of explainer options, as for explain_lime."
     )
 )]
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct FidelityFunc {
     signature: Signature,
-    catalog: Arc<dyn ModelCatalog>,
-    pdp: Arc<PdpCache>,
+    catalog: CatalogRef,
+    pdp: Cache<PdpCache>,
 }
 
 impl FidelityFunc {
     pub fn new(catalog: Arc<dyn ModelCatalog>) -> Self {
         Self {
             signature: Signature::user_defined(Volatility::Stable),
-            catalog,
-            pdp: Arc::new(PdpCache::default()),
+            catalog: CatalogRef(catalog),
+            pdp: Cache::default(),
         }
-    }
-}
-
-impl PartialEq for FidelityFunc {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.catalog, &other.catalog)
-    }
-}
-
-impl Eq for FidelityFunc {}
-
-impl Hash for FidelityFunc {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        "fidelity".hash(state);
     }
 }
 

@@ -9,7 +9,7 @@
 //! options string is parsed by [`ExplainOptions::parse`] and must be constant. The tag field has
 //! the type of the model's tag ids when the model argument is a literal; otherwise it is text.
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -27,9 +27,11 @@ use datafusion::logical_expr::{
 
 use super::engine::{explain, ExplainOptions, Explanation, Method, PdpCache};
 use crate::common::adapters::columnar;
+use crate::common::adapters::Cache;
 use crate::common::args::model_name_type;
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::key::Key;
+use crate::model::CatalogRef;
 use crate::model::{KeyColumn, KeyKind, ModelCatalog};
 use crate::recsys::recommender::Recommender;
 use crate::recsys::{check_kinds, id_type, recommender_model};
@@ -144,13 +146,13 @@ fn append_explanation(
 
 /// The shared implementation of `explain_random`, `explain_pdp`, `explain_saliency` and
 /// `explain_lime`.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct ExplainAdapter {
     pub method: Method,
     pub name: &'static str,
     pub signature: Signature,
-    catalog: Arc<dyn ModelCatalog>,
-    pdp: Arc<PdpCache>,
+    catalog: CatalogRef,
+    pdp: Cache<PdpCache>,
 }
 
 impl ExplainAdapter {
@@ -159,17 +161,9 @@ impl ExplainAdapter {
             method,
             name,
             signature: Signature::user_defined(Volatility::Stable),
-            catalog,
-            pdp: Arc::new(PdpCache::default()),
+            catalog: CatalogRef(catalog),
+            pdp: Cache::default(),
         }
-    }
-
-    pub fn same(&self, other: &Self) -> bool {
-        self.method == other.method && Arc::ptr_eq(&self.catalog, &other.catalog)
-    }
-
-    pub fn hash_name<H: Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
     }
 
     pub fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
@@ -334,20 +328,6 @@ impl ExplainAdapter {
 #[macro_export]
 macro_rules! explain_udf_impl {
     ($ty:ident) => {
-        impl PartialEq for $ty {
-            fn eq(&self, other: &Self) -> bool {
-                self.0.same(&other.0)
-            }
-        }
-
-        impl Eq for $ty {}
-
-        impl std::hash::Hash for $ty {
-            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-                self.0.hash_name(state)
-            }
-        }
-
         impl datafusion::logical_expr::ScalarUDFImpl for $ty {
             fn name(&self) -> &str {
                 self.0.name

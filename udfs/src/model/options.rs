@@ -17,6 +17,40 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// Why `OPTIONS (...)` were refused, or a validated value could not be read as a Rust type.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptionError {
+    #[error("unknown option '{name}' for model type '{model_type}' (valid options: {valid})")]
+    Unknown {
+        name: String,
+        model_type: String,
+        valid: String,
+    },
+    #[error("option '{0}' is given twice")]
+    GivenTwice(String),
+    #[error("option '{name}' expects {expected}, got {got}")]
+    Expected {
+        name: String,
+        expected: String,
+        got: String,
+    },
+    #[error("internal error: bad default for '{name}': {reason}")]
+    BadDefault {
+        name: String,
+        reason: Box<OptionError>,
+    },
+    /// A validated value read as a Rust type its spec's kind does not give.
+    #[error("expected {expected}, got {got}")]
+    WrongType { expected: String, got: String },
+}
+
+/// Refused options are planning errors (`CREATE MODEL` fails before any work).
+impl From<OptionError> for datafusion::error::DataFusionError {
+    fn from(e: OptionError) -> Self {
+        datafusion::error::DataFusionError::Plan(e.to_string())
+    }
+}
+
 /// What values an option takes.
 #[derive(Debug, Clone, Copy)]
 pub enum OptionKind {
@@ -105,22 +139,23 @@ impl ModelOptions {
         model_type: &str,
         specs: &[OptionSpec],
         raw: &[(String, RawOptionValue)],
-    ) -> Result<Self, String> {
+    ) -> Result<Self, OptionError> {
         let mut values = BTreeMap::new();
         for (name, value) in raw {
             let Some(spec) = specs.iter().find(|s| s.name == name) else {
                 let valid: Vec<&str> = specs.iter().map(|s| s.name).collect();
-                return Err(format!(
-                    "unknown option '{name}' for model type '{model_type}' (valid options: {})",
-                    if valid.is_empty() {
+                return Err(OptionError::Unknown {
+                    name: name.clone(),
+                    model_type: model_type.to_string(),
+                    valid: if valid.is_empty() {
                         "none besides type".to_string()
                     } else {
                         valid.join(", ")
-                    }
-                ));
+                    },
+                });
             };
             if values.contains_key(name) {
-                return Err(format!("option '{name}' is given twice"));
+                return Err(OptionError::GivenTwice(name.clone()));
             }
             values.insert(name.clone(), check(spec, value)?);
         }
@@ -135,8 +170,10 @@ impl ModelOptions {
                     }
                     _ => RawOptionValue::Text(default.to_string()),
                 };
-                let value = check(spec, &raw)
-                    .map_err(|e| format!("internal error: bad default for '{}': {e}", spec.name))?;
+                let value = check(spec, &raw).map_err(|e| OptionError::BadDefault {
+                    name: spec.name.to_string(),
+                    reason: Box::new(e),
+                })?;
                 values.insert(spec.name.to_string(), value);
             }
         }
@@ -211,17 +248,17 @@ impl ModelOptions {
 /// A Rust type that a validated option value converts to ([`ModelOptions::value`]).
 pub trait FromOptionValue: Sized {
     /// The value as `Self`, or what went wrong (a spec whose kind does not match the type).
-    fn from_value(value: &OptionValue) -> Result<Self, String>;
+    fn from_value(value: &OptionValue) -> Result<Self, OptionError>;
 }
 
 macro_rules! integer_option {
     ($($t:ty),*) => {$(
         impl FromOptionValue for $t {
-            fn from_value(value: &OptionValue) -> Result<Self, String> {
+            fn from_value(value: &OptionValue) -> Result<Self, OptionError> {
                 match value {
                     OptionValue::Int(v) => <$t>::try_from(*v)
-                        .map_err(|_| format!("{v} does not fit {}", stringify!($t))),
-                    other => Err(format!("expected an integer, got {other}")),
+                        .map_err(|_| wrong(concat!("an integer that fits ", stringify!($t)), value)),
+                    other => Err(wrong("an integer", other)),
                 }
             }
         }
@@ -230,54 +267,66 @@ macro_rules! integer_option {
 integer_option!(i64, u64, usize, u32);
 
 impl FromOptionValue for f64 {
-    fn from_value(value: &OptionValue) -> Result<Self, String> {
+    fn from_value(value: &OptionValue) -> Result<Self, OptionError> {
         match value {
             OptionValue::Float(v) => Ok(*v),
             OptionValue::Int(v) => Ok(*v as f64),
-            other => Err(format!("expected a number, got {other}")),
+            other => Err(wrong("a number", other)),
         }
     }
 }
 
 impl FromOptionValue for f32 {
-    fn from_value(value: &OptionValue) -> Result<Self, String> {
+    fn from_value(value: &OptionValue) -> Result<Self, OptionError> {
         f64::from_value(value).map(|v| v as f32)
     }
 }
 
 impl FromOptionValue for bool {
-    fn from_value(value: &OptionValue) -> Result<Self, String> {
+    fn from_value(value: &OptionValue) -> Result<Self, OptionError> {
         match value {
             OptionValue::Bool(v) => Ok(*v),
-            other => Err(format!("expected true or false, got {other}")),
+            other => Err(wrong("true or false", other)),
         }
     }
 }
 
 impl FromOptionValue for String {
-    fn from_value(value: &OptionValue) -> Result<Self, String> {
+    fn from_value(value: &OptionValue) -> Result<Self, OptionError> {
         match value {
             OptionValue::Text(v) => Ok(v.clone()),
-            other => Err(format!("expected text, got {other}")),
+            other => Err(wrong("text", other)),
         }
     }
 }
 
-fn check(spec: &OptionSpec, raw: &RawOptionValue) -> Result<OptionValue, String> {
+fn wrong(expected: &str, got: &OptionValue) -> OptionError {
+    OptionError::WrongType {
+        expected: expected.to_string(),
+        got: got.to_string(),
+    }
+}
+
+fn check(spec: &OptionSpec, raw: &RawOptionValue) -> Result<OptionValue, OptionError> {
     let name = spec.name;
     let text = match raw {
         RawOptionValue::Text(s) | RawOptionValue::Number(s) | RawOptionValue::Word(s) => s.trim(),
         RawOptionValue::Bool(b) => {
             return match spec.kind {
                 OptionKind::Bool => Ok(OptionValue::Bool(*b)),
-                _ => Err(format!(
-                    "option '{name}' expects {}, got {raw}",
-                    expected(spec)
-                )),
+                _ => Err(OptionError::Expected {
+                    name: name.to_string(),
+                    expected: expected(spec),
+                    got: raw.to_string(),
+                }),
             }
         }
     };
-    let bad = || format!("option '{name}' expects {}, got {raw}", expected(spec));
+    let bad = || OptionError::Expected {
+        name: name.to_string(),
+        expected: expected(spec),
+        got: raw.to_string(),
+    };
     match spec.kind {
         OptionKind::Int { min, max } => {
             let v: i64 = text.parse().map_err(|_| bad())?;
@@ -419,7 +468,8 @@ mod tests {
             SPECS,
             &raw(&[("dimm", RawOptionValue::Number("3".into()))]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("unknown option 'dimm' for model type 't'") && e.contains("dim, lr"),
             "{e}"
@@ -429,14 +479,16 @@ mod tests {
             SPECS,
             &raw(&[("dim", RawOptionValue::Number("0".into()))]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "option 'dim' expects an integer from 1 to 4096, got 0");
         let e = ModelOptions::validate(
             "t",
             SPECS,
             &raw(&[("dim", RawOptionValue::Text("abc".into()))]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             "option 'dim' expects an integer from 1 to 4096, got 'abc'"
@@ -446,10 +498,12 @@ mod tests {
             SPECS,
             &raw(&[("solver", RawOptionValue::Word("lu".into()))]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "option 'solver' expects one of 'cg', 'cholesky', got lu");
         let e = ModelOptions::validate("t", SPECS, &raw(&[("lr", RawOptionValue::Bool(true))]))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("expects a number ≥ 0"), "{e}");
         let e = ModelOptions::validate(
             "t",
@@ -459,7 +513,8 @@ mod tests {
                 ("dim", RawOptionValue::Number("4".into())),
             ]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "option 'dim' is given twice");
     }
 }

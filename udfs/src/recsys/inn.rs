@@ -20,7 +20,7 @@ use super::data::{RecData, Tags};
 use super::kernels::svd::SparseOp;
 use super::recommender::{Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
-use super::train::{kernel_err, row_major, svd_options, svd_with_progress, tag_projection};
+use super::train::{kernel_err, row_major, svd_with_progress, tag_projection};
 use crate::common::tensors::{matrix_f64, unit_rows, DeviceTensors};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
@@ -55,7 +55,7 @@ impl Inn {
         options: &ModelOptions,
         ctx: &TrainContext<'_>,
     ) -> Result<(Inn, bool)> {
-        let opts = svd_options(options)?;
+        let opts = super::kernels::svd::SvdOptions::try_from(options)?;
         let op = SparseOp::new(data.t.clone()).map_err(|e| kernel_err("inn", e))?;
         let svd = svd_with_progress("inn", &op, &opts, &ctx.control)?;
         let k = svd.s.len();

@@ -107,6 +107,21 @@ impl Recommender for RandomRec {
     }
 }
 
+/// The options of `random` ([`OPTIONS`]), read once.
+struct Params {
+    seed: u64,
+}
+
+impl TryFrom<&ModelOptions> for Params {
+    type Error = datafusion::error::DataFusionError;
+
+    fn try_from(options: &ModelOptions) -> Result<Params> {
+        Ok(Params {
+            seed: options.value("seed")?,
+        })
+    }
+}
+
 const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "seed",
@@ -141,7 +156,7 @@ impl ModelType for RandomType {
     fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
         let start = Instant::now();
         let (rec, training) = RecData::from_training("random", data, Tags::Optional, &ctx.control)?;
-        let seed: u64 = ctx.options.value("seed")?;
+        let Params { seed } = Params::try_from(ctx.options)?;
         ctx.control.progress(&format!(
             "random: {} users, {} items in {:.2} s",
             rec.n_users(),

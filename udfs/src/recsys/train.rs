@@ -178,13 +178,17 @@ pub fn tag_projection(svd: &Svd) -> DMatrix<f64> {
 }
 
 /// The options every SVD-based model shares (`inn`, `unn`; spec [`super::inn::SVD_OPTIONS`]),
-/// read into kernel options.
-pub fn svd_options(options: &ModelOptions) -> Result<SvdOptions> {
-    Ok(SvdOptions {
-        rank: options.value("dim")?,
-        oversample: options.value("svd_oversample")?,
-        max_iter: options.value("svd_iterations")?,
-        tol: options.value("svd_tol")?,
-        seed: options.value("seed")?,
-    })
+/// read into the kernel's settings.
+impl TryFrom<&ModelOptions> for SvdOptions {
+    type Error = datafusion::error::DataFusionError;
+
+    fn try_from(options: &ModelOptions) -> Result<SvdOptions> {
+        Ok(SvdOptions {
+            rank: options.value("dim")?,
+            oversample: options.value("svd_oversample")?,
+            max_iter: options.value("svd_iterations")?,
+            tol: options.value("svd_tol")?,
+            seed: options.value("seed")?,
+        })
+    }
 }

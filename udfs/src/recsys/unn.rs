@@ -24,7 +24,7 @@ use super::kernels::sparse::Csr;
 use super::kernels::svd::{ProductOp, SparseOp};
 use super::recommender::{Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
-use super::train::{kernel_err, row_major, svd_options, svd_with_progress, tag_projection};
+use super::train::{kernel_err, row_major, svd_with_progress, tag_projection};
 use crate::common::tensors::{index, matrix_f64, to_f64_vec, DeviceTensors};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionSpec, TrainContext, Trained, TrainingData,
@@ -77,7 +77,7 @@ impl Unn {
         options: &ModelOptions,
         ctx: &TrainContext<'_>,
     ) -> Result<(Unn, bool)> {
-        let opts = svd_options(options)?;
+        let opts = super::kernels::svd::SvdOptions::try_from(options)?;
         let r = SparseOp::new(data.r.clone()).map_err(|e| kernel_err("unn", e))?;
         let t = SparseOp::new(data.t.clone()).map_err(|e| kernel_err("unn", e))?;
         let op = ProductOp::new(r, t).map_err(|e| kernel_err("unn", e))?;

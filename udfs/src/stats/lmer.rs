@@ -222,25 +222,29 @@ fn column_len(c: &Column) -> usize {
 
 /// The fitting options from the model's validated options (spec [`OPTIONS`], which holds every
 /// default; the `formula` option is read where the model is trained).
-pub(crate) fn lmm_options(options: &ModelOptions) -> Result<LmmOptions> {
-    let factors = options
-        .optional::<String>("factors")?
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    Ok(LmmOptions {
-        reml: options.value("reml")?,
-        factors,
-        df_method: match options.value::<String>("df_method")?.as_str() {
-            "asymptotic" => DfMethod::Asymptotic,
-            _ => DfMethod::Satterthwaite,
-        },
-        max_evaluations: options.value("max_evaluations")?,
-        memory_limit: None,
-    })
+impl TryFrom<&ModelOptions> for LmmOptions {
+    type Error = DataFusionError;
+
+    fn try_from(options: &ModelOptions) -> Result<LmmOptions> {
+        let factors = options
+            .optional::<String>("factors")?
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        Ok(LmmOptions {
+            reml: options.value("reml")?,
+            factors,
+            df_method: match options.value::<String>("df_method")?.as_str() {
+                "asymptotic" => DfMethod::Asymptotic,
+                _ => DfMethod::Satterthwaite,
+            },
+            max_evaluations: options.value("max_evaluations")?,
+            memory_limit: None,
+        })
+    }
 }
 
 impl ModelType for LmerType {
@@ -266,7 +270,7 @@ impl ModelType for LmerType {
         };
         let options = LmmOptions {
             memory_limit: Some(ctx.memory_limit),
-            ..lmm_options(ctx.options)?
+            ..LmmOptions::try_from(ctx.options)?
         };
         let frame = frame(data)?;
         let mut control =

@@ -26,7 +26,7 @@
 //! first clip (column `audio`), or on a silent clip of one crop when the query has none, to
 //! check the conventions and record the embedding length.
 
-use datafusion::common::{exec_datafusion_err, exec_err, plan_datafusion_err};
+use datafusion::common::{exec_datafusion_err, exec_err, plan_datafusion_err, plan_err};
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
@@ -310,6 +310,33 @@ fn first_clip(data: &TrainingData) -> Result<Option<Vec<f32>>> {
         .next())
 }
 
+/// The options of `torchscript` ([`OPTIONS`]), read once.
+struct Params {
+    path: String,
+    input: Input,
+    crop: usize,
+    sample_rate: u32,
+}
+
+impl TryFrom<&ModelOptions> for Params {
+    type Error = DataFusionError;
+
+    fn try_from(o: &ModelOptions) -> Result<Params> {
+        let Some(path) = o.optional::<String>("path")? else {
+            return plan_err!("model type 'torchscript' needs option path (the TorchScript file)");
+        };
+        Ok(Params {
+            path,
+            input: match o.value::<String>("input")?.as_str() {
+                "waveform" => Input::Waveform,
+                _ => Input::StftDb,
+            },
+            crop: o.value("crop")?,
+            sample_rate: o.value("sample_rate")?,
+        })
+    }
+}
+
 impl ModelType for TorchScriptType {
     fn name(&self) -> &'static str {
         TYPE
@@ -325,20 +352,14 @@ impl ModelType for TorchScriptType {
     }
 
     fn train(&self, data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Trained> {
-        let o = ctx.options;
-        let Some(path) = o.text("path") else {
-            return Err(DataFusionError::Plan(
-                "model type 'torchscript' needs option path (the TorchScript file)".to_string(),
-            ));
-        };
-        let module = std::fs::read(path)
+        let Params {
+            path,
+            input,
+            crop,
+            sample_rate,
+        } = Params::try_from(ctx.options)?;
+        let module = std::fs::read(&path)
             .map_err(|e| plan_datafusion_err!("cannot read the TorchScript file '{path}': {e}"))?;
-        let input = match o.value::<String>("input")?.as_str() {
-            "waveform" => Input::Waveform,
-            _ => Input::StftDb,
-        };
-        let crop: usize = o.value("crop")?;
-        let sample_rate: u32 = o.value("sample_rate")?;
         // The probe clip, its spectrogram and one crop as a tensor, before the module runs.
         let probe_bytes = match input {
             Input::StftDb => {
