@@ -30,7 +30,7 @@ use std::sync::Arc;
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 
-pub use session::{new_context, ProgressFn, Session, SessionOptions};
+pub use session::{ProgressFn, Session, SessionOptions};
 pub use trustql_udfs;
 
 /// The default model store, relative to the working directory.
@@ -41,9 +41,6 @@ pub const DEFAULT_MODEL_DIR: &str = ".trustql/models";
 /// statement-level and needs a [`Session`]. For `SET trustql.device`, build the context from
 /// [`trustql_udfs::engine::config::session_config`].
 pub fn register_functions(ctx: &SessionContext, model_dir: impl Into<PathBuf>) -> Result<()> {
-    let registry = Arc::new(registry::ModelRegistry::new(
-        model_dir,
-        trustql_udfs::model_types(),
-    ));
-    trustql_udfs::register_all(ctx, registry)
+    let registry = Arc::new(registry::ModelRegistry::new(model_dir, Vec::new()));
+    session::install_library(ctx, &registry).map(|_| ())
 }

@@ -50,12 +50,14 @@ impl Default for SessionOptions {
     }
 }
 
-/// A DataFusion context carrying the `trustql.*` options, URL tables (`SELECT * FROM 'x.parquet'`)
-/// and every trustql function, looking models up in `catalog`.
-pub fn new_context(catalog: Arc<dyn ModelCatalog>) -> Result<SessionContext> {
-    let ctx = SessionContext::new_with_config(session_config()).enable_url_table();
-    trustql_udfs::register_all(&ctx, catalog)?;
-    Ok(ctx)
+/// Registers trustql's library on `ctx` and gives its model types to `registry` (the
+/// functions look models up there); returns the library, the list `\h` reads. A [`Session`]
+/// and [`crate::register_functions`] both start here.
+pub fn install_library(ctx: &SessionContext, registry: &Arc<ModelRegistry>) -> Result<Library> {
+    let library = trustql_udfs::library(registry.clone());
+    library.register(ctx)?;
+    registry.add_types(library.model_types())?;
+    Ok(library)
 }
 
 /// Registers the session's table functions over `registry` (`models()`, `model_info(name)`).
@@ -111,10 +113,8 @@ impl Session {
 
     pub fn with_options(options: SessionOptions) -> Result<Self> {
         let registry = Arc::new(ModelRegistry::new(options.model_dir, Vec::new()));
-        let library = trustql_udfs::library(registry.clone());
-        registry.add_types(library.model_types())?;
         let ctx = SessionContext::new_with_config(session_config()).enable_url_table();
-        library.register(&ctx)?;
+        let library = install_library(&ctx, &registry)?;
         register_tables(&ctx, &registry);
         let cancel = Arc::new(AtomicBool::new(false));
         registry.set_control(options.progress.clone(), cancel.clone());
@@ -153,6 +153,8 @@ impl Session {
             Ok(l) => l,
             Err(p) => p.into_inner(),
         };
+        // The context knows every function registered so far: trustql's, DataFusion's and
+        // earlier extensions'.
         let state = self.ctx.state();
         for (name, _, _) in extension.functions() {
             if state.scalar_functions().contains_key(&name)
@@ -160,24 +162,15 @@ impl Session {
                 || state.window_functions().contains_key(&name)
                 || state.table_functions().contains_key(&name)
             {
-                return plan_err!("a function called '{name}' already exists; choose another name");
+                return Err(DataFusionError::Plan(format!(
+                    "a function called '{name}' already exists; choose another name"
+                )));
             }
         }
-        let known = self.registry.types();
-        for t in extension.model_types() {
-            if known.iter().any(|k| k.name() == t.name()) {
-                return plan_err!(
-                    "a model type called '{}' already exists; choose another name",
-                    t.name()
-                );
-            }
-        }
-        let mut merged = library.clone();
-        merged.extend(extension.clone());
-        merged.check()?;
+        // Refuses a model type name that is taken, before anything is registered.
         self.registry.add_types(extension.model_types())?;
         extension.register(&self.ctx)?;
-        *library = merged;
+        library.extend(extension);
         Ok(())
     }
 

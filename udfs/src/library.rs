@@ -60,12 +60,6 @@ pub struct Library {
     tables: Vec<TableFunction>,
 }
 
-impl std::fmt::Debug for dyn ModelType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ModelType({})", self.name())
-    }
-}
-
 impl Library {
     /// An empty library whose functions look models up in `catalog`.
     pub fn new(catalog: Arc<dyn ModelCatalog>) -> Self {

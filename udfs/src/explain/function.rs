@@ -306,14 +306,19 @@ impl ExplainAdapter {
             DataType::Struct(entry_fields(tag_field_type)),
             true,
         )));
+        // Each model was checked to be a recommender above; look the capability up once.
+        let recs = loaded
+            .iter()
+            .map(|m| {
+                m.model
+                    .capability::<dyn Recommender>()
+                    .ok_or_else(|| DataFusionError::Internal("not a recommender".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
         for r in &results {
             match r {
                 Some((slot, e)) => {
-                    let rec = loaded[*slot]
-                        .model
-                        .capability::<dyn Recommender>()
-                        .ok_or_else(|| DataFusionError::Internal("not a recommender".into()))?;
-                    append_explanation(&mut builder, rec, e, int_tags)?;
+                    append_explanation(&mut builder, recs[*slot], e, int_tags)?;
                 }
                 None => builder.append_null(),
             }

@@ -355,6 +355,12 @@ pub trait ModelType: Send + Sync {
     fn load(&self, options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>>;
 }
 
+impl std::fmt::Debug for dyn ModelType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ModelType({})", self.name())
+    }
+}
+
 /// Serialises a model's parameters (bincode).
 pub fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     bincode::serialize(value).map_err(|e| exec_datafusion_err!("could not encode the model: {e}"))
