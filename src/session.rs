@@ -162,9 +162,7 @@ impl Session {
                 || state.window_functions().contains_key(&name)
                 || state.table_functions().contains_key(&name)
             {
-                return Err(DataFusionError::Plan(format!(
-                    "a function called '{name}' already exists; choose another name"
-                )));
+                return plan_err!("a function called '{name}' already exists; choose another name");
             }
         }
         // Refuses a model type name that is taken, before anything is registered.
