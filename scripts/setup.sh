@@ -24,3 +24,26 @@ torch_dir=$(.venv/bin/python -c "import torch, os; print(os.path.dirname(torch._
 if [ "$(readlink .libtorch 2>/dev/null || true)" != "$torch_dir" ]; then
   ln -sfn "$torch_dir" .libtorch
 fi
+
+# The music21 score corpus (scripts/music21_corpus.py, scripts/performances.py; docs/corpus.md):
+# music21 and pyarrow in .venv, and the General MIDI soundfont that render_midi uses.
+MUSIC21_VERSION=10.5.1
+PYARROW_VERSION=26.0.1
+if ! .venv/bin/python -c "from importlib.metadata import version as v; import sys; sys.exit(0 if (v('music21'), v('pyarrow')) == ('$MUSIC21_VERSION', '$PYARROW_VERSION') else 1)" 2>/dev/null; then
+  echo "setup: installing music21==$MUSIC21_VERSION pyarrow==$PYARROW_VERSION into .venv" >&2
+  .venv/bin/python -m pip install --disable-pip-version-check -q \
+    "music21==$MUSIC21_VERSION" "pyarrow==$PYARROW_VERSION"
+fi
+
+SOUNDFONT=/usr/share/sounds/sf2/TimGM6mb.sf2
+if [ ! -f "$SOUNDFONT" ]; then
+  echo "setup: installing the Debian package timgm6mb-soundfont ($SOUNDFONT)" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; else SUDO=none; fi
+  if [ "$SUDO" = none ] || ! command -v apt-get >/dev/null 2>&1 ||
+     ! { $SUDO apt-get install -y -q --no-install-recommends timgm6mb-soundfont >/dev/null 2>&1 ||
+         { $SUDO apt-get update -q >/dev/null 2>&1 &&
+           $SUDO apt-get install -y -q --no-install-recommends timgm6mb-soundfont >/dev/null 2>&1; }; }; then
+    echo "setup: could not install timgm6mb-soundfont (needs apt-get and root or sudo);" \
+         "install it by hand: apt-get install timgm6mb-soundfont" >&2
+  fi
+fi
