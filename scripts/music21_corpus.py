@@ -718,6 +718,66 @@ def stratified_sample(rows, n, seed, min_per=4, max_midi=12000):
     return sorted(chosen.values(), key=lambda r: r["id"])
 
 
+# ------------------------------------------------------------------ checks
+def smf_summary(m):
+    """An independent reading of one of our MIDI files: (note-ons, tempo values, {(track,
+    channel)}, last tick); raises ValueError on any malformed chunk or event."""
+    if m[:8] != b"MThd\x00\x00\x00\x06" or m[8:10] != b"\x00\x01":
+        raise ValueError("not an SMF type 1 header")
+    ntr, pos = int.from_bytes(m[10:12], "big"), 14
+    ons, tempos, chans, last = 0, [], set(), 0
+    for t in range(ntr):
+        if m[pos:pos + 4] != b"MTrk":
+            raise ValueError(f"track {t}: no MTrk")
+        end = pos + 8 + int.from_bytes(m[pos + 4:pos + 8], "big")
+        p, tick, ended = pos + 8, 0, False
+        while p < end:
+            d = 0
+            while True:
+                b = m[p]
+                p += 1
+                d = (d << 7) | (b & 0x7F)
+                if b < 0x80:
+                    break
+            tick += d
+            if m[p] == 0xFF:
+                typ, ln = m[p + 1], m[p + 2]
+                if typ == 0x51:
+                    tempos.append(int.from_bytes(m[p + 3:p + 3 + ln], "big"))
+                ended = typ == 0x2F
+                p += 3 + ln
+            elif m[p] & 0xF0 in (0x80, 0x90):
+                if m[p] & 0xF0 == 0x90 and m[p + 2] > 0:
+                    ons += 1
+                    chans.add((t, m[p] & 0x0F))
+                p += 3
+            else:
+                raise ValueError(f"track {t}: unexpected status {m[p]:#x}")
+        if p != end or not ended:
+            raise ValueError(f"track {t}: bad length or no end-of-track")
+        last, pos = max(last, tick), end
+    if pos != len(m):
+        raise ValueError("trailing bytes")
+    return ons, tempos, chans, last
+
+
+def check_midi(rows):
+    """Every MIDI re-read independently: note-ons = `notes`, one tempo event of 500000 us/quarter,
+    track i on channel_of(i), nothing after `quarter_length`. Returns the ids that fail."""
+    bad = []
+    for r in rows:
+        try:
+            ons, tempos, chans, last = smf_summary(r["midi"])
+            ok = (ons == r["notes"] and tempos == [500000] and r["midi_tracks"] == r["parts"]
+                  and all(c == channel_of(t) for t, c in chans)
+                  and last <= round(r["quarter_length"] * PPQ))
+        except (ValueError, IndexError):
+            ok = False
+        if not ok:
+            bad.append(r["id"])
+    return bad
+
+
 # ------------------------------------------------------------------ main
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
@@ -796,6 +856,9 @@ def main():
         rows = stratified_sample(rows, a.sample, a.seed, max_midi=a.sample_max_midi)
     write_parquet(rows, a.out)
     report(rows, fails, time.time() - t0)
+    bad = check_midi(rows)
+    log(f"MIDI check (independent re-read): {len(rows) - len(bad)} ok, {len(bad)} bad"
+        + (": " + ", ".join(bad[:20]) if bad else ""))
     log(f"wrote {a.out} ({os.path.getsize(a.out) / 1e6:.1f} MB)")
 
 
