@@ -1,0 +1,26 @@
+-- One repetition of the transfer evaluation (see ../transfer_run.sql): a seeded 80/20 split of
+-- every target's clips (the same split for every run), one MLP per target trained on the 80 %
+-- and scored on the 20 %. Needs the table `features` and the variables run, repetition, seed.
+CREATE TABLE split_${repetition} AS
+  SELECT *, substr(md5(concat('${seed}:', target, ':${repetition}:', clip)), 1, 2) < 'cd' AS train
+  FROM features;
+
+CREATE OR REPLACE MODEL eval_genre OPTIONS (type = 'mlp', task = 'classify', seed = ${repetition}, epochs = ${mlp_epochs})
+  AS SELECT features, label FROM split_${repetition} WHERE target = 'genre' AND train;
+CREATE OR REPLACE MODEL eval_genre10 OPTIONS (type = 'mlp', task = 'classify', seed = ${repetition}, epochs = ${mlp_epochs})
+  AS SELECT features, label FROM split_${repetition} WHERE target = 'genre10' AND train;
+CREATE OR REPLACE MODEL eval_dance OPTIONS (type = 'mlp', task = 'classify', seed = ${repetition}, epochs = ${mlp_epochs})
+  AS SELECT features, label FROM split_${repetition} WHERE target = 'dance' AND train;
+CREATE OR REPLACE MODEL eval_instrument OPTIONS (type = 'mlp', task = 'classify', seed = ${repetition}, epochs = ${mlp_epochs})
+  AS SELECT features, label FROM split_${repetition} WHERE target = 'instrument' AND train;
+CREATE OR REPLACE MODEL eval_density OPTIONS (type = 'mlp', task = 'regress', seed = ${repetition}, epochs = ${mlp_epochs})
+  AS SELECT features, value AS label FROM split_${repetition} WHERE target = 'density' AND train;
+CREATE OR REPLACE MODEL eval_key_margin OPTIONS (type = 'mlp', task = 'regress', seed = ${repetition}, epochs = ${mlp_epochs})
+  AS SELECT features, value AS label FROM split_${repetition} WHERE target = 'key_margin' AND train;
+
+INSERT INTO scores
+  SELECT '${run}', target, 'accuracy', ${repetition}, accuracy(label, predict(concat('eval_', target), features))
+  FROM split_${repetition} WHERE kind = 'classify' AND NOT train GROUP BY target
+  UNION ALL
+  SELECT '${run}', target, 'r2', ${repetition}, r2(value, predict(concat('eval_', target), features))
+  FROM split_${repetition} WHERE kind = 'regress' AND NOT train GROUP BY target;
