@@ -39,6 +39,7 @@ pub mod predict;
 pub mod rates;
 pub mod read_audio;
 pub mod reconstruction_error;
+pub mod represent;
 pub mod resample;
 pub mod sdr;
 pub mod separate;
@@ -56,9 +57,10 @@ use consistency_agg::ConsistencyUdaf;
 
 /// Adds the audio model types (`vgg`, `torchscript`) and functions.
 pub fn register(lib: &mut Library) {
-    lib.model_type(deep::vgg::VggType)
-        .model_type(deep::torchscript::TorchScriptType);
     let catalog = lib.catalog();
+    lib.model_type(deep::vgg::VggType)
+        .model_type(deep::torchscript::TorchScriptType)
+        .model_type(deep::mtl::MtlCnnType::new(catalog.clone()));
     lib.scalar(RowUdf::<resample::Resample>::new(catalog.clone()));
     lib.scalar(RowUdf::<crop::Crop>::new(catalog.clone()));
     lib.scalar(RowUdf::<to_mono::ToMono>::new(catalog.clone()));
@@ -82,6 +84,7 @@ pub fn register(lib: &mut Library) {
     lib.scalar(RowUdf::<mfcc::Mfcc>::new(catalog.clone()));
     lib.scalar(RowUdf::<mfcc_stats::MfccStats>::new(catalog.clone()));
     lib.scalar(RowUdf::<embed::Embed>::new(catalog.clone()));
+    lib.scalar(represent::Represent::new(catalog.clone()));
     lib.scalar(RowUdf::<predict::Predict>::new(catalog.clone()));
     lib.scalar(RowUdf::<reconstruction_error::ReconstructionError>::new(
         catalog.clone(),

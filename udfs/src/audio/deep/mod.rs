@@ -6,6 +6,7 @@
 //! through which `embed(model, audio)` reaches any of them in batches on the session's device.
 
 pub mod input;
+pub mod mtl;
 pub mod network;
 pub mod torchscript;
 pub mod vgg;
