@@ -6,6 +6,7 @@
 //! are any integer or text column, and an id the model never saw scores NULL rather than failing,
 //! because scoring usually runs over a join with held-out data that contains new users and items.
 
+pub mod content_wrmf;
 pub mod data;
 pub mod eval;
 pub mod factors;
@@ -20,6 +21,7 @@ pub mod random;
 pub mod recommend;
 pub mod recommender;
 pub mod score;
+pub mod score_features;
 pub mod score_tags;
 pub mod tensors;
 pub mod train;
@@ -45,11 +47,13 @@ pub fn register(lib: &mut Library) {
         .model_type(fm::FmType)
         .model_type(ncf::NcfType)
         .model_type(wrmf::WrmfType)
+        .model_type(content_wrmf::ContentWrmfType)
         .model_type(mostpop::MostPopType)
         .model_type(random::RandomType);
     let catalog = lib.catalog();
     lib.scalar(score::ScoreFunc::new(catalog.clone()))
         .scalar(score_tags::ScoreTagsFunc::new(catalog.clone()))
+        .scalar(score_features::ScoreFeaturesFunc::new(catalog.clone()))
         .scalar(mainstreaminess::MainstreaminessFunc::new(catalog.clone()));
     lib.table(
         "recommend",

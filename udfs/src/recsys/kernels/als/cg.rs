@@ -26,6 +26,8 @@ const CG_EPS: f32 = 1e-20;
 
 /// `steps` conjugate-gradient steps on row `x`'s system, warm-started from `x`, with
 /// `A v = G v + Σ (c−1)(y·v) y` applied implicitly (`G = YᵀY + λI`, `gram`, `f32`).
+/// `prior = Some((λ, m))` adds `λ m` to the right-hand side (the row regularised towards `m`;
+/// a row without stored entries is then solved too).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn cg_row<S: Simd>(
@@ -35,11 +37,12 @@ pub(super) fn cg_row<S: Simd>(
     fixed: &Factors,
     alpha: f32,
     gram: &[f32],
+    prior: Option<(f32, &[f32])>,
     steps: usize,
     s: &mut CgScratch,
     x: &mut [f32],
 ) {
-    if cols.is_empty() {
+    if cols.is_empty() && prior.is_none() {
         x.fill(0.0);
         return;
     }
@@ -53,6 +56,9 @@ pub(super) fn cg_row<S: Simd>(
         let cp = if v > 0.0 { 1.0 + extra } else { 0.0 };
         cp - extra * d
     });
+    if let Some((l2, m)) = prior {
+        simd.axpy(l2, m, &mut s.r);
+    }
     s.p.copy_from_slice(&s.r);
     let mut rs_old = simd.dot(&s.r, &s.r);
     if rs_old < CG_EPS {

@@ -34,6 +34,10 @@ impl CholeskyScratch {
 /// `Yᵀ diag(c − 1) Y` to the upper triangle by [`syrk_upper`]; then a blocked Cholesky
 /// factorisation and two triangular solves. If the factorisation fails (only possible with
 /// `λ = 0`), the row is left unchanged, which keeps the objective from increasing.
+///
+/// `prior = Some((λ, m))` adds `λ m` to the right-hand side: the row is then regularised towards
+/// `m` instead of towards zero (`gram` holds the same `λ` on its diagonal), and a row without
+/// stored entries is solved too (its minimiser is no longer zero).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn cholesky_row<S: AlsSimd>(
@@ -43,16 +47,22 @@ pub(super) fn cholesky_row<S: AlsSimd>(
     fixed: &Factors,
     alpha: f32,
     gram: &[f64],
+    prior: Option<(f64, &[f32])>,
     s: &mut CholeskyScratch,
     x: &mut [f32],
 ) {
     let k = x.len();
-    if cols.is_empty() {
+    if cols.is_empty() && prior.is_none() {
         x.fill(0.0);
         return;
     }
     s.a.copy_from_slice(gram);
     s.b.fill(0.0);
+    if let Some((l2, m)) = prior {
+        for (bv, &mv) in s.b.iter_mut().zip(m) {
+            *bv = l2 * f64::from(mv);
+        }
+    }
     let alpha = f64::from(alpha);
     let mut ahead = cols.iter().skip(PREFETCH_AHEAD);
     for (c_part, v_part) in cols.chunks(SYRK_ROWS).zip(vals.chunks(SYRK_ROWS)) {

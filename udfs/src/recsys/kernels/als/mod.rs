@@ -32,13 +32,16 @@
 //! machines with and without them.
 //!
 //! Layout: this file holds the algorithm (options, factors, the iterations, the objective, the
-//! half-step driver); `cholesky` and `cg` are the two row solvers; `simd` is the
+//! half-step driver); `cholesky` and `cg` are the two row solvers; [`content`] is the
+//! content-aware variant (item factors tied to a linear map of item features, thesis eq. 2.7),
+//! which reuses the half-steps; `simd` is the
 //! ALS-specific vector code (the `YᵀWY` update) and the dispatch of the hot loops to the
 //! instruction set chosen by [`crate::common::simd`], whose generic primitives (dot products,
 //! axpys) they use.
 
 mod cg;
 mod cholesky;
+pub mod content;
 mod simd;
 
 use rayon::prelude::*;
@@ -393,6 +396,21 @@ impl HalfStep {
         target: &mut Factors,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Result<(), KernelError> {
+        self.run_with_prior(r, fixed, gram, None, target, stop)
+    }
+
+    /// [`HalfStep::run`], with each row `t` regularised towards row `t` of `prior` (same shape
+    /// as `target`) instead of towards zero when `prior` is given: row `t` minimises
+    /// `Σ_j c_tj (p_tj − t·f_j)² + λ‖t − m_t‖²`.
+    fn run_with_prior(
+        &self,
+        r: &Csr,
+        fixed: &Factors,
+        gram: &[f64],
+        prior: Option<&Factors>,
+        target: &mut Factors,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), KernelError> {
         let k = target.k;
         if k == 0 || gram.len() != k * k {
             return Ok(());
@@ -403,6 +421,7 @@ impl HalfStep {
         }
         let isa = self.isa;
         let alpha = self.alpha;
+        let l2_64 = f64::from(self.l2);
         match self.solver {
             Solver::Cholesky => {
                 target
@@ -417,7 +436,8 @@ impl HalfStep {
                                 return Err(KernelError::Cancelled);
                             }
                             let (cols, vals) = r.row(u);
-                            isa.cholesky_row(cols, vals, fixed, alpha, &gram, scratch, x);
+                            let prior = prior.map(|m| (l2_64, m.row(u)));
+                            isa.cholesky_row(cols, vals, fixed, alpha, &gram, prior, scratch, x);
                             Ok(())
                         },
                     )?;
@@ -436,7 +456,10 @@ impl HalfStep {
                                 return Err(KernelError::Cancelled);
                             }
                             let (cols, vals) = r.row(u);
-                            isa.cg_row(cols, vals, fixed, alpha, &gram32, steps, scratch, x);
+                            let prior = prior.map(|m| (self.l2, m.row(u)));
+                            isa.cg_row(
+                                cols, vals, fixed, alpha, &gram32, prior, steps, scratch, x,
+                            );
                             Ok(())
                         },
                     )?;

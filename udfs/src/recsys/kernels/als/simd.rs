@@ -143,14 +143,15 @@ impl Isa {
         fixed: &Factors,
         alpha: f32,
         gram: &[f32],
+        prior: Option<(f32, &[f32])>,
         steps: usize,
         s: &mut CgScratch,
         x: &mut [f32],
     ) {
         match self {
-            Isa::Portable => cg_row(Portable, cols, vals, fixed, alpha, gram, steps, s, x),
+            Isa::Portable => cg_row(Portable, cols, vals, fixed, alpha, gram, prior, steps, s, x),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma(t) => t.cg_row(cols, vals, fixed, alpha, gram, steps, s, x),
+            Isa::Avx2Fma(t) => t.cg_row(cols, vals, fixed, alpha, gram, prior, steps, s, x),
         }
     }
 
@@ -162,13 +163,14 @@ impl Isa {
         fixed: &Factors,
         alpha: f32,
         gram: &[f64],
+        prior: Option<(f64, &[f32])>,
         s: &mut CholeskyScratch,
         x: &mut [f32],
     ) {
         match self {
-            Isa::Portable => cholesky_row(Portable, cols, vals, fixed, alpha, gram, s, x),
+            Isa::Portable => cholesky_row(Portable, cols, vals, fixed, alpha, gram, prior, s, x),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2Fma(t) => t.cholesky_row(cols, vals, fixed, alpha, gram, s, x),
+            Isa::Avx2Fma(t) => t.cholesky_row(cols, vals, fixed, alpha, gram, prior, s, x),
         }
     }
 
@@ -224,12 +226,13 @@ mod avx2 {
             fixed: &Factors,
             alpha: f32,
             gram: &[f32],
+            prior: Option<(f32, &[f32])>,
             steps: usize,
             s: &mut CgScratch,
             x: &mut [f32],
         ) {
             // SAFETY: `self` exists, so the CPU supports AVX2 and FMA.
-            unsafe { cg_row(self, cols, vals, fixed, alpha, gram, steps, s, x) }
+            unsafe { cg_row(self, cols, vals, fixed, alpha, gram, prior, steps, s, x) }
         }
 
         #[allow(clippy::too_many_arguments)]
@@ -240,11 +243,12 @@ mod avx2 {
             fixed: &Factors,
             alpha: f32,
             gram: &[f64],
+            prior: Option<(f64, &[f32])>,
             s: &mut CholeskyScratch,
             x: &mut [f32],
         ) {
             // SAFETY: as above.
-            unsafe { cholesky_row(self, cols, vals, fixed, alpha, gram, s, x) }
+            unsafe { cholesky_row(self, cols, vals, fixed, alpha, gram, prior, s, x) }
         }
 
         pub(super) fn stored_terms(
@@ -274,11 +278,12 @@ mod avx2 {
         fixed: &Factors,
         alpha: f32,
         gram: &[f32],
+        prior: Option<(f32, &[f32])>,
         steps: usize,
         s: &mut CgScratch,
         x: &mut [f32],
     ) {
-        super::super::cg::cg_row(t, cols, vals, fixed, alpha, gram, steps, s, x)
+        super::super::cg::cg_row(t, cols, vals, fixed, alpha, gram, prior, steps, s, x)
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -290,10 +295,11 @@ mod avx2 {
         fixed: &Factors,
         alpha: f32,
         gram: &[f64],
+        prior: Option<(f64, &[f32])>,
         s: &mut CholeskyScratch,
         x: &mut [f32],
     ) {
-        super::super::cholesky::cholesky_row(t, cols, vals, fixed, alpha, gram, s, x)
+        super::super::cholesky::cholesky_row(t, cols, vals, fixed, alpha, gram, prior, s, x)
     }
 
     #[target_feature(enable = "avx2,fma")]
