@@ -11,6 +11,8 @@
 //! - [`audio`]: audio decoding, perturbations, features (MFCC), audio distances and distance
 //!   consistency (thesis ch. 4);
 //! - [`stats`]: linear mixed models (`lmer`) and sequential experimental designs;
+//! - [`latent`]: latent factor models that reduce learning sources to k factors (`plsa`,
+//!   `gmm`; thesis ch. 2);
 //! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
 //!   payloads, the catalog that functions look models up in);
 //! - [`common`]: what every domain shares (the seeded generator, tensor helpers, argument
@@ -31,6 +33,7 @@ pub mod call_scan;
 pub mod common;
 pub mod engine;
 pub mod explain;
+pub mod latent;
 pub mod library;
 pub mod model;
 pub mod ranking;
@@ -57,6 +60,7 @@ pub fn library(catalog: Arc<dyn ModelCatalog>) -> Library {
     explain::register(&mut lib);
     audio::register(&mut lib);
     stats::register(&mut lib);
+    latent::register(&mut lib);
     lib
 }
 

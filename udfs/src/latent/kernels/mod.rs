@@ -1,0 +1,38 @@
+//! The maths of the latent factor models, on slices: no Arrow, no DataFusion.
+//!
+//! It exists so that the models that reduce a learning source to k latent factors (thesis
+//! §2.2.3) are plain numerical code that tests can check against independent computations: the
+//! sparse document-term matrix and its TF-IDF weighting ([`sparse`]), pLSA by EM ([`plsa`]) and
+//! the one-dimensional Gaussian mixture by EM ([`gmm`]).
+
+pub mod gmm;
+pub mod plsa;
+pub mod sparse;
+
+/// Why a latent factor model could not be fitted. The text is what the user reads.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LatentError {
+    /// No data with positive weight.
+    #[error("there is nothing to fit: {0}")]
+    Empty(String),
+    /// More mixture components than distinct values.
+    #[error(
+        "k = {k} components exceed the {distinct} distinct values of the data; choose k ≤ {distinct}"
+    )]
+    TooManyComponents { k: usize, distinct: usize },
+    /// A value that is NaN or infinite.
+    #[error("{what} must be finite, got {value}")]
+    NotFinite { what: &'static str, value: f64 },
+    /// A negative weight.
+    #[error("weights must be non-negative, got {0}")]
+    NegativeWeight(f64),
+    /// Parameters that are not numbers (a variance of zero).
+    #[error("the mixture is ill-defined: {0}")]
+    IllDefined(String),
+    /// Inputs whose sizes do not agree (a bug in the caller, reported instead of panicking).
+    #[error("inconsistent input: {0}")]
+    Shape(String),
+    /// The user asked to stop (Ctrl-C).
+    #[error("cancelled by the user")]
+    Cancelled,
+}

@@ -1,0 +1,46 @@
+//! Latent factor models: learning sources reduced to k latent factors.
+//!
+//! The thesis (ch. 2, §2.2.3, Table 2.1) trains its multi-source networks against
+//! k = 50-dimensional probability vectors rather than raw labels: every count or weight matrix
+//! (tags, taste profiles, lyrics, artist tags, CDR genres) becomes the topic proportions P(z|d)
+//! of a pLSA model, and every scalar (BPM, year) the posterior over the components of a Gaussian
+//! mixture. This domain brings both into SQL, as model types and the functions that read them:
+//!
+//! - the `plsa` model type ([`plsa`]) on (doc, term, weight) rows, and `topic_mixture(model,
+//!   doc)` ([`topic_mixture`]), which reads any model with the [`topic_model::TopicModel`]
+//!   capability (so that a later LDA model type is read by the same function);
+//! - the `gmm` model type ([`gmm`]) on a column of values, and `gmm_posterior(model, value)`
+//!   ([`gmm_posterior`]);
+//! - the maths on slices in [`kernels`] (sparse matrices and TF-IDF, pLSA by EM, 1-D Gaussian
+//!   mixtures by EM); reading the training rows in [`data`].
+
+pub mod data;
+pub mod gmm;
+pub mod gmm_posterior;
+pub mod kernels;
+pub mod plsa;
+pub mod topic_mixture;
+pub mod topic_model;
+
+use datafusion::error::DataFusionError;
+
+use crate::library::Library;
+use kernels::LatentError;
+
+/// Adds the `plsa` and `gmm` model types and the functions that read them.
+pub fn register(lib: &mut Library) {
+    lib.model_type(plsa::PlsaType);
+    lib.model_type(gmm::GmmType);
+    let catalog = lib.catalog();
+    lib.scalar(topic_mixture::TopicMixtureFunc::new(catalog.clone()));
+    lib.scalar(gmm_posterior::GmmPosteriorFunc::new(catalog));
+}
+
+/// A kernel error of model type (or function) `what` as a DataFusion error: cancellation as
+/// the session words it, data problems as execution errors naming `what`.
+pub(crate) fn latent_err(what: &str, e: LatentError) -> DataFusionError {
+    match e {
+        LatentError::Cancelled => DataFusionError::Execution("cancelled by the user".to_string()),
+        e => DataFusionError::Execution(format!("{what}: {e}")),
+    }
+}
