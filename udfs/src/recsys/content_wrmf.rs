@@ -716,7 +716,9 @@ mod tests {
         let item = ragged[3].1;
         let err = error(&ragged);
         assert!(
-            err.contains(&format!("item {item} has 2 features in the AS query, other items 3")),
+            err.contains(&format!(
+                "item {item} has 2 features in the AS query, other items 3"
+            )),
             "{err}"
         );
         let mut differing = rows();

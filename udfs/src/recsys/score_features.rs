@@ -38,12 +38,12 @@ items' were. The vector must have the model's number of features. NULL for a use
 never saw and for NULL arguments.",
     syntax_example = "score_features(model, user, features)",
     sql_example = r#"```sql
-> CREATE MODEL cw OPTIONS (type = 'content_wrmf', dim = 2, l2_item = 1000000)
+> CREATE MODEL cw OPTIONS (type = 'content_wrmf', dim = 2, l2_user = 0.01, l2_item = 100000000, l2_features = 0.01)
   AS SELECT "user", item, [item % 2, item % 3] AS features
   FROM (VALUES (1, 10), (1, 11), (2, 11), (2, 12), (3, 10), (3, 13)) AS t("user", item);
 > SELECT score_features('cw', 1, [0, 2]) IS NOT NULL AS scored,
          score_features('cw', 9, [0, 2]) AS unknown_user,
-         abs(score_features('cw', 1, [1, 2]) - score('cw', 1, 11)) < 0.001 AS tied;
+         abs(score_features('cw', 1, [1, 2]) / score('cw', 1, 11) - 1) < 0.0001 AS tied;
 +--------+--------------+------+
 | scored | unknown_user | tied |
 +--------+--------------+------+
@@ -106,9 +106,7 @@ impl ScalarUDFImpl for ScoreFeaturesFunc {
             DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
                 if f.data_type().is_numeric() || f.data_type() == &DataType::Null => {}
             DataType::Null => {}
-            other => {
-                return plan_err!("{NAME}: features must be a list of numbers, got {other}")
-            }
+            other => return plan_err!("{NAME}: features must be a list of numbers, got {other}"),
         }
         Ok(vec![
             model_name_type(NAME, model)?,

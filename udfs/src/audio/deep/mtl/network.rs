@@ -112,7 +112,7 @@ enum Stage {
     /// conv1 … conv5 with their pooling.
     Conv(ConvBn),
     /// conv61, conv62 and the global average.
-    Top(ConvBn, ConvBn),
+    Top(Box<ConvBn>, Box<ConvBn>),
     /// fc-feature with its normalisation (ReLU; dropout applied by the caller).
     Feature(nn::Linear, nn::BatchNorm),
 }
@@ -144,8 +144,14 @@ impl Stage {
             6 => {
                 let c61 = scaled(CONV_CHANNELS[5], w);
                 Stage::Top(
-                    ConvBn::new(&p / "conv61", input, c61, 3, [1, 1]),
-                    ConvBn::new(&p / "conv62", c61, scaled(CONV_CHANNELS[6], w), 1, [1, 1]),
+                    Box::new(ConvBn::new(&p / "conv61", input, c61, 3, [1, 1])),
+                    Box::new(ConvBn::new(
+                        &p / "conv62",
+                        c61,
+                        scaled(CONV_CHANNELS[6], w),
+                        1,
+                        [1, 1],
+                    )),
                 )
             }
             _ => {

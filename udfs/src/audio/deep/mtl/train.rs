@@ -53,11 +53,15 @@ pub(super) fn training_bytes(h: &Hyper) -> f64 {
     crops as f64 * values_per_crop(h.channels, h.crop, h.width) * 4.0 * 2.0
 }
 
+/// One source's targets per track: the normalised z and its Σ z·ln z (None: the track lacks
+/// the source).
+pub(super) type Targets = Vec<Option<(Vec<f32>, f64)>>;
+
 /// The training tracks: spectrograms and, per source, each track's target (None: lacks it).
 pub(super) struct Tracks {
     pub(super) mels: Vec<Mel>,
     /// Per source (in option order): per track the normalised z and its Σ z·ln z.
-    pub(super) targets: Vec<Option<Vec<Option<(Vec<f32>, f64)>>>>,
+    pub(super) targets: Vec<Option<Targets>>,
     pub(super) dropped: usize,
 }
 

@@ -242,13 +242,7 @@ impl Design {
                     .to_string(),
             ));
         }
-        Ok(Design {
-            n,
-            d,
-            xt,
-            chol,
-            hv,
-        })
+        Ok(Design { n, d, xt, chol, hv })
     }
 
     /// Feature `a` of every item.
@@ -473,11 +467,8 @@ fn transpose(x: &Features) -> Vec<f32> {
 pub fn initial_fit(n_users: usize, n_items: usize, d: usize, opts: &ContentOptions) -> ContentFit {
     let mut rng = Rng::new(opts.seed);
     let k = opts.factors;
-    let mut draw = |len: usize| -> Vec<f32> {
-        (0..len)
-            .map(|_| rng.next_f32() * opts.init_scale)
-            .collect()
-    };
+    let mut draw =
+        |len: usize| -> Vec<f32> { (0..len).map(|_| rng.next_f32() * opts.init_scale).collect() };
     let users = Factors {
         rows: n_users,
         k,
@@ -707,12 +698,16 @@ mod tests {
         let u0 = Factors {
             rows: nu,
             k,
-            data: (0..nu * k).map(|_| rng.random_range(-0.5..0.5f32)).collect(),
+            data: (0..nu * k)
+                .map(|_| rng.random_range(-0.5..0.5f32))
+                .collect(),
         };
         let v0 = Factors {
             rows: ni,
             k,
-            data: (0..ni * k).map(|_| rng.random_range(-0.5..0.5f32)).collect(),
+            data: (0..ni * k)
+                .map(|_| rng.random_range(-0.5..0.5f32))
+                .collect(),
         };
         let w: Vec<f64> = (0..d * k).map(|_| rng.random_range(-0.5..0.5)).collect();
         let design = Design::new(&x, f64::from(hv), 0.1).unwrap();
@@ -747,10 +742,17 @@ mod tests {
                     b += uu * (c * p);
                 }
                 let want = a.lu().solve(&b).unwrap();
-                let tol = if solver == Solver::Cholesky { 1e-5 } else { 1e-3 };
+                let tol = if solver == Solver::Cholesky {
+                    1e-5
+                } else {
+                    1e-3
+                };
                 for (j, &g) in v.row(i).iter().enumerate() {
                     let err = (f64::from(g) - want[j]).abs();
-                    assert!(err <= tol * (1.0 + want.amax()), "{solver:?} item {i}: {err:e}");
+                    assert!(
+                        err <= tol * (1.0 + want.amax()),
+                        "{solver:?} item {i}: {err:e}"
+                    );
                 }
             }
         }
@@ -836,7 +838,11 @@ mod tests {
             assert_eq!(seen.len(), o.iterations);
             let mut prev = start;
             for (t, &obj) in seen.iter().enumerate() {
-                assert!(obj <= prev, "{solver:?}: iteration {} raised {prev} to {obj}", t + 1);
+                assert!(
+                    obj <= prev,
+                    "{solver:?}: iteration {} raised {prev} to {obj}",
+                    t + 1
+                );
                 prev = obj;
             }
             assert!(seen[seen.len() - 1] < 0.9 * start);
@@ -934,7 +940,10 @@ mod tests {
         }
         let (model, random) = (model / users as f64, random / users as f64);
         assert!(users > 50, "{users}");
-        assert!(model > 0.6 && model > random + 0.3, "model {model}, random {random}");
+        assert!(
+            model > 0.6 && model > random + 0.3,
+            "model {model}, random {random}"
+        );
     }
 
     #[test]
@@ -958,7 +967,13 @@ mod tests {
             let (ob, fb) = go(3, &o);
             assert_eq!(oa, ob);
             assert_eq!(fa, fb);
-            let (_, fc) = go(2, &ContentOptions { seed: 8, ..o.clone() });
+            let (_, fc) = go(
+                2,
+                &ContentOptions {
+                    seed: 8,
+                    ..o.clone()
+                },
+            );
             assert_ne!(fa.users, fc.users);
         }
     }

@@ -457,9 +457,7 @@ impl HalfStep {
                             }
                             let (cols, vals) = r.row(u);
                             let prior = prior.map(|m| (self.l2, m.row(u)));
-                            isa.cg_row(
-                                cols, vals, fixed, alpha, &gram32, prior, steps, scratch, x,
-                            );
+                            isa.cg_row(cols, vals, fixed, alpha, &gram32, prior, steps, scratch, x);
                             Ok(())
                         },
                     )?;
