@@ -140,7 +140,7 @@ impl ScalarUDFImpl for ScoreFeaturesFunc {
         let n = models.len();
         let mut out: Vec<Option<f64>> = vec![None; n];
         let mut current: Option<Arc<LoadedModel>> = None;
-        for row in 0..n {
+        for (row, slot) in out.iter_mut().enumerate() {
             if row % 4096 == 0 {
                 token.check()?;
             }
@@ -176,7 +176,7 @@ impl ScalarUDFImpl for ScoreFeaturesFunc {
                 return exec_err!("{NAME}: the features of row {} have NULL values", row + 1);
             }
             match model.score_features(user, values.values()) {
-                Ok(s) => out[row] = s,
+                Ok(s) => *slot = s,
                 Err(e) => return exec_err!("{NAME}: model '{name}': {e}"),
             }
         }

@@ -923,8 +923,8 @@ mod tests {
             .collect();
         let (mut model, mut random, mut users) = (0.0, 0.0, 0);
         let mut shuffle = StdRng::seed_from_u64(15);
-        for u in 0..nu {
-            let relevant: Vec<bool> = held.iter().map(|&i| liked[u][i]).collect();
+        for (u, likes) in liked.iter().enumerate() {
+            let relevant: Vec<bool> = held.iter().map(|&i| likes[i]).collect();
             if !relevant.iter().any(|&b| b) {
                 continue;
             }
