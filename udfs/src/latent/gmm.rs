@@ -203,7 +203,7 @@ impl ModelType for GmmType {
         if g.weights.is_empty()
             || g.means.len() != g.k()
             || g.variances.len() != g.k()
-            || g.variances.iter().any(|v| !(*v > 0.0))
+            || g.variances.iter().any(|v| v.is_nan() || *v <= 0.0)
         {
             return exec_err!("the stored 'gmm' model is damaged: its parameters do not agree");
         }

@@ -408,16 +408,16 @@ mod tests {
         };
         let fit = fit(&x, &opts, &mut |_, _| Ok(())).unwrap();
         assert_eq!(fit.steps, 7);
-        for d in 0..9 {
-            for z in 0..k {
+        for (d, row) in pzd.iter().enumerate().take(9) {
+            for (z, want) in row.iter().enumerate().take(k) {
                 let got = fit.params.doc_topics[d * k + z];
-                assert!((got - pzd[d][z]).abs() < 1e-10, "P(z|d) {d} {z}");
+                assert!((got - want).abs() < 1e-10, "P(z|d) {d} {z}");
             }
         }
         for w in 0..13 {
-            for z in 0..k {
+            for (z, topic) in pwz.iter().enumerate().take(k) {
                 let got = fit.params.term_topics[w * k + z];
-                assert!((got - pwz[z][w]).abs() < 1e-10, "P(w|z) {w} {z}");
+                assert!((got - topic[w]).abs() < 1e-10, "P(w|z) {w} {z}");
             }
         }
         for (a, b) in fit.log_likelihood.iter().zip(&trace) {
