@@ -39,6 +39,7 @@ pub mod predict;
 pub mod rates;
 pub mod read_audio;
 pub mod reconstruction_error;
+pub mod render_midi;
 pub mod represent;
 pub mod resample;
 pub mod sdr;
@@ -85,6 +86,7 @@ pub fn register(lib: &mut Library) {
     lib.scalar(RowUdf::<mfcc_stats::MfccStats>::new(catalog.clone()));
     lib.scalar(RowUdf::<embed::Embed>::new(catalog.clone()));
     lib.scalar(represent::Represent::new(catalog.clone()));
+    lib.scalar(render_midi::RenderMidi::new(catalog.clone()));
     lib.scalar(RowUdf::<predict::Predict>::new(catalog.clone()));
     lib.scalar(RowUdf::<reconstruction_error::ReconstructionError>::new(
         catalog.clone(),

@@ -33,6 +33,16 @@
 //!   - [`MfccStatsVariant::Librosa`]: `librosa.feature.mfcc` defaults (n_fft 2048, hop 512, …),
 //!     Savitzky–Golay Δ and ΔΔ of width 9; layout `[mean c, mean Δ, mean ΔΔ, std c, std Δ,
 //!     std ΔΔ]`; std with `ddof = 0`. Needs at least 9 frames, i.e. 4096 samples.
+//! - [`MfccStatsVariant::Choi`] (120 values): the MFCC baseline of the thesis' chapter 2
+//!   (§2.4.2: "20 coefficients … first- and second-order derivatives … average and standard
+//!   deviation over the time dimension, resulting in a 120-dimensional vector", extracted
+//!   "following the strategy in [27]", Choi et al. 2017). It is what that strategy's published
+//!   code computes: `librosa.feature.mfcc(y, sr, n_mfcc=20)` with librosa's defaults (n_fft 2048,
+//!   hop 512, periodic Hann, centred with zeros, 128 bands; `c0` KEPT), Δ = first differences of
+//!   the MFCCs and ΔΔ = first differences of Δ (not Savitzky–Golay), layout `[mean c, std c,
+//!   mean Δ, std Δ, mean ΔΔ, std ΔΔ]` (20 values each), std with `ddof = 0` (NumPy's). Needs at
+//!   least 3 frames (ΔΔ must have one), i.e. 1024 samples; that code zero-padded shorter clips to
+//!   1024 samples, which a caller can do before.
 //!
 //! Means and standard deviations are two-pass (mean first, then squared deviations), as NumPy's.
 
@@ -45,8 +55,10 @@ use super::stft::{power_to_db, Precision, Spectrum, StftParams, StftPlan};
 const POWER_AMIN: f64 = 1e-10;
 /// Number of MFCCs computed by the 144-d encoder (`c0 ..= c24`; `c0` is then dropped).
 const STATS_N_MFCC: usize = 25;
-/// Length of the [`mfcc_stats`] vector.
+/// Length of the [`mfcc_stats`] vector of the study's and librosa's variants.
 pub const MFCC_STATS_DIM: usize = 6 * (STATS_N_MFCC - 1);
+/// Number of MFCCs of the chapter 2 baseline ([`MfccStatsVariant::Choi`]; `c0` kept).
+const CHOI_N_MFCC: usize = 20;
 /// Savitzky–Golay window of librosa's deltas.
 const LIBROSA_DELTA_WIDTH: usize = 9;
 
@@ -443,6 +455,9 @@ pub enum MfccStatsVariant {
     /// librosa's defaults: n_fft 2048 / hop 512, Savitzky–Golay deltas (width 9), all means then
     /// all stds, `ddof = 0`.
     Librosa,
+    /// The thesis' chapter 2 baseline (120 values): librosa's MFCC defaults with 20
+    /// coefficients, `c0` kept, first differences, `[mean, std]` per block, `ddof = 0`.
+    Choi,
 }
 
 impl MfccStatsVariant {
@@ -451,6 +466,15 @@ impl MfccStatsVariant {
         match self {
             MfccStatsVariant::Study => 4,
             MfccStatsVariant::Librosa => LIBROSA_DELTA_WIDTH,
+            MfccStatsVariant::Choi => 3,
+        }
+    }
+
+    /// Length of the variant's vector: 144, or 120 for [`MfccStatsVariant::Choi`].
+    pub fn dim(self) -> usize {
+        match self {
+            MfccStatsVariant::Study | MfccStatsVariant::Librosa => MFCC_STATS_DIM,
+            MfccStatsVariant::Choi => 6 * CHOI_N_MFCC,
         }
     }
 }
@@ -472,6 +496,7 @@ impl MfccStatsPlan {
         let mut params = match variant {
             MfccStatsVariant::Study => MfccParams::study(),
             MfccStatsVariant::Librosa => MfccParams::librosa(STATS_N_MFCC),
+            MfccStatsVariant::Choi => MfccParams::librosa(CHOI_N_MFCC),
         };
         params.stft.precision = precision;
         Ok(MfccStatsPlan {
@@ -485,8 +510,9 @@ impl MfccStatsPlan {
         self.variant
     }
 
-    /// The [`MFCC_STATS_DIM`] statistics of one clip; an error when the clip is empty, not
-    /// finite or too short (fewer than 4 frames for the study's variant, 9 for librosa's).
+    /// The [`MfccStatsVariant::dim`] statistics of one clip; an error when the clip is empty,
+    /// not finite or too short (fewer than 4 frames for the study's variant, 9 for librosa's, 3
+    /// for Choi's).
     pub fn stats(&self, signal: &[f32]) -> Result<Vec<f64>, AudioError> {
         let min = self.variant.min_frames();
         let n_frames = self.mfcc.stft_params().n_frames(signal.len())?;
@@ -499,7 +525,7 @@ impl MfccStatsPlan {
             )));
         }
         let c = self.mfcc.mfcc(signal)?;
-        let mut out = Vec::with_capacity(MFCC_STATS_DIM);
+        let mut out = Vec::with_capacity(self.variant.dim());
         match self.variant {
             MfccStatsVariant::Study => {
                 let d1 = delta_diff(&c)?;
@@ -517,12 +543,21 @@ impl MfccStatsPlan {
                 out.extend(stats.iter().flat_map(|(mean, _)| mean));
                 out.extend(stats.iter().flat_map(|(_, std)| std));
             }
+            MfccStatsVariant::Choi => {
+                let d1 = delta_diff(&c)?;
+                let d2 = delta_diff(&d1)?;
+                for block in [&c, &d1, &d2] {
+                    let (mean, std) = mean_std(block, 0, 0);
+                    out.extend(mean);
+                    out.extend(std);
+                }
+            }
         }
         Ok(out)
     }
 }
 
-/// The 144-d MFCC encoding of one clip at `sr` Hz, in `f64`; builds a one-off [`MfccStatsPlan`] (reuse a
+/// The MFCC statistics of one clip at `sr` Hz (144 values, 120 for Choi's variant), in `f64`; builds a one-off [`MfccStatsPlan`] (reuse a
 /// plan for many clips).
 pub fn mfcc_stats(
     signal: &[f32],
@@ -856,6 +891,54 @@ mod tests {
     fn librosa_stats_reference() {
         let z = mfcc_stats(&signal_f32(), 22050, MfccStatsVariant::Librosa).unwrap();
         assert_stats(&z, "mfcc_stats144_librosa.npy");
+    }
+
+    /// The chapter 2 baseline from librosa's own MFCCs (the first 20 rows of the 25-coefficient
+    /// reference: an orthonormal DCT's coefficients do not depend on how many are kept), with
+    /// the differences, means and standard deviations written out here.
+    #[test]
+    fn choi_stats_from_librosa_mfccs() {
+        let reference = npy("mfcc25_librosa.npy");
+        let frames = reference.shape[1];
+        let c: Vec<Vec<f64>> = (0..20)
+            .map(|k| (0..frames).map(|t| reference.at(k, t)).collect())
+            .collect();
+        let diff = |x: &[f64]| -> Vec<f64> { x.windows(2).map(|w| w[1] - w[0]).collect() };
+        let mut expected = Vec::new();
+        for order in 0..3 {
+            let rows: Vec<Vec<f64>> = c
+                .iter()
+                .map(|row| (0..order).fold(row.clone(), |r, _| diff(&r)))
+                .collect();
+            let means: Vec<f64> = rows
+                .iter()
+                .map(|r| r.iter().sum::<f64>() / r.len() as f64)
+                .collect();
+            let stds = rows.iter().zip(&means).map(|(r, m)| {
+                (r.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / r.len() as f64).sqrt()
+            });
+            expected.extend(means.iter().copied());
+            expected.extend(stds);
+        }
+        assert_eq!(expected.len(), 120);
+        let ours = mfcc_stats(&signal_f32(), 22050, MfccStatsVariant::Choi).unwrap();
+        assert_eq!(ours.len(), MfccStatsVariant::Choi.dim());
+        let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in ours.iter().zip(&expected).enumerate() {
+            assert!((a - b).abs() < 1e-10 * scale, "{i}: {a} vs {b}");
+        }
+        // c0 is kept: the first mean is the mean of c0, a large negative dB level.
+        assert!(ours[0] < -100.0, "{}", ours[0]);
+        // Three frames (1024 samples) are enough, two are not.
+        let plan = MfccStatsPlan::new(22050, MfccStatsVariant::Choi, Precision::F64).unwrap();
+        let mut rng = Rng::new(2);
+        let clip: Vec<f32> = (0..1024).map(|_| rng.normal() as f32).collect();
+        let z = plan.stats(&clip).unwrap();
+        assert_eq!(z.len(), 120);
+        // One ΔΔ frame: its standard deviation is 0.
+        assert!(z[100..120].iter().all(|v| *v == 0.0));
+        let e = plan.stats(&clip[..1023]).unwrap_err().to_string();
+        assert!(e.contains("at least 3 frames"), "{e}");
     }
 
     #[test]

@@ -12,11 +12,13 @@ pub mod frames;
 pub mod loudness;
 pub mod mel;
 pub mod mfcc;
+pub mod midi;
 pub mod noise;
 pub mod resample;
 pub mod sdr;
 pub mod simple;
 pub mod stft;
+pub mod synth;
 #[cfg(test)]
 pub mod testdata;
 pub mod vocoder;
