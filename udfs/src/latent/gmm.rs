@@ -238,3 +238,34 @@ impl Model for GmmModel {
         encode(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_model_loads_back_and_damage_is_refused() {
+        let model = GmmModel {
+            gmm: Gmm {
+                weights: vec![0.5, 0.5],
+                means: vec![0.0, 10.0],
+                variances: vec![1.0, 4.0],
+            },
+            lower_bound: vec![-2.0],
+            converged: true,
+            values: 10,
+            distinct: 9,
+        };
+        let bytes = model.to_bytes().unwrap();
+        let back = GmmType.load(&ModelOptions::default(), &bytes).unwrap();
+        let back = back.downcast_ref::<GmmModel>().unwrap();
+        assert_eq!(back.gmm, model.gmm);
+        let mut damaged = decode::<GmmModel>("gmm", &bytes).unwrap();
+        damaged.gmm.variances[1] = 0.0;
+        let e = GmmType
+            .load(&ModelOptions::default(), &damaged.to_bytes().unwrap())
+            .unwrap_err();
+        assert!(e.to_string().contains("damaged"), "{e}");
+        assert!(GmmType.load(&ModelOptions::default(), &bytes[..5]).is_err());
+    }
+}

@@ -278,3 +278,50 @@ impl TopicModel for PlsaModel {
         self.doc_topics.get(d * self.k..(d + 1) * self.k)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::KeyRef;
+
+    #[test]
+    fn a_stored_model_loads_back_and_damage_is_refused() {
+        let mut docs = KeyIndex::new(crate::model::KeyKind::Text);
+        docs.insert(KeyRef::Text("a"));
+        docs.insert(KeyRef::Text("b"));
+        let mut terms = KeyIndex::new(crate::model::KeyKind::Int);
+        terms.insert(KeyRef::Int(7));
+        let model = PlsaModel {
+            docs,
+            terms,
+            k: 2,
+            doc_topics: vec![0.25, 0.75, 1.0, 0.0],
+            term_topics: vec![1.0, 1.0],
+            log_likelihood: vec![-3.0, -2.0],
+            converged: false,
+            tfidf: true,
+        };
+        let bytes = model.to_bytes().unwrap();
+        let back = PlsaType.load(&ModelOptions::default(), &bytes).unwrap();
+        let topics = back.capability::<dyn TopicModel>().unwrap();
+        assert_eq!(topics.topics(), 2);
+        let b = topics.documents().get(KeyRef::Text("b")).unwrap() as usize;
+        assert_eq!(topics.mixture(b), Some(&[1.0f32, 0.0][..]));
+        assert_eq!(topics.mixture(2), None);
+        let back = back.downcast_ref::<PlsaModel>().unwrap();
+        assert_eq!(back.log_likelihood(), &[-3.0, -2.0]);
+        assert_eq!(back.term_topics(0), Some(&[1.0f32, 1.0][..]));
+        // Sizes that do not agree, or bytes cut short, are errors, not panics.
+        let damaged = PlsaModel {
+            doc_topics: vec![0.5],
+            ..decode::<PlsaModel>("plsa", &bytes).unwrap()
+        };
+        let e = PlsaType
+            .load(&ModelOptions::default(), &damaged.to_bytes().unwrap())
+            .unwrap_err();
+        assert!(e.to_string().contains("damaged"), "{e}");
+        assert!(PlsaType
+            .load(&ModelOptions::default(), &bytes[..bytes.len() / 2])
+            .is_err());
+    }
+}

@@ -351,6 +351,8 @@ pub fn fit(
 }
 
 #[cfg(test)]
+// The references index dense arrays as the formulas do.
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
 

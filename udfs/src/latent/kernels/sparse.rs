@@ -231,6 +231,8 @@ impl Csr {
 }
 
 #[cfg(test)]
+// The references index dense arrays as the formulas do.
+#[allow(clippy::needless_range_loop)]
 mod tests {
     use super::*;
 
