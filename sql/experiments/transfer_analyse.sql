@@ -6,17 +6,18 @@
 --   Model 1 (eq. 2.10–2.12): an intercept and an n* slope per strategy (SS-R: no slope), a random
 --              intercept and slope per (strategy, target), each strategy its own variances
 --              (diagonal, footnote 10); fixed effects, parametric-bootstrap 95 % CIs (Fig. 2.11)
---              and pairwise comparisons of the strategies' intercepts (Tukey-adjusted).
+--              and pairwise comparisons of the strategies' intercepts (emmeans_pairs: Holm-adjusted).
 --   Model 2 (eq. 2.13–2.16): y* ~ r* · n* with uncorrelated random slopes of r*, n* and r*·n*
 --              per target, no random intercept (Fig. 2.12).
 --   Variability of y* by n (Fig. 2.10) and Table 2.6's variance components per source.
--- Variables: dir, seed. Figures go to ${dir}/figures/.
+-- Variables: dir, seed, bootstrap (parametric-bootstrap refits; the driver's 1,000). Figures go to
+-- ${dir}/figures/
 
 CREATE EXTERNAL TABLE design STORED AS CSV LOCATION '${dir}/design.csv' OPTIONS ('format.has_header' 'true');
 CREATE EXTERNAL TABLE run_scores STORED AS PARQUET LOCATION '${dir}/scores/';
 
 CREATE TABLE perf AS
-  SELECT run, target, metric, avg(score) AS y, count(*) AS repetitions FROM run_scores GROUP BY run, target, metric;
+  SELECT run, target, metric, avg(score) AS y FROM run_scores GROUP BY run, target, metric;
 SELECT count(DISTINCT run) AS runs, count(DISTINCT target) AS targets, count(*) AS scores FROM perf;
 
 -- Baselines and SS-R per source (Fig. 2.8).
@@ -71,7 +72,7 @@ CREATE OR REPLACE MODEL transfer_m1 OPTIONS (type = 'lmer',
 SELECT method, n, groups, round(log_likelihood, 2) AS log_likelihood, singular, converged, warnings FROM model_fit('transfer_m1');
 CREATE TABLE m1_effects AS
   SELECT f.term, f.estimate, f.std_error, f.p_value, b.ci_lower AS boot_lower, b.ci_upper AS boot_upper
-  FROM fixed_effects('transfer_m1') f LEFT JOIN bootstrap_ci('transfer_m1', 1000, ${seed}) b ON f.term = b.parameter;
+  FROM fixed_effects('transfer_m1') f LEFT JOIN bootstrap_ci('transfer_m1', ${bootstrap}, ${seed}) b ON f.term = b.parameter;
 SELECT term, round(estimate, 3) AS estimate, round(std_error, 3) AS std_error, round(p_value, 4) AS p_value,
   round(boot_lower, 3) AS boot_lower, round(boot_upper, 3) AS boot_upper FROM m1_effects;
 SELECT "group", term, round(variance, 4) AS variance FROM variance_components('transfer_m1');
@@ -89,7 +90,7 @@ CREATE OR REPLACE MODEL transfer_m2 OPTIONS (type = 'lmer',
   AS SELECT * FROM obs;
 CREATE TABLE m2_effects AS
   SELECT f.term, f.estimate, f.std_error, f.p_value, b.ci_lower AS boot_lower, b.ci_upper AS boot_upper
-  FROM fixed_effects('transfer_m2') f LEFT JOIN bootstrap_ci('transfer_m2', 1000, ${seed}) b ON f.term = b.parameter;
+  FROM fixed_effects('transfer_m2') f LEFT JOIN bootstrap_ci('transfer_m2', ${bootstrap}, ${seed}) b ON f.term = b.parameter;
 SELECT term, round(estimate, 3) AS estimate, round(std_error, 3) AS std_error, round(p_value, 4) AS p_value,
   round(boot_lower, 3) AS boot_lower, round(boot_upper, 3) AS boot_upper FROM m2_effects;
 

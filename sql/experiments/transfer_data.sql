@@ -43,12 +43,13 @@ CREATE TABLE score_part AS
   SELECT id, CASE WHEN substr(md5(concat('${seed}:', id)), 1, 1) < 'a' THEN 'learn' ELSE 'target' END AS part
   FROM scores;
 
--- How a performance is rendered (render_midi's options), one string per clip.
+-- How a performance is rendered (render_midi's options), one string per clip; the runs add the
+-- channels (stereo for the networks, mono for the MFCC baseline).
 CREATE VIEW rendering AS
   SELECT p.clip, p.id, p.kind, p.performer, p.tempo, p.beat_bpm, p.melody_program, s.collection, s.midi,
     concat('tempo = ', CAST(p.tempo AS VARCHAR), ', transpose = ', CAST(p.transpose AS VARCHAR),
       ', programs = ', array_to_string(p.programs, ' '), ', pan = ', array_to_string(p.pan, ' '),
-      ', max_seconds = ${clip_seconds}, channels = 2') AS render_options
+      ', max_seconds = ${clip_seconds}') AS render_options
   FROM performances p JOIN scores s ON p.id = s.id;
 
 CREATE TABLE learn_clips AS

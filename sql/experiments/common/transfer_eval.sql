@@ -18,9 +18,23 @@ CREATE OR REPLACE MODEL eval_density OPTIONS (type = 'mlp', task = 'regress', se
 CREATE OR REPLACE MODEL eval_key_margin OPTIONS (type = 'mlp', task = 'regress', seed = ${repetition}, epochs = ${mlp_epochs})
   AS SELECT features, value AS label FROM split_${repetition} WHERE target = 'key_margin' AND train;
 
+-- One statement per target: predict names its model by a literal (its result type comes from
+-- the model).
 INSERT INTO scores
-  SELECT '${run}', target, 'accuracy', ${repetition}, accuracy(label, predict(concat('eval_', target), features))
-  FROM split_${repetition} WHERE kind = 'classify' AND NOT train GROUP BY target
-  UNION ALL
-  SELECT '${run}', target, 'r2', ${repetition}, r2(value, predict(concat('eval_', target), features))
-  FROM split_${repetition} WHERE kind = 'regress' AND NOT train GROUP BY target;
+  SELECT '${run}', 'genre', 'accuracy', ${repetition}, accuracy(label, predict('eval_genre', features))
+  FROM split_${repetition} WHERE target = 'genre' AND NOT train;
+INSERT INTO scores
+  SELECT '${run}', 'genre10', 'accuracy', ${repetition}, accuracy(label, predict('eval_genre10', features))
+  FROM split_${repetition} WHERE target = 'genre10' AND NOT train;
+INSERT INTO scores
+  SELECT '${run}', 'dance', 'accuracy', ${repetition}, accuracy(label, predict('eval_dance', features))
+  FROM split_${repetition} WHERE target = 'dance' AND NOT train;
+INSERT INTO scores
+  SELECT '${run}', 'instrument', 'accuracy', ${repetition}, accuracy(label, predict('eval_instrument', features))
+  FROM split_${repetition} WHERE target = 'instrument' AND NOT train;
+INSERT INTO scores
+  SELECT '${run}', 'density', 'r2', ${repetition}, r2(value, predict('eval_density', features))
+  FROM split_${repetition} WHERE target = 'density' AND NOT train;
+INSERT INTO scores
+  SELECT '${run}', 'key_margin', 'r2', ${repetition}, r2(value, predict('eval_key_margin', features))
+  FROM split_${repetition} WHERE target = 'key_margin' AND NOT train;
