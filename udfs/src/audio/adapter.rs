@@ -603,6 +603,18 @@ pub fn frames_array(rows: Vec<Option<Frames>>) -> ListArray {
         inner.extend(std::iter::repeat_n(f.dim, f.n_frames));
         values.extend(f.data.iter().map(|&v| v as f32));
     }
+    nested_array(nulls, outer, inner, values)
+}
+
+/// A `list<list<float32>>` column from its parts: which rows are valid (`nulls`), how many lists
+/// each row holds (`outer`), the lengths of those lists (`inner`) and their values, list after
+/// list.
+pub fn nested_array(
+    nulls: NullBuffer,
+    outer: Vec<usize>,
+    inner: Vec<usize>,
+    values: Vec<f32>,
+) -> ListArray {
     let inner = ListArray::new(
         Arc::new(Field::new_list_field(DataType::Float32, true)),
         OffsetBuffer::from_lengths(inner),
@@ -854,10 +866,12 @@ impl<F: RowFunction> ScalarUDFImpl for RowUdf<F> {
     }
 }
 
-/// A small cache of computation plans (FFT plans, filter banks) keyed by their parameters, so
-/// that rows with the same parameters share one plan; it keeps the `CAPACITY` most recent.
+/// A small cache of computation plans (FFT plans, filter banks, SoundFonts) keyed by their
+/// parameters, so that rows with the same parameters share one plan; it keeps the most recent
+/// few (8 unless [`PlanCache::with_capacity`] says otherwise).
 pub struct PlanCache<K, V> {
     entries: std::sync::Mutex<Vec<(K, Arc<V>)>>,
+    capacity: usize,
 }
 
 impl<K: PartialEq + Clone, V> Default for PlanCache<K, V> {
@@ -867,12 +881,16 @@ impl<K: PartialEq + Clone, V> Default for PlanCache<K, V> {
 }
 
 impl<K: PartialEq + Clone, V> PlanCache<K, V> {
-    const CAPACITY: usize = 8;
-
-    /// An empty cache.
+    /// An empty cache keeping 8 plans.
     pub const fn new() -> Self {
+        Self::with_capacity(8)
+    }
+
+    /// An empty cache keeping `capacity` plans (at least one).
+    pub const fn with_capacity(capacity: usize) -> Self {
         PlanCache {
             entries: std::sync::Mutex::new(Vec::new()),
+            capacity,
         }
     }
 
@@ -889,7 +907,7 @@ impl<K: PartialEq + Clone, V> PlanCache<K, V> {
         }
         let v = Arc::new(make()?);
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= Self::CAPACITY {
+            if entries.len() >= self.capacity.max(1) {
                 entries.remove(0);
             }
             entries.push((key.clone(), v.clone()));
@@ -900,7 +918,12 @@ impl<K: PartialEq + Clone, V> PlanCache<K, V> {
 
 /// A sample rate argument as a whole number of Hz within [`SAMPLE_RATES`].
 pub fn sample_rate(v: f64) -> std::result::Result<u32, AudioError> {
-    let (lo, hi) = (*SAMPLE_RATES.start(), *SAMPLE_RATES.end());
+    sample_rate_in(v, *SAMPLE_RATES.start(), *SAMPLE_RATES.end())
+}
+
+/// A sample rate argument as a whole number of Hz within `lo..=hi` (a function whose kernel
+/// takes fewer rates than [`SAMPLE_RATES`], such as `render_midi`).
+pub fn sample_rate_in(v: f64, lo: i64, hi: i64) -> std::result::Result<u32, AudioError> {
     if v.fract() == 0.0 && (lo as f64..=hi as f64).contains(&v) {
         Ok(v as u32)
     } else {

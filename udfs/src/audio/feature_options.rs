@@ -4,7 +4,8 @@
 //! the thesis' input representation); a study that used others names them in a constant string
 //! of `name = value` pairs, e.g. `'n_fft = 1024, hop = 256, window = hann_symmetric'`. This
 //! module parses that string once into changes of the kernels' parameter structs, with errors
-//! that name the option.
+//! that name the option. [`for_each_option`] and [`flag`] are the grammar every audio function
+//! with such a string shares (`render_midi` too).
 
 use super::kernels::error::check_memory;
 use super::kernels::mel::MelParams;
@@ -46,6 +47,36 @@ pub struct FeatureParams {
     pub mel: MelParams,
     /// The dB floor (ignored by functions without dB).
     pub top_db: Option<f64>,
+}
+
+/// Calls `apply(name, value)` for each `name = value` pair of `text`, pairs separated by commas
+/// (empty ones skipped): the name trimmed and lowercased, the value trimmed and stripped of
+/// quotes. A pair without `=` is an error; `apply` words the errors about a name or value.
+pub fn for_each_option(
+    text: &str,
+    mut apply: impl FnMut(&str, &str) -> Result<(), AudioError>,
+) -> Result<(), AudioError> {
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(AudioError::BadParameter(format!(
+                "option '{part}' is not of the form name = value"
+            )));
+        };
+        let name = name.trim().to_ascii_lowercase();
+        apply(&name, value.trim().trim_matches('\'').trim_matches('"'))?;
+    }
+    Ok(())
+}
+
+/// A `true` / `false` option (any case).
+pub fn flag(name: &str, value: &str) -> Result<bool, AudioError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(AudioError::BadParameter(format!(
+            "option {name} must be true or false, got '{value}'"
+        ))),
+    }
 }
 
 fn number(name: &str, value: &str) -> Result<f64, AudioError> {
@@ -128,17 +159,10 @@ pub fn check_feature_memory(
 impl FeatureParams {
     /// Applies `text` (`name = value` pairs separated by commas) to `self`.
     pub fn with_options(mut self, text: &str) -> Result<FeatureParams, AudioError> {
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let Some((name, value)) = part.split_once('=') else {
-                return Err(AudioError::BadParameter(format!(
-                    "option '{part}' is not of the form name = value"
-                )));
-            };
-            let name = name.trim().to_ascii_lowercase();
-            let value = value.trim().trim_matches('\'').trim_matches('"');
-            match name.as_str() {
-                "n_fft" => self.stft.n_fft = count(&name, value, 2)?,
-                "hop" => self.stft.hop = count(&name, value, 1)?,
+        for_each_option(text, |name, value| {
+            match name {
+                "n_fft" => self.stft.n_fft = count(name, value, 2)?,
+                "hop" => self.stft.hop = count(name, value, 1)?,
                 "window" => {
                     self.stft.window = match value.to_ascii_lowercase().as_str() {
                         "hann" | "hann_periodic" => Window::HannPeriodic,
@@ -150,17 +174,7 @@ impl FeatureParams {
                         }
                     }
                 }
-                "center" => {
-                    self.stft.center = match value.to_ascii_lowercase().as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => {
-                            return Err(AudioError::BadParameter(format!(
-                                "option center must be true or false, got '{value}'"
-                            )))
-                        }
-                    }
-                }
+                "center" => self.stft.center = flag(name, value)?,
                 "pad" => {
                     self.stft.pad = match value.to_ascii_lowercase().as_str() {
                         "constant" | "zeros" => PadMode::Constant,
@@ -183,9 +197,9 @@ impl FeatureParams {
                         }
                     }
                 }
-                "n_mels" => self.mel.n_mels = count(&name, value, 1)?,
-                "fmin" => self.mel.fmin = number(&name, value)?,
-                "fmax" => self.mel.fmax = Some(number(&name, value)?),
+                "n_mels" => self.mel.n_mels = count(name, value, 1)?,
+                "fmin" => self.mel.fmin = number(name, value)?,
+                "fmax" => self.mel.fmax = Some(number(name, value)?),
                 "top_db" => {
                     self.top_db = if value.eq_ignore_ascii_case("none") {
                         None
@@ -208,7 +222,8 @@ impl FeatureParams {
                     )));
                 }
             }
-        }
+            Ok(())
+        })?;
         self.stft.validate()?;
         Ok(self)
     }

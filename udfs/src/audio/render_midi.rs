@@ -11,10 +11,10 @@
 //! on one thread, so bits never depend on the thread count).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Float32Array, ListArray};
-use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, ListArray};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{exec_err, plan_datafusion_err, plan_err, ScalarValue};
@@ -27,7 +27,10 @@ use datafusion_macros::user_doc;
 use rayon::prelude::*;
 use rustysynth::SoundFont;
 
-use super::adapter::{audio_type, frames_type, samples_array};
+use super::adapter::{
+    audio_type, frames_type, nested_array, sample_rate_in, samples_array, PlanCache,
+};
+use super::feature_options::{flag, for_each_option};
 use super::kernels::error::check_memory;
 use super::kernels::synth::{self, RenderOptions, SYNTH_RATES};
 use super::kernels::AudioError;
@@ -152,64 +155,54 @@ fn integer_in(name: &str, value: &str, lo: i64, hi: i64) -> Result<i64, AudioErr
         .ok_or_else(|| bad(name, &format!("an integer from {lo} to {hi}"), value))
 }
 
-/// Parses `text` (`name = value` pairs separated by commas); errors name the option.
+/// Parses `text` (`name = value` pairs separated by commas, the grammar of the feature
+/// functions' options); errors name the option.
 pub fn parse_options(text: &str) -> Result<MidiOptions, AudioError> {
     let mut o = MidiOptions {
         render: RenderOptions::default(),
         soundfont: PathBuf::from(DEFAULT_SOUNDFONT),
     };
     let r = &mut o.render;
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let Some((name, value)) = part.split_once('=') else {
-            return Err(AudioError::BadParameter(format!(
-                "option '{part}' is not of the form name = value"
-            )));
-        };
-        let name = name.trim().to_ascii_lowercase();
-        let value = value.trim().trim_matches('\'').trim_matches('"').trim();
+    let soundfont = &mut o.soundfont;
+    for_each_option(text, |name, value| {
+        let value = value.trim();
         let list =
             |value: &str| -> Vec<String> { value.split_whitespace().map(str::to_string).collect() };
-        match name.as_str() {
-            "tempo" => r.tempo = Some(number_in(&name, value, 0.0, 1000.0, true)?),
-            "tempo_scale" => r.tempo_scale = number_in(&name, value, 0.0, 100.0, true)?,
-            "transpose" => r.transpose = integer_in(&name, value, -127, 127)? as i32,
+        match name {
+            "tempo" => r.tempo = Some(number_in(name, value, 0.0, 1000.0, true)?),
+            "tempo_scale" => r.tempo_scale = number_in(name, value, 0.0, 100.0, true)?,
+            "transpose" => r.transpose = integer_in(name, value, -127, 127)? as i32,
             "programs" => {
                 let values = list(value);
                 if values.is_empty() {
-                    return Err(bad(&name, "one or more GM programs (0 to 127)", value));
+                    return Err(bad(name, "one or more GM programs (0 to 127)", value));
                 }
                 r.programs = values
                     .iter()
-                    .map(|v| integer_in(&name, v, 0, 127).map(|p| p as u8))
+                    .map(|v| integer_in(name, v, 0, 127).map(|p| p as u8))
                     .collect::<Result<_, _>>()?;
             }
             "pan" => {
                 let values = list(value);
                 if values.is_empty() {
-                    return Err(bad(&name, "one or more numbers from -1 to 1", value));
+                    return Err(bad(name, "one or more numbers from -1 to 1", value));
                 }
                 r.pan = values
                     .iter()
-                    .map(|v| number_in(&name, v, -1.0, 1.0, false))
+                    .map(|v| number_in(name, v, -1.0, 1.0, false))
                     .collect::<Result<_, _>>()?;
             }
-            "velocity_scale" => r.velocity_scale = number_in(&name, value, 0.0, 10.0, true)?,
-            "gain" => r.gain = number_in(&name, value, 0.0, 10.0, false)?,
-            "max_seconds" => r.max_seconds = number_in(&name, value, 0.0, 86400.0, true)?,
-            "tail" => r.tail = number_in(&name, value, 0.0, 60.0, false)?,
-            "channels" => r.channels = integer_in(&name, value, 1, 2)? as usize,
-            "effects" => {
-                r.effects = match value.to_ascii_lowercase().as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(bad(&name, "true or false", value)),
-                }
-            }
+            "velocity_scale" => r.velocity_scale = number_in(name, value, 0.0, 10.0, true)?,
+            "gain" => r.gain = number_in(name, value, 0.0, 10.0, false)?,
+            "max_seconds" => r.max_seconds = number_in(name, value, 0.0, 86400.0, true)?,
+            "tail" => r.tail = number_in(name, value, 0.0, 60.0, false)?,
+            "channels" => r.channels = integer_in(name, value, 1, 2)? as usize,
+            "effects" => r.effects = flag(name, value)?,
             "soundfont" => {
                 if value.is_empty() {
-                    return Err(bad(&name, "a path", value));
+                    return Err(bad(name, "a path", value));
                 }
-                o.soundfont = PathBuf::from(value);
+                *soundfont = PathBuf::from(value);
             }
             _ => {
                 let known: Vec<&str> = OPTION_NAMES.iter().map(|(n, _)| *n).collect();
@@ -219,27 +212,21 @@ pub fn parse_options(text: &str) -> Result<MidiOptions, AudioError> {
                 )));
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(o)
 }
 
 /// A sample rate argument as a whole number of Hz the synthesiser accepts.
 fn synth_rate(v: f64) -> Result<u32, AudioError> {
     let (lo, hi) = (*SYNTH_RATES.start(), *SYNTH_RATES.end());
-    if v.fract() == 0.0 && (f64::from(lo)..=f64::from(hi)).contains(&v) {
-        Ok(v as u32)
-    } else {
-        Err(AudioError::BadParameter(format!(
-            "sample rate must be a whole number of Hz between {lo} and {hi}, got {v}"
-        )))
-    }
+    sample_rate_in(v, i64::from(lo), i64::from(hi))
 }
 
 /// The SoundFonts loaded so far, by path and the file's length and modification time (a file
 /// replaced on disk is loaded again); the most recent few are kept.
 type FontKey = (PathBuf, u64, Option<std::time::SystemTime>);
-static FONTS: Mutex<Vec<(FontKey, Arc<SoundFont>)>> = Mutex::new(Vec::new());
-const FONTS_KEPT: usize = 4;
+static FONTS: PlanCache<FontKey, SoundFont> = PlanCache::with_capacity(4);
 
 /// The SoundFont at `path`, loaded once and shared (its memory checked against `limit`).
 fn soundfont(path: &Path, limit: u64) -> Result<Arc<SoundFont>, AudioError> {
@@ -258,66 +245,41 @@ fn soundfont(path: &Path, limit: u64) -> Result<Arc<SoundFont>, AudioError> {
         }
     };
     let key = (path.to_path_buf(), meta.len(), meta.modified().ok());
-    if let Ok(fonts) = FONTS.lock() {
-        if let Some((_, f)) = fonts.iter().find(|(k, _)| *k == key) {
-            return Ok(f.clone());
-        }
-    }
-    // The samples as 16-bit values plus the bytes read: about twice the file.
-    check_memory(
-        &format!("option 'soundfont' = {shown}"),
-        2.0 * meta.len() as f64,
-        limit,
-    )?;
-    let file = std::fs::File::open(path).map_err(|e| {
-        AudioError::BadParameter(format!("soundfont {shown} cannot be opened: {e}"))
-    })?;
-    let mut reader = std::io::BufReader::new(file);
-    let loaded =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SoundFont::new(&mut reader)));
-    let font = match loaded {
-        Ok(Ok(f)) => Arc::new(f),
-        Ok(Err(e)) => {
-            return Err(AudioError::BadInput(format!(
+    FONTS.get(&key, || {
+        // The samples as 16-bit values plus the bytes read: about twice the file.
+        check_memory(
+            &format!("option 'soundfont' = {shown}"),
+            2.0 * meta.len() as f64,
+            limit,
+        )?;
+        let file = std::fs::File::open(path).map_err(|e| {
+            AudioError::BadParameter(format!("soundfont {shown} cannot be opened: {e}"))
+        })?;
+        let mut reader = std::io::BufReader::new(file);
+        let loaded =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| SoundFont::new(&mut reader)));
+        match loaded {
+            Ok(Ok(f)) => Ok(f),
+            Ok(Err(e)) => Err(AudioError::BadInput(format!(
                 "soundfont {shown} is not a SoundFont 2 file: {e}"
-            )))
-        }
-        Err(_) => {
-            return Err(AudioError::BadInput(format!(
+            ))),
+            Err(_) => Err(AudioError::BadInput(format!(
                 "soundfont {shown} is not a SoundFont 2 file the synthesiser can read"
-            )))
+            ))),
         }
-    };
-    if let Ok(mut fonts) = FONTS.lock() {
-        if fonts.len() >= FONTS_KEPT {
-            fonts.remove(0);
-        }
-        fonts.push((key, font.clone()));
-    }
-    Ok(font)
+    })
 }
 
 /// Builds a `list<list<float32>>` column of stereo renders (left, right) or NULLs.
 fn stereo_array(rows: Vec<Option<Vec<Vec<f32>>>>) -> ListArray {
     let nulls = NullBuffer::from_iter(rows.iter().map(Option::is_some));
-    let outer: Vec<usize> = rows
+    let outer = rows
         .iter()
         .map(|r| r.as_ref().map_or(0, Vec::len))
         .collect();
-    let inner: Vec<usize> = rows.iter().flatten().flatten().map(Vec::len).collect();
-    let values: Vec<f32> = rows.into_iter().flatten().flatten().flatten().collect();
-    let inner = ListArray::new(
-        Arc::new(Field::new_list_field(DataType::Float32, true)),
-        OffsetBuffer::from_lengths(inner),
-        Arc::new(Float32Array::from(values)),
-        None,
-    );
-    ListArray::new(
-        Arc::new(Field::new_list_field(audio_type(), true)),
-        OffsetBuffer::from_lengths(outer),
-        Arc::new(inner),
-        Some(nulls),
-    )
+    let inner = rows.iter().flatten().flatten().map(Vec::len).collect();
+    let values = rows.into_iter().flatten().flatten().flatten().collect();
+    nested_array(nulls, outer, inner, values)
 }
 
 fn literal_text(v: Option<&ScalarValue>) -> Option<Option<&str>> {

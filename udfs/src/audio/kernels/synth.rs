@@ -499,18 +499,6 @@ pub fn render(
     Ok(vec![left])
 }
 
-/// Parses, sequences and renders MIDI bytes in one call (see [`sequence`] and [`render`]).
-pub fn render_midi(
-    bytes: &[u8],
-    font: &Arc<SoundFont>,
-    sr: u32,
-    opts: &RenderOptions,
-) -> Result<Vec<Vec<f32>>, AudioError> {
-    let smf = super::midi::parse(bytes)?;
-    let seq = sequence(&smf, opts, sr)?;
-    render(&seq, font, sr, opts, &|| false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,6 +531,17 @@ mod tests {
             0,
         );
         smf_bytes(0, 96, &[body])
+    }
+
+    /// Parses, sequences and renders MIDI bytes, as `render_midi` does for each row.
+    fn render_midi(
+        bytes: &[u8],
+        font: &Arc<SoundFont>,
+        sr: u32,
+        opts: &RenderOptions,
+    ) -> Result<Vec<Vec<f32>>, AudioError> {
+        let seq = sequence(&parse(bytes)?, opts, sr)?;
+        render(&seq, font, sr, opts, &|| false)
     }
 
     fn seq(bytes: &[u8], opts: &RenderOptions, sr: u32) -> Sequence {
