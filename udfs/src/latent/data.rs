@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{exec_err, plan_err};
@@ -41,21 +41,6 @@ pub struct DocTerm {
     pub matrix: Csr,
     /// Facts for the model file (rows used, dropped, ...).
     pub facts: BTreeMap<String, String>,
-}
-
-/// Column `index` of `batch` (every batch has the query's schema, checked by
-/// [`TrainingData::column`] first).
-fn column(batch: &RecordBatch, index: usize) -> ArrayRef {
-    batch.column(index).clone()
-}
-
-/// A numeric column as f64; `what` names it in errors.
-fn numeric(array: &ArrayRef, what: &str) -> Result<ArrayRef> {
-    let t = array.data_type();
-    if !(t.is_numeric() || t == &DataType::Null) {
-        return plan_err!("{what} must be numeric, got {t}");
-    }
-    Ok(cast(array, &DataType::Float64)?)
 }
 
 /// The position of each row in (batch, row) form, in the order of `ranks` (row → rank).
@@ -114,12 +99,13 @@ pub fn read_doc_term(
             "model type '{model_type}': the AS query returned no rows; there is nothing to train on"
         );
     }
+    // Every batch has the query's schema, whose types were checked above.
     let mut columns = Vec::with_capacity(data.batches.len());
     for batch in &data.batches {
-        let d = KeyColumn::try_new(&column(batch, doc_col), "column \"doc\"")?;
-        let t = KeyColumn::try_new(&column(batch, term_col), "column \"term\"")?;
+        let d = KeyColumn::try_new(batch.column(doc_col), "column \"doc\"")?;
+        let t = KeyColumn::try_new(batch.column(term_col), "column \"term\"")?;
         let w = weight_col
-            .map(|i| numeric(&column(batch, i), "column \"weight\""))
+            .map(|i| cast(batch.column(i), &DataType::Float64))
             .transpose()?;
         columns.push((d, t, w));
     }
@@ -271,7 +257,7 @@ pub fn read_values(model_type: &str, data: &TrainingData) -> Result<(Vec<f64>, u
     let mut values = Vec::with_capacity(data.num_rows());
     let mut dropped = 0;
     for batch in &data.batches {
-        let a = numeric(&column(batch, index), "column \"value\"")?;
+        let a = cast(batch.column(index), &DataType::Float64)?;
         for v in a.as_primitive::<Float64Type>().iter() {
             match v {
                 None => dropped += 1,
