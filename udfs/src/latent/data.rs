@@ -272,3 +272,98 @@ pub fn read_values(model_type: &str, data: &TrainingData) -> Result<(Vec<f64>, u
     }
     Ok((values, dropped))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Float64Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    /// The (doc, term, weight) rows cut into batches of the sizes in `cuts` (cycled).
+    fn training(rows: &[(i64, &str, f64)], cuts: &[usize]) -> TrainingData {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("doc", DataType::Int64, true),
+            Field::new("term", DataType::Utf8, true),
+            Field::new("weight", DataType::Float64, true),
+        ]));
+        let mut batches = Vec::new();
+        let mut rest = rows;
+        for &n in cuts.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (part, tail) = rest.split_at(n.min(rest.len()));
+            batches.push(
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(Int64Array::from_iter_values(part.iter().map(|r| r.0))),
+                        Arc::new(StringArray::from_iter_values(part.iter().map(|r| r.1))),
+                        Arc::new(Float64Array::from_iter_values(part.iter().map(|r| r.2))),
+                    ],
+                )
+                .unwrap(),
+            );
+            rest = tail;
+        }
+        TrainingData {
+            schema,
+            batches,
+            tables: Default::default(),
+        }
+    }
+
+    fn read(data: &TrainingData) -> DocTerm {
+        let cancel = AtomicBool::new(false);
+        let progress = |_: &str| {};
+        read_doc_term("plsa", data, false, &TaskControl::new(&progress, &cancel)).unwrap()
+    }
+
+    fn keys(index: &KeyIndex) -> Vec<Key> {
+        (0..index.len())
+            .filter_map(|i| index.key(i).cloned())
+            .collect()
+    }
+
+    /// The module's *Order* rule: ids numbered in increasing order, and the matrix, ids and
+    /// facts the same bits whatever the order of the rows and their cut into batches.
+    #[test]
+    fn the_matrix_depends_on_the_rows_not_their_order() {
+        // Repeated cells whose sum rounds differently in different orders: 1e16 + 1 + 1 is 1e16
+        // from the left and 1e16 + 2 from the right.
+        let rows = vec![
+            (3, "sax", 1.0),
+            (1, "rock", 1e16),
+            (2, "jazz", 0.5),
+            (1, "rock", 1.0),
+            (3, "jazz", 2.0),
+            (1, "rock", 1.0),
+            (2, "rock", 0.0),
+        ];
+        let first = read(&training(&rows, &[7]));
+        assert_eq!(
+            keys(&first.docs),
+            vec![Key::Int(1), Key::Int(2), Key::Int(3)]
+        );
+        assert_eq!(
+            keys(&first.terms),
+            ["jazz", "rock", "sax"].map(|t| Key::Text(t.to_string()))
+        );
+        assert_eq!(first.facts["repeated (doc, term) rows summed"], "2");
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        let mut rotated = rows.clone();
+        rotated.rotate_left(3);
+        for (order, cuts) in [(&reversed, &[2, 1][..]), (&rotated, &[1][..]), (&rows, &[3])] {
+            let other = read(&training(order, cuts));
+            assert_eq!(keys(&other.docs), keys(&first.docs));
+            assert_eq!(keys(&other.terms), keys(&first.terms));
+            assert_eq!(other.matrix, first.matrix);
+            assert_eq!(other.facts, first.facts);
+        }
+    }
+}
