@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{exec_err, plan_err};
@@ -41,21 +41,6 @@ pub struct DocTerm {
     pub matrix: Csr,
     /// Facts for the model file (rows used, dropped, ...).
     pub facts: BTreeMap<String, String>,
-}
-
-/// Column `index` of `batch` (every batch has the query's schema, checked by
-/// [`TrainingData::column`] first).
-fn column(batch: &RecordBatch, index: usize) -> ArrayRef {
-    batch.column(index).clone()
-}
-
-/// A numeric column as f64; `what` names it in errors.
-fn numeric(array: &ArrayRef, what: &str) -> Result<ArrayRef> {
-    let t = array.data_type();
-    if !(t.is_numeric() || t == &DataType::Null) {
-        return plan_err!("{what} must be numeric, got {t}");
-    }
-    Ok(cast(array, &DataType::Float64)?)
 }
 
 /// The position of each row in (batch, row) form, in the order of `ranks` (row → rank).
@@ -114,12 +99,13 @@ pub fn read_doc_term(
             "model type '{model_type}': the AS query returned no rows; there is nothing to train on"
         );
     }
+    // Every batch has the query's schema, whose types were checked above.
     let mut columns = Vec::with_capacity(data.batches.len());
     for batch in &data.batches {
-        let d = KeyColumn::try_new(&column(batch, doc_col), "column \"doc\"")?;
-        let t = KeyColumn::try_new(&column(batch, term_col), "column \"term\"")?;
+        let d = KeyColumn::try_new(batch.column(doc_col), "column \"doc\"")?;
+        let t = KeyColumn::try_new(batch.column(term_col), "column \"term\"")?;
         let w = weight_col
-            .map(|i| numeric(&column(batch, i), "column \"weight\""))
+            .map(|i| cast(batch.column(i), &DataType::Float64))
             .transpose()?;
         columns.push((d, t, w));
     }
@@ -271,7 +257,7 @@ pub fn read_values(model_type: &str, data: &TrainingData) -> Result<(Vec<f64>, u
     let mut values = Vec::with_capacity(data.num_rows());
     let mut dropped = 0;
     for batch in &data.batches {
-        let a = numeric(&column(batch, index), "column \"value\"")?;
+        let a = cast(batch.column(index), &DataType::Float64)?;
         for v in a.as_primitive::<Float64Type>().iter() {
             match v {
                 None => dropped += 1,
@@ -285,4 +271,99 @@ pub fn read_values(model_type: &str, data: &TrainingData) -> Result<(Vec<f64>, u
         }
     }
     Ok((values, dropped))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Float64Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    /// The (doc, term, weight) rows cut into batches of the sizes in `cuts` (cycled).
+    fn training(rows: &[(i64, &str, f64)], cuts: &[usize]) -> TrainingData {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("doc", DataType::Int64, true),
+            Field::new("term", DataType::Utf8, true),
+            Field::new("weight", DataType::Float64, true),
+        ]));
+        let mut batches = Vec::new();
+        let mut rest = rows;
+        for &n in cuts.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (part, tail) = rest.split_at(n.min(rest.len()));
+            batches.push(
+                RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(Int64Array::from_iter_values(part.iter().map(|r| r.0))),
+                        Arc::new(StringArray::from_iter_values(part.iter().map(|r| r.1))),
+                        Arc::new(Float64Array::from_iter_values(part.iter().map(|r| r.2))),
+                    ],
+                )
+                .unwrap(),
+            );
+            rest = tail;
+        }
+        TrainingData {
+            schema,
+            batches,
+            tables: Default::default(),
+        }
+    }
+
+    fn read(data: &TrainingData) -> DocTerm {
+        let cancel = AtomicBool::new(false);
+        let progress = |_: &str| {};
+        read_doc_term("plsa", data, false, &TaskControl::new(&progress, &cancel)).unwrap()
+    }
+
+    fn keys(index: &KeyIndex) -> Vec<Key> {
+        (0..index.len())
+            .filter_map(|i| index.key(i).cloned())
+            .collect()
+    }
+
+    /// The module's *Order* rule: ids numbered in increasing order, and the matrix, ids and
+    /// facts the same bits whatever the order of the rows and their cut into batches.
+    #[test]
+    fn the_matrix_depends_on_the_rows_not_their_order() {
+        // Repeated cells whose sum rounds differently in different orders: 1e16 + 1 + 1 is 1e16
+        // from the left and 1e16 + 2 from the right.
+        let rows = vec![
+            (3, "sax", 1.0),
+            (1, "rock", 1e16),
+            (2, "jazz", 0.5),
+            (1, "rock", 1.0),
+            (3, "jazz", 2.0),
+            (1, "rock", 1.0),
+            (2, "rock", 0.0),
+        ];
+        let first = read(&training(&rows, &[7]));
+        assert_eq!(
+            keys(&first.docs),
+            vec![Key::Int(1), Key::Int(2), Key::Int(3)]
+        );
+        assert_eq!(
+            keys(&first.terms),
+            ["jazz", "rock", "sax"].map(|t| Key::Text(t.to_string()))
+        );
+        assert_eq!(first.facts["repeated (doc, term) rows summed"], "2");
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        let mut rotated = rows.clone();
+        rotated.rotate_left(3);
+        for (order, cuts) in [(&reversed, &[2, 1][..]), (&rotated, &[1][..]), (&rows, &[3])] {
+            let other = read(&training(order, cuts));
+            assert_eq!(keys(&other.docs), keys(&first.docs));
+            assert_eq!(keys(&other.terms), keys(&first.terms));
+            assert_eq!(other.matrix, first.matrix);
+            assert_eq!(other.facts, first.facts);
+        }
+    }
 }

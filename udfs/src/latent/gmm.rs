@@ -10,9 +10,10 @@
 //! ```
 //!
 //! The `value` column must be numeric; NULL values are dropped and counted, NaN and infinity are
-//! errors. The fit follows scikit-learn's `GaussianMixture` (k-means++ initialisation,
-//! `reg_covar` added to the variances, stop when the mean log-likelihood per value changes by
-//! less than `tolerance`; see [`crate::latent::kernels::gmm`]). k larger than the number of
+//! errors. The fit starts from k-means++ centres and follows scikit-learn's `GaussianMixture` in
+//! its EM steps (`reg_covar` added to the variances, stop when the mean log-likelihood per value
+//! changes by less than `tolerance`; [`crate::latent::kernels::gmm`] says where it differs).
+//! k larger than the number of
 //! distinct values is an error naming both numbers, not silently clamped: every model of one
 //! source must give vectors of the same length k (the thesis uses k = 50 for every source), and a
 //! smaller k is the user's choice to make.
@@ -120,7 +121,7 @@ impl ModelType for GmmType {
     }
 
     fn description(&self) -> &'static str {
-        "one-dimensional Gaussian mixture of a column of values by EM, as scikit-learn's GaussianMixture: posterior P(component | value)"
+        "one-dimensional Gaussian mixture of a column of values by EM (k-means++ start, scikit-learn's reg_covar and tolerance): posterior P(component | value)"
     }
 
     fn options(&self) -> &'static [OptionSpec] {

@@ -3,12 +3,15 @@
 //! It exists because the thesis turns each scalar learning source (BPM, release year) into a
 //! categorical distribution over k = 50 Gaussian components, the posterior P(component | value)
 //! (§2.2.3, Table 2.1), fitted with scikit-learn's `GaussianMixture` in the authors' code. This
-//! kernel follows scikit-learn's conventions:
+//! kernel follows scikit-learn's M-step, E-step and stopping rule; its start differs, and its
+//! fits are checked against direct computations of the likelihood, not against scikit-learn's:
 //!
-//! - **Initialisation** as `init_params='k-means++'`: k centres chosen by greedy k-means++
-//!   (the first with probability ∝ weight, each next one as the best, by the resulting
-//!   potential Σ weight·D², of 2 + ⌊ln k⌋ candidates drawn with probability ∝ weight·D²), every
-//!   value assigned wholly to its nearest centre, then one M-step.
+//! - **Initialisation**: k centres chosen by greedy k-means++ as scikit-learn's
+//!   `kmeans_plusplus` chooses them (the first with probability ∝ weight, each next one as the
+//!   best, by the resulting potential Σ weight·D², of 2 + ⌊ln k⌋ candidates drawn with
+//!   probability ∝ weight·D²), every value assigned wholly to its nearest centre, then one
+//!   M-step. (scikit-learn's `init_params='k-means++'` gives responsibility to the k centres
+//!   only, and its default `'kmeans'` runs k-means to convergence before assigning.)
 //! - **M-step** with nₖ = Σᵢ rᵢₖ + 10·ε (ε the f64 machine epsilon, as scikit-learn), weights
 //!   nₖ / Σ nₖ, means Σᵢ rᵢₖ xᵢ / nₖ, variances Σᵢ rᵢₖ (xᵢ − μₖ)² / nₖ + `reg_covar` (two-pass,
 //!   centred).

@@ -228,20 +228,6 @@ pub fn log_likelihood(x: &Csr, p: &PlsaParams) -> f64 {
     document_pass(x, p).1 + document_term(x)
 }
 
-/// One EM step from `p`: the new parameters and L of `p`. `xt` is `x.transpose()`.
-pub fn em_step(x: &Csr, xt: &Csr, p: &PlsaParams) -> (PlsaParams, f64) {
-    let (doc_topics, l) = document_pass(x, p);
-    let term_topics = term_pass(xt, p);
-    (
-        PlsaParams {
-            k: p.k,
-            doc_topics,
-            term_topics,
-        },
-        l + document_term(x),
-    )
-}
-
 /// Fits pLSA to `x` (documents × terms) from [`initial`]. `on_step(t, L)` is called with the
 /// log-likelihood after t steps (t = 0 for the initial parameters) and stops the fit with its
 /// error (for Ctrl-C).
