@@ -384,37 +384,44 @@ fn read_features(
                 unused += 1;
                 continue;
             };
-            let id = name(i);
+            // The item's id is formatted only for an error message, not on every row.
             if lists.is_null(r) {
-                return exec_err!("model type '{NAME}': item {id} has NULL features in {source}");
+                return exec_err!(
+                    "model type '{NAME}': item {} has NULL features in {source}",
+                    name(i)
+                );
             }
             let values = lists.value(r);
             let values = values.as_primitive::<Float32Type>();
             if values.null_count() > 0 {
                 return exec_err!(
-                    "model type '{NAME}': the features of item {id} in {source} have NULL values"
+                    "model type '{NAME}': the features of item {} in {source} have NULL values",
+                    name(i)
                 );
             }
             let values = values.values();
             if values.len() != d {
                 return exec_err!(
-                    "model type '{NAME}': item {id} has {} features in {source}, other items {d}; \
+                    "model type '{NAME}': item {} has {} features in {source}, other items {d}; \
                      every item needs a feature vector of the same length",
+                    name(i),
                     values.len()
                 );
             }
             if values.iter().any(|v| !v.is_finite()) {
                 return exec_err!(
-                    "model type '{NAME}': the features of item {id} in {source} are not finite"
+                    "model type '{NAME}': the features of item {} in {source} are not finite",
+                    name(i)
                 );
             }
             let row = &mut x[i as usize * d..(i as usize + 1) * d];
             if seen[i as usize] {
                 if row != values {
                     return exec_err!(
-                        "model type '{NAME}': item {id} has different feature vectors on \
+                        "model type '{NAME}': item {} has different feature vectors on \
                          different rows of {source}; an item's features must be the same on all \
-                         its rows"
+                         its rows",
+                        name(i)
                     );
                 }
             } else {
