@@ -296,17 +296,22 @@ impl TryFrom<&ModelOptions> for ContentOptions {
     }
 }
 
-/// A features column as lists of f32 (any list type of numbers).
-fn feature_lists(column: &ArrayRef, what: &str) -> Result<ArrayRef> {
-    let ok = match column.data_type() {
+/// Whether `t` can hold feature vectors: a list (of any list type) of numbers, or NULL. Training
+/// (the `features` column) and `score_features` (its argument) accept the same types.
+pub(crate) fn is_number_list(t: &DataType) -> bool {
+    match t {
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             f.data_type().is_numeric() || f.data_type() == &DataType::Null
         }
         DataType::Null => true,
         _ => false,
-    };
+    }
+}
+
+/// A features column as lists of f32 (any list type of numbers).
+fn feature_lists(column: &ArrayRef, what: &str) -> Result<ArrayRef> {
     let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)));
-    if !ok {
+    if !is_number_list(column.data_type()) {
         return plan_err!(
             "model type '{NAME}': {what} must be a list of numbers, got {}",
             column.data_type()
