@@ -296,17 +296,22 @@ impl TryFrom<&ModelOptions> for ContentOptions {
     }
 }
 
-/// A features column as lists of f32 (any list type of numbers).
-fn feature_lists(column: &ArrayRef, what: &str) -> Result<ArrayRef> {
-    let ok = match column.data_type() {
+/// Whether `t` can hold feature vectors: a list (of any list type) of numbers, or NULL. Training
+/// (the `features` column) and `score_features` (its argument) accept the same types.
+pub(crate) fn is_number_list(t: &DataType) -> bool {
+    match t {
         DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
             f.data_type().is_numeric() || f.data_type() == &DataType::Null
         }
         DataType::Null => true,
         _ => false,
-    };
+    }
+}
+
+/// A features column as lists of f32 (any list type of numbers).
+fn feature_lists(column: &ArrayRef, what: &str) -> Result<ArrayRef> {
     let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)));
-    if !ok {
+    if !is_number_list(column.data_type()) {
         return plan_err!(
             "model type '{NAME}': {what} must be a list of numbers, got {}",
             column.data_type()
@@ -384,37 +389,44 @@ fn read_features(
                 unused += 1;
                 continue;
             };
-            let id = name(i);
+            // The item's id is formatted only for an error message, not on every row.
             if lists.is_null(r) {
-                return exec_err!("model type '{NAME}': item {id} has NULL features in {source}");
+                return exec_err!(
+                    "model type '{NAME}': item {} has NULL features in {source}",
+                    name(i)
+                );
             }
             let values = lists.value(r);
             let values = values.as_primitive::<Float32Type>();
             if values.null_count() > 0 {
                 return exec_err!(
-                    "model type '{NAME}': the features of item {id} in {source} have NULL values"
+                    "model type '{NAME}': the features of item {} in {source} have NULL values",
+                    name(i)
                 );
             }
             let values = values.values();
             if values.len() != d {
                 return exec_err!(
-                    "model type '{NAME}': item {id} has {} features in {source}, other items {d}; \
+                    "model type '{NAME}': item {} has {} features in {source}, other items {d}; \
                      every item needs a feature vector of the same length",
+                    name(i),
                     values.len()
                 );
             }
             if values.iter().any(|v| !v.is_finite()) {
                 return exec_err!(
-                    "model type '{NAME}': the features of item {id} in {source} are not finite"
+                    "model type '{NAME}': the features of item {} in {source} are not finite",
+                    name(i)
                 );
             }
             let row = &mut x[i as usize * d..(i as usize + 1) * d];
             if seen[i as usize] {
                 if row != values {
                     return exec_err!(
-                        "model type '{NAME}': item {id} has different feature vectors on \
+                        "model type '{NAME}': item {} has different feature vectors on \
                          different rows of {source}; an item's features must be the same on all \
-                         its rows"
+                         its rows",
+                        name(i)
                     );
                 }
             } else {

@@ -95,6 +95,25 @@ pub(crate) fn id_type(function: &str, what: &str, t: &DataType) -> Result<DataTy
     }
 }
 
+/// Checks that a user-id argument is of the kind the model was trained on (a NULL-typed
+/// argument always passes), for functions that take a user but no item.
+pub(crate) fn check_user_kind(
+    function: &str,
+    model: &str,
+    data: &RecData,
+    user_array: &ArrayRef,
+    users: &KeyColumn,
+) -> Result<()> {
+    if user_array.data_type() != &DataType::Null && users.kind() != data.users.kind() {
+        return exec_err!(
+            "{function}: model '{model}' was trained on {} user ids, got {} ids",
+            data.users.kind().name(),
+            users.kind().name()
+        );
+    }
+    Ok(())
+}
+
 /// Checks that id arguments are of the kinds the model was trained on (NULL-typed arguments
 /// always pass).
 pub(crate) fn check_kinds(
@@ -106,13 +125,7 @@ pub(crate) fn check_kinds(
     item_array: &ArrayRef,
     items: &KeyColumn,
 ) -> Result<()> {
-    if user_array.data_type() != &DataType::Null && users.kind() != data.users.kind() {
-        return exec_err!(
-            "{function}: model '{model}' was trained on {} user ids, got {} ids",
-            data.users.kind().name(),
-            users.kind().name()
-        );
-    }
+    check_user_kind(function, model, data, user_array, users)?;
     if item_array.data_type() != &DataType::Null && items.kind() != data.items.kind() {
         return exec_err!(
             "{function}: model '{model}' was trained on {} item ids, got {} ids",

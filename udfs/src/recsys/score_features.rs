@@ -22,8 +22,9 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use super::content_wrmf::ContentWrmf;
-use super::id_type;
+use super::content_wrmf::{is_number_list, ContentWrmf};
+use super::recommender::Recommender;
+use super::{check_user_kind, id_type};
 use crate::common::adapters::columnar;
 use crate::common::args::model_name_type;
 use crate::model::{CatalogRef, KeyColumn, LoadedModel, ModelCatalog};
@@ -102,11 +103,8 @@ impl ScalarUDFImpl for ScoreFeaturesFunc {
                 arg_types.len()
             );
         };
-        match features {
-            DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _)
-                if f.data_type().is_numeric() || f.data_type() == &DataType::Null => {}
-            DataType::Null => {}
-            other => return plan_err!("{NAME}: features must be a list of numbers, got {other}"),
+        if !is_number_list(features) {
+            return plan_err!("{NAME}: features must be a list of numbers, got {features}");
         }
         Ok(vec![
             model_name_type(NAME, model)?,
@@ -139,7 +137,9 @@ impl ScalarUDFImpl for ScoreFeaturesFunc {
         let lists = arrays[2].as_list::<i32>();
         let n = models.len();
         let mut out: Vec<Option<f64>> = vec![None; n];
-        let mut current: Option<Arc<LoadedModel>> = None;
+        // The model of the previous row: looked up, and the user ids checked against it, only
+        // when the model name changes (usually once per batch).
+        let mut current: Option<(&str, Arc<LoadedModel>)> = None;
         for (row, slot) in out.iter_mut().enumerate() {
             if row % 4096 == 0 {
                 token.check()?;
@@ -148,26 +148,20 @@ impl ScalarUDFImpl for ScoreFeaturesFunc {
                 continue;
             }
             let name = models.value(row);
-            let loaded = match &current {
-                Some(m) if m.name == name => m.clone(),
-                _ => {
-                    let m = content_model(self.catalog.as_ref(), name)?;
-                    current = Some(m.clone());
-                    m
-                }
-            };
-            let Some(model) = loaded.model.downcast_ref::<ContentWrmf>() else {
+            let changed = current.as_ref().is_none_or(|(n, _)| *n != name);
+            if changed {
+                current = Some((name, content_model(self.catalog.as_ref(), name)?));
+            }
+            let Some(model) = current
+                .as_ref()
+                .and_then(|(_, m)| m.model.downcast_ref::<ContentWrmf>())
+            else {
                 return exec_err!("{NAME}: model '{name}' is not a content_wrmf model");
             };
-            let data = super::recommender::Recommender::data(model);
-            if arrays[1].data_type() != &DataType::Null && users.kind() != data.users.kind() {
-                return exec_err!(
-                    "{NAME}: model '{name}' was trained on {} user ids, got {} ids",
-                    data.users.kind().name(),
-                    users.kind().name()
-                );
+            if changed {
+                check_user_kind(NAME, name, model.data(), &arrays[1], &users)?;
             }
-            let Some(user) = users.get(row).and_then(|u| data.users.get(u)) else {
+            let Some(user) = users.get(row).and_then(|u| model.data().users.get(u)) else {
                 continue;
             };
             let values = lists.value(row);
