@@ -104,6 +104,19 @@ impl<T> PerDevice<T> {
     }
 }
 
+/// Held while libtorch's process-wide generator is seeded and initial weights are drawn from it.
+static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `init()` (which draws a network's initial weights) with libtorch's default generator seeded
+/// with `seed`. The generator is process-wide, so every libtorch-trained type (`vgg`, `mtl_cnn`)
+/// seeds and draws under this one lock: concurrent trainings (two sessions in one program,
+/// parallel tests) cannot interleave their draws.
+pub(crate) fn seeded<T>(seed: u64, init: impl FnOnce() -> T) -> T {
+    let _seeded = SEEDED_INIT.lock().unwrap_or_else(|p| p.into_inner());
+    tch::manual_seed(seed as i64);
+    init()
+}
+
 /// A trained model that embeds clips: what `embed(model, audio)` calls.
 pub trait AudioEncoder: Send + Sync {
     /// Length of the embeddings.
