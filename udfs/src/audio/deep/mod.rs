@@ -1,7 +1,8 @@
 //! Deep audio encoders (thesis §4.2, Table 4.1): the robustness study compares the MFCC encoder
 //! with VGG-like networks trained for four tasks, and users bring their own TorchScript encoders.
 //! This module holds what they share: the input representation ([`input`]), the networks
-//! ([`network`]), the trainable model type `vgg` ([`vgg`]), user models (`torchscript`,
+//! ([`network`]), the trainable model types `vgg` ([`vgg`]) and `mtl_cnn` ([`mtl`]) with the
+//! variables their files store (`variables`), user models (`torchscript`,
 //! [`torchscript`]), and the [`AudioEncoder`] interface
 //! through which `embed(model, audio)` reaches any of them in batches on the session's device.
 
@@ -9,6 +10,7 @@ pub mod input;
 pub mod mtl;
 pub mod network;
 pub mod torchscript;
+mod variables;
 pub mod vgg;
 
 use datafusion::common::{exec_err, plan_datafusion_err};

@@ -16,10 +16,11 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use super::input::{min_samples, BandStats, Mel, MelPlan, BANDS, HOP};
-use super::model::{export, is_self, MtlModel, NetState, State};
+use super::model::{is_self, MtlModel, NetState, State};
 use super::network::{dropout_mask, scaled, Net, Shape, CONV_CHANNELS, PAIR_HIDDEN};
 use super::{Hyper, TYPE};
 use crate::audio::deep::seeded;
+use crate::audio::deep::variables::export;
 use crate::common::rng::Rng;
 use crate::common::tensors::torch_err;
 use crate::engine::memory::check_memory;
