@@ -1,7 +1,8 @@
 //! Deep audio encoders (thesis §4.2, Table 4.1): the robustness study compares the MFCC encoder
 //! with VGG-like networks trained for four tasks, and users bring their own TorchScript encoders.
 //! This module holds what they share: the input representation ([`input`]), the networks
-//! ([`network`]), the trainable model type `vgg` ([`vgg`]), user models (`torchscript`,
+//! ([`network`]), the trainable model types `vgg` ([`vgg`]) and `mtl_cnn` ([`mtl`]) with the
+//! variables their files store (`variables`), user models (`torchscript`,
 //! [`torchscript`]), and the [`AudioEncoder`] interface
 //! through which `embed(model, audio)` reaches any of them in batches on the session's device.
 
@@ -9,6 +10,7 @@ pub mod input;
 pub mod mtl;
 pub mod network;
 pub mod torchscript;
+mod variables;
 pub mod vgg;
 
 use datafusion::common::{exec_err, plan_datafusion_err};
@@ -102,6 +104,19 @@ impl<T> PerDevice<T> {
         built.push((device, v));
         out
     }
+}
+
+/// Held while libtorch's process-wide generator is seeded and initial weights are drawn from it.
+static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `init()` (which draws a network's initial weights) with libtorch's default generator seeded
+/// with `seed`. The generator is process-wide, so every libtorch-trained type (`vgg`, `mtl_cnn`)
+/// seeds and draws under this one lock: concurrent trainings (two sessions in one program,
+/// parallel tests) cannot interleave their draws.
+pub(crate) fn seeded<T>(seed: u64, init: impl FnOnce() -> T) -> T {
+    let _seeded = SEEDED_INIT.lock().unwrap_or_else(|p| p.into_inner());
+    tch::manual_seed(seed as i64);
+    init()
 }
 
 /// A trained model that embeds clips: what `embed(model, audio)` calls.

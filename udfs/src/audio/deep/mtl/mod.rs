@@ -44,9 +44,9 @@
 //! fc-feature and the pair head's hidden layer) takes its masks from the seeded generator.
 //!
 //! **Randomness**: `tch::manual_seed(seed)` draws the initial weights under the process-wide
-//! lock `vgg` uses; the sources, tracks, crops, pairs and dropout masks come from
-//! `common::rng::Rng::new(seed)`. The same seed, data and device give the same model on the CPU
-//! (for one libtorch thread count).
+//! lock that `vgg` draws under too (`audio::deep::seeded`); the sources, tracks, crops, pairs
+//! and dropout masks come from `common::rng::Rng::new(seed)`. The same seed, data and device
+//! give the same model on the CPU (for one libtorch thread count).
 //!
 //! **Progress and checkpoints**: a line per epoch with the mean loss per source; every
 //! `checkpoint_every` epochs the model so far is saved under the model's name (fact

@@ -13,17 +13,10 @@ use tch::{Device, Tensor};
 use super::input::{min_samples, BandStats, Mel, MelPlan, BANDS, SAMPLE_RATE};
 use super::network::{Net, Shape};
 use super::{Strategy, CPU_PASS, CUDA_PASS, SELF, TYPE};
+use crate::audio::deep::variables::{import, Variable};
 use crate::audio::deep::{message, AudioEncoder, PerDevice};
-use crate::common::tensors::{to_f32_vec, torch_err};
+use crate::common::tensors::to_f32_vec;
 use crate::model::{decode, encode, Model, ModelCatalog, Trained};
-
-/// A named variable as plain values.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct Variable {
-    pub(super) name: String,
-    pub(super) shape: Vec<i64>,
-    pub(super) values: Vec<f32>,
-}
 
 /// One trained network with what it needs to represent clips.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,53 +55,6 @@ pub(super) enum State {
     Net(NetState),
     /// `mss_cr`: the concatenated models, by name, in order.
     Concat(Vec<(String, NetState)>),
-}
-
-/// Every variable of `vs` (weights and batch-norm statistics) by name, in name order.
-pub(super) fn export(vs: &tch::nn::VarStore) -> Result<Vec<Variable>> {
-    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    vars.into_iter()
-        .map(|(name, t)| {
-            Ok(Variable {
-                shape: t.size(),
-                values: to_f32_vec(&t)?,
-                name,
-            })
-        })
-        .collect()
-}
-
-fn corrupt(why: String) -> DataFusionError {
-    exec_datafusion_err!("the stored 'mtl_cnn' model is damaged: {why}")
-}
-
-/// Loads exported variables into `vs`; an error when a name or shape does not match.
-fn import(vs: &tch::nn::VarStore, vars: &[Variable]) -> Result<()> {
-    let mine = vs.variables();
-    if mine.len() != vars.len() {
-        return Err(corrupt(format!(
-            "{} variables stored, the network has {}",
-            vars.len(),
-            mine.len()
-        )));
-    }
-    tch::no_grad(|| {
-        for v in vars {
-            let Some(t) = mine.get(&v.name) else {
-                return Err(corrupt(format!("unknown variable {}", v.name)));
-            };
-            if t.size() != v.shape || v.values.len() as i64 != v.shape.iter().product::<i64>() {
-                return Err(corrupt(format!("variable {} has the wrong shape", v.name)));
-            }
-            let src = Tensor::from_slice(&v.values)
-                .view(v.shape.as_slice())
-                .to_device(t.device());
-            let mut t = t.shallow_clone();
-            t.f_copy_(&src).map_err(torch_err)?;
-        }
-        Ok(())
-    })
 }
 
 /// A clip as its channels.
@@ -207,7 +153,7 @@ impl Part {
         let mut rows: Vec<Vec<Vec<f32>>> = vec![Vec::new(); clips.len()];
         let build = || {
             let mut net = Net::new(self.state.shape(), device);
-            import(&net.vs, &self.state.variables)?;
+            import(&net.vs, &self.state.variables, TYPE)?;
             net.vs.freeze();
             Ok(net)
         };
@@ -295,7 +241,7 @@ impl MtlModel {
         let part = &self.parts[0];
         let build = || {
             let net = Net::new(part.state.shape(), Device::Cpu);
-            import(&net.vs, &part.state.variables)?;
+            import(&net.vs, &part.state.variables, TYPE)?;
             Ok(net)
         };
         part.nets.with(Device::Cpu, build, f)

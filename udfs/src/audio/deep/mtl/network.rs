@@ -443,10 +443,13 @@ mod tests {
 
     #[test]
     fn stage_shapes_follow_table_2_3() {
-        tch::manual_seed(3);
         let s = shape(4, 3, 0.25);
-        let net = Net::new(s.clone(), Device::Cpu);
-        let x = Tensor::randn([2, 2, 216, 128], (Kind::Float, Device::Cpu));
+        let (net, x) = crate::audio::deep::seeded(3, || {
+            (
+                Net::new(s.clone(), Device::Cpu),
+                Tensor::randn([2, 2, 216, 128], (Kind::Float, Device::Cpu)),
+            )
+        });
         let outs = net.stage_outputs(1, &x);
         let expected = Net::stage_shapes(&s, 216);
         assert_eq!(outs.len(), 7);

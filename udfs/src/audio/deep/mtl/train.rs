@@ -16,18 +16,15 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 use super::input::{min_samples, BandStats, Mel, MelPlan, BANDS, HOP};
-use super::model::{export, is_self, MtlModel, NetState, State};
+use super::model::{is_self, MtlModel, NetState, State};
 use super::network::{dropout_mask, scaled, Net, Shape, CONV_CHANNELS, PAIR_HIDDEN};
 use super::{Hyper, TYPE};
+use crate::audio::deep::seeded;
+use crate::audio::deep::variables::export;
 use crate::common::rng::Rng;
 use crate::common::tensors::torch_err;
 use crate::engine::memory::check_memory;
 use crate::model::{TrainContext, Trained, TrainingData};
-
-/// Held while libtorch's global generator is seeded and the initial weights are drawn (shared
-/// with the other libtorch-trained types through the same discipline: seed and draw under one
-/// lock).
-static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Values one crop leaves for the backward pass through the full base CNN: each stage's
 /// convolution, normalisation and activation outputs (and the pooled output).
@@ -457,13 +454,10 @@ fn state_of(net: &Net, h: &Hyper, stats: &BandStats) -> Result<State> {
     }))
 }
 
-/// A freshly initialised network for `shape`, its weights drawn from `seed`.
+/// A freshly initialised network for `shape`, its weights drawn from `seed` (under the lock
+/// every libtorch-trained type seeds under, [`seeded`]).
 pub(super) fn seeded_net(shape: Shape, seed: u64, device: Device) -> Net {
-    // libtorch's default generator is process-wide: seeding it and drawing the initial
-    // weights happen under one lock, so that concurrent trainings cannot interleave draws.
-    let _seeded = SEEDED_INIT.lock().unwrap_or_else(|p| p.into_inner());
-    tch::manual_seed(seed as i64);
-    Net::new(shape, device)
+    seeded(seed, || Net::new(shape, device))
 }
 
 /// Trains a model on `data` (see the module documentation of [`super`]).

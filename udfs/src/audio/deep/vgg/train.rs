@@ -21,14 +21,12 @@ use super::{Hyper, Task, TYPE};
 use crate::audio::deep::input::{
     db_spectrogram, magnitude_spectrogram, min_samples, stft_plan, Spectrogram, Standardizer, BINS,
 };
-use crate::audio::deep::sample_column;
+use crate::audio::deep::{sample_column, seeded};
 use crate::common::rng::Rng;
 use crate::common::tensors::torch_err;
 use crate::engine::memory::check_memory;
 use crate::model::{TrainContext, Trained, TrainingData};
 
-/// Held while libtorch's global generator is seeded and the initial weights are drawn.
-static SEEDED_INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// The bytes one training step holds for `batch_size` crops of `crop` frames: per input value,
 /// the encoder keeps its blocks' convolution, normalisation and activation outputs (channels
 /// 16, 32, ... at resolutions shrinking 4× per block: 31.25 values per input value) for the
@@ -345,14 +343,7 @@ pub(super) fn train(data: &TrainingData, ctx: &TrainContext<'_>) -> Result<Train
         h.crop,
         started.elapsed().as_secs_f64()
     ));
-    let nets = {
-        // libtorch's default generator is process-wide: seeding it and drawing the initial
-        // weights happen under one lock, so that concurrent trainings (two sessions in one
-        // program, parallel tests) cannot interleave their draws.
-        let _seeded = SEEDED_INIT.lock().unwrap_or_else(|p| p.into_inner());
-        tch::manual_seed(h.seed as i64);
-        Nets::new(h.task, classes.len(), ctx.device)
-    };
+    let nets = seeded(h.seed, || Nets::new(h.task, classes.len(), ctx.device));
     let mut opt = nn::Adam::default()
         .build(&nets.vs, h.lr)
         .map_err(torch_err)?;
