@@ -11,6 +11,8 @@
 //! - [`audio`]: audio decoding, perturbations, features (MFCC), audio distances and distance
 //!   consistency (thesis ch. 4);
 //! - [`stats`]: linear mixed models (`lmer`) and sequential experimental designs;
+//! - [`transfer`]: transfer evaluation (thesis ch. 2): the `mlp` model type trained on feature
+//!   vectors, its predictions, and the metrics (accuracy, macro F1, log loss, R²);
 //! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
 //!   payloads, the catalog that functions look models up in);
 //! - [`common`]: what every domain shares (the seeded generator, tensor helpers, argument
@@ -36,6 +38,7 @@ pub mod model;
 pub mod ranking;
 pub mod recsys;
 pub mod stats;
+pub mod transfer;
 pub mod whole_table;
 
 use std::sync::Arc;
@@ -57,6 +60,7 @@ pub fn library(catalog: Arc<dyn ModelCatalog>) -> Library {
     explain::register(&mut lib);
     audio::register(&mut lib);
     stats::register(&mut lib);
+    transfer::register(&mut lib);
     lib
 }
 

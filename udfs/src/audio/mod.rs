@@ -82,7 +82,7 @@ pub fn register(lib: &mut Library) {
     lib.scalar(RowUdf::<mfcc::Mfcc>::new(catalog.clone()));
     lib.scalar(RowUdf::<mfcc_stats::MfccStats>::new(catalog.clone()));
     lib.scalar(RowUdf::<embed::Embed>::new(catalog.clone()));
-    lib.scalar(RowUdf::<predict::Predict>::new(catalog.clone()));
+    lib.scalar(predict::Predict::new(catalog.clone()));
     lib.scalar(RowUdf::<reconstruction_error::ReconstructionError>::new(
         catalog.clone(),
     ));
