@@ -13,6 +13,8 @@
 //! - [`stats`]: linear mixed models (`lmer`) and sequential experimental designs;
 //! - [`latent`]: latent factor models that reduce learning sources to k factors (`plsa`,
 //!   `gmm`; thesis ch. 2);
+//! - [`transfer`]: transfer evaluation (thesis ch. 2): the `mlp` model type trained on feature
+//!   vectors, its predictions, and the metrics (accuracy, macro F1, log loss, R²);
 //! - [`model`]: the model abstraction shared by every model type (options, ids, persistence
 //!   payloads, the catalog that functions look models up in);
 //! - [`common`]: what every domain shares (the seeded generator, tensor helpers, argument
@@ -39,6 +41,7 @@ pub mod model;
 pub mod ranking;
 pub mod recsys;
 pub mod stats;
+pub mod transfer;
 pub mod whole_table;
 
 use std::sync::Arc;
@@ -61,6 +64,7 @@ pub fn library(catalog: Arc<dyn ModelCatalog>) -> Library {
     audio::register(&mut lib);
     stats::register(&mut lib);
     latent::register(&mut lib);
+    transfer::register(&mut lib);
     lib
 }
 

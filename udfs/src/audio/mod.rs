@@ -87,7 +87,7 @@ pub fn register(lib: &mut Library) {
     lib.scalar(RowUdf::<embed::Embed>::new(catalog.clone()));
     lib.scalar(represent::Represent::new(catalog.clone()));
     lib.scalar(render_midi::RenderMidi::new(catalog.clone()));
-    lib.scalar(RowUdf::<predict::Predict>::new(catalog.clone()));
+    lib.scalar(predict::Predict::new(catalog.clone()));
     lib.scalar(RowUdf::<reconstruction_error::ReconstructionError>::new(
         catalog.clone(),
     ));
