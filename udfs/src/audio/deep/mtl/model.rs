@@ -384,6 +384,7 @@ pub(super) fn is_self(name: &str) -> bool {
 mod tests {
     use super::*;
     use crate::audio::deep::mtl::train::seeded_net;
+    use crate::audio::deep::variables::export;
 
     #[test]
     fn slice_statistics_by_hand() {
