@@ -43,8 +43,9 @@ CREATE TABLE score_part AS
   SELECT id, CASE WHEN substr(md5(concat('${seed}:', id)), 1, 1) < 'a' THEN 'learn' ELSE 'target' END AS part
   FROM scores;
 
--- How a performance is rendered (render_midi's options), one string per clip; the runs add the
--- channels (stereo for the networks, mono for the MFCC baseline).
+-- How a performance is rendered: render_midi's per-row options (its fourth argument,
+-- performance), one string per clip; each run gives the channels as the constant options
+-- (stereo for the networks, mono for the MFCC baseline).
 CREATE VIEW rendering AS
   SELECT p.clip, p.id, p.kind, p.performer, p.tempo, p.beat_bpm, p.melody_program, s.collection, s.midi,
     concat('tempo = ', CAST(p.tempo AS VARCHAR), ', transpose = ', CAST(p.transpose AS VARCHAR),

@@ -358,7 +358,11 @@ mod tests {
         reversed.reverse();
         let mut rotated = rows.clone();
         rotated.rotate_left(3);
-        for (order, cuts) in [(&reversed, &[2, 1][..]), (&rotated, &[1][..]), (&rows, &[3])] {
+        for (order, cuts) in [
+            (&reversed, &[2, 1][..]),
+            (&rotated, &[1][..]),
+            (&rows, &[3]),
+        ] {
             let other = read(&training(order, cuts));
             assert_eq!(keys(&other.docs), keys(&first.docs));
             assert_eq!(keys(&other.terms), keys(&first.terms));
