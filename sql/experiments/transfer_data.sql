@@ -159,6 +159,11 @@ COPY (
   -- mode (a valence analogue): the major-minor key-profile margin.
   SELECT 'key_margin', 'regress', CAST(NULL AS VARCHAR), key_margin, clip, midi, render_options FROM pool
     WHERE key_margin IS NOT NULL
+  UNION ALL
+  -- recommend (the Last.fm cold-start analogue): the pool's clips that somebody played; the
+  -- plays are listens.parquet (the synthetic listeners').
+  SELECT 'recommend', 'recommend', CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE), clip, midi, render_options FROM pool
+    WHERE clip IN (SELECT clip FROM all_listens)
   ORDER BY target, clip
 ) TO '${dir}/targets.parquet' STORED AS PARQUET;
 
