@@ -43,13 +43,13 @@ case $scale in
     corpus=sql/data/music21
     learn_clips=24 target_clips=40 per_class=4 clip_seconds=6 k=8 k_year=3
     ssr_repeats=1 all_repeats=1 design_runs=3
-    epochs=1 width=0.125 batch_size=8 mlp_epochs=20
+    epochs=1 width=0.125 batch_size=8 mlp_epochs=20 rec_users=100
     ;;
   hours)
     corpus=data/corpus
     learn_clips=1000 target_clips=1200 per_class=60 clip_seconds=10 k=50 k_year=12
     ssr_repeats=2 all_repeats=1 design_runs=30
-    epochs=6 width=0.5 batch_size=32 mlp_epochs=200
+    epochs=6 width=0.5 batch_size=32 mlp_epochs=200 rec_users=300
     ;;
 esac
 seed=2017
@@ -80,7 +80,7 @@ vars=(-v "dir=$dir" -v "corpus=$corpus" -v "seed=$seed" -v "learn_clips=$learn_c
   -v "target_clips=$target_clips" -v "per_class=$per_class" -v "clip_seconds=$clip_seconds"
   -v "k=$k" -v "k_year=$k_year" -v "ssr_repeats=$ssr_repeats" -v "all_repeats=$all_repeats"
   -v "design_runs=$design_runs" -v "epochs=$epochs" -v "width=$width" -v "batch_size=$batch_size"
-  -v "mlp_epochs=$mlp_epochs" -v "bootstrap=1000")
+  -v "mlp_epochs=$mlp_epochs" -v "rec_users=$rec_users" -v "bootstrap=1000")
 
 if [ ! -f "$dir/targets.parquet" ]; then
   echo "transfer: learning sources and targets" >&2

@@ -15,36 +15,63 @@ use std::process::Command;
 const DATA: &str = "CREATE TABLE plays AS SELECT v % 97 AS \"user\", (v * 7919) % 211 AS item, \
   1.0 + (v % 5) AS value FROM generate_series(1, 6000) AS t(v);
 CREATE TABLE tg AS SELECT DISTINCT item, item % 13 AS tag, 1.0 + item % 3 AS weight FROM plays;
+CREATE TABLE feat AS SELECT DISTINCT item, [item % 5, (item * 3) % 7, 1.0] AS features FROM plays;
 CREATE TABLE sleep AS SELECT v % 10 AS \"Days\", v % 18 AS \"Subject\", \
   250.0 + 10.4 * (v % 10) + ((v * 37) % 23) + 3.0 * (v % 18) AS \"Reaction\" FROM generate_series(1, 180) AS t(v);";
 
-const MODELS: &[(&str, &str)] = &[
-    ("inn", "type = 'inn', dim = 8, tags = 'tg'"),
-    ("unn", "type = 'unn', dim = 8, tags = 'tg'"),
+/// Each model: its name, options and `AS` query.
+const MODELS: &[(&str, &str, &str)] = &[
+    ("inn", "type = 'inn', dim = 8, tags = 'tg'", PLAYS),
+    ("unn", "type = 'unn', dim = 8, tags = 'tg'", PLAYS),
     (
         "fm",
         "type = 'fm', dim = 8, epochs = 3, tags = 'tg', seed = 5",
+        PLAYS,
     ),
     (
         "ncf",
         "type = 'ncf', dim = 8, epochs = 2, hidden = 16, tags = 'tg', seed = 5",
+        PLAYS,
     ),
-    ("wrmf", "type = 'wrmf', dim = 8, iterations = 4"),
-    ("mostpop", "type = 'mostpop', tags = 'tg'"),
-    ("random", "type = 'random', seed = 5"),
+    ("wrmf", "type = 'wrmf', dim = 8, iterations = 4", PLAYS),
+    (
+        "content_wrmf",
+        "type = 'content_wrmf', dim = 8, iterations = 4, features = 'feat', seed = 5",
+        PLAYS,
+    ),
+    ("mostpop", "type = 'mostpop', tags = 'tg'", PLAYS),
+    ("random", "type = 'random', seed = 5", PLAYS),
+    (
+        "plsa",
+        "type = 'plsa', k = 4, iterations = 20, tfidf = true, seed = 5",
+        "SELECT \"user\" AS doc, item % 40 AS term, value AS weight FROM plays",
+    ),
+    (
+        "gmm",
+        "type = 'gmm', k = 3, seed = 5",
+        "SELECT value + (item % 7) / 10.0 AS value FROM plays",
+    ),
+    (
+        "mlp",
+        "type = 'mlp', task = 'classify', hidden = '16,8', epochs = 5, seed = 5",
+        "SELECT [\"user\" % 7, item % 11, value] AS features, CAST((\"user\" + item) % 3 AS VARCHAR) AS label FROM plays",
+    ),
+    (
+        "lmer",
+        "type = 'lmer', formula = 'Reaction ~ Days + (Days | Subject)'",
+        "SELECT * FROM sleep",
+    ),
 ];
+
+const PLAYS: &str = "SELECT * FROM plays";
 
 fn train_all(dir: &Path, threads: usize) {
     let mut script = format!("SET datafusion.execution.target_partitions = {threads};\n{DATA}\n");
-    for (name, options) in MODELS {
+    for (name, options, query) in MODELS {
         script.push_str(&format!(
-            "CREATE MODEL {name} OPTIONS ({options}) AS SELECT * FROM plays;\n"
+            "CREATE MODEL {name} OPTIONS ({options}) AS {query};\n"
         ));
     }
-    script.push_str(
-        "CREATE MODEL lmer OPTIONS (type = 'lmer', formula = 'Reaction ~ Days + (Days | Subject)') \
-         AS SELECT * FROM sleep;\n",
-    );
     let file = dir.join("train.sql");
     std::fs::write(&file, script).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_trustql"))
@@ -72,8 +99,7 @@ fn models_are_bit_identical_on_one_and_four_threads() {
     let four = tempfile::tempdir().unwrap();
     train_all(one.path(), 1);
     train_all(four.path(), 4);
-    let mut names: Vec<&str> = MODELS.iter().map(|(n, _)| *n).collect();
-    names.push("lmer");
+    let names: Vec<&str> = MODELS.iter().map(|(n, _, _)| *n).collect();
     let mut differ = Vec::new();
     for name in names {
         let file = format!("{name}.tqm");

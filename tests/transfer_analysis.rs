@@ -112,7 +112,7 @@ fn design_has_three_phases_and_analysis_recovers_planted_effects() {
                  + 0.02 * ((ascii(substr(md5(concat(d.run, t.target, r.value)), 1, 1)) * 31 \
                     + ascii(substr(md5(concat(d.run, t.target, r.value)), 2, 1))) % 101 / 100.0 - 0.5) AS score \
                  FROM {design} d \
-                 CROSS JOIN (VALUES ('genre'), ('genre10'), ('dance'), ('instrument'), ('density'), ('key_margin')) AS t(target) \
+                 CROSS JOIN (VALUES ('genre'), ('genre10'), ('dance'), ('instrument'), ('density'), ('key_margin'), ('recommend')) AS t(target) \
                  CROSS JOIN generate_series(1, 3) r) TO '{d}/scores/planted.parquet' STORED AS PARQUET"
             ),
         ],

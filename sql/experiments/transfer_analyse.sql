@@ -132,6 +132,8 @@ CREATE TABLE varcomp (target VARCHAR, source VARCHAR, variance DOUBLE);
 \i common/transfer_varcomp.sql
 \set target key_margin
 \i common/transfer_varcomp.sql
+\set target recommend
+\i common/transfer_varcomp.sql
 CREATE TABLE varcomp_pct AS
   SELECT target, source, 100 * variance / sum(variance) OVER (PARTITION BY target) AS pct FROM varcomp;
 SELECT source,
@@ -140,7 +142,8 @@ SELECT source,
   round(max(CASE WHEN target = 'dance' THEN pct END), 1) AS dance,
   round(max(CASE WHEN target = 'instrument' THEN pct END), 1) AS instrument,
   round(max(CASE WHEN target = 'density' THEN pct END), 1) AS density,
-  round(max(CASE WHEN target = 'key_margin' THEN pct END), 1) AS key_margin
+  round(max(CASE WHEN target = 'key_margin' THEN pct END), 1) AS key_margin,
+  round(max(CASE WHEN target = 'recommend' THEN pct END), 1) AS recommend
 FROM varcomp_pct GROUP BY source ORDER BY source;
 -- Their correlation with the standardised SS-R performance of the source on the target (thesis: r = .38).
 SELECT round(corr(v.pct, s.y_star), 3) AS pearson_r, count(*) AS pairs

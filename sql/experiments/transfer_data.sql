@@ -43,8 +43,9 @@ CREATE TABLE score_part AS
   SELECT id, CASE WHEN substr(md5(concat('${seed}:', id)), 1, 1) < 'a' THEN 'learn' ELSE 'target' END AS part
   FROM scores;
 
--- How a performance is rendered (render_midi's options), one string per clip; the runs add the
--- channels (stereo for the networks, mono for the MFCC baseline).
+-- How a performance is rendered: render_midi's per-row options (its fourth argument,
+-- performance), one string per clip; each run gives the channels as the constant options
+-- (stereo for the networks, mono for the MFCC baseline).
 CREATE VIEW rendering AS
   SELECT p.clip, p.id, p.kind, p.performer, p.tempo, p.beat_bpm, p.melody_program, s.collection, s.midi,
     concat('tempo = ', CAST(p.tempo AS VARCHAR), ', transpose = ', CAST(p.transpose AS VARCHAR),
@@ -158,6 +159,11 @@ COPY (
   -- mode (a valence analogue): the major-minor key-profile margin.
   SELECT 'key_margin', 'regress', CAST(NULL AS VARCHAR), key_margin, clip, midi, render_options FROM pool
     WHERE key_margin IS NOT NULL
+  UNION ALL
+  -- recommend (the Last.fm cold-start analogue): the pool's clips that somebody played; the
+  -- plays are listens.parquet (the synthetic listeners').
+  SELECT 'recommend', 'recommend', CAST(NULL AS VARCHAR), CAST(NULL AS DOUBLE), clip, midi, render_options FROM pool
+    WHERE clip IN (SELECT clip FROM all_listens)
   ORDER BY target, clip
 ) TO '${dir}/targets.parquet' STORED AS PARQUET;
 

@@ -2,17 +2,19 @@
 -- its learning sources (or concatenate SS-R models, or compute a baseline), represent every target
 -- clip by [mean ‖ std] over its 2.5 s slices, and evaluate it on every target task with
 -- five seeded 80/20 splits (the thesis' five): an MLP (two hidden layers of 256 ReLU units, Adam,
--- mlp_epochs epochs: the thesis' 200) per classification (accuracy) and regression (R²) target. Writes
+-- mlp_epochs epochs: the thesis' 200) per classification (accuracy) and regression (R²) target, and
+-- the cold-start recommender of eq. 2.7-2.9 (content_wrmf, nDCG@500) on the recommendation target. Writes
 -- ${dir}/scores/${run}.parquet (run, target, metric, repetition, score) last, so a run whose file
 -- exists is finished and a stopped run is redone from its start (its model, once trained, is kept
 -- in the model store and not trained again).
 --
 -- Variables (scripts/transfer_experiment.sh sets them from design.csv): dir, run, train (the
 -- training include: net, concat or mfcc), options (the mtl_cnn options of the run, with its
--- epochs), models (for concat), width, batch_size, run_seed, mlp_epochs, seed.
+-- epochs), models (for concat), width, batch_size, run_seed, mlp_epochs, rec_users, seed.
 
 CREATE EXTERNAL TABLE learn STORED AS PARQUET LOCATION '${dir}/learn.parquet';
 CREATE EXTERNAL TABLE targets STORED AS PARQUET LOCATION '${dir}/targets.parquet';
+CREATE EXTERNAL TABLE listens STORED AS PARQUET LOCATION '${dir}/listens.parquet';
 
 \i common/transfer_train_${train}.sql
 

@@ -1,4 +1,5 @@
-//! `render_midi(midi, sr [, options])`: Standard MIDI File bytes to audio, in the engine.
+//! `render_midi(midi, sr [, options [, performance]])`: Standard MIDI File bytes to audio, in
+//! the engine.
 //!
 //! The thesis' rendered-score experiments need the same notes as audio under controlled
 //! variations (tempo, transposition, instruments, stems): this function makes a render a
@@ -7,6 +8,8 @@
 //! `rustysynth`); this file is the Arrow side: arguments, the options string (parsed once per
 //! call, errors that name the option), the result type (mono `list<float32>` or, with
 //! `channels = 2`, `list<list<float32>>`, decided at planning from the literal options), the
+//! per-row `performance` options (tempo, instruments, pan... of each clip, over the constant
+//! ones; they cannot change the channels or the SoundFont, which hold for the whole call), the
 //! memory check, a SoundFont cache shared by every call, and rows rendered in parallel (each row
 //! on one thread, so bits never depend on the thread count).
 
@@ -73,8 +76,8 @@ pub const OPTION_NAMES: [(&str, &str); 12] = [
 
 #[user_doc(
     doc_section(label = "Audio Functions"),
-    description = "Synthesises audio from the bytes of a Standard MIDI File (format 0 or 1) with a General MIDI SoundFont (default /usr/share/sounds/sf2/TimGM6mb.sf2, the bank the thesis' rendered clips used) on rustysynth, deterministically: the same bytes and options give the same bits. By default the result is mono, list<float32> at sr Hz (the mean of the synthesiser's left and right); with channels = 2 it is list<list<float32>>, left then right. The render lasts until the last note ends plus tail seconds (at most max_seconds). A part is a track and channel that plays notes (the drum channel 10 plays as written). Options are 'name = value' pairs separated by commas: tempo (bpm, replaces the file's tempo; default the file's, 120 without one), tempo_scale (multiplies the tempo), transpose (semitones, every non-drum note), programs (GM program 0-127 per part, space-separated, the last repeats; default the file's program changes), pan (-1 left .. 1 right per part, space-separated, the last repeats; default the file's, else centred in mono and spread evenly in stereo), velocity_scale (default 1), gain (master volume, default 0.5; nothing is clipped), max_seconds (default 600), tail (default 1.0), soundfont (path), channels (1 or 2), effects (true: reverb and chorus; default false, a dry render). Events take effect at the synthesiser's 8-sample block boundary nearest their time. Malformed MIDI bytes are an error naming the problem and its byte offset; NULL midi gives NULL.",
-    syntax_example = "render_midi(midi, sr [, options])",
+    description = "Synthesises audio from the bytes of a Standard MIDI File (format 0 or 1) with a General MIDI SoundFont (default /usr/share/sounds/sf2/TimGM6mb.sf2, the bank the thesis' rendered clips used) on rustysynth, deterministically: the same bytes and options give the same bits. By default the result is mono, list<float32> at sr Hz (the mean of the synthesiser's left and right); with channels = 2 it is list<list<float32>>, left then right. The render lasts until the last note ends plus tail seconds (at most max_seconds). A part is a track and channel that plays notes (the drum channel 10 plays as written). Options are 'name = value' pairs separated by commas: tempo (bpm, replaces the file's tempo; default the file's, 120 without one), tempo_scale (multiplies the tempo), transpose (semitones, every non-drum note), programs (GM program 0-127 per part, space-separated, the last repeats; default the file's program changes), pan (-1 left .. 1 right per part, space-separated, the last repeats; default the file's, else centred in mono and spread evenly in stereo), velocity_scale (default 1), gain (master volume, default 0.5; nothing is clipped), max_seconds (default 600), tail (default 1.0), soundfont (path), channels (1 or 2), effects (true: reverb and chorus; default false, a dry render). Events take effect at the synthesiser's 8-sample block boundary nearest their time. A fourth argument, performance, gives each row its own options in the same form (a column, e.g. each clip's tempo, programs and pan), applied over the constant ones; it may set any option but channels and soundfont, which hold for the whole call. Malformed MIDI bytes are an error naming the problem and its byte offset; NULL midi, sr or performance gives NULL.",
+    syntax_example = "render_midi(midi, sr [, options [, performance]])",
     sql_example = r#"```sql
 > SELECT cardinality(render_midi(m, 22050)) AS mono, array_length(render_midi(m, 22050, 'tempo = 60, channels = 2')) AS channels FROM (SELECT X'4D546864000000060000000100604D54726B0000000C009045646080450000FF2F00' AS m);
 +-------+----------+
@@ -82,6 +85,13 @@ pub const OPTION_NAMES: [(&str, &str); 12] = [
 +-------+----------+
 | 33075 | 2        |
 +-------+----------+
+> SELECT p, cardinality(render_midi(m, 16000, 'tail = 0', p)) AS samples FROM (SELECT X'4D546864000000060000000100604D54726B0000000C009045646080450000FF2F00' AS m), (VALUES ('tempo = 60'), ('tempo = 120')) AS t(p) ORDER BY p;
++-------------+---------+
+| p           | samples |
++-------------+---------+
+| tempo = 120 | 8000    |
+| tempo = 60  | 16000   |
++-------------+---------+
 ```"#,
     argument(
         name = "midi",
@@ -94,6 +104,10 @@ pub const OPTION_NAMES: [(&str, &str); 12] = [
     argument(
         name = "options",
         description = "A constant string of 'name = value' pairs (see the description)."
+    ),
+    argument(
+        name = "performance",
+        description = "Text of 'name = value' pairs per row (a column or a constant), applied over the options; not channels or soundfont."
     )
 )]
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -162,10 +176,30 @@ pub fn parse_options(text: &str) -> Result<MidiOptions, AudioError> {
         render: RenderOptions::default(),
         soundfont: PathBuf::from(DEFAULT_SOUNDFONT),
     };
+    apply_options(&mut o, text, false)?;
+    Ok(o)
+}
+
+/// The options of one row: `text` (a row's `performance`) applied over the call's `base`
+/// options. `channels` and `soundfont` are refused: they hold for the whole call.
+pub fn performance_options(base: &MidiOptions, text: &str) -> Result<MidiOptions, AudioError> {
+    let mut o = base.clone();
+    apply_options(&mut o, text, true)?;
+    Ok(o)
+}
+
+/// Applies `text` to `o`; `per_row` refuses the options that must be the same for every row.
+fn apply_options(o: &mut MidiOptions, text: &str, per_row: bool) -> Result<(), AudioError> {
     let r = &mut o.render;
     let soundfont = &mut o.soundfont;
     for_each_option(text, |name, value| {
         let value = value.trim();
+        if per_row && (name == "channels" || name == "soundfont") {
+            return Err(AudioError::BadParameter(format!(
+                "option {name} cannot be set per row (in performance): it holds for the whole \
+                 call, so give it in the constant options"
+            )));
+        }
         let list =
             |value: &str| -> Vec<String> { value.split_whitespace().map(str::to_string).collect() };
         match name {
@@ -213,8 +247,7 @@ pub fn parse_options(text: &str) -> Result<MidiOptions, AudioError> {
             }
         }
         Ok(())
-    })?;
-    Ok(o)
+    })
 }
 
 /// A sample rate argument as a whole number of Hz the synthesiser accepts.
@@ -302,9 +335,9 @@ impl ScalarUDFImpl for RenderMidi {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        if !(2..=3).contains(&arg_types.len()) {
+        if !(2..=4).contains(&arg_types.len()) {
             return plan_err!(
-                "render_midi(midi, sr [, options]) takes 2 to 3 argument(s), got {}",
+                "render_midi(midi, sr [, options [, performance]]) takes 2 to 4 argument(s), got {}",
                 arg_types.len()
             );
         }
@@ -334,7 +367,11 @@ impl ScalarUDFImpl for RenderMidi {
                         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Null
                     ),
                     DataType::Utf8,
-                    ("options", "text"),
+                    if i == 2 {
+                        ("options", "text")
+                    } else {
+                        ("performance", "text")
+                    },
                 ),
             };
             if !ok {
@@ -370,11 +407,16 @@ impl ScalarUDFImpl for RenderMidi {
                         );
                     }
                     channels = o.render.channels;
+                    if let Some(Some(text)) =
+                        literal_text(args.scalar_arguments.get(3).copied().flatten())
+                    {
+                        performance_options(&o, text).map_err(plan_error)?;
+                    }
                 }
                 Some(None) => {}
                 None => {
                     return plan_err!(
-                        "{NAME}: options must be a constant string (they decide the result type)"
+                        "{NAME}: options must be a constant string (they decide the result type); options that vary by row go in the fourth argument, performance"
                     )
                 }
             }
@@ -403,7 +445,7 @@ impl ScalarUDFImpl for RenderMidi {
             },
             Some(ColumnarValue::Array(_)) => {
                 return exec_err!(
-                    "{NAME}: options must be a constant string (they decide the result type)"
+                    "{NAME}: options must be a constant string (they decide the result type); options that vary by row go in the fourth argument, performance"
                 )
             }
         };
@@ -421,8 +463,18 @@ impl ScalarUDFImpl for RenderMidi {
         let midi = midi.as_binary::<i32>();
         let sr = cast(&args.args[1].to_array(n)?, &DataType::Float64)?;
         let sr = sr.as_primitive::<datafusion::arrow::datatypes::Float64Type>();
+        let performance = match args.args.get(3) {
+            Some(p) => Some(cast(&p.to_array(n)?, &DataType::Utf8)?),
+            None => None,
+        };
+        let performance = performance.as_ref().map(|p| p.as_string::<i32>());
         let limit = memory_limit(&args.config_options);
-        let live = |i: usize| options.is_some() && midi.is_valid(i) && sr.is_valid(i);
+        let live = |i: usize| {
+            options.is_some()
+                && midi.is_valid(i)
+                && sr.is_valid(i)
+                && performance.is_none_or(|p| p.is_valid(i))
+        };
         let font = match &options {
             Some(o) if (0..n).any(live) => match soundfont(&o.soundfont, limit) {
                 Ok(f) => Some(f),
@@ -441,6 +493,14 @@ impl ScalarUDFImpl for RenderMidi {
                 if cancelled() {
                     return Err(AudioError::Cancelled);
                 }
+                let row_options;
+                let o = match performance {
+                    Some(p) => {
+                        row_options = performance_options(o, p.value(i))?;
+                        &row_options
+                    }
+                    None => o,
+                };
                 let rate = synth_rate(sr.value(i))?;
                 let smf = super::kernels::midi::parse(midi.value(i))?;
                 let seq = synth::sequence(&smf, &o.render, rate)?;
@@ -531,6 +591,16 @@ mod tests {
         ] {
             let e = parse_options(text).unwrap_err().to_string();
             assert!(e.contains(needle), "{text}: {e}");
+        }
+        let base = parse_options("channels = 2, tempo = 100, gain = 0.7").unwrap();
+        let row = performance_options(&base, "tempo = 80, programs = 41").unwrap();
+        assert_eq!(row.render.tempo, Some(80.0));
+        assert_eq!(row.render.programs, vec![41]);
+        assert_eq!((row.render.channels, row.render.gain), (2, 0.7));
+        assert_eq!(performance_options(&base, "").unwrap(), base);
+        for text in ["channels = 1", "soundfont = /tmp/x.sf2"] {
+            let e = performance_options(&base, text).unwrap_err().to_string();
+            assert!(e.contains("cannot be set per row"), "{text}: {e}");
         }
         assert!(synth_rate(22050.0).is_ok());
         assert!(synth_rate(8000.0).is_err() && synth_rate(22050.5).is_err());
