@@ -97,9 +97,13 @@ run_one() {
   if [ "$max_new_runs" -eq 0 ]; then return 1; fi
   echo "transfer: run $run ($train: $options$models)" >&2
   local start=$SECONDS
-  "$bin" -q --models "$dir/models" "${vars[@]}" -v "run=$run" -v "train=$train" \
+  # A failed run stops the experiment (exit 1, also from the design loop's subshell: pipefail).
+  if ! "$bin" -q --models "$dir/models" "${vars[@]}" -v "run=$run" -v "train=$train" \
       -v "options=$options" -v "models=$models" -v "run_seed=$run_seed" \
-      -f sql/experiments/transfer_run.sql
+      -f sql/experiments/transfer_run.sql; then
+    echo "transfer: run $run failed; fix the cause and start again (finished runs are kept)" >&2
+    exit 1
+  fi
   echo "transfer: run $run finished in $((SECONDS - start)) s" >&2
   max_new_runs=$((max_new_runs - 1))
 }

@@ -68,7 +68,12 @@ fn quick_experiment_runs_and_resumes() {
     let d = dir.to_str().unwrap();
 
     driver(bin, dir, "3");
-    for file in ["learn.parquet", "targets.parquet", "listens.parquet", "design.csv"] {
+    for file in [
+        "learn.parquet",
+        "targets.parquet",
+        "listens.parquet",
+        "design.csv",
+    ] {
         assert!(dir.join(file).is_file(), "{file} missing");
     }
     let first = finished(dir);

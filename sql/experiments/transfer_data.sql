@@ -145,9 +145,10 @@ COPY (
       row_number() OVER (PARTITION BY p.collection ORDER BY md5(concat('${seed}:g10:', p.clip))) AS k
     FROM pool p JOIN genre10_classes g ON p.collection = g.collection) WHERE k <= ${per_class}
   UNION ALL
-  -- dance (Extended Ballroom analogue): dance type, each at its customary tempo.
+  -- dance (Extended Ballroom analogue): dance type, each at its customary tempo; the types with
+  -- at least min(10, per_class / 2) clips (the sample's small scale keeps four types).
   SELECT 'dance', 'classify', dance_type, CAST(NULL AS DOUBLE), clip, midi, render_options FROM dance_pool
-    WHERE dance_type IN (SELECT dance_type FROM dance_pool GROUP BY dance_type HAVING count(*) >= 10)
+    WHERE dance_type IN (SELECT dance_type FROM dance_pool GROUP BY dance_type HAVING count(*) >= least(10, ${per_class} / 2))
   UNION ALL
   -- instrument (IRMAS analogue): the melody's General MIDI program among the eleven.
   SELECT 'instrument', 'classify', CAST(melody_program AS VARCHAR), CAST(NULL AS DOUBLE), clip, midi, render_options FROM pool
