@@ -5,7 +5,7 @@
 # the design (transfer_design.sql), then trains and evaluates each run of the design in order
 # (transfer_run.sql), skipping every run whose scores file exists, and finally analyses whatever is
 # finished (transfer_analyse.sql). Stop it at any time (Ctrl-C); the next start continues with the
-# first unfinished run. Results in results/transfer/<scale>/.
+# first unfinished run. Results in results/transfer/quick/ or, committed, experiments/transfer/hours/.
 #
 #   scripts/transfer_experiment.sh [quick|hours] [--runs N] [--no-analysis] [--debug]
 #                                  [--bin PATH] [--dir DIR]
@@ -15,7 +15,7 @@
 # hours: the full corpus (data/corpus), the scale stated in the README.
 # --runs N stops after N new runs (for running the experiment in chunks).
 # --bin PATH uses that trustql binary (no set-up, no build: the tests do this); --dir DIR writes
-# there instead of results/transfer/<scale>.
+# there instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +53,13 @@ case $scale in
     ;;
 esac
 seed=2017
-dir=${dir:-results/transfer/$scale}
+# The hours scale's results are part of the repository (experiments/transfer/hours: the design, every
+# finished run's scores, the analysis and its figures; the regenerable inputs and the models are
+# ignored there), so the experiment continues on another machine where it stopped.
+case $scale in
+  quick) dir=${dir:-results/transfer/quick} ;;
+  hours) dir=${dir:-experiments/transfer/hours} ;;
+esac
 mkdir -p "$dir/scores" "$dir/models" "$dir/figures"
 
 if [ -z "$bin" ]; then
