@@ -1,0 +1,397 @@
+//! trustql's `lmer` against real lme4: every fit of `tests/reference/lmm_r.json` (R 4.2.2,
+//! lme4 1.1-31, lmerTest 3.1-3, emmeans 1.8.4; made by `scripts/r_references/run.sh`, which the
+//! tests never run) is refitted through SQL on the same rows, REML and ML, and its fixed effects,
+//! Satterthwaite degrees of freedom, variance components, likelihood and estimated marginal means
+//! are compared with R's.
+//!
+//! Tolerances (relative, with a small absolute floor for values near zero): the criterion is flat
+//! near its optimum, so the likelihood agrees far more tightly than θ does. The largest
+//! differences measured on 2026-12-05 over the 38 fits (all in crossed/factor_slope, the fit with
+//! the flattest criterion): likelihood, AIC, BIC 1.4e-13; fixed effects 1.0e-7; their SEs 1.6e-6;
+//! Satterthwaite df 3.7e-6; variances 6.5e-6 (residual 2.6e-7); EMMs 2.6e-9, their SEs 2.2e-6 and
+//! df 6.2e-6. The tolerances below are about ten times those. lme4 was run with
+//! tightened optimiser tolerances; the remaining differences are trustql's and lme4's stopping
+//! points (`scripts/r_references/README.md` shows the same spread between lme4 and the dense
+//! reference of `shared/reference/lmm.json`).
+
+mod common;
+
+use std::path::PathBuf;
+
+use datafusion::arrow::array::{Array, Float64Array, StringArray};
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::Value;
+use trustql::{Session, SessionOptions};
+
+/// Likelihood, AIC, BIC and the REML criterion or deviance.
+const LIKELIHOOD: f64 = 1e-10;
+/// Fixed effects and the estimated marginal means.
+const ESTIMATE: f64 = 1e-6;
+/// Standard errors, variances and standard deviations of the random effects.
+const SPREAD: f64 = 2e-5;
+/// Satterthwaite degrees of freedom (a derivative of the criterion's curvature in θ).
+const DF: f64 = 5e-5;
+
+fn close(what: &str, ours: f64, theirs: f64, rel: f64, scale: f64, failures: &mut Vec<String>) {
+    let tol = rel * theirs.abs().max(scale * 1e-3);
+    if !((ours - theirs).abs() <= tol) {
+        failures.push(format!(
+            "{what}: trustql {ours:.10e}, R {theirs:.10e} (relative difference {:.2e}, tolerance {rel:.0e})",
+            (ours - theirs).abs() / theirs.abs().max(f64::MIN_POSITIVE)
+        ));
+    }
+}
+
+fn numbers(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect())
+        .unwrap_or_default()
+}
+
+fn texts(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| match x {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn column_f64(batches: &[RecordBatch], name: &str) -> Vec<Option<f64>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let col = b
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        let col =
+            datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Float64)
+                .unwrap();
+        let a = col.as_any().downcast_ref::<Float64Array>().unwrap();
+        out.extend((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))));
+    }
+    out
+}
+
+fn column_text(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
+    let mut out = Vec::new();
+    for b in batches {
+        let col = b
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        let col =
+            datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8)
+                .unwrap();
+        let a = col.as_any().downcast_ref::<StringArray>().unwrap();
+        out.extend((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())));
+    }
+    out
+}
+
+/// The rows R fitted, as a CSV file: the data file, less the rows R dropped (1-based).
+fn data_file(data: &Value, tmp: &std::path::Path) -> PathBuf {
+    let rel = data["path"].as_str().unwrap();
+    let path = match data["location"].as_str() {
+        Some("shared") => common::shared().join(rel),
+        _ => common::repo().join(rel),
+    };
+    let dropped: Vec<usize> = data["rows_dropped_1based"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_u64())
+                .map(|v| v as usize)
+                .collect()
+        })
+        .unwrap_or_default();
+    if dropped.is_empty() {
+        return path;
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let mut kept = vec![lines.next().unwrap().to_string()];
+    kept.extend(
+        lines
+            .enumerate()
+            .filter(|(i, _)| !dropped.contains(&(i + 1)))
+            .map(|(_, l)| l.to_string()),
+    );
+    let out = tmp.join(path.file_name().unwrap());
+    std::fs::write(&out, kept.join("\n") + "\n").unwrap();
+    out
+}
+
+async fn check_fit(
+    s: &Session,
+    label: &str,
+    table: &str,
+    formula: &str,
+    method: &str,
+    r: &Value,
+    emmeans_factors: &[String],
+    failures: &mut Vec<String>,
+) {
+    let reml = method == "REML";
+    let model = format!("{table}_{}", method.to_lowercase());
+    s.execute(&format!(
+        "CREATE MODEL {model} OPTIONS (type = 'lmer', formula = '{}', reml = {reml}) AS SELECT * FROM {table}",
+        formula.replace('\'', "''")
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{label} {method}: {e}"));
+    let what = |x: &str| format!("{label} {method} {x}");
+    let y_scale = r["sigma"].as_f64().unwrap_or(1.0);
+
+    // Fixed effects (lmerTest's summary: Satterthwaite df).
+    let fe = s
+        .execute(&format!("SELECT * FROM fixed_effects('{model}')"))
+        .await
+        .unwrap();
+    let terms = column_text(&fe, "term");
+    let names = texts(&r["fixef"]["names"]);
+    assert_eq!(
+        terms.iter().flatten().cloned().collect::<Vec<_>>(),
+        names,
+        "{label} {method}: fixed-effect terms"
+    );
+    let est = column_f64(&fe, "estimate");
+    let se = column_f64(&fe, "std_error");
+    let df = column_f64(&fe, "df");
+    for (i, name) in names.iter().enumerate() {
+        let r_est = numbers(&r["fixef"]["estimate"])[i];
+        let r_se = numbers(&r["fixef"]["se"])[i];
+        close(
+            &what(&format!("estimate {name}")),
+            est[i].unwrap(),
+            r_est,
+            ESTIMATE,
+            y_scale,
+            failures,
+        );
+        close(
+            &what(&format!("SE {name}")),
+            se[i].unwrap(),
+            r_se,
+            SPREAD,
+            y_scale,
+            failures,
+        );
+        if reml {
+            let r_df = numbers(&r["fixef"]["df_satterthwaite"])[i];
+            close(
+                &what(&format!("df {name}")),
+                df[i].unwrap(),
+                r_df,
+                DF,
+                1.0,
+                failures,
+            );
+        }
+    }
+
+    // Likelihood and information criteria.
+    let fit = s
+        .execute(&format!("SELECT * FROM model_fit('{model}')"))
+        .await
+        .unwrap();
+    let ll = r["logLik"].as_f64().unwrap();
+    close(
+        &what("logLik"),
+        column_f64(&fit, "log_likelihood")[0].unwrap(),
+        ll,
+        LIKELIHOOD,
+        1.0,
+        failures,
+    );
+    close(
+        &what("AIC"),
+        column_f64(&fit, "aic")[0].unwrap(),
+        r["AIC"].as_f64().unwrap(),
+        LIKELIHOOD,
+        1.0,
+        failures,
+    );
+    close(
+        &what("BIC"),
+        column_f64(&fit, "bic")[0].unwrap(),
+        r["BIC"].as_f64().unwrap(),
+        LIKELIHOOD,
+        1.0,
+        failures,
+    );
+    let (ours, key) = if reml {
+        (column_f64(&fit, "reml_criterion")[0], "REML_criterion")
+    } else {
+        (column_f64(&fit, "deviance")[0], "deviance")
+    };
+    close(
+        &what(key),
+        ours.unwrap(),
+        r[key].as_f64().unwrap(),
+        LIKELIHOOD,
+        1.0,
+        failures,
+    );
+
+    // Variance components: each of VarCorr's variances, and the residual.
+    let vc = s
+        .execute(&format!("SELECT * FROM variance_components('{model}')"))
+        .await
+        .unwrap();
+    let groups = column_text(&vc, "group");
+    let vterms = column_text(&vc, "term");
+    let variances = column_f64(&vc, "variance");
+    let variance_of = |g: &str, t: Option<&str>| {
+        (0..groups.len())
+            .find(|&i| groups[i].as_deref() == Some(g) && vterms[i].as_deref() == t)
+            .and_then(|i| variances[i])
+    };
+    for entry in r["varcorr"].as_array().unwrap() {
+        let group = entry["group"].as_str().unwrap();
+        let cov = entry["cov"].as_array().unwrap();
+        for (j, term) in texts(&entry["terms"]).iter().enumerate() {
+            let theirs = numbers(&cov[j])[j];
+            match variance_of(group, Some(term)) {
+                Some(ours) => close(
+                    &what(&format!("variance {group} {term}")),
+                    ours,
+                    theirs,
+                    SPREAD,
+                    y_scale * y_scale,
+                    failures,
+                ),
+                None => failures.push(what(&format!("no variance component {group} {term}"))),
+            }
+        }
+    }
+    match variance_of("Residual", None) {
+        Some(ours) => close(
+            &what("residual variance"),
+            ours,
+            r["sigma2"].as_f64().unwrap(),
+            SPREAD,
+            1.0,
+            failures,
+        ),
+        None => failures.push(what("no residual variance")),
+    }
+
+    // Estimated marginal means (REML fits: emmeans with lmerTest's Satterthwaite df).
+    if reml {
+        for factor in emmeans_factors {
+            let Some(block) = r["emmeans"].get(factor.as_str()) else {
+                continue;
+            };
+            let sat = &block["satterthwaite"];
+            let em = s
+                .execute(&format!(
+                    "SELECT * FROM emmeans('{model}', '{factor}') ORDER BY emmean"
+                ))
+                .await
+                .unwrap_or_else(|e| panic!("{label} emmeans {factor}: {e}"));
+            let ours = column_f64(&em, "emmean");
+            let ours_se = column_f64(&em, "std_error");
+            let ours_df = column_f64(&em, "df");
+            let mut theirs: Vec<(f64, f64, f64)> = numbers(&sat["emmean"])
+                .into_iter()
+                .zip(numbers(&sat["SE"]))
+                .zip(numbers(&sat["df"]))
+                .map(|((m, se), df)| (m, se, df))
+                .collect();
+            theirs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            assert_eq!(ours.len(), theirs.len(), "{label}: levels of {factor}");
+            for (i, (m, se, df)) in theirs.into_iter().enumerate() {
+                close(
+                    &what(&format!("emmean {factor} #{i}")),
+                    ours[i].unwrap(),
+                    m,
+                    ESTIMATE,
+                    y_scale,
+                    failures,
+                );
+                close(
+                    &what(&format!("emmean SE {factor} #{i}")),
+                    ours_se[i].unwrap(),
+                    se,
+                    SPREAD,
+                    y_scale,
+                    failures,
+                );
+                close(
+                    &what(&format!("emmean df {factor} #{i}")),
+                    ours_df[i].unwrap(),
+                    df,
+                    DF,
+                    1.0,
+                    failures,
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lmer_agrees_with_lme4_lmertest_and_emmeans() {
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo().join("tests/reference/lmm_r.json")).unwrap(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Session::with_options(SessionOptions {
+        model_dir: tmp.path().join("models"),
+        progress: None,
+    })
+    .unwrap();
+    let mut failures = Vec::new();
+    let mut fits = 0;
+    for (dataset, entries) in reference["fits"].as_object().unwrap() {
+        for (name, fit) in entries.as_object().unwrap() {
+            let table = format!("{}_{name}", dataset.to_lowercase());
+            let path = data_file(&fit["data"], tmp.path());
+            s.execute(&format!(
+                "CREATE EXTERNAL TABLE {table} STORED AS CSV LOCATION '{}' OPTIONS ('format.has_header' 'true')",
+                path.display()
+            ))
+            .await
+            .unwrap();
+            let rows = s
+                .execute(&format!("SELECT count(*) AS n FROM {table}"))
+                .await
+                .unwrap();
+            assert_eq!(
+                column_f64(&rows, "n")[0],
+                fit["data"]["rows"].as_f64(),
+                "{dataset}/{name}: rows"
+            );
+            let formula = fit["formula"].as_str().unwrap();
+            let factors = texts(&fit["emmeans_factors"]);
+            for method in ["REML", "ML"] {
+                if fit.get(method).is_some() {
+                    let label = format!("{dataset}/{name}");
+                    check_fit(
+                        &s,
+                        &label,
+                        &table,
+                        formula,
+                        method,
+                        &fit[method],
+                        &factors,
+                        &mut failures,
+                    )
+                    .await;
+                    fits += 1;
+                }
+            }
+        }
+    }
+    assert!(fits >= 30, "only {fits} fits in lmm_r.json");
+    assert!(
+        failures.is_empty(),
+        "{} differences from R in {fits} fits:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
