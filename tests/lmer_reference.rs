@@ -32,13 +32,27 @@ const SPREAD: f64 = 2e-5;
 /// Satterthwaite degrees of freedom (a derivative of the criterion's curvature in θ).
 const DF: f64 = 5e-5;
 
-fn close(what: &str, ours: f64, theirs: f64, rel: f64, scale: f64, failures: &mut Vec<String>) {
-    let tol = rel * theirs.abs().max(scale * 1e-3);
-    if !((ours - theirs).abs() <= tol) {
-        failures.push(format!(
-            "{what}: trustql {ours:.10e}, R {theirs:.10e} (relative difference {:.2e}, tolerance {rel:.0e})",
-            (ours - theirs).abs() / theirs.abs().max(f64::MIN_POSITIVE)
-        ));
+/// Differences from R, each named by its fit and quantity.
+struct Check<'a> {
+    fit: String,
+    failures: &'a mut Vec<String>,
+}
+
+impl Check<'_> {
+    fn close(&mut self, what: &str, ours: f64, theirs: f64, rel: f64, scale: f64) {
+        let tol = rel * theirs.abs().max(scale * 1e-3);
+        let within = (ours - theirs).abs() <= tol;
+        if !within {
+            self.failures.push(format!(
+                "{} {what}: trustql {ours:.10e}, R {theirs:.10e} (relative difference {:.2e}, tolerance {rel:.0e})",
+                self.fit,
+                (ours - theirs).abs() / theirs.abs().max(f64::MIN_POSITIVE)
+            ));
+        }
+    }
+
+    fn missing(&mut self, what: &str) {
+        self.failures.push(format!("{} {what}", self.fit));
     }
 }
 
@@ -124,16 +138,18 @@ fn data_file(data: &Value, tmp: &std::path::Path) -> PathBuf {
     out
 }
 
+/// Fits `label`'s entry `fit` of lmm_r.json by `method` (REML or ML) on `table` and compares.
 async fn check_fit(
     s: &Session,
     label: &str,
     table: &str,
-    formula: &str,
+    fit: &Value,
     method: &str,
-    r: &Value,
-    emmeans_factors: &[String],
     failures: &mut Vec<String>,
 ) {
+    let formula = fit["formula"].as_str().unwrap();
+    let emmeans_factors = texts(&fit["emmeans_factors"]);
+    let r = &fit[method];
     let reml = method == "REML";
     let model = format!("{table}_{}", method.to_lowercase());
     s.execute(&format!(
@@ -142,7 +158,10 @@ async fn check_fit(
     ))
     .await
     .unwrap_or_else(|e| panic!("{label} {method}: {e}"));
-    let what = |x: &str| format!("{label} {method} {x}");
+    let mut c = Check {
+        fit: format!("{label} {method}"),
+        failures,
+    };
     let y_scale = r["sigma"].as_f64().unwrap_or(1.0);
 
     // Fixed effects (lmerTest's summary: Satterthwaite df).
@@ -163,32 +182,17 @@ async fn check_fit(
     for (i, name) in names.iter().enumerate() {
         let r_est = numbers(&r["fixef"]["estimate"])[i];
         let r_se = numbers(&r["fixef"]["se"])[i];
-        close(
-            &what(&format!("estimate {name}")),
+        c.close(
+            &format!("estimate {name}"),
             est[i].unwrap(),
             r_est,
             ESTIMATE,
             y_scale,
-            failures,
         );
-        close(
-            &what(&format!("SE {name}")),
-            se[i].unwrap(),
-            r_se,
-            SPREAD,
-            y_scale,
-            failures,
-        );
+        c.close(&format!("SE {name}"), se[i].unwrap(), r_se, SPREAD, y_scale);
         if reml {
             let r_df = numbers(&r["fixef"]["df_satterthwaite"])[i];
-            close(
-                &what(&format!("df {name}")),
-                df[i].unwrap(),
-                r_df,
-                DF,
-                1.0,
-                failures,
-            );
+            c.close(&format!("df {name}"), df[i].unwrap(), r_df, DF, 1.0);
         }
     }
 
@@ -198,42 +202,38 @@ async fn check_fit(
         .await
         .unwrap();
     let ll = r["logLik"].as_f64().unwrap();
-    close(
-        &what("logLik"),
+    c.close(
+        "logLik",
         column_f64(&fit, "log_likelihood")[0].unwrap(),
         ll,
         LIKELIHOOD,
         1.0,
-        failures,
     );
-    close(
-        &what("AIC"),
+    c.close(
+        "AIC",
         column_f64(&fit, "aic")[0].unwrap(),
         r["AIC"].as_f64().unwrap(),
         LIKELIHOOD,
         1.0,
-        failures,
     );
-    close(
-        &what("BIC"),
+    c.close(
+        "BIC",
         column_f64(&fit, "bic")[0].unwrap(),
         r["BIC"].as_f64().unwrap(),
         LIKELIHOOD,
         1.0,
-        failures,
     );
     let (ours, key) = if reml {
         (column_f64(&fit, "reml_criterion")[0], "REML_criterion")
     } else {
         (column_f64(&fit, "deviance")[0], "deviance")
     };
-    close(
-        &what(key),
+    c.close(
+        key,
         ours.unwrap(),
         r[key].as_f64().unwrap(),
         LIKELIHOOD,
         1.0,
-        failures,
     );
 
     // Variance components: each of VarCorr's variances, and the residual.
@@ -255,33 +255,31 @@ async fn check_fit(
         for (j, term) in texts(&entry["terms"]).iter().enumerate() {
             let theirs = numbers(&cov[j])[j];
             match variance_of(group, Some(term)) {
-                Some(ours) => close(
-                    &what(&format!("variance {group} {term}")),
+                Some(ours) => c.close(
+                    &format!("variance {group} {term}"),
                     ours,
                     theirs,
                     SPREAD,
                     y_scale * y_scale,
-                    failures,
                 ),
-                None => failures.push(what(&format!("no variance component {group} {term}"))),
+                None => c.missing(&format!("no variance component {group} {term}")),
             }
         }
     }
     match variance_of("Residual", None) {
-        Some(ours) => close(
-            &what("residual variance"),
+        Some(ours) => c.close(
+            "residual variance",
             ours,
             r["sigma2"].as_f64().unwrap(),
             SPREAD,
             1.0,
-            failures,
         ),
-        None => failures.push(what("no residual variance")),
+        None => c.missing("no residual variance"),
     }
 
     // Estimated marginal means (REML fits: emmeans with lmerTest's Satterthwaite df).
     if reml {
-        for factor in emmeans_factors {
+        for factor in &emmeans_factors {
             let Some(block) = r["emmeans"].get(factor.as_str()) else {
                 continue;
             };
@@ -304,29 +302,26 @@ async fn check_fit(
             theirs.sort_by(|a, b| a.0.total_cmp(&b.0));
             assert_eq!(ours.len(), theirs.len(), "{label}: levels of {factor}");
             for (i, (m, se, df)) in theirs.into_iter().enumerate() {
-                close(
-                    &what(&format!("emmean {factor} #{i}")),
+                c.close(
+                    &format!("emmean {factor} #{i}"),
                     ours[i].unwrap(),
                     m,
                     ESTIMATE,
                     y_scale,
-                    failures,
                 );
-                close(
-                    &what(&format!("emmean SE {factor} #{i}")),
+                c.close(
+                    &format!("emmean SE {factor} #{i}"),
                     ours_se[i].unwrap(),
                     se,
                     SPREAD,
                     y_scale,
-                    failures,
                 );
-                close(
-                    &what(&format!("emmean df {factor} #{i}")),
+                c.close(
+                    &format!("emmean df {factor} #{i}"),
                     ours_df[i].unwrap(),
                     df,
                     DF,
                     1.0,
-                    failures,
                 );
             }
         }
@@ -366,22 +361,10 @@ async fn lmer_agrees_with_lme4_lmertest_and_emmeans() {
                 fit["data"]["rows"].as_f64(),
                 "{dataset}/{name}: rows"
             );
-            let formula = fit["formula"].as_str().unwrap();
-            let factors = texts(&fit["emmeans_factors"]);
             for method in ["REML", "ML"] {
                 if fit.get(method).is_some() {
                     let label = format!("{dataset}/{name}");
-                    check_fit(
-                        &s,
-                        &label,
-                        &table,
-                        formula,
-                        method,
-                        &fit[method],
-                        &factors,
-                        &mut failures,
-                    )
-                    .await;
+                    check_fit(&s, &label, &table, fit, method, &mut failures).await;
                     fits += 1;
                 }
             }
