@@ -36,9 +36,19 @@ pub struct Penalty {
 impl Penalty {
     /// A penalty with its rank and log pseudo-determinant from its eigenvalues.
     pub fn new(start: usize, s: DMatrix<f64>, rank: usize) -> Penalty {
-        let mut ev: Vec<f64> = s.clone().symmetric_eigen().eigenvalues.iter().copied().collect();
+        let mut ev: Vec<f64> = s
+            .clone()
+            .symmetric_eigen()
+            .eigenvalues
+            .iter()
+            .copied()
+            .collect();
         ev.sort_by(|a, b| b.total_cmp(a));
-        let log_det = ev.iter().take(rank).map(|v| v.max(f64::MIN_POSITIVE).ln()).sum();
+        let log_det = ev
+            .iter()
+            .take(rank)
+            .map(|v| v.max(f64::MIN_POSITIVE).ln())
+            .sum();
         Penalty {
             start,
             s,
@@ -120,7 +130,13 @@ impl Problem<'_> {
                  (a smooth of a covariate that is also a parametric term, or an empty level)",
             )
         })?;
-        let log_det_a = 2.0 * chol.l_dirty().diagonal().iter().map(|v| v.ln()).sum::<f64>();
+        let log_det_a = 2.0
+            * chol
+                .l_dirty()
+                .diagonal()
+                .iter()
+                .map(|v| v.ln())
+                .sum::<f64>();
         let beta = chol.solve(&self.xty);
         let a_inv = chol.inverse();
         let r = self.y - self.x * &beta;
@@ -172,7 +188,11 @@ impl Problem<'_> {
             })
             .collect();
         let bsjb: Vec<f64> = (0..m)
-            .map(|j| s.beta.rows(self.pens[j].start, self.pens[j].size()).dot(&sb[j]))
+            .map(|j| {
+                s.beta
+                    .rows(self.pens[j].start, self.pens[j].size())
+                    .dot(&sb[j])
+            })
             .collect();
         match self.method {
             Method::Reml => {
@@ -203,7 +223,8 @@ impl Problem<'_> {
                             // β̂ᵀS_j A⁻¹ S_k β̂ and tr(A⁻¹S_j A⁻¹S_k).
                             let pj = &self.pens[j];
                             let pk = &self.pens[k];
-                            let ainv_jk = s.a_inv.view((pj.start, pk.start), (pj.size(), pk.size()));
+                            let ainv_jk =
+                                s.a_inv.view((pj.start, pk.start), (pj.size(), pk.size()));
                             let sjask = sb[j].dot(&(ainv_jk * &sb[k]));
                             let mut trjk = 0.0;
                             for a in 0..pk.size() {
@@ -211,7 +232,8 @@ impl Problem<'_> {
                                     trjk += b[j][(pk.start + a, c)] * b[k][(pj.start + c, a)];
                                 }
                             }
-                            let djk = if j == k { dj[j] } else { 0.0 } - 2.0 * lam[j] * lam[k] * sjask;
+                            let djk =
+                                if j == k { dj[j] } else { 0.0 } - 2.0 * lam[j] * lam[k] * sjask;
                             let v = nm / 2.0 * (djk / dp - dj[j] * dj[k] / (dp * dp))
                                 + 0.5
                                     * (if j == k { lam[j] * tr[j] } else { 0.0 }
@@ -224,11 +246,7 @@ impl Problem<'_> {
                 } else {
                     None
                 };
-                Ok(Eval {
-                    value,
-                    grad,
-                    hess,
-                })
+                Ok(Eval { value, grad, hess })
             }
             Method::Gcv => {
                 let n = self.n();

@@ -227,12 +227,7 @@ enum ByData {
     Factor(String, Vec<usize>, Vec<String>),
 }
 
-fn by_data(
-    data: &Frame,
-    rows: &[usize],
-    opts: &LmmOptions,
-    e: &Expr,
-) -> Result<ByData, LmmError> {
+fn by_data(data: &Frame, rows: &[usize], opts: &LmmOptions, e: &Expr) -> Result<ByData, LmmError> {
     let label = deparse(e);
     // The components of an interaction: `interaction(a, b)` or `a:b`.
     let (components, dotted) = match e {
@@ -438,7 +433,13 @@ fn build_and_fit(
         match by {
             ByData::None => {
                 let z = basis::constraint_z(&basis::col_means(&xr))?;
-                push(label0, By::None, &xr * &z, Some(&z), z.transpose() * &s_scaled * &z);
+                push(
+                    label0,
+                    By::None,
+                    &xr * &z,
+                    Some(&z),
+                    z.transpose() * &s_scaled * &z,
+                );
             }
             ByData::Numeric(label, v) => {
                 let mut cols = xr.clone();
@@ -536,8 +537,12 @@ fn build_and_fit(
             let edf: f64 = f.edf[r.clone()].iter().sum();
             let edf1: f64 = f.edf1[r.clone()].iter().sum();
             let rank = (sm.n_coef as f64).min(edf1);
-            let xtx_b = xtx.view((sm.first, sm.first), (sm.n_coef, sm.n_coef)).into_owned();
-            let vp_b = vp_m.view((sm.first, sm.first), (sm.n_coef, sm.n_coef)).into_owned();
+            let xtx_b = xtx
+                .view((sm.first, sm.first), (sm.n_coef, sm.n_coef))
+                .into_owned();
+            let vp_b = vp_m
+                .view((sm.first, sm.first), (sm.n_coef, sm.n_coef))
+                .into_owned();
             let beta_b = DVector::from_column_slice(&f.beta[r]);
             let (stat, ref_df) = test_stat(&xtx_b, &vp_b, &beta_b, rank);
             SmoothTerm {
@@ -620,7 +625,8 @@ fn test_stat(xtx: &DMatrix<f64>, v: &DMatrix<f64>, p: &DVector<f64>, rank: f64) 
         let b12 = (0.5 * nu * (1.0 - nu)).max(0.0).sqrt();
         let e0 = vals[k - 1].powf(-0.5);
         let e1 = vals[k].powf(-0.5);
-        let b = DMatrix::from_row_slice(2, 2, &[e0 * e0, e0 * b12 * e1, e1 * b12 * e0, e1 * nu * e1]);
+        let b =
+            DMatrix::from_row_slice(2, 2, &[e0 * e0, e0 * b12 * e1, e1 * b12 * e0, e1 * nu * e1]);
         let eb = b.symmetric_eigen();
         let sq = DMatrix::from_diagonal(&eb.eigenvalues.map(|x| x.max(0.0).sqrt()));
         let rb = &eb.eigenvectors * sq * eb.eigenvectors.transpose();

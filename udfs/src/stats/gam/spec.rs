@@ -42,7 +42,10 @@ pub struct SmoothSpec {
 /// Checks one smooth call.
 pub fn parse_smooth(call: &Expr) -> Result<SmoothSpec, LmmError> {
     let Expr::Call(name, args, pos) = call else {
-        return Err(LmmError::new(format!("'{}' is not a smooth", deparse(call))));
+        return Err(LmmError::new(format!(
+            "'{}' is not a smooth",
+            deparse(call)
+        )));
     };
     let pos = *pos;
     if name != "s" {
@@ -179,10 +182,13 @@ mod tests {
 
     #[test]
     fn parses_mgcv_smooths() {
-        let s = smooths("y ~ f + s(x) + s(z, k = 5, bs = 'cr') + s(w, by = a:b, bs = \"tp\")")
-            .unwrap();
+        let s =
+            smooths("y ~ f + s(x) + s(z, k = 5, bs = 'cr') + s(w, by = a:b, bs = \"tp\")").unwrap();
         assert_eq!(s.len(), 3);
-        assert_eq!((s[0].k, s[0].bs, s[0].by.is_none()), (10, BasisKind::Tp, true));
+        assert_eq!(
+            (s[0].k, s[0].bs, s[0].by.is_none()),
+            (10, BasisKind::Tp, true)
+        );
         assert_eq!((s[1].k, s[1].bs), (5, BasisKind::Cr));
         assert_eq!(deparse(s[2].by.as_ref().unwrap()), "a:b");
         let (_, rhs) = parse("y ~ f * g + s(x, by = interaction(f, g), k = 6)").unwrap();
@@ -208,7 +214,10 @@ mod tests {
         assert_eq!(e.position, Some(9));
         assert!(e.message.contains("unknown basis bs = 'ps'"), "{e}");
         let e = smooths("y ~ s(x, m = 2)").unwrap_err();
-        assert!(e.message.contains("unknown argument 'm' at position 9"), "{e}");
+        assert!(
+            e.message.contains("unknown argument 'm' at position 9"),
+            "{e}"
+        );
         let e = smooths("y ~ s(x, z)").unwrap_err();
         assert_eq!(e.position, Some(9));
         let e = smooths("y ~ x + k = 2").unwrap_err();

@@ -354,7 +354,9 @@ impl Parser {
         loop {
             // A named argument `name = value` (mgcv's `s(x, k = 10)`).
             let named = match (self.toks.get(self.i), self.toks.get(self.i + 1)) {
-                (Some((Tok::Ident(name), pos)), Some((Tok::Equals, _))) => Some((name.clone(), *pos)),
+                (Some((Tok::Ident(name), pos)), Some((Tok::Equals, _))) => {
+                    Some((name.clone(), *pos))
+                }
                 _ => None,
             };
             if named.is_some() {
@@ -915,10 +917,9 @@ pub fn expand_group(e: &Expr) -> Result<Vec<Vec<Expr>>, LmmError> {
             format!("operator '{op}' cannot build a grouping factor (position {pos})"),
             *pos,
         )),
-        Expr::Num(_) | Expr::Neg(_) | Expr::Str(..) | Expr::Named(..) => Err(LmmError::new(format!(
-            "'{}' cannot be a grouping factor",
-            deparse(e)
-        ))),
+        Expr::Num(_) | Expr::Neg(_) | Expr::Str(..) | Expr::Named(..) => Err(LmmError::new(
+            format!("'{}' cannot be a grouping factor", deparse(e)),
+        )),
     }
 }
 
