@@ -55,7 +55,7 @@ impl CrBasis {
     pub fn new(knots: Vec<f64>) -> Result<(CrBasis, DMatrix<f64>), LmmError> {
         let k = knots.len();
         let h: Vec<f64> = knots.windows(2).map(|w| w[1] - w[0]).collect();
-        if k < 3 || h.iter().any(|v| !(*v > 0.0)) {
+        if k < 3 || h.iter().any(|v| v.is_nan() || *v <= 0.0) {
             return Err(LmmError::new(
                 "a cubic regression spline needs at least 3 distinct increasing knots",
             ));
@@ -160,7 +160,7 @@ impl CrBasis {
 pub fn constraint_z(c: &[f64]) -> Result<DMatrix<f64>, LmmError> {
     let k = c.len();
     let norm = c.iter().map(|v| v * v).sum::<f64>().sqrt();
-    if !(norm > 0.0) || !norm.is_finite() {
+    if norm.is_nan() || norm <= 0.0 || !norm.is_finite() {
         return Err(LmmError::new(
             "the smooth's basis is zero on every row, so it cannot be centred",
         ));

@@ -214,7 +214,7 @@ impl GamFit {
 
 /// The upper tail P(F > f) of the F distribution with `d1`, `d2` df.
 pub fn f_upper(f: f64, d1: f64, d2: f64) -> f64 {
-    if !(f > 0.0) {
+    if f.is_nan() || f <= 0.0 {
         return 1.0;
     }
     inc_beta(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * f))
@@ -462,8 +462,8 @@ fn build_and_fit(
                 let pen = z.transpose() * &s_scaled * &z;
                 for (l, level) in levels.iter().enumerate() {
                     let mut cols = xz.clone();
-                    for i in 0..n {
-                        if codes[i] != l {
+                    for (i, &code) in codes.iter().enumerate() {
+                        if code != l {
                             cols.row_mut(i).fill(0.0);
                         }
                     }
@@ -618,8 +618,8 @@ fn test_stat(xtx: &DMatrix<f64>, v: &DMatrix<f64>, p: &DVector<f64>, rank: f64) 
     let k1c = k1.min(m);
     let mut vec = vecs.columns(0, k1c).into_owned();
     if nu > 0.0 && k > 0 {
-        for c in 0..k - 1 {
-            let s = vals[c].sqrt();
+        for (c, v) in vals.iter().enumerate().take(k - 1) {
+            let s = v.sqrt();
             vec.column_mut(c).iter_mut().for_each(|x| *x /= s);
         }
         let b12 = (0.5 * nu * (1.0 - nu)).max(0.0).sqrt();
@@ -637,8 +637,8 @@ fn test_stat(xtx: &DMatrix<f64>, v: &DMatrix<f64>, p: &DVector<f64>, rank: f64) 
         let s = vals[0].sqrt();
         vec.iter_mut().for_each(|x| *x /= s);
     } else {
-        for c in 0..k.min(k1c) {
-            let s = vals[c].sqrt();
+        for (c, v) in vals.iter().enumerate().take(k.min(k1c)) {
+            let s = v.sqrt();
             vec.column_mut(c).iter_mut().for_each(|x| *x /= s);
         }
     }
