@@ -18,6 +18,7 @@ pub mod design;
 pub mod emmeans;
 pub mod emmeans_pairs;
 pub mod fixed_effects;
+pub mod gam;
 pub mod lmer;
 pub mod lmm;
 pub mod model_fit;

@@ -71,6 +71,7 @@ fn eval_scalar(e: &Expr, env: &dyn Fn(&str) -> Option<f64>) -> Option<f64> {
         Expr::Num(v) => *v,
         Expr::Paren(x) => eval_scalar(x, env)?,
         Expr::Neg(x) => -eval_scalar(x, env)?,
+        Expr::Str(..) | Expr::Named(..) => return None,
         Expr::Call(f, args, _) => {
             let x = eval_scalar(args.first()?, env)?;
             match f.as_str() {

@@ -31,6 +31,11 @@ pub enum Expr {
     Neg(Box<Expr>),
     /// Parentheses as written.
     Paren(Box<Expr>),
+    /// A quoted string (`'cr'`, `"tp"`), only meaningful as an argument of `s()`, and its
+    /// offset.
+    Str(String, usize),
+    /// A named argument of a call (`k = 10`): the name, the value and the name's offset.
+    Named(String, Box<Expr>, usize),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +46,8 @@ enum Tok {
     LParen,
     RParen,
     Comma,
+    Equals,
+    Str(String),
 }
 
 fn describe(t: &Tok) -> String {
@@ -52,6 +59,8 @@ fn describe(t: &Tok) -> String {
         Tok::LParen => "'('".to_string(),
         Tok::RParen => "')'".to_string(),
         Tok::Comma => "','".to_string(),
+        Tok::Equals => "'='".to_string(),
+        Tok::Str(s) => format!("'{s}'"),
     }
 }
 
@@ -126,8 +135,24 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, usize)>, LmmError> {
             i += 1;
             continue;
         }
+        if c == '\'' || c == '"' {
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                i += 1;
+            }
+            if i >= chars.len() {
+                return Err(err_at(
+                    format!("unterminated string at position {start}"),
+                    start,
+                ));
+            }
+            out.push((Tok::Str(chars[start + 1..i].iter().collect()), start));
+            i += 1;
+            continue;
+        }
         let tok = match c {
             '(' => Tok::LParen,
+            '=' => Tok::Equals,
             ')' => Tok::RParen,
             ',' => Tok::Comma,
             '|' if i + 1 < chars.len() && chars[i + 1] == '|' => {
@@ -282,6 +307,10 @@ impl Parser {
                 self.i += 1;
                 Ok((Expr::Num(v), 1))
             }
+            Tok::Str(text) => {
+                self.i += 1;
+                Ok((Expr::Str(text, pos), 1))
+            }
             Tok::Ident(name) => {
                 self.i += 1;
                 let Some(&(Tok::LParen, open_pos)) = self.peek() else {
@@ -323,7 +352,21 @@ impl Parser {
         let mut args = Vec::new();
         let mut depth = 0;
         loop {
+            // A named argument `name = value` (mgcv's `s(x, k = 10)`).
+            let named = match (self.toks.get(self.i), self.toks.get(self.i + 1)) {
+                (Some((Tok::Ident(name), pos)), Some((Tok::Equals, _))) => {
+                    Some((name.clone(), *pos))
+                }
+                _ => None,
+            };
+            if named.is_some() {
+                self.i += 2;
+            }
             let (a, d) = self.expr(2)?;
+            let a = match named {
+                Some((name, pos)) => Expr::Named(name, Box::new(a), pos),
+                None => a,
+            };
             args.push(a);
             depth = depth.max(d);
             match self.peek() {
@@ -429,6 +472,8 @@ pub fn deparse(e: &Expr) -> String {
         }
         Expr::Neg(x) => format!("-{}", deparse(x)),
         Expr::Paren(x) => format!("({})", deparse(x)),
+        Expr::Str(t, _) => format!("\"{t}\""),
+        Expr::Named(n, v, _) => format!("{n} = {}", deparse(v)),
     }
 }
 
@@ -446,7 +491,8 @@ pub fn variables(e: &Expr, out: &mut Vec<(String, usize)>) {
             variables(l, out);
             variables(r, out);
         }
-        Expr::Neg(x) | Expr::Paren(x) => variables(x, out),
+        Expr::Neg(x) | Expr::Paren(x) | Expr::Named(_, x, _) => variables(x, out),
+        Expr::Str(..) => {}
     }
 }
 
@@ -546,6 +592,9 @@ fn bounded(terms: Vec<Term>, pos: usize) -> Result<Vec<Term>, LmmError> {
 struct Expander<'a> {
     atoms: Vec<(String, Expr)>,
     bars: Option<&'a mut Vec<Bar>>,
+    /// Where smooth calls (`s(...)`) go when the formula is mgcv's (`None`: lme4's, where `s`
+    /// is an unknown function).
+    smooths: Option<&'a mut Vec<Expr>>,
 }
 
 const FUNCTIONS: &[&str] = &[
@@ -598,6 +647,20 @@ impl Expander<'_> {
                     ..Default::default()
                 })
             }
+            Expr::Call(f, _, _) if f == "s" && self.smooths.is_some() => {
+                if let Some(smooths) = self.smooths.as_deref_mut() {
+                    smooths.push(e.clone());
+                }
+                Ok(Partial::default())
+            }
+            Expr::Str(_, pos) | Expr::Named(_, _, pos) => Err(err_at(
+                format!(
+                    "'{}' at position {pos} cannot be a model term (strings and named arguments \
+                     belong inside s(...))",
+                    deparse(e)
+                ),
+                *pos,
+            )),
             Expr::Call(f, args, pos) => {
                 if !FUNCTIONS.contains(&f.as_str()) {
                     return Err(err_at(
@@ -612,6 +675,16 @@ impl Expander<'_> {
                     return Err(err_at(
                         format!("function '{f}' takes one argument (position {pos})"),
                         *pos,
+                    ));
+                }
+                if let Some(Expr::Named(_, _, p) | Expr::Str(_, p)) = args.first() {
+                    return Err(err_at(
+                        format!(
+                            "function '{f}' takes a column or an expression, not '{}' \
+                             (position {p})",
+                            deparse(&args[0])
+                        ),
+                        *p,
                     ));
                 }
                 let i = self.atom(e);
@@ -769,6 +842,7 @@ pub fn expand_rhs(rhs: &Expr) -> Result<(TermSet, Vec<Bar>), LmmError> {
     let mut ex = Expander {
         atoms: Vec::new(),
         bars: Some(&mut bars),
+        smooths: None,
     };
     let p = ex.expand(rhs)?;
     let atoms = std::mem::take(&mut ex.atoms);
@@ -780,10 +854,26 @@ pub fn expand_plain(e: &Expr) -> Result<TermSet, LmmError> {
     let mut ex = Expander {
         atoms: Vec::new(),
         bars: None,
+        smooths: None,
     };
     let p = ex.expand(e)?;
     let atoms = std::mem::take(&mut ex.atoms);
     Ok(finish(p, atoms))
+}
+
+/// Expands the right-hand side of an mgcv (`gam`) model: the parametric terms, expanded as in
+/// lme4's fixed part, and the smooth calls `s(...)` in order of appearance (parsed by
+/// `stats::gam::formula`). Random-effects bars are refused.
+pub fn expand_gam(rhs: &Expr) -> Result<(TermSet, Vec<Expr>), LmmError> {
+    let mut smooths = Vec::new();
+    let mut ex = Expander {
+        atoms: Vec::new(),
+        bars: None,
+        smooths: Some(&mut smooths),
+    };
+    let p = ex.expand(rhs)?;
+    let atoms = std::mem::take(&mut ex.atoms);
+    Ok((finish(p, atoms), smooths))
 }
 
 /// The grouping factors of a bar: `a` → [[a]], `a:b` → [[a, b]], `a/b` → [[a], [b, a]]
@@ -827,10 +917,9 @@ pub fn expand_group(e: &Expr) -> Result<Vec<Vec<Expr>>, LmmError> {
             format!("operator '{op}' cannot build a grouping factor (position {pos})"),
             *pos,
         )),
-        Expr::Num(_) | Expr::Neg(_) => Err(LmmError::new(format!(
-            "'{}' cannot be a grouping factor",
-            deparse(e)
-        ))),
+        Expr::Num(_) | Expr::Neg(_) | Expr::Str(..) | Expr::Named(..) => Err(LmmError::new(
+            format!("'{}' cannot be a grouping factor", deparse(e)),
+        )),
     }
 }
 

@@ -385,6 +385,12 @@ impl Ctx<'_> {
             Expr::Num(v) => vec![*v; self.rows.len()],
             Expr::Paren(x) => self.numeric(x)?,
             Expr::Neg(x) => self.numeric(x)?.into_iter().map(|v| -v).collect(),
+            Expr::Str(_, pos) | Expr::Named(_, _, pos) => {
+                return Err(err_at(
+                    format!("'{}' is not a number (position {pos})", deparse(e)),
+                    *pos,
+                ))
+            }
             Expr::Call(f, args, pos) => {
                 let Some(arg) = args.first() else {
                     return Err(err_at(format!("{f}() needs an argument"), *pos));
@@ -643,8 +649,191 @@ pub(crate) fn independent_columns(cols: &[Vec<f64>]) -> Vec<usize> {
     kept
 }
 
-/// Builds the design of `formula` on `data`.
-pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<Design, LmmError> {
+/// The rows a model uses and its parametric (fixed-effect) part: shared by `lmer` (the fixed
+/// effects) and `gam` (the parametric terms).
+pub(crate) struct FixedPart {
+    /// The response label.
+    pub response: String,
+    /// Rows used.
+    pub n: usize,
+    /// Rows dropped for NULLs.
+    pub rows_dropped: usize,
+    /// The response.
+    pub y: Vec<f64>,
+    /// Kept columns, n × p column-major.
+    pub x: Vec<f64>,
+    /// Names of the kept columns.
+    pub x_names: Vec<String>,
+    /// Names of columns dropped as aliased.
+    pub dropped_columns: Vec<String>,
+    /// The specification (rebuilds rows for new values).
+    pub fixed: FixedSpec,
+    /// Indices (into the frame) of the rows used.
+    pub rows: Vec<usize>,
+}
+
+/// A variable evaluated on the rows a model uses: numbers, or a factor's level codes and labels.
+pub(crate) enum Variable {
+    /// A numeric expression's values.
+    Numeric(Vec<f64>),
+    /// A categorical variable: level index per row and the sorted level labels.
+    Factor {
+        /// Level index per row.
+        codes: Vec<usize>,
+        /// Level labels in level order.
+        levels: Vec<String>,
+    },
+}
+
+/// Evaluates `e` (a column or an expression) on `rows` of `data`, as a model term would be:
+/// text, boolean and `factors` columns and `factor(...)` are categorical.
+pub(crate) fn variable(
+    data: &Frame,
+    rows: &[usize],
+    options: &LmmOptions,
+    e: &Expr,
+) -> Result<Variable, LmmError> {
+    let ctx = Ctx {
+        data,
+        rows,
+        factors: &options.factors,
+    };
+    Ok(match ctx.atom(e)? {
+        AtomData::Numeric(v) => Variable::Numeric(v),
+        AtomData::Cat(c, _) => Variable::Factor {
+            codes: c.codes,
+            levels: c.levels,
+        },
+    })
+}
+
+/// The rows without NULLs in any variable of `lhs`, `fixed_ts` or `extra`, the response and the
+/// parametric model matrix (aliased columns dropped), with the checks every model makes.
+pub(crate) fn fixed_part(
+    data: &Frame,
+    lhs: &Expr,
+    fixed_ts: &TermSet,
+    extra: &[Expr],
+    options: &LmmOptions,
+) -> Result<FixedPart, LmmError> {
+    let nrows = data.columns.first().map_or(0, Column::len);
+    // Every variable used, checked to exist; rows with NULLs are dropped.
+    let mut vars = Vec::new();
+    formula::variables(lhs, &mut vars);
+    for (_, e) in &fixed_ts.atoms {
+        formula::variables(e, &mut vars);
+    }
+    for e in extra {
+        formula::variables(e, &mut vars);
+    }
+    let mut used_cols = Vec::new();
+    for (name, pos) in &vars {
+        match data.column(name) {
+            Some(c) => used_cols.push(c),
+            None => {
+                return Err(err_at(
+                    format!(
+                        "unknown column '{name}' at position {pos}; available: {}",
+                        data.names.join(", ")
+                    ),
+                    *pos,
+                ))
+            }
+        }
+    }
+    let rows: Vec<usize> = (0..nrows)
+        .filter(|&i| used_cols.iter().all(|c| !c.is_null(i)))
+        .collect();
+    let n = rows.len();
+    let rows_dropped = nrows - n;
+    if n == 0 {
+        return Err(LmmError::new(
+            "no rows without NULLs in the model's columns",
+        ));
+    }
+    let ctx = Ctx {
+        data,
+        rows: &rows,
+        factors: &options.factors,
+    };
+
+    // Response.
+    if let Expr::Var(name, pos) = lhs {
+        if ctx.is_categorical_column(name, *pos)? {
+            return Err(err_at(
+                format!("the response '{name}' is not numeric"),
+                *pos,
+            ));
+        }
+    }
+    let y = ctx.numeric(lhs)?;
+    let response = deparse(lhs);
+    finite(&format!("the response '{response}'"), &y)?;
+    if y.iter().all(|v| *v == y[0]) {
+        return Err(LmmError::new(format!(
+            "the response '{response}' is constant ({} in all {n} rows used): there is no \
+             variation to model",
+            r_number(y[0])
+        )));
+    }
+    scale(&format!("the response '{response}'"), &response, &y)?;
+
+    // Fixed effects.
+    let (mut fixed, fdata) = spec_of(fixed_ts, &ctx)?;
+    let width = fixed.width();
+    super::check_memory(
+        &format!("the fixed-effect model matrix ({n} rows × {width} columns)"),
+        3.0 * 8.0 * n as f64 * width,
+        options.memory_limit,
+    )?;
+    let (cols, names) = matrix_of(&fixed, &fdata, n);
+    // Every column is checked before the rank check, which cannot judge overflowing columns.
+    for (c, name) in cols.iter().zip(&names) {
+        let what = format!("the fixed-effect column '{name}'");
+        finite(&what, c)?;
+        scale(&what, name, c)?;
+    }
+    let kept = independent_columns(&cols);
+    let dropped_columns: Vec<String> = (0..names.len())
+        .filter(|j| !kept.contains(j))
+        .map(|j| names[j].clone())
+        .collect();
+    let x_names: Vec<String> = kept.iter().map(|&j| names[j].clone()).collect();
+    let mut x = Vec::with_capacity(n * kept.len());
+    for &j in &kept {
+        x.extend_from_slice(&cols[j]);
+    }
+    fixed.kept = kept;
+    exact_fixed_fit(&response, &y, &x, n)?;
+    let mut raw_numeric = Vec::new();
+    for a in &fixed.atoms {
+        if let AtomKind::Numeric = a.kind {
+            formula::variables(&a.expr, &mut raw_numeric);
+        }
+    }
+    for (name, pos) in raw_numeric {
+        let v = ctx.numeric(&Expr::Var(name.clone(), pos))?;
+        finite(&format!("the variable '{name}'"), &v)?;
+        let mean = v.iter().sum::<f64>() / n as f64;
+        fixed.numeric_means.push((name, mean));
+    }
+
+    Ok(FixedPart {
+        response,
+        n,
+        rows_dropped,
+        y,
+        x,
+        x_names,
+        dropped_columns,
+        fixed,
+        rows,
+    })
+}
+
+/// Checks that `data`'s columns have equal lengths and that `options.factors` names columns of
+/// it.
+pub(crate) fn check_frame(data: &Frame, options: &LmmOptions) -> Result<(), LmmError> {
     let nrows = data.columns.first().map_or(0, Column::len);
     if data.names.len() != data.columns.len() {
         return Err(LmmError::new(
@@ -670,6 +859,12 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
             data.names.join(", ")
         )));
     }
+    Ok(())
+}
+
+/// Builds the design of `formula` on `data`.
+pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<Design, LmmError> {
+    check_frame(data, options)?;
     let (lhs, rhs) = formula::parse(formula_text)?;
     let (fixed_ts, bars) = formula::expand_rhs(&rhs)?;
 
@@ -718,111 +913,27 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
         }
     }
 
-    // Every variable used, checked to exist; rows with NULLs are dropped.
-    let mut vars = Vec::new();
-    formula::variables(&lhs, &mut vars);
-    for (_, e) in &fixed_ts.atoms {
-        formula::variables(e, &mut vars);
-    }
+    let mut extra = Vec::new();
     for b in &bars1 {
-        for (_, e) in &b.ts.atoms {
-            formula::variables(e, &mut vars);
-        }
-        for e in &b.group {
-            formula::variables(e, &mut vars);
-        }
+        extra.extend(b.ts.atoms.iter().map(|(_, e)| e.clone()));
+        extra.extend(b.group.iter().cloned());
     }
-    let mut used_cols = Vec::new();
-    for (name, pos) in &vars {
-        match data.column(name) {
-            Some(c) => used_cols.push(c),
-            None => {
-                return Err(err_at(
-                    format!(
-                        "unknown column '{name}' at position {pos}; available: {}",
-                        data.names.join(", ")
-                    ),
-                    *pos,
-                ))
-            }
-        }
-    }
-    let rows: Vec<usize> = (0..nrows)
-        .filter(|&i| used_cols.iter().all(|c| !c.is_null(i)))
-        .collect();
-    let n = rows.len();
-    let rows_dropped = nrows - n;
-    if n == 0 {
-        return Err(LmmError::new(
-            "no rows without NULLs in the model's columns",
-        ));
-    }
+    let FixedPart {
+        response,
+        n,
+        rows_dropped,
+        y,
+        x,
+        x_names,
+        dropped_columns,
+        fixed,
+        rows,
+    } = fixed_part(data, &lhs, &fixed_ts, &extra, options)?;
     let ctx = Ctx {
         data,
         rows: &rows,
         factors: &options.factors,
     };
-
-    // Response.
-    if let Expr::Var(name, pos) = &lhs {
-        if ctx.is_categorical_column(name, *pos)? {
-            return Err(err_at(
-                format!("the response '{name}' is not numeric"),
-                *pos,
-            ));
-        }
-    }
-    let y = ctx.numeric(&lhs)?;
-    let response = deparse(&lhs);
-    finite(&format!("the response '{response}'"), &y)?;
-    if y.iter().all(|v| *v == y[0]) {
-        return Err(LmmError::new(format!(
-            "the response '{response}' is constant ({} in all {n} rows used): there is no \
-             variation to model",
-            r_number(y[0])
-        )));
-    }
-    scale(&format!("the response '{response}'"), &response, &y)?;
-
-    // Fixed effects.
-    let (mut fixed, fdata) = spec_of(&fixed_ts, &ctx)?;
-    let width = fixed.width();
-    super::check_memory(
-        &format!("the fixed-effect model matrix ({n} rows × {width} columns)"),
-        3.0 * 8.0 * n as f64 * width,
-        options.memory_limit,
-    )?;
-    let (cols, names) = matrix_of(&fixed, &fdata, n);
-    // Every column is checked before the rank check, which cannot judge overflowing columns.
-    for (c, name) in cols.iter().zip(&names) {
-        let what = format!("the fixed-effect column '{name}'");
-        finite(&what, c)?;
-        scale(&what, name, c)?;
-    }
-    let kept = independent_columns(&cols);
-    let dropped_columns: Vec<String> = (0..names.len())
-        .filter(|j| !kept.contains(j))
-        .map(|j| names[j].clone())
-        .collect();
-    let x_names: Vec<String> = kept.iter().map(|&j| names[j].clone()).collect();
-    let mut x = Vec::with_capacity(n * kept.len());
-    for &j in &kept {
-        x.extend_from_slice(&cols[j]);
-    }
-    fixed.kept = kept;
-    exact_fixed_fit(&response, &y, &x, n)?;
-    let mut raw_numeric = Vec::new();
-    for a in &fixed.atoms {
-        if let AtomKind::Numeric = a.kind {
-            formula::variables(&a.expr, &mut raw_numeric);
-        }
-    }
-    for (name, pos) in raw_numeric {
-        let v = ctx.numeric(&Expr::Var(name.clone(), pos))?;
-        finite(&format!("the variable '{name}'"), &v)?;
-        let mean = v.iter().sum::<f64>() / n as f64;
-        fixed.numeric_means.push((name, mean));
-    }
 
     // Random effects.
     let mut terms = Vec::new();
@@ -927,7 +1038,7 @@ pub fn build(formula_text: &str, data: &Frame, options: &LmmOptions) -> Result<D
 
     Ok(Design {
         formula: formula_text.to_string(),
-        response: deparse(&lhs),
+        response,
         n,
         rows_dropped,
         y,

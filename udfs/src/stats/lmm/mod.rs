@@ -91,7 +91,7 @@ mod bootstrap;
 pub mod dist;
 mod emmeans;
 pub mod formula;
-mod frame;
+pub(crate) mod frame;
 mod inference;
 pub mod optim;
 pub mod pls;
