@@ -18,7 +18,9 @@ mod common;
 
 use std::path::PathBuf;
 
-use datafusion::arrow::array::{Array, Float64Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::Value;
 use trustql::{Session, SessionOptions};
@@ -75,34 +77,41 @@ fn texts(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Column `name` of every batch, cast to `ty`.
+fn column(batches: &[RecordBatch], name: &str, ty: &DataType) -> Vec<ArrayRef> {
+    batches
+        .iter()
+        .map(|b| {
+            let col = b
+                .column_by_name(name)
+                .unwrap_or_else(|| panic!("no column {name}"));
+            cast(col, ty).unwrap()
+        })
+        .collect()
+}
+
 fn column_f64(batches: &[RecordBatch], name: &str) -> Vec<Option<f64>> {
-    let mut out = Vec::new();
-    for b in batches {
-        let col = b
-            .column_by_name(name)
-            .unwrap_or_else(|| panic!("no column {name}"));
-        let col =
-            datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Float64)
-                .unwrap();
-        let a = col.as_any().downcast_ref::<Float64Array>().unwrap();
-        out.extend((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i))));
-    }
-    out
+    column(batches, name, &DataType::Float64)
+        .iter()
+        .flat_map(|c| {
+            let a = c.as_any().downcast_ref::<Float64Array>().unwrap();
+            (0..a.len())
+                .map(|i| (!a.is_null(i)).then(|| a.value(i)))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 fn column_text(batches: &[RecordBatch], name: &str) -> Vec<Option<String>> {
-    let mut out = Vec::new();
-    for b in batches {
-        let col = b
-            .column_by_name(name)
-            .unwrap_or_else(|| panic!("no column {name}"));
-        let col =
-            datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8)
-                .unwrap();
-        let a = col.as_any().downcast_ref::<StringArray>().unwrap();
-        out.extend((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())));
-    }
-    out
+    column(batches, name, &DataType::Utf8)
+        .iter()
+        .flat_map(|c| {
+            let a = c.as_any().downcast_ref::<StringArray>().unwrap();
+            (0..a.len())
+                .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The rows R fitted, as a CSV file: the data file, less the rows R dropped (1-based).
