@@ -96,6 +96,8 @@ if [ ! -f "$dir/design.csv" ]; then
   tq "${vars[@]}" -f sql/experiments/transfer_design.sql
 fi
 
+interrupted=0
+
 # One run: its name, the training include, its options and seed.
 run_one() {
   local run=$1 train=$2 options=$3 models=$4 run_seed=$5
@@ -103,10 +105,17 @@ run_one() {
   if [ "$max_new_runs" -eq 0 ]; then return 1; fi
   echo "transfer: run $run ($train: $options$models)" >&2
   local start=$SECONDS
-  # A failed run stops the experiment (exit 1, also from the design loop's subshell: pipefail).
+  # Set here, as the design loop runs in a subshell (where traps are reset).
+  trap 'interrupted=1' INT
+  # A failed run stops the experiment (exit 1, also from the design loop's subshell: pipefail);
+  # so does Ctrl-C, which cancels the run's statement (trustql then exits 1) and is told apart here.
   if ! "$bin" -q --models "$dir/models" "${vars[@]}" -v "run=$run" -v "train=$train" \
       -v "options=$options" -v "models=$models" -v "run_seed=$run_seed" \
       -f sql/experiments/transfer_run.sql; then
+    if [ "$interrupted" -eq 1 ]; then
+      echo "transfer: stopped during run $run (Ctrl-C); start again to continue (finished runs are kept)" >&2
+      exit 130
+    fi
     echo "transfer: run $run failed; fix the cause and start again (finished runs are kept)" >&2
     exit 1
   fi
