@@ -98,6 +98,26 @@ fi
 
 interrupted=0
 
+# The SS-R models an MSS-CR run concatenates live in the model store, which is not committed: on
+# another machine, retrain each missing one from its design row (seeded: the same model).
+ensure_models() {
+  local m r src run_seed
+  for m in ${1//,/ }; do
+    [ -f "$dir/models/$m.tqm" ] && continue
+    r=${m#rep_}
+    IFS=, read -r _ _ _ _ _ src _ _ run_seed _ < <(awk -F, -v r="$r" '$1 == r' "$dir/design.csv")
+    if [ -z "$src" ]; then
+      echo "transfer: model $m is missing and $r is not a run of $dir/design.csv" >&2
+      return 1
+    fi
+    echo "transfer: retraining $m (run $r, SS-R on ${src//+/,}), which is not in the model store" >&2
+    "$bin" -q --models "$dir/models" "${vars[@]}" -v "run=$r" -v "run_seed=$run_seed" \
+      -v "options=strategy = 'ss_r', sources = '${src//+/,}', epochs = $epochs" \
+      -c "CREATE EXTERNAL TABLE learn STORED AS PARQUET LOCATION '$dir/learn.parquet'" \
+      -f sql/experiments/common/transfer_train_model.sql || return 1
+  done
+}
+
 # One run: its name, the training include, its options and seed.
 run_one() {
   local run=$1 train=$2 options=$3 models=$4 run_seed=$5
@@ -107,6 +127,10 @@ run_one() {
   local start=$SECONDS
   # Set here, as the design loop runs in a subshell (where traps are reset).
   trap 'interrupted=1' INT
+  if [ "$train" = concat ] && ! ensure_models "$models"; then
+    [ "$interrupted" -eq 1 ] && exit 130
+    exit 1
+  fi
   # A failed run stops the experiment (exit 1, also from the design loop's subshell: pipefail);
   # so does Ctrl-C, which cancels the run's statement (trustql then exits 1) and is told apart here.
   if ! "$bin" -q --models "$dir/models" "${vars[@]}" -v "run=$run" -v "train=$train" \

@@ -1,11 +1,7 @@
 -- A run's representation network (see ../transfer_run.sql): mtl_cnn trained from the learning
 -- clips, rendered in stereo, on the run's sources (the columns of learn.parquet), then every
 -- target clip's representation. Variables: run, options (with the epochs), width, batch_size, run_seed.
-CREATE MODEL IF NOT EXISTS rep_${run} OPTIONS (type = 'mtl_cnn', ${options},
-    width = ${width}, batch_size = ${batch_size}, seed = ${run_seed})
-  AS SELECT clip AS track, render_midi(midi, 22050, 'channels = 2', render_options) AS audio,
-    bpm, year, tag, cdr_tag, lyrics, artist, taste
-  FROM learn;
+\i transfer_train_model.sql
 CREATE TABLE clip_features AS
   SELECT clip, represent('rep_${run}', render_midi(midi, 22050, 'channels = 2', render_options)) AS features
   FROM (SELECT DISTINCT clip, midi, render_options FROM targets);
