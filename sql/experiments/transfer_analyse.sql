@@ -35,6 +35,17 @@ SELECT p.target, p.metric,
 FROM perf p LEFT JOIN design d ON p.run = d.run AND d.strategy = 'ss_r'
 GROUP BY p.target, p.metric ORDER BY p.target;
 
+-- The five strategies with every source (phase 2 of the design; Fig. 2.9's all-source runs).
+SELECT p.target, p.metric,
+  round(avg(CASE WHEN d.level = 'ms_sr_fc' THEN p.y END), 3) AS ms_sr_fc,
+  round(avg(CASE WHEN d.level = 'ms_cr6' THEN p.y END), 3) AS ms_cr6,
+  round(avg(CASE WHEN d.level = 'ms_cr4' THEN p.y END), 3) AS ms_cr4,
+  round(avg(CASE WHEN d.level = 'ms_cr2' THEN p.y END), 3) AS ms_cr2,
+  round(avg(CASE WHEN d.level = 'mss_cr' THEN p.y END), 3) AS mss_cr
+FROM perf p JOIN design d ON p.run = d.run
+WHERE d.phase = 2
+GROUP BY p.target, p.metric ORDER BY p.target;
+
 -- The observations of the models: design runs only (not the baselines).
 CREATE TABLE obs AS
   SELECT p.run, p.target AS dataset, p.y, d.level, d.n,
