@@ -286,6 +286,21 @@ async fn check_fit(
         None => c.missing("no residual variance"),
     }
 
+    // emmeans' joint tests (REML fits): Satterthwaite, then asymptotic on a refit.
+    if reml {
+        if let Some(jt) = r.get("joint_tests") {
+            check_joint_tests(s, &model, &jt["satterthwaite"], true, &mut c).await;
+            let asym = format!("{model}_asym");
+            s.execute(&format!(
+                "CREATE MODEL {asym} OPTIONS (type = 'lmer', formula = '{}', df_method = 'asymptotic') AS SELECT * FROM {table}",
+                formula.replace('\'', "''")
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{label} asymptotic: {e}"));
+            check_joint_tests(s, &asym, &jt["asymptotic"], false, &mut c).await;
+        }
+    }
+
     // Estimated marginal means (REML fits: emmeans with lmerTest's Satterthwaite df).
     if reml {
         for factor in &emmeans_factors {
@@ -333,6 +348,79 @@ async fn check_fit(
                     1.0,
                 );
             }
+        }
+    }
+}
+
+/// `joint_tests(model)` against emmeans' `joint_tests` (unrounded): the same terms, df1, and F,
+/// df2 (Satterthwaite) and p within tolerance.
+async fn check_joint_tests(
+    s: &Session,
+    model: &str,
+    r: &Value,
+    satterthwaite: bool,
+    c: &mut Check<'_>,
+) {
+    let jt = s
+        .execute(&format!("SELECT * FROM joint_tests('{model}')"))
+        .await
+        .unwrap_or_else(|e| panic!("{model} joint_tests: {e}"));
+    let terms = column_text(&jt, "term");
+    let f = column_f64(&jt, "f_ratio");
+    let df2 = column_f64(&jt, "df2");
+    let p = column_f64(&jt, "p_value");
+    let df1 = column_f64(&jt, "df1");
+    let theirs = texts(&r["term"]);
+    if terms
+        .iter()
+        .map(|t| t.clone().unwrap_or_default())
+        .collect::<Vec<_>>()
+        != theirs
+    {
+        c.missing(&format!("joint_tests terms {terms:?}, R {theirs:?}"));
+        return;
+    }
+    for (i, term) in theirs.iter().enumerate() {
+        c.close(
+            &format!("joint_tests {term} df1"),
+            df1[i].unwrap(),
+            numbers(&r["df1"])[i],
+            1e-12,
+            1.0,
+        );
+        c.close(
+            &format!("joint_tests {term} F"),
+            f[i].unwrap(),
+            numbers(&r["F_ratio"])[i],
+            SPREAD,
+            1.0,
+        );
+        if satterthwaite {
+            c.close(
+                &format!("joint_tests {term} df2"),
+                df2[i].unwrap(),
+                numbers(&r["df2"])[i],
+                DF,
+                1.0,
+            );
+        } else if df2[i] != Some(f64::INFINITY) {
+            c.missing(&format!("joint_tests {term} df2 {:?}, R infinite", df2[i]));
+        }
+        // p-values: compare logarithms (tiny p-values amplify differences in F); where R's
+        // underflows to 0, ours must too.
+        let (a, b) = (p[i].unwrap(), numbers(&r["p_value"])[i]);
+        if b == 0.0 {
+            if a >= 1e-300 {
+                c.missing(&format!("joint_tests {term} p {a:e}, R 0"));
+            }
+        } else {
+            c.close(
+                &format!("joint_tests {term} log p"),
+                a.ln(),
+                b.ln(),
+                SPREAD,
+                1.0,
+            );
         }
     }
 }

@@ -106,6 +106,18 @@ small <- local({
     "set.seed(6); n = 50, x ~ U(0,1), y = sin(2 pi x) + N(0, 0.3^2)")
 })
 
+# Thesis ch. 4's models on trustql's own robustness results (scripts/robustness_experiment.sh:
+# experiments/robustness/responses.csv, written by sql/experiments/robustness_responses.sql):
+# C^W (Euclidean) and standardised task performance, one row per setting and trial.
+resp <- read.csv(file.path(repo_root, "experiments/robustness/responses.csv"), stringsAsFactors = FALSE)
+rob_cols <- c("task", "transformation", "magnitude", "m01", "trial", "value")
+rob_cw <- add_generated("robustness_cw", resp[resp$measure == "cw_euclidean", rob_cols],
+  "gam_robustness_cw.csv",
+  "experiments/robustness/responses.csv (trustql's deep robustness experiment), measure = 'cw_euclidean'")
+rob_perf <- add_generated("robustness_performance", resp[resp$measure == "performance", rob_cols],
+  "gam_robustness_performance.csv",
+  "experiments/robustness/responses.csv (trustql's deep robustness experiment), measure = 'performance'")
+
 # ---- models ----------------------------------------------------------------------------------
 grid_a <- data.frame(x0 = seq(0.05, 0.95, length.out = 10), x1 = seq(0.95, 0.05, length.out = 10),
                      x2 = rep(c(0.2, 0.5, 0.8, 0.35, 0.65), 2), x3 = seq(0.1, 0.9, length.out = 10))
@@ -124,9 +136,12 @@ models <- list(
   list(id = "consistency_cr_k6_reml", data = "consistency", formula = "cw ~ transformation * task + s(m01, by = interaction(transformation, task), k = 6, bs = \"cr\")", method = "REML", factors = c("task", "transformation")),
   list(id = "benchmark_tp_reml", data = "benchmark", formula = "y ~ s(x1) + s(x2) + s(x3) + f", method = "REML", factors = "f"),
   list(id = "benchmark_cr_reml", data = "benchmark", formula = "y ~ s(x1, bs = \"cr\") + s(x2, bs = \"cr\") + s(x3, bs = \"cr\") + f", method = "REML", factors = "f"),
-  list(id = "small_cr_k5_reml", data = "small_cr", formula = "y ~ s(x, bs = \"cr\", k = 5)", method = "REML", basis_matrices = TRUE)
+  list(id = "small_cr_k5_reml", data = "small_cr", formula = "y ~ s(x, bs = \"cr\", k = 5)", method = "REML", basis_matrices = TRUE),
+  list(id = "robustness_cw_tp_reml", data = "robustness_cw", formula = "value ~ transformation * task + s(m01, by = interaction(transformation, task))", method = "REML", factors = c("task", "transformation")),
+  list(id = "robustness_performance_tp_reml", data = "robustness_performance", formula = "value ~ task * transformation + s(m01, by = interaction(transformation, task))", method = "REML", factors = c("task", "transformation"))
 )
-frames <- list(gamsim1 = gamsim, factor_by = fby, numeric_by = nby, consistency = cons, benchmark = bench, small_cr = small)
+frames <- list(gamsim1 = gamsim, factor_by = fby, numeric_by = nby, consistency = cons, benchmark = bench, small_cr = small,
+               robustness_cw = rob_cw, robustness_performance = rob_perf)
 
 # ---- extraction ------------------------------------------------------------------------------
 table_block <- function(tab) {
@@ -230,6 +245,11 @@ fit_model <- function(spec) {
                           df2_as_printed = I(jt$rounded$df2), F_ratio_as_printed = I(jt$rounded$F.ratio))
   if (!is.null(spec$factors)) {
     out$emmeans <- lapply(setNames(spec$factors, spec$factors), function(f) emm_block(m, f))
+    # The same tests with every covariate at its mean only (cov.reduce = mean): the factors'
+    # effects where the data are, not at mean ± 1 (outside [0, 1] for m01).
+    jm <- joint_tests_exact(m, cov.reduce = mean)$exact
+    out$joint_tests_mean <- list(term = I(as.character(jm[["model term"]])), df1 = I(jm$df1),
+                                 df2 = I(jm$df2), F_ratio = I(jm$F.ratio), p_value = I(jm$p.value))
   }
   if (!is.null(spec$grid)) {
     p <- predict(m, newdata = spec$grid, se.fit = TRUE)

@@ -10,7 +10,7 @@ use datafusion::error::Result;
 use datafusion::logical_expr::{Documentation, Expr};
 use datafusion_macros::user_doc;
 
-use super::lmer::{lmm_err, mixed_model, with_fit};
+use super::lmer::{linear_model, lmm_err, with_linear_fit};
 use super::lmm::Emmeans;
 use super::table_args::{column, table, Usage};
 use crate::model::ModelCatalog;
@@ -22,13 +22,15 @@ const USAGE: Usage = Usage {
 
 #[user_doc(
     doc_section(label = "Statistics Functions"),
-    description = "Estimated marginal means of a mixed model (type 'lmer') for each level of a \
-factor, as the R package emmeans computes them: on the reference grid of every level of every \
+    description = "Estimated marginal means of a mixed model (type 'lmer') or a GAM (type 'gam') \
+for each level of a factor, as the R package emmeans computes them: on the reference grid of every level of every \
 factor in the model, with numeric variables at their mean over the rows used (or at the values \
 given in `at`; functions such as log(omega) are applied to the grid value), each mean is the \
 equal-weight average of the grid's predictions over the other factors' levels. The SE comes \
 from the fixed-effect covariance (L V Lᵀ), the 95 % interval from the model's df_method \
-(Satterthwaite by default). Columns: the factor (its levels as text, numbers formatted as R does: 0, 0.2), one column per `at` \
+(Satterthwaite by default). For a GAM the grid's predictions include the smooths (a smooth's \
+covariate at its mean), V is mgcv's Bayesian covariance Vp and df the residual df n − Σ edf, as \
+emmeans computes them for mgcv's gam. Columns: the factor (its levels as text, numbers formatted as R does: 0, 0.2), one column per `at` \
 variable given several values, emmean, std_error, df, ci_lower, ci_upper. `at` is 'variable = v1, v2, ...' with \
 several variables separated by ';'; a variable with several values gives one mean per level and \
 value. Pairwise differences are in emmeans_pairs.",
@@ -47,7 +49,7 @@ value. Pairwise differences are in emmeans_pairs.",
 ```"#,
     argument(
         name = "model",
-        description = "Name of a model of type 'lmer' (a string literal)."
+        description = "Name of a model of type 'lmer' or 'gam' (a string literal)."
     ),
     argument(
         name = "factor",
@@ -133,8 +135,10 @@ pub(crate) fn call_emmeans(
         Some(_) => parse_at(usage.name, &usage.text(exprs, 2, "at")?)?,
         None => Vec::new(),
     };
-    let model = mixed_model(catalog, &name, usage.name)?;
-    let emm = with_fit(&model, |fit| fit.emmeans(&factor, &at).map_err(lmm_err))?;
+    let model = linear_model(catalog, &name, usage.name)?;
+    let emm = with_linear_fit(&model, |fit| {
+        super::lmm::emmeans(fit.grid(), &factor, &at).map_err(lmm_err)
+    })?;
     Ok((emm, factor, at))
 }
 

@@ -36,7 +36,7 @@ comparisons (Holm's method), and adjustment (the method's name). With several `a
 ```"#,
     argument(
         name = "model",
-        description = "Name of a model of type 'lmer' (a string literal)."
+        description = "Name of a model of type 'lmer' or 'gam' (a string literal)."
     ),
     argument(
         name = "factor",

@@ -8,7 +8,10 @@ use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::lmer::{mixed_model, with_fit};
+use super::gam::ParametricTerm;
+use super::lmer::{linear_model, with_linear_fit, LinearFit};
+use super::lmm::dist::t_quantile;
+use super::lmm::FixedEffect;
 use super::table_args::{column, table, Usage};
 use crate::model::ModelCatalog;
 
@@ -19,7 +22,9 @@ const USAGE: Usage = Usage {
 
 #[user_doc(
     doc_section(label = "Statistics Functions"),
-    description = "The fixed effects of a mixed model (type 'lmer') as a table: term (named as \
+    description = "The fixed effects of a mixed model (type 'lmer'), or the parametric \
+coefficients of a GAM (type 'gam', as mgcv's summary: t tests on the residual df n − Σ edf, SEs \
+from the Bayesian covariance Vp), as a table: term (named as \
 lme4 prints it: (Intercept), Days, VarietyMarvellous, factor(nitro)0.2, explainerlime:log(omega)), \
 estimate, std_error (from σ² (R_Xᵀ R_X)⁻¹ at the fitted θ, as lme4's vcov), statistic (t = \
 estimate / std_error), df, p_value (two-sided) and the 95 % interval ci_lower, ci_upper. df is \
@@ -39,7 +44,7 @@ not listed (the fit's warning names them).",
 ```"#,
     argument(
         name = "model",
-        description = "Name of a model of type 'lmer' (a string literal)."
+        description = "Name of a model of type 'lmer' or 'gam' (a string literal)."
     )
 )]
 #[derive(Debug, Default)]
@@ -68,10 +73,29 @@ impl TableFunctionImpl for FixedEffectsFunc {
         let exprs = args.exprs();
         USAGE.arity(exprs, 1, 1)?;
         let name = USAGE.text(exprs, 0, "model")?;
-        let model = mixed_model(self.catalog.as_ref(), &name, USAGE.name)?;
-        with_fit(&model, |fit| {
-            let rows = fit.fixed_effects();
-            let f = |g: fn(&super::lmm::FixedEffect) -> f64| {
+        let model = linear_model(self.catalog.as_ref(), &name, USAGE.name)?;
+        with_linear_fit(&model, |fit| {
+            let rows = match fit {
+                LinearFit::Lmer(fit) => fit.fixed_effects(),
+                LinearFit::Gam(fit) => {
+                    let df = fit.residual_df();
+                    let q = t_quantile(0.975, df);
+                    fit.parametric()
+                        .into_iter()
+                        .map(|t: ParametricTerm| FixedEffect {
+                            term: t.term,
+                            estimate: t.estimate,
+                            std_error: t.std_error,
+                            statistic: t.t_value,
+                            df,
+                            p_value: t.p_value,
+                            ci_lower: t.estimate - q * t.std_error,
+                            ci_upper: t.estimate + q * t.std_error,
+                        })
+                        .collect()
+                }
+            };
+            let f = |g: fn(&FixedEffect) -> f64| {
                 Arc::new(Float64Array::from_iter_values(rows.iter().map(g)))
             };
             table(vec![

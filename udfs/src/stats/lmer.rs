@@ -34,6 +34,9 @@ use datafusion::common::{exec_err, plan_err};
 use datafusion::error::{DataFusionError, Result};
 use serde::{Deserialize, Serialize};
 
+use super::gam::GamFit;
+use super::gam_model::GamModel;
+use super::lmm::grid::GridModel;
 use super::lmm::{self, Column, DfMethod, Frame, LmmError, LmmFit, LmmOptions};
 use crate::model::{
     decode, encode, LoadedModel, Model, ModelCatalog, ModelOptions, ModelType, OptionKind,
@@ -98,7 +101,7 @@ pub(crate) fn lmm_err(e: LmmError) -> DataFusionError {
 /// Converts one Arrow column to a kernel column: integers stay integers (so that `factors` can
 /// name them), other numbers become floats, strings text, booleans booleans; dictionary-encoded
 /// columns are decoded first.
-fn to_column(name: &str, array: &ArrayRef) -> Result<Column> {
+pub(crate) fn to_column(name: &str, array: &ArrayRef) -> Result<Column> {
     let dt = array.data_type();
     let decoded;
     let array = match dt {
@@ -142,7 +145,7 @@ fn to_column(name: &str, array: &ArrayRef) -> Result<Column> {
         DataType::Null => Column::Float(vec![None; array.len()]),
         other => {
             return plan_err!(
-                "lmer: column \"{name}\" has type {other}, which a model formula cannot use \
+                "column \"{name}\" has type {other}, which a model formula cannot use \
                  (numbers, text and booleans can be used)"
             )
         }
@@ -154,7 +157,7 @@ fn to_column(name: &str, array: &ArrayRef) -> Result<Column> {
 /// in the same order however DataFusion delivered the rows (joins, `UNION ALL` and
 /// multi-partition scans deliver them in any order), so a fit depends on the rows and not on
 /// their order, to the last bit and in the optimiser's evaluation count.
-fn frame(data: &TrainingData) -> Result<Frame> {
+pub(crate) fn frame(data: &TrainingData, model_type: &str) -> Result<Frame> {
     let names: Vec<String> = data
         .schema
         .fields()
@@ -162,7 +165,7 @@ fn frame(data: &TrainingData) -> Result<Frame> {
         .map(|f| f.name().clone())
         .collect();
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let ranks = data.content_ranks("lmer", &name_refs)?;
+    let ranks = data.content_ranks(model_type, &name_refs)?;
     let mut order = vec![0; ranks.len()];
     for (row, &rank) in ranks.iter().enumerate() {
         order[rank] = row;
@@ -220,20 +223,25 @@ fn column_len(c: &Column) -> usize {
     }
 }
 
+/// The columns named by the `factors` option (comma-separated; none when it is absent).
+pub(crate) fn factors_option(options: &ModelOptions) -> Result<Vec<String>> {
+    Ok(options
+        .optional::<String>("factors")?
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 /// The fitting options from the model's validated options (spec [`OPTIONS`], which holds every
 /// default; the `formula` option is read where the model is trained).
 impl TryFrom<&ModelOptions> for LmmOptions {
     type Error = DataFusionError;
 
     fn try_from(options: &ModelOptions) -> Result<LmmOptions> {
-        let factors = options
-            .optional::<String>("factors")?
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
+        let factors = factors_option(options)?;
         Ok(LmmOptions {
             reml: options.value("reml")?,
             factors,
@@ -272,7 +280,7 @@ impl ModelType for LmerType {
             memory_limit: Some(ctx.memory_limit),
             ..LmmOptions::try_from(ctx.options)?
         };
-        let frame = frame(data)?;
+        let frame = frame(data, "lmer")?;
         let mut control =
             |evaluations: usize, criterion: f64| -> std::result::Result<(), LmmError> {
                 if ctx.control.check_cancelled().is_err() {
@@ -374,6 +382,54 @@ pub(crate) fn mixed_model(
         );
     }
     Ok(model)
+}
+
+/// The fitted linear model (a mixed model or a GAM) called `name`, for the function `function`.
+pub(crate) fn linear_model(
+    catalog: &dyn ModelCatalog,
+    name: &str,
+    function: &str,
+) -> Result<Arc<LoadedModel>> {
+    let model = catalog.model(name)?;
+    if model.model.downcast_ref::<LmerModel>().is_none()
+        && model.model.downcast_ref::<GamModel>().is_none()
+    {
+        return plan_err!(
+            "{function}: model '{name}' has type '{}', not 'lmer' or 'gam'",
+            model.model_type
+        );
+    }
+    Ok(model)
+}
+
+/// The fit of a model that [`linear_model`] returned.
+pub(crate) enum LinearFit<'a> {
+    Lmer(&'a LmmFit),
+    Gam(&'a GamFit),
+}
+
+impl LinearFit<'_> {
+    /// The fit as a reference-grid model (emmeans, joint tests).
+    pub fn grid(&self) -> &dyn GridModel {
+        match self {
+            LinearFit::Lmer(f) => *f,
+            LinearFit::Gam(f) => *f,
+        }
+    }
+}
+
+/// Runs `f` on the fit of a model that [`linear_model`] returned.
+pub(crate) fn with_linear_fit<T>(
+    model: &LoadedModel,
+    f: impl FnOnce(LinearFit<'_>) -> Result<T>,
+) -> Result<T> {
+    if let Some(m) = model.model.downcast_ref::<LmerModel>() {
+        return f(LinearFit::Lmer(&m.fit));
+    }
+    match model.model.downcast_ref::<GamModel>() {
+        Some(m) => f(LinearFit::Gam(&m.fit)),
+        None => exec_err!("model '{}' is neither a mixed model nor a GAM", model.name),
+    }
 }
 
 /// Runs `f` on the fit of a model that [`mixed_model`] returned.

@@ -5,13 +5,16 @@
 //! a query over its results table:
 //!
 //! - [`lmm`]: linear mixed models in lme4's formula language (model type `lmer`), with their
-//!   inference (fixed effects, variance components, R², estimated marginal means, bootstrap);
+//!   inference (fixed effects, variance components, R², estimated marginal means, emmeans' joint
+//!   tests, bootstrap);
+//! - [`gam`]: generalised additive models in mgcv's formula language (model type `gam`,
+//!   [`gam_model`]), read by the same table functions plus `smooth_terms` and `gam_predict`;
 //! - [`design`]: thesis Algorithm 2, sequential experimental designs (`sequential_design`,
 //!   `design_aliasing`);
 //! - [`tsne`]: 2-D t-SNE maps of embeddings (`tsne`);
 //! - the SQL side of the mixed models: the `lmer` model type ([`lmer`]) and one table function
 //!   per file (`fixed_effects`, `variance_components`, `random_effects`, `model_fit`, `emmeans`,
-//!   `emmeans_pairs`, `bootstrap_ci`).
+//!   `emmeans_pairs`, `joint_tests`, `smooth_terms`, `gam_predict`, `bootstrap_ci`).
 
 pub mod bootstrap_ci;
 pub mod design;
@@ -19,10 +22,14 @@ pub mod emmeans;
 pub mod emmeans_pairs;
 pub mod fixed_effects;
 pub mod gam;
+pub mod gam_model;
+pub mod gam_predict;
+pub mod joint_tests;
 pub mod lmer;
 pub mod lmm;
 pub mod model_fit;
 pub mod random_effects;
+pub mod smooth_terms;
 mod table_args;
 pub mod tsne;
 pub mod variance_components;
@@ -33,7 +40,23 @@ use crate::library::Library;
 /// t-SNE.
 pub fn register(lib: &mut Library) {
     lib.model_type(lmer::LmerType);
+    lib.model_type(gam_model::GamType);
     let catalog = lib.catalog();
+    lib.table(
+        "joint_tests",
+        joint_tests::JointTestsFunc::new(catalog.clone()),
+        joint_tests::JointTestsDoc.documentation(),
+    );
+    lib.table(
+        "smooth_terms",
+        smooth_terms::SmoothTermsFunc::new(catalog.clone()),
+        smooth_terms::SmoothTermsDoc.documentation(),
+    );
+    lib.table(
+        "gam_predict",
+        gam_predict::GamPredictFunc::new(catalog.clone()),
+        gam_predict::GamPredictDoc.documentation(),
+    );
     lib.table(
         "fixed_effects",
         fixed_effects::FixedEffectsFunc::new(catalog.clone()),

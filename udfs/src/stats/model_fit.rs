@@ -9,7 +9,9 @@ use datafusion::error::Result;
 use datafusion::logical_expr::Documentation;
 use datafusion_macros::user_doc;
 
-use super::lmer::{mixed_model, with_fit};
+use super::gam::GamFit;
+use super::gam_model::method_name;
+use super::lmer::{linear_model, with_linear_fit, LinearFit};
 use super::lmm::DfMethod;
 use super::table_args::{column, table, Usage};
 use crate::model::ModelCatalog;
@@ -21,7 +23,13 @@ const USAGE: Usage = Usage {
 
 #[user_doc(
     doc_section(label = "Statistics Functions"),
-    description = "Fit statistics of a mixed model (type 'lmer') as one row: method (REML or \
+    description = "Fit statistics of a model as one row. For a GAM (type 'gam', as mgcv's \
+summary): method (REML or GCV.Cp), n, rows_dropped, r_squared_adj (mgcv's adjusted R²: 1 − \
+var(residuals)·(n − 1) / (var(y)·(n − Σ edf))), deviance_explained (1 − RSS / Σ(y − ȳ)²), scale \
+(φ̂ = RSS / (n − Σ edf)), score (the REML criterion, mgcv's −REML log-likelihood, or the GCV \
+score), edf_total (Σ edf including the parametric coefficients), residual_df (n − Σ edf), \
+n_coefficients, n_smooths, iterations (Newton steps) and converged. For a mixed model (type \
+'lmer'): method (REML or \
 ML), n (rows used), rows_dropped (rows with a NULL in a column the formula uses), groups (levels \
 per grouping factor, e.g. 'Subject: 18'), n_fixed, n_theta, log_likelihood, aic, bic (lme4's: \
 p + length(θ) + 1 parameters; for a REML fit they use the REML log-likelihood, as lme4 does), \
@@ -40,7 +48,7 @@ row), singular (a variance on the boundary), converged, evaluations, df_method a
 ```"#,
     argument(
         name = "model",
-        description = "Name of a model of type 'lmer' (a string literal)."
+        description = "Name of a model of type 'lmer' or 'gam' (a string literal)."
     )
 )]
 #[derive(Debug, Default)]
@@ -69,8 +77,12 @@ impl TableFunctionImpl for ModelFitFunc {
         let exprs = args.exprs();
         USAGE.arity(exprs, 1, 1)?;
         let name = USAGE.text(exprs, 0, "model")?;
-        let model = mixed_model(self.catalog.as_ref(), &name, USAGE.name)?;
-        with_fit(&model, |fit| {
+        let model = linear_model(self.catalog.as_ref(), &name, USAGE.name)?;
+        with_linear_fit(&model, |fit| {
+            let fit = match fit {
+                LinearFit::Gam(gam) => return gam_fit(gam),
+                LinearFit::Lmer(fit) => fit,
+            };
             let s = fit.summary();
             let text = |v: String| Arc::new(StringArray::from(vec![v]));
             let count = |v: usize| Arc::new(UInt64Array::from(vec![v as u64]));
@@ -112,4 +124,33 @@ impl TableFunctionImpl for ModelFitFunc {
             ])
         })
     }
+}
+
+/// The one-row table of a GAM's fit statistics.
+fn gam_fit(fit: &GamFit) -> Result<Arc<dyn TableProvider>> {
+    let num = |v: f64| Arc::new(Float64Array::from(vec![v]));
+    let count = |v: usize| Arc::new(UInt64Array::from(vec![v as u64]));
+    table(vec![
+        column(
+            "method",
+            Arc::new(StringArray::from(vec![method_name(fit.method)])),
+            false,
+        ),
+        column("n", count(fit.n), false),
+        column("rows_dropped", count(fit.rows_dropped), false),
+        column("r_squared_adj", num(fit.r_squared_adj), false),
+        column("deviance_explained", num(fit.deviance_explained()), false),
+        column("scale", num(fit.scale), false),
+        column("score", num(fit.score), false),
+        column("edf_total", num(fit.edf_total()), false),
+        column("residual_df", num(fit.residual_df()), false),
+        column("n_coefficients", count(fit.beta.len()), false),
+        column("n_smooths", count(fit.smooths.len()), false),
+        column("iterations", count(fit.iterations), false),
+        column(
+            "converged",
+            Arc::new(BooleanArray::from(vec![fit.converged])),
+            false,
+        ),
+    ])
 }

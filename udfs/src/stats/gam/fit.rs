@@ -305,16 +305,160 @@ impl Problem<'_> {
     }
 }
 
+/// mgcv's starting smoothing parameters (`initial.sp`, the Gaussian case of `initial.spg`):
+/// per penalty, the mean of diag(XᵀX) over the columns it really penalises divided by the mean
+/// of its diagonal there; then all scaled by powers of ten until the penalised columns' mean
+/// diag(XᵀX) / (diag(XᵀX) + Σ λ diag(S)) is about 0.4. Starting where mgcv starts makes the
+/// Newton iteration find the optimum mgcv finds where the criterion has several.
+fn initial_rho(xtx: &DMatrix<f64>, pens: &[Penalty]) -> Vec<f64> {
+    let p = xtx.nrows();
+    let ldxx: Vec<f64> = (0..p).map(|i| xtx[(i, i)]).collect();
+    let mut ldss = vec![0.0; p];
+    let mut penalised = vec![false; p];
+    let mut def = vec![1.0; pens.len()];
+    for (d, pen) in def.iter_mut().zip(pens) {
+        let s = &pen.s;
+        let k = s.nrows();
+        let ma = s.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        let thresh = f64::EPSILON.powf(0.8) * ma;
+        let ind: Vec<usize> = (0..k)
+            .filter(|&j| {
+                let rs = s.row(j).iter().map(|v| v.abs()).sum::<f64>() / k as f64;
+                let cs = s.column(j).iter().map(|v| v.abs()).sum::<f64>() / k as f64;
+                rs > thresh && cs > thresh && s[(j, j)].abs() > thresh
+            })
+            .collect();
+        if ind.is_empty() {
+            continue;
+        }
+        let size_xx = ind.iter().map(|&j| ldxx[pen.start + j]).sum::<f64>() / ind.len() as f64;
+        let size_s = ind.iter().map(|&j| s[(j, j)]).sum::<f64>() / ind.len() as f64;
+        if size_s > 0.0 && size_xx > 0.0 {
+            *d = size_xx / size_s;
+        }
+        for j in 0..k {
+            ldss[pen.start + j] += *d * s[(j, j)];
+        }
+        for &j in &ind {
+            penalised[pen.start + j] = true;
+        }
+    }
+    let cols: Vec<usize> = (0..p)
+        .filter(|&i| ldss[i] > 0.0 && penalised[i] && ldxx[i] > 0.0)
+        .collect();
+    if !cols.is_empty() {
+        let ratio = |f: f64| {
+            cols.iter()
+                .map(|&i| ldxx[i] / (ldxx[i] + f * ldss[i]))
+                .sum::<f64>()
+                / cols.len() as f64
+        };
+        let mut f = 1.0;
+        for _ in 0..60 {
+            if ratio(f) > 0.4 {
+                f *= 10.0;
+            } else {
+                break;
+            }
+        }
+        for _ in 0..60 {
+            if ratio(f) < 0.4 {
+                f /= 10.0;
+            } else {
+                break;
+            }
+        }
+        def.iter_mut().for_each(|d| *d *= f);
+    }
+    def.iter()
+        .map(|d| d.ln().clamp(-RHO_MAX, RHO_MAX))
+        .collect()
+}
+
+/// Newton's method on the criterion from `rho` (log smoothing parameters within ±RHO_MAX) with
+/// step halving; returns the optimum, its evaluation and whether the gradient vanished there.
+fn newton(
+    problem: &Problem,
+    mut rho: Vec<f64>,
+    iterations: &mut usize,
+    control: &mut dyn FnMut(usize, f64) -> Result<(), LmmError>,
+) -> Result<(Vec<f64>, Eval, bool), LmmError> {
+    let m = rho.len();
+    let mut cur = problem.eval(&rho, true)?;
+    let mut converged = false;
+    for _ in 0..200 {
+        *iterations += 1;
+        control(*iterations, cur.value)?;
+        // Components at a bound pointing outwards do not count.
+        let free_g = cur
+            .grad
+            .iter()
+            .zip(&rho)
+            .map(|(g, r)| {
+                if (*r >= RHO_MAX && *g < 0.0) || (*r <= -RHO_MAX && *g > 0.0) {
+                    0.0
+                } else {
+                    g.abs()
+                }
+            })
+            .fold(0.0_f64, f64::max);
+        if free_g < 1e-9 * (1.0 + cur.value.abs()) {
+            converged = true;
+            break;
+        }
+        let h = problem.hessian(&rho, &cur)?;
+        // Newton step on a positive definite version of the Hessian.
+        let eig = h.symmetric_eigen();
+        let maxev = eig.eigenvalues.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
+        let floor = (maxev * 1e-7).max(1e-12);
+        let g = DVector::from_column_slice(&cur.grad);
+        let qtg = eig.eigenvectors.transpose() * &g;
+        let mut step = DVector::zeros(m);
+        for i in 0..m {
+            let ev = eig.eigenvalues[i].abs().max(floor);
+            step -= eig.eigenvectors.column(i) * (qtg[i] / ev);
+        }
+        let norm = step.amax();
+        if norm > 5.0 {
+            step *= 5.0 / norm;
+        }
+        let mut t = 1.0;
+        let mut improved = false;
+        for _ in 0..40 {
+            let trial: Vec<f64> = rho
+                .iter()
+                .zip(step.iter())
+                .map(|(r, s)| (r + t * s).clamp(-RHO_MAX, RHO_MAX))
+                .collect();
+            let e = problem.eval(&trial, true)?;
+            if e.value <= cur.value {
+                rho = trial;
+                cur = e;
+                improved = true;
+                break;
+            }
+            t *= 0.5;
+        }
+        if !improved {
+            // No descent along the step: at the optimum to rounding.
+            converged = free_g < 1e-5 * (1.0 + cur.value.abs());
+            break;
+        }
+    }
+    Ok((rho, cur, converged))
+}
+
 /// Bounds on log λ: beyond them a smooth is as good as linear (or unpenalised).
 const RHO_MAX: f64 = 25.0;
 
-/// Fits y on x with `pens`, choosing the smoothing parameters by `method`. `control` is called
-/// once per Newton iteration (cancellation).
+/// Fits y on x with `pens`, choosing the smoothing parameters by `method` (or at `fixed_rho`,
+/// log smoothing parameters). `control` is called once per Newton iteration (cancellation).
 pub fn fit(
     x: &DMatrix<f64>,
     y: &DVector<f64>,
     pens: &[Penalty],
     method: Method,
+    fixed_rho: Option<&[f64]>,
     control: &mut dyn FnMut(usize, f64) -> Result<(), LmmError>,
 ) -> Result<PlsFit, LmmError> {
     let n = x.nrows();
@@ -334,69 +478,45 @@ pub fn fit(
         method,
     };
     let m = pens.len();
-    let mut rho = vec![0.0; m];
+    let mut rho = initial_rho(&problem.xtx, pens);
     let mut iterations = 0;
     let mut converged = m == 0;
-    if m > 0 {
-        let mut cur = problem.eval(&rho, true)?;
-        for it in 0..200 {
-            iterations = it + 1;
-            control(iterations, cur.value)?;
-            let gmax = cur.grad.iter().fold(0.0_f64, |a, g| a.max(g.abs()));
-            // Components at a bound pointing outwards do not count.
-            let free_g = cur
-                .grad
-                .iter()
-                .zip(&rho)
-                .map(|(g, r)| {
-                    if (*r >= RHO_MAX && *g < 0.0) || (*r <= -RHO_MAX && *g > 0.0) {
-                        0.0
-                    } else {
-                        g.abs()
+    if let Some(fixed) = fixed_rho {
+        rho = fixed.to_vec();
+        converged = true;
+    } else if m > 0 {
+        let (r, mut cur, c) = newton(&problem, rho, &mut iterations, control)?;
+        rho = r;
+        converged = c;
+        // The criterion can have several minima (a smooth either wiggly or nearly linear):
+        // from the optimum found, move one smooth's log λ at a time far up or down, back to its
+        // start or to the linear limit; where that alone lowers the criterion, iterate again from
+        // there, and keep the lower optimum.
+        let start = initial_rho(&problem.xtx, pens);
+        for _round in 0..4 {
+            let mut best: Option<(Vec<f64>, f64)> = None;
+            for j in 0..m {
+                for cand in [RHO_MAX, rho[j] + 5.0, rho[j] - 5.0, start[j]] {
+                    let cand = cand.clamp(-RHO_MAX, RHO_MAX);
+                    if (cand - rho[j]).abs() < 1.0 {
+                        continue;
                     }
-                })
-                .fold(0.0_f64, f64::max);
-            if free_g < 1e-9 * (1.0 + cur.value.abs()) {
-                converged = true;
-                break;
-            }
-            let _ = gmax;
-            let h = problem.hessian(&rho, &cur)?;
-            // Newton step on a positive definite version of the Hessian.
-            let eig = h.symmetric_eigen();
-            let maxev = eig.eigenvalues.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
-            let floor = (maxev * 1e-7).max(1e-12);
-            let g = DVector::from_column_slice(&cur.grad);
-            let qtg = eig.eigenvectors.transpose() * &g;
-            let mut step = DVector::zeros(m);
-            for i in 0..m {
-                let ev = eig.eigenvalues[i].abs().max(floor);
-                step -= eig.eigenvectors.column(i) * (qtg[i] / ev);
-            }
-            let norm = step.amax();
-            if norm > 5.0 {
-                step *= 5.0 / norm;
-            }
-            let mut t = 1.0;
-            let mut improved = false;
-            for _ in 0..40 {
-                let trial: Vec<f64> = rho
-                    .iter()
-                    .zip(step.iter())
-                    .map(|(r, s)| (r + t * s).clamp(-RHO_MAX, RHO_MAX))
-                    .collect();
-                let e = problem.eval(&trial, true)?;
-                if e.value <= cur.value {
-                    rho = trial;
-                    cur = e;
-                    improved = true;
-                    break;
+                    let mut trial = rho.clone();
+                    trial[j] = cand;
+                    let e = problem.eval(&trial, false)?;
+                    let bound = best.as_ref().map_or(cur.value, |b| b.1);
+                    if e.value < bound - 1e-9 * (1.0 + cur.value.abs()) {
+                        best = Some((trial, e.value));
+                    }
                 }
-                t *= 0.5;
             }
-            if !improved {
-                // No descent along the step: at the optimum to rounding.
-                converged = free_g < 1e-5 * (1.0 + cur.value.abs());
+            let Some((trial, _)) = best else { break };
+            let (r, e, c) = newton(&problem, trial, &mut iterations, control)?;
+            if e.value < cur.value {
+                rho = r;
+                cur = e;
+                converged = c;
+            } else {
                 break;
             }
         }

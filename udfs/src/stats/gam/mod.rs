@@ -11,7 +11,8 @@
 //! It knows nothing of Arrow or DataFusion.
 //!
 //! # Supported
-//! Gaussian family, identity link; smooths `s(x)`, `s(x, k = 10)`, `s(x, bs = 'cr')`,
+//! Gaussian family, identity link; smooths `s(x)`, `s(x, k = 10)`, `s(x, bs = 'tp' | 'cr')`
+//! (thin plate regression splines, mgcv's default, in [`tprs`]; cubic regression splines),
 //! `s(x, by = f)` with a factor, `by = a:b` or `by = interaction(a, b)` (one smooth per
 //! observed level combination, each centred over all rows as mgcv centres factor-by smooths;
 //! levels of `interaction()` are `a.b` with the first factor varying fastest, levels of `a:b`
@@ -19,26 +20,36 @@
 //! centred). Smoothing parameters by REML (default) or GCV.
 //!
 //! # Not (yet) supported
-//! The thin plate basis `bs = 'tp'` (mgcv's default) is refused with advice to write
-//! `bs = 'cr'`; so are other families, multi-dimensional and tensor smooths, and mgcv's
-//! `gam.side` identifiability fixes between smooths of the same covariate. The smooth
-//! terms' statistic (edf, Ref.df, F) follows mgcv's `testStat` (Wood 2013); its p-value is
-//! not computed yet.
+//! Other families, multi-dimensional and tensor smooths, mgcv's shrinkage bases (`ts`, `cs`)
+//! and its `gam.side` identifiability fixes between smooths of the same covariate.
+//!
+//! # Inference
+//! The smooth terms' statistic (edf, Ref.df, F) and p-value follow mgcv's `testStat` (Wood
+//! 2013) and `summary.gam` (module `pvalue`); parametric coefficients get t tests on the
+//! residual df; [`grid`] predicts at reference-grid points and on new rows, so emmeans and
+//! emmeans' joint tests (`stats::lmm::emmeans`, `stats::lmm::joint_tests`) work on GAMs as on
+//! mixed models.
 
 pub mod basis;
 pub mod fit;
+pub mod grid;
+mod pvalue;
 pub mod spec;
+pub mod tprs;
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::lmm::dist::{inc_beta, t_two_sided_p};
+use crate::stats::lmm::dist::t_two_sided_p;
 use crate::stats::lmm::formula::{self, deparse, err_at, Expr};
 use crate::stats::lmm::frame::{check_frame, fixed_part, variable, Variable};
+use crate::stats::lmm::grid::{parametric_vars, GridKind, GridVar};
+use crate::stats::lmm::FixedSpec;
 use crate::stats::lmm::{Frame, LmmError, LmmOptions};
 use basis::CrBasis;
 pub use fit::Method;
 use spec::{BasisKind, SmoothSpec};
+use tprs::TpBasis;
 
 /// Options of a GAM fit.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +60,8 @@ pub struct GamOptions {
     pub factors: Vec<String>,
     /// The most bytes the model matrix may take.
     pub memory_limit: Option<u64>,
+    /// Fixed smoothing parameters, one per smooth (mgcv's `sp`); estimated when `None`.
+    pub sp: Option<Vec<f64>>,
 }
 
 impl Default for GamOptions {
@@ -57,6 +70,7 @@ impl Default for GamOptions {
             method: Method::Reml,
             factors: Vec::new(),
             memory_limit: None,
+            sp: None,
         }
     }
 }
@@ -72,6 +86,33 @@ pub enum By {
     Level(String, String),
 }
 
+/// A smooth's basis before its constraint.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum SmoothBasis {
+    /// Cubic regression spline.
+    Cr(CrBasis),
+    /// Thin plate regression spline.
+    Tp(TpBasis),
+}
+
+impl SmoothBasis {
+    /// The basis dimension.
+    pub fn k(&self) -> usize {
+        match self {
+            SmoothBasis::Cr(b) => b.k(),
+            SmoothBasis::Tp(b) => b.k,
+        }
+    }
+
+    /// The basis functions at `x`, written into `out` (length k).
+    pub fn row(&self, x: f64, out: &mut [f64]) {
+        match self {
+            SmoothBasis::Cr(b) => b.row(x, out),
+            SmoothBasis::Tp(b) => b.row(x, out),
+        }
+    }
+}
+
 /// One fitted smooth (one per level of a factor `by`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Smooth {
@@ -79,8 +120,12 @@ pub struct Smooth {
     pub label: String,
     /// The covariate's label.
     pub term: String,
+    /// The covariate.
+    pub x: Expr,
+    /// The `by` expression, if any.
+    pub by_expr: Option<Expr>,
     /// The basis.
-    pub basis: CrBasis,
+    pub basis: SmoothBasis,
     /// The constraint's null-space basis (k × (k − 1), row-major), or empty (no constraint).
     pub z: Vec<f64>,
     /// The `by` variable.
@@ -108,6 +153,8 @@ pub struct SmoothTerm {
     pub ref_df: f64,
     /// F statistic.
     pub f: f64,
+    /// p-value (Wood 2013, as mgcv's summary with an estimated scale).
+    pub p_value: f64,
     /// Smoothing parameter.
     pub sp: f64,
 }
@@ -156,6 +203,13 @@ pub struct GamFit {
     pub sp: Vec<f64>,
     /// Smooths.
     pub smooths: Vec<Smooth>,
+    /// The parametric part's specification (to rebuild rows for grids and new data).
+    pub fixed: FixedSpec,
+    /// The reference grid's variables: the parametric part's, then each smooth's covariate and
+    /// `by` variables (numeric ones at their mean over the rows used).
+    pub grid: Vec<GridVar>,
+    /// Numeric columns treated as categorical (the `factors` option), for reading new data.
+    pub factors: Vec<String>,
     /// The scale φ̂.
     pub scale: f64,
     /// The REML criterion or GCV score at the optimum.
@@ -212,14 +266,6 @@ impl GamFit {
     }
 }
 
-/// The upper tail P(F > f) of the F distribution with `d1`, `d2` df.
-pub fn f_upper(f: f64, d1: f64, d2: f64) -> f64 {
-    if f.is_nan() || f <= 0.0 {
-        return 1.0;
-    }
-    inc_beta(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * f))
-}
-
 /// A `by` variable evaluated: numbers, or level codes and labels.
 enum ByData {
     None,
@@ -227,11 +273,12 @@ enum ByData {
     Factor(String, Vec<usize>, Vec<String>),
 }
 
-fn by_data(data: &Frame, rows: &[usize], opts: &LmmOptions, e: &Expr) -> Result<ByData, LmmError> {
-    let label = deparse(e);
-    // The components of an interaction: `interaction(a, b)` or `a:b`.
-    let (components, dotted) = match e {
-        Expr::Call(f, args, _) if f == "interaction" => (args.clone(), true),
+/// The components of an interaction `by` (`interaction(a, b)`: dotted labels, the first factor
+/// varying fastest; `a:b`: colon labels, the first factor slowest), or `None` for a single
+/// variable.
+pub(crate) fn by_components(e: &Expr) -> Option<(Vec<Expr>, bool)> {
+    match e {
+        Expr::Call(f, args, _) if f == "interaction" => Some((args.clone(), true)),
         Expr::Bin(':', ..) => {
             fn flat(e: &Expr, out: &mut Vec<Expr>) {
                 match e {
@@ -244,22 +291,31 @@ fn by_data(data: &Frame, rows: &[usize], opts: &LmmOptions, e: &Expr) -> Result<
             }
             let mut v = Vec::new();
             flat(e, &mut v);
-            (v, false)
+            Some((v, false))
         }
-        _ => {
-            return Ok(match variable(data, rows, opts, e)? {
-                Variable::Numeric(v) => ByData::Numeric(label, v),
-                Variable::Factor { codes, levels } => ByData::Factor(label, codes, levels),
-            })
-        }
+        _ => None,
+    }
+}
+
+/// A component of an interaction `by` as a factor expression.
+pub(crate) fn as_factor(c: &Expr) -> Expr {
+    match c {
+        Expr::Call(f, ..) if f == "factor" || f == "as.factor" => c.clone(),
+        _ => Expr::Call("factor".into(), vec![c.clone()], 0),
+    }
+}
+
+fn by_data(data: &Frame, rows: &[usize], opts: &LmmOptions, e: &Expr) -> Result<ByData, LmmError> {
+    let label = deparse(e);
+    let Some((components, dotted)) = by_components(e) else {
+        return Ok(match variable(data, rows, opts, e)? {
+            Variable::Numeric(v) => ByData::Numeric(label, v),
+            Variable::Factor { codes, levels } => ByData::Factor(label, codes, levels),
+        });
     };
     let mut comps = Vec::new();
     for c in &components {
-        let as_factor = match c {
-            Expr::Call(f, ..) if f == "factor" || f == "as.factor" => c.clone(),
-            _ => Expr::Call("factor".into(), vec![c.clone()], 0),
-        };
-        match variable(data, rows, opts, &as_factor)? {
+        match variable(data, rows, opts, &as_factor(c))? {
             Variable::Factor { codes, levels } => comps.push((codes, levels)),
             Variable::Numeric(_) => {
                 return Err(LmmError::new(format!("'{}' is not a factor", deparse(c))))
@@ -336,18 +392,6 @@ fn build_and_fit(
         .iter()
         .map(spec::parse_smooth)
         .collect::<Result<_, _>>()?;
-    for s in &specs {
-        if s.bs == BasisKind::Tp {
-            return Err(err_at(
-                format!(
-                    "s() at position {}: the thin plate basis (bs = 'tp', mgcv's default) is not \
-                     implemented yet; write bs = 'cr' (cubic regression spline)",
-                    s.pos
-                ),
-                s.pos,
-            ));
-        }
-    }
     let mut extra = Vec::new();
     for s in &specs {
         extra.push(s.x.clone());
@@ -397,9 +441,18 @@ fn build_and_fit(
                 s.k_pos,
             ));
         }
-        let knots = basis::place_knots(&xu, s.k)?;
-        let (cr, s_raw) = CrBasis::new(knots)?;
-        let xr = cr.matrix(&xv);
+        let (cr, xr, s_raw) = match s.bs {
+            BasisKind::Cr => {
+                let knots = basis::place_knots(&xu, s.k)?;
+                let (cr, s_raw) = CrBasis::new(knots)?;
+                let xr = cr.matrix(&xv);
+                (SmoothBasis::Cr(cr), xr, s_raw)
+            }
+            BasisKind::Tp => {
+                let (tp, xr, s_raw) = TpBasis::new(&xv, s.k)?;
+                (SmoothBasis::Tp(tp), xr, s_raw)
+            }
+        };
         let s_scale = basis::penalty_scale(&s_raw, &xr);
         let s_scaled = &s_raw / s_scale;
         let label0 = format!("s({xlabel})");
@@ -417,6 +470,8 @@ fn build_and_fit(
             smooths.push(Smooth {
                 label,
                 term: xlabel.clone(),
+                x: s.x.clone(),
+                by_expr: s.by.clone(),
                 basis: cr.clone(),
                 z: z.map(|z| z.transpose().iter().copied().collect())
                     .unwrap_or_default(),
@@ -478,6 +533,7 @@ fn build_and_fit(
             }
         }
     }
+    let grid = grid_vars(data, &part.rows, &lopts, &part.fixed, &specs)?;
     let p = next;
     crate::stats::lmm::check_memory(
         &format!("the GAM model matrix ({n} rows × {p} columns)"),
@@ -504,7 +560,23 @@ fn build_and_fit(
         })
         .collect();
     let y = DVector::from_column_slice(&part.y);
-    let f = fit::fit(&x, &y, &pens, options.method, control)?;
+    let fixed = match &options.sp {
+        None => None,
+        Some(sp) if sp.len() == pens.len() => Some(sp.iter().map(|v| v.ln()).collect::<Vec<_>>()),
+        Some(sp) => {
+            return Err(LmmError::new(format!(
+                "sp gives {} smoothing parameters but the model has {} smooths ({})",
+                sp.len(),
+                smooths.len(),
+                smooths
+                    .iter()
+                    .map(|s| s.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    };
+    let f = fit::fit(&x, &y, &pens, options.method, fixed.as_deref(), control)?;
     if !(f.scale.is_finite() && f.scale > 0.0) {
         return Err(LmmError::new(
             "the model reproduces the response exactly (scale 0): there is no residual \
@@ -544,12 +616,13 @@ fn build_and_fit(
                 .view((sm.first, sm.first), (sm.n_coef, sm.n_coef))
                 .into_owned();
             let beta_b = DVector::from_column_slice(&f.beta[r]);
-            let (stat, ref_df) = test_stat(&xtx_b, &vp_b, &beta_b, rank);
+            let t = test_stat(&xtx_b, &vp_b, &beta_b, rank, n as f64 - edf_total);
             SmoothTerm {
                 term: sm.label.clone(),
                 edf,
-                ref_df,
-                f: stat / ref_df,
+                ref_df: t.rank,
+                f: t.stat / t.rank,
+                p_value: t.p_value,
                 sp: *sp,
             }
         })
@@ -568,6 +641,9 @@ fn build_and_fit(
         edf1: f.edf1.clone(),
         sp: f.sp.clone(),
         smooths,
+        fixed: part.fixed,
+        grid,
+        factors: options.factors.clone(),
         scale: f.scale,
         score: f.score,
         fitted: f.fitted.clone(),
@@ -580,13 +656,96 @@ fn build_and_fit(
     })
 }
 
-/// mgcv's `testStat` (Wood 2013, type 0) statistic for one smooth: the coefficients' Wald
-/// statistic with the fractionally truncated pseudo-inverse of R Vp Rᵀ at rank `rank` (mgcv:
-/// min(k, edf1)), where RᵀR = XᵀX of the smooth's columns. Returns (statistic, rank used).
-fn test_stat(xtx: &DMatrix<f64>, v: &DMatrix<f64>, p: &DVector<f64>, rank: f64) -> (f64, f64) {
+/// The reference grid's variables: the parametric part's, then each smooth's covariate and `by`
+/// variables not already among them.
+fn grid_vars(
+    data: &Frame,
+    rows: &[usize],
+    opts: &LmmOptions,
+    fixed: &FixedSpec,
+    specs: &[SmoothSpec],
+) -> Result<Vec<GridVar>, LmmError> {
+    let mut vars = parametric_vars(fixed);
+    let add = |vars: &mut Vec<GridVar>, e: &Expr, factor: bool| -> Result<(), LmmError> {
+        let mut raw = Vec::new();
+        formula::variables(e, &mut raw);
+        if factor {
+            let Some((name, _)) = raw.first() else {
+                return Ok(());
+            };
+            if vars.iter().any(|v| v.name == *name) {
+                return Ok(());
+            }
+            if let Variable::Factor { levels, .. } = variable(data, rows, opts, e)? {
+                vars.push(GridVar {
+                    name: name.clone(),
+                    aliases: vec![deparse(e)],
+                    kind: GridKind::Factor {
+                        levels,
+                        numeric: None,
+                    },
+                    expr: e.clone(),
+                });
+            }
+            return Ok(());
+        }
+        for (name, pos) in raw {
+            if vars.iter().any(|v| v.name == name) {
+                continue;
+            }
+            let var = Expr::Var(name.clone(), pos);
+            if let Variable::Numeric(v) = variable(data, rows, opts, &var)? {
+                let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+                vars.push(GridVar {
+                    name,
+                    aliases: Vec::new(),
+                    kind: GridKind::Numeric { mean },
+                    expr: var,
+                });
+            }
+        }
+        Ok(())
+    };
+    for s in specs {
+        add(&mut vars, &s.x, false)?;
+        if let Some(by) = &s.by {
+            match by_components(by) {
+                Some((comps, _)) => {
+                    for c in &comps {
+                        add(&mut vars, &as_factor(c), true)?;
+                    }
+                }
+                None => {
+                    let is_factor =
+                        matches!(variable(data, rows, opts, by)?, Variable::Factor { .. });
+                    add(&mut vars, by, is_factor)?;
+                }
+            }
+        }
+    }
+    Ok(vars)
+}
+
+/// mgcv's `testStat` (Wood 2013, type 0) for one smooth: the coefficients' Wald statistic with
+/// the fractionally truncated pseudo-inverse of R Vp Rᵀ at rank `rank` (mgcv: min(k, edf1)),
+/// where RᵀR = XᵀX of the smooth's columns, and its p-value on `residual_df` (the scale is
+/// estimated). mgcv computes the statistic with both signs of the fractional part's mixing and
+/// averages the two p-values; the reported statistic is the first.
+fn test_stat(
+    xtx: &DMatrix<f64>,
+    v: &DMatrix<f64>,
+    p: &DVector<f64>,
+    rank: f64,
+    residual_df: f64,
+) -> TestStat {
     let m = xtx.nrows();
+    let failed = TestStat {
+        stat: f64::NAN,
+        rank,
+        p_value: f64::NAN,
+    };
     let Some(chol) = xtx.clone().cholesky() else {
-        return (f64::NAN, rank);
+        return failed;
     };
     let r = chol.l().transpose();
     let vr = &r * v * r.transpose();
@@ -617,6 +776,7 @@ fn test_stat(xtx: &DMatrix<f64>, v: &DMatrix<f64>, p: &DVector<f64>, rank: f64) 
     }
     let k1c = k1.min(m);
     let mut vec = vecs.columns(0, k1c).into_owned();
+    let vec1;
     if nu > 0.0 && k > 0 {
         for (c, v) in vals.iter().enumerate().take(k - 1) {
             let s = v.sqrt();
@@ -630,20 +790,46 @@ fn test_stat(xtx: &DMatrix<f64>, v: &DMatrix<f64>, p: &DVector<f64>, rank: f64) 
         let eb = b.symmetric_eigen();
         let sq = DMatrix::from_diagonal(&eb.eigenvalues.map(|x| x.max(0.0).sqrt()));
         let rb = &eb.eigenvectors * sq * eb.eigenvectors.transpose();
-        let pair = vec.columns(k - 1, 2).into_owned();
-        let mixed = pair * rb.transpose();
-        vec.columns_mut(k - 1, 2).copy_from(&mixed);
-    } else if k == 0 {
-        let s = vals[0].sqrt();
-        vec.iter_mut().for_each(|x| *x /= s);
+        let mut pair = vec.columns(k - 1, 2).into_owned();
+        let mut mixed1 = vec.clone();
+        vec.columns_mut(k - 1, 2)
+            .copy_from(&(&pair * rb.transpose()));
+        pair.column_mut(0).neg_mut();
+        mixed1
+            .columns_mut(k - 1, 2)
+            .copy_from(&(pair * rb.transpose()));
+        vec1 = mixed1;
     } else {
-        for (c, v) in vals.iter().enumerate().take(k.min(k1c)) {
-            let s = v.sqrt();
-            vec.column_mut(c).iter_mut().for_each(|x| *x /= s);
+        if k == 0 {
+            let s = vals[0].sqrt();
+            vec.iter_mut().for_each(|x| *x /= s);
+        } else {
+            for (c, v) in vals.iter().enumerate().take(k.min(k1c)) {
+                let s = v.sqrt();
+                vec.column_mut(c).iter_mut().for_each(|x| *x /= s);
+            }
+            if k == 1 {
+                rank = 1.0;
+            }
         }
+        vec1 = vec.clone();
     }
-    let d = vec.transpose() * (&r * p);
-    (d.norm_squared(), rank)
+    let rp = &r * p;
+    let d = (vec.transpose() * &rp).norm_squared();
+    let d1 = (vec1.transpose() * &rp).norm_squared();
+    let p_value = pvalue::smooth_p_value(d, d1, rank, k, k1, nu, residual_df);
+    TestStat {
+        stat: d,
+        rank,
+        p_value,
+    }
+}
+
+/// The result of [`test_stat`].
+struct TestStat {
+    stat: f64,
+    rank: f64,
+    p_value: f64,
 }
 
 #[cfg(test)]

@@ -113,7 +113,8 @@ pub fn erfc(x: f64) -> f64 {
             term *= -x2 / n;
             let add = term / (2.0 * n + 1.0);
             sum += add;
-            if add.abs() < 1e-17 * sum.abs() {
+            // `<=`: at x = 0 every term is 0 (a strict `<` never ended).
+            if add.abs() <= 1e-17 * sum.abs() {
                 break;
             }
         }
@@ -288,6 +289,79 @@ pub fn t_quantile(p: f64, df: f64) -> f64 {
     x
 }
 
+/// The regularised upper incomplete gamma function Q(a, x) = Γ(a, x) / Γ(a), for `a > 0`,
+/// `x ≥ 0`: the series for P = 1 − Q below x = a + 1, Lentz's continued fraction above.
+pub fn gamma_q(a: f64, x: f64) -> f64 {
+    if x.is_nan() || a.is_nan() || a <= 0.0 {
+        return f64::NAN;
+    }
+    if x <= 0.0 {
+        return 1.0;
+    }
+    if x.is_infinite() {
+        return 0.0;
+    }
+    let ln_front = a * x.ln() - x - ln_gamma(a);
+    if x < a + 1.0 {
+        let mut term = 1.0 / a;
+        let mut sum = term;
+        let mut ap = a;
+        for _ in 0..100_000 {
+            ap += 1.0;
+            term *= x / ap;
+            sum += term;
+            if term.abs() < sum.abs() * 1e-17 {
+                break;
+            }
+        }
+        1.0 - sum * ln_front.exp()
+    } else {
+        const TINY: f64 = 1e-300;
+        let mut b = x + 1.0 - a;
+        let mut c = 1.0 / TINY;
+        let mut d = 1.0 / b;
+        let mut h = d;
+        for i in 1..100_000 {
+            let an = -(i as f64) * (i as f64 - a);
+            b += 2.0;
+            d = an * d + b;
+            if d.abs() < TINY {
+                d = TINY;
+            }
+            c = b + an / c;
+            if c.abs() < TINY {
+                c = TINY;
+            }
+            d = 1.0 / d;
+            let delta = d * c;
+            h *= delta;
+            if (delta - 1.0).abs() < 4.0 * f64::EPSILON {
+                break;
+            }
+        }
+        ln_front.exp() * h
+    }
+}
+
+/// The upper tail P(χ²_df > x) of the chi-squared distribution.
+pub fn chisq_upper(x: f64, df: f64) -> f64 {
+    gamma_q(df / 2.0, x / 2.0)
+}
+
+/// The upper tail P(F > f) of the F distribution with `d1`, `d2` df (`d2 = ∞`: χ²_d1 / d1).
+pub fn f_upper(f: f64, d1: f64, d2: f64) -> f64 {
+    if f.is_nan() || d1.is_nan() || d2.is_nan() {
+        return f64::NAN;
+    }
+    if f <= 0.0 {
+        return 1.0;
+    }
+    if !d2.is_finite() || d2 > 1e10 {
+        return chisq_upper(f * d1, d1);
+    }
+    inc_beta(d2 / 2.0, d1 / 2.0, d2 / (d2 + d1 * f))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,5 +383,21 @@ mod tests {
         assert!((t_cdf(t_quantile(p, 2.5), 2.5) - p).abs() < 1e-14);
         assert!((t_two_sided_p(2.0, 5.0) - 2.0 * (1.0 - 0.949_030_260_585_070_9)).abs() < 1e-13);
         assert!((ln_gamma(10.0) - 362_880f64.ln()).abs() < 1e-12);
+        // erfc(0) = 1 and the normal median (the series once looped forever at 0).
+        assert_eq!(erfc(0.0), 1.0);
+        assert_eq!(norm_quantile(0.5), 0.0);
+        assert_eq!(t_two_sided_p(0.0, f64::INFINITY), 1.0);
+        // Closed forms: χ²₂ tail e^(−x/2); χ²₄ tail e^(−x/2)(1 + x/2); χ²₁ tail erfc(√(x/2));
+        // F(1, d) tail = two-sided t tail at √f.
+        for x in [0.3f64, 3.0, 30.0, 300.0] {
+            let (e2, e4) = ((-x / 2.0).exp(), (-x / 2.0).exp() * (1.0 + x / 2.0));
+            assert!((chisq_upper(x, 2.0) / e2 - 1.0).abs() < 1e-12, "{x}");
+            assert!((chisq_upper(x, 4.0) / e4 - 1.0).abs() < 1e-12, "{x}");
+            let e1 = erfc((x / 2.0).sqrt());
+            assert!((chisq_upper(x, 1.0) / e1 - 1.0).abs() < 1e-10, "{x}");
+            let t = t_two_sided_p(x.sqrt(), 7.5);
+            assert!((f_upper(x, 1.0, 7.5) / t - 1.0).abs() < 1e-10, "{x}");
+        }
+        assert_eq!(f_upper(2.5, 3.0, f64::INFINITY), chisq_upper(7.5, 3.0));
     }
 }

@@ -12,8 +12,8 @@ use nalgebra::DVector;
 use serde::{Deserialize, Serialize};
 
 use super::dist::{t_quantile, t_two_sided_p};
-use super::formula::Expr;
-use super::frame::{AtomKind, AtomValue};
+use super::frame::AtomValue;
+use super::grid::{GridKind, GridModel};
 use super::{LmmError, LmmFit};
 
 /// One estimated marginal mean.
@@ -65,43 +65,9 @@ pub struct Emmeans {
     pub adjustment: &'static str,
 }
 
-fn eval_scalar(e: &Expr, env: &dyn Fn(&str) -> Option<f64>) -> Option<f64> {
-    Some(match e {
-        Expr::Var(n, _) => env(n)?,
-        Expr::Num(v) => *v,
-        Expr::Paren(x) => eval_scalar(x, env)?,
-        Expr::Neg(x) => -eval_scalar(x, env)?,
-        Expr::Str(..) | Expr::Named(..) => return None,
-        Expr::Call(f, args, _) => {
-            let x = eval_scalar(args.first()?, env)?;
-            match f.as_str() {
-                "log" => x.ln(),
-                "log2" => x.log2(),
-                "log10" => x.log10(),
-                "log1p" => x.ln_1p(),
-                "exp" => x.exp(),
-                "sqrt" => x.sqrt(),
-                "abs" => x.abs(),
-                "I" => x,
-                _ => return None,
-            }
-        }
-        Expr::Bin(op, l, r, _) => {
-            let (a, b) = (eval_scalar(l, env)?, eval_scalar(r, env)?);
-            match op {
-                '+' => a + b,
-                '-' => a - b,
-                '*' => a * b,
-                '/' => a / b,
-                '^' => a.powf(b),
-                _ => return None,
-            }
-        }
-    })
-}
-
 struct FactorVar {
     name: String,
+    aliases: Vec<String>,
     levels: Vec<String>,
     numeric: Option<Vec<f64>>,
     allowed: Vec<usize>,
@@ -126,214 +92,195 @@ impl LmmFit {
     /// `factor(nitro)`), with `at` giving values for numeric variables (several values: one
     /// row per value) or restricting the levels of numeric-coded factors.
     pub fn emmeans(&self, factor: &str, at: &[(String, Vec<f64>)]) -> Result<Emmeans, LmmError> {
-        let spec = &self.design.fixed;
-        // Factor variables of the fixed part, by raw variable.
-        let mut factors: Vec<FactorVar> = Vec::new();
-        for a in &spec.atoms {
-            if let AtomKind::Categorical {
-                variable,
-                levels,
-                numeric_levels,
-            } = &a.kind
-            {
-                if !factors.iter().any(|f| f.name == *variable) {
-                    factors.push(FactorVar {
-                        name: variable.clone(),
-                        levels: levels.clone(),
-                        numeric: numeric_levels.clone(),
-                        allowed: (0..levels.len()).collect(),
-                    });
-                }
+        emmeans(self, factor, at)
+    }
+}
+
+/// EMMs of `factor` in any [`GridModel`] (see [`LmmFit::emmeans`]).
+pub fn emmeans(
+    model: &dyn GridModel,
+    factor: &str,
+    at: &[(String, Vec<f64>)],
+) -> Result<Emmeans, LmmError> {
+    let vars = model.grid_vars();
+    let mut factors: Vec<FactorVar> = Vec::new();
+    let mut numeric: Vec<(String, Vec<f64>)> = Vec::new();
+    for v in &vars {
+        match &v.kind {
+            GridKind::Factor { levels, numeric } => factors.push(FactorVar {
+                name: v.name.clone(),
+                aliases: v.aliases.clone(),
+                levels: levels.clone(),
+                numeric: numeric.clone(),
+                allowed: (0..levels.len()).collect(),
+            }),
+            GridKind::Numeric { mean } => numeric.push((v.name.clone(), vec![*mean])),
+        }
+    }
+    let target = factors
+        .iter()
+        .find(|f| f.name == factor || f.aliases.iter().any(|a| a == factor))
+        .map(|f| f.name.clone())
+        .ok_or_else(|| {
+            let names: Vec<&str> = factors.iter().map(|f| f.name.as_str()).collect();
+            LmmError::new(format!(
+                "'{factor}' is not a factor of the fixed effects (factors: {})",
+                names.join(", ")
+            ))
+        })?;
+    for (name, values) in at {
+        if let Some(f) = factors.iter_mut().find(|f| f.name == *name) {
+            let Some(nl) = &f.numeric else {
+                return Err(LmmError::new(format!(
+                    "'at' values for the text factor '{name}' are not supported"
+                )));
+            };
+            f.allowed = (0..nl.len())
+                .filter(|&i| {
+                    values
+                        .iter()
+                        .any(|v| (v - nl[i]).abs() <= 1e-9 * nl[i].abs().max(1.0))
+                })
+                .collect();
+            if f.allowed.is_empty() {
+                return Err(LmmError::new(format!("no level of '{name}' matches 'at'")));
+            }
+        } else if let Some(slot) = numeric.iter_mut().find(|(n, _)| n == name) {
+            if values.is_empty() {
+                return Err(LmmError::new(format!("'at' gives no values for '{name}'")));
+            }
+            slot.1 = values.clone();
+        } else {
+            return Err(LmmError::new(format!(
+                "'at' names '{name}', which is not a variable of the fixed effects"
+            )));
+        }
+    }
+    let grid_vars: Vec<usize> = (0..numeric.len())
+        .filter(|&i| numeric[i].1.len() > 1)
+        .collect();
+    let mut at_combos: Vec<Vec<usize>> = vec![Vec::new()];
+    for &g in &grid_vars {
+        let mut next = Vec::new();
+        for c in &at_combos {
+            for v in 0..numeric[g].1.len() {
+                let mut c2 = c.clone();
+                c2.push(v);
+                next.push(c2);
             }
         }
-        let target = spec
-            .atoms
+        at_combos = next;
+    }
+    let ti = factors
+        .iter()
+        .position(|f| f.name == target)
+        .ok_or_else(|| LmmError::new("internal: factor not found"))?;
+    let others: Vec<usize> = (0..factors.len()).filter(|&i| i != ti).collect();
+    let mut other_combos: Vec<Vec<usize>> = vec![Vec::new()];
+    for &o in &others {
+        let mut next = Vec::new();
+        for c in &other_combos {
+            for &lv in &factors[o].allowed {
+                let mut c2 = c.clone();
+                c2.push(lv);
+                next.push(c2);
+            }
+        }
+        other_combos = next;
+    }
+    let p = model.coefficients().len();
+    let v = model.covariance();
+    let beta = DVector::from_column_slice(model.coefficients());
+    let mut means = Vec::new();
+    let mut contrasts = Vec::new();
+    for combo in &at_combos {
+        let at_values: Vec<(String, f64)> = grid_vars
             .iter()
-            .find_map(|a| match &a.kind {
-                AtomKind::Categorical { variable, .. }
-                    if a.label == factor || variable == factor =>
-                {
-                    Some(variable.clone())
-                }
-                _ => None,
-            })
-            .ok_or_else(|| {
-                let names: Vec<&str> = factors.iter().map(|f| f.name.as_str()).collect();
-                LmmError::new(format!(
-                    "'{factor}' is not a factor of the fixed effects (factors: {})",
-                    names.join(", ")
-                ))
-            })?;
-        // `at`: numeric variables with values, or level restrictions of factors.
-        let mut numeric: Vec<(String, Vec<f64>)> = spec
-            .numeric_means
-            .iter()
-            .map(|(n, m)| (n.clone(), vec![*m]))
+            .zip(combo)
+            .map(|(&g, &vi)| (numeric[g].0.clone(), numeric[g].1[vi]))
             .collect();
-        for (name, values) in at {
-            if let Some(f) = factors.iter_mut().find(|f| f.name == *name) {
-                let Some(nl) = &f.numeric else {
-                    return Err(LmmError::new(format!(
-                        "'at' values for the text factor '{name}' are not supported"
-                    )));
+        let num_value = |name: &str| -> Option<f64> {
+            if let Some(pos) = grid_vars.iter().position(|&g| numeric[g].0 == name) {
+                return Some(numeric[grid_vars[pos]].1[combo[pos]]);
+            }
+            numeric.iter().find(|(n, _)| n == name).map(|(_, v)| v[0])
+        };
+        let mut ls: Vec<(String, DVector<f64>)> = Vec::new();
+        for &lv in &factors[ti].allowed {
+            let mut l = DVector::<f64>::zeros(p);
+            for oc in &other_combos {
+                let level_of = |var: &str| -> Option<usize> {
+                    if var == target {
+                        return Some(lv);
+                    }
+                    others
+                        .iter()
+                        .position(|&o| factors[o].name == var)
+                        .map(|pos| oc[pos])
                 };
-                f.allowed = (0..nl.len())
-                    .filter(|&i| {
-                        values
-                            .iter()
-                            .any(|v| (v - nl[i]).abs() <= 1e-9 * nl[i].abs().max(1.0))
+                let point: Vec<AtomValue> = vars
+                    .iter()
+                    .map(|gv| match &gv.kind {
+                        GridKind::Factor { .. } => {
+                            AtomValue::Level(level_of(&gv.name).unwrap_or(0))
+                        }
+                        GridKind::Numeric { .. } => {
+                            AtomValue::Value(num_value(&gv.name).unwrap_or(f64::NAN))
+                        }
                     })
                     .collect();
-                if f.allowed.is_empty() {
-                    return Err(LmmError::new(format!("no level of '{name}' matches 'at'")));
+                let row = model.linfct(&vars, &point);
+                for (j, x) in row.iter().enumerate() {
+                    l[j] += x / other_combos.len() as f64;
                 }
-            } else if let Some(slot) = numeric.iter_mut().find(|(n, _)| n == name) {
-                if values.is_empty() {
-                    return Err(LmmError::new(format!("'at' gives no values for '{name}'")));
-                }
-                slot.1 = values.clone();
-            } else {
-                return Err(LmmError::new(format!(
-                    "'at' names '{name}', which is not a variable of the fixed effects"
-                )));
             }
+            ls.push((factors[ti].levels[lv].clone(), l));
         }
-        let grid_vars: Vec<usize> = (0..numeric.len())
-            .filter(|&i| numeric[i].1.len() > 1)
-            .collect();
-        let mut at_combos: Vec<Vec<usize>> = vec![Vec::new()];
-        for &g in &grid_vars {
-            let mut next = Vec::new();
-            for c in &at_combos {
-                for v in 0..numeric[g].1.len() {
-                    let mut c2 = c.clone();
-                    c2.push(v);
-                    next.push(c2);
-                }
-            }
-            at_combos = next;
+        for (label, l) in &ls {
+            let est = l.dot(&beta);
+            let se = (l.transpose() * &v * l)[(0, 0)].sqrt();
+            let df = model.df_for(l.as_slice());
+            let q = t_quantile(0.975, df);
+            means.push(EmmRow {
+                level: label.clone(),
+                at: at_values.clone(),
+                emmean: est,
+                se,
+                df,
+                lower: est - q * se,
+                upper: est + q * se,
+            });
         }
-        let ti = factors
-            .iter()
-            .position(|f| f.name == target)
-            .ok_or_else(|| LmmError::new("internal: factor not found"))?;
-        let others: Vec<usize> = (0..factors.len()).filter(|&i| i != ti).collect();
-        let mut other_combos: Vec<Vec<usize>> = vec![Vec::new()];
-        for &o in &others {
-            let mut next = Vec::new();
-            for c in &other_combos {
-                for &lv in &factors[o].allowed {
-                    let mut c2 = c.clone();
-                    c2.push(lv);
-                    next.push(c2);
-                }
-            }
-            other_combos = next;
-        }
-        let p = self.beta.len();
-        let v = self.vcov();
-        let beta = DVector::from_column_slice(&self.beta);
-        let mut means = Vec::new();
-        let mut contrasts = Vec::new();
-        for combo in &at_combos {
-            let at_values: Vec<(String, f64)> = grid_vars
-                .iter()
-                .zip(combo)
-                .map(|(&g, &vi)| (numeric[g].0.clone(), numeric[g].1[vi]))
-                .collect();
-            let num_value = |name: &str| -> Option<f64> {
-                if let Some(pos) = grid_vars.iter().position(|&g| numeric[g].0 == name) {
-                    return Some(numeric[grid_vars[pos]].1[combo[pos]]);
-                }
-                numeric.iter().find(|(n, _)| n == name).map(|(_, v)| v[0])
-            };
-            let mut ls: Vec<(String, DVector<f64>)> = Vec::new();
-            for &lv in &factors[ti].allowed {
-                let mut l = DVector::<f64>::zeros(p);
-                for oc in &other_combos {
-                    let level_of = |var: &str| -> Option<usize> {
-                        if var == target {
-                            return Some(lv);
-                        }
-                        others
-                            .iter()
-                            .position(|&o| factors[o].name == var)
-                            .map(|pos| oc[pos])
-                    };
-                    let mut vals = Vec::with_capacity(spec.atoms.len());
-                    for a in &spec.atoms {
-                        let val = match &a.kind {
-                            AtomKind::Categorical {
-                                variable, levels, ..
-                            } => {
-                                let f = factors.iter().find(|f| f.name == *variable);
-                                let idx = level_of(variable).unwrap_or(0);
-                                // Map by label in case the atom's levels differ.
-                                let label = f.and_then(|f| f.levels.get(idx));
-                                let li = label
-                                    .and_then(|lb| levels.iter().position(|x| x == lb))
-                                    .unwrap_or(idx);
-                                AtomValue::Level(li)
-                            }
-                            AtomKind::Numeric => AtomValue::Value(
-                                eval_scalar(&a.expr, &num_value).unwrap_or(f64::NAN),
-                            ),
-                        };
-                        vals.push(val);
-                    }
-                    let row = spec.row(&vals);
-                    for (j, x) in row.iter().enumerate() {
-                        l[j] += x / other_combos.len() as f64;
-                    }
-                }
-                ls.push((factors[ti].levels[lv].clone(), l));
-            }
-            for (label, l) in &ls {
+        let mut fam = Vec::new();
+        for i in 0..ls.len() {
+            for j in i + 1..ls.len() {
+                let l = &ls[i].1 - &ls[j].1;
                 let est = l.dot(&beta);
-                let se = (l.transpose() * &v * l)[(0, 0)].sqrt();
-                let df = self.df_for(l.as_slice());
-                let q = t_quantile(0.975, df);
-                means.push(EmmRow {
-                    level: label.clone(),
+                let se = (l.transpose() * &v * &l)[(0, 0)].sqrt();
+                let df = model.df_for(l.as_slice());
+                let t = est / se;
+                fam.push(ContrastRow {
+                    contrast: format!("{} - {}", ls[i].0, ls[j].0),
                     at: at_values.clone(),
-                    emmean: est,
+                    estimate: est,
                     se,
                     df,
-                    lower: est - q * se,
-                    upper: est + q * se,
+                    t_ratio: t,
+                    p_value: t_two_sided_p(t, df),
                 });
             }
-            let mut fam = Vec::new();
-            for i in 0..ls.len() {
-                for j in i + 1..ls.len() {
-                    let l = &ls[i].1 - &ls[j].1;
-                    let est = l.dot(&beta);
-                    let se = (l.transpose() * &v * &l)[(0, 0)].sqrt();
-                    let df = self.df_for(l.as_slice());
-                    let t = est / se;
-                    fam.push(ContrastRow {
-                        contrast: format!("{} - {}", ls[i].0, ls[j].0),
-                        at: at_values.clone(),
-                        estimate: est,
-                        se,
-                        df,
-                        t_ratio: t,
-                        p_value: t_two_sided_p(t, df),
-                    });
-                }
-            }
-            let raw: Vec<f64> = fam.iter().map(|c| c.p_value).collect();
-            for (c, adj) in fam.iter_mut().zip(holm(&raw)) {
-                c.p_value = adj;
-            }
-            contrasts.extend(fam);
         }
-        Ok(Emmeans {
-            means,
-            contrasts,
-            adjustment: "holm",
-        })
+        let raw: Vec<f64> = fam.iter().map(|c| c.p_value).collect();
+        for (c, adj) in fam.iter_mut().zip(holm(&raw)) {
+            c.p_value = adj;
+        }
+        contrasts.extend(fam);
     }
+    Ok(Emmeans {
+        means,
+        contrasts,
+        adjustment: "holm",
+    })
 }
 
 #[cfg(test)]

@@ -481,7 +481,7 @@ fn finite(what: &str, values: &[f64]) -> Result<(), LmmError> {
         _ => format!("NaN ({nan}) or infinite ({inf})"),
     };
     Err(LmmError::new(format!(
-        "{what} is {kinds} in {} of the {} rows used; lmer needs finite numbers (remove those \
+        "{what} is {kinds} in {} of the {} rows used; a model needs finite numbers (remove those \
          rows or make them NULL: rows with NULLs are dropped)",
         nan + inf,
         values.len()

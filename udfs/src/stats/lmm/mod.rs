@@ -92,16 +92,19 @@ pub mod dist;
 mod emmeans;
 pub mod formula;
 pub(crate) mod frame;
+pub mod grid;
 mod inference;
+pub mod joint_tests;
 pub mod optim;
 pub mod pls;
 
 use serde::{Deserialize, Serialize};
 
 pub use bootstrap::BootstrapInterval;
-pub use emmeans::{ContrastRow, EmmRow, Emmeans};
+pub use emmeans::{emmeans, ContrastRow, EmmRow, Emmeans};
 pub use frame::{Design, FixedSpec, ReTerm};
 pub use inference::{FitSummary, FixedEffect, RandomEffect, VarianceComponent};
+pub use joint_tests::{joint_tests, joint_tests_with, CovReduce, JointTest};
 
 /// One input column; `None` is SQL NULL.
 #[derive(Clone, Debug, PartialEq)]

@@ -418,7 +418,7 @@ fn data_that_cannot_give_estimates_is_refused_by_name() {
     let e = err(&with_y(y), formula, &o);
     assert!(
         e.message.starts_with(
-            "the response 'y' is NaN (1) or infinite (1) in 2 of the 60 rows used; lmer needs \
+            "the response 'y' is NaN (1) or infinite (1) in 2 of the 60 rows used; a model needs \
              finite numbers"
         ),
         "{e}"
