@@ -7,40 +7,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn trustql(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_trustql"))
-        .current_dir(common::repo())
-        .env("NO_COLOR", "1")
-        .arg("-q")
-        .arg("--models")
-        .arg(dir.join("models"))
-        .args(args)
-        .output()
-        .expect("trustql runs");
-    assert!(
-        out.status.success(),
-        "trustql {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// The rows of a query as CSV lines (without the header).
-fn rows(dir: &Path, sql: &str) -> Vec<Vec<String>> {
-    let out = trustql(dir, &["--format", "csv", "-c", sql]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').map(str::to_string).collect())
-        .collect()
-}
-
-fn num(s: &str) -> f64 {
-    s.parse().unwrap_or_else(|_| panic!("not a number: {s}"))
-}
+use common::{cli as trustql, cli_rows as rows, num};
 
 #[test]
 fn design_has_three_phases_and_analysis_recovers_planted_effects() {
