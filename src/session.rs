@@ -231,8 +231,37 @@ impl Session {
         }
         match model_ddl::parse(sql)? {
             Some(statement) => self.model_statement(statement).await,
-            None => self.ctx.sql(sql).await,
+            None => self
+                .ctx
+                .sql(sql)
+                .await
+                .map_err(|e| self.name_missing_over(e)),
         }
+    }
+
+    /// DataFusion answers a window function called without an OVER clause with "Invalid
+    /// function 'name'" (and suggests another function); this says what is missing instead.
+    fn name_missing_over(&self, e: DataFusionError) -> DataFusionError {
+        let message = e.to_string();
+        let Some(name) = message
+            .split("Invalid function '")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+        else {
+            return e;
+        };
+        let state = self.ctx.state();
+        let Some(window) = state.window_functions().get(name) else {
+            return e;
+        };
+        let syntax = window
+            .documentation()
+            .map(|d| d.syntax_example.clone())
+            .filter(|s| s.contains("OVER"))
+            .unwrap_or_else(|| format!("{name}(...) OVER (PARTITION BY ...)"));
+        plan_datafusion_err!(
+            "{name} is a window function: call it with an OVER clause, as in {syntax}"
+        )
     }
 
     /// Runs one statement and collects its result.

@@ -1,6 +1,7 @@
-//! A generated fuzz suite over every trustql function: each scalar, aggregate and table function
-//! of the library (taken from its registration, so a function added later is covered without
-//! editing this file) is called with adversarial arguments: NULL, NaN, ±inf, 0, negative, huge
+//! A generated fuzz suite over every trustql function: each scalar, aggregate, window and table
+//! function of the library (taken from its registration, so a function added later is covered
+//! without editing this file) is called with adversarial arguments (a window function over a
+//! small table, with OVER clauses of several shapes and sometimes none): NULL, NaN, ±inf, 0, negative, huge
 //! numbers, empty and huge lists, wrong types, unknown and hostile model names, malformed option
 //! strings, damaged files. The property: no call panics or aborts the process, and every error
 //! names its problem (it is not an internal error, a panic or an empty message).
@@ -30,13 +31,32 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// The argument list of a documented syntax: the text between the first `(` and the `)` that
+/// closes it (a window function's syntax goes on with `OVER (...)`).
+fn argument_list(syntax: &str) -> Option<&str> {
+    let open = syntax.find('(')?;
+    let mut depth = 0usize;
+    for (i, c) in syntax[open..].char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&syntax[open + 1..open + i]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The arguments a function's documented syntax names: (required, optional), where optional
 /// arguments are the bracketed `[, x]` parts.
 fn arity(syntax: &str) -> (usize, usize) {
-    let (Some(open), Some(close)) = (syntax.find('('), syntax.rfind(')')) else {
+    let Some(inner) = argument_list(syntax) else {
         return (0, 0);
     };
-    let inner = &syntax[open + 1..close];
     let (mut required, mut optional, mut depth, mut any) = (0, 0, 0usize, false);
     for c in inner.chars() {
         match c {
@@ -58,10 +78,10 @@ fn arity(syntax: &str) -> (usize, usize) {
 
 /// The parameter names of a documented syntax, optional ones included, in order.
 fn parameters(syntax: &str) -> Vec<String> {
-    let (Some(open), Some(close)) = (syntax.find('('), syntax.rfind(')')) else {
+    let Some(inner) = argument_list(syntax) else {
         return Vec::new();
     };
-    syntax[open + 1..close]
+    inner
         .split([',', '[', ']'])
         .map(|p| p.trim().trim_matches('\'').to_ascii_lowercase())
         .filter(|p| !p.is_empty())
@@ -285,10 +305,28 @@ struct Case {
     sql: String,
 }
 
-/// One call of `name` (a scalar, aggregate or table function) with `args`.
-fn call(kind: &str, name: &str, args: &[String]) -> String {
+/// The table window functions are called over: numbers with NULLs, ties and a group of one.
+const WINDOW_TABLE: &str = "(VALUES (1.5, 1), (2.0, 1), (2.0, 1), (NULL, 1), (-3.0, 2), \
+     (1e300, 2), (7.0, 3)) AS t(v, g)";
+
+/// Plausible first arguments of a window function: columns of [`WINDOW_TABLE`].
+const WINDOW_COLUMNS: &[&str] = &["v", "v * 2", "g", "-v"];
+
+/// One call of `name` (a scalar, aggregate, window or table function) with `args`; `case`
+/// picks a window function's OVER clause (none, one case in five).
+fn call(kind: &str, name: &str, args: &[String], case: u64) -> String {
     let list = args.join(", ");
     match kind {
+        "window" => {
+            let over = match case % 5 {
+                0 => "OVER ()",
+                1 => "OVER (PARTITION BY g)",
+                2 => "OVER (PARTITION BY g ORDER BY v DESC)",
+                3 => "OVER (ORDER BY v ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)",
+                _ => "",
+            };
+            format!("SELECT {name}({list}) {over} FROM {WINDOW_TABLE}")
+        }
         "table" => format!("SELECT * FROM {name}({list}) LIMIT 5"),
         "aggregate" => format!(
             "SELECT {name}({}) FROM (VALUES (1), (2), (3)) AS t(v)",
@@ -332,6 +370,9 @@ fn cases(
             let bad = rng.random_range(0..n.max(1));
             let args: Vec<String> = (0..n)
                 .map(|i| match f.parameters.get(i) {
+                    Some(_) if typed && kind == "window" && i == 0 && i != bad => {
+                        WINDOW_COLUMNS[rng.random_range(0..WINDOW_COLUMNS.len())].to_string()
+                    }
                     Some(p) if typed => {
                         let (plausible, adversarial) = typed_values(p);
                         let pool = if i != bad {
@@ -348,7 +389,7 @@ fn cases(
                 .collect();
             out.push(Case {
                 function: name.clone(),
-                sql: call(kind, name, &args),
+                sql: call(kind, name, &args, case),
             });
         }
     }
@@ -557,4 +598,12 @@ fn arity_reads_documented_syntax() {
     assert_eq!(arity("models()"), (0, 0));
     assert_eq!(arity("embed(model, audio[, sr])"), (2, 1));
     assert_eq!(arity("f(a [, b [, c]])"), (1, 2));
+    assert_eq!(
+        arity("quantile_normal(value [, n_quantiles]) OVER ([PARTITION BY group])"),
+        (1, 1)
+    );
+    assert_eq!(
+        parameters("quantile_normal(value [, n_quantiles]) OVER ([PARTITION BY group])"),
+        ["value", "n_quantiles"]
+    );
 }

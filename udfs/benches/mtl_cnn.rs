@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use tch::nn::OptimizerConfig;
 use tch::{nn, Device, Kind, Tensor};
-use trustql_udfs::audio::deep::mtl::{dropout_mask, Net, Shape, BRANCH_FC};
+use trustql_udfs::audio::deep::mtl::{dropout_mask, Arch, Net, Shape, BRANCH_FC};
 use trustql_udfs::common::rng::Rng;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -65,7 +65,7 @@ fn measure(shape: Shape, device: Device, batch: i64, iters: usize) -> f64 {
                 let z = Tensor::rand([batch, k], (Kind::Float, device)).softmax(-1, Kind::Float);
                 let mask = dropout_mask(&mut rng, batch, f, device);
                 let logp = net
-                    .logits_t(t, &x, true, Some(&mask))
+                    .logits_t(t, &x, true, Some(&mask), None)
                     .log_softmax(-1, Kind::Float);
                 let loss = (&z * (z.log() - logp))
                     .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
@@ -135,6 +135,7 @@ fn main() {
             let mut params = 0;
             for &width in &widths {
                 let shape = Shape {
+                    arch: Arch::Table23,
                     channels: 2,
                     branch_at: *branch_at,
                     outputs: outputs.clone(),

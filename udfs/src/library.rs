@@ -8,6 +8,8 @@
 //! table function cannot be added without its documentation (DataFusion's table functions
 //! carry none), and [`Library::check`] refuses an undocumented function and a name used twice,
 //! so a mistake shows when the library is built, in every test, and not in front of a user.
+//! The kinds are DataFusion's: scalar, aggregate and window functions (`lib.scalar`,
+//! `lib.aggregate`, `lib.window`) and table functions (`lib.table`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +19,8 @@ use datafusion::common::plan_err;
 use datafusion::error::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::logical_expr::{
-    AggregateUDF, AggregateUDFImpl, Documentation, ScalarUDF, ScalarUDFImpl,
+    AggregateUDF, AggregateUDFImpl, Documentation, ScalarUDF, ScalarUDFImpl, WindowUDF,
+    WindowUDFImpl,
 };
 
 use crate::model::{ModelCatalog, ModelType};
@@ -27,6 +30,8 @@ use crate::model::{ModelCatalog, ModelType};
 pub enum FunctionKind {
     Scalar,
     Aggregate,
+    /// Called with an `OVER (...)` clause: a value per row, from the rows of its window.
+    Window,
     Table,
 }
 
@@ -35,6 +40,7 @@ impl FunctionKind {
         match self {
             FunctionKind::Scalar => "scalar",
             FunctionKind::Aggregate => "aggregate",
+            FunctionKind::Window => "window",
             FunctionKind::Table => "table",
         }
     }
@@ -57,6 +63,7 @@ pub struct Library {
     model_types: Vec<Arc<dyn ModelType>>,
     scalars: Vec<Arc<ScalarUDF>>,
     aggregates: Vec<Arc<AggregateUDF>>,
+    windows: Vec<Arc<WindowUDF>>,
     tables: Vec<TableFunction>,
 }
 
@@ -68,6 +75,7 @@ impl Library {
             model_types: Vec::new(),
             scalars: Vec::new(),
             aggregates: Vec::new(),
+            windows: Vec::new(),
             tables: Vec::new(),
         }
     }
@@ -97,6 +105,14 @@ impl Library {
         self
     }
 
+    /// Adds a window function (documented with `#[user_doc]`): one called with an `OVER (...)`
+    /// clause, such as `quantile_normal(x) OVER (PARTITION BY dim)`.
+    pub fn window(&mut self, function: impl WindowUDFImpl + 'static) -> &mut Self {
+        self.windows
+            .push(Arc::new(WindowUDF::new_from_impl(function)));
+        self
+    }
+
     /// Adds a table function with its documentation (a `#[user_doc]` struct's `doc()`).
     /// `None` is accepted here so that the generated `Option` can be passed as it is, and
     /// refused by [`Library::check`].
@@ -119,6 +135,7 @@ impl Library {
         self.model_types.extend(other.model_types);
         self.scalars.extend(other.scalars);
         self.aggregates.extend(other.aggregates);
+        self.windows.extend(other.windows);
         self.tables.extend(other.tables);
         self
     }
@@ -133,6 +150,10 @@ impl Library {
 
     pub fn aggregate_functions(&self) -> &[Arc<AggregateUDF>] {
         &self.aggregates
+    }
+
+    pub fn window_functions(&self) -> &[Arc<WindowUDF>] {
+        &self.windows
     }
 
     pub fn table_functions(&self) -> &[TableFunction] {
@@ -156,11 +177,22 @@ impl Library {
                 f.documentation().cloned(),
             )
         });
+        let windows = self.windows.iter().map(|f| {
+            (
+                f.name().to_string(),
+                FunctionKind::Window,
+                f.documentation().cloned(),
+            )
+        });
         let tables = self
             .tables
             .iter()
             .map(|t| (t.name.clone(), FunctionKind::Table, t.documentation.clone()));
-        scalars.chain(aggregates).chain(tables).collect()
+        scalars
+            .chain(aggregates)
+            .chain(windows)
+            .chain(tables)
+            .collect()
     }
 
     /// The documentation of the function called `name` (case-insensitive).
@@ -218,6 +250,9 @@ impl Library {
         }
         for f in &self.aggregates {
             ctx.register_udaf(f.as_ref().clone());
+        }
+        for f in &self.windows {
+            ctx.register_udwf(f.as_ref().clone());
         }
         for t in &self.tables {
             ctx.register_udtf(
@@ -284,6 +319,65 @@ mod tests {
         );
     }
 
+    /// A window function without documentation.
+    #[derive(Debug, PartialEq, Eq, Hash)]
+    struct Undocumented(datafusion::logical_expr::Signature);
+
+    impl Default for Undocumented {
+        fn default() -> Self {
+            Self(datafusion::logical_expr::Signature::any(
+                1,
+                datafusion::logical_expr::Volatility::Immutable,
+            ))
+        }
+    }
+
+    impl WindowUDFImpl for Undocumented {
+        fn name(&self) -> &str {
+            "undocumented_window"
+        }
+        fn signature(&self) -> &datafusion::logical_expr::Signature {
+            &self.0
+        }
+        fn partition_evaluator(
+            &self,
+            _args: datafusion::logical_expr::function::PartitionEvaluatorArgs,
+        ) -> Result<Box<dyn datafusion::logical_expr::PartitionEvaluator>> {
+            plan_err!("not called")
+        }
+        fn field(
+            &self,
+            args: datafusion::logical_expr::function::WindowUDFFieldArgs,
+        ) -> Result<datafusion::arrow::datatypes::FieldRef> {
+            Ok(Arc::new(datafusion::arrow::datatypes::Field::new(
+                args.name(),
+                datafusion::arrow::datatypes::DataType::Float64,
+                true,
+            )))
+        }
+    }
+
+    #[test]
+    fn window_functions_are_listed_registered_and_documented() {
+        let lib = trustql();
+        let windows: Vec<String> = lib
+            .functions()
+            .into_iter()
+            .filter(|(_, kind, _)| *kind == FunctionKind::Window)
+            .map(|(name, _, _)| name)
+            .collect();
+        assert_eq!(windows, ["quantile_normal"]);
+        assert!(lib
+            .documentation("QUANTILE_NORMAL")
+            .is_some_and(|d| d.syntax_example.contains("OVER")));
+        let ctx = SessionContext::new();
+        lib.register(&ctx).unwrap();
+        assert!(ctx
+            .state()
+            .window_functions()
+            .contains_key("quantile_normal"));
+    }
+
     #[test]
     fn refuses_a_name_used_twice_and_an_undocumented_function() {
         let mut lib = trustql();
@@ -296,6 +390,29 @@ mod tests {
         let e = lib.check().unwrap_err().to_string();
         assert!(
             e.contains("function 'undocumented' has no documentation"),
+            "{e}"
+        );
+
+        // A window function is held to the same rules.
+        let mut lib = Library::new(Arc::new(NoModels));
+        lib.window(Undocumented::default());
+        let e = lib.check().unwrap_err().to_string();
+        assert!(
+            e.contains("function 'undocumented_window' has no documentation"),
+            "{e}"
+        );
+        let mut lib = Library::new(Arc::new(NoModels));
+        lib.window(crate::latent::quantile_normal::QuantileNormalFunc::new())
+            .scalar(crate::latent::gmm_posterior::GmmPosteriorFunc::new(
+                Arc::new(NoModels),
+            ));
+        lib.check().unwrap();
+        lib.window(crate::latent::quantile_normal::QuantileNormalFunc::new());
+        let e = lib.check().unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "two functions are called 'quantile_normal' (a window and a window function)"
+            ),
             "{e}"
         );
 

@@ -41,6 +41,7 @@ pub mod read_audio;
 pub mod reconstruction_error;
 pub mod render_midi;
 pub mod represent;
+pub mod represent_segments;
 pub mod resample;
 pub mod sdr;
 pub mod separate;
@@ -61,7 +62,8 @@ pub fn register(lib: &mut Library) {
     let catalog = lib.catalog();
     lib.model_type(deep::vgg::VggType)
         .model_type(deep::torchscript::TorchScriptType)
-        .model_type(deep::mtl::MtlCnnType::new(catalog.clone()));
+        .model_type(deep::mtl::MtlCnnType::new(catalog.clone()))
+        .model_type(deep::mtl::AgfCnnType::new(catalog.clone()));
     lib.scalar(RowUdf::<resample::Resample>::new(catalog.clone()));
     lib.scalar(RowUdf::<crop::Crop>::new(catalog.clone()));
     lib.scalar(RowUdf::<to_mono::ToMono>::new(catalog.clone()));
@@ -86,6 +88,7 @@ pub fn register(lib: &mut Library) {
     lib.scalar(RowUdf::<mfcc_stats::MfccStats>::new(catalog.clone()));
     lib.scalar(RowUdf::<embed::Embed>::new(catalog.clone()));
     lib.scalar(represent::Represent::new(catalog.clone()));
+    lib.scalar(represent_segments::RepresentSegments::new(catalog.clone()));
     lib.scalar(render_midi::RenderMidi::new(catalog.clone()));
     lib.scalar(predict::Predict::new(catalog.clone()));
     lib.scalar(RowUdf::<reconstruction_error::ReconstructionError>::new(

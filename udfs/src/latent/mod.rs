@@ -11,14 +11,19 @@
 //!   capability (so that a later LDA model type is read by the same function);
 //! - the `gmm` model type ([`gmm`]) on a column of values, and `gmm_posterior(model, value)`
 //!   ([`gmm_posterior`]);
+//! - the window function `quantile_normal(value) OVER (PARTITION BY dim)`
+//!   ([`quantile_normal`]), which maps each dimension of a descriptor vector to N(0, 1) as
+//!   scikit-learn's `QuantileTransformer` does, before a dictionary is learnt (thesis ch. 3,
+//!   §3.3.1, feature set e);
 //! - the maths on slices in [`kernels`] (sparse matrices and TF-IDF, pLSA by EM, 1-D Gaussian
-//!   mixtures by EM); reading the training rows in [`data`].
+//!   mixtures by EM, quantile normalisation); reading the training rows in [`data`].
 
 pub mod data;
 pub mod gmm;
 pub mod gmm_posterior;
 pub mod kernels;
 pub mod plsa;
+pub mod quantile_normal;
 pub mod topic_mixture;
 pub mod topic_model;
 
@@ -27,13 +32,14 @@ use datafusion::error::DataFusionError;
 use crate::library::Library;
 use kernels::LatentError;
 
-/// Adds the `plsa` and `gmm` model types and the functions that read them.
+/// Adds the `plsa` and `gmm` model types, the functions that read them, and `quantile_normal`.
 pub fn register(lib: &mut Library) {
     lib.model_type(plsa::PlsaType);
     lib.model_type(gmm::GmmType);
     let catalog = lib.catalog();
     lib.scalar(topic_mixture::TopicMixtureFunc::new(catalog.clone()));
     lib.scalar(gmm_posterior::GmmPosteriorFunc::new(catalog));
+    lib.window(quantile_normal::QuantileNormalFunc::new());
 }
 
 /// A kernel error of model type (or function) `what` as a DataFusion error: cancellation as

@@ -3,10 +3,12 @@
 //! It exists so that the models that reduce a learning source to k latent factors (thesis
 //! §2.2.3) are plain numerical code that tests can check against independent computations: the
 //! sparse document-term matrix and its TF-IDF weighting ([`sparse`]), pLSA by EM ([`plsa`]) and
-//! the one-dimensional Gaussian mixture by EM ([`gmm`]).
+//! the one-dimensional Gaussian mixture by EM ([`gmm`]); and the quantile normalisation of a
+//! descriptor dimension to N(0, 1) before a dictionary is learnt (thesis §3.3.1, [`quantile`]).
 
 pub mod gmm;
 pub mod plsa;
+pub mod quantile;
 pub mod sparse;
 
 /// Why a latent factor model could not be fitted. The text is what the user reads.

@@ -3,8 +3,8 @@
 //! of the training clips, cut into crops of a fixed number of frames.
 //!
 //! Definitions:
-//! - Mel spectrogram of one channel: librosa's `melspectrogram` (STFT n_fft 1024, hop 256,
-//!   periodic Hann, centred with zero padding; power spectrum; 128 Slaney bands from 0 Hz to
+//! - Mel spectrogram of one channel: librosa's `melspectrogram` (STFT n_fft 1024, hop 256 for
+//!   `mtl_cnn` (Table 2.3) or 512 for `agf_cnn` (§3.3.3: 46 ms frames, 50 % overlap), periodic Hann, centred with zero padding; power spectrum; 128 Slaney bands from 0 Hz to
 //!   `sr / 2` with float32 weights) then `power_to_db` (`10·log10(max(S, 1e-10))` floored 80 dB
 //!   below the channel's maximum), in float32. Frames × bands.
 //! - Channels: the model's `channels` (2, the thesis' stereo, or 1). A mono clip given to a
@@ -23,7 +23,7 @@ use crate::audio::kernels::AudioError;
 
 /// FFT length.
 pub const N_FFT: usize = 1024;
-/// Hop between frames, in samples.
+/// Hop between frames, in samples, of `mtl_cnn` (Table 2.3's input).
 pub const HOP: usize = 256;
 /// Mel bands.
 pub const BANDS: usize = 128;
@@ -32,9 +32,9 @@ pub const SAMPLE_RATE: u32 = 22_050;
 /// Floor of the standard deviations.
 const STD_FLOOR: f32 = 1e-6;
 
-/// The shortest clip (in samples) that gives `frames` frames.
-pub fn min_samples(frames: usize) -> usize {
-    frames.saturating_sub(1) * HOP
+/// The shortest clip (in samples) that gives `frames` frames at hop `hop`.
+pub fn min_samples(frames: usize, hop: usize) -> usize {
+    frames.saturating_sub(1) * hop
 }
 
 /// The STFT and filter bank of the input (build once, share across clips and threads).
@@ -44,11 +44,12 @@ pub struct MelPlan {
 }
 
 impl MelPlan {
-    pub fn new() -> Result<MelPlan, AudioError> {
+    /// The plan for frames `hop` samples apart.
+    pub fn new(hop: usize) -> Result<MelPlan, AudioError> {
         Ok(MelPlan {
             stft: StftPlan::new(StftParams {
                 precision: Precision::F32,
-                ..StftParams::librosa(N_FFT, HOP)
+                ..StftParams::librosa(N_FFT, hop)
             })?,
             bank: MelFilterBank::new(SAMPLE_RATE, N_FFT, &MelParams::default())?,
         })
@@ -187,10 +188,10 @@ mod tests {
 
     #[test]
     fn channels_are_db_mel_spectrograms() {
-        let plan = MelPlan::new().unwrap();
+        let plan = MelPlan::new(HOP).unwrap();
         let (l, r) = (
-            tone(min_samples(216), 440.0, 0.5),
-            tone(min_samples(216), 2000.0, 0.1),
+            tone(min_samples(216, HOP), 440.0, 0.5),
+            tone(min_samples(216, HOP), 2000.0, 0.1),
         );
         let m = plan.clip(&[&l, &r], 2).unwrap();
         assert_eq!((m.channels, m.frames), (2, 216));
@@ -229,7 +230,7 @@ mod tests {
 
     #[test]
     fn standardised_bands_have_zero_mean_and_unit_variance() {
-        let plan = MelPlan::new().unwrap();
+        let plan = MelPlan::new(HOP).unwrap();
         let clips: Vec<Mel> = [220.0, 990.0]
             .iter()
             .map(|&hz| plan.clip(&[&tone(20_000, hz, 0.3)], 2).unwrap())

@@ -68,6 +68,7 @@
 //! Layout: this file holds the type and its options; `network` the CNN, `input` the mel
 //! spectrograms, `train` Algorithm 1, `model` the trained model, its file and representations.
 
+pub mod agf;
 mod input;
 mod model;
 mod network;
@@ -82,9 +83,10 @@ use crate::model::{
     Trained, TrainingData,
 };
 
+pub use agf::AgfCnnType;
 pub use input::{min_samples, SAMPLE_RATE};
 pub use model::MtlModel;
-pub use network::{dropout_mask, Net, Shape, BRANCH_FC};
+pub use network::{dropout_mask, Arch, Net, Shape, BRANCH_FC};
 
 const TYPE: &str = "mtl_cnn";
 
@@ -233,6 +235,8 @@ static OPTIONS: &[OptionSpec] = &[
 /// The options, checked once.
 #[derive(Clone, Debug)]
 pub(crate) struct Hyper {
+    /// The base CNN: Table 2.3 (`mtl_cnn`) or Table 3.2 (`agf_cnn`).
+    arch: Arch,
     strategy: Strategy,
     sources: Vec<String>,
     /// 2, 4, 6, or [`BRANCH_FC`].
@@ -248,6 +252,24 @@ pub(crate) struct Hyper {
     channels: usize,
     seed: u64,
     checkpoint_every: usize,
+}
+
+impl Hyper {
+    /// The model type these options train.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self.arch {
+            Arch::Table23 => TYPE,
+            Arch::Table32 => agf::TYPE,
+        }
+    }
+
+    /// How the network is shared, as the training facts and progress lines say it.
+    pub(crate) fn strategy_label(&self) -> String {
+        match self.arch {
+            Arch::Table23 => self.strategy.name().to_string(),
+            Arch::Table32 => format!("shared: {}", agf::sharing(self.branch_at)),
+        }
+    }
 }
 
 fn names(list: &str) -> Vec<String> {
@@ -330,6 +352,7 @@ impl TryFrom<&ModelOptions> for Hyper {
             }
         }
         Ok(Hyper {
+            arch: Arch::Table23,
             strategy,
             sources,
             branch_at,
@@ -389,12 +412,19 @@ impl ModelType for MtlCnnType {
             let Some(catalog) = &self.catalog else {
                 return plan_err!("strategy mss_cr needs a session's model store");
             };
-            return model::concatenate(catalog.as_ref(), &h.models);
+            return model::concatenate(catalog.as_ref(), &h.models, Arch::Table23);
         }
         train::train(data, ctx, &h)
     }
 
     fn load(&self, _options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>> {
-        Ok(Box::new(model::from_bytes(bytes)?))
+        let model = model::from_bytes(bytes)?;
+        if model.type_name() != TYPE {
+            return plan_err!(
+                "the stored 'mtl_cnn' model holds a '{}' model",
+                model.type_name()
+            );
+        }
+        Ok(Box::new(model))
     }
 }

@@ -1,5 +1,5 @@
-//! The trained `mtl_cnn` model: its file (the network's variables with its shape and input
-//! statistics, or the copies of the models an `mss_cr` model concatenates) and the
+//! The trained `mtl_cnn` or `agf_cnn` model: its file (the network's variables with its shape
+//! and input statistics, or the copies of the models an `mss_cr` model concatenates) and the
 //! representation of clips, computed slice by slice in forward passes that fit the device.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Tensor};
 
 use super::input::{min_samples, BandStats, Mel, MelPlan, BANDS, SAMPLE_RATE};
-use super::network::{Net, Shape};
+use super::network::{Arch, Net, Shape};
 use super::{Strategy, CPU_PASS, CUDA_PASS, SELF, TYPE};
 use crate::audio::deep::variables::{import, Variable};
 use crate::audio::deep::{message, AudioEncoder, PerDevice};
@@ -33,8 +33,9 @@ pub(super) struct NetState {
 }
 
 impl NetState {
-    pub(super) fn shape(&self) -> Shape {
+    pub(super) fn shape(&self, arch: Arch) -> Shape {
         Shape {
+            arch,
             channels: self.shape_channels,
             branch_at: self.branch_at,
             outputs: self.outputs.clone(),
@@ -42,19 +43,35 @@ impl NetState {
         }
     }
 
-    /// Length of the representation: `[mean ‖ std]` per fc-feature block.
-    fn dim(&self) -> usize {
-        let s = self.shape();
-        2 * s.blocks() * s.feature() as usize
+    /// Length of one slice's fc-features (every block).
+    fn slice_dim(&self, arch: Arch) -> usize {
+        let s = self.shape(arch);
+        s.blocks() * s.feature() as usize
     }
 }
 
-/// What the model file holds.
+/// What the model file holds. (bincode numbers the variants: new ones go last, so that stored
+/// models still load.)
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) enum State {
+    /// An `mtl_cnn` network (Table 2.3).
     Net(NetState),
     /// `mss_cr`: the concatenated models, by name, in order.
     Concat(Vec<(String, NetState)>),
+    /// An `agf_cnn` network (Table 3.2).
+    Agf(NetState),
+    /// `agf_cnn` with option `models`: the concatenated `agf_cnn` networks, by name, in order.
+    AgfConcat(Vec<(String, NetState)>),
+}
+
+impl State {
+    /// The model type that wrote it.
+    pub(super) fn type_name(&self) -> &'static str {
+        match self {
+            State::Agf(_) | State::AgfConcat(_) => super::agf::TYPE,
+            _ => TYPE,
+        }
+    }
 }
 
 /// A clip as its channels.
@@ -90,21 +107,35 @@ pub fn slice_statistics(rows: &[Vec<f32>], blocks: usize, feature: usize) -> Vec
 /// One network of a model, built per device on first use.
 struct Part {
     state: NetState,
+    arch: Arch,
     nets: PerDevice<Net>,
 }
 
 impl Part {
-    fn new(state: NetState) -> Part {
+    fn new(state: NetState, arch: Arch) -> Part {
         Part {
             state,
+            arch,
             nets: PerDevice::new(),
         }
+    }
+
+    /// The network on `device`, built from the stored variables.
+    fn build(&self, device: Device) -> Result<Net> {
+        let net = Net::new(self.state.shape(self.arch), device);
+        let ty = match self.arch {
+            Arch::Table23 => TYPE,
+            Arch::Table32 => super::agf::TYPE,
+        };
+        import(&net.vs, &self.state.variables, ty)?;
+        Ok(net)
     }
 
     /// The standardised spectrograms of `clips`; an error names the first clip that is too
     /// short for one slice or not finite.
     fn spectrograms(&self, clips: &[Clip<'_>]) -> Result<Vec<Mel>> {
-        let plan = MelPlan::new().map_err(DataFusionError::from)?;
+        let hop = self.arch.hop();
+        let plan = MelPlan::new(hop).map_err(DataFusionError::from)?;
         let crop = self.state.crop;
         let channels = self.state.shape_channels as usize;
         clips
@@ -112,13 +143,13 @@ impl Part {
             .enumerate()
             .map(|(i, c)| {
                 let samples = c.first().map_or(0, |s| s.len());
-                if samples < min_samples(crop) {
+                let need = min_samples(crop, hop);
+                if samples < need {
                     return exec_err!(
                         "clip {}: {samples} samples are shorter than one slice of {crop} frames: \
-                         the representation needs at least {} samples ({:.2} s at {SAMPLE_RATE} Hz)",
+                         the representation needs at least {need} samples ({:.2} s at {SAMPLE_RATE} Hz)",
                         i + 1,
-                        min_samples(crop),
-                        min_samples(crop) as f64 / f64::from(SAMPLE_RATE)
+                        need as f64 / f64::from(SAMPLE_RATE)
                     );
                 }
                 let mut m = plan
@@ -130,12 +161,13 @@ impl Part {
             .collect()
     }
 
-    fn representations(
+    /// Each clip's slices' fc-features (every block, in source order), slice by slice.
+    fn segments(
         &self,
         clips: &[Clip<'_>],
         device: Device,
         cancel: &dyn Fn() -> Result<()>,
-    ) -> Result<Vec<Vec<f32>>> {
+    ) -> Result<Vec<Vec<Vec<f32>>>> {
         let mels = self.spectrograms(clips)?;
         let crop = self.state.crop;
         let slices: Vec<(usize, usize)> = mels
@@ -148,30 +180,23 @@ impl Part {
         } else {
             CUDA_PASS
         };
-        let shape = self.state.shape();
-        let width = shape.blocks() * shape.feature() as usize;
+        let channels = self.state.shape_channels;
+        let width = self.state.slice_dim(self.arch);
         let mut rows: Vec<Vec<Vec<f32>>> = vec![Vec::new(); clips.len()];
         let build = || {
-            let mut net = Net::new(self.state.shape(), device);
-            import(&net.vs, &self.state.variables, TYPE)?;
+            let mut net = self.build(device)?;
             net.vs.freeze();
             Ok(net)
         };
         self.nets.with(device, build, |net| {
             for group in slices.chunks(pass) {
                 cancel()?;
-                let mut flat =
-                    Vec::with_capacity(group.len() * shape.channels as usize * crop * BANDS);
+                let mut flat = Vec::with_capacity(group.len() * channels as usize * crop * BANDS);
                 for &(i, s) in group {
                     mels[i].crop_into(s, crop, &mut flat);
                 }
                 let x = Tensor::from_slice(&flat)
-                    .view([
-                        group.len() as i64,
-                        shape.channels,
-                        crop as i64,
-                        BANDS as i64,
-                    ])
+                    .view([group.len() as i64, channels, crop as i64, BANDS as i64])
                     .to_device(device);
                 let y = tch::no_grad(|| net.represent(&x));
                 let y = to_f32_vec(&y)?;
@@ -181,14 +206,26 @@ impl Part {
             }
             Ok(())
         })?;
-        Ok(rows
+        Ok(rows)
+    }
+
+    /// Each clip's `[mean ‖ std]` of its slices' fc-features, per block.
+    fn representations(
+        &self,
+        clips: &[Clip<'_>],
+        device: Device,
+        cancel: &dyn Fn() -> Result<()>,
+    ) -> Result<Vec<Vec<f32>>> {
+        let shape = self.state.shape(self.arch);
+        Ok(self
+            .segments(clips, device, cancel)?
             .iter()
             .map(|r| slice_statistics(r, shape.blocks(), shape.feature() as usize))
             .collect())
     }
 }
 
-/// A trained `mtl_cnn` model.
+/// A trained `mtl_cnn` or `agf_cnn` model.
 pub struct MtlModel {
     state: State,
     parts: Vec<Part>,
@@ -205,15 +242,63 @@ impl std::fmt::Debug for MtlModel {
 impl MtlModel {
     pub(super) fn from_state(state: State) -> MtlModel {
         let parts = match &state {
-            State::Net(n) => vec![Part::new(n.clone())],
-            State::Concat(ps) => ps.iter().map(|(_, n)| Part::new(n.clone())).collect(),
+            State::Net(n) => vec![Part::new(n.clone(), Arch::Table23)],
+            State::Agf(n) => vec![Part::new(n.clone(), Arch::Table32)],
+            State::Concat(ps) => ps
+                .iter()
+                .map(|(_, n)| Part::new(n.clone(), Arch::Table23))
+                .collect(),
+            State::AgfConcat(ps) => ps
+                .iter()
+                .map(|(_, n)| Part::new(n.clone(), Arch::Table32))
+                .collect(),
         };
         MtlModel { state, parts }
     }
 
-    /// The representation's length.
+    /// The representation's length: `[mean ‖ std]` of every block.
     pub fn dim(&self) -> usize {
-        self.parts.iter().map(|p| p.state.dim()).sum()
+        2 * self.segment_dim()
+    }
+
+    /// The length of one slice's features: every block of every part.
+    pub fn segment_dim(&self) -> usize {
+        self.parts.iter().map(|p| p.state.slice_dim(p.arch)).sum()
+    }
+
+    /// The frames of one slice and the hop between frames.
+    pub fn slice(&self) -> (usize, usize) {
+        let p = &self.parts[0];
+        (p.state.crop, p.arch.hop())
+    }
+
+    /// The type that made the model (`mtl_cnn` or `agf_cnn`).
+    pub fn type_name(&self) -> &'static str {
+        self.state.type_name()
+    }
+
+    /// Each clip's slices (non-overlapping, from the first frame) as the concatenated
+    /// fc-features of every block of every part, slice by slice; `cancel` is checked between
+    /// forward passes.
+    pub fn segments(
+        &self,
+        clips: &[Clip<'_>],
+        device: Device,
+        cancel: &dyn Fn() -> Result<()>,
+    ) -> Result<Vec<Vec<Vec<f32>>>> {
+        let mut out: Vec<Vec<Vec<f32>>> = vec![Vec::new(); clips.len()];
+        for part in &self.parts {
+            for (o, r) in out.iter_mut().zip(part.segments(clips, device, cancel)?) {
+                if o.is_empty() {
+                    *o = r;
+                } else {
+                    for (a, b) in o.iter_mut().zip(r) {
+                        a.extend(b);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The representations of `clips` (each given as its channels) on `device`; `cancel` is
@@ -239,12 +324,7 @@ impl MtlModel {
     /// The network of a single-network model on the CPU, for tests and benchmarks.
     pub fn with_cpu_net<R>(&self, f: impl FnOnce(&Net) -> Result<R>) -> Result<R> {
         let part = &self.parts[0];
-        let build = || {
-            let net = Net::new(part.state.shape(), Device::Cpu);
-            import(&net.vs, &part.state.variables, TYPE)?;
-            Ok(net)
-        };
-        part.nets.with(Device::Cpu, build, f)
+        part.nets.with(Device::Cpu, || part.build(Device::Cpu), f)
     }
 
     /// The input statistics and slice length of a single-network model, for tests.
@@ -266,6 +346,22 @@ impl Model for MtlModel {
             "representation".to_string(),
             format!("{} float32", self.dim()),
         )];
+        let input = |n: &NetState, hop: usize| {
+            vec![
+                (
+                    "input".to_string(),
+                    format!(
+                        "dB mel (n_fft 1024, hop {hop}, 128 bands), {} channel(s) standardised per band, slices of {} frames",
+                        n.shape_channels, n.crop
+                    ),
+                ),
+                ("width".to_string(), n.width.to_string()),
+                (
+                    "minimum clip".to_string(),
+                    format!("{} samples", min_samples(n.crop, hop)),
+                ),
+            ]
+        };
         match &self.state {
             State::Net(n) => {
                 let strategy = match n.strategy {
@@ -274,21 +370,31 @@ impl Model for MtlModel {
                 };
                 out.push(("strategy".to_string(), strategy));
                 out.push(("sources".to_string(), n.sources.join(", ")));
-                out.push((
-                    "input".to_string(),
-                    format!(
-                        "dB mel (n_fft 1024, hop 256, 128 bands), {} channel(s) standardised per band, slices of {} frames",
-                        n.shape_channels, n.crop
-                    ),
-                ));
-                out.push(("width".to_string(), n.width.to_string()));
-                out.push((
-                    "minimum clip".to_string(),
-                    format!("{} samples", min_samples(n.crop)),
-                ));
+                out.extend(input(n, Arch::Table23.hop()));
             }
-            State::Concat(ps) => {
-                out.push(("strategy".to_string(), "mss_cr".to_string()));
+            State::Agf(n) => {
+                out.push(("network".to_string(), "thesis Table 3.2".to_string()));
+                out.push((
+                    "shared".to_string(),
+                    super::agf::sharing(n.branch_at).to_string(),
+                ));
+                out.push(("tasks".to_string(), n.sources.join(", ")));
+                out.push((
+                    "segment features".to_string(),
+                    format!("{} float32", self.segment_dim()),
+                ));
+                out.extend(input(n, Arch::Table32.hop()));
+            }
+            State::Concat(ps) | State::AgfConcat(ps) => {
+                if matches!(self.state, State::Concat(_)) {
+                    out.push(("strategy".to_string(), "mss_cr".to_string()));
+                } else {
+                    out.push(("network".to_string(), "thesis Table 3.2".to_string()));
+                    out.push((
+                        "segment features".to_string(),
+                        format!("{} float32", self.segment_dim()),
+                    ));
+                }
                 out.push((
                     "models".to_string(),
                     ps.iter()
@@ -331,30 +437,55 @@ pub(super) fn from_bytes(bytes: &[u8]) -> Result<MtlModel> {
     Ok(MtlModel::from_state(state))
 }
 
-/// An `mss_cr` model: copies of the `ss_r` models called `names`, in order.
-pub(super) fn concatenate(catalog: &dyn ModelCatalog, names: &[String]) -> Result<Trained> {
+/// A model that concatenates the models called `names`, in order, without retraining:
+/// `mtl_cnn`'s `mss_cr` (of `ss_r` models, Table 2.3) or `agf_cnn`'s `models` (of single-network
+/// `agf_cnn` models, Table 3.2).
+pub(super) fn concatenate(
+    catalog: &dyn ModelCatalog,
+    names: &[String],
+    arch: Arch,
+) -> Result<Trained> {
+    let what = match arch {
+        Arch::Table23 => "strategy mss_cr",
+        Arch::Table32 => "option models",
+    };
     let mut parts = Vec::new();
     for name in names {
         let loaded = catalog.model(name).map_err(|e| {
-            DataFusionError::Plan(format!("strategy mss_cr: model '{name}': {}", message(e)))
+            DataFusionError::Plan(format!("{what}: model '{name}': {}", message(e)))
         })?;
-        let Some(m) = loaded.model.downcast_ref::<MtlModel>() else {
-            return plan_err!(
-                "strategy mss_cr concatenates mtl_cnn models of strategy ss_r; '{name}' is a '{}' model",
-                loaded.model_type
-            );
-        };
-        match &m.state {
-            State::Net(n) if n.strategy == Strategy::SsR => parts.push((name.clone(), n.clone())),
-            State::Net(n) => {
+        let m = loaded.model.downcast_ref::<MtlModel>();
+        match (arch, m.map(|m| &m.state)) {
+            (Arch::Table23, Some(State::Net(n))) if n.strategy == Strategy::SsR => {
+                parts.push((name.clone(), n.clone()))
+            }
+            (Arch::Table23, Some(State::Net(n))) => {
                 return plan_err!(
                     "strategy mss_cr concatenates ss_r models; '{name}' has strategy {}",
                     n.strategy.name()
                 )
             }
-            State::Concat(_) => {
+            (Arch::Table23, Some(State::Concat(_))) => {
                 return plan_err!(
                     "strategy mss_cr concatenates ss_r models; '{name}' has strategy mss_cr"
+                )
+            }
+            (Arch::Table23, _) => {
+                return plan_err!(
+                    "strategy mss_cr concatenates mtl_cnn models of strategy ss_r; '{name}' is a '{}' model",
+                    loaded.model_type
+                )
+            }
+            (Arch::Table32, Some(State::Agf(n))) => parts.push((name.clone(), n.clone())),
+            (Arch::Table32, Some(State::AgfConcat(_))) => {
+                return plan_err!(
+                    "option models concatenates trained agf_cnn networks; '{name}' is itself a concatenation"
+                )
+            }
+            (Arch::Table32, _) => {
+                return plan_err!(
+                    "option models concatenates agf_cnn models; '{name}' is a '{}' model",
+                    loaded.model_type
                 )
             }
         }
@@ -369,8 +500,12 @@ pub(super) fn concatenate(catalog: &dyn ModelCatalog, names: &[String]) -> Resul
             .join(", "),
     );
     training.insert("retrained".to_string(), "no".to_string());
+    let state = match arch {
+        Arch::Table23 => State::Concat(parts),
+        Arch::Table32 => State::AgfConcat(parts),
+    };
     Ok(Trained {
-        model: Box::new(MtlModel::from_state(State::Concat(parts))),
+        model: Box::new(MtlModel::from_state(state)),
         training,
     })
 }
@@ -428,16 +563,17 @@ mod tests {
     fn represent_takes_the_statistics_of_whole_slices() {
         let crop = 64;
         let shape = Shape {
+            arch: Arch::Table23,
             channels: 2,
             branch_at: 4,
             outputs: vec![None, Some(5)],
             width: 0.125,
         };
         let net = seeded_net(shape.clone(), 7, Device::Cpu);
-        let plan = MelPlan::new().unwrap();
+        let plan = MelPlan::new(256).unwrap();
         let (a, b) = (
-            tone(min_samples(crop) + 2 * 64 * 256 + 5_000, 330.0),
-            tone(min_samples(crop), 1200.0),
+            tone(min_samples(crop, 256) + 2 * 64 * 256 + 5_000, 330.0),
+            tone(min_samples(crop, 256), 1200.0),
         );
         let stats = BandStats::fit(&[plan.clip(&[&a], 2).unwrap()]).unwrap();
         let state = NetState {
@@ -495,11 +631,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("needs at least 16128 samples"), "{e}");
-        // The stored model reloads to the same representation.
+        // The stored model reloads to the same representation (of the same batch: another
+        // batch size may round differently).
         let again = from_bytes(&model.to_bytes().unwrap()).unwrap();
+        let r1 = model
+            .represent(&[vec![&a]], Device::Cpu, &|| Ok(()))
+            .unwrap();
         let r2 = again
             .represent(&[vec![&a]], Device::Cpu, &|| Ok(()))
             .unwrap();
-        assert_eq!(r2[0], reps[0]);
+        assert_eq!(r2, r1);
+        // The segments are the slices' rows themselves.
+        let segments = model
+            .segments(&[vec![&a]], Device::Cpu, &|| Ok(()))
+            .unwrap();
+        assert_eq!(segments[0].len(), 3);
+        assert_eq!(model.segment_dim(), 64);
+        for (got, want) in segments[0].iter().zip(&rows) {
+            for (x, y) in got.iter().zip(want) {
+                assert!((x - y).abs() < 1e-5 * (1.0 + y.abs()), "{x} {y}");
+            }
+        }
     }
 }

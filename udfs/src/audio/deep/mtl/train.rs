@@ -1,4 +1,4 @@
-//! Training an `mtl_cnn` model (Algorithm 1): the tracks of the `AS` query as standardised mel
+//! Training an `mtl_cnn` or `agf_cnn` model (Algorithm 1): the tracks of the `AS` query as standardised mel
 //! spectrograms and target distributions, and the loop that draws a source, a batch and crops
 //! per iteration and takes one Adam step on that source's loss.
 
@@ -15,10 +15,10 @@ use rayon::prelude::*;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use super::input::{min_samples, BandStats, Mel, MelPlan, BANDS, HOP};
+use super::input::{min_samples, BandStats, Mel, MelPlan, BANDS};
 use super::model::{is_self, MtlModel, NetState, State};
-use super::network::{dropout_mask, scaled, Net, Shape, CONV_CHANNELS, PAIR_HIDDEN};
-use super::{Hyper, TYPE};
+use super::network::{dropout_mask, scaled, Arch, Net, Shape, CONV_CHANNELS, PAIR_HIDDEN};
+use super::Hyper;
 use crate::audio::deep::seeded;
 use crate::audio::deep::variables::export;
 use crate::common::rng::Rng;
@@ -28,8 +28,12 @@ use crate::model::{TrainContext, Trained, TrainingData};
 
 /// Values one crop leaves for the backward pass through the full base CNN: each stage's
 /// convolution, normalisation and activation outputs (and the pooled output).
-fn values_per_crop(channels: usize, crop: usize, width: f64) -> f64 {
-    let (mut h, mut w) = (crop.div_ceil(2) as f64, BANDS as f64);
+fn values_per_crop(arch: Arch, channels: usize, crop: usize, width: f64) -> f64 {
+    let h = match arch {
+        Arch::Table23 => crop.div_ceil(2),
+        Arch::Table32 => crop,
+    };
+    let (mut h, mut w) = (h as f64, BANDS as f64);
     let mut total = (channels * crop * BANDS) as f64;
     for c in CONV_CHANNELS.iter().take(5) {
         total += scaled(*c, width) as f64 * h * w * 3.5;
@@ -47,7 +51,7 @@ pub(super) fn training_bytes(h: &Hyper) -> f64 {
     } else {
         h.batch_size
     };
-    crops as f64 * values_per_crop(h.channels, h.crop, h.width) * 4.0 * 2.0
+    crops as f64 * values_per_crop(h.arch, h.channels, h.crop, h.width) * 4.0 * 2.0
 }
 
 /// One source's targets per track: the normalised z and its Σ z·ln z (None: the track lacks
@@ -63,8 +67,13 @@ pub(super) struct Tracks {
 }
 
 /// A list column as lists of f32 values per row, with the list type it must have.
-fn number_lists(data: &TrainingData, name: &str, what: &str) -> Result<Vec<Option<Vec<f32>>>> {
-    let i = data.column(TYPE, name)?;
+fn number_lists(
+    ty: &str,
+    data: &TrainingData,
+    name: &str,
+    what: &str,
+) -> Result<Vec<Option<Vec<f32>>>> {
+    let i = data.column(ty, name)?;
     let target = DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)));
     let mut out = Vec::new();
     for b in &data.batches {
@@ -74,7 +83,7 @@ fn number_lists(data: &TrainingData, name: &str, what: &str) -> Result<Vec<Optio
                 if f.data_type().is_numeric());
         if !ok {
             return plan_err!(
-                "model type 'mtl_cnn': column \"{name}\" must be {what} (a list of numbers), got {}",
+                "model type '{ty}': column \"{name}\" must be {what} (a list of numbers), got {}",
                 col.data_type()
             );
         }
@@ -88,7 +97,7 @@ fn number_lists(data: &TrainingData, name: &str, what: &str) -> Result<Vec<Optio
             let v = list.value(r);
             let v = v.as_primitive::<Float32Type>();
             if v.null_count() > 0 {
-                return exec_err!("model type 'mtl_cnn': a list in column \"{name}\" has NULLs");
+                return exec_err!("model type '{ty}': a list in column \"{name}\" has NULLs");
             }
             out.push(Some(v.values().to_vec()));
         }
@@ -98,8 +107,8 @@ fn number_lists(data: &TrainingData, name: &str, what: &str) -> Result<Vec<Optio
 
 /// The audio column as (batch, row) positions with each clip's channel count and length; the
 /// clips themselves stay in the batches (cast per batch when their spectrograms are computed).
-fn audio_lists(data: &TrainingData) -> Result<(usize, Vec<DataType>)> {
-    let i = data.column(TYPE, "audio")?;
+fn audio_lists(ty: &str, data: &TrainingData) -> Result<(usize, Vec<DataType>)> {
+    let i = data.column(ty, "audio")?;
     let mono = DataType::List(Arc::new(Field::new_list_field(DataType::Float32, true)));
     let stereo = DataType::List(Arc::new(Field::new_list_field(mono.clone(), true)));
     let mut types = Vec::new();
@@ -120,7 +129,7 @@ fn audio_lists(data: &TrainingData) -> Result<(usize, Vec<DataType>)> {
             }
             _ => {
                 return plan_err!(
-                    "model type 'mtl_cnn': column \"audio\" must be a clip (a list of samples) or \
+                    "model type '{ty}': column \"audio\" must be a clip (a list of samples) or \
                      its channels (a list of lists of samples), got {t}"
                 )
             }
@@ -132,21 +141,23 @@ fn audio_lists(data: &TrainingData) -> Result<(usize, Vec<DataType>)> {
 /// The tracks of `data` for the sources of `h`, in an order of the track ids (so that the
 /// model does not depend on the order in which DataFusion delivered the rows).
 pub(super) fn tracks(data: &TrainingData, h: &Hyper, ctx: &TrainContext<'_>) -> Result<Tracks> {
-    let it = data.column(TYPE, "track")?;
-    let (ia, audio_types) = audio_lists(data)?;
+    let ty = h.type_name();
+    let hop = h.arch.hop();
+    let it = data.column(ty, "track")?;
+    let (ia, audio_types) = audio_lists(ty, data)?;
     // The source columns first: a missing or mistyped column fails before any work.
     let mut raw_targets = Vec::new();
     for s in &h.sources {
         raw_targets.push(if is_self(s) {
             None
         } else {
-            Some(number_lists(data, s, "a target distribution")?)
+            Some(number_lists(ty, data, s, "a target distribution")?)
         });
     }
     let mut names = Vec::new();
     for b in &data.batches {
         let t = cast(b.column(it), &DataType::Utf8).map_err(|_| {
-            exec_datafusion_err!("model type 'mtl_cnn': column \"track\" cannot be shown as text")
+            exec_datafusion_err!("model type '{ty}': column \"track\" cannot be shown as text")
         })?;
         let t = t.as_string::<i32>();
         names.extend((0..t.len()).map(|r| {
@@ -174,14 +185,14 @@ pub(super) fn tracks(data: &TrainingData, h: &Hyper, ctx: &TrainContext<'_>) -> 
                     Some(ch) => ch.value(0).len(),
                     None => list.value(r).len(),
                 };
-                need += (h.channels * (1 + len / HOP) * BANDS * 4) as f64;
+                need += (h.channels * (1 + len / hop) * BANDS * 4) as f64;
                 clips.push((row, bi, r));
             }
             row += 1;
         }
     }
     if clips.is_empty() {
-        return plan_err!("model type 'mtl_cnn' has no training tracks (every audio is NULL)");
+        return plan_err!("model type '{ty}' has no training tracks (every audio is NULL)");
     }
     check_memory(
         &format!("the mel spectrograms of {} tracks", clips.len()),
@@ -189,12 +200,12 @@ pub(super) fn tracks(data: &TrainingData, h: &Hyper, ctx: &TrainContext<'_>) -> 
         ctx.memory_limit,
     )?;
     ctx.control.progress(&format!(
-        "mtl_cnn: mel spectrograms of {} tracks ({:.1} MiB)",
+        "{ty}: mel spectrograms of {} tracks ({:.1} MiB)",
         clips.len(),
         need / (1 << 20) as f64
     ));
     let started = Instant::now();
-    let plan = MelPlan::new().map_err(DataFusionError::from)?;
+    let plan = MelPlan::new(hop).map_err(DataFusionError::from)?;
     let mut mels: Vec<(usize, Mel)> = Vec::with_capacity(clips.len());
     for (bi, b) in data.batches.iter().enumerate() {
         ctx.control.check_cancelled()?;
@@ -217,32 +228,35 @@ pub(super) fn tracks(data: &TrainingData, h: &Hyper, ctx: &TrainContext<'_>) -> 
                 for c in &channels {
                     let c = c.as_primitive::<Float32Type>();
                     if c.null_count() > 0 {
-                        return exec_err!("model type 'mtl_cnn': track '{}': the audio has NULL samples", names[row]);
+                        return exec_err!(
+                            "model type '{ty}': track '{}': the audio has NULL samples",
+                            names[row]
+                        );
                     }
                     slices.push(c.values().as_ref());
                 }
                 let samples = slices.first().map_or(0, |s| s.len());
-                if samples < min_samples(h.crop) {
+                if samples < min_samples(h.crop, hop) {
                     return exec_err!(
-                        "model type 'mtl_cnn': track '{}' has {samples} samples, fewer than one crop \
+                        "model type '{ty}': track '{}' has {samples} samples, fewer than one crop \
                          of {} frames needs ({} samples)",
                         names[row],
                         h.crop,
-                        min_samples(h.crop)
+                        min_samples(h.crop, hop)
                     );
                 }
-                let m = plan
-                    .clip(&slices, h.channels)
-                    .map_err(|e| exec_datafusion_err!("model type 'mtl_cnn': track '{}': {e}", names[row]))?;
+                let m = plan.clip(&slices, h.channels).map_err(|e| {
+                    exec_datafusion_err!("model type '{ty}': track '{}': {e}", names[row])
+                })?;
                 Ok((row, m))
             })
             .collect::<Result<Vec<_>>>()?;
         mels.extend(done);
     }
-    let ranks = data.content_ranks(TYPE, &["track"])?;
+    let ranks = data.content_ranks(ty, &["track"])?;
     mels.sort_by_key(|(row, _)| ranks[*row]);
     ctx.control.progress(&format!(
-        "mtl_cnn: spectrograms in {:.1} s",
+        "{ty}: spectrograms in {:.1} s",
         started.elapsed().as_secs_f64()
     ));
     let rows: Vec<usize> = mels.iter().map(|(r, _)| *r).collect();
@@ -263,7 +277,7 @@ pub(super) fn tracks(data: &TrainingData, h: &Hyper, ctx: &TrainContext<'_>) -> 
                 None => k = Some((z.len(), &names[r])),
                 Some((k, first)) if k != z.len() => {
                     return exec_err!(
-                        "model type 'mtl_cnn': source '{s}': track '{}' has a distribution of {} values but track '{first}' one of {k}",
+                        "model type '{ty}': source '{s}': track '{}' has a distribution of {} values but track '{first}' one of {k}",
                         names[r],
                         z.len()
                     )
@@ -273,7 +287,7 @@ pub(super) fn tracks(data: &TrainingData, h: &Hyper, ctx: &TrainContext<'_>) -> 
             let sum: f64 = z.iter().map(|&v| f64::from(v)).sum();
             if z.len() < 2 || z.iter().any(|v| !v.is_finite() || *v < 0.0) || sum <= 0.0 {
                 return exec_err!(
-                    "model type 'mtl_cnn': source '{s}': track '{}' needs a distribution of at least two non-negative values with a positive sum",
+                    "model type '{ty}': source '{s}': track '{}' needs a distribution of at least two non-negative values with a positive sum",
                     names[r]
                 );
             }
@@ -286,12 +300,14 @@ pub(super) fn tracks(data: &TrainingData, h: &Hyper, ctx: &TrainContext<'_>) -> 
             per_track.push(Some((z, neg_entropy)));
         }
         if per_track.iter().all(Option::is_none) {
-            return exec_err!("model type 'mtl_cnn': source '{s}' has no track (column \"{s}\" is NULL everywhere)");
+            return exec_err!(
+                "model type '{ty}': source '{s}' has no track (column \"{s}\" is NULL everywhere)"
+            );
         }
         targets.push(Some(per_track));
     }
     if h.sources.iter().any(|s| is_self(s)) && mels.len() < 2 {
-        return exec_err!("model type 'mtl_cnn': source 'self' needs at least two tracks (pairs of different tracks)");
+        return exec_err!("model type '{ty}': source 'self' needs at least two tracks (pairs of different tracks)");
     }
     Ok(Tracks {
         mels: mels.into_iter().map(|(_, m)| m).collect(),
@@ -303,6 +319,7 @@ pub(super) fn tracks(data: &TrainingData, h: &Hyper, ctx: &TrainContext<'_>) -> 
 /// The network shape of `h` for targets of these lengths.
 fn shape_of(h: &Hyper, tracks: &Tracks) -> Shape {
     Shape {
+        arch: h.arch,
         channels: h.channels as i64,
         branch_at: h.branch_at,
         outputs: tracks
@@ -430,7 +447,7 @@ pub(super) fn iteration_loss(
             let c = Tensor::from_slice(&neg_entropy).to_device(device);
             let mask = dropout_mask(rng, n, f, device);
             let logp = net
-                .logits_t(t, &x, true, Some(&mask))
+                .logits_t(t, &x, true, Some(&mask), Some(rng))
                 .log_softmax(-1, Kind::Float);
             // KL(z ‖ p) = Σ z ln z − Σ z ln p, averaged over the batch.
             (c - (z * logp).sum_dim_intlist([1i64].as_slice(), false, Kind::Float))
@@ -441,7 +458,7 @@ pub(super) fn iteration_loss(
 
 /// The state of a network being trained, for checkpoints and the final model.
 fn state_of(net: &Net, h: &Hyper, stats: &BandStats) -> Result<State> {
-    Ok(State::Net(NetState {
+    let state = NetState {
         strategy: h.strategy,
         sources: h.sources.clone(),
         shape_channels: net.shape.channels,
@@ -451,7 +468,11 @@ fn state_of(net: &Net, h: &Hyper, stats: &BandStats) -> Result<State> {
         crop: h.crop,
         stats: stats.clone(),
         variables: export(&net.vs)?,
-    }))
+    };
+    Ok(match h.arch {
+        Arch::Table23 => State::Net(state),
+        Arch::Table32 => State::Agf(state),
+    })
 }
 
 /// A freshly initialised network for `shape`, its weights drawn from `seed` (under the lock
@@ -479,7 +500,7 @@ pub(super) fn train(data: &TrainingData, ctx: &TrainContext<'_>, h: &Hyper) -> R
     let net = seeded_net(shape, h.seed, ctx.device);
     let (history, last) = run(&net, h, &tracks, &stats, ctx)?;
     let mut training = BTreeMap::new();
-    training.insert("strategy".to_string(), h.strategy.name().to_string());
+    training.insert("strategy".to_string(), h.strategy_label());
     training.insert("training tracks".to_string(), tracks.mels.len().to_string());
     training.insert(
         "rows dropped (NULL audio)".to_string(),
@@ -543,13 +564,14 @@ pub(super) fn run(
             None => (0..tracks.mels.len()).collect(),
         })
         .collect();
+    let ty = h.type_name();
     let m = h.sources.len();
     let per_epoch = iterations(h, tracks);
     let mut history = Vec::with_capacity(h.epochs);
     let mut last = BTreeMap::new();
     ctx.control.progress(&format!(
-        "mtl_cnn ({}): {} tracks, sources {}, {} iterations per epoch, {} parameters",
-        h.strategy.name(),
+        "{ty} ({}): {} tracks, sources {}, {} iterations per epoch, {} parameters",
+        h.strategy_label(),
         tracks.mels.len(),
         h.sources.join(", "),
         per_epoch,
@@ -566,7 +588,7 @@ pub(super) fn run(
             let v = loss.double_value(&[]);
             if !v.is_finite() {
                 return exec_err!(
-                    "model type 'mtl_cnn': the loss of source '{}' became {v} in epoch {epoch}; try a smaller lr",
+                    "model type '{ty}': the loss of source '{}' became {v} in epoch {epoch}; try a smaller lr",
                     h.sources[t]
                 );
             }
@@ -603,7 +625,7 @@ pub(super) fn run(
                 "checkpoint".to_string(),
                 format!("epoch {epoch} of {}", h.epochs),
             );
-            training.insert("strategy".to_string(), h.strategy.name().to_string());
+            training.insert("strategy".to_string(), h.strategy_label());
             save(Trained {
                 model: Box::new(MtlModel::from_state(state_of(net, h, stats)?)),
                 training,
