@@ -26,6 +26,8 @@ pub mod embed;
 pub mod euclidean_distance;
 pub mod export_torchscript;
 pub mod feature_options;
+pub mod frame_deltas;
+pub mod frame_stats;
 pub mod kernels;
 pub mod loudness_lufs;
 pub mod match_loudness;
@@ -86,6 +88,8 @@ pub fn register(lib: &mut Library) {
     ));
     lib.scalar(RowUdf::<mfcc::Mfcc>::new(catalog.clone()));
     lib.scalar(RowUdf::<mfcc_stats::MfccStats>::new(catalog.clone()));
+    lib.scalar(RowUdf::<frame_deltas::FrameDeltas>::new(catalog.clone()));
+    lib.scalar(RowUdf::<frame_stats::FrameStats>::new(catalog.clone()));
     lib.scalar(RowUdf::<embed::Embed>::new(catalog.clone()));
     lib.scalar(represent::Represent::new(catalog.clone()));
     lib.scalar(represent_segments::RepresentSegments::new(catalog.clone()));

@@ -569,7 +569,7 @@ pub fn mfcc_stats(
 
 /// Mean and standard deviation over time of values `skip ..` of each frame, with `ddof`
 /// (the caller guarantees more than `ddof` frames).
-fn mean_std(frames: &Frames, skip: usize, ddof: usize) -> (Vec<f64>, Vec<f64>) {
+pub fn mean_std(frames: &Frames, skip: usize, ddof: usize) -> (Vec<f64>, Vec<f64>) {
     let dim = frames.dim;
     let width = dim.saturating_sub(skip);
     let mut mean = vec![0.0; width];
