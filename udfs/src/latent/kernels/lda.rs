@@ -735,7 +735,7 @@ mod tests {
 
         /// `max_iter` EM iterations from the kernel's initialisation, evaluating every
         /// iteration: (λ, final γ, bound of each evaluation, final bound).
-        fn fit(&self, max_iter: usize, seed: u64) -> (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<f64>, f64) {
+        fn fit(&self, max_iter: usize, seed: u64) -> DenseFit {
             let (k, w_n) = (self.k, self.n[0].len());
             let init = initial_components(w_n, k, seed);
             let mut lambda: Vec<Vec<f64>> = (0..k)
@@ -763,6 +763,9 @@ mod tests {
             (lambda, gamma, bounds, b)
         }
     }
+
+    /// λ (k × W), the final γ, the bound of each evaluation and the final bound.
+    type DenseFit = (Vec<Vec<f64>>, Vec<Vec<f64>>, Vec<f64>, f64);
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol * a.abs().max(b.abs()).max(1.0)
