@@ -47,6 +47,11 @@ const MODELS: &[(&str, &str, &str)] = &[
         "SELECT \"user\" AS doc, item % 40 AS term, value AS weight FROM plays",
     ),
     (
+        "lda",
+        "type = 'lda', k = 4, max_iter = 5, evaluate_every = 2, seed = 5",
+        "SELECT \"user\" AS doc, item % 40 AS term, value AS weight FROM plays",
+    ),
+    (
         "gmm",
         "type = 'gmm', k = 3, seed = 5",
         "SELECT value + (item % 7) / 10.0 AS value FROM plays",

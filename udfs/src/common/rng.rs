@@ -4,7 +4,9 @@
 //! a model trained twice with the same seed must be bit-identical. An external crate's generator
 //! may change its stream between versions, so the kernels use this self-contained one instead:
 //! xoshiro256++ (Blackman & Vigna), seeded through SplitMix64. Its output for a given seed never
-//! changes. It is not cryptographically secure and is not meant to be.
+//! changes. It is not cryptographically secure and is not meant to be. Beyond uniform bits it
+//! draws standard normals, bounded integers and gamma variates ([`Rng::gamma`]), and
+//! [`Rng::stream`] gives each sub-task of a parallel computation its own seeded stream.
 
 /// The xoshiro256++ generator, seeded through SplitMix64.
 #[derive(Clone, Debug)]
@@ -71,6 +73,57 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
+
+    /// A generator for sub-task `ids` (e.g. iteration and document) of a computation seeded
+    /// with `seed`: its stream depends only on `seed` and `ids`, so work split across threads
+    /// draws the same numbers whatever the thread count. Each id is mixed in with a SplitMix64
+    /// step; different `ids` give unrelated streams, and none is `Rng::new(seed)`'s.
+    pub fn stream(seed: u64, ids: &[u64]) -> Rng {
+        let mut state = seed;
+        let mut z = splitmix64(&mut state);
+        for &id in ids {
+            let mut s = z ^ id.wrapping_mul(0xD1B5_4A32_D192_ED03);
+            z = splitmix64(&mut s);
+        }
+        Rng::new(z)
+    }
+
+    /// A draw from the gamma distribution with shape a > 0 and scale θ > 0 (density
+    /// x^(a−1) e^(−x/θ) / (Γ(a) θ^a), mean aθ, variance aθ²); NaN when either is not positive and
+    /// finite.
+    ///
+    /// Marsaglia & Tsang (2000), "A simple method for generating gamma variables": for a ≥ 1,
+    /// with d = a − 1/3 and c = 1/√(9d), draw a standard normal x ([`Rng::normal`]) until
+    /// v = (1 + cx)³ > 0, then u = 1 − U[0, 1) ∈ (0, 1]; accept dv when u < 1 − 0.0331 x⁴ (the
+    /// squeeze) or ln u < x²/2 + d(1 − v + ln v), else start again. For a < 1 the boost
+    /// Gamma(a) = Gamma(a + 1) · u^(1/a), with u drawn after the Gamma(a + 1) draw.
+    pub fn gamma(&mut self, shape: f64, scale: f64) -> f64 {
+        let valid = |v: f64| v > 0.0 && v.is_finite();
+        if !valid(shape) || !valid(scale) {
+            return f64::NAN;
+        }
+        if shape < 1.0 {
+            let g = self.gamma(shape + 1.0, 1.0);
+            let u = 1.0 - self.next_f64();
+            return g * u.powf(1.0 / shape) * scale;
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let (x, v) = loop {
+                let x = self.normal();
+                let v = 1.0 + c * x;
+                if v > 0.0 {
+                    break (x, v * v * v);
+                }
+            };
+            let u = 1.0 - self.next_f64();
+            let x2 = x * x;
+            if u < 1.0 - 0.0331 * x2 * x2 || u.ln() < 0.5 * x2 + d * (1.0 - v + v.ln()) {
+                return d * v * scale;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -115,5 +168,119 @@ mod tests {
         assert!(mean.abs() < 0.01, "mean {mean}");
         assert!((var - 1.0).abs() < 0.02, "var {var}");
         assert_eq!(rng.below(0), 0);
+    }
+
+    #[test]
+    fn streams_repeat_and_differ() {
+        let first = |seed: u64, ids: &[u64]| Rng::stream(seed, ids).next_u64();
+        assert_eq!(first(5, &[1, 2]), first(5, &[1, 2]));
+        let others = [
+            first(5, &[2, 1]),
+            first(5, &[1, 3]),
+            first(6, &[1, 2]),
+            first(5, &[1]),
+            first(5, &[]),
+            Rng::new(5).next_u64(),
+        ];
+        for o in others {
+            assert_ne!(first(5, &[1, 2]), o);
+        }
+    }
+
+    /// n seeded draws of Gamma(shape, scale).
+    fn gamma_draws(shape: f64, scale: f64, n: usize, seed: u64) -> Vec<f64> {
+        let mut rng = Rng::new(seed);
+        (0..n).map(|_| rng.gamma(shape, scale)).collect()
+    }
+
+    /// The sample mean and variance of the draws against the gamma distribution's aθ and aθ²,
+    /// within 5 standard errors (the variance of the sample variance is σ⁴(2 + 6/a)/n).
+    #[test]
+    fn gamma_mean_and_variance() {
+        let n = 200_000;
+        for (i, &(shape, scale)) in [
+            (0.1, 1.0),
+            (0.5, 2.0),
+            (1.0, 1.0),
+            (2.5, 0.3),
+            (100.0, 0.01),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let x = gamma_draws(shape, scale, n, 100 + i as u64);
+            assert!(x.iter().all(|&v| v >= 0.0 && v.is_finite()));
+            let nf = n as f64;
+            let mean = x.iter().sum::<f64>() / nf;
+            let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (nf - 1.0);
+            let (m, v) = (shape * scale, shape * scale * scale);
+            let se_mean = (v / nf).sqrt();
+            let se_var = v * ((2.0 + 6.0 / shape) / nf).sqrt();
+            assert!(
+                (mean - m).abs() < 5.0 * se_mean,
+                "a {shape}: mean {mean} vs {m}"
+            );
+            assert!(
+                (var - v).abs() < 5.0 * se_var,
+                "a {shape}: var {var} vs {v}"
+            );
+        }
+    }
+
+    /// The Kolmogorov–Smirnov statistic of `x` against the gamma CDF P(a, x/θ), the regularised
+    /// lower incomplete gamma function of `stats::lmm::dist` (an independent implementation).
+    fn ks_gamma(x: &[f64], shape: f64, scale: f64) -> f64 {
+        use crate::stats::lmm::dist::gamma_q;
+        let mut x = x.to_vec();
+        x.sort_by(f64::total_cmp);
+        let n = x.len() as f64;
+        x.iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let f = 1.0 - gamma_q(shape, v / scale);
+                (f - i as f64 / n).max((i + 1) as f64 / n - f)
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// The draws pass a KS test at level 0.001 (critical value 1.95/√n), while the same draws
+    /// against a gamma of shape 1.1a fail it (so the test can tell).
+    #[test]
+    fn gamma_passes_a_ks_test() {
+        let n = 20_000;
+        let critical = 1.95 / (n as f64).sqrt();
+        for (i, &(shape, scale)) in [
+            (0.2, 3.0),
+            (0.9, 1.0),
+            (1.0, 0.5),
+            (4.0, 1.0),
+            (100.0, 0.01),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let x = gamma_draws(shape, scale, n, 7 + i as u64);
+            let d = ks_gamma(&x, shape, scale);
+            assert!(d < critical, "a {shape}: D = {d} ≥ {critical}");
+            let wrong = ks_gamma(&x, 1.1 * shape, scale);
+            assert!(
+                wrong > critical,
+                "a {shape}: D = {wrong} against shape 1.1a"
+            );
+        }
+    }
+
+    #[test]
+    fn gamma_rejects_bad_parameters() {
+        let mut rng = Rng::new(1);
+        for (a, s) in [
+            (0.0, 1.0),
+            (-1.0, 1.0),
+            (1.0, 0.0),
+            (f64::NAN, 1.0),
+            (1.0, f64::INFINITY),
+        ] {
+            assert!(rng.gamma(a, s).is_nan(), "{a} {s}");
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! Reading the training rows of the latent factor models.
 //!
-//! It exists because every topic model (pLSA, later LDA) reads the same (doc, term, weight)
+//! It exists because every topic model (pLSA, LDA) reads the same (doc, term, weight)
 //! rows with the same rules, and the mixture models a column of values; the rules are written
 //! once here:
 //!

@@ -6,22 +6,25 @@
 //! of a pLSA model, and every scalar (BPM, year) the posterior over the components of a Gaussian
 //! mixture. This domain brings both into SQL, as model types and the functions that read them:
 //!
-//! - the `plsa` model type ([`plsa`]) on (doc, term, weight) rows, and `topic_mixture(model,
-//!   doc)` ([`topic_mixture`]), which reads any model with the [`topic_model::TopicModel`]
-//!   capability (so that a later LDA model type is read by the same function);
+//! - the `plsa` model type ([`plsa`]) on (doc, term, weight) rows, the `lda` model type
+//!   ([`lda`], latent Dirichlet allocation as scikit-learn's, which the thesis uses for artist
+//!   group factors in ch. 3, §3.3.1) on the same rows, and `topic_mixture(model, doc)`
+//!   ([`topic_mixture`]), which reads either through the [`topic_model::TopicModel`] capability;
 //! - the `gmm` model type ([`gmm`]) on a column of values, and `gmm_posterior(model, value)`
 //!   ([`gmm_posterior`]);
 //! - the window function `quantile_normal(value) OVER (PARTITION BY dim)`
 //!   ([`quantile_normal`]), which maps each dimension of a descriptor vector to N(0, 1) as
 //!   scikit-learn's `QuantileTransformer` does, before a dictionary is learnt (thesis ch. 3,
 //!   §3.3.1, feature set e);
-//! - the maths on slices in [`kernels`] (sparse matrices and TF-IDF, pLSA by EM, 1-D Gaussian
-//!   mixtures by EM, quantile normalisation); reading the training rows in [`data`].
+//! - the maths on slices in [`kernels`] (sparse matrices and TF-IDF, pLSA by EM, LDA by batch
+//!   variational Bayes, 1-D Gaussian mixtures by EM, quantile normalisation); reading the
+//!   training rows in [`data`].
 
 pub mod data;
 pub mod gmm;
 pub mod gmm_posterior;
 pub mod kernels;
+pub mod lda;
 pub mod plsa;
 pub mod quantile_normal;
 pub mod topic_mixture;
@@ -32,9 +35,11 @@ use datafusion::error::DataFusionError;
 use crate::library::Library;
 use kernels::LatentError;
 
-/// Adds the `plsa` and `gmm` model types, the functions that read them, and `quantile_normal`.
+/// Adds the `plsa`, `lda` and `gmm` model types, the functions that read them, and
+/// `quantile_normal`.
 pub fn register(lib: &mut Library) {
     lib.model_type(plsa::PlsaType);
+    lib.model_type(lda::LdaType);
     lib.model_type(gmm::GmmType);
     let catalog = lib.catalog();
     lib.scalar(topic_mixture::TopicMixtureFunc::new(catalog.clone()));

@@ -1,8 +1,8 @@
 //! `topic_mixture(model, doc)`: the topic proportions of a training document of a topic model.
 //!
 //! It exists to give each track of a learning source its target vector z_t (thesis eq. 2.4):
-//! P(z|doc) of a `plsa` model (any model with the [`TopicModel`] capability), k numbers summing to
-//! 1, as a list of Float32. A document the model was not trained on (never seen, or all its
+//! P(z|doc) of a `plsa` model, or the normalised topic weights of an `lda` model (any model with
+//! the [`TopicModel`] capability), k numbers summing to 1, as a list of Float32. A document the model was not trained on (never seen, or all its
 //! weights 0) gives NULL, as do NULL arguments; a document id of the wrong kind (text for a
 //! model trained on integer ids, or the reverse) is an error.
 
@@ -25,10 +25,11 @@ use crate::model::{CatalogRef, KeyColumn, KeyKind, LoadedModel, ModelCatalog};
 
 #[user_doc(
     doc_section(label = "Latent Factor Functions"),
-    description = "The topic proportions P(z | doc) of a training document of a topic model \
-(type 'plsa'): k non-negative numbers summing to 1, as a list of Float32 in topic order. NULL \
-for a document the model was not trained on (unknown, or all its weights 0) and for NULL \
-arguments.",
+    description = "The topic proportions of a training document of a topic model: P(z | doc) \
+of type 'plsa', the normalised document-topic weights of type 'lda' (scikit-learn's \
+LatentDirichletAllocation.transform). k non-negative numbers summing to 1, as a list of Float32 \
+in topic order. NULL for a document the model was not trained on (unknown, or all its weights 0) \
+and for NULL arguments.",
     syntax_example = "topic_mixture(model, doc)",
     sql_example = r#"```sql
 > CREATE MODEL z_doc OPTIONS (type = 'plsa', k = 2, iterations = 50, seed = 1)
@@ -45,7 +46,10 @@ arguments.",
 | zzz | NULL | NULL  |
 +-----+------+-------+
 ```"#,
-    argument(name = "model", description = "Name of a topic model (type 'plsa')."),
+    argument(
+        name = "model",
+        description = "Name of a topic model (type 'plsa' or 'lda')."
+    ),
     argument(
         name = "doc",
         description = "Document id (integer or text, the kind the model was trained on)."
@@ -76,7 +80,7 @@ fn topic_model(catalog: &dyn ModelCatalog, name: &str) -> Result<Arc<LoadedModel
     let model = catalog.model(name)?;
     if model.model.capability::<dyn TopicModel>().is_none() {
         return plan_err!(
-            "topic_mixture: model '{name}' is a '{}' model, not a topic model (type 'plsa')",
+            "topic_mixture: model '{name}' is a '{}' model, not a topic model (type 'plsa' or 'lda')",
             model.model_type
         );
     }

@@ -2,8 +2,8 @@
 //! distribution over k topics.
 //!
 //! It exists so that `topic_mixture(model, doc)` reads every topic model the same way: pLSA
-//! today (P(z|d)), LDA later (its normalised document-topic weights), without the function
-//! knowing either type.
+//! (P(z|d)) and LDA (its normalised document-topic weights, scikit-learn's `transform`),
+//! without the function knowing either type.
 
 use crate::model::KeyIndex;
 

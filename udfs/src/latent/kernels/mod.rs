@@ -2,11 +2,13 @@
 //!
 //! It exists so that the models that reduce a learning source to k latent factors (thesis
 //! §2.2.3) are plain numerical code that tests can check against independent computations: the
-//! sparse document-term matrix and its TF-IDF weighting ([`sparse`]), pLSA by EM ([`plsa`]) and
+//! sparse document-term matrix and its TF-IDF weighting ([`sparse`]), pLSA by EM ([`plsa`]),
+//! LDA by batch variational Bayes ([`lda`], for the artist group factors of thesis §3.3.1) and
 //! the one-dimensional Gaussian mixture by EM ([`gmm`]); and the quantile normalisation of a
 //! descriptor dimension to N(0, 1) before a dictionary is learnt (thesis §3.3.1, [`quantile`]).
 
 pub mod gmm;
+pub mod lda;
 pub mod plsa;
 pub mod quantile;
 pub mod sparse;
@@ -31,6 +33,13 @@ pub enum LatentError {
     /// Parameters that are not numbers (a variance of zero).
     #[error("the mixture is ill-defined: {0}")]
     IllDefined(String),
+    /// A setting outside its range (caught by the options of the model types first).
+    #[error("{what} must be {need}, got {value}")]
+    OutOfRange {
+        what: &'static str,
+        need: &'static str,
+        value: f64,
+    },
     /// Inputs whose sizes do not agree (a bug in the caller, reported instead of panicking).
     #[error("inconsistent input: {0}")]
     Shape(String),

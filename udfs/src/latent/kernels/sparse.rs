@@ -1,6 +1,6 @@
 //! Sparse non-negative matrices (documents × terms) and their TF-IDF weighting.
 //!
-//! It exists because topic models (pLSA here, LDA later) work on the non-zero cells of a count
+//! It exists because topic models (pLSA and LDA) work on the non-zero cells of a count
 //! or weight matrix only: a learning source such as the MSD taste profiles has ~10⁶ columns and a
 //! dense matrix would not fit. Cells are summed when given twice, cells of weight zero are not
 //! stored, and every operation visits cells in a fixed order, so results do not depend on
@@ -126,8 +126,21 @@ impl Csr {
         self.row_sums().iter().sum()
     }
 
+    /// Where each row's cells start among the stored cells (row r's are
+    /// `indptr[r]..indptr[r + 1]`), with the number of cells at the end.
+    pub fn indptr(&self) -> &[usize] {
+        &self.indptr
+    }
+
     /// The transpose (columns × rows), whose rows list their columns in increasing order.
     pub fn transpose(&self) -> Csr {
+        self.transpose_with_positions().0
+    }
+
+    /// The transpose ([`Self::transpose`]) and, for each of its stored cells in order, the
+    /// position of the same cell among this matrix's stored cells (row by row), so that numbers
+    /// attached to this matrix's cells can be read column by column.
+    pub fn transpose_with_positions(&self) -> (Csr, Vec<usize>) {
         let mut indptr = vec![0usize; self.n_cols + 1];
         for &c in &self.indices {
             indptr[c as usize + 1] += 1;
@@ -138,22 +151,28 @@ impl Csr {
         let mut next = indptr.clone();
         let mut indices = vec![0u32; self.nnz()];
         let mut values = vec![0.0; self.nnz()];
+        let mut positions = vec![0usize; self.nnz()];
         for r in 0..self.n_rows {
+            let start = self.indptr[r];
             let (cols, vals) = self.row(r);
-            for (&c, &v) in cols.iter().zip(vals) {
+            for (i, (&c, &v)) in cols.iter().zip(vals).enumerate() {
                 let at = next[c as usize];
                 indices[at] = r as u32;
                 values[at] = v;
+                positions[at] = start + i;
                 next[c as usize] += 1;
             }
         }
-        Csr {
-            n_rows: self.n_cols,
-            n_cols: self.n_rows,
-            indptr,
-            indices,
-            values,
-        }
+        (
+            Csr {
+                n_rows: self.n_cols,
+                n_cols: self.n_rows,
+                indptr,
+                indices,
+                values,
+            },
+            positions,
+        )
     }
 
     /// The matrix without its empty rows and columns, with the old indices of the rows and of
@@ -270,6 +289,12 @@ mod tests {
         assert_eq!(t.n_rows(), 4);
         assert_eq!(t.row(1), (&[2u32][..], &[1.5][..]));
         assert_eq!(t.row(3), (&[0u32][..], &[2.0][..]));
+        // Positions: the transpose's cells are (1, 2) = 1.5 then (3, 0) = 2, which are cells 1
+        // and 0 of the matrix; every cell's value agrees with the cell it points to.
+        let (t2, positions) = m.transpose_with_positions();
+        assert_eq!(t2, t);
+        assert_eq!(positions, vec![1, 0]);
+        assert_eq!(m.indptr(), &[0, 1, 1, 2]);
         let (c, rows, cols) = m.compact();
         assert_eq!((rows, cols), (vec![0, 2], vec![1, 3]));
         assert_eq!(dense(&c), vec![vec![0.0, 2.0], vec![1.5, 0.0]]);
