@@ -1,8 +1,9 @@
 //! Reading the training rows of the latent factor models.
 //!
 //! It exists because every topic model (pLSA, LDA) reads the same (doc, term, weight)
-//! rows with the same rules, and the mixture models a column of values; the rules are written
-//! once here:
+//! rows with the same rules, the mixture models a column of values, and k-means a column of
+//! vectors ([`read_vectors`], whose rules are in its documentation); the rules of the
+//! (doc, term, weight) rows are written once here:
 //!
 //! - **Columns.** `doc` and `term` are integer or text ids (each independently); `weight` is
 //!   numeric and optional (without it every row weighs 1, e.g. a bag of tags). A missing column
@@ -273,6 +274,212 @@ pub fn read_values(model_type: &str, data: &TrainingData) -> Result<(Vec<f64>, u
     Ok((values, dropped))
 }
 
+/// The vectors of a `vector` column as one dense row-major matrix, in the precision they came
+/// in: `f32` for lists of Float32, `f64` for lists of any other number type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DenseRows {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+/// The non-NULL vectors of the `AS` query ([`read_vectors`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vectors {
+    /// n × d values, rows in increasing order of their contents.
+    pub rows: DenseRows,
+    pub n: usize,
+    pub d: usize,
+    /// NULL vectors, dropped.
+    pub dropped: usize,
+}
+
+/// Whether `t` is a list (List, LargeList or FixedSizeList) of numbers, or NULL.
+pub fn is_vector_type(t: &DataType) -> bool {
+    match t {
+        DataType::Null => true,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            f.data_type().is_numeric() || f.data_type() == &DataType::Null
+        }
+        _ => false,
+    }
+}
+
+/// The length of each row of a list column (`None` for NULL), without copying its values.
+fn list_lengths(a: &dyn Array) -> Vec<Option<usize>> {
+    let valid = |i: usize| a.is_valid(i);
+    match a.data_type() {
+        DataType::List(_) => {
+            let l = a.as_list::<i32>();
+            let o = l.value_offsets();
+            (0..l.len())
+                .map(|i| valid(i).then(|| (o[i + 1] - o[i]) as usize))
+                .collect()
+        }
+        DataType::LargeList(_) => {
+            let l = a.as_list::<i64>();
+            let o = l.value_offsets();
+            (0..l.len())
+                .map(|i| valid(i).then(|| (o[i + 1] - o[i]) as usize))
+                .collect()
+        }
+        DataType::FixedSizeList(_, n) => (0..a.len())
+            .map(|i| valid(i).then_some(*n as usize))
+            .collect(),
+        _ => vec![None; a.len()],
+    }
+}
+
+/// Copies the non-NULL rows of list column `a` (cast to a list of `T`) into `out`, checking
+/// that no value is NULL or not finite.
+fn copy_rows<T>(model_type: &str, a: &dyn Array, out: &mut Vec<T::Native>) -> Result<()>
+where
+    T: datafusion::arrow::datatypes::ArrowPrimitiveType,
+    T::Native: num_traits::Float + std::fmt::Display,
+{
+    let list_type = DataType::List(std::sync::Arc::new(
+        datafusion::arrow::datatypes::Field::new_list_field(T::DATA_TYPE, true),
+    ));
+    let cast_list = cast(a, &list_type)?;
+    let list = cast_list.as_list::<i32>();
+    let values = list.values().as_primitive::<T>();
+    let offsets = list.value_offsets();
+    for i in 0..list.len() {
+        if list.is_null(i) {
+            continue;
+        }
+        let (start, end) = (offsets[i] as usize, offsets[i + 1] as usize);
+        if values.null_count() > 0 && (start..end).any(|j| values.is_null(j)) {
+            return exec_err!(
+                "model type '{model_type}': column \"vector\" holds a vector with a NULL value; \
+                 every value of a vector must be a number"
+            );
+        }
+        let row = &values.values()[start..end];
+        if let Some(v) = row.iter().find(|v| !num_traits::Float::is_finite(**v)) {
+            return exec_err!(
+                "model type '{model_type}': column \"vector\" must hold finite values, got {v}"
+            );
+        }
+        out.extend_from_slice(row);
+    }
+    Ok(())
+}
+
+/// `rows` (n rows of `d` values) in increasing lexicographic order of their values
+/// (`total_cmp`, so equal rows are the same bits and the result depends only on the multiset
+/// of rows).
+fn sort_rows<T: num_traits::Float + Copy>(
+    rows: Vec<T>,
+    d: usize,
+    cmp: fn(&T, &T) -> std::cmp::Ordering,
+) -> Vec<T> {
+    let n = rows.len() / d;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (x, y) = (&rows[a * d..(a + 1) * d], &rows[b * d..(b + 1) * d]);
+        x.iter()
+            .zip(y)
+            .map(|(p, q)| cmp(p, q))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let mut out = Vec::with_capacity(rows.len());
+    for i in order {
+        out.extend_from_slice(&rows[i * d..(i + 1) * d]);
+    }
+    out
+}
+
+/// Reads column `vector` of the `AS` query: a list (List, LargeList or FixedSizeList) of
+/// numbers per row, as one dense matrix.
+///
+/// - A column of another type is a planning error; so is a query whose vectors are all NULL.
+/// - NULL vectors are dropped and counted. A NULL or non-finite value inside a vector is an
+///   execution error, as are vectors of different lengths (the error counts the vectors of
+///   each length) and empty vectors.
+/// - `check(n, d, bytes)` is called with the number of vectors, their length and the bytes of
+///   one value before the matrix is allocated (for the memory limit).
+/// - Lists of Float32 stay `f32`; other numbers are read as `f64`.
+/// - **Order.** The rows are sorted by their values, so a model depends on the vectors and not
+///   on the order in which DataFusion delivered them.
+pub fn read_vectors(
+    model_type: &str,
+    data: &TrainingData,
+    check: &dyn Fn(usize, usize, usize) -> Result<()>,
+    control: &TaskControl<'_>,
+) -> Result<Vectors> {
+    let index = data.column(model_type, "vector")?;
+    let t = data.schema.field(index).data_type().clone();
+    if !is_vector_type(&t) {
+        return plan_err!(
+            "model type '{model_type}': column \"vector\" must be a list of numbers (List, \
+             LargeList or FixedSizeList of Float32 or Float64), got {t}"
+        );
+    }
+    let float32 = matches!(&t, DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) if f.data_type() == &DataType::Float32);
+    let mut lengths: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut dropped = 0;
+    for batch in &data.batches {
+        for l in list_lengths(batch.column(index).as_ref()) {
+            match l {
+                None => dropped += 1,
+                Some(l) => *lengths.entry(l).or_insert(0) += 1,
+            }
+        }
+    }
+    let n: usize = lengths.values().sum();
+    let Some((&d, _)) = lengths.iter().next() else {
+        return plan_err!(
+            "model type '{model_type}': the AS query returned no non-NULL vector; there is \
+             nothing to train on"
+        );
+    };
+    if lengths.len() > 1 {
+        let mut by_count: Vec<(usize, usize)> = lengths.iter().map(|(&l, &c)| (c, l)).collect();
+        by_count.sort_by(|a, b| b.cmp(a));
+        let parts: Vec<String> = by_count
+            .iter()
+            .map(|(c, l)| format!("{c} of length {l}"))
+            .collect();
+        return exec_err!(
+            "model type '{model_type}': the vectors of column \"vector\" must all have the \
+             same length; the {n} non-NULL vectors are {}",
+            parts.join(", ")
+        );
+    }
+    if d == 0 {
+        return exec_err!(
+            "model type '{model_type}': the vectors of column \"vector\" are empty; they need \
+             at least one value"
+        );
+    }
+    check(n, d, if float32 { 4 } else { 8 })?;
+    control.check_cancelled()?;
+    let rows = if float32 {
+        let mut out = Vec::with_capacity(n * d);
+        for batch in &data.batches {
+            copy_rows::<datafusion::arrow::datatypes::Float32Type>(
+                model_type,
+                batch.column(index).as_ref(),
+                &mut out,
+            )?;
+        }
+        DenseRows::F32(sort_rows(out, d, f32::total_cmp))
+    } else {
+        let mut out = Vec::with_capacity(n * d);
+        for batch in &data.batches {
+            copy_rows::<Float64Type>(model_type, batch.column(index).as_ref(), &mut out)?;
+        }
+        DenseRows::F64(sort_rows(out, d, f64::total_cmp))
+    };
+    Ok(Vectors {
+        rows,
+        n,
+        d,
+        dropped,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::AtomicBool;
@@ -369,5 +576,156 @@ mod tests {
             assert_eq!(other.matrix, first.matrix);
             assert_eq!(other.facts, first.facts);
         }
+    }
+
+    /// A `vector` column of the given rows (List<Float64>), cut into batches of `cut` rows.
+    fn vectors(rows: &[Option<Vec<f64>>], cut: usize) -> TrainingData {
+        use datafusion::arrow::array::ListArray;
+        let field = Field::new(
+            "vector",
+            DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true))),
+            true,
+        );
+        let schema = Arc::new(Schema::new(vec![field]));
+        let batches = rows
+            .chunks(cut)
+            .map(|part| {
+                let list =
+                    ListArray::from_iter_primitive::<Float64Type, _, _>(part.iter().map(|r| {
+                        r.as_ref()
+                            .map(|v| v.iter().map(|&x| Some(x)).collect::<Vec<_>>())
+                    }));
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(list)]).unwrap()
+            })
+            .collect();
+        TrainingData {
+            schema,
+            batches,
+            tables: Default::default(),
+        }
+    }
+
+    fn read_v(data: &TrainingData) -> Result<Vectors> {
+        let cancel = AtomicBool::new(false);
+        let progress = |_: &str| {};
+        read_vectors(
+            "kmeans",
+            data,
+            &|_, _, _| Ok(()),
+            &TaskControl::new(&progress, &cancel),
+        )
+    }
+
+    #[test]
+    fn vectors_are_read_sorted_with_nulls_dropped() {
+        let rows = vec![
+            Some(vec![3.0, 1.0]),
+            None,
+            Some(vec![-0.0, 2.0]),
+            Some(vec![1.0, 5.0]),
+            Some(vec![0.0, 2.0]),
+            None,
+            Some(vec![1.0, -5.0]),
+        ];
+        let first = read_v(&vectors(&rows, 7)).unwrap();
+        assert_eq!((first.n, first.d, first.dropped), (5, 2, 2));
+        let want = vec![-0.0, 2.0, 0.0, 2.0, 1.0, -5.0, 1.0, 5.0, 3.0, 1.0];
+        match &first.rows {
+            DenseRows::F64(v) => {
+                let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(v), bits(&want));
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut reversed = rows.clone();
+        reversed.reverse();
+        for (order, cut) in [(&reversed, 2), (&rows, 1), (&rows, 3)] {
+            assert_eq!(read_v(&vectors(order, cut)).unwrap(), first);
+        }
+    }
+
+    #[test]
+    fn vectors_of_other_lengths_and_bad_values_are_errors() {
+        let ragged = vec![
+            Some(vec![1.0, 2.0, 3.0]),
+            Some(vec![1.0, 2.0]),
+            Some(vec![4.0, 5.0, 6.0]),
+            None,
+        ];
+        let e = read_v(&vectors(&ragged, 2)).unwrap_err().to_string();
+        assert!(
+            e.contains("must all have the same length; the 3 non-NULL vectors are 2 of length 3, 1 of length 2"),
+            "{e}"
+        );
+        let e = read_v(&vectors(&[Some(vec![]), Some(vec![])], 2))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("are empty"), "{e}");
+        let e = read_v(&vectors(&[Some(vec![1.0, f64::NAN])], 1))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must hold finite values, got NaN"), "{e}");
+        let e = read_v(&vectors(&[None, None], 1)).unwrap_err().to_string();
+        assert!(e.contains("no non-NULL vector"), "{e}");
+        // The memory check sees the shape before the matrix is built, and can refuse it.
+        let cancel = AtomicBool::new(false);
+        let progress = |_: &str| {};
+        let e = read_vectors(
+            "kmeans",
+            &vectors(&vec![Some(vec![1.0, 2.0]); 3], 2),
+            &|n, d, bytes| {
+                assert_eq!((n, d, bytes), (3, 2, 8));
+                datafusion::common::exec_err!("too big")
+            },
+            &TaskControl::new(&progress, &cancel),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("too big"), "{e}");
+    }
+
+    #[test]
+    fn vector_columns_of_every_list_kind_are_read() {
+        use datafusion::arrow::array::{
+            FixedSizeListArray, Float32Array, Int64Array, LargeListArray,
+        };
+        use datafusion::arrow::datatypes::Int64Type;
+        let one = |array: Arc<dyn Array>| {
+            let schema = Arc::new(Schema::new(vec![Field::new(
+                "vector",
+                array.data_type().clone(),
+                true,
+            )]));
+            TrainingData {
+                schema: schema.clone(),
+                batches: vec![RecordBatch::try_new(schema, vec![array]).unwrap()],
+                tables: Default::default(),
+            }
+        };
+        let fixed = FixedSizeListArray::try_new(
+            Arc::new(Field::new_list_field(DataType::Float32, true)),
+            2,
+            Arc::new(Float32Array::from(vec![2.0, 1.0, 0.5, 0.25])),
+            None,
+        )
+        .unwrap();
+        let v = read_v(&one(Arc::new(fixed))).unwrap();
+        assert_eq!(v.rows, DenseRows::F32(vec![0.5, 0.25, 2.0, 1.0]));
+        let large = LargeListArray::from_iter_primitive::<Int64Type, _, _>(vec![
+            Some(vec![Some(3), Some(4)]),
+            None,
+        ]);
+        let v = read_v(&one(Arc::new(large))).unwrap();
+        assert_eq!((v.rows, v.dropped), (DenseRows::F64(vec![3.0, 4.0]), 1));
+        let e = read_v(&one(Arc::new(Int64Array::from(vec![1]))))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("column \"vector\" must be a list of numbers"),
+            "{e}"
+        );
+        let with_null =
+            LargeListArray::from_iter_primitive::<Int64Type, _, _>(vec![Some(vec![Some(3), None])]);
+        let e = read_v(&one(Arc::new(with_null))).unwrap_err().to_string();
+        assert!(e.contains("holds a vector with a NULL value"), "{e}");
     }
 }

@@ -12,18 +12,24 @@
 //!   ([`topic_mixture`]), which reads either through the [`topic_model::TopicModel`] capability;
 //! - the `gmm` model type ([`gmm`]) on a column of values, and `gmm_posterior(model, value)`
 //!   ([`gmm_posterior`]);
+//! - the `kmeans` model type ([`kmeans`]) on a column of vectors, a dictionary of k "audio
+//!   words" (thesis ch. 3), and `kmeans_assign(model, vector)` ([`kmeans_assign`]), which reads
+//!   any model with the [`codebook::Codebook`] capability;
 //! - the window function `quantile_normal(value) OVER (PARTITION BY dim)`
 //!   ([`quantile_normal`]), which maps each dimension of a descriptor vector to N(0, 1) as
 //!   scikit-learn's `QuantileTransformer` does, before a dictionary is learnt (thesis ch. 3,
 //!   §3.3.1, feature set e);
 //! - the maths on slices in [`kernels`] (sparse matrices and TF-IDF, pLSA by EM, LDA by batch
-//!   variational Bayes, 1-D Gaussian mixtures by EM, quantile normalisation); reading the
-//!   training rows in [`data`].
+//!   variational Bayes, 1-D Gaussian mixtures by EM, quantile normalisation, k-means); reading
+//!   the training rows in [`data`].
 
+pub mod codebook;
 pub mod data;
 pub mod gmm;
 pub mod gmm_posterior;
 pub mod kernels;
+pub mod kmeans;
+pub mod kmeans_assign;
 pub mod lda;
 pub mod plsa;
 pub mod quantile_normal;
@@ -35,15 +41,17 @@ use datafusion::error::DataFusionError;
 use crate::library::Library;
 use kernels::LatentError;
 
-/// Adds the `plsa`, `lda` and `gmm` model types, the functions that read them, and
+/// Adds the `plsa`, `lda`, `gmm` and `kmeans` model types, the functions that read them, and
 /// `quantile_normal`.
 pub fn register(lib: &mut Library) {
     lib.model_type(plsa::PlsaType);
     lib.model_type(lda::LdaType);
     lib.model_type(gmm::GmmType);
+    lib.model_type(kmeans::KMeansType);
     let catalog = lib.catalog();
     lib.scalar(topic_mixture::TopicMixtureFunc::new(catalog.clone()));
-    lib.scalar(gmm_posterior::GmmPosteriorFunc::new(catalog));
+    lib.scalar(gmm_posterior::GmmPosteriorFunc::new(catalog.clone()));
+    lib.scalar(kmeans_assign::KMeansAssignFunc::new(catalog));
     lib.window(quantile_normal::QuantileNormalFunc::new());
 }
 

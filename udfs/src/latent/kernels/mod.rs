@@ -4,10 +4,12 @@
 //! §2.2.3) are plain numerical code that tests can check against independent computations: the
 //! sparse document-term matrix and its TF-IDF weighting ([`sparse`]), pLSA by EM ([`plsa`]),
 //! LDA by batch variational Bayes ([`lda`], for the artist group factors of thesis §3.3.1) and
-//! the one-dimensional Gaussian mixture by EM ([`gmm`]); and the quantile normalisation of a
-//! descriptor dimension to N(0, 1) before a dictionary is learnt (thesis §3.3.1, [`quantile`]).
+//! the one-dimensional Gaussian mixture by EM ([`gmm`]); the quantile normalisation of a
+//! descriptor dimension to N(0, 1) before a dictionary is learnt (thesis §3.3.1, [`quantile`]);
+//! and k-means, which learns that dictionary of "audio words" (thesis ch. 3, [`kmeans`]).
 
 pub mod gmm;
+pub mod kmeans;
 pub mod lda;
 pub mod plsa;
 pub mod quantile;
@@ -24,6 +26,24 @@ pub enum LatentError {
         "k = {k} components exceed the {distinct} distinct values of the data; choose k ≤ {distinct}"
     )]
     TooManyComponents { k: usize, distinct: usize },
+    /// More clusters than distinct vectors.
+    #[error(
+        "k = {k} clusters exceed the {distinct} distinct vectors of the data; choose k ≤ {distinct}"
+    )]
+    TooManyClusters { k: usize, distinct: usize },
+    /// The rows drawn to initialise mini-batch k-means hold fewer than k distinct vectors.
+    #[error(
+        "the init_size = {init_size} rows drawn to initialise mini-batch k-means hold only \
+         {distinct} distinct vectors, fewer than k = {k}; raise init_size"
+    )]
+    InitSample {
+        k: usize,
+        init_size: usize,
+        distinct: usize,
+    },
+    /// Options that cannot be used together or with this data.
+    #[error("{0}")]
+    BadOption(String),
     /// A value that is NaN or infinite.
     #[error("{what} must be finite, got {value}")]
     NotFinite { what: &'static str, value: f64 },
