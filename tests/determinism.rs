@@ -57,6 +57,16 @@ const MODELS: &[(&str, &str, &str)] = &[
         "SELECT value + (item % 7) / 10.0 AS value FROM plays",
     ),
     (
+        "kmeans",
+        "type = 'kmeans', k = 6, seed = 5",
+        "SELECT [\"user\" % 7 + value, (item % 11) / 3.0, value] AS vector FROM plays",
+    ),
+    (
+        "kmeans_mini",
+        "type = 'kmeans', k = 6, batch_size = 256, seed = 5",
+        "SELECT [\"user\" % 7 + value, (item % 11) / 3.0, value] AS vector FROM plays",
+    ),
+    (
         "mlp",
         "type = 'mlp', task = 'classify', hidden = '16,8', epochs = 5, seed = 5",
         "SELECT [\"user\" % 7, item % 11, value] AS features, CAST((\"user\" + item) % 3 AS VARCHAR) AS label FROM plays",
