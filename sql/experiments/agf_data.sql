@@ -6,7 +6,7 @@
 -- of numbers:
 --   g  the main genre, one-hot (the thesis' 16 FMA top genres; here the score's collection, 15 or
 --      16 of them: German and Chinese folk songs, Irish dances, American fiddle tunes, chorales ...)
---   m  AGF of frame-level MFCCs: 20 coefficients (c0 kept) per frame of every training track,
+--   m  AGF of frame-level MFCCs: 25 coefficients (c0 kept; Table 3.1's 25) per frame of every training track,
 --      a k-means dictionary of n_words audio words learnt from them, each artist's bag of words
 --      (the words of all its training frames, counted), LDA with n_groups topics
 --   d  the same from the frames' time deltas (first differences of the MFCC frames, §3.3.1)
@@ -53,7 +53,7 @@ SELECT split, count(*) AS tracks, count(DISTINCT t.performer) AS artists, count(
 FROM tracks t JOIN split USING (track) GROUP BY split ORDER BY split;
 
 -- Frame features of every training track: 40 MFCCs per frame (librosa's defaults: n_fft 2048,
--- hop 512), rendered in mono at 22,050 Hz; m takes the first 20 (the same values: the DCT's
+-- hop 512), rendered in mono at 22,050 Hz; m takes the first 25 (the same values: the DCT's
 -- coefficients do not depend on how many are kept).
 CREATE TABLE frames AS
   SELECT track, performer, mfcc(audio, 22050, 40) AS c40, loudness_lufs(audio, 22050) AS lufs
@@ -61,7 +61,7 @@ CREATE TABLE frames AS
         FROM tracks t JOIN split s ON t.track = s.track WHERE s.split = 'train');
 
 CREATE TABLE frame_m AS
-  SELECT track, performer, array_slice(frame, 1, 20) AS frame
+  SELECT track, performer, array_slice(frame, 1, 25) AS frame
   FROM (SELECT track, performer, unnest(c40) AS frame FROM frames);
 CREATE TABLE frame_d AS
   SELECT track, performer, unnest(frame_deltas(m)) AS frame
