@@ -4,10 +4,12 @@
 # scripts/performances.py), the tracks, split and the four AGF targets (sql/experiments/agf_data.sql),
 # then trains the networks and evaluates the representations in the order below, skipping every
 # network whose features file exists and every evaluation whose scores file exists, and finally
-# prints the tables of §3.5 (sql/experiments/agf_analyse.sql). Stop it at any time (Ctrl-C); the
+# prints the tables of §3.5 (sql/experiments/agf_analyse.sql, also written to
+# $dir/analysis_output.txt; `--analysis-only` does just that). Stop it at any time (Ctrl-C); the
 # next start continues where it stopped.
 #
-#   scripts/agf_experiment.sh [quick|hours] [--runs N] [--no-analysis] [--debug] [--bin PATH] [--dir DIR]
+#   scripts/agf_experiment.sh [quick|hours] [--runs N] [--no-analysis | --analysis-only] [--debug]
+#                             [--bin PATH] [--dir DIR]
 #
 # quick: the committed sample (sql/data/music21), a few dozen tracks, tiny networks: checks the
 #        whole pipeline in minutes (tests/agf_pipeline.rs runs it).
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
     quick | hours) scale=$1 ;;
     --runs) max_new_runs=$2; shift ;;
     --no-analysis) analysis=0 ;;
+    --analysis-only) max_new_runs=0 ;;
     --debug) profile=debug ;;
     --bin) bin=$2; shift ;;
     --dir) dir=$2; shift ;;
@@ -88,7 +91,7 @@ vars=(-v "dir=$dir" -v "corpus=$corpus" -v "seed=$seed" -v "tracks=$tracks"
   -v "n_groups=$n_groups" -v "kmeans_batch=$kmeans_batch" -v "batch_size=$batch_size"
   -v "mlp_hidden=$mlp_hidden" -v "mlp_epochs=$mlp_epochs")
 
-if [ ! -f "$dir/agf.parquet" ]; then
+if [ ! -f "$dir/agf.parquet" ] && [ "$max_new_runs" -ne 0 ]; then
   echo "agf: tracks, split and artist group factors" >&2
   tq "${vars[@]}" -f sql/experiments/agf_data.sql
 fi
@@ -147,74 +150,81 @@ evaluate() {
 # The 31 sets of tasks in the order of thesis Table 3.4.
 sets="g m d e s gs ge gd gm se sd sm ed em dm gse gsd gsm ged gem gdm sed sem sdm edm gsed gsem gsdm gedm sedm gsedm"
 
-# 1. STNs and the 31 STN sets.
-for t in g m d e s; do
-  net "stn_$t" "$t" "shared = 'none', width = $width, epochs = $epochs" "$seed" || exit 0
-done
-for set in $sets; do
-  [ -f "$dir/scores/stn_$set.parquet" ] && continue
-  params=0 nets= from= select= i=0
-  for t in $(echo "$set" | grep -o .); do
-    i=$((i + 1))
-    params=$((params + $(parameters "stn_$t")))
-    nets="$nets stn_$t"
+# The steps, in order; stops (returns) when --runs is used up.
+run_all() {
+  # 1. STNs and the 31 STN sets.
+  for t in g m d e s; do
+    net "stn_$t" "$t" "shared = 'none', width = $width, epochs = $epochs" "$seed" || return 0
+  done
+  for set in $sets; do
+    [ -f "$dir/scores/stn_$set.parquet" ] && continue
+    params=0 nets= from= select= i=0
+    for t in $(echo "$set" | grep -o .); do
+      i=$((i + 1))
+      params=$((params + $(parameters "stn_$t")))
+      nets="$nets stn_$t"
+      if [ $i -eq 1 ]; then
+        from="f_stn_$t f1"
+        select="f1.features"
+      else
+        from="$from JOIN f_stn_$t f$i ON f1.track = f$i.track AND f1.seg = f$i.seg"
+        select="$select, f$i.features"
+      fi
+    done
     if [ $i -eq 1 ]; then
-      from="f_stn_$t f1"
-      select="f1.features"
+      features="SELECT track, seg, features FROM f_stn_$set"
     else
-      from="$from JOIN f_stn_$t f$i ON f1.track = f$i.track AND f1.seg = f$i.seg"
-      select="$select, f$i.features"
+      features="SELECT f1.track, f1.seg, array_concat($select) AS features FROM $from"
     fi
+    evaluate "stn_$set" stn "$set" "$i" "$params" "$nets" "$features" || return 0
   done
-  if [ $i -eq 1 ]; then
-    features="SELECT track, seg, features FROM f_stn_$set"
-  else
-    features="SELECT f1.track, f1.seg, array_concat($select) AS features FROM $from"
-  fi
-  evaluate "stn_$set" stn "$set" "$i" "$params" "$nets" "$features" || exit 0
-done
 
-# 2 and 3. MTNs (the five-task one first) and wSTNs, interleaved so that Table 3.5's rows fill in
-# together.
-genre_params=$(parameters stn_g)
-wide() {
-  # The width whose genre network has about n times the genre STN's parameters (bisection on
-  # untrained networks, which take seconds).
-  local n=$1 lo=$width hi lo_p target w p k
-  target=$((n * genre_params))
-  hi=$(awk -v w="$width" -v n="$n" 'BEGIN { print w * n }')
-  for k in $(seq 1 14); do
-    w=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%.6f", (a + b) / 2 }')
-    tq -c "CREATE EXTERNAL TABLE agf STORED AS PARQUET LOCATION '$dir/agf.parquet'" \
-      -c "CREATE OR REPLACE MODEL probe_width OPTIONS (type = 'agf_cnn', tasks = 'g', epochs = 0, width = $w)
-          AS SELECT track, array_repeat(CAST(0.0 AS REAL), 30000) AS audio, g FROM agf LIMIT 2" >/dev/null
-    p=$(parameters probe_width)
-    if [ "$p" -lt "$target" ]; then lo=$w; else hi=$w; fi
-  done
-  echo "$hi"
+  # 2 and 3. MTNs (the five-task one first) and wSTNs, interleaved so that Table 3.5's rows fill in
+  # together.
+  genre_params=$(parameters stn_g)
+  wide() {
+    # The width whose genre network has about n times the genre STN's parameters (bisection on
+    # untrained networks, which take seconds).
+    local n=$1 lo=$width hi lo_p target w p k
+    target=$((n * genre_params))
+    hi=$(awk -v w="$width" -v n="$n" 'BEGIN { print w * n }')
+    for k in $(seq 1 14); do
+      w=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%.6f", (a + b) / 2 }')
+      tq -c "CREATE EXTERNAL TABLE agf STORED AS PARQUET LOCATION '$dir/agf.parquet'" \
+        -c "CREATE OR REPLACE MODEL probe_width OPTIONS (type = 'agf_cnn', tasks = 'g', epochs = 0, width = $w)
+            AS SELECT track, array_repeat(CAST(0.0 AS REAL), 30000) AS audio, g FROM agf LIMIT 2" >/dev/null
+      p=$(parameters probe_width)
+      if [ "$p" -lt "$target" ]; then lo=$w; else hi=$w; fi
+    done
+    echo "$hi"
+  }
+  mtn() {
+    local set=$1
+    net "mtn_$set" "$set" "shared = 'conv1', width = $width, epochs = $epochs" "$seed" || return 1
+    evaluate "mtn_$set" mtn "$set" "${#set}" "$(parameters "mtn_$set")" "mtn_$set" \
+      "SELECT track, seg, features FROM f_mtn_$set"
+  }
+  wstn() {
+    local n=$1 w
+    if [ ! -f "$dir/features/wstn_$n.parquet" ]; then
+      w=$(wide "$n")
+      net "wstn_$n" g "shared = 'none', width = $w, epochs = $epochs" "$seed" || return 1
+    fi
+    evaluate "wstn_$n" wstn g "$n" "$(parameters "wstn_$n")" "wstn_$n" \
+      "SELECT track, seg, features FROM f_wstn_$n"
+  }
+  mtn gsedm || return 0
+  wstn 5 || return 0
+  for set in gsed gsem gsdm gedm gse gsd gsm ged gem gdm gs ge gd gm; do mtn $set || return 0; done
+  for n in 2 3 4; do wstn $n || return 0; done
+  for set in sedm sed sem sdm edm se sd sm ed em dm; do mtn $set || return 0; done
 }
-mtn() {
-  local set=$1
-  net "mtn_$set" "$set" "shared = 'conv1', width = $width, epochs = $epochs" "$seed" || return 1
-  evaluate "mtn_$set" mtn "$set" "${#set}" "$(parameters "mtn_$set")" "mtn_$set" \
-    "SELECT track, seg, features FROM f_mtn_$set"
-}
-wstn() {
-  local n=$1 w
-  if [ ! -f "$dir/features/wstn_$n.parquet" ]; then
-    w=$(wide "$n")
-    net "wstn_$n" g "shared = 'none', width = $w, epochs = $epochs" "$seed" || return 1
-  fi
-  evaluate "wstn_$n" wstn g "$n" "$(parameters "wstn_$n")" "wstn_$n" \
-    "SELECT track, seg, features FROM f_wstn_$n"
-}
-mtn gsedm || exit 0
-wstn 5 || exit 0
-for set in gsed gsem gsdm gedm gse gsd gsm ged gem gdm gs ge gd gm; do mtn $set || exit 0; done
-for n in 2 3 4; do wstn $n || exit 0; done
-for set in sedm sed sem sdm edm se sd sm ed em dm; do mtn $set || exit 0; done
+if [ "$max_new_runs" -ne 0 ]; then run_all; fi
 
 echo "agf: $(ls "$dir/scores" | wc -l) evaluations finished (31 STN sets, 26 MTNs, 4 wSTNs)" >&2
 if [ "$analysis" -eq 1 ]; then
-  tq "${vars[@]}" -f sql/experiments/agf_analyse.sql
+  # Written atomically beside the scores (the committed record of what the tables showed).
+  tq "${vars[@]}" -f sql/experiments/agf_analyse.sql > "$dir/analysis_output.txt.tmp"
+  mv "$dir/analysis_output.txt.tmp" "$dir/analysis_output.txt"
+  cat "$dir/analysis_output.txt"
 fi
