@@ -221,7 +221,7 @@ run_all() {
 }
 if [ "$max_new_runs" -ne 0 ]; then run_all; fi
 
-echo "agf: $(ls "$dir/scores" | wc -l) evaluations finished (31 STN sets, 26 MTNs, 4 wSTNs)" >&2
+echo "agf: $(ls "$dir/scores" | wc -l) of 61 evaluations finished (31 STN sets, 26 MTNs, 4 wSTNs)" >&2
 if [ "$analysis" -eq 1 ]; then
   # Written atomically beside the scores (the committed record of what the tables showed).
   tq "${vars[@]}" -f sql/experiments/agf_analyse.sql > "$dir/analysis_output.txt.tmp"
