@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use datafusion::arrow::array::ArrayRef;
+use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{plan_datafusion_err, plan_err, ScalarValue, TableReference};
 use datafusion::error::Result;
@@ -112,4 +113,21 @@ impl<T> Eq for Cache<T> {}
 
 impl<T> std::hash::Hash for Cache<T> {
     fn hash<H: std::hash::Hasher>(&self, _state: &mut H) {}
+}
+
+/// Whether `t` is a list (List, LargeList or FixedSizeList) of numbers, or NULL: the types a
+/// feature or vector argument accepts in every domain.
+pub fn is_number_list(t: &DataType) -> bool {
+    match t {
+        DataType::Null => true,
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            f.data_type().is_numeric() || f.data_type() == &DataType::Null
+        }
+        _ => false,
+    }
+}
+
+/// The `List<Float64>` type that number lists are cast to before they are read.
+pub fn f64_list_type() -> DataType {
+    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
 }

@@ -293,16 +293,7 @@ pub struct Vectors {
     pub dropped: usize,
 }
 
-/// Whether `t` is a list (List, LargeList or FixedSizeList) of numbers, or NULL.
-pub fn is_vector_type(t: &DataType) -> bool {
-    match t {
-        DataType::Null => true,
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-            f.data_type().is_numeric() || f.data_type() == &DataType::Null
-        }
-        _ => false,
-    }
-}
+pub use crate::common::adapters::is_number_list as is_vector_type;
 
 /// The length of each row of a list column (`None` for NULL), without copying its values.
 fn list_lengths(a: &dyn Array) -> Vec<Option<usize>> {

@@ -22,6 +22,7 @@ use datafusion_macros::user_doc;
 use super::codebook::Codebook;
 use super::data::is_vector_type;
 use crate::common::adapters::columnar;
+use crate::common::adapters::f64_list_type;
 use crate::common::args::model_name_type;
 use crate::model::{CatalogRef, LoadedModel, ModelCatalog};
 
@@ -81,10 +82,6 @@ fn codebook_model(catalog: &dyn ModelCatalog, name: &str) -> Result<Arc<LoadedMo
     Ok(model)
 }
 
-fn f64_list() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
-}
-
 impl ScalarUDFImpl for KMeansAssignFunc {
     fn name(&self) -> &str {
         "kmeans_assign"
@@ -128,7 +125,7 @@ impl ScalarUDFImpl for KMeansAssignFunc {
             .all(|a| matches!(a, ColumnarValue::Scalar(_)));
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let models = arrays[0].as_string::<i32>();
-        let vectors = cast(&arrays[1], &f64_list())?;
+        let vectors = cast(&arrays[1], &f64_list_type())?;
         let vectors = vectors.as_list::<i32>();
         let values = vectors.values().as_primitive::<Float64Type>();
         let offsets = vectors.value_offsets();

@@ -296,17 +296,9 @@ impl TryFrom<&ModelOptions> for ContentOptions {
     }
 }
 
-/// Whether `t` can hold feature vectors: a list (of any list type) of numbers, or NULL. Training
-/// (the `features` column) and `score_features` (its argument) accept the same types.
-pub(crate) fn is_number_list(t: &DataType) -> bool {
-    match t {
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-            f.data_type().is_numeric() || f.data_type() == &DataType::Null
-        }
-        DataType::Null => true,
-        _ => false,
-    }
-}
+/// Whether `t` can hold feature vectors: training (the `features` column) and `score_features`
+/// (its argument) accept the same types, those of [`crate::common::adapters::is_number_list`].
+pub(crate) use crate::common::adapters::is_number_list;
 
 /// A features column as lists of f32 (any list type of numbers).
 fn feature_lists(column: &ArrayRef, what: &str) -> Result<ArrayRef> {

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, ListArray, StringArray,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::common::{
     exec_datafusion_err, exec_err, plan_datafusion_err, plan_err, ScalarValue,
 };
@@ -18,21 +18,7 @@ use datafusion::logical_expr::ColumnarValue;
 use super::capability::{Classes, Predictor};
 use crate::model::{LoadedModel, ModelCatalog};
 
-/// The `List<Float64>` type features are read as.
-pub fn f64_list_type() -> DataType {
-    DataType::List(Arc::new(Field::new_list_field(DataType::Float64, true)))
-}
-
-/// Whether `t` is a list of numbers (of any list kind), or a NULL.
-pub fn is_feature_type(t: &DataType) -> bool {
-    match t {
-        DataType::Null => true,
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
-            f.data_type().is_numeric() || f.data_type() == &DataType::Null
-        }
-        _ => false,
-    }
-}
+pub use crate::common::adapters::{f64_list_type, is_number_list as is_feature_type};
 
 /// Checks a feature argument's type while planning.
 pub fn check_feature_type(function: &str, argument: &str, t: &DataType) -> Result<()> {
