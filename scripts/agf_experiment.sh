@@ -154,6 +154,13 @@ sets="g m d e s gs ge gd gm se sd sm ed em dm gse gsd gsm ged gem gdm sed sem sd
 run_all() {
   # 1. STNs and the 31 STN sets.
   for t in g m d e s; do
+    # Trained only while an STN set holding t waits for its evaluation (the models and features
+    # are not committed, so a new machine with all 31 sets evaluated skips them).
+    local pending=0 set
+    for set in $sets; do
+      case $set in *$t*) [ -f "$dir/scores/stn_$set.parquet" ] || pending=1 ;; esac
+    done
+    [ $pending -eq 1 ] || continue
     net "stn_$t" "$t" "shared = 'none', width = $width, epochs = $epochs" "$seed" || return 0
   done
   for set in $sets; do
@@ -181,19 +188,23 @@ run_all() {
 
   # 2 and 3. MTNs (the five-task one first) and wSTNs, interleaved so that Table 3.5's rows fill in
   # together.
-  genre_params=$(parameters stn_g)
+  # The parameters of an untrained genre network of width w (seconds; the same count as a
+  # trained one, so the genre STN's own model is not needed).
+  genre_parameters() {
+    tq -c "CREATE EXTERNAL TABLE agf STORED AS PARQUET LOCATION '$dir/agf.parquet'" \
+      -c "CREATE OR REPLACE MODEL probe_width OPTIONS (type = 'agf_cnn', tasks = 'g', epochs = 0, width = $1)
+          AS SELECT track, array_repeat(CAST(0.0 AS REAL), 30000) AS audio, g FROM agf LIMIT 2" >/dev/null
+    parameters probe_width
+  }
+  genre_params=$(genre_parameters "$width")
   wide() {
-    # The width whose genre network has about n times the genre STN's parameters (bisection on
-    # untrained networks, which take seconds).
-    local n=$1 lo=$width hi lo_p target w p k
+    # The width whose genre network has about n times the genre STN's parameters (bisection).
+    local n=$1 lo=$width hi target w p k
     target=$((n * genre_params))
     hi=$(awk -v w="$width" -v n="$n" 'BEGIN { print w * n }')
     for k in $(seq 1 14); do
       w=$(awk -v a="$lo" -v b="$hi" 'BEGIN { printf "%.6f", (a + b) / 2 }')
-      tq -c "CREATE EXTERNAL TABLE agf STORED AS PARQUET LOCATION '$dir/agf.parquet'" \
-        -c "CREATE OR REPLACE MODEL probe_width OPTIONS (type = 'agf_cnn', tasks = 'g', epochs = 0, width = $w)
-            AS SELECT track, array_repeat(CAST(0.0 AS REAL), 30000) AS audio, g FROM agf LIMIT 2" >/dev/null
-      p=$(parameters probe_width)
+      p=$(genre_parameters "$w")
       if [ "$p" -lt "$target" ]; then lo=$w; else hi=$w; fi
     done
     echo "$hi"

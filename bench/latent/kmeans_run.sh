@@ -4,6 +4,8 @@
 # (lloyd, n_init = 1) and MiniBatchKMeans on the same rows, side by side. A few minutes.
 #
 #   bench/latent/kmeans_run.sh [--n 200000 --d 20 --k 64 ...]
+#   bench/latent/kmeans_run.sh --n 2000000 --d 25 --k 2048 --big-k 0 --batch 4096 --repeats 1 \
+#     --skip-digits --algorithms minibatch      # the dictionary scale of the thesis (README)
 #
 # PYTHON: an interpreter with bench/latent/requirements.txt (default .venv/bin/python).
 # THREADS (default 2): threads of both sides. PROFILE (default release; `debug` for the dev

@@ -51,42 +51,44 @@ def write(path, x):
     pq.write_table(pa.table({"vector": vectors.cast(pa.list_(pa.float32()))}), path)
 
 
-def run_trustql(binary, out, data, k, batch, mini_iter, seed):
-    models = out / "kmeans_models"
-    cmd = [binary, "--format", "csv", "--models", str(models), "-v", f"out={out}",
-           "-v", f"data={data}", "-v", f"k={k}", "-v", f"batch={batch}",
-           "-v", f"mini_iter={mini_iter}", "-v", f"seed={seed}",
-           "-f", "bench/latent/kmeans_speed.sql"]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    (out / f"kmeans_{data}_{seed}_trustql.log").write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
-        sys.exit(f"trustql failed:\n{proc.stdout}\n{proc.stderr}")
-    found = {"lloyd": {}, "minibatch": {}}
-    for row in csv.reader(io.StringIO(proc.stdout)):
-        if len(row) == 3 and row[0] in found:
-            found[row[0]][row[1]] = row[2]
+def run_trustql(binary, out, data, k, batch, mini_iter, seed, algorithms):
+    options = {"lloyd": "init = 'k-means++', max_iter = 300, tolerance = 1e-4",
+               "minibatch": f"batch_size = {batch}, max_iter = {mini_iter}"}
     out_runs = {}
-    for run, p in found.items():
+    for run in algorithms:
+        cmd = [binary, "--format", "csv", "--models", str(out / "kmeans_models"),
+               "-v", f"out={out}", "-v", f"data={data}", "-v", f"k={k}", "-v", f"seed={seed}",
+               "-v", f"options={options[run]}", "-f", "bench/latent/kmeans_speed.sql"]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - start
+        (out / f"kmeans_{data}_{k}_{run}_{seed}_trustql.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            sys.exit(f"trustql failed:\n{proc.stdout}\n{proc.stderr}")
+        p = {}
+        for row in csv.reader(io.StringIO(proc.stdout)):
+            if len(row) == 2:
+                p[row[0]] = row[1]
         if "inertia" not in p:
             sys.exit(f"no model_info rows for {run} in the trustql output:\n{proc.stdout}")
         out_runs[run] = {"seconds": float(p["training: training seconds"]),
                          "inertia": float(p["inertia"]), "iterations": int(p["iterations"]),
                          "steps": int(p.get("mini-batch steps", p["iterations"])),
-                         "stopped": p["stopped by"]}
-    out_runs["cli_wall_seconds"] = wall
+                         "stopped": p["stopped by"], "cli_wall_seconds": wall}
     return out_runs
 
 
-def run_sklearn(x, k, batch, mini_iter, seed):
+def run_sklearn(x, k, batch, mini_iter, seed, algorithms):
     out = {}
-    lloyd = KMeans(n_clusters=k, init="k-means++", n_init=1, max_iter=300, tol=1e-4,
-                   algorithm="lloyd", random_state=seed)
-    start = time.perf_counter()
-    lloyd.fit(x)
-    out["lloyd"] = {"seconds": time.perf_counter() - start, "inertia": float(lloyd.inertia_),
-                    "iterations": int(lloyd.n_iter_), "steps": int(lloyd.n_iter_)}
+    if "lloyd" in algorithms:
+        lloyd = KMeans(n_clusters=k, init="k-means++", n_init=1, max_iter=300, tol=1e-4,
+                       algorithm="lloyd", random_state=seed)
+        start = time.perf_counter()
+        lloyd.fit(x)
+        out["lloyd"] = {"seconds": time.perf_counter() - start, "inertia": float(lloyd.inertia_),
+                        "iterations": int(lloyd.n_iter_), "steps": int(lloyd.n_iter_)}
+    if "minibatch" not in algorithms:
+        return out
     mini = MiniBatchKMeans(n_clusters=k, batch_size=batch, max_iter=mini_iter, n_init=1,
                            random_state=seed)
     start = time.perf_counter()
@@ -110,7 +112,12 @@ def main():
     ap.add_argument("--big-k", type=int, default=256, help="0: no second run on the mixture")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--skip-digits", action="store_true")
+    ap.add_argument("--algorithms", default="lloyd,minibatch",
+                    help="comma-separated: lloyd, minibatch (the scale run: minibatch only)")
     args = ap.parse_args()
+    algorithms = args.algorithms.split(",")
+    if not algorithms or any(a not in ("lloyd", "minibatch") for a in algorithms):
+        sys.exit(f"--algorithms: lloyd and/or minibatch, not {args.algorithms!r}")
     args.out.mkdir(parents=True, exist_ok=True)
     x = mixture(args.n, args.d, args.k, args.seed)
     sets = [("mixture", x, args.k)]
@@ -129,8 +136,9 @@ def main():
         runs = {"trustql": [], "sklearn": []}
         for r in range(args.repeats):
             runs["trustql"].append(
-                run_trustql(args.trustql, args.out, name, k, args.batch, args.mini_iter, r + 1))
-            runs["sklearn"].append(run_sklearn(x, k, args.batch, args.mini_iter, r))
+                run_trustql(args.trustql, args.out, name, k, args.batch, args.mini_iter, r + 1,
+                            algorithms))
+            runs["sklearn"].append(run_sklearn(x, k, args.batch, args.mini_iter, r, algorithms))
         results["sets"][f"{name}, k = {k}"] = {"n": x.shape[0], "d": x.shape[1], "k": k,
                                                "runs": runs}
     (args.out / "kmeans_bench.json").write_text(json.dumps(results, indent=2))
@@ -143,6 +151,8 @@ def main():
     for name, r in results["sets"].items():
         label = f"{name.split(',')[0]} ({r['n']:,} × {r['d']}, k = {r['k']})"
         for run, title in [("lloyd", "Lloyd"), ("minibatch", f"mini-batch ({args.batch})")]:
+            if run not in algorithms:
+                continue
             t = [x[run] for x in r["runs"]["trustql"]]
             s = [x[run] for x in r["runs"]["sklearn"]]
             tt = float(np.median([x["seconds"] for x in t]))
