@@ -19,6 +19,7 @@ async fn main() -> Result<()> {
         progress: Some(std::sync::Arc::new(|line: &str| {
             eprintln!("progress: {line}")
         })),
+        status: None,
     })?;
     session
         .execute(

@@ -21,6 +21,7 @@ pub mod repl;
 pub mod script;
 pub mod session;
 pub mod sql;
+pub mod status;
 pub mod store;
 pub mod tables;
 

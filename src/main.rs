@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Parser;
 use trustql::print::{Format, MaxWidth};
 use trustql::repl::variables::{parse_assignment, Variables};
 use trustql::repl::Repl;
 use trustql::script::{Flow, PrintOptions, ScriptError, Shell, Source};
+use trustql::status::{StatusMode, StatusOutput};
 use trustql::{Session, SessionOptions};
 
 const AFTER_HELP: &str = "\
@@ -75,6 +75,22 @@ struct Args {
     /// Quiet: print results only (no row counts, timings or progress).
     #[arg(short, long)]
     quiet: bool,
+
+    /// Report the status of long work (rows done, rate, time left) every SECONDS (default 2)
+    /// also when stderr is not a terminal, one line per report. On a terminal the status is
+    /// always shown, on one line that rewrites itself; -q turns it off.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
+          value_parser = parse_seconds)]
+    progress: Option<std::time::Duration>,
+}
+
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => {
+            Ok(std::time::Duration::from_secs_f64(v))
+        }
+        _ => Err(format!("expected seconds between 0 and 86400, got '{s}'")),
+    }
 }
 
 /// Keeps freed memory of the C allocator (which libtorch and Rust both use here) for reuse.
@@ -120,14 +136,17 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    let output = StatusOutput::new(StatusMode::choose(args.quiet, args.progress.is_some()));
     let progress: Option<trustql::ProgressFn> = if args.quiet {
         None
     } else {
-        Some(Arc::new(|line: &str| eprintln!("{line}")))
+        Some(output.progress_fn())
     };
+    let status = output.sink(args.progress.unwrap_or(trustql::status::DEFAULT_INTERVAL));
     let session = match Session::with_options(SessionOptions {
         model_dir: args.models.clone(),
         progress,
+        status,
     }) {
         Ok(s) => s,
         Err(e) => {

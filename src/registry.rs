@@ -11,12 +11,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use datafusion::error::{DataFusionError, Result};
+use trustql_udfs::common::progress::StatusSink;
 use trustql_udfs::model::{CancelToken, LoadedModel, ModelCatalog, ModelType};
 
 use crate::store::{self, ModelHeader};
 
 /// The models found in a store, with their files, and the files that could not be read.
 pub type Listing = (Vec<(ModelHeader, PathBuf)>, Vec<String>);
+
+/// A session's progress line output, status sink and Ctrl-C flag, as the registry's functions
+/// reach them.
+struct Control {
+    progress: Option<crate::ProgressFn>,
+    status: Option<StatusSink>,
+    cancel: Arc<std::sync::atomic::AtomicBool>,
+}
 
 /// Named models of a model store directory.
 pub struct ModelRegistry {
@@ -28,11 +37,9 @@ pub struct ModelRegistry {
     generation: Arc<std::sync::atomic::AtomicU64>,
     /// The cancelled flag of the statement running now (see [`CancelToken`]).
     statement_cancel: std::sync::Mutex<Arc<std::sync::atomic::AtomicBool>>,
-    /// Where functions report progress, and the flag that stops them (set by the session).
-    control: std::sync::OnceLock<(
-        Option<crate::ProgressFn>,
-        Arc<std::sync::atomic::AtomicBool>,
-    )>,
+    /// Where functions report progress lines and status, and the flag that stops them (set by
+    /// the session).
+    control: std::sync::OnceLock<Control>,
 }
 
 impl std::fmt::Debug for ModelRegistry {
@@ -139,14 +146,19 @@ impl ModelRegistry {
         }
     }
 
-    /// Connects the functions that use this registry to a session's progress output and cancel
-    /// flag (the first call wins).
+    /// Connects the functions that use this registry to a session's progress output, status
+    /// sink and cancel flag (the first call wins).
     pub fn set_control(
         &self,
         progress: Option<crate::ProgressFn>,
+        status: Option<StatusSink>,
         cancel: Arc<std::sync::atomic::AtomicBool>,
     ) {
-        let _ = self.control.set((progress, cancel));
+        let _ = self.control.set(Control {
+            progress,
+            status,
+            cancel,
+        });
     }
 
     /// The model store directory.
@@ -216,7 +228,10 @@ impl ModelRegistry {
             Ok(c) => c,
             Err(p) => p.into_inner(),
         };
-        if let Some((_, request)) = self.control.get() {
+        if let Some(Control {
+            cancel: request, ..
+        }) = self.control.get()
+        {
             if request.swap(false, SeqCst) {
                 current.store(true, SeqCst);
             }
@@ -393,9 +408,16 @@ impl ModelCatalog for ModelRegistry {
     }
 
     fn progress(&self, line: &str) {
-        if let Some((Some(p), _)) = self.control.get() {
+        if let Some(Control {
+            progress: Some(p), ..
+        }) = self.control.get()
+        {
             p(line)
         }
+    }
+
+    fn status_sink(&self) -> Option<StatusSink> {
+        self.control.get().and_then(|c| c.status.clone())
     }
 
     fn check_cancelled(&self) -> Result<()> {
@@ -403,7 +425,10 @@ impl ModelCatalog for ModelRegistry {
     }
 
     fn cancel_token(&self) -> CancelToken {
-        let Some((_, request)) = self.control.get() else {
+        let Some(Control {
+            cancel: request, ..
+        }) = self.control.get()
+        else {
             return CancelToken::never();
         };
         let statement = match self.statement_cancel.lock() {

@@ -595,15 +595,18 @@ pub async fn run_statement(
     });
     let cancel = session.cancel_flag();
     let running = crate::interrupt::Running::start();
-    let (schema, batches) = tokio::select! {
-        r = &mut work => r.map_err(|e| exec_datafusion_err!("the statement stopped unexpectedly: {e}"))??,
+    let outcome = tokio::select! {
+        r = &mut work => r.map_err(|e| exec_datafusion_err!("the statement stopped unexpectedly: {e}")),
         _ = running.interrupted() => {
             cancel.store(true, Ordering::Relaxed);
             work.abort();
-            return Err(DataFusionError::Execution("cancelled (Ctrl-C)".to_string()));
+            Err(DataFusionError::Execution("cancelled (Ctrl-C)".to_string()))
         }
     };
     drop(running);
+    // A status line on the terminal goes before the result or the error is printed.
+    session.end_status();
+    let (schema, batches) = outcome??;
     // COPY's result (a row count or a figure's description) is not worth drawing.
     let copy = sql
         .trim_start()
@@ -652,6 +655,7 @@ mod tests {
         Session::with_options(SessionOptions {
             model_dir: dir.join("models"),
             progress: None,
+            status: None,
         })
         .unwrap()
     }

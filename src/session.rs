@@ -17,6 +17,7 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
+use trustql_udfs::common::progress::StatusSink;
 use trustql_udfs::engine::config::{device_setting, resolve_device, session_config};
 use trustql_udfs::model::{
     LoadedModel, ModelCatalog, ModelOptions, OptionKind, RawOptionValue, TaskControl, TrainContext,
@@ -39,6 +40,10 @@ pub struct SessionOptions {
     pub model_dir: PathBuf,
     /// Where progress lines go; `None` is silent.
     pub progress: Option<ProgressFn>,
+    /// Where the status of long work inside a statement goes (rows done, rate, time left;
+    /// `trustql_udfs::common::progress`), and how often; `None` is silent. At the end of each
+    /// statement the sink receives `None`.
+    pub status: Option<StatusSink>,
 }
 
 impl Default for SessionOptions {
@@ -46,6 +51,7 @@ impl Default for SessionOptions {
         Self {
             model_dir: PathBuf::from(crate::DEFAULT_MODEL_DIR),
             progress: None,
+            status: None,
         }
     }
 }
@@ -91,6 +97,7 @@ pub struct Session {
     ctx: SessionContext,
     registry: Arc<ModelRegistry>,
     progress: Option<ProgressFn>,
+    status: Option<StatusSink>,
     cancel: Arc<AtomicBool>,
     /// The last result printed by the CLI or the REPL, for `\plot`.
     last: Arc<std::sync::Mutex<Option<LastResult>>>,
@@ -117,11 +124,16 @@ impl Session {
         let library = install_library(&ctx, &registry)?;
         register_tables(&ctx, &registry);
         let cancel = Arc::new(AtomicBool::new(false));
-        registry.set_control(options.progress.clone(), cancel.clone());
+        registry.set_control(
+            options.progress.clone(),
+            options.status.clone(),
+            cancel.clone(),
+        );
         Ok(Self {
             ctx,
             registry,
             progress: options.progress,
+            status: options.status,
             cancel,
             last: Arc::new(std::sync::Mutex::new(None)),
             library: Arc::new(std::sync::RwLock::new(library)),
@@ -266,7 +278,21 @@ impl Session {
 
     /// Runs one statement and collects its result.
     pub async fn execute(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        self.sql(sql).await?.collect().await
+        let result = self.sql(sql).await;
+        let result = match result {
+            Ok(df) => df.collect().await,
+            Err(e) => Err(e),
+        };
+        self.end_status();
+        result
+    }
+
+    /// Tells the status sink that the statement's work has ended (a terminal's status line is
+    /// cleared). The CLI and the REPL call it after each statement; [`Session::execute`] does.
+    pub fn end_status(&self) {
+        if let Some(s) = &self.status {
+            (s.report)(None)
+        }
     }
 
     /// Runs the query of a `COPY ... (FORMAT plot)` and writes its figure; the result is the

@@ -682,3 +682,102 @@ fn repl_variables_width_and_help() {
         "{stderr}"
     );
 }
+
+/// The status lines of `fidelity` and `explain_lime` in the output `stderr`: (task, done, total).
+fn status_lines(stderr: &str) -> Vec<(String, u64, u64)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let (task, rest) = l.split_once(": ")?;
+            let (done, rest) = rest.split_once(" of ")?;
+            let total = rest.split_whitespace().next()?;
+            Some((
+                task.to_string(),
+                done.replace(',', "").parse().ok()?,
+                total.replace(',', "").parse().ok()?,
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn long_work_reports_its_status_when_asked_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let setup = "CREATE VIEW tg AS SELECT * FROM (VALUES (10, 'rock', 1.0), (10, 'guitar', 2.0), \
+        (20, 'pop', 1.0), (20, 'guitar', 1.0), (30, 'rock', 1.0), (30, 'pop', 3.0), (40, 'jazz', 1.0), \
+        (50, 'jazz', 2.0), (50, 'rock', 1.0)) AS t(item, tag, weight); \
+        CREATE MODEL nn OPTIONS (type = 'inn', dim = 2, tags = 'tg') AS SELECT * FROM (VALUES \
+        (1, 10), (1, 20), (2, 10), (2, 30), (3, 20), (3, 40), (4, 30), (5, 50)) AS t(\"user\", item)";
+    assert!(run(&["-c", setup], dir.path()).status.success());
+    let query = "SELECT sum(fidelity('nn', 'lime', u, 2, 3, 'samples = 200')) IS NOT NULL AS f, \
+        count(explain_lime('nn', u, 40, 2, 'samples = 200')) AS e FROM (VALUES (1), (2), (3), (4), (5)) AS t(u)";
+    // Asked for, with every report shown (interval 0): status lines to a pipe, one per step,
+    // counting up to the work's total (candidate items of the five users for fidelity, rows
+    // for explain_lime).
+    let asked = run(
+        &["--progress", "0", "--format", "csv", "-c", query],
+        dir.path(),
+    );
+    let stderr = text(&asked.stderr);
+    assert!(asked.status.success(), "{stderr}");
+    assert_eq!(text(&asked.stdout), "f,e\ntrue,5\n", "{stderr}");
+    let lines = status_lines(&stderr);
+    for task in ["fidelity(nn, lime)", "explain_lime(nn)"] {
+        let of_task: Vec<_> = lines.iter().filter(|l| l.0 == task).collect();
+        assert!(!of_task.is_empty(), "no status of {task} in:\n{stderr}");
+        let last = of_task[of_task.len() - 1];
+        assert_eq!(last.1, last.2, "{task} ends at its total:\n{stderr}");
+        assert!(of_task.windows(2).all(|w| w[0].1 <= w[1].1), "{stderr}");
+    }
+    assert!(
+        stderr.contains("items/s") && stderr.contains("rows/s"),
+        "{stderr}"
+    );
+    // Not asked for, and stderr is a pipe: the finished-step lines only.
+    let plain = run(&["--format", "csv", "-c", query], dir.path());
+    let stderr = text(&plain.stderr);
+    assert!(plain.status.success(), "{stderr}");
+    assert!(status_lines(&stderr).is_empty(), "{stderr}");
+    assert!(stderr.contains("fidelity(nn, lime): 5 rows in"), "{stderr}");
+    // Quiet: nothing, even when asked.
+    let quiet = run(
+        &["-q", "--progress", "0", "--format", "csv", "-c", query],
+        dir.path(),
+    );
+    assert_eq!(text(&quiet.stderr), "");
+    assert_eq!(text(&quiet.stdout), "f,e\ntrue,5\n");
+    // A bad interval is refused by name.
+    let bad = run(&["--progress=-1", "-c", "SELECT 1"], dir.path());
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("--progress"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
+
+#[test]
+fn the_repl_reports_status_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history");
+    let mut child = spawn_repl(dir.path(), &history, &["--progress", "0"]);
+    let input = "CREATE VIEW tg AS SELECT * FROM (VALUES (10, 'rock', 1.0), (20, 'pop', 1.0), (30, 'rock', 2.0)) AS t(item, tag, weight);\n\
+        CREATE MODEL nn OPTIONS (type = 'inn', dim = 2, tags = 'tg') AS SELECT * FROM (VALUES (1, 10), (2, 20), (3, 30)) AS t(\"user\", item);\n\
+        SELECT count(explain_lime('nn', u, 30, 1, 'samples = 100')) AS n FROM (VALUES (1), (2), (3)) AS t(u);\n";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines = status_lines(&stderr);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.0 == "explain_lime(nn)" && l.1 == 3 && l.2 == 3),
+        "{stderr}"
+    );
+}

@@ -12,6 +12,7 @@ fn session(dir: &std::path::Path) -> Session {
     Session::with_options(SessionOptions {
         model_dir: dir.to_path_buf(),
         progress: None,
+        status: None,
     })
     .unwrap()
 }
@@ -175,6 +176,7 @@ async fn training_checkpoints_and_stops_cleanly() {
                 }
             }
         })),
+        status: None,
     })
     .unwrap();
     *flag.lock().unwrap() = Some(s.cancel_flag());

@@ -226,6 +226,7 @@ fn extended_session(dir: &std::path::Path) -> Session {
     let session = Session::with_options(SessionOptions {
         model_dir: dir.to_path_buf(),
         progress: None,
+        status: None,
     })
     .unwrap();
     let mut lib = Library::new(session.catalog());

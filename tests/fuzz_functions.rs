@@ -473,6 +473,7 @@ fn every_function_survives_adversarial_arguments() {
     let session = Session::with_options(SessionOptions {
         model_dir: store.clone(),
         progress: None,
+        status: None,
     })
     .unwrap();
     runtime.block_on(setup(&session));

@@ -435,6 +435,7 @@ async fn lmer_agrees_with_lme4_lmertest_and_emmeans() {
     let s = Session::with_options(SessionOptions {
         model_dir: tmp.path().join("models"),
         progress: None,
+        status: None,
     })
     .unwrap();
     let mut failures = Vec::new();

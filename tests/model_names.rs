@@ -16,6 +16,7 @@ fn session(dir: &Path) -> Session {
     Session::with_options(SessionOptions {
         model_dir: dir.to_path_buf(),
         progress: None,
+        status: None,
     })
     .unwrap()
 }

@@ -10,6 +10,7 @@ fn session(dir: &std::path::Path) -> Session {
     Session::with_options(SessionOptions {
         model_dir: dir.to_path_buf(),
         progress: None,
+        status: None,
     })
     .unwrap()
 }
@@ -158,6 +159,7 @@ async fn mtl_cnn_checkpoints_and_stops_cleanly() {
                 }
             }
         })),
+        status: None,
     })
     .unwrap();
     *flag.lock().unwrap() = Some(s.cancel_flag());

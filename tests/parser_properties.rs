@@ -177,6 +177,7 @@ async fn deeply_nested_queries_do_not_crash_the_session() {
     let s = trustql::Session::with_options(trustql::SessionOptions {
         model_dir: dir.path().to_path_buf(),
         progress: None,
+        status: None,
     })
     .unwrap();
     for sql in [

@@ -21,6 +21,7 @@ fn session(lines: Arc<Mutex<Vec<String>>>) -> Session {
         progress: Some(Arc::new(move |l: &str| {
             lines.lock().unwrap().push(l.to_string())
         })),
+        status: None,
     })
     .unwrap()
 }

@@ -21,6 +21,7 @@ fn session(dir: &std::path::Path) -> Session {
     Session::with_options(SessionOptions {
         model_dir: dir.to_path_buf(),
         progress: None,
+        status: None,
     })
     .unwrap()
 }

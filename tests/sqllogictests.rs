@@ -114,6 +114,7 @@ async fn run_file(path: &Path, shared: &Path) -> Result<(), String> {
             let session = Session::with_options(SessionOptions {
                 model_dir: models,
                 progress: None,
+                status: None,
             })
             .map_err(|e| SltError(e.to_string()))?;
             Ok(TrustqlDb { session })

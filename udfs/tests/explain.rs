@@ -645,6 +645,7 @@ fn fidelity_of_many_omegas_at_once_equals_one_omega_at_a_time() {
             10,
             &opts,
             &cache,
+            None,
             &no_cancel,
         )
         .unwrap();

@@ -15,11 +15,12 @@ use datafusion::logical_expr::{
 };
 use datafusion_macros::user_doc;
 
-use super::engine::{fidelity_queries, ExplainOptions, Method, PdpCache};
+use super::engine::{fidelity_queries, CandidateCache, ExplainOptions, Method, PdpCache};
 use super::function::{check_omega, options_argument, options_type};
 use crate::common::adapters::columnar;
 use crate::common::adapters::Cache;
 use crate::common::args::model_name_type;
+use crate::common::progress::{self, Meter};
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::CatalogRef;
 use crate::model::{KeyColumn, ModelCatalog};
@@ -74,6 +75,7 @@ pub struct FidelityFunc {
     signature: Signature,
     catalog: CatalogRef,
     pdp: Cache<PdpCache>,
+    candidates: Cache<CandidateCache>,
 }
 
 impl FidelityFunc {
@@ -82,6 +84,7 @@ impl FidelityFunc {
             signature: Signature::user_defined(Volatility::Stable),
             catalog: CatalogRef(catalog),
             pdp: Cache::default(),
+            candidates: Cache::default(),
         }
     }
 }
@@ -242,6 +245,17 @@ impl ScalarUDFImpl for FidelityFunc {
                     at.push(row);
                 }
             }
+            // Rows of the status: each user's candidate items (fewer for some users).
+            let users_asked: std::collections::HashSet<u32> =
+                queries.iter().map(|&(u, _)| u).collect();
+            let meter = Meter::start(
+                self.catalog.status_sink(),
+                format!("fidelity({name}, {})", method.name()),
+                "items",
+                Some((users_asked.len() * n_items.min(data.n_items())) as u64),
+            );
+            let _scope = progress::enter(meter.as_ref());
+            self.pdp.bind(&model, rec);
             let values = fidelity_queries(
                 rec,
                 device,
@@ -250,6 +264,7 @@ impl ScalarUDFImpl for FidelityFunc {
                 n_items.min(data.n_items()),
                 &opts,
                 &self.pdp,
+                Some((&self.candidates, &model)),
                 &|| token.check(),
             )?;
             self.catalog.progress(&format!(

@@ -29,6 +29,7 @@ use super::engine::{explain, ExplainOptions, Explanation, Method, PdpCache};
 use crate::common::adapters::columnar;
 use crate::common::adapters::Cache;
 use crate::common::args::model_name_type;
+use crate::common::progress::{self, Meter};
 use crate::engine::config::{device_setting, resolve_device};
 use crate::model::key::Key;
 use crate::model::CatalogRef;
@@ -276,6 +277,14 @@ impl ExplainAdapter {
                     at.push(row);
                 }
             }
+            let meter = Meter::start(
+                self.catalog.status_sink(),
+                format!("{f}({name})"),
+                "rows",
+                Some(pairs.len() as u64),
+            );
+            let _scope = progress::enter(meter.as_ref());
+            self.pdp.bind(&model, rec);
             let explained = explain(
                 rec,
                 device,

@@ -83,6 +83,12 @@ pub trait ModelCatalog: Send + Sync + Debug {
     /// prints it where it prints training progress. The default prints nothing.
     fn progress(&self, _line: &str) {}
 
+    /// Where a function's [`Meter`](crate::common::progress::Meter) reports the status of its
+    /// work (rows done, rate, time left); `None` (the default) when nobody listens.
+    fn status_sink(&self) -> Option<crate::common::progress::StatusSink> {
+        None
+    }
+
     /// An error when the user asked to stop the running statement (Ctrl-C); long loops inside
     /// a function call this between steps. The default never stops.
     fn check_cancelled(&self) -> Result<()> {

@@ -1,6 +1,9 @@
 //! Fidelity: scores rebuilt from explanations (ĝ_i = θ · T_i) against the recommender's ranking
 //! of each user's candidates, by τ_AP,a.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
 use datafusion::error::Result;
 use tch::Device;
 
@@ -8,6 +11,8 @@ use super::lime::lime_each;
 use super::options::ExplainOptions;
 use super::pdp::PdpCache;
 use super::{canonical_sum, explain_each, Explanation, Method};
+use crate::model::LoadedModel;
+use crate::recsys::recommend::top_k_cancellable;
 use crate::recsys::recommender::{Cancel, Recommender};
 
 /// ĝ_i = θ · T_i for an explanation and an item.
@@ -62,6 +67,108 @@ fn rebuilt_each(
 /// the memory of the score matrix (users × items) and the time between cancellation checks.
 const FIDELITY_USERS: usize = 64;
 
+/// A user's candidate items (best first) with the recommender's scores.
+pub type Candidates = (Vec<u32>, Vec<f64>);
+
+/// Candidate entries the cache holds at most (about 12 bytes each).
+const CANDIDATE_CACHE_ENTRIES: usize = 4 << 20;
+
+/// Each user's top-n unseen items of the model last asked about, so that the fidelity of the
+/// four explainers over the same users finds them once: NCF's top-n scores every item through
+/// its MLP, which took most of its fidelity time when each explainer did it again. The model is
+/// held weakly and compared by identity, so a model that was dropped or replaced never serves
+/// its lists; a new model or another n clears the cache, and so does reaching
+/// `CANDIDATE_CACHE_ENTRIES`.
+#[derive(Default)]
+pub struct CandidateCache {
+    state: Mutex<Option<CandidateState>>,
+}
+
+struct CandidateState {
+    model: Weak<LoadedModel>,
+    n_items: usize,
+    entries: usize,
+    lists: HashMap<u32, Arc<Candidates>>,
+}
+
+impl std::fmt::Debug for CandidateCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CandidateCache")
+    }
+}
+
+impl CandidateCache {
+    /// The candidate lists of `users` (top `n_items` unseen by `rec`, the recommender of
+    /// `model`): cached ones, and the others computed together in one call.
+    #[allow(clippy::too_many_arguments)]
+    pub fn lists(
+        &self,
+        model: &Arc<LoadedModel>,
+        rec: &dyn Recommender,
+        device: Device,
+        n_items: usize,
+        users: &[u32],
+        cancelled: Cancel<'_>,
+    ) -> Result<Vec<Arc<Candidates>>> {
+        let mut found: Vec<Option<Arc<Candidates>>> = vec![None; users.len()];
+        if let Ok(mut state) = self.state.lock() {
+            let same = state.as_ref().is_some_and(|s| {
+                s.n_items == n_items && s.model.upgrade().is_some_and(|m| Arc::ptr_eq(&m, model))
+            });
+            if !same {
+                *state = None;
+            }
+            if let Some(s) = state.as_ref() {
+                for (f, u) in found.iter_mut().zip(users) {
+                    *f = s.lists.get(u).cloned();
+                }
+            }
+        }
+        let missing: Vec<u32> = users
+            .iter()
+            .zip(&found)
+            .filter(|(_, f)| f.is_none())
+            .map(|(&u, _)| u)
+            .collect();
+        if missing.is_empty() {
+            return Ok(found.into_iter().flatten().collect());
+        }
+        let computed = top_k_cancellable(rec, device, n_items, true, &missing, cancelled)?;
+        let mut computed = computed.into_iter().map(Arc::new);
+        let mut fresh = Vec::with_capacity(missing.len());
+        let out: Vec<Arc<Candidates>> = users
+            .iter()
+            .zip(found)
+            .map(|(&u, f)| match f {
+                Some(l) => l,
+                None => {
+                    let l = computed.next().unwrap_or_default();
+                    fresh.push((u, l.clone()));
+                    l
+                }
+            })
+            .collect();
+        if let Ok(mut state) = self.state.lock() {
+            let s = state.get_or_insert_with(|| CandidateState {
+                model: Arc::downgrade(model),
+                n_items,
+                entries: 0,
+                lists: HashMap::new(),
+            });
+            let adding: usize = fresh.iter().map(|(_, l)| l.0.len() + 1).sum();
+            if s.entries + adding > CANDIDATE_CACHE_ENTRIES {
+                s.lists.clear();
+                s.entries = 0;
+            }
+            if adding <= CANDIDATE_CACHE_ENTRIES {
+                s.entries += adding;
+                s.lists.extend(fresh);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Fidelity (eq. 5.21) of `method` for each user of `users` at complexity `omega`: see
 /// [`fidelity_queries`].
 #[allow(clippy::too_many_arguments)]
@@ -78,7 +185,7 @@ pub fn fidelity(
 ) -> Result<Vec<Option<f64>>> {
     let queries: Vec<(u32, usize)> = users.iter().map(|&u| (u, omega)).collect();
     fidelity_queries(
-        rec, device, method, &queries, n_items, opts, pdp_cache, cancelled,
+        rec, device, method, &queries, n_items, opts, pdp_cache, None, cancelled,
     )
 }
 
@@ -87,7 +194,9 @@ pub fn fidelity(
 /// for local explainers, of the user for PDP) is the approximation; fidelity = τ_AP,a(f, ĝ).
 /// Items with equal f keep the order of the top-n list (τ_AP,a needs a reference without ties).
 /// `None` for a user with fewer than 2 candidate items. The queries of one user share its
-/// candidate list and, for LIME, its scored perturbations ([`explain_each`]).
+/// candidate list and, for LIME, its scored perturbations ([`explain_each`]). With `candidates`
+/// (a cache and the loaded model `rec` belongs to), candidate lists found for an earlier call
+/// are reused.
 #[allow(clippy::too_many_arguments)]
 pub fn fidelity_queries(
     rec: &dyn Recommender,
@@ -97,6 +206,7 @@ pub fn fidelity_queries(
     n_items: usize,
     opts: &ExplainOptions,
     pdp_cache: &PdpCache,
+    candidates: Option<(&CandidateCache, &Arc<LoadedModel>)>,
     cancelled: Cancel<'_>,
 ) -> Result<Vec<Option<f64>>> {
     // Distinct users in order of first appearance, each with its distinct ωs.
@@ -141,20 +251,24 @@ pub fn fidelity_queries(
         .zip(user_omegas.chunks(FIDELITY_USERS))
     {
         cancelled()?;
-        let lists = crate::recsys::recommend::top_k_cancellable(
-            rec,
-            device,
-            n_items,
-            true,
-            block_users,
-            cancelled,
-        )?;
+        let lists: Vec<Arc<Candidates>> = match candidates {
+            Some((cache, model)) => {
+                cache.lists(model, rec, device, n_items, block_users, cancelled)?
+            }
+            None => top_k_cancellable(rec, device, n_items, true, block_users, cancelled)?
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+        };
         let mut rows = Vec::new();
         let mut row_omegas = Vec::new();
-        for ((&u, (items, _)), omegas) in block_users.iter().zip(&lists).zip(block_omegas) {
+        for ((&u, list), omegas) in block_users.iter().zip(&lists).zip(block_omegas) {
+            let items = &list.0;
             rows.extend(items.iter().map(|&i| (u, i)));
             row_omegas.extend(std::iter::repeat_n(omegas.clone(), items.len()));
         }
+        // The meter's total counted n_items candidates per user; some users have fewer.
+        crate::common::progress::shrink_total((block_users.len() * n_items - rows.len()) as u64);
         let rebuilt = rebuilt_each(
             rec,
             device,
@@ -167,7 +281,8 @@ pub fn fidelity_queries(
         )?;
         // Fidelity of each (user, ω).
         let mut at = 0;
-        for ((items, _), omegas) in lists.iter().zip(block_omegas) {
+        for (list, omegas) in lists.iter().zip(block_omegas) {
+            let items = &list.0;
             let g_rows = &rebuilt[at..at + items.len()];
             at += items.len();
             // The reference is the recommender's ranking of the candidates, best first (equal

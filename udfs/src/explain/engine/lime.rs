@@ -142,6 +142,7 @@ pub(super) fn lime_each(
             }
             out.push(per_omega);
         }
+        crate::common::progress::advance(group.len() as u64);
     }
     Ok(out)
 }

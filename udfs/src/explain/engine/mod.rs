@@ -44,7 +44,9 @@ use super::kernels::ExplainError;
 use crate::common::rng::Rng;
 use crate::recsys::recommender::{Cancel, Recommender};
 
-pub use self::fidelity::{fidelity, fidelity_of, fidelity_queries, rebuilt_score};
+pub use self::fidelity::{
+    fidelity, fidelity_of, fidelity_queries, rebuilt_score, CandidateCache, Candidates,
+};
 pub use self::lime::{explain_lime, explain_lime_each};
 pub use self::options::{ExplainOptions, OPTION_NAMES};
 pub use self::pdp::{explain_pdp, pdp_theta, PdpCache, PDP_CACHE_TOP, PDP_SWITCHED_ON_WEIGHT};
@@ -144,7 +146,10 @@ pub fn explain(
     cancelled: Cancel<'_>,
 ) -> Result<Vec<Explanation>> {
     match method {
-        Method::Random => Ok(explain_random(rec, rows, omega, opts)),
+        Method::Random => {
+            crate::common::progress::advance(rows.len() as u64);
+            Ok(explain_random(rec, rows, omega, opts))
+        }
         Method::Saliency => explain_saliency(rec, device, rows, omega, cancelled),
         Method::Lime => explain_lime(rec, device, rows, omega, opts, cancelled),
         Method::Pdp => explain_pdp(rec, device, rows, omega, pdp_cache, cancelled),

@@ -10,6 +10,7 @@ use tch::{Device, Tensor};
 use super::batch::{FlatRows, FORWARD_ROWS};
 use super::{truncate, Explanation};
 use crate::common::tensors::to_f64_vec;
+use crate::model::LoadedModel;
 use crate::recsys::recommender::{Cancel, Recommender};
 
 /// The weight a PDP gives a tag it switches on in an item that does not have it.
@@ -127,12 +128,37 @@ impl std::fmt::Debug for PdpCache {
 
 /// A cache of PDP explanations by (model identity, user): PDP is user-level, so every item and
 /// every ω of a user share one computation. Bounded: cleared when full.
+///
+/// A model is identified by the address of its data while it is loaded; the functions that own
+/// a cache [`bind`](PdpCache::bind) the loaded model before using it, so that a model dropped or
+/// replaced (whose successor may get the same address) loses its entries.
 #[derive(Default)]
 pub struct PdpCache {
     entries: Mutex<HashMap<(usize, u32), std::sync::Arc<Explanation>>>,
+    models: Mutex<HashMap<usize, std::sync::Weak<LoadedModel>>>,
 }
 
 impl PdpCache {
+    /// Declares that `rec` is the recommender of `model` from now on: the entries of an earlier
+    /// model at the same address are dropped.
+    pub fn bind(&self, model: &std::sync::Arc<LoadedModel>, rec: &dyn Recommender) {
+        let address = rec.data() as *const _ as usize;
+        let Ok(mut models) = self.models.lock() else {
+            return;
+        };
+        let same = models
+            .get(&address)
+            .and_then(std::sync::Weak::upgrade)
+            .is_some_and(|m| std::sync::Arc::ptr_eq(&m, model));
+        if !same {
+            if let Ok(mut map) = self.entries.lock() {
+                map.retain(|&(a, _), _| a != address);
+            }
+            models.retain(|_, w| w.strong_count() > 0);
+            models.insert(address, std::sync::Arc::downgrade(model));
+        }
+    }
+
     /// The largest-|θ| [`PDP_CACHE_TOP`] PDP weights of `user` (computed on a miss).
     pub fn top(
         &self,
@@ -178,6 +204,7 @@ pub fn explain_pdp(
     rows.iter()
         .map(|&(u, _)| {
             cancelled()?;
+            crate::common::progress::advance(1);
             if omega > PDP_CACHE_TOP {
                 let theta = pdp_theta(rec, device, u, cancelled)?;
                 let pairs = theta

@@ -25,6 +25,7 @@ pub fn explain_saliency(
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(SALIENCY_ROWS) {
         cancelled()?;
+        crate::common::progress::advance(chunk.len() as u64);
         if !rec.uses_tags() {
             // ∂f/∂t = 0: nothing to list.
             out.extend(chunk.iter().map(|_| Vec::new()));
