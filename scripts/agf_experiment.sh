@@ -211,12 +211,15 @@ run_all() {
   }
   mtn() {
     local set=$1
+    # Evaluated already: its network (not committed) is not needed again.
+    [ -f "$dir/scores/mtn_$set.parquet" ] && return 0
     net "mtn_$set" "$set" "shared = 'conv1', width = $width, epochs = $epochs" "$seed" || return 1
     evaluate "mtn_$set" mtn "$set" "${#set}" "$(parameters "mtn_$set")" "mtn_$set" \
       "SELECT track, seg, features FROM f_mtn_$set"
   }
   wstn() {
     local n=$1 w
+    [ -f "$dir/scores/wstn_$n.parquet" ] && return 0
     if [ ! -f "$dir/features/wstn_$n.parquet" ]; then
       w=$(wide "$n")
       net "wstn_$n" g "shared = 'none', width = $w, epochs = $epochs" "$seed" || return 1

@@ -422,6 +422,7 @@ impl Session {
         let device = resolve_device(device_setting(self.ctx.state().config_options()))?;
         let memory_limit = trustql_udfs::engine::memory_limit(self.ctx.state().config_options());
         let progress = self.progress.clone();
+        let status = self.status.clone();
         let cancel = self.registry.cancel_token();
         let train_type = model_type.clone();
         let train_options = options.clone();
@@ -452,7 +453,7 @@ impl Session {
             };
             let ctx = TrainContext {
                 options: &train_options,
-                control: TaskControl::with_token(&report, cancel),
+                control: TaskControl::with_token(&report, cancel).with_status(status),
                 device,
                 memory_limit,
                 checkpoint: Some(&checkpoint),

@@ -683,13 +683,13 @@ fn repl_variables_width_and_help() {
     );
 }
 
-/// The status lines of `fidelity` and `explain_lime` in the output `stderr`: (task, done, total).
+/// The status lines in the output `stderr`: (task, done, total).
 fn status_lines(stderr: &str) -> Vec<(String, u64, u64)> {
     stderr
         .lines()
         .filter_map(|l| {
-            let (task, rest) = l.split_once(": ")?;
-            let (done, rest) = rest.split_once(" of ")?;
+            let (head, rest) = l.split_once(" of ")?;
+            let (task, done) = head.rsplit_once(": ")?;
             let total = rest.split_whitespace().next()?;
             Some((
                 task.to_string(),
@@ -780,4 +780,28 @@ fn the_repl_reports_status_when_asked() {
             .any(|l| l.0 == "explain_lime(nn)" && l.1 == 3 && l.2 == 3),
         "{stderr}"
     );
+}
+
+#[test]
+fn training_reports_the_status_of_each_epoch_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "CREATE VIEW tags AS SELECT * FROM (VALUES (10, 'rock', 1.0), (20, 'pop', 1.0), \
+        (30, 'rock', 2.0), (40, 'jazz', 1.0)) AS t(item, tag, weight); \
+        CREATE MODEL f OPTIONS (type = 'fm', dim = 4, epochs = 2, batch_size = 2, tags = 'tags', seed = 1) \
+        AS SELECT * FROM (VALUES (1, 10), (1, 20), (2, 30), (3, 40), (3, 10)) AS t(\"user\", item)";
+    let out = run(&["--progress", "0", "-c", script], dir.path());
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // Five pairs in batches of two: 2, 4, 5 pairs done in each epoch.
+    for epoch in ["1/2", "2/2"] {
+        let done: Vec<u64> = status_lines(&stderr)
+            .into_iter()
+            .filter(|l| l.0.ends_with(&format!("epoch {epoch}")))
+            .map(|l| {
+                assert_eq!(l.2, 5, "{stderr}");
+                l.1
+            })
+            .collect();
+        assert_eq!(done, [2, 4, 5], "epoch {epoch}:\n{stderr}");
+    }
 }

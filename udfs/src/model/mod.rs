@@ -221,10 +221,11 @@ impl CancelToken {
     }
 }
 
-/// Progress messages and cancellation for long work (training, bootstraps).
+/// Progress messages, status and cancellation for long work (training, bootstraps).
 pub struct TaskControl<'a> {
     progress: &'a (dyn Fn(&str) + Send + Sync),
     cancel: Cancel<'a>,
+    status: Option<crate::common::progress::StatusSink>,
 }
 
 enum Cancel<'a> {
@@ -237,6 +238,7 @@ impl<'a> TaskControl<'a> {
         Self {
             progress,
             cancel: Cancel::Flag(cancel),
+            status: None,
         }
     }
 
@@ -245,7 +247,25 @@ impl<'a> TaskControl<'a> {
         Self {
             progress,
             cancel: Cancel::Token(token),
+            status: None,
         }
+    }
+
+    /// Reports the status of long steps (see [`TaskControl::meter`]) to `sink`.
+    pub fn with_status(mut self, sink: Option<crate::common::progress::StatusSink>) -> Self {
+        self.status = sink;
+        self
+    }
+
+    /// A meter for one long step (an epoch), reporting to the session's status sink; `None`
+    /// when nobody listens. Enter it with [`crate::common::progress::enter`].
+    pub fn meter(
+        &self,
+        task: impl Into<String>,
+        unit: &'static str,
+        total: Option<u64>,
+    ) -> Option<Arc<crate::common::progress::Meter>> {
+        crate::common::progress::Meter::start(self.status.clone(), task, unit, total)
     }
 
     /// Whether the user asked to stop (for loops that stop without an error).

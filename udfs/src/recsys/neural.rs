@@ -335,6 +335,12 @@ pub fn train(
             pairs.swap(k, j);
         }
         let (mut total, mut batches) = (0.0, 0usize);
+        let meter = control.meter(
+            format!("{label}: epoch {epoch}/{}", opts.epochs),
+            "pairs",
+            Some(pairs.len() as u64),
+        );
+        let _scope = crate::common::progress::enter(meter.as_ref());
         for batch in pairs.chunks(opts.batch_size) {
             control.check_cancelled()?;
             let b = batch.len();
@@ -373,6 +379,7 @@ pub fn train(
             opt.backward_step(&loss);
             total += loss.double_value(&[]);
             batches += 1;
+            crate::common::progress::advance(b as u64);
         }
         let mean = total / batches.max(1) as f64;
         if !mean.is_finite() {

@@ -5,8 +5,13 @@
 //! of users is scored against all items in one tensor computation on the session device, items
 //! the user interacted with in training are masked out (unless `exclude_seen` is false), and
 //! libtorch's top-k picks the list.
+//!
+//! The result streams: each block's rows go out as one batch while the next block is scored,
+//! through a channel of two batches, so memory stays at a block's score matrix and a few
+//! batches however many users there are (a query that writes the lists to Parquet never holds
+//! them all), a consumer that stops early (LIMIT, an error) stops the scoring, and Ctrl-C stops
+//! it between blocks and inside the models' loops.
 
-use datafusion::common::exec_datafusion_err;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,19 +20,22 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::runtime::SpawnedTask;
 use datafusion::common::{plan_err, ScalarValue};
-use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
+use datafusion::execution::TaskContext;
 use datafusion::logical_expr::{Documentation, Expr};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_expr::LexOrdering;
+use datafusion::physical_plan::stream::RecordBatchReceiverStream;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use datafusion_macros::user_doc;
 use tch::{Device, Kind, Tensor};
 
 use super::recommender::{never_cancelled, Cancel, Recommender};
 use super::recommender_model;
 use crate::common::args::positive_integer;
+use crate::common::progress::{self, Meter};
 use crate::common::tensors::{to_f64_vec, torch_err};
 use crate::engine::config::{device_setting, resolve_device};
 use crate::engine::{check_memory, memory_limit};
@@ -130,12 +138,13 @@ impl TableFunctionImpl for RecommendFunc {
             return plan_err!("model '{name}' is not a recommender");
         };
         let data = rec.data();
-        // The result (28 bytes a row: user, item, rank, score) of every user, and one block's
-        // score matrix (f64, and the model's f32) over all items.
-        let rows = data.n_users() as f64 * k.min(data.n_items()) as f64;
+        // One block's score matrix (f64, and the model's f32) over all items, and the batches in
+        // flight (28 bytes a row: user, item, rank, score): the one being built, the channel's
+        // two and the one the consumer holds.
+        let block_rows = USER_BLOCK as f64 * k.min(data.n_items()) as f64;
         check_memory(
             &format!("recommend's k = {k}"),
-            rows * 28.0 + USER_BLOCK as f64 * data.n_items() as f64 * 12.0,
+            USER_BLOCK as f64 * data.n_items() as f64 * 12.0 + 4.0 * block_rows * 28.0,
             memory_limit(args.session().config_options()),
         )?;
         let key_type = |kind: KeyKind| match kind {
@@ -185,29 +194,87 @@ impl TableProvider for RecommendTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let device = resolve_device(device_setting(state.config_options()))?;
+        let partition = RecommendStream {
+            catalog: self.catalog.clone(),
+            model: self.model.clone(),
+            k: self.k,
+            exclude_seen: self.exclude_seen,
+            schema: self.schema.clone(),
+            device: resolve_device(device_setting(state.config_options()))?,
+        };
+        // One partition: the users in the model's order, as the lists were always given.
+        Ok(Arc::new(StreamingTableExec::try_new(
+            self.schema.clone(),
+            vec![Arc::new(partition)],
+            projection,
+            Vec::<LexOrdering>::new(),
+            false,
+            None,
+        )?))
+    }
+}
+
+/// The scan of one `recommend(...)` call: every user's list, block by block.
+#[derive(Debug)]
+struct RecommendStream {
+    catalog: Arc<dyn ModelCatalog>,
+    model: Arc<LoadedModel>,
+    k: usize,
+    exclude_seen: bool,
+    schema: SchemaRef,
+    device: Device,
+}
+
+/// Batches between the scoring thread and the consumer.
+const CHANNEL_BATCHES: usize = 2;
+
+impl PartitionStream for RecommendStream {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let mut builder = RecordBatchReceiverStream::builder(self.schema.clone(), CHANNEL_BATCHES);
+        let tx = builder.tx();
         let model = self.model.clone();
-        // The statement's cancellation, taken now: it stays cancelled after the next statement
-        // starts, so a cancelled scan never runs on beside it.
+        // The statement's cancellation, taken when the scan starts: it stays cancelled after the
+        // next statement starts, so a cancelled scan never runs on beside it.
         let token = self.catalog.cancel_token();
-        let (k, exclude_seen, schema) = (self.k, self.exclude_seen, self.schema.clone());
+        let meter = Meter::start(
+            self.catalog.status_sink(),
+            format!("recommend({})", model.name),
+            "users",
+            model
+                .model
+                .capability::<dyn Recommender>()
+                .map(|r| r.data().n_users() as u64),
+        );
+        let (k, exclude_seen, schema, device) =
+            (self.k, self.exclude_seen, self.schema.clone(), self.device);
         // A blocking thread is not stopped when the statement's task is aborted: it checks the
-        // session's cancel flag between blocks of users and inside the models' loops.
-        let batches = SpawnedTask::spawn_blocking(move || {
+        // statement's cancellation between blocks of users and inside the models' loops, and
+        // stops when the consumer has gone (the channel is closed).
+        builder.spawn_blocking(move || {
             let Some(rec) = model.model.capability::<dyn Recommender>() else {
                 return plan_err!("model '{}' is not a recommender", model.name);
             };
+            let _scope = progress::enter(meter.as_ref());
             let cancelled = || token.check();
-            recommend_batches(rec, device, k, exclude_seen, &schema, &cancelled)
-        })
-        .join()
-        .await
-        .map_err(|e| exec_datafusion_err!("recommend: {e}"))??;
-        Ok(MemorySourceConfig::try_new_exec(
-            &[batches],
-            self.schema.clone(),
-            projection.cloned(),
-        )?)
+            let n_users = rec.data().n_users() as u32;
+            let users: Vec<u32> = (0..n_users).collect();
+            for block in users.chunks(USER_BLOCK) {
+                cancelled()?;
+                let batch =
+                    recommend_block(rec, device, k, exclude_seen, &schema, block, &cancelled)?;
+                progress::advance(block.len() as u64);
+                if tx.blocking_send(Ok(batch)).is_err() {
+                    // The consumer stopped reading (LIMIT satisfied, query dropped).
+                    return Ok(());
+                }
+            }
+            Ok(())
+        });
+        builder.build()
     }
 }
 
@@ -292,39 +359,41 @@ pub(crate) fn key_array(index: &KeyIndex, rows: &[u32]) -> ArrayRef {
     }
 }
 
-fn recommend_batches(
+/// The rows of one block of users' top-k lists, as a batch.
+#[allow(clippy::too_many_arguments)]
+fn recommend_block(
     rec: &dyn Recommender,
     device: Device,
     k: usize,
     exclude_seen: bool,
     schema: &SchemaRef,
+    block: &[u32],
     cancelled: Cancel<'_>,
-) -> Result<Vec<RecordBatch>> {
+) -> Result<RecordBatch> {
     let data = rec.data();
-    let all: Vec<u32> = (0..data.n_users() as u32).collect();
-    let mut batches = Vec::new();
-    for block in all.chunks(USER_BLOCK) {
-        cancelled()?;
-        let lists = top_k_cancellable(rec, device, k, exclude_seen, block, cancelled)?;
-        let (mut users, mut items, mut ranks, mut scores) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for (&u, (is, ss)) in block.iter().zip(lists) {
-            for (r, (i, s)) in is.into_iter().zip(ss).enumerate() {
-                users.push(u);
-                items.push(i);
-                ranks.push(r as i32 + 1);
-                scores.push(s);
-            }
+    let lists = top_k_cancellable(rec, device, k, exclude_seen, block, cancelled)?;
+    let rows: usize = lists.iter().map(|(is, _)| is.len()).sum();
+    let (mut users, mut items, mut ranks, mut scores) = (
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+        Vec::with_capacity(rows),
+    );
+    for (&u, (is, ss)) in block.iter().zip(lists) {
+        for (r, (i, s)) in is.into_iter().zip(ss).enumerate() {
+            users.push(u);
+            items.push(i);
+            ranks.push(r as i32 + 1);
+            scores.push(s);
         }
-        batches.push(RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                key_array(&data.users, &users),
-                key_array(&data.items, &items),
-                Arc::new(Int32Array::from(ranks)),
-                Arc::new(Float64Array::from(scores)),
-            ],
-        )?);
     }
-    Ok(batches)
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            key_array(&data.users, &users),
+            key_array(&data.items, &items),
+            Arc::new(Int32Array::from(ranks)),
+            Arc::new(Float64Array::from(scores)),
+        ],
+    )?)
 }
