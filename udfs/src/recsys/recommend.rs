@@ -48,8 +48,9 @@ use crate::model::{KeyIndex, KeyKind, LoadedModel, ModelCatalog};
     description = "The top-k items of every user of a recommender model, as a table (user, item, \
 rank, score), rank 1 = best. Items the user interacted with in the training rows are left out \
 unless exclude_seen is false; a user with fewer than k unseen items gets fewer rows. All users \
-are scored at once, in blocks, on the session's device (SET trustql.device). Ties in score are \
-ordered by libtorch's top-k.",
+are scored in blocks of 256 on the session's device (SET trustql.device), and each block's rows \
+are passed on while the next is scored, so memory does not grow with the number of users and a \
+LIMIT stops the work. Ties in score are ordered by libtorch's top-k.",
     syntax_example = "recommend(model, k [, exclude_seen])",
     sql_example = r#"```sql
 > CREATE MODEL pop OPTIONS (type = 'mostpop')
