@@ -130,10 +130,26 @@ fn main() -> ExitCode {
         }
     };
     let code = run(args, &runtime);
-    // Work cancelled with Ctrl-C may still be winding down; do not wait for it.
-    runtime.shutdown_background();
+    // Work cancelled with Ctrl-C may still be winding down on a blocking thread (training stops
+    // at its next mini-batch). Exiting under it tore libtorch down while the thread was inside
+    // it, and the process died of a segmentation fault instead of exiting with its code; so the
+    // work gets a few seconds to stop, and if it has not, the process leaves without running
+    // C++ static destructors.
+    let waited = std::time::Instant::now();
+    runtime.shutdown_timeout(WIND_DOWN);
+    if waited.elapsed() >= WIND_DOWN {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+        // SAFETY: _exit ends the process at once; output is flushed above, and every file
+        // trustql writes is renamed into place only when complete.
+        unsafe { libc::_exit(if code == ExitCode::SUCCESS { 0 } else { 1 }) }
+    }
     code
 }
+
+/// How long cancelled work may take to stop when the CLI exits.
+const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn run(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
     let output = StatusOutput::new(StatusMode::choose(args.quiet, args.progress.is_some()));

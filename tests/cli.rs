@@ -314,6 +314,49 @@ fn ctrl_c_cancels_the_statement_not_the_session() {
 }
 
 #[test]
+fn ctrl_c_during_training_exits_with_an_error_not_a_crash() {
+    // libtorch was torn down at exit under the training thread still winding down, and the
+    // process died of SIGSEGV.
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args(["--models"])
+        .arg(dir.path())
+        .args([
+            "-c",
+            "CREATE TABLE plays AS SELECT v % 600 AS \"user\", (v * 7919) % 2000 AS item, 1.0 AS value FROM generate_series(1, 60000) AS t(v); \
+             CREATE TABLE tg AS SELECT DISTINCT item, item % 37 AS tag, 1.0 AS weight FROM plays; \
+             CREATE MODEL n OPTIONS (type = 'ncf', dim = 32, epochs = 100000, hidden = 128, tags = 'tg') AS SELECT * FROM plays",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until training has started (the first epoch line), then press Ctrl-C.
+    let started = std::time::Instant::now();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    while !seen.contains("ncf: epoch 1/") && started.elapsed() < Duration::from_secs(120) {
+        let n = std::io::Read::read(&mut stderr, &mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("ncf: epoch 1/"), "{seen}");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}\n{seen}{rest}");
+    assert!(rest.contains("cancelled"), "{rest}");
+}
+
+#[test]
 fn ctrl_c_stops_a_script_with_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let child = bin()
