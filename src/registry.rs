@@ -228,11 +228,8 @@ impl ModelRegistry {
             Ok(c) => c,
             Err(p) => p.into_inner(),
         };
-        if let Some(Control {
-            cancel: request, ..
-        }) = self.control.get()
-        {
-            if request.swap(false, SeqCst) {
+        if let Some(control) = self.control.get() {
+            if control.cancel.swap(false, SeqCst) {
                 current.store(true, SeqCst);
             }
         }
@@ -408,10 +405,7 @@ impl ModelCatalog for ModelRegistry {
     }
 
     fn progress(&self, line: &str) {
-        if let Some(Control {
-            progress: Some(p), ..
-        }) = self.control.get()
-        {
+        if let Some(p) = self.control.get().and_then(|c| c.progress.as_ref()) {
             p(line)
         }
     }
@@ -425,10 +419,7 @@ impl ModelCatalog for ModelRegistry {
     }
 
     fn cancel_token(&self) -> CancelToken {
-        let Some(Control {
-            cancel: request, ..
-        }) = self.control.get()
-        else {
+        let Some(request) = self.control.get().map(|c| &c.cancel) else {
             return CancelToken::never();
         };
         let statement = match self.statement_cancel.lock() {

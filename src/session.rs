@@ -97,7 +97,6 @@ pub struct Session {
     ctx: SessionContext,
     registry: Arc<ModelRegistry>,
     progress: Option<ProgressFn>,
-    status: Option<StatusSink>,
     cancel: Arc<AtomicBool>,
     /// The last result printed by the CLI or the REPL, for `\plot`.
     last: Arc<std::sync::Mutex<Option<LastResult>>>,
@@ -133,7 +132,6 @@ impl Session {
             ctx,
             registry,
             progress: options.progress,
-            status: options.status,
             cancel,
             last: Arc::new(std::sync::Mutex::new(None)),
             library: Arc::new(std::sync::RwLock::new(library)),
@@ -278,11 +276,7 @@ impl Session {
 
     /// Runs one statement and collects its result.
     pub async fn execute(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        let result = self.sql(sql).await;
-        let result = match result {
-            Ok(df) => df.collect().await,
-            Err(e) => Err(e),
-        };
+        let result = async { self.sql(sql).await?.collect().await }.await;
         self.end_status();
         result
     }
@@ -290,7 +284,7 @@ impl Session {
     /// Tells the status sink that the statement's work has ended (a terminal's status line is
     /// cleared). The CLI and the REPL call it after each statement; [`Session::execute`] does.
     pub fn end_status(&self) {
-        if let Some(s) = &self.status {
+        if let Some(s) = self.registry.status_sink() {
             (s.report)(None)
         }
     }
@@ -422,7 +416,7 @@ impl Session {
         let device = resolve_device(device_setting(self.ctx.state().config_options()))?;
         let memory_limit = trustql_udfs::engine::memory_limit(self.ctx.state().config_options());
         let progress = self.progress.clone();
-        let status = self.status.clone();
+        let status = self.registry.status_sink();
         let cancel = self.registry.cancel_token();
         let train_type = model_type.clone();
         let train_options = options.clone();

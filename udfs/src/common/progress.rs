@@ -9,7 +9,7 @@
 //! calls say nothing), and costs an atomic add per call when nobody listens or between reports.
 //!
 //! Meters live on a per-thread stack: [`advance`] reaches the innermost meter entered on the
-//! calling thread. Work spread over other threads takes the meter with [`current`] and calls
+//! calling thread. Work spread over other threads shares the `Arc<Meter>` and calls
 //! [`Meter::advance`] on it.
 
 use std::cell::RefCell;
@@ -254,27 +254,28 @@ pub fn enter(meter: Option<&Arc<Meter>>) -> Scope {
     Scope { entered }
 }
 
-/// The meter current on this thread, to hand to worker threads.
-pub fn current() -> Option<Arc<Meter>> {
-    METERS.with(|m| m.borrow().last().cloned())
+/// Calls `f` with the meter current on this thread, if any.
+fn with_current(f: impl FnOnce(&Meter)) {
+    METERS.with(|m| {
+        if let Some(meter) = m.borrow().last() {
+            f(meter)
+        }
+    });
 }
 
 /// Counts `n` units done on the current meter of this thread, if any.
 pub fn advance(n: u64) {
-    METERS.with(|m| {
-        if let Some(meter) = m.borrow().last() {
-            meter.advance(n);
-        }
-    });
+    with_current(|m| m.advance(n));
+}
+
+/// Sets the total of the current meter (see [`Meter::set_total`]).
+pub fn set_total(total: u64) {
+    with_current(|m| m.set_total(total));
 }
 
 /// Lowers the total of the current meter by `n` units (see [`Meter::shrink_total`]).
 pub fn shrink_total(n: u64) {
-    METERS.with(|m| {
-        if let Some(meter) = m.borrow().last() {
-            meter.shrink_total(n);
-        }
-    });
+    with_current(|m| m.shrink_total(n));
 }
 
 #[cfg(test)]
@@ -364,9 +365,10 @@ mod tests {
     #[test]
     fn inner_meters_take_the_counts_and_totals_shrink() {
         let (sink, _) = collecting(Duration::from_secs(3600));
-        let outer = Meter::start(Some(sink.clone()), "outer", "rows", Some(100)).unwrap();
+        let outer = Meter::start(Some(sink.clone()), "outer", "rows", None).unwrap();
         let inner = Meter::start(Some(sink), "inner", "rows", None).unwrap();
         let _o = enter(Some(&outer));
+        set_total(100);
         advance(1);
         {
             let _i = enter(Some(&inner));
@@ -390,11 +392,9 @@ mod tests {
     fn worker_threads_count_on_a_shared_meter() {
         let (sink, _) = collecting(Duration::ZERO);
         let meter = Meter::start(Some(sink), "t", "rows", Some(8000)).unwrap();
-        let _scope = enter(Some(&meter));
-        let shared = current().unwrap();
         std::thread::scope(|s| {
             for _ in 0..4 {
-                let m = shared.clone();
+                let m = meter.clone();
                 s.spawn(move || {
                     for _ in 0..2000 {
                         m.advance(1);

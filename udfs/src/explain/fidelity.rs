@@ -245,14 +245,12 @@ impl ScalarUDFImpl for FidelityFunc {
                     at.push(row);
                 }
             }
-            // Rows of the status: each user's candidate items (fewer for some users).
-            let users_asked: std::collections::HashSet<u32> =
-                queries.iter().map(|&(u, _)| u).collect();
+            // Counts candidate items; fidelity_queries sets the total.
             let meter = Meter::start(
                 self.catalog.status_sink(),
                 format!("fidelity({name}, {})", method.name()),
                 "items",
-                Some((users_asked.len() * n_items.min(data.n_items())) as u64),
+                None,
             );
             let _scope = progress::enter(meter.as_ref());
             self.pdp.bind(&model, rec);

@@ -241,15 +241,7 @@ impl PartitionStream for RecommendStream {
         // The statement's cancellation, taken when the scan starts: it stays cancelled after the
         // next statement starts, so a cancelled scan never runs on beside it.
         let token = self.catalog.cancel_token();
-        let meter = Meter::start(
-            self.catalog.status_sink(),
-            format!("recommend({})", model.name),
-            "users",
-            model
-                .model
-                .capability::<dyn Recommender>()
-                .map(|r| r.data().n_users() as u64),
-        );
+        let sink = self.catalog.status_sink();
         let (k, exclude_seen, schema, device) =
             (self.k, self.exclude_seen, self.schema.clone(), self.device);
         // A blocking thread is not stopped when the statement's task is aborted: it checks the
@@ -259,9 +251,15 @@ impl PartitionStream for RecommendStream {
             let Some(rec) = model.model.capability::<dyn Recommender>() else {
                 return plan_err!("model '{}' is not a recommender", model.name);
             };
+            let n_users = rec.data().n_users() as u32;
+            let meter = Meter::start(
+                sink,
+                format!("recommend({})", model.name),
+                "users",
+                Some(u64::from(n_users)),
+            );
             let _scope = progress::enter(meter.as_ref());
             let cancelled = || token.check();
-            let n_users = rec.data().n_users() as u32;
             let users: Vec<u32> = (0..n_users).collect();
             for block in users.chunks(USER_BLOCK) {
                 cancelled()?;

@@ -113,7 +113,8 @@ impl CandidateCache {
         let mut found: Vec<Option<Arc<Candidates>>> = vec![None; users.len()];
         if let Ok(mut state) = self.state.lock() {
             let same = state.as_ref().is_some_and(|s| {
-                s.n_items == n_items && s.model.upgrade().is_some_and(|m| Arc::ptr_eq(&m, model))
+                // A Weak keeps its allocation, so no later model can have the same address.
+                s.n_items == n_items && std::ptr::eq(s.model.as_ptr(), Arc::as_ptr(model))
             });
             if !same {
                 *state = None;
@@ -225,6 +226,8 @@ pub fn fidelity_queries(
     }
     let block = FIDELITY_USERS.min(users.len());
     let n_items = n_items.min(rec.data().n_items());
+    // The status counts candidate items: n_items per user, fewer for some (shrunk below).
+    crate::common::progress::set_total((users.len() * n_items) as u64);
     let most_omegas = user_omegas.iter().map(Vec::len).max().unwrap_or(0);
     // Per block: the score matrix (f64 and the model's f32) over all items; per candidate its
     // row, list entry and ωs, and one explanation of at most the item's tags per ω.
@@ -267,7 +270,6 @@ pub fn fidelity_queries(
             rows.extend(items.iter().map(|&i| (u, i)));
             row_omegas.extend(std::iter::repeat_n(omegas.clone(), items.len()));
         }
-        // The meter's total counted n_items candidates per user; some users have fewer.
         crate::common::progress::shrink_total((block_users.len() * n_items - rows.len()) as u64);
         let rebuilt = rebuilt_each(
             rec,

@@ -146,10 +146,10 @@ impl PdpCache {
         let Ok(mut models) = self.models.lock() else {
             return;
         };
+        // A Weak keeps its allocation, so no later model can have the same address.
         let same = models
             .get(&address)
-            .and_then(std::sync::Weak::upgrade)
-            .is_some_and(|m| std::sync::Arc::ptr_eq(&m, model));
+            .is_some_and(|w| std::ptr::eq(w.as_ptr(), std::sync::Arc::as_ptr(model)));
         if !same {
             if let Ok(mut map) = self.entries.lock() {
                 map.retain(|&(a, _), _| a != address);
