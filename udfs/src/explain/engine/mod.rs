@@ -147,8 +147,9 @@ pub fn explain(
 ) -> Result<Vec<Explanation>> {
     match method {
         Method::Random => {
+            let explanations = explain_random(rec, rows, omega, opts);
             crate::common::progress::advance(rows.len() as u64);
-            Ok(explain_random(rec, rows, omega, opts))
+            Ok(explanations)
         }
         Method::Saliency => explain_saliency(rec, device, rows, omega, cancelled),
         Method::Lime => explain_lime(rec, device, rows, omega, opts, cancelled),

@@ -204,18 +204,20 @@ pub fn explain_pdp(
     rows.iter()
         .map(|&(u, _)| {
             cancelled()?;
-            crate::common::progress::advance(1);
-            if omega > PDP_CACHE_TOP {
+            let explanation = if omega > PDP_CACHE_TOP {
                 let theta = pdp_theta(rec, device, u, cancelled)?;
                 let pairs = theta
                     .iter()
                     .enumerate()
                     .map(|(t, &w)| (t as u32, w))
                     .collect();
-                return Ok(truncate(pairs, omega));
-            }
-            let top = cache.top(rec, device, u, cancelled)?;
-            Ok(top.iter().take(omega).copied().collect())
+                truncate(pairs, omega)
+            } else {
+                let top = cache.top(rec, device, u, cancelled)?;
+                top.iter().take(omega).copied().collect()
+            };
+            crate::common::progress::advance(1);
+            Ok(explanation)
         })
         .collect()
 }

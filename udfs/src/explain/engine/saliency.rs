@@ -25,10 +25,10 @@ pub fn explain_saliency(
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(SALIENCY_ROWS) {
         cancelled()?;
-        crate::common::progress::advance(chunk.len() as u64);
         if !rec.uses_tags() {
             // ∂f/∂t = 0: nothing to list.
             out.extend(chunk.iter().map(|_| Vec::new()));
+            crate::common::progress::advance(chunk.len() as u64);
             continue;
         }
         let lists: Vec<(Vec<u32>, Vec<f32>)> = chunk
@@ -74,6 +74,7 @@ pub fn explain_saliency(
             at += tags.len();
             out.push(truncate(pairs, omega));
         }
+        crate::common::progress::advance(chunk.len() as u64);
     }
     Ok(out)
 }
