@@ -1,10 +1,10 @@
 //! Table functions that read a whole table and return it transformed, in one partition.
 //!
-//! `holdout_split` (each row's `test` mark depends on the other rows of its user) and
-//! `sequential_design` (each chosen run depends on every admissible run) cannot work a batch at a
-//! time: they collect their input, transform it at once on DataFusion's blocking pool, and stream
-//! the result back in batches of the session's size. This module is that mechanism, written once;
-//! a function supplies only the transformation ([`WholeTableTransform`]).
+//! `sequential_design` (each chosen run depends on every admissible run), `tsne` and
+//! `gam_predict` cannot work a batch at a time: they collect their input, transform it at once
+//! on DataFusion's blocking pool, and stream the result back in batches of the session's size.
+//! This module is that mechanism, written once; a function supplies only the transformation
+//! ([`WholeTableTransform`]).
 //!
 //! Every input column is read whatever the projection, so that a result ordered by the rows' full
 //! contents does not depend on the columns a query selects; the projection is applied to the

@@ -2,26 +2,23 @@
 //! train/test split of a table, so that a recommender experiment's held-out data is a query and
 //! the same seed reproduces the same split anywhere.
 //!
-//! The table function resolves the named table while planning and returns a provider whose
-//! scan wraps the table's own scan in a [`HoldoutSplitExec`]: at execution time it reads the
-//! whole table (a split needs every row of a user), marks each row, and emits the rows with the
-//! extra `test` column. The ordering hash and the count rule live in [`super::kernels`].
+//! The table function checks its arguments and resolves the named table while planning; its
+//! provider ([`super::holdout_exec`]) sorts the table by (user, order hash) with DataFusion's
+//! spilling sort and marks each user's rows in one streaming pass, so that memory holds one user's
+//! rows, not the table. The ordering hash and the count rule live in [`super::kernels`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, BooleanArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::{exec_err, plan_err, ScalarValue};
+use datafusion::common::{plan_err, ScalarValue};
 use datafusion::error::Result;
 use datafusion::logical_expr::{Documentation, Expr};
 use datafusion_macros::user_doc;
 
-use super::kernels;
+use super::holdout_exec::{HoldoutSplitTable, SplitSpec};
 use crate::common::adapters::resolve_table;
-use crate::model::{KeyColumn, KeyKind, KeyRef};
-use crate::whole_table::{content_keys, WholeTable, WholeTableTransform};
+use crate::model::KeyKind;
 
 const NAME: &str = "holdout_split";
 const USAGE: &str = "holdout_split(table, ratio, seed [, user_column [, item_column]])";
@@ -42,7 +39,11 @@ length as 8 little-endian bytes and its UTF-8 bytes), finished with SplitMix64; 
 process-random state, so the same table, ratio and seed give the same split on every machine. \
 The table is a registered table or view, named like a table in SQL (unquoted names fold to lower \
 case); ratio must be in [0, 1); the user and item columns (default \"user\" and \"item\") hold \
-integer or text ids, and the table must not already have a column named test.",
+integer or text ids, and the table must not already have a column named test. Memory: the \
+table is sorted by (user, hash) with DataFusion's sort, which spills sorted runs to disk when the \
+session's memory pool is limited (SET datafusion.runtime.memory_limit = '2GiB'), and each user's \
+rows are marked in one streaming pass, so a split holds one user's rows at a time, not the whole \
+table; the rows come out in that order.",
     syntax_example = "holdout_split(table, ratio, seed [, user_column [, item_column]])",
     sql_example = r#"```sql
 > CREATE TABLE plays AS SELECT * FROM (VALUES (1, 10, 3), (1, 20, 1), (1, 30, 5), (1, 40, 2), (2, 10, 1), (3, 20, 4), (3, 30, 1)) AS t("user", item, value);
@@ -85,15 +86,6 @@ impl HoldoutSplitFunc {
     pub fn documentation(&self) -> Option<&Documentation> {
         self.doc()
     }
-}
-
-/// What a split needs besides the data.
-#[derive(Debug, Clone)]
-struct SplitSpec {
-    ratio: f64,
-    seed: u64,
-    user: (String, usize),
-    item: (String, usize),
 }
 
 fn string_arg(args: &[Expr], i: usize, what: &str) -> Result<String> {
@@ -199,70 +191,6 @@ impl TableFunctionImpl for HoldoutSplitFunc {
             fields,
             input_schema.metadata().clone(),
         ));
-        Ok(Arc::new(WholeTable::new(input, spec, schema)))
+        Ok(Arc::new(HoldoutSplitTable::new(input, spec, schema)))
     }
-}
-
-impl WholeTableTransform for SplitSpec {
-    fn exec_name(&self) -> &'static str {
-        "HoldoutSplitExec"
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "ratio={}, seed={}, user={}, item={}",
-            self.ratio, self.seed, self.user.0, self.item.0
-        )
-    }
-
-    fn transform(&self, input: &RecordBatch, full_schema: &SchemaRef) -> Result<RecordBatch> {
-        split(input, self, full_schema)
-    }
-}
-
-/// The rows of `batch` with the `test` column of the split appended.
-fn split(batch: &RecordBatch, spec: &SplitSpec, full_schema: &SchemaRef) -> Result<RecordBatch> {
-    let users = KeyColumn::try_new(batch.column(spec.user.1), "holdout_split: the user column")?;
-    let items = KeyColumn::try_new(batch.column(spec.item.1), "holdout_split: the item column")?;
-    let n = batch.num_rows();
-    let mut test: Vec<Option<bool>> = vec![None; n];
-    let mut groups: HashMap<KeyRef<'_>, Vec<(u64, usize)>> = HashMap::new();
-    for (row, slot) in test.iter_mut().enumerate() {
-        if let (Some(user), Some(item)) = (users.get(row), items.get(row)) {
-            let hash = kernels::split_hash(spec.seed, user, item);
-            groups.entry(user).or_default().push((hash, row));
-            *slot = Some(false);
-        }
-    }
-    for rows in groups.values_mut() {
-        rows.sort_unstable();
-    }
-    // Equal hashes (the same user and item twice, or a collision) are ordered by the rows' full
-    // contents, so that the split does not depend on the input order.
-    let tied = |rows: &Vec<(u64, usize)>| rows.windows(2).any(|w| w[0].0 == w[1].0);
-    let encoded = if groups.values().any(tied) {
-        match content_keys(batch)? {
-            Some(keys) => Some(keys),
-            None => return exec_err!("{NAME}: no column of the table can order duplicate rows"),
-        }
-    } else {
-        None
-    };
-    for rows in groups.values_mut() {
-        if let Some(encoded) = &encoded {
-            if tied(rows) {
-                rows.sort_by(|a, b| {
-                    a.0.cmp(&b.0)
-                        .then_with(|| encoded.row(a.1).cmp(&encoded.row(b.1)))
-                });
-            }
-        }
-        let t = kernels::test_count(rows.len(), spec.ratio);
-        for &(_, row) in &rows[..t] {
-            test[row] = Some(true);
-        }
-    }
-    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    columns.push(Arc::new(BooleanArray::from(test)));
-    Ok(RecordBatch::try_new(full_schema.clone(), columns)?)
 }

@@ -14,6 +14,7 @@
 //! The arithmetic is in [`kernels`]; each function's file is its Arrow adapter and documentation.
 
 pub mod ediv;
+mod holdout_exec;
 pub mod holdout_split;
 pub mod item_counts;
 pub mod kernels;
