@@ -28,6 +28,10 @@
 # the segment-averaged genre probabilities of the validation tracks (agf_eval.sql).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# libtorch's OpenMP threads wait passively instead of spinning: the experiment runs for hours,
+# often beside builds, and spinning threads then steal the cores (README, "On a busy machine";
+# the policy changes how threads wait, not what they compute). An explicit setting wins.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
 scale=hours
 max_new_runs=-1
