@@ -2,8 +2,9 @@
 # holdout_split in bounded memory (issue 22, item 5): splits a generated table of ROWS rows
 # (default 60,000,000 (user, item, rating) rows, about 600,000 users) under a DataFusion memory
 # pool of LIMIT (default 1G; DataFusion takes K, M and G), writes the split to Parquet, and reports the wall time and the
-# maximum RSS (GNU time), then checks the result: every row once, and each user's number of test
-# rows equal to the documented count rule computed in SQL from the user's row count.
+# maximum RSS (GNU time), beside the RSS of the same binary running `SELECT 1` (what the process
+# takes before any work), then checks the result: as many rows as the table, and each user's
+# number of test rows equal to the documented count rule computed in SQL from the user's row count.
 #
 #   bench/recsys/holdout_split_memory.sh                      # 60M rows, 1G pool
 #   ROWS=10000000 LIMIT=512M bench/recsys/holdout_split_memory.sh
@@ -37,6 +38,7 @@ if [ "$LIMIT" != none ]; then
   limit_sql=(-c "SET datafusion.runtime.memory_limit = '$LIMIT'")
 fi
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" >&2
+/usr/bin/time -f "the process alone (SELECT 1): %M KiB maximum RSS" "$BIN" -q -c "SELECT 1" >/dev/null
 out="$DIR/split.parquet"
 rm -rf "$out"
 /usr/bin/time -f "holdout_split of $ROWS rows, pool ${LIMIT}: %e s wall, %M KiB maximum RSS" \
@@ -44,7 +46,7 @@ rm -rf "$out"
   -c "CREATE EXTERNAL TABLE ratings STORED AS PARQUET LOCATION '$table'" \
   -c "COPY (SELECT * FROM holdout_split('ratings', 0.2, 42)) TO '$out' STORED AS PARQUET"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-# The check: the split's rows are the table's rows, and each user's test count is the rule's
+# The check: the split has as many rows as the table, and each user's test count is the rule's
 # t = min(round(0.2 n), n - 1) (halves up; n = 1 gives 0).
 "$BIN" -q -c "CREATE EXTERNAL TABLE ratings STORED AS PARQUET LOCATION '$table'" \
   -c "CREATE EXTERNAL TABLE split STORED AS PARQUET LOCATION '$out'" \

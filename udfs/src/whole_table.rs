@@ -105,16 +105,8 @@ impl<T: WholeTableTransform> WholeTableExec<T> {
         full_schema: SchemaRef,
         projection: Option<Vec<usize>>,
     ) -> Result<Self> {
-        let schema = match &projection {
-            Some(p) => Arc::new(full_schema.project(p)?),
-            None => full_schema.clone(),
-        };
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Final,
-            Boundedness::Bounded,
-        ));
+        let properties =
+            one_partition_properties(&full_schema, projection.as_ref(), EmissionType::Final)?;
         Ok(Self {
             input,
             transform,
@@ -218,6 +210,26 @@ impl<T: WholeTableTransform> ExecutionPlan for WholeTableExec<T> {
             stream,
         )))
     }
+}
+
+/// The properties of a bounded operator with one output partition and the columns of
+/// `full_schema` picked by `projection` (all when `None`), as the table functions that see every
+/// row before they finish (this module's, `holdout_split`'s) have.
+pub(crate) fn one_partition_properties(
+    full_schema: &SchemaRef,
+    projection: Option<&Vec<usize>>,
+    emission: EmissionType,
+) -> Result<Arc<PlanProperties>> {
+    let schema = match projection {
+        Some(p) => Arc::new(full_schema.project(p)?),
+        None => full_schema.clone(),
+    };
+    Ok(Arc::new(PlanProperties::new(
+        EquivalenceProperties::new(schema),
+        Partitioning::UnknownPartitioning(1),
+        emission,
+        Boundedness::Bounded,
+    )))
 }
 
 /// The rows of `batches` (numbered 0.. across them) in an order of the contents of the columns

@@ -39,9 +39,10 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt64Array};
 use datafusion::arrow::compute::{concat_batches, SortOptions};
 use datafusion::arrow::datatypes::{DataType, SchemaRef, UInt64Type};
+use datafusion::arrow::row::Rows;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{exec_err, internal_err, plan_datafusion_err};
+use datafusion::common::{exec_datafusion_err, internal_err, plan_datafusion_err};
 use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{
@@ -49,24 +50,20 @@ use datafusion::logical_expr::{
     Volatility,
 };
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::{
-    EquivalenceProperties, LexOrdering, PhysicalExpr, PhysicalSortExpr, ScalarFunctionExpr,
-};
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr, ScalarFunctionExpr};
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
-use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
-};
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::StreamExt;
 
 use super::kernels;
 use crate::model::key::Key;
 use crate::model::KeyColumn;
-use crate::whole_table::content_keys;
+use crate::whole_table::{content_keys, one_partition_properties};
 
 const NAME: &str = "holdout_split";
 /// The name of the order-hash column between the projection and the marking pass.
@@ -74,7 +71,7 @@ const HASH_COLUMN: &str = "__holdout_split_hash";
 
 /// What a split needs besides the data: the ratio, the seed, and the (name, index) of the user
 /// and item columns in the table.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct SplitSpec {
     pub ratio: f64,
     pub seed: u64,
@@ -125,12 +122,13 @@ impl TableProvider for HoldoutSplitTable {
             seed: self.spec.seed,
             signature: Signature::any(2, Volatility::Immutable),
         });
-        let column = |(name, index): &(String, usize)| -> Arc<dyn PhysicalExpr> {
-            Arc::new(Column::new(name, *index))
+        let column = |name: &str, index: usize| -> Arc<dyn PhysicalExpr> {
+            Arc::new(Column::new(name, index))
         };
+        let (user, item) = (&self.spec.user, &self.spec.item);
         let hash_expr = ScalarFunctionExpr::try_new(
             Arc::new(hash),
-            vec![column(&self.spec.user), column(&self.spec.item)],
+            vec![column(&user.0, user.1), column(&item.0, item.1)],
             &input_schema,
             Arc::new(state.config_options().clone()),
         )?;
@@ -138,8 +136,7 @@ impl TableProvider for HoldoutSplitTable {
             .fields()
             .iter()
             .enumerate()
-            .map(|(i, f)| column(&(f.name().clone(), i)))
-            .zip(input_schema.fields().iter().map(|f| f.name().clone()))
+            .map(|(i, f)| (column(f.name(), i), f.name().clone()))
             .collect();
         exprs.push((Arc::new(hash_expr), HASH_COLUMN.to_string()));
         let with_hash: Arc<dyn ExecutionPlan> = Arc::new(ProjectionExec::try_new(exprs, input)?);
@@ -223,16 +220,8 @@ impl HoldoutSplitExec {
         full_schema: SchemaRef,
         projection: Option<Vec<usize>>,
     ) -> Result<Self> {
-        let schema = match &projection {
-            Some(p) => Arc::new(full_schema.project(p)?),
-            None => full_schema.clone(),
-        };
-        let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema),
-            Partitioning::UnknownPartitioning(1),
-            EmissionType::Incremental,
-            Boundedness::Bounded,
-        ));
+        let properties =
+            one_partition_properties(&full_schema, projection.as_ref(), EmissionType::Incremental)?;
         Ok(Self {
             input,
             spec,
@@ -343,29 +332,23 @@ impl ExecutionPlan for HoldoutSplitExec {
             open: Vec::new(),
             open_user: None,
         };
+        // Each item: the marked rows of the runs a batch ended, then those of the last run; the
+        // stream ends after the first error.
         let stream = futures::stream::unfold(Some((input, marker, sorted)), |state| async move {
             let (mut input, mut marker, sorted) = state?;
             loop {
-                let step = match input.next().await {
+                match input.next().await {
                     Some(Ok(batch)) => match marker.push(batch) {
-                        Ok(None) => continue,
-                        other => other,
+                        Ok(None) => {}
+                        Ok(Some(out)) => return Some((Ok(out), Some((input, marker, sorted)))),
+                        Err(e) => return Some((Err(e), None)),
                     },
-                    Some(Err(e)) => Err(e),
+                    Some(Err(e)) => return Some((Err(e), None)),
                     None => {
                         sorted();
-                        return match marker.finish() {
-                            Ok(None) => None,
-                            Ok(Some(out)) => Some((Ok(out), None)),
-                            Err(e) => Some((Err(e), None)),
-                        };
+                        return marker.finish().transpose().map(|out| (out, None));
                     }
-                };
-                return match step {
-                    Ok(Some(out)) => Some((Ok(out), Some((input, marker, sorted)))),
-                    Ok(None) => None,
-                    Err(e) => Some((Err(e), None)),
-                };
+                }
             }
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
@@ -445,24 +428,8 @@ impl Marker {
         )?;
         let hashes = rows.column(hash_index).as_primitive::<UInt64Type>();
         let mut test: Vec<Option<bool>> = vec![None; n];
-        // Equal hashes within a user are ordered by the rows' full contents (computed only when
-        // some run has them).
-        let tied = (1..n).any(|r| {
-            hashes.is_valid(r)
-                && hashes.is_valid(r - 1)
-                && hashes.value(r) == hashes.value(r - 1)
-                && users.get(r) == users.get(r - 1)
-        });
-        let keys = if tied {
-            match content_keys(&table)? {
-                Some(keys) => Some(keys),
-                None => {
-                    return exec_err!("{NAME}: no column of the table can order duplicate rows")
-                }
-            }
-        } else {
-            None
-        };
+        // The rows' full contents, built at the first run with equal hashes.
+        let mut keys: Option<Rows> = None;
         let mut start = 0;
         while start < n {
             let user = users.get(start);
@@ -471,15 +438,28 @@ impl Marker {
                 end += 1;
             }
             if user.is_some() {
-                // Rows with a NULL item (a NULL hash) belong to no user and sort first.
+                // Rows with a NULL item (a NULL hash) belong to no user and sort first; the rest
+                // are in hash order, and equal hashes are ordered by the rows' full contents.
                 let mut order: Vec<usize> = (start..end).filter(|&r| hashes.is_valid(r)).collect();
-                if let Some(keys) = &keys {
+                if order
+                    .windows(2)
+                    .any(|w| hashes.value(w[0]) == hashes.value(w[1]))
+                {
+                    let k = match keys.take() {
+                        Some(k) => k,
+                        None => content_keys(&table)?.ok_or_else(|| {
+                            exec_datafusion_err!(
+                                "{NAME}: no column of the table can order duplicate rows"
+                            )
+                        })?,
+                    };
                     order.sort_by(|&a, &b| {
                         hashes
                             .value(a)
                             .cmp(&hashes.value(b))
-                            .then_with(|| keys.row(a).cmp(&keys.row(b)))
+                            .then_with(|| k.row(a).cmp(&k.row(b)))
                     });
+                    keys = Some(k);
                 }
                 let t = kernels::test_count(order.len(), self.spec.ratio);
                 for (rank, &row) in order.iter().enumerate() {
