@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use datafusion::common::exec_err;
 use datafusion::error::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -26,6 +27,7 @@ use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
 };
+use crate::transfer::kernels::linalg::{dot, gemm_serial, MatRef};
 
 /// The `inn` model type.
 #[derive(Debug)]
@@ -182,6 +184,41 @@ impl Recommender for Inn {
         Ok(Some(num / den))
     }
 
+    /// On the CPU, the closed form [`scaled_scores`] over the item's rows of W (the f64
+    /// factors as they are, with no tensor round trip); elsewhere the generic path.
+    fn scaled_tag_scores(
+        &self,
+        device: Device,
+        user: u32,
+        _item: u32,
+        tags: &[u32],
+        weights: &[f32],
+        scale: &[f64],
+        cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Option<Vec<f64>>> {
+        if device != Device::Cpu {
+            return Ok(None);
+        }
+        cancelled()?;
+        let k = self.k;
+        let u = user as usize;
+        let (Some(q), true) = (
+            self.users.get(u * k..(u + 1) * k),
+            tags.len() == weights.len() && tags.iter().all(|&t| (t as usize) < self.data.n_tags()),
+        ) else {
+            return exec_err!("inn: user, tag or weight out of range");
+        };
+        let b: Vec<f64> = tags
+            .iter()
+            .zip(weights)
+            .flat_map(|(&t, &x)| {
+                let t = t as usize;
+                self.w[t * k..(t + 1) * k].iter().map(move |v| v * x as f64)
+            })
+            .collect();
+        scaled_scores(&b, q, scale).map(Some)
+    }
+
     fn score_all_items(
         &self,
         device: Device,
@@ -207,6 +244,41 @@ impl Recommender for Inn {
             f(Entity::Tag, &self.w),
         ]
     }
+}
+
+/// iNN's scores of scaled tag vectors: with `b` the item's d tags' rows of W, each times the
+/// tag's weight (row-major, d × k), `q` the user's row of Q and `scale` a row-major n × d
+/// matrix, row r scores `q · a / √(a · a + 1e-30)` with `a = Σ_j scale[r, j] b_j`, which is
+/// [`Recommender::forward`]'s `q · unit(a)` ([`unit_rows`]) on the same tag vector up to
+/// rounding. The sums are one matrix product; a row of zeros scores 0.
+pub fn scaled_scores(b: &[f64], q: &[f64], scale: &[f64]) -> Result<Vec<f64>> {
+    let k = q.len();
+    if k == 0 || b.len() % k != 0 || b.is_empty() {
+        return exec_err!("inn: {} factor values are not rows of {k}", b.len());
+    }
+    let d = b.len() / k;
+    if scale.len() % d != 0 {
+        return exec_err!("inn: {} scales are not columns of {d} tags", scale.len());
+    }
+    let n = scale.len() / d;
+    // The product packs its left operand fastest from columns: a column-major copy of `scale`
+    // (written sample by sample, so the d columns' current cache lines stay in the L1 cache).
+    let mut columns = vec![0.0f64; n * d];
+    for (r, row) in scale.chunks_exact(d).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            columns[j * n + r] = v;
+        }
+    }
+    let mut a = vec![0.0f64; n * k];
+    gemm_serial(
+        MatRef::new(&columns, d, n).t(),
+        MatRef::new(b, d, k),
+        0.0,
+        &mut a,
+    );
+    Ok(a.chunks_exact(k)
+        .map(|a| dot(q, a) / (dot(a, a) + 1e-30).sqrt())
+        .collect())
 }
 
 /// Options of the SVD-based models (`inn`, `unn`).

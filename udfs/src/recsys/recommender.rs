@@ -125,6 +125,26 @@ pub trait Recommender: Send + Sync {
         Ok(None)
     }
 
+    /// f(u, i, t) for tag vectors that scale item `item`'s tags, for LIME's perturbations (0/1
+    /// scales: a subset of the tags kept), where a model has a closed form cheaper than
+    /// [`Self::forward`] on sparse rows: `scale` is a row-major `rows × tags.len()` matrix, and
+    /// row r's tag vector has weight `scale[r · tags.len() + j] · weights[j]` at tag `tags[j]`
+    /// and 0 elsewhere. Returns one score per row, equal to [`Self::forward`]'s up to rounding.
+    /// `None` (the default): the caller scores the rows through [`Self::forward`].
+    #[allow(clippy::too_many_arguments)]
+    fn scaled_tag_scores(
+        &self,
+        _device: Device,
+        _user: u32,
+        _item: u32,
+        _tags: &[u32],
+        _weights: &[f32],
+        _scale: &[f64],
+        _cancelled: Cancel<'_>,
+    ) -> Result<Option<Vec<f64>>> {
+        Ok(None)
+    }
+
     /// Latent factor matrices, for the `factors` table function; empty for models without.
     fn factors(&self) -> Vec<FactorMatrix> {
         Vec::new()

@@ -1,6 +1,7 @@
 //! LIME: the perturbations of many rows scored in shared forward passes ([`super::batch`]), then
 //! one surrogate fitted per row and ω ([`crate::explain::kernels::lime`]).
 
+use datafusion::common::exec_err;
 use datafusion::error::Result;
 use tch::Device;
 
@@ -69,16 +70,26 @@ pub(super) fn lime_each(
     }
     for (group, group_omegas) in rows.chunks(per_group).zip(omegas.chunks(per_group)) {
         cancelled()?;
-        let mut perturbed = Vec::with_capacity(group.len());
+        // Rows whose model has a closed form for scaled tag vectors are explained at once; the
+        // others' perturbations are kept and scored together in shared forward passes.
+        let mut done: Vec<Option<Vec<(Explanation, f64)>>> = Vec::with_capacity(group.len());
+        let mut pending = Vec::new();
         let mut batch = FlatRows::default();
-        for &(u, i) in group {
+        for (&(u, i), row_omegas) in group.iter().zip(group_omegas) {
             let (tags, weights) = data.t.row(i as usize);
             if tags.is_empty() {
-                perturbed.push(None);
+                done.push(Some(vec![(Vec::new(), 0.0); row_omegas.len()]));
                 continue;
             }
             let mut rng = Rng::new(row_seed(opts.seed, u, i));
             let z = lime::perturbations(tags.len(), opts.samples, &mut rng).map_err(kernel_err)?;
+            let x = z.to_rows();
+            if let Some(y) = rec.scaled_tag_scores(device, u, i, tags, weights, &x, cancelled)? {
+                done.push(Some(explain_row(
+                    &z, &x, &y, tags, weights, row_omegas, opts,
+                )?));
+                continue;
+            }
             for k in 0..z.samples() {
                 if k % 65_536 == 65_535 {
                     cancelled()?;
@@ -91,58 +102,88 @@ pub(super) fn lime_each(
                     .map(|((&t, &w), _)| (t, w));
                 batch.push(u, i, kept);
             }
-            perturbed.push(Some(z));
+            done.push(None);
+            pending.push(z);
         }
         let labels = batch.score(rec, device, cancelled)?;
         drop(batch);
         let mut at = 0;
-        for ((&(_, i), z), row_omegas) in group.iter().zip(perturbed).zip(group_omegas) {
+        let mut pending = pending.into_iter();
+        for ((&(_, i), row), row_omegas) in group.iter().zip(done).zip(group_omegas) {
             cancelled()?;
-            let Some(z) = z else {
-                out.push(vec![(Vec::new(), 0.0); row_omegas.len()]);
+            if let Some(row) = row {
+                out.push(row);
                 continue;
+            }
+            let Some(z) = pending.next() else {
+                return exec_err!("LIME lost the perturbations of a row");
             };
             let y = &labels[at..at + z.samples()];
             at += z.samples();
             let (tags, weights) = data.t.row(i as usize);
-            let w = lime::kernel_weights(&lime::cosine_distances(&z), opts.kernel_width)
-                .map_err(kernel_err)?;
-            let x = z.to_matrix();
-            drop(z);
-            let explanations =
-                lime::explain_each_omega(&x, y, &w, row_omegas, opts.selection, opts.ridge_alpha)
-                    .map_err(kernel_err)?;
-            let mut per_omega = Vec::with_capacity(row_omegas.len());
-            for (e, &omega) in explanations.iter().zip(row_omegas) {
-                // The surrogate's coefficient is the effect of the whole tag (switching it from
-                // its weight to 0); per unit of weight, like the other explainers, it is divided
-                // by the weight, so that θ · T_i rebuilds the surrogate's score.
-                let whole: Vec<(u32, f64)> = e
-                    .coefficients
-                    .iter()
-                    .filter(|&&(f, _)| weights[f] > 0.0)
-                    .map(|&(f, c)| (tags[f], c))
-                    .collect();
-                let per_unit: Vec<(u32, f64)> = e
-                    .coefficients
-                    .iter()
-                    .filter(|&&(f, _)| weights[f] > 0.0)
-                    .map(|&(f, c)| (tags[f], c / weights[f] as f64))
-                    .collect();
-                let kept = truncate(per_unit, omega);
-                // ĝ from the undivided coefficients of the tags the explanation keeps.
-                let g = canonical_sum(
-                    kept.iter()
-                        .filter_map(|&(t, _)| {
-                            whole.iter().find(|&&(wt, _)| wt == t).map(|&(_, c)| c)
-                        })
-                        .collect(),
-                );
-                per_omega.push((kept, g));
-            }
-            out.push(per_omega);
+            out.push(explain_row(
+                &z,
+                &z.to_rows(),
+                y,
+                tags,
+                weights,
+                row_omegas,
+                opts,
+            )?);
         }
         crate::common::progress::advance(group.len() as u64);
     }
     Ok(out)
+}
+
+/// One row's explanations at each of `omegas` from its perturbations `z` (as row-major data, `x`) and
+/// their scores `y`, each with its rebuilt score ĝ (see [`lime_each`]).
+fn explain_row(
+    z: &lime::Perturbations,
+    x: &[f64],
+    y: &[f64],
+    tags: &[u32],
+    weights: &[f32],
+    omegas: &[usize],
+    opts: &ExplainOptions,
+) -> Result<Vec<(Explanation, f64)>> {
+    let w =
+        lime::kernel_weights(&lime::cosine_distances(z), opts.kernel_width).map_err(kernel_err)?;
+    let explanations = lime::explain_each_omega_rows(
+        x,
+        tags.len(),
+        y,
+        &w,
+        omegas,
+        opts.selection,
+        opts.ridge_alpha,
+    )
+    .map_err(kernel_err)?;
+    let mut per_omega = Vec::with_capacity(omegas.len());
+    for (e, &omega) in explanations.iter().zip(omegas) {
+        // The surrogate's coefficient is the effect of the whole tag (switching it from its
+        // weight to 0); per unit of weight, like the other explainers, it is divided by the
+        // weight, so that θ · T_i rebuilds the surrogate's score.
+        let whole: Vec<(u32, f64)> = e
+            .coefficients
+            .iter()
+            .filter(|&&(f, _)| weights[f] > 0.0)
+            .map(|&(f, c)| (tags[f], c))
+            .collect();
+        let per_unit: Vec<(u32, f64)> = e
+            .coefficients
+            .iter()
+            .filter(|&&(f, _)| weights[f] > 0.0)
+            .map(|&(f, c)| (tags[f], c / weights[f] as f64))
+            .collect();
+        let kept = truncate(per_unit, omega);
+        // ĝ from the undivided coefficients of the tags the explanation keeps.
+        let g = canonical_sum(
+            kept.iter()
+                .filter_map(|&(t, _)| whole.iter().find(|&&(wt, _)| wt == t).map(|&(_, c)| c))
+                .collect(),
+        );
+        per_omega.push((kept, g));
+    }
+    Ok(per_omega)
 }

@@ -116,6 +116,8 @@ pub struct Perturbations {
     samples: usize,
     features: usize,
     on: Vec<bool>,
+    /// Features kept in each row.
+    kept: Vec<usize>,
 }
 
 impl Perturbations {
@@ -136,10 +138,15 @@ impl Perturbations {
         if on[..features].iter().any(|&b| !b) {
             return invalid("row 0 of the perturbations must be the instance (all on)");
         }
+        let kept = on
+            .chunks_exact(features)
+            .map(|row| row.iter().filter(|&&b| b).count())
+            .collect();
         Ok(Perturbations {
             samples: on.len() / features,
             features,
             on,
+            kept,
         })
     }
 
@@ -165,18 +172,26 @@ impl Perturbations {
 
     /// Number of features kept in row `k`.
     pub fn kept(&self, k: usize) -> usize {
-        self.row(k).iter().filter(|&&b| b).count()
+        self.kept[k]
     }
 
     /// The mask as a `samples × features` matrix of zeros and ones.
     pub fn to_matrix(&self) -> DMatrix<f64> {
-        DMatrix::from_fn(self.samples, self.features, |k, j| {
-            if self.on[k * self.features + j] {
-                1.0
-            } else {
-                0.0
+        // Sample by sample: the d columns' current cache lines stay in the L1 cache across
+        // consecutive samples, and every value is written (no branch).
+        let (n, d) = (self.samples, self.features);
+        let mut values = vec![0.0f64; n * d];
+        for (k, row) in self.on.chunks_exact(d).enumerate() {
+            for (j, &on) in row.iter().enumerate() {
+                values[j * n + k] = f64::from(u8::from(on));
             }
-        })
+        }
+        DMatrix::from_vec(n, d, values)
+    }
+
+    /// The mask as row-major `samples × features` zeros and ones.
+    pub fn to_rows(&self) -> Vec<f64> {
+        self.on.iter().map(|&on| f64::from(u8::from(on))).collect()
     }
 }
 
@@ -201,22 +216,31 @@ pub fn perturbations(
         return invalid(format!("{samples} samples of {d} features overflow"));
     };
     let mut on = vec![true; total];
+    let mut kept = Vec::with_capacity(samples);
+    kept.push(d);
+    // `order` is the identity before each row: the row's swaps are undone afterwards (cheaper
+    // than rewriting all d entries when few features are switched off).
     let mut order: Vec<usize> = (0..d).collect();
+    let mut swaps: Vec<usize> = Vec::with_capacity(d);
     for row in on.chunks_mut(d).skip(1) {
         let off = 1 + rng.below(d as u64) as usize;
-        for (i, v) in order.iter_mut().enumerate() {
-            *v = i;
-        }
+        swaps.clear();
         for i in 0..off {
             let j = i + rng.below((d - i) as u64) as usize;
             order.swap(i, j);
+            swaps.push(j);
             row[order[i]] = false;
         }
+        for (i, &j) in swaps.iter().enumerate().rev() {
+            order.swap(i, j);
+        }
+        kept.push(d - off);
     }
     Ok(Perturbations {
         samples,
         features: d,
         on,
+        kept,
     })
 }
 
@@ -352,7 +376,8 @@ pub fn select_features(
     method: FeatureSelection,
 ) -> Result<Vec<usize>, ExplainError> {
     let design = WeightedDesign::new(data, labels, weights)?;
-    let mut selections = select_for_each(&design, data, &[omega], method)?;
+    let x0: Vec<f64> = data.row(0).iter().copied().collect();
+    let mut selections = select_for_each(&design, &x0, &[omega], method)?;
     Ok(selections.pop().unwrap_or_default())
 }
 
@@ -367,7 +392,7 @@ pub fn select_features(
 /// Each selection equals what `LimeBase.feature_selection` returns for that `ω` alone.
 pub fn select_for_each(
     design: &WeightedDesign,
-    data: &DMatrix<f64>,
+    x0: &[f64],
     omegas: &[usize],
     method: FeatureSelection,
 ) -> Result<Vec<Vec<usize>>, ExplainError> {
@@ -388,10 +413,7 @@ pub fn select_for_each(
         None => Vec::new(),
     };
     let ranked = match longest(FeatureSelection::HighestWeights) {
-        Some(_) => {
-            let x0: Vec<f64> = data.row(0).iter().copied().collect();
-            highest_weights(design, &x0, d.max(1))?
-        }
+        Some(_) => highest_weights(design, x0, d.max(1))?,
         None => Vec::new(),
     };
     let knots = match longest(FeatureSelection::LassoPath) {
@@ -477,7 +499,40 @@ pub fn explain_each_omega(
         return invalid("no features to explain");
     }
     let design = WeightedDesign::new(data, labels, weights)?;
-    select_for_each(&design, data, omegas, method)?
+    let x0: Vec<f64> = data.row(0).iter().copied().collect();
+    explain_design(&design, &x0, omegas, method, surrogate_alpha)
+}
+
+/// [`explain_each_omega`] for data given row-major (`x` holds rows of `features` values; row 0
+/// the instance), as LIME's perturbations are built.
+pub fn explain_each_omega_rows(
+    x: &[f64],
+    features: usize,
+    labels: &[f64],
+    weights: &[f64],
+    omegas: &[usize],
+    method: FeatureSelection,
+    surrogate_alpha: f64,
+) -> Result<Vec<Explanation>, ExplainError> {
+    for &omega in omegas {
+        check_omega(omega)?;
+    }
+    if features == 0 {
+        return invalid("no features to explain");
+    }
+    let design = WeightedDesign::from_rows(x, x.len() / features, features, labels, weights)?;
+    explain_design(&design, &x[..features], omegas, method, surrogate_alpha)
+}
+
+/// The explanations at each of `omegas` from a weighted design and the instance's row `x0`.
+fn explain_design(
+    design: &WeightedDesign,
+    x0: &[f64],
+    omegas: &[usize],
+    method: FeatureSelection,
+    surrogate_alpha: f64,
+) -> Result<Vec<Explanation>, ExplainError> {
+    select_for_each(design, x0, omegas, method)?
         .into_iter()
         .map(|used| {
             let fit = design.fit(&used, surrogate_alpha)?;
@@ -486,7 +541,7 @@ pub fn explain_each_omega(
                 + used
                     .iter()
                     .zip(&fit.coef)
-                    .map(|(&c, b)| data[(0, c)] * b)
+                    .map(|(&c, b)| x0[c] * b)
                     .sum::<f64>();
             let mut coefficients: Vec<(usize, f64)> = used.into_iter().zip(fit.coef).collect();
             coefficients.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
@@ -587,6 +642,31 @@ mod tests {
         assert_eq!(z, again);
         let other = perturbations(d, m, &mut Rng::new(43)).unwrap();
         assert_ne!(z, other);
+    }
+
+    #[test]
+    fn perturbations_equal_a_fresh_shuffle_per_row() {
+        // The direct reading of lime_text's draw: each row starts from the identity order (no
+        // undone swaps), as the documentation says. Every d from 1 to 40, same seed.
+        for d in 1..=40 {
+            let z = perturbations(d, 200, &mut Rng::new(d as u64)).unwrap();
+            let mut rng = Rng::new(d as u64);
+            let mut want = vec![true; d];
+            for k in 1..200 {
+                let mut row = vec![true; d];
+                let mut order: Vec<usize> = (0..d).collect();
+                let off = 1 + rng.below(d as u64) as usize;
+                for i in 0..off {
+                    let j = i + rng.below((d - i) as u64) as usize;
+                    order.swap(i, j);
+                    row[order[i]] = false;
+                }
+                assert_eq!(z.kept(k), row.iter().filter(|&&b| b).count());
+                want.extend(row);
+            }
+            assert_eq!(z.as_slice(), &want[..], "d = {d}");
+            assert_eq!(Perturbations::new(d, want).unwrap(), z);
+        }
     }
 
     #[test]
@@ -770,7 +850,7 @@ mod tests {
                 FeatureSelection::LassoPath,
                 FeatureSelection::None,
             ] {
-                let shared = select_for_each(&design, &data, &omegas, method).unwrap();
+                let shared = select_for_each(&design, &x0, &omegas, method).unwrap();
                 for (&omega, got) in omegas.iter().zip(&shared) {
                     let alone = match method {
                         FeatureSelection::Auto if omega <= AUTO_FORWARD_SELECTION_MAX => {
@@ -802,7 +882,7 @@ mod tests {
         }
         let data = DMatrix::from_row_slice(3, 1, &[1.0, 0.0, 1.0]);
         let design = WeightedDesign::new(&data, &[1.0, 0.0, 2.0], &[1.0; 3]).unwrap();
-        assert!(select_for_each(&design, &data, &[2, 0], FeatureSelection::Auto).is_err());
+        assert!(select_for_each(&design, &[1.0; 2], &[2, 0], FeatureSelection::Auto).is_err());
     }
 
     /// The weighted R² of an unpenalised fit on `cols`, computed independently.
@@ -943,9 +1023,9 @@ mod tests {
             let data = z.to_matrix();
             let design = WeightedDesign::new(&data, &labels, &weights).unwrap();
             let ys: Vec<f64> = design.weighted_labels().iter().copied().collect();
-            let path = lars_lasso_path(design.weighted_data(), &ys, DEFAULT_MAX_ITER).unwrap();
+            let path = lars_lasso_path(&design.weighted_data(), &ys, DEFAULT_MAX_ITER).unwrap();
             // On this (centred, kernel-weighted, binary) data the knots are lasso solutions.
-            check_path_against_cd(design.weighted_data(), &ys, &path);
+            check_path_against_cd(&design.weighted_data(), &ys, &path);
             let support =
                 |k: usize| -> Vec<usize> { (0..d).filter(|&j| path.coefs[k][j] != 0.0).collect() };
             for omega in 1..=d {

@@ -32,6 +32,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::{check_finite, invalid, ExplainError};
+use crate::transfer::kernels::linalg::{dot, gemm_serial, MatRef};
 
 /// Pivot ratio below which the Cholesky solve is considered unreliable and the SVD is used.
 const PIVOT_RATIO: f64 = 1e-10;
@@ -52,8 +53,10 @@ pub struct WeightedDesign {
     x_mean: Vec<f64>,
     /// Weighted mean of the labels `ȳ`.
     y_mean: f64,
-    /// `√w_k (x_k − x̄)`, one row per sample.
-    xs: DMatrix<f64>,
+    /// Number of features (columns).
+    d: usize,
+    /// `√w_k (x_k − x̄)`, row-major: one row of `d` values per sample.
+    xs: Vec<f64>,
     /// `√w_k (y_k − ȳ)`.
     ys: DVector<f64>,
     /// `X_sᵀ X_s`.
@@ -70,8 +73,23 @@ impl WeightedDesign {
     /// negative, or the weights sum to zero (the weighted means are then undefined).
     pub fn new(x: &DMatrix<f64>, y: &[f64], w: &[f64]) -> Result<WeightedDesign, ExplainError> {
         let (n, d) = x.shape();
+        // The transpose's column-major storage is `x` row by row.
+        WeightedDesign::from_rows(x.transpose().as_slice(), n, d, y, w)
+    }
+
+    /// [`WeightedDesign::new`] for data given row-major: `x` holds `n` rows of `d` values.
+    pub fn from_rows(
+        x: &[f64],
+        n: usize,
+        d: usize,
+        y: &[f64],
+        w: &[f64],
+    ) -> Result<WeightedDesign, ExplainError> {
         if n == 0 {
             return invalid("no samples");
+        }
+        if x.len() != n * d {
+            return invalid(format!("{} data values for {n} samples of {d}", x.len()));
         }
         if y.len() != n || w.len() != n {
             return invalid(format!(
@@ -83,7 +101,11 @@ impl WeightedDesign {
         check_finite(y, "labels")?;
         check_finite(w, "weights")?;
         if let Some(k) = x.iter().position(|v| !v.is_finite()) {
-            return invalid(format!("data value {k} (column-major) is not finite"));
+            return invalid(format!(
+                "data value of sample {}, feature {} is not finite",
+                k / d,
+                k % d
+            ));
         }
         if let Some(k) = w.iter().position(|&v| v < 0.0) {
             return invalid(format!("weights[{k}] is negative ({})", w[k]));
@@ -92,21 +114,38 @@ impl WeightedDesign {
         if w_sum <= 0.0 {
             return invalid("the weights sum to zero");
         }
-        let x_mean: Vec<f64> = (0..d)
-            .map(|j| x.column(j).iter().zip(w).map(|(v, wk)| v * wk).sum::<f64>() / w_sum)
-            .collect();
-        let y_mean = y.iter().zip(w).map(|(v, wk)| v * wk).sum::<f64>() / w_sum;
-        let sqrt_w: Vec<f64> = w.iter().map(|v| v.sqrt()).collect();
-        let xs = DMatrix::from_fn(n, d, |k, j| (x[(k, j)] - x_mean[j]) * sqrt_w[k]);
-        let ys = DVector::from_fn(n, |k, _| (y[k] - y_mean) * sqrt_w[k]);
-        // `&xsᵀ * &xs` goes through nalgebra's gemm, which hands dynamic matrices to the blocked
-        // `matrixmultiply` kernel (`tr_mul` would take one plain dot product per entry).
-        let xt = xs.transpose();
-        let gram = &xt * &xs;
-        let xty = &xt * &ys;
+        // Row by row (every pass below reads and writes in storage order).
+        let rows = || x.chunks_exact(d.max(1)).zip(w);
+        let mut x_mean = vec![0.0f64; d];
+        for (row, wk) in rows() {
+            for (m, v) in x_mean.iter_mut().zip(row) {
+                *m += v * wk;
+            }
+        }
+        x_mean.iter_mut().for_each(|m| *m /= w_sum);
+        let y_mean = dot(y, w) / w_sum;
+        let mut xs = Vec::with_capacity(n * d);
+        for (row, wk) in rows() {
+            let s = wk.sqrt();
+            xs.extend(row.iter().zip(&x_mean).map(|(v, m)| (v - m) * s));
+        }
+        let ys = DVector::from_iterator(n, y.iter().zip(w).map(|(v, wk)| (v - y_mean) * wk.sqrt()));
+        // X_sᵀ X_s and X_sᵀ y_s by the blocked product, on this thread (explanations run in
+        // parallel).
+        let mut gram = DMatrix::zeros(d, d);
+        let mut xty = DVector::zeros(d);
+        let x_rows = MatRef::new(&xs, n, d);
+        symmetric_gram(x_rows, 0, d, &mut gram);
+        gemm_serial(
+            x_rows.t(),
+            MatRef::new(ys.as_slice(), n, 1),
+            0.0,
+            xty.as_mut_slice(),
+        );
         Ok(WeightedDesign {
             x_mean,
             y_mean,
+            d,
             xs,
             ys,
             gram,
@@ -116,17 +155,17 @@ impl WeightedDesign {
 
     /// Number of samples.
     pub fn samples(&self) -> usize {
-        self.xs.nrows()
+        self.ys.len()
     }
 
     /// Number of features (columns).
     pub fn features(&self) -> usize {
-        self.xs.ncols()
+        self.d
     }
 
     /// The centred, weighted data `√W (X − 1 x̄ᵀ)` (what LIME's `lasso_path` passes to LARS).
-    pub fn weighted_data(&self) -> &DMatrix<f64> {
-        &self.xs
+    pub fn weighted_data(&self) -> DMatrix<f64> {
+        DMatrix::from_row_slice(self.samples(), self.d, &self.xs)
     }
 
     /// The centred, weighted labels `√W (y − ȳ)`.
@@ -220,7 +259,7 @@ impl WeightedDesign {
     fn solve_svd(&self, cols: &[usize], alpha: f64) -> Result<Vec<f64>, ExplainError> {
         let n = self.samples();
         let k = cols.len();
-        let sub = DMatrix::from_fn(n, k, |r, c| self.xs[(r, cols[c])]);
+        let sub = DMatrix::from_fn(n, k, |r, c| self.xs[r * self.d + cols[c]]);
         let svd = sub.svd(true, true);
         let (u, v_t) = match (&svd.u, &svd.v_t) {
             (Some(u), Some(v_t)) => (u, v_t),
@@ -254,15 +293,55 @@ impl WeightedDesign {
                 cols.len()
             ));
         }
-        // y − ŷ = (y − ȳ) − (x − x̄)ᵀβ exactly, because the intercept is ȳ − x̄ᵀβ; the residuals
-        // are built column by column (contiguous in the column-major data).
+        // y − ŷ = (y − ȳ) − (x − x̄)ᵀβ exactly, because the intercept is ȳ − x̄ᵀβ; each residual
+        // subtracts the columns' terms in the order of `cols`.
         let mut e = self.ys.clone();
-        for (&c, &b) in cols.iter().zip(&fit.coef) {
-            e.axpy(-b, &self.xs.column(c), 1.0);
+        for (ek, row) in e.iter_mut().zip(self.xs.chunks_exact(self.d.max(1))) {
+            for (&c, &b) in cols.iter().zip(&fit.coef) {
+                *ek -= b * row[c];
+            }
         }
         let sse = e.norm_squared();
         let sst: f64 = self.ys.iter().map(|v| v * v).sum();
         Ok(r2_from_sums(sse, sst))
+    }
+}
+
+/// Columns up to which [`symmetric_gram`] takes one product for a diagonal block.
+const GRAM_BLOCK: usize = 48;
+
+/// The block `c0..c1` × `c0..c1` of `XᵀX` (`x` is n × d) into `gram`: for a wide block, the two
+/// diagonal halves recursively and the off-diagonal one by one product, mirrored, which skips
+/// most of the products a full `XᵀX` repeats (about half for wide data). The result is exactly
+/// symmetric.
+fn symmetric_gram(x: MatRef<'_, f64>, c0: usize, c1: usize, gram: &mut DMatrix<f64>) {
+    let width = c1 - c0;
+    if width <= GRAM_BLOCK {
+        let block = x.col_range(c0, c1);
+        let mut c = vec![0.0f64; width * width];
+        gemm_serial(block.t(), block, 0.0, &mut c);
+        for i in 0..width {
+            for j in i..width {
+                // Upper triangle, mirrored.
+                let v = c[i * width + j];
+                gram[(c0 + i, c0 + j)] = v;
+                gram[(c0 + j, c0 + i)] = v;
+            }
+        }
+        return;
+    }
+    let mid = c0 + width / 2;
+    symmetric_gram(x, c0, mid, gram);
+    symmetric_gram(x, mid, c1, gram);
+    let (h1, h2) = (mid - c0, c1 - mid);
+    let mut c = vec![0.0f64; h1 * h2];
+    gemm_serial(x.col_range(c0, mid).t(), x.col_range(mid, c1), 0.0, &mut c);
+    for i in 0..h1 {
+        for j in 0..h2 {
+            let v = c[i * h2 + j];
+            gram[(c0 + i, mid + j)] = v;
+            gram[(mid + j, c0 + i)] = v;
+        }
     }
 }
 
@@ -371,6 +450,35 @@ pub(crate) mod tests {
         }
         let sol: Vec<f64> = (0..m).map(|i| a[i][m] / a[i][i]).collect();
         (sol[..d].to_vec(), sol[d])
+    }
+
+    #[test]
+    fn row_major_data_gives_the_same_design() {
+        let mut rng = Rng::new(31);
+        for &(n, d) in &[(1, 1), (5, 3), (40, 9), (300, 70)] {
+            let x = random_matrix(n, d, &mut rng);
+            let y: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+            let w: Vec<f64> = (0..n).map(|_| rng.next_f64()).collect();
+            let rows: Vec<f64> = (0..n)
+                .flat_map(|k| (0..d).map(move |j| (k, j)))
+                .map(|(k, j)| x[(k, j)])
+                .collect();
+            let a = WeightedDesign::new(&x, &y, &w).unwrap();
+            let b = WeightedDesign::from_rows(&rows, n, d, &y, &w).unwrap();
+            assert_eq!(a.gram(), b.gram());
+            assert_eq!(a.weighted_xty(), b.weighted_xty());
+            assert_eq!(a.weighted_data(), b.weighted_data());
+            let cols: Vec<usize> = (0..d).collect();
+            assert_eq!(a.fit(&cols, 0.5).unwrap(), b.fit(&cols, 0.5).unwrap());
+            // The Gram matrix is that of the centred, weighted data, and symmetric.
+            let xs = a.weighted_data();
+            let want = xs.transpose() * &xs;
+            for (g, v) in a.gram().iter().zip(want.iter()) {
+                assert!((g - v).abs() <= 1e-10 * v.abs().max(1.0), "{g} vs {v}");
+            }
+            assert_eq!(a.gram(), &a.gram().transpose());
+        }
+        assert!(WeightedDesign::from_rows(&[1.0; 5], 2, 3, &[1.0; 2], &[1.0; 2]).is_err());
     }
 
     #[test]

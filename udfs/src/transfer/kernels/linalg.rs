@@ -141,6 +141,18 @@ impl<'a, T> MatRef<'a, T> {
         }
     }
 
+    /// Columns `c0..c1` (no copy).
+    pub fn col_range(self, c0: usize, c1: usize) -> Self {
+        let offset = (c0 * self.cs).min(self.data.len());
+        MatRef {
+            data: &self.data[offset..],
+            rows: self.rows,
+            cols: c1.saturating_sub(c0),
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
     /// Rows `r0..r1` (no copy).
     fn row_range(self, r0: usize, r1: usize) -> Self {
         let offset = (r0 * self.rs).min(self.data.len());
@@ -197,6 +209,44 @@ pub fn gemm<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
             let r1 = (r0 + block).min(m);
             gemm_block(a.row_range(r0, r1), b, beta, c_block);
         });
+}
+
+/// [`gemm`] on the calling thread, in one block: for many small products in code that is
+/// already parallel (a LIME explanation each), where splitting the rows of C over threads would
+/// pack B once per block. The same bits as [`gemm`] for products it does not split.
+pub fn gemm_serial<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
+    let shapes_ok = b.rows == a.cols && c.len() == a.rows * b.cols;
+    debug_assert!(shapes_ok, "gemm_serial: shapes do not match");
+    if !shapes_ok || a.rows == 0 || b.cols == 0 {
+        return;
+    }
+    if a.cols == 0 {
+        let zero = beta == T::zero();
+        c.iter_mut()
+            .for_each(|v| *v = if zero { T::zero() } else { *v * beta });
+        return;
+    }
+    gemm_block(a, b, beta, c);
+}
+
+/// `Σ a_k b_k` over the common length of two slices, in eight interleaved partial sums (which
+/// the compiler keeps in vector registers) added pairwise at the end: for the short dot products
+/// of hot loops, where one running sum would wait on each addition.
+pub fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for m in 0..8 {
+            acc[m] += x[m] * y[m];
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 /// One block of [`gemm`], on this thread; the shapes have been checked.
@@ -272,6 +322,46 @@ mod tests {
             for (x, y) in c2.iter().zip(&want) {
                 assert!((x - (y + 2.0)).abs() < 1e-10, "{x} vs {}", y + 2.0);
             }
+        }
+    }
+
+    #[test]
+    fn serial_products_and_dot_products_match_the_definition() {
+        let mut rng = Rng::new(5);
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 2),
+            (27, 1000, 27),
+            (90, 40, 70),
+            (4, 0, 3),
+        ] {
+            let a = random(&mut rng, m * k);
+            let b = random(&mut rng, k * n);
+            let want = naive(&a, m, k, &b, n);
+            let mut c = vec![f64::NAN; m * n];
+            gemm_serial(MatRef::new(&a, m, k), MatRef::new(&b, k, n), 0.0, &mut c);
+            for (x, y) in c.iter().zip(&want) {
+                assert!((x - y).abs() < 1e-10 * y.abs().max(1.0), "{x} vs {y}");
+            }
+            // The parallel product gives the same bits (it does not split these shapes, or
+            // splits by rows, which keeps each element's sum).
+            let mut whole = vec![0.0; m * n];
+            gemm(
+                MatRef::new(&a, m, k),
+                MatRef::new(&b, k, n),
+                0.0,
+                &mut whole,
+            );
+            assert_eq!(c, whole);
+        }
+        for len in [0, 1, 7, 8, 9, 64, 1001] {
+            let (a, b) = (random(&mut rng, len), random(&mut rng, len));
+            let want: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+            let got = dot(&a, &b);
+            assert!(
+                (got - want).abs() <= 1e-12 * (len as f64).max(1.0),
+                "{got} vs {want}"
+            );
         }
     }
 
