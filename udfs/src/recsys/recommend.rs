@@ -30,7 +30,7 @@ use datafusion::physical_plan::stream::RecordBatchReceiverStream;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{ExecutionPlan, SendableRecordBatchStream};
 use datafusion_macros::user_doc;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::recommender::{never_cancelled, Cancel, Recommender};
 use super::recommender_model;
@@ -139,7 +139,8 @@ impl TableFunctionImpl for RecommendFunc {
             return plan_err!("model '{name}' is not a recommender");
         };
         let data = rec.data();
-        // One block's score matrix (f64, and the model's f32) over all items, and the batches in
+        // One block's score matrix over all items (8 bytes a score at most, and room for a copy
+        // of the model's f32 while they are made), and the batches in
         // flight (28 bytes a row: user, item, rank, score): the one being built, the channel's
         // two and the one the consumer holds.
         let block_rows = USER_BLOCK as f64 * k.min(data.n_items()) as f64;
@@ -302,8 +303,10 @@ pub fn top_k_cancellable(
     let n_items = data.n_items();
     let k = k.min(n_items);
     cancelled()?;
-    let scores =
-        tch::no_grad(|| rec.score_all_items(device, users, cancelled))?.to_kind(Kind::Double);
+    // Masked and ranked in the model's own kind (f32 for most models): converting to f64 first
+    // would double the memory traffic of the largest tensor here, and f32 to f64 is exact and
+    // keeps the order, so the lists and their (converted) scores are the same.
+    let scores = tch::no_grad(|| rec.score_all_items(device, users, cancelled))?;
     if exclude_seen {
         let mut seen = Vec::new();
         for (row, &u) in users.iter().enumerate() {

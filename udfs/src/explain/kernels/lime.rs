@@ -492,15 +492,16 @@ pub fn explain_each_omega(
     method: FeatureSelection,
     surrogate_alpha: f64,
 ) -> Result<Vec<Explanation>, ExplainError> {
-    for &omega in omegas {
-        check_omega(omega)?;
-    }
-    if data.ncols() == 0 {
-        return invalid("no features to explain");
-    }
-    let design = WeightedDesign::new(data, labels, weights)?;
-    let x0: Vec<f64> = data.row(0).iter().copied().collect();
-    explain_design(&design, &x0, omegas, method, surrogate_alpha)
+    // The transpose's column-major storage is `data` row by row.
+    explain_each_omega_rows(
+        data.transpose().as_slice(),
+        data.ncols(),
+        labels,
+        weights,
+        omegas,
+        method,
+        surrogate_alpha,
+    )
 }
 
 /// [`explain_each_omega`] for data given row-major (`x` holds rows of `features` values; row 0
