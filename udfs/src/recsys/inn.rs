@@ -260,26 +260,32 @@ pub fn scaled_scores(b: &[f64], q: &[f64], scale: &[f64]) -> Result<Vec<f64>> {
     if scale.len() % d != 0 {
         return exec_err!("inn: {} scales are not columns of {d} tags", scale.len());
     }
-    let n = scale.len() / d;
-    // The product packs its left operand fastest from columns: a column-major copy of `scale`
-    // (written sample by sample, so the d columns' current cache lines stay in the L1 cache).
-    let mut columns = vec![0.0f64; n * d];
-    for (r, row) in scale.chunks_exact(d).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            columns[j * n + r] = v;
-        }
+    // In blocks of rows, so that the block's sums (k values a row) stay bounded however many
+    // rows there are; each block's scales are copied column-major (the product packs its left
+    // operand fastest from columns).
+    let mut out = Vec::with_capacity(scale.len() / d);
+    let mut a = Vec::new();
+    for block in scale.chunks(SCALED_ROWS * d) {
+        let rows = block.len() / d;
+        let columns = nalgebra::DMatrix::from_row_slice(rows, d, block);
+        a.clear();
+        a.resize(rows * k, 0.0);
+        gemm_serial(
+            MatRef::new(columns.as_slice(), d, rows).t(),
+            MatRef::new(b, d, k),
+            0.0,
+            &mut a,
+        );
+        out.extend(
+            a.chunks_exact(k)
+                .map(|a| dot(q, a) / (dot(a, a) + 1e-30).sqrt()),
+        );
     }
-    let mut a = vec![0.0f64; n * k];
-    gemm_serial(
-        MatRef::new(&columns, d, n).t(),
-        MatRef::new(b, d, k),
-        0.0,
-        &mut a,
-    );
-    Ok(a.chunks_exact(k)
-        .map(|a| dot(q, a) / (dot(a, a) + 1e-30).sqrt())
-        .collect())
+    Ok(out)
 }
+
+/// Rows of [`scaled_scores`]' blocks.
+const SCALED_ROWS: usize = 4096;
 
 /// Options of the SVD-based models (`inn`, `unn`).
 pub const SVD_OPTIONS: &[OptionSpec] = &[

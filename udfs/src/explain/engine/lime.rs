@@ -1,7 +1,6 @@
 //! LIME: the perturbations of many rows scored in shared forward passes ([`super::batch`]), then
 //! one surrogate fitted per row and ω ([`crate::explain::kernels::lime`]).
 
-use datafusion::common::exec_err;
 use datafusion::error::Result;
 use tch::Device;
 
@@ -72,22 +71,20 @@ pub(super) fn lime_each(
         cancelled()?;
         // Rows whose model has a closed form for scaled tag vectors are explained at once; the
         // others' perturbations are kept and scored together in shared forward passes.
-        let mut done: Vec<Option<Vec<(Explanation, f64)>>> = Vec::with_capacity(group.len());
-        let mut pending = Vec::new();
+        let mut group_rows = Vec::with_capacity(group.len());
         let mut batch = FlatRows::default();
         for (&(u, i), row_omegas) in group.iter().zip(group_omegas) {
             let (tags, weights) = data.t.row(i as usize);
             if tags.is_empty() {
-                done.push(Some(vec![(Vec::new(), 0.0); row_omegas.len()]));
+                group_rows.push(Row::Done(vec![(Vec::new(), 0.0); row_omegas.len()]));
                 continue;
             }
             let mut rng = Rng::new(row_seed(opts.seed, u, i));
             let z = lime::perturbations(tags.len(), opts.samples, &mut rng).map_err(kernel_err)?;
             let x = z.to_rows();
             if let Some(y) = rec.scaled_tag_scores(device, u, i, tags, weights, &x, cancelled)? {
-                done.push(Some(explain_row(
-                    &z, &x, &y, tags, weights, row_omegas, opts,
-                )?));
+                let done = explain_row(&z, &x, &y, tags, weights, row_omegas, opts)?;
+                group_rows.push(Row::Done(done));
                 continue;
             }
             for k in 0..z.samples() {
@@ -102,38 +99,32 @@ pub(super) fn lime_each(
                     .map(|((&t, &w), _)| (t, w));
                 batch.push(u, i, kept);
             }
-            done.push(None);
-            pending.push(z);
+            group_rows.push(Row::Pending(z, x));
         }
         let labels = batch.score(rec, device, cancelled)?;
         drop(batch);
         let mut at = 0;
-        let mut pending = pending.into_iter();
-        for ((&(_, i), row), row_omegas) in group.iter().zip(done).zip(group_omegas) {
+        for ((&(_, i), row), row_omegas) in group.iter().zip(group_rows).zip(group_omegas) {
             cancelled()?;
-            if let Some(row) = row {
-                out.push(row);
-                continue;
+            match row {
+                Row::Done(done) => out.push(done),
+                Row::Pending(z, x) => {
+                    let y = &labels[at..at + z.samples()];
+                    at += z.samples();
+                    let (tags, weights) = data.t.row(i as usize);
+                    out.push(explain_row(&z, &x, y, tags, weights, row_omegas, opts)?);
+                }
             }
-            let Some(z) = pending.next() else {
-                return exec_err!("LIME lost the perturbations of a row");
-            };
-            let y = &labels[at..at + z.samples()];
-            at += z.samples();
-            let (tags, weights) = data.t.row(i as usize);
-            out.push(explain_row(
-                &z,
-                &z.to_rows(),
-                y,
-                tags,
-                weights,
-                row_omegas,
-                opts,
-            )?);
         }
         crate::common::progress::advance(group.len() as u64);
     }
     Ok(out)
+}
+
+/// A row of a group in [`lime_each`]: explained, or waiting for its perturbations' scores.
+enum Row {
+    Done(Vec<(Explanation, f64)>),
+    Pending(lime::Perturbations, Vec<f64>),
 }
 
 /// One row's explanations at each of `omegas` from its perturbations `z` (as row-major data, `x`) and

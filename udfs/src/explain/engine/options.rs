@@ -156,11 +156,12 @@ impl ExplainOptions {
     /// most `features` tags, would exceed [`Self::memory_limit`]. Per row the perturbation
     /// matrix (a byte and an f64 per sample and feature, and the surrogate's weighted copy) and
     /// the per-sample vectors (distances, kernel weights, labels); for the rows scored together
-    /// the flat sparse rows (20 bytes per kept tag, 8 per sample for the ids) and their labels.
+    /// the flat sparse rows (20 bytes per kept tag, 8 per sample for the ids), their labels and
+    /// the perturbations kept until then (a byte and an f64 per sample and feature).
     pub fn check_lime_memory(&self, rows: usize, features: usize) -> Result<()> {
         let (s, d, r) = (self.samples as f64, features as f64, rows as f64);
         let per_row = s * (17.0 * d + 40.0);
-        let scored_together = r * s * (20.0 * d + 24.0);
+        let scored_together = r * s * (29.0 * d + 24.0);
         crate::engine::check_memory(
             &format!("option 'samples' = {}", self.samples),
             per_row + scored_together,
@@ -249,19 +250,19 @@ mod tests {
             ..Default::default()
         };
         // 65 rows scored together, items of at most 10 tags:
-        // 1000 · (17·10 + 40) + 65 · 1000 · (20·10 + 24) = 210,000 + 14,560,000 bytes.
+        // 1000 · (17·10 + 40) + 65 · 1000 · (29·10 + 24) = 210,000 + 20,410,000 bytes.
         assert!(opts.check_lime_memory(65, 10).is_ok());
         let tight = ExplainOptions {
-            memory_limit: 14_770_000 - 1,
+            memory_limit: 20_620_000 - 1,
             ..opts.clone()
         };
         let e = tight.check_lime_memory(65, 10).unwrap_err().to_string();
         assert!(
-            e.contains("option 'samples' = 1000 needs about 14.1 MiB"),
+            e.contains("option 'samples' = 1000 needs about 19.7 MiB"),
             "{e}"
         );
         let exact = ExplainOptions {
-            memory_limit: 14_770_000,
+            memory_limit: 20_620_000,
             ..opts
         };
         assert!(exact.check_lime_memory(65, 10).is_ok());

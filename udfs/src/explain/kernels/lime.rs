@@ -584,7 +584,6 @@ pub fn explain(
         SURROGATE_ALPHA,
     )
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

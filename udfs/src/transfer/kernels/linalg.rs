@@ -181,23 +181,13 @@ const PARALLEL_WORK: usize = 1 << 18;
 /// builds and leave `c` untouched otherwise (callers size their buffers from the same shapes).
 pub fn gemm<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
+    if m * n * k < PARALLEL_WORK || m < 32 {
+        gemm_serial(a, b, beta, c);
+        return;
+    }
     let shapes_ok = b.rows == k && c.len() == m * n && a.in_bounds() && b.in_bounds();
     debug_assert!(shapes_ok, "gemm: shapes do not match");
-    if !shapes_ok || m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        for v in c.iter_mut() {
-            *v = if beta == T::zero() {
-                T::zero()
-            } else {
-                *v * beta
-            };
-        }
-        return;
-    }
-    if m * n * k < PARALLEL_WORK || m < 32 {
-        gemm_block(a, b, beta, c);
+    if !shapes_ok {
         return;
     }
     // Blocks of a size fixed by the shape alone (at least 16 rows, at most 16 blocks).
@@ -215,7 +205,8 @@ pub fn gemm<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
 /// already parallel (a LIME explanation each), where splitting the rows of C over threads would
 /// pack B once per block. The same bits as [`gemm`] for products it does not split.
 pub fn gemm_serial<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
-    let shapes_ok = b.rows == a.cols && c.len() == a.rows * b.cols;
+    let shapes_ok =
+        b.rows == a.cols && c.len() == a.rows * b.cols && a.in_bounds() && b.in_bounds();
     debug_assert!(shapes_ok, "gemm_serial: shapes do not match");
     if !shapes_ok || a.rows == 0 || b.cols == 0 {
         return;
