@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Prints trustql's WRMF and implicit's ALS side by side, from the JSON the two benches wrote
-(<results>/recsys.json from `cargo bench -p trustql-udfs --bench recsys`, and
-<results>/implicit_wrmf.json from bench/recsys/implicit_wrmf.py)."""
+"""Prints trustql's models and their Python peers side by side, from the JSON the benches wrote:
+WRMF against implicit's ALS (<results>/recsys.json from `cargo bench -p trustql-udfs --bench
+recsys`, <results>/implicit_wrmf.json from bench/recsys/implicit_wrmf.py) and FM against LightFM
+(<results>/lightfm_{bpr,warp}.json from bench/recsys/lightfm_fm.py), each where both exist."""
 
 import argparse
 import json
@@ -11,16 +12,63 @@ from pathlib import Path
 from implicit_wrmf import default_results_dir
 
 
+def fm_and_lightfm(ours_all: dict, results: Path) -> bool:
+    """FM's epoch against LightFM's (BPR and WARP), same data, dim and threads."""
+    ours = ours_all["models"].get("fm")
+    peers = {}
+    for loss in ("bpr", "warp"):
+        path = results / f"lightfm_{loss}.json"
+        if path.exists():
+            peers[loss] = json.loads(path.read_text())
+    if ours is None or not peers:
+        return False
+    for loss, theirs in peers.items():
+        if ours_all["dataset"] != theirs["dataset"]:
+            print(f"warning: lightfm {loss} ran on another dataset", file=sys.stderr)
+    d = ours_all["dataset"]
+    print(
+        f"\nFM against LightFM: {d['users']} users x {d['items']} items, {d['train']} train "
+        f"interactions, {d['tags']} tags, dim 64, one epoch, "
+        f"{next(iter(peers.values()))['threads']} threads\n"
+    )
+    print("| | one epoch (s) | loss (epoch mean) | nDCG@100 after it | load before | trustql fm epoch / this |")
+    print("|---|---:|---:|---:|---:|---:|")
+    fm_epoch = ours["epoch_s"]
+    opts = ours["options"]
+    print(
+        f"| trustql fm ({opts.get('negatives', '10')} negatives, Adam, WRMF init "
+        f"{ours['wrmf_init_s']:.1f} s not included) | {fm_epoch:.2f} | "
+        f"{ours['training_facts'].get('loss per epoch', '')} | "
+        f"{ours['ndcg_at_100']:.4f} | {ours['load_before']:.1f} | 1.00 |"
+    )
+    for loss, theirs in peers.items():
+        e = theirs["epoch_s"][0]
+        print(
+            f"| LightFM {theirs['lightfm_version']} {loss.upper()} (adagrad, lr "
+            f"{theirs['learning_rate']}) | {e:.2f} | not computed by LightFM | "
+            f"{theirs['ndcg_at_100']:.4f} | "
+            f"{theirs['load_before']:.1f} | {fm_epoch / e:.2f} |"
+        )
+    return True
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, default=default_results_dir())
     args = ap.parse_args()
     ours_all = json.loads((args.results / "recsys.json").read_text())
-    theirs = json.loads((args.results / "implicit_wrmf.json").read_text())
+    printed = fm_and_lightfm(ours_all, args.results)
+    implicit_path = args.results / "implicit_wrmf.json"
     ours = ours_all["models"].get("wrmf")
-    if ours is None:
-        print("recsys.json has no wrmf measurement: run the bench with wrmf", file=sys.stderr)
-        return 1
+    if ours is None or not implicit_path.exists():
+        if not printed:
+            print(
+                "nothing to compare: run the bench with wrmf (and implicit_wrmf.py) or fm "
+                "(and lightfm_fm.py)",
+                file=sys.stderr,
+            )
+        return 0 if printed else 1
+    theirs = json.loads(implicit_path.read_text())
     if ours_all["dataset"] != theirs["dataset"]:
         print("warning: the two results are for different datasets", file=sys.stderr)
     als = ours["als"]

@@ -693,6 +693,8 @@ fn run() {
     std::fs::create_dir_all(&split_dir).unwrap();
     write_records(&split_dir.join("train.bin"), &d.train).unwrap();
     write_records(&split_dir.join("test.bin"), &d.test).unwrap();
+    // The items' tags (u32 item, u32 tag, f32 weight), for LightFM's item features.
+    write_records(&split_dir.join("tags.bin"), &d.tags).unwrap();
     let meta = json!({
         "format": "little-endian records of (u32 user, u32 item, f32 rating), 12 bytes each, \
                    sorted by user then item; ids are 0..users and 0..items",

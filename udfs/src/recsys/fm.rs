@@ -7,7 +7,13 @@
 //! with s = Σ_t x_t v_t,
 //!
 //! i.e. all pairwise interactions between the active features. It is trained by negative sampling
-//! with Adam from WRMF-initialised user and tag factors ([`super::neural`]). For an unseen item
+//! with Adam from WRMF-initialised user and tag factors ([`super::neural`]): on the CPU by the
+//! hand-written kernel [`super::kernels::fm`] (exact gradients, libtorch's Adam applied lazily but
+//! exactly; timings against autograd in `bench/recsys/README.md`), on CUDA through libtorch's
+//! autograd. The two take the same steps on the same batches and agree within `f32` rounding (a
+//! test trains both), but not bit for bit: rounding differences grow over many steps, so an FM
+//! trained on the CPU now is a slightly different model from one trained before 2026-12-06, when
+//! the CPU used autograd too (same seed). For an unseen item
 //! (`score_tags`) the item terms w_i and v_i are left out.
 
 use std::time::Instant;
@@ -17,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::data::{RecData, Tags};
+use super::kernels::fm::{Adam, FmParams, FmShape, FmTrainer, ItemTags};
 use super::neural::{
-    facts, initial_factors, normal_values, train, NeuralOptions, Params, NEURAL_OPTIONS,
+    facts, initial_factors, normal_values, run_epochs, train, NeuralOptions, Params, NEURAL_OPTIONS,
 };
 use super::recommender::{Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
@@ -200,6 +207,75 @@ impl Recommender for Fm {
     }
 }
 
+/// FM training on the CPU through [`kernels::fm`](super::kernels::fm) (the same batches, loss
+/// and Adam as the libtorch path, [`train`], with exact hand-written gradients). The initial
+/// values are row-major: user factors, item factors, tag factors (linear weights start at 0).
+fn train_on_cpu(
+    rec: &RecData,
+    opts: &NeuralOptions,
+    v_user: Vec<f32>,
+    v_item: Vec<f32>,
+    v_tag: Vec<f32>,
+    rng: &mut Rng,
+    control: &crate::model::TaskControl<'_>,
+) -> Result<(Params, Vec<f64>)> {
+    let (nu, ni, nt, h) = (rec.n_users(), rec.n_items(), rec.n_tags(), opts.dim);
+    let shape = FmShape {
+        n_users: nu,
+        n_items: ni,
+        n_tags: nt,
+        k: h,
+    };
+    let initial = FmParams {
+        w0: 0.0,
+        w_user: vec![0.0; nu],
+        w_item: vec![0.0; ni],
+        w_tag: vec![0.0; nt],
+        v_user,
+        v_item,
+        v_tag,
+    };
+    let kernel_err = |e| super::train::kernel_err("fm", e);
+    let mut trainer =
+        FmTrainer::new(shape, initial, Adam::new(opts.lr, opts.l2)).map_err(kernel_err)?;
+    let t = &rec.t;
+    let tags = ItemTags {
+        indptr: &t.indptr,
+        indices: &t.indices,
+        data: &t.data,
+    };
+    let negatives = opts.negatives;
+    let losses = run_epochs("fm", rec, opts, rng, control, |users, items, _| {
+        trainer
+            .step(users, items, negatives, tags)
+            .map_err(kernel_err)
+    })?;
+    let p = trainer.finish();
+    let (nu, ni, nt, h) = (nu as i64, ni as i64, nt as i64, h as i64);
+    let params = Params::new(
+        &NAMES,
+        vec![
+            vec![1],
+            vec![nu],
+            vec![ni],
+            vec![nt],
+            vec![nu, h],
+            vec![ni, h],
+            vec![nt, h],
+        ],
+        vec![
+            vec![p.w0],
+            p.w_user,
+            p.w_item,
+            p.w_tag,
+            p.v_user,
+            p.v_item,
+            p.v_tag,
+        ],
+    );
+    Ok((params, losses))
+}
+
 impl ModelType for FmType {
     fn name(&self) -> &'static str {
         "fm"
@@ -222,36 +298,44 @@ impl ModelType for FmType {
         let mut rng = Rng::new(opts.seed);
         let (users, tags) = initial_factors("fm", &rec, &opts, &mut rng, &ctx.control)?;
         let (nu, ni, nt, h) = (rec.n_users(), rec.n_items(), rec.n_tags(), opts.dim);
-        let cpu = Device::Cpu;
-        let vec1 = |n: usize| Tensor::zeros([n as i64], (Kind::Float, cpu));
-        let initial = vec![
-            vec1(1),
-            vec1(nu),
-            vec1(ni),
-            vec1(nt),
-            matrix_f32(&users, nu, h, Kind::Float, cpu),
-            matrix_f32(
-                &normal_values(&mut rng, ni * h, 0.01),
-                ni,
-                h,
-                Kind::Float,
-                cpu,
-            ),
-            matrix_f32(&tags, nt, h, Kind::Float, cpu),
-        ];
-        let (trained, losses) = train(
-            "fm",
-            &rec,
-            &opts,
-            &NAMES,
-            initial,
-            &fm_score,
-            ctx.device,
-            &mut rng,
-            &ctx.control,
-        )?;
-        let params = Params::from_tensors(&NAMES, &trained)?;
-        let training = facts(training, &losses, start);
+        let v_item = normal_values(&mut rng, ni * h, 0.01);
+        let (params, losses) = if ctx.device == Device::Cpu {
+            train_on_cpu(&rec, &opts, users, v_item, tags, &mut rng, &ctx.control)?
+        } else {
+            let cpu = Device::Cpu;
+            let vec1 = |n: usize| Tensor::zeros([n as i64], (Kind::Float, cpu));
+            let initial = vec![
+                vec1(1),
+                vec1(nu),
+                vec1(ni),
+                vec1(nt),
+                matrix_f32(&users, nu, h, Kind::Float, cpu),
+                matrix_f32(&v_item, ni, h, Kind::Float, cpu),
+                matrix_f32(&tags, nt, h, Kind::Float, cpu),
+            ];
+            let (trained, losses) = train(
+                "fm",
+                &rec,
+                &opts,
+                &NAMES,
+                initial,
+                &fm_score,
+                ctx.device,
+                &mut rng,
+                &ctx.control,
+            )?;
+            (Params::from_tensors(&NAMES, &trained)?, losses)
+        };
+        let mut training = facts(training, &losses, start);
+        training.insert(
+            "training path".to_string(),
+            if ctx.device == Device::Cpu {
+                "CPU kernel (exact gradients, lazy dense Adam)"
+            } else {
+                "libtorch autograd"
+            }
+            .to_string(),
+        );
         Ok(Trained {
             model: Box::new(Fm {
                 data: rec,
@@ -265,5 +349,152 @@ impl ModelType for FmType {
 
     fn load(&self, _options: &ModelOptions, bytes: &[u8]) -> Result<Box<dyn Model>> {
         Ok(Box::new(decode::<Fm>("fm", bytes)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recsys::tensors::SparseTags;
+    use tch::nn::{self, OptimizerConfig};
+
+    /// The CPU kernel and libtorch's autograd + Adam (the CUDA path) take the same steps on the
+    /// same batches: losses and parameters agree within f32 rounding.
+    #[test]
+    fn the_cpu_kernel_trains_like_libtorch_autograd() {
+        let (nu, ni, nt, k) = (7, 9, 12, 5);
+        let mut rng = Rng::new(21);
+        let mut normal = |n: usize, sd: f64| normal_values(&mut rng, n, sd);
+        let initial = FmParams {
+            w0: 0.05,
+            w_user: normal(nu, 0.1),
+            w_item: normal(ni, 0.1),
+            w_tag: normal(nt, 0.1),
+            v_user: normal(nu * k, 0.3),
+            v_item: normal(ni * k, 0.3),
+            v_tag: normal(nt * k, 0.3),
+        };
+        // Item i has tags i, i + 3, (i + 5) mod nt with weights 1, 2, 0.5; item 0 has none.
+        let mut lists: Vec<(Vec<u32>, Vec<f32>)> = Vec::new();
+        let (mut indptr, mut indices, mut data) = (vec![0usize], Vec::new(), Vec::new());
+        for i in 0..ni {
+            let mut row: Vec<(u32, f32)> = if i == 0 {
+                Vec::new()
+            } else {
+                vec![
+                    (i as u32, 1.0),
+                    (i as u32 + 3, 2.0),
+                    (((i + 5) % nt) as u32, 0.5),
+                ]
+            };
+            row.sort_by_key(|e| e.0);
+            row.dedup_by_key(|e| e.0);
+            indices.extend(row.iter().map(|e| e.0));
+            data.extend(row.iter().map(|e| e.1));
+            indptr.push(indices.len());
+            lists.push((
+                row.iter().map(|e| e.0).collect(),
+                row.iter().map(|e| e.1).collect(),
+            ));
+        }
+        let tags = ItemTags {
+            indptr: &indptr,
+            indices: &indices,
+            data: &data,
+        };
+        let (lr, wd) = (0.01, 0.001);
+        let shape = FmShape {
+            n_users: nu,
+            n_items: ni,
+            n_tags: nt,
+            k,
+        };
+        let mut kernel = FmTrainer::new(shape, initial.clone(), Adam::new(lr, wd)).unwrap();
+
+        let cpu = Device::Cpu;
+        let vs = nn::VarStore::new(cpu);
+        let root = vs.root();
+        let values = [
+            (vec![1], vec![initial.w0]),
+            (vec![nu as i64], initial.w_user.clone()),
+            (vec![ni as i64], initial.w_item.clone()),
+            (vec![nt as i64], initial.w_tag.clone()),
+            (vec![nu as i64, k as i64], initial.v_user.clone()),
+            (vec![ni as i64, k as i64], initial.v_item.clone()),
+            (vec![nt as i64, k as i64], initial.v_tag.clone()),
+        ];
+        let params: Vec<Tensor> = NAMES
+            .iter()
+            .zip(&values)
+            .map(|(n, (s, v))| root.var_copy(n, &Tensor::from_slice(v).view(s.as_slice())))
+            .collect();
+        let mut opt = nn::Adam {
+            wd,
+            ..Default::default()
+        }
+        .build(&vs, lr)
+        .unwrap();
+
+        let (b, negatives) = (4usize, 3usize);
+        let mut draw = Rng::new(5);
+        for step in 0..8 {
+            let mut users: Vec<u32> = (0..b).map(|_| draw.below(nu as u64) as u32).collect();
+            let mut items: Vec<u32> = (0..b).map(|_| draw.below(ni as u64) as u32).collect();
+            for p in 0..b {
+                for _ in 0..negatives {
+                    users.push(users[p]);
+                    items.push(draw.below(ni as u64) as u32);
+                }
+            }
+            let ours = kernel.step(&users, &items, negatives, tags).unwrap();
+            let batch_lists: Vec<_> = items.iter().map(|&i| lists[i as usize].clone()).collect();
+            let input = TagInput::Sparse(SparseTags::from_lists(&batch_lists, Kind::Float, cpu));
+            let s = fm_score(
+                &params,
+                &index(&users, cpu),
+                Some(&index(&items, cpu)),
+                &input,
+            );
+            let pos = s.narrow(0, 0, b as i64);
+            let neg = s
+                .narrow(0, b as i64, (b * negatives) as i64)
+                .view([b as i64, -1]);
+            let loss = -(pos.log_sigmoid().mean(Kind::Float)
+                + (-neg)
+                    .log_sigmoid()
+                    .sum_dim_intlist(1, false, Kind::Float)
+                    .mean(Kind::Float));
+            opt.backward_step(&loss);
+            let theirs = loss.double_value(&[]);
+            assert!(
+                (ours - theirs).abs() < 1e-5,
+                "step {step}: loss {ours} vs {theirs}"
+            );
+        }
+        let ours = kernel.finish();
+        let ours = [
+            vec![ours.w0],
+            ours.w_user,
+            ours.w_item,
+            ours.w_tag,
+            ours.v_user,
+            ours.v_item,
+            ours.v_tag,
+        ];
+        let mut moved = 0.0f64;
+        for ((name, mine), (t, (_, start))) in
+            NAMES.iter().zip(&ours).zip(params.iter().zip(&values))
+        {
+            let theirs = crate::common::tensors::to_f32_vec(&t.detach()).unwrap();
+            for (j, (&a, &b)) in mine.iter().zip(&theirs).enumerate() {
+                assert!(
+                    (a - b).abs() < 2e-5,
+                    "{name}[{j}]: kernel {a}, libtorch {b}"
+                );
+                moved = moved.max((a - start[j]).abs() as f64);
+            }
+        }
+        // The parameters moved by many times the tolerance.
+        assert!(moved > 0.02, "{moved}");
     }
 }

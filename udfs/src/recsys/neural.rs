@@ -60,6 +60,16 @@ impl Params {
         Ok(p)
     }
 
+    /// Parameters from plain values (`values[j]` has the product of `shapes[j]` entries).
+    pub fn new(names: &[&str], shapes: Vec<Vec<i64>>, values: Vec<Vec<f32>>) -> Params {
+        Params {
+            names: names.iter().map(|s| s.to_string()).collect(),
+            shapes,
+            values,
+            tensors: DeviceTensors::default(),
+        }
+    }
+
     /// The parameter tensors on `device` (built once per device).
     pub fn on(&self, device: Device) -> Result<Vec<Tensor>> {
         self.tensors.get_vec(device, |d| {
@@ -289,34 +299,23 @@ pub fn initial_factors(
 /// A score function of a batch, given the parameter tensors in the model's fixed order.
 pub type ScoreFn = dyn Fn(&[Tensor], &Tensor, Option<&Tensor>, &TagInput) -> Tensor;
 
-/// Trains `params` (leaf tensors created from the initial values) by negative sampling and Adam.
-/// Returns the trained tensors and the mean loss of every epoch.
-#[allow(clippy::too_many_arguments)]
-pub fn train(
+/// The negative-sampling loop both training paths share: every epoch visits the observed pairs
+/// in a seeded random order (Fisher–Yates), cuts them into batches of `batch_size` positives,
+/// draws `negatives` items per positive uniformly from the items the user has not interacted
+/// with (rejection sampling; a user who has seen every item gets an arbitrary seen item), and
+/// hands the batch to `step` as users and items, positives first, then the negatives of
+/// positive p at rows b + p·negatives + j. `step` returns the batch's loss. Progress, Ctrl-C
+/// between batches and a non-finite epoch loss are handled here. Returns the mean batch loss of
+/// every epoch.
+pub fn run_epochs(
     label: &str,
     data: &RecData,
     opts: &NeuralOptions,
-    names: &[&str],
-    initial: Vec<Tensor>,
-    score: &ScoreFn,
-    device: Device,
     rng: &mut Rng,
     control: &TaskControl<'_>,
-) -> Result<(Vec<Tensor>, Vec<f64>)> {
+    mut step: impl FnMut(&[u32], &[u32], usize) -> Result<f64>,
+) -> Result<Vec<f64>> {
     let start = Instant::now();
-    let vs = nn::VarStore::new(device);
-    let root = vs.root();
-    let params: Vec<Tensor> = names
-        .iter()
-        .zip(&initial)
-        .map(|(n, t)| root.var_copy(n, &t.to_device(device)))
-        .collect();
-    let mut opt = nn::Adam {
-        wd: opts.l2,
-        ..Default::default()
-    }
-    .build(&vs, opts.lr)
-    .map_err(torch_err)?;
     let r = &data.r;
     let n_items = data.n_items() as u64;
     // Observed pairs as (user, item).
@@ -327,6 +326,9 @@ pub fn train(
     if pairs.is_empty() {
         return plan_err!("{label}: no interactions to train on");
     }
+    let rows = opts.batch_size.min(pairs.len()) * (1 + opts.negatives);
+    let mut users: Vec<u32> = Vec::with_capacity(rows);
+    let mut items: Vec<u32> = Vec::with_capacity(rows);
     let mut losses = Vec::with_capacity(opts.epochs);
     for epoch in 1..=opts.epochs {
         // Fisher–Yates with the seeded generator.
@@ -344,12 +346,13 @@ pub fn train(
         for batch in pairs.chunks(opts.batch_size) {
             control.check_cancelled()?;
             let b = batch.len();
-            let mut users: Vec<u32> = batch.iter().map(|p| p.0).collect();
-            let mut items: Vec<u32> = batch.iter().map(|p| p.1).collect();
+            users.clear();
+            items.clear();
+            users.extend(batch.iter().map(|p| p.0));
+            items.extend(batch.iter().map(|p| p.1));
             for &(u, _) in batch {
                 let seen = r.row(u as usize).0.len() as u64;
                 for _ in 0..opts.negatives {
-                    // A user who has seen every item gets an arbitrary (seen) negative.
                     let mut j = rng.below(n_items) as u32;
                     if seen < n_items {
                         while r.contains(u as usize, j) {
@@ -360,24 +363,7 @@ pub fn train(
                     items.push(j);
                 }
             }
-            let tags = TagInput::own(data, &items, Kind::Float, device);
-            let s = score(
-                &params,
-                &index(&users, device),
-                Some(&index(&items, device)),
-                &tags,
-            );
-            let pos = s.narrow(0, 0, b as i64);
-            let neg = s
-                .narrow(0, b as i64, (b * opts.negatives) as i64)
-                .view([b as i64, -1]);
-            let loss = -(pos.log_sigmoid().mean(Kind::Float)
-                + (-neg)
-                    .log_sigmoid()
-                    .sum_dim_intlist(1, false, Kind::Float)
-                    .mean(Kind::Float));
-            opt.backward_step(&loss);
-            total += loss.double_value(&[]);
+            total += step(&users, &items, b)?;
             batches += 1;
             crate::common::progress::advance(b as u64);
         }
@@ -394,6 +380,58 @@ pub fn train(
             start.elapsed().as_secs_f64()
         ));
     }
+    Ok(losses)
+}
+
+/// Trains `params` (leaf tensors created from the initial values) by negative sampling
+/// ([`run_epochs`]) and libtorch's Adam through autograd. Returns the trained tensors and the
+/// mean loss of every epoch.
+#[allow(clippy::too_many_arguments)]
+pub fn train(
+    label: &str,
+    data: &RecData,
+    opts: &NeuralOptions,
+    names: &[&str],
+    initial: Vec<Tensor>,
+    score: &ScoreFn,
+    device: Device,
+    rng: &mut Rng,
+    control: &TaskControl<'_>,
+) -> Result<(Vec<Tensor>, Vec<f64>)> {
+    let vs = nn::VarStore::new(device);
+    let root = vs.root();
+    let params: Vec<Tensor> = names
+        .iter()
+        .zip(&initial)
+        .map(|(n, t)| root.var_copy(n, &t.to_device(device)))
+        .collect();
+    let mut opt = nn::Adam {
+        wd: opts.l2,
+        ..Default::default()
+    }
+    .build(&vs, opts.lr)
+    .map_err(torch_err)?;
+    let negatives = opts.negatives;
+    let losses = run_epochs(label, data, opts, rng, control, |users, items, b| {
+        let tags = TagInput::own(data, items, Kind::Float, device);
+        let s = score(
+            &params,
+            &index(users, device),
+            Some(&index(items, device)),
+            &tags,
+        );
+        let pos = s.narrow(0, 0, b as i64);
+        let neg = s
+            .narrow(0, b as i64, (b * negatives) as i64)
+            .view([b as i64, -1]);
+        let loss = -(pos.log_sigmoid().mean(Kind::Float)
+            + (-neg)
+                .log_sigmoid()
+                .sum_dim_intlist(1, false, Kind::Float)
+                .mean(Kind::Float));
+        opt.backward_step(&loss);
+        Ok(loss.double_value(&[]))
+    })?;
     let trained = params
         .iter()
         .map(|t| t.detach().to_device(Device::Cpu))

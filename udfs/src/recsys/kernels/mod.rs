@@ -1,11 +1,12 @@
-//! Numeric kernels of the recommenders (no Arrow, no tensors): sparse matrices, truncated SVD and
-//! implicit-feedback ALS.
+//! Numeric kernels of the recommenders (no Arrow, no tensors): sparse matrices, truncated SVD,
+//! implicit-feedback ALS and the factorization machine's training step.
 //!
 //! Everything here works on plain slices, [`sparse::Csr`] and `nalgebra` matrices, returns
 //! [`KernelError`] instead of panicking, and takes an explicit `seed` for every random choice (see
 //! [`crate::common::rng::Rng`]) so that a model trained twice on the same data is bit-identical on one machine.
 
 pub mod als;
+pub mod fm;
 pub mod sparse;
 pub mod svd;
 
