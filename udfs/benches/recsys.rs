@@ -22,14 +22,16 @@
 //! Output: a markdown table on stdout, progress on stderr, and JSON in
 //! `<target>/bench-results/recsys.json` (measurements of earlier runs on the same dataset are
 //! kept for the models not measured again, so the models can be run in several parts). The
-//! split is written for `bench/recsys/implicit_wrmf.py` to `<target>/bench-results/goodbooks_synth/`:
-//! `train.bin` and `test.bin` are arrays of 12-byte little-endian records (u32 user id, u32 item
-//! id, f32 rating), sorted by user then item; `meta.json` holds the sizes and the WRMF
-//! hyper-parameters.
+//! split is written for `bench/recsys/implicit_wrmf.py` and `bench/recsys/lightfm_fm.py` to
+//! `<target>/bench-results/goodbooks_synth/`: `train.bin` and `test.bin` are arrays of 12-byte
+//! little-endian records (u32 user id, u32 item id, f32 rating), sorted by user then item,
+//! `tags.bin` the item-tag rows in the same layout (u32 item, u32 tag, f32 weight); `meta.json`
+//! holds the sizes and the WRMF hyper-parameters.
 //!
 //! Environment:
 //! - `TRUSTQL_BENCH_MODELS=wrmf,mostpop` — the model types to measure (default all, cheapest
-//!   first: mostpop, random, wrmf, inn, unn, fm, ncf);
+//!   first: mostpop, random, wrmf, inn, unn, fm, ncf); `fm_autograd` (only when named) is one FM
+//!   epoch through libtorch's autograd on the CPU, the path `fm` took before its CPU kernel;
 //! - `TRUSTQL_BENCH_SCALE=0.05` — users and interactions scaled down for a quick run (items and
 //!   tags stay);
 //! - `TRUSTQL_BENCH_TOPK_USERS=N` — top-k lists for the first N users only, the time
@@ -76,6 +78,10 @@ const WRMF_ITERATIONS: usize = 15;
 const WRMF_ALPHA: f64 = 1.0;
 const WRMF_L2: f64 = 0.01;
 const ALL_MODELS: [&str; 7] = ["mostpop", "random", "wrmf", "inn", "unn", "fm", "ncf"];
+/// Measurements that are not model types, run only when named: `fm_autograd` is one FM epoch
+/// through libtorch's autograd on the CPU (what `fm` used before its CPU kernel), for the
+/// before/after comparison; it has no top-100 lists.
+const EXTRA_MODELS: [&str; 1] = ["fm_autograd"];
 
 // ---------------------------------------------------------------- synthetic data
 
@@ -504,6 +510,62 @@ fn train(
     (trained.model, trained.training, secs, json!(shown))
 }
 
+/// One FM epoch through libtorch's autograd on the CPU (`fm::fit_with_autograd`, with the
+/// bench's `fm` options): its WRMF initialisation and epoch times and the epoch's loss.
+fn fm_autograd(data: &TrainingData, log: &ProgressLog, load_before: f64) -> Value {
+    use trustql_udfs::recsys::data::{RecData, Tags};
+    use trustql_udfs::recsys::neural::NeuralOptions;
+    let mt = model_type("fm");
+    let raw = options_for("fm", mt.as_ref());
+    let options = ModelOptions::validate("fm", mt.options(), &raw).unwrap();
+    let shown: BTreeMap<String, String> = raw
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    let cancel = AtomicBool::new(false);
+    let progress = |msg: &str| log.record(msg);
+    let control = TaskControl::new(&progress, &cancel);
+    log.begin();
+    let start = Instant::now();
+    let (rec, _) = RecData::from_training("fm", data, Tags::Required, &control).unwrap();
+    let opts = NeuralOptions::try_from(&options).unwrap();
+    let mut rng = Rng::new(opts.seed);
+    let (_, losses) =
+        trustql_udfs::recsys::fm::fit_with_autograd(&rec, &opts, Device::Cpu, &mut rng, &control)
+            .unwrap();
+    let train_s = start.elapsed().as_secs_f64();
+    let (init_end, epoch_end) = init_and_epoch_ends(&log.lines(), train_s);
+    eprintln!(
+        "== fm_autograd: WRMF init {init_end:.1} s, one epoch {:.1} s, loss {:?}",
+        epoch_end - init_end,
+        losses
+    );
+    json!({
+        "options": shown,
+        "train_s": train_s,
+        "wrmf_init_s": init_end,
+        "epoch_s": epoch_end - init_end,
+        "losses": losses,
+        "load_before": load_before,
+        "load_after": load_average(),
+    })
+}
+
+/// When the WRMF initialisation and the first epoch of an FM or NCF ended, from its progress
+/// lines (seconds since the start of training; the epoch ends at `train_s` without a line).
+fn init_and_epoch_ends(lines: &[(f64, String)], train_s: f64) -> (f64, f64) {
+    let init_end = lines
+        .iter()
+        .filter(|(_, m)| m.contains("WRMF initialisation"))
+        .map(|l| l.0)
+        .fold(0.0, f64::max);
+    let epoch_end = lines
+        .iter()
+        .find(|(_, m)| m.contains("epoch 1/"))
+        .map_or(train_s, |l| l.0);
+    (init_end, epoch_end)
+}
+
 /// Top-100 lists (model item indices, seen items excluded) of all users, by model user index.
 fn recommend_all(rec: &dyn Recommender, device: Device, limit: usize) -> (Vec<Vec<u32>>, f64) {
     let n = rec.data().n_users().min(limit);
@@ -658,8 +720,9 @@ fn run() {
     };
     for m in &models {
         assert!(
-            ALL_MODELS.contains(&m.as_str()),
-            "unknown model type '{m}' in TRUSTQL_BENCH_MODELS (have {ALL_MODELS:?})"
+            ALL_MODELS.contains(&m.as_str()) || EXTRA_MODELS.contains(&m.as_str()),
+            "unknown model type '{m}' in TRUSTQL_BENCH_MODELS (have {ALL_MODELS:?} and \
+             {EXTRA_MODELS:?})"
         );
     }
     // Top-k lists for only the first N users (time extrapolated linearly, flagged in the
@@ -740,6 +803,11 @@ fn run() {
     for name in &models {
         eprintln!("== {name}: training (load average {:.2})", load_average());
         let load_before = load_average();
+        if name == "fm_autograd" {
+            let r = fm_autograd(&data, &log, load_before);
+            report = save(&json_path, report, name, r);
+            continue;
+        }
         let (model, facts, train_s, options) = train(name, &data, device, &log);
         let rec = model
             .capability::<dyn trustql_udfs::recsys::recommender::Recommender>()
@@ -783,15 +851,7 @@ fn run() {
             });
         }
         if name == "fm" || name == "ncf" {
-            let init_end = lines
-                .iter()
-                .filter(|(_, m)| m.contains("WRMF initialisation"))
-                .map(|l| l.0)
-                .fold(0.0, f64::max);
-            let epoch_end = lines
-                .iter()
-                .find(|(_, m)| m.contains("epoch 1/"))
-                .map_or(train_s, |l| l.0);
+            let (init_end, epoch_end) = init_and_epoch_ends(&lines, train_s);
             r["wrmf_init_s"] = json!(init_end);
             r["epoch_s"] = json!(epoch_end - init_end);
             r["als_iteration_s"] = json!(iters);
@@ -871,6 +931,20 @@ fn print_tables(report: &Value) {
             m["load_before"]
                 .as_f64()
                 .map_or("–".to_string(), |x| format!("{x:.1}")),
+        );
+    }
+    if let Some(a) = models.get("fm_autograd") {
+        println!(
+            "\nfm through libtorch's autograd on the CPU (before its kernel): WRMF init {} s + \
+             ONE epoch {} s, loss {}{}",
+            f(&a["wrmf_init_s"]),
+            f(&a["epoch_s"]),
+            a["losses"],
+            models.get("fm").map_or(String::new(), |m| format!(
+                "; the kernel's epoch {} s, loss {}",
+                f(&m["epoch_s"]),
+                m["training_facts"]["loss per epoch"]
+            )),
         );
     }
     if let Some(w) = models.get("wrmf") {

@@ -30,9 +30,10 @@ use super::neural::{
 use super::recommender::{Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
 use crate::common::rng::Rng;
-use crate::common::tensors::{index, matrix_f32};
+use crate::common::tensors::index;
 use crate::model::{
-    decode, encode, Model, ModelOptions, ModelType, OptionSpec, TrainContext, Trained, TrainingData,
+    decode, encode, Model, ModelOptions, ModelType, OptionSpec, TaskControl, TrainContext, Trained,
+    TrainingData,
 };
 
 /// The `fm` model type.
@@ -207,33 +208,61 @@ impl Recommender for Fm {
     }
 }
 
-/// FM training on the CPU through [`kernels::fm`](super::kernels::fm) (the same batches, loss
-/// and Adam as the libtorch path, [`train`], with exact hand-written gradients). The initial
-/// values are row-major: user factors, item factors, tag factors (linear weights start at 0).
-fn train_on_cpu(
+/// The starting values: WRMF user factors and the tag half-step ([`initial_factors`]), then small
+/// random item factors, all row-major (linear weights start at 0).
+fn initial_values(
     rec: &RecData,
     opts: &NeuralOptions,
-    v_user: Vec<f32>,
-    v_item: Vec<f32>,
-    v_tag: Vec<f32>,
     rng: &mut Rng,
-    control: &crate::model::TaskControl<'_>,
-) -> Result<(Params, Vec<f64>)> {
-    let (nu, ni, nt, h) = (rec.n_users(), rec.n_items(), rec.n_tags(), opts.dim);
-    let shape = FmShape {
-        n_users: nu,
-        n_items: ni,
-        n_tags: nt,
-        k: h,
-    };
-    let initial = FmParams {
+    control: &TaskControl<'_>,
+) -> Result<FmParams> {
+    let (v_user, v_tag) = initial_factors("fm", rec, opts, rng, control)?;
+    let v_item = normal_values(rng, rec.n_items() * opts.dim, 0.01);
+    Ok(FmParams {
         w0: 0.0,
-        w_user: vec![0.0; nu],
-        w_item: vec![0.0; ni],
-        w_tag: vec![0.0; nt],
+        w_user: vec![0.0; rec.n_users()],
+        w_item: vec![0.0; rec.n_items()],
+        w_tag: vec![0.0; rec.n_tags()],
         v_user,
         v_item,
         v_tag,
+    })
+}
+
+/// Shapes of the parameters, in [`NAMES`]' order.
+fn shapes(rec: &RecData, dim: usize) -> Vec<Vec<i64>> {
+    let (nu, ni, nt, h) = (
+        rec.n_users() as i64,
+        rec.n_items() as i64,
+        rec.n_tags() as i64,
+        dim as i64,
+    );
+    vec![
+        vec![1],
+        vec![nu],
+        vec![ni],
+        vec![nt],
+        vec![nu, h],
+        vec![ni, h],
+        vec![nt, h],
+    ]
+}
+
+/// Trains an FM on the CPU through [`kernels::fm`](super::kernels::fm): the same batches, loss
+/// and Adam as [`fit_with_autograd`], with exact hand-written gradients. Returns the parameters
+/// and the mean loss of every epoch.
+pub fn fit_on_cpu(
+    rec: &RecData,
+    opts: &NeuralOptions,
+    rng: &mut Rng,
+    control: &TaskControl<'_>,
+) -> Result<(Params, Vec<f64>)> {
+    let initial = initial_values(rec, opts, rng, control)?;
+    let shape = FmShape {
+        n_users: rec.n_users(),
+        n_items: rec.n_items(),
+        n_tags: rec.n_tags(),
+        k: opts.dim,
     };
     let kernel_err = |e| super::train::kernel_err("fm", e);
     let mut trainer =
@@ -250,30 +279,31 @@ fn train_on_cpu(
             .step(users, items, negatives, tags)
             .map_err(kernel_err)
     })?;
-    let p = trainer.finish();
-    let (nu, ni, nt, h) = (nu as i64, ni as i64, nt as i64, h as i64);
-    let params = Params::new(
-        &NAMES,
-        vec![
-            vec![1],
-            vec![nu],
-            vec![ni],
-            vec![nt],
-            vec![nu, h],
-            vec![ni, h],
-            vec![nt, h],
-        ],
-        vec![
-            vec![p.w0],
-            p.w_user,
-            p.w_item,
-            p.w_tag,
-            p.v_user,
-            p.v_item,
-            p.v_tag,
-        ],
-    );
-    Ok((params, losses))
+    let values = trainer.finish().into_values();
+    Ok((Params::new(&NAMES, shapes(rec, opts.dim), values), losses))
+}
+
+/// Trains an FM through libtorch's autograd and Adam on `device` (what CUDA uses, and what the
+/// CPU used before [`fit_on_cpu`]; the recommender bench times both). Returns the parameters and
+/// the mean loss of every epoch.
+pub fn fit_with_autograd(
+    rec: &RecData,
+    opts: &NeuralOptions,
+    device: Device,
+    rng: &mut Rng,
+    control: &TaskControl<'_>,
+) -> Result<(Params, Vec<f64>)> {
+    let values = initial_values(rec, opts, rng, control)?.into_values();
+    let cpu = Device::Cpu;
+    let initial: Vec<Tensor> = values
+        .iter()
+        .zip(shapes(rec, opts.dim))
+        .map(|(v, s)| Tensor::from_slice(v).view(s.as_slice()).to_device(cpu))
+        .collect();
+    let (trained, losses) = train(
+        "fm", rec, opts, &NAMES, initial, &fm_score, device, rng, control,
+    )?;
+    Ok((Params::from_tensors(&NAMES, &trained)?, losses))
 }
 
 impl ModelType for FmType {
@@ -296,36 +326,12 @@ impl ModelType for FmType {
         super::train::memory::check_neural("fm", &rec, ctx.options, 0, ctx.memory_limit)?;
         super::train::memory::check_als("fm", &rec, opts.dim, ctx.memory_limit)?;
         let mut rng = Rng::new(opts.seed);
-        let (users, tags) = initial_factors("fm", &rec, &opts, &mut rng, &ctx.control)?;
-        let (nu, ni, nt, h) = (rec.n_users(), rec.n_items(), rec.n_tags(), opts.dim);
-        let v_item = normal_values(&mut rng, ni * h, 0.01);
         let (params, losses) = if ctx.device == Device::Cpu {
-            train_on_cpu(&rec, &opts, users, v_item, tags, &mut rng, &ctx.control)?
+            fit_on_cpu(&rec, &opts, &mut rng, &ctx.control)?
         } else {
-            let cpu = Device::Cpu;
-            let vec1 = |n: usize| Tensor::zeros([n as i64], (Kind::Float, cpu));
-            let initial = vec![
-                vec1(1),
-                vec1(nu),
-                vec1(ni),
-                vec1(nt),
-                matrix_f32(&users, nu, h, Kind::Float, cpu),
-                matrix_f32(&v_item, ni, h, Kind::Float, cpu),
-                matrix_f32(&tags, nt, h, Kind::Float, cpu),
-            ];
-            let (trained, losses) = train(
-                "fm",
-                &rec,
-                &opts,
-                &NAMES,
-                initial,
-                &fm_score,
-                ctx.device,
-                &mut rng,
-                &ctx.control,
-            )?;
-            (Params::from_tensors(&NAMES, &trained)?, losses)
+            fit_with_autograd(&rec, &opts, ctx.device, &mut rng, &ctx.control)?
         };
+        let h = opts.dim;
         let mut training = facts(training, &losses, start);
         training.insert(
             "training path".to_string(),
@@ -455,15 +461,7 @@ mod tests {
                 Some(&index(&items, cpu)),
                 &input,
             );
-            let pos = s.narrow(0, 0, b as i64);
-            let neg = s
-                .narrow(0, b as i64, (b * negatives) as i64)
-                .view([b as i64, -1]);
-            let loss = -(pos.log_sigmoid().mean(Kind::Float)
-                + (-neg)
-                    .log_sigmoid()
-                    .sum_dim_intlist(1, false, Kind::Float)
-                    .mean(Kind::Float));
+            let loss = crate::recsys::neural::sampling_loss(&s, b, negatives);
             opt.backward_step(&loss);
             let theirs = loss.double_value(&[]);
             assert!(
@@ -471,16 +469,7 @@ mod tests {
                 "step {step}: loss {ours} vs {theirs}"
             );
         }
-        let ours = kernel.finish();
-        let ours = [
-            vec![ours.w0],
-            ours.w_user,
-            ours.w_item,
-            ours.w_tag,
-            ours.v_user,
-            ours.v_item,
-            ours.v_tag,
-        ];
+        let ours = kernel.finish().into_values();
         let mut moved = 0.0f64;
         for ((name, mine), (t, (_, start))) in
             NAMES.iter().zip(&ours).zip(params.iter().zip(&values))

@@ -383,6 +383,20 @@ pub fn run_epochs(
     Ok(losses)
 }
 
+/// The negative-sampling loss of a batch's scores `s` (b positives, then `negatives` per
+/// positive): −mean log σ(s⁺) − mean over positives of Σ log σ(−s⁻).
+pub fn sampling_loss(s: &Tensor, b: usize, negatives: usize) -> Tensor {
+    let pos = s.narrow(0, 0, b as i64);
+    let neg = s
+        .narrow(0, b as i64, (b * negatives) as i64)
+        .view([b as i64, -1]);
+    -(pos.log_sigmoid().mean(Kind::Float)
+        + (-neg)
+            .log_sigmoid()
+            .sum_dim_intlist(1, false, Kind::Float)
+            .mean(Kind::Float))
+}
+
 /// Trains `params` (leaf tensors created from the initial values) by negative sampling
 /// ([`run_epochs`]) and libtorch's Adam through autograd. Returns the trained tensors and the
 /// mean loss of every epoch.
@@ -420,15 +434,7 @@ pub fn train(
             Some(&index(items, device)),
             &tags,
         );
-        let pos = s.narrow(0, 0, b as i64);
-        let neg = s
-            .narrow(0, b as i64, (b * negatives) as i64)
-            .view([b as i64, -1]);
-        let loss = -(pos.log_sigmoid().mean(Kind::Float)
-            + (-neg)
-                .log_sigmoid()
-                .sum_dim_intlist(1, false, Kind::Float)
-                .mean(Kind::Float));
+        let loss = sampling_loss(&s, b, negatives);
         opt.backward_step(&loss);
         Ok(loss.double_value(&[]))
     })?;

@@ -48,11 +48,23 @@
 //! √(1 − β₂ᵗ) written as a multiplication; results agree with libtorch's within rounding (a test
 //! trains the same batches both ways).
 //!
+//! # One batch
+//!
+//! A batch's rows share items (each positive brings ten uniformly drawn negatives, so a batch of
+//! 11,264 rows over 10,000 items has about 7,000 distinct ones), and everything about a row's
+//! item and tags depends on the item alone. So per distinct item i the kernel computes once
+//! `v_i + Σ_c x_c v_c`, `w_i + Σ_c x_c w_c` and `‖v_i‖² + Σ_c x_c² ‖v_c‖²` (with each touched
+//! feature's ‖v‖² computed once per batch), and a row adds its user's part. Backwards, with
+//! A_r = g_r total_r and g_r = ∂L/∂f_r, the gradient of a feature is Σ (x A − x² g v_a) over its
+//! rows; for an item and its tags those rows are grouped by distinct item (A_i = Σ_{r of i} A_r,
+//! g_i = Σ_{r of i} g_r), which cuts the work on tag rows by the number of rows per item.
+
 //! # Determinism and threads
 //!
-//! The forward pass runs over rows in parallel (each row alone); the backward pass and the update
-//! run over the touched feature rows in parallel, each row summing its contributions in row order
-//! by itself; the sums over rows (loss, the gradient of w₀) run in order on one thread. Nothing
+//! The item side runs over distinct items in parallel, the rows and their aggregates over rows,
+//! the item aggregates over distinct items (each summing its rows in row order), the gradients
+//! and updates over the touched feature rows (each summing its contributions in order by itself);
+//! the sums over all rows (loss, the gradient of w₀) run in order on one thread. Nothing
 //! depends on how the work is split, so the trained parameters are bit-identical for any number
 //! of threads. All element-wise loops are plain Rust (no fused multiply-adds), so the bits are
 //! also the same on every x86-64 CPU; the AVX2 path is the same code compiled for wider registers.
@@ -206,9 +218,8 @@ fn adam_row(
     };
     match g {
         Some(g) => {
-            let g = &g[..n];
-            for e in 0..n {
-                element(e, g[e]);
+            for (e, &ge) in g[..n].iter().enumerate() {
+                element(e, ge);
             }
         }
         None => {
@@ -317,8 +328,24 @@ pub struct FmParams {
     pub v_tag: Vec<f32>,
 }
 
-/// What the kernel needs to know about the work in progress (progress and Ctrl-C are the
-/// caller's, between batches).
+impl FmParams {
+    /// The values in the model's parameter order: `[w0]`, w_user, w_item, w_tag, v_user,
+    /// v_item, v_tag.
+    pub fn into_values(self) -> Vec<Vec<f32>> {
+        vec![
+            vec![self.w0],
+            self.w_user,
+            self.w_item,
+            self.w_tag,
+            self.v_user,
+            self.v_item,
+            self.v_tag,
+        ]
+    }
+}
+
+/// The state of training: parameters, Adam's moments, and the scratch of the current batch
+/// (progress and Ctrl-C are the caller's, between batches).
 #[derive(Debug)]
 pub struct FmTrainer {
     shape: FmShape,
@@ -331,27 +358,56 @@ pub struct FmTrainer {
     v: Vec<f32>,
     /// The last step applied to each feature row.
     last: Vec<u64>,
+    /// ‖v_a‖² of the features the current batch touches (after their catch-up).
+    sq_norm: Vec<f32>,
     w0: [f32; 1],
     w0_m: [f32; 1],
     w0_v: [f32; 1],
     /// Steps taken.
     step: u64,
-    // Scratch of the current batch.
+    batch: Batch,
+}
+
+/// The scratch of one batch. A batch's rows share items (10 negatives per positive are drawn
+/// from the same items), so everything that depends on the item alone (its tags' part of the
+/// score, and their gradients) is computed once per distinct item of the batch.
+#[derive(Debug, Default)]
+struct Batch {
     /// Per feature: its position in `touched` + 1 (0 = not touched by the batch).
     slot: Vec<u32>,
     touched: Vec<u32>,
-    /// Contributions (row, x) of each touched feature: `contrib[ptr[s]..ptr[s + 1]]`.
+    /// Contributions (index, x) of each touched feature, `contrib[ptr[s]..ptr[s + 1]]`: for a
+    /// user the rows it appears in (x = 1); for an item or a tag the distinct items of the
+    /// batch it belongs to (x = 1 for the item itself, x_c for its tags), in order.
     ptr: Vec<usize>,
     contrib: Vec<(u32, f32)>,
+    /// Per item: its position among the batch's distinct items + 1 (0 = not in the batch).
+    item_slot: Vec<u32>,
+    /// The distinct items, in order of first appearance, and each row's index among them.
+    items: Vec<u32>,
+    item_of_row: Vec<u32>,
+    /// The rows of each distinct item, in order: `item_rows[item_ptr[j]..item_ptr[j + 1]]`.
+    item_ptr: Vec<usize>,
+    item_rows: Vec<u32>,
+    /// Per distinct item: v_i + Σ_c x_c v_c (k), w_i + Σ_c x_c w_c, ‖v_i‖² + Σ_c x_c² ‖v_c‖².
+    item_total: Vec<f32>,
+    item_linear: Vec<f32>,
+    item_squares: Vec<f32>,
+    /// Per row: total = Σ_a x_a v_a (k), the score and ∂L/∂f.
     totals: Vec<f32>,
     scores: Vec<f32>,
     grads: Vec<f32>,
+    /// Per row g_r · total_r (k), and per distinct item Σ over its rows of g_r · total_r (k) and
+    /// of g_r.
+    row_agg: Vec<f32>,
+    item_agg: Vec<f32>,
+    item_grad: Vec<f32>,
 }
 
-/// Rows of a batch per parallel task of the forward pass.
+/// Rows or distinct items of a batch per parallel task.
 const ROWS_PER_TASK: usize = 64;
-/// Feature rows per parallel task of the updates.
-const FEATURES_PER_TASK: usize = 64;
+/// Feature rows per parallel task of the updates (most are skipped: not in the batch).
+const FEATURES_PER_TASK: usize = 256;
 
 impl FmTrainer {
     /// A trainer starting from `initial` (in the model's layout).
@@ -410,17 +466,16 @@ impl FmTrainer {
             v: vec![0.0; params.len()],
             params,
             last: vec![0; n],
+            sq_norm: vec![0.0; n],
             w0: [initial.w0],
             w0_m: [0.0],
             w0_v: [0.0],
             step: 0,
-            slot: vec![0; n],
-            touched: Vec::new(),
-            ptr: Vec::new(),
-            contrib: Vec::new(),
-            totals: Vec::new(),
-            scores: Vec::new(),
-            grads: Vec::new(),
+            batch: Batch {
+                slot: vec![0; n],
+                item_slot: vec![0; n_items],
+                ..Batch::default()
+            },
         })
     }
 
@@ -429,15 +484,15 @@ impl FmTrainer {
         self.step
     }
 
-    /// One Adam step on the batch of `users[r]`, `items[r]` (positives first, then `negatives`
-    /// rows per positive, as in the module docs). Returns the batch's loss.
-    pub fn step(
-        &mut self,
+    /// Checks a batch: b positives with `negatives` rows each, indices in range, a well-formed
+    /// tag matrix. Returns b.
+    fn check_batch(
+        &self,
         users: &[u32],
         items: &[u32],
         negatives: usize,
         tags: ItemTags<'_>,
-    ) -> Result<f64, KernelError> {
+    ) -> Result<usize, KernelError> {
         let rows = users.len();
         let b = rows / (1 + negatives);
         if rows != items.len() || b == 0 || b * (1 + negatives) != rows {
@@ -478,17 +533,29 @@ impl FmTrainer {
                     .to_string(),
             ));
         }
-        self.collect_features(users, items, tags)?;
+        Ok(b)
+    }
+
+    /// One Adam step on the batch of `users[r]`, `items[r]` (positives first, then `negatives`
+    /// rows per positive, as in the module docs). Returns the batch's loss.
+    pub fn step(
+        &mut self,
+        users: &[u32],
+        items: &[u32],
+        negatives: usize,
+        tags: ItemTags<'_>,
+    ) -> Result<f64, KernelError> {
+        let b = self.check_batch(users, items, negatives, tags)?;
+        self.collect(users, items, tags)?;
         self.step += 1;
         let t = self.step;
         self.table.extend_to(t);
         self.catch_up_touched(t - 1);
-        self.forward(users, items, tags);
-        let loss = self.loss_gradients(b);
+        let loss = self.gradients(users, b, tags);
         self.update_touched(t);
         // w₀: every row's gradient, summed in row order.
         let mut g0 = 0.0f32;
-        for &g in &self.grads {
+        for &g in &self.batch.grads {
             g0 += g;
         }
         let c = self.table.get(t);
@@ -500,9 +567,7 @@ impl FmTrainer {
             &mut self.w0_v,
             Some(&[g0]),
         );
-        for &a in &self.touched {
-            self.slot[a as usize] = 0;
-        }
+        self.batch.reset();
         if !loss.is_finite() {
             return Err(KernelError::Numerical(format!(
                 "the batch loss became {loss} at step {t} (a smaller learning rate may help)"
@@ -511,153 +576,140 @@ impl FmTrainer {
         Ok(loss)
     }
 
-    /// The features of every row and, per touched feature, its (row, x) contributions in row
-    /// order.
-    fn collect_features(
+    /// The batch's distinct items, the touched features and their contributions (module docs).
+    fn collect(
         &mut self,
         users: &[u32],
         items: &[u32],
         tags: ItemTags<'_>,
     ) -> Result<(), KernelError> {
-        let found = self.find_features(users, items, tags);
+        let found = self.batch.collect(self.shape, users, items, tags);
         if found.is_err() {
-            for &a in &self.touched {
-                self.slot[a as usize] = 0;
-            }
+            self.batch.reset();
         }
         found
     }
 
-    fn find_features(
-        &mut self,
-        users: &[u32],
-        items: &[u32],
-        tags: ItemTags<'_>,
-    ) -> Result<(), KernelError> {
-        let (nu, ni, nt) = (self.shape.n_users, self.shape.n_items, self.shape.n_tags);
-        self.touched.clear();
-        let mut counts: Vec<usize> = Vec::new();
-        let mut visit = |slot: &mut [u32], touched: &mut Vec<u32>, a: usize| {
-            let s = slot[a];
-            if s == 0 {
-                touched.push(a as u32);
-                counts.push(1);
-                slot[a] = touched.len() as u32;
-            } else {
-                counts[s as usize - 1] += 1;
-            }
-        };
-        for (&u, &i) in users.iter().zip(items) {
-            visit(&mut self.slot, &mut self.touched, u as usize);
-            visit(&mut self.slot, &mut self.touched, nu + i as usize);
-            let (cols, _, _) = tags.row(i as usize);
-            for &c in cols {
-                if c as usize >= nt {
-                    return Err(KernelError::InvalidInput(format!(
-                        "tag {c} out of range (0..{nt})"
-                    )));
+    /// Forward pass, loss, ∂L/∂f per row and the per-row and per-item aggregates the gradients
+    /// are made of. Returns the loss.
+    fn gradients(&mut self, users: &[u32], b: usize, tags: ItemTags<'_>) -> f64 {
+        let k = self.shape.k;
+        let width = k + 1;
+        let (nu, ni) = (self.shape.n_users, self.shape.n_items);
+        let (params, sq_norm, isa) = (&self.params, &self.sq_norm, self.isa);
+        let feature = |a: usize| &params[a * width..(a + 1) * width];
+        let batch = &mut self.batch;
+        let n_items = batch.items.len();
+        let rows = users.len();
+        // The item side, once per distinct item.
+        batch.item_total.resize(n_items * k, 0.0);
+        batch.item_linear.resize(n_items, 0.0);
+        batch.item_squares.resize(n_items, 0.0);
+        let distinct = &batch.items;
+        batch
+            .item_total
+            .par_chunks_mut(k)
+            .zip(batch.item_linear.par_iter_mut())
+            .zip(batch.item_squares.par_iter_mut())
+            .enumerate()
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(j, ((total, linear), squares))| {
+                let i = distinct[j] as usize;
+                let (cols, weights, sum) = tags.row(i);
+                let tag_rows = cols.iter().zip(weights).map(|(&c, &w)| {
+                    let a = nu + ni + c as usize;
+                    (scaled(w, sum), feature(a), sq_norm[a])
+                });
+                (*linear, *squares) =
+                    isa.item_side(feature(nu + i), sq_norm[nu + i], tag_rows, total);
+            });
+        // The rows.
+        batch.totals.resize(rows * k, 0.0);
+        batch.scores.resize(rows, 0.0);
+        let w0 = self.w0[0];
+        let (item_of_row, item_total) = (&batch.item_of_row, &batch.item_total);
+        let (item_linear, item_squares) = (&batch.item_linear, &batch.item_squares);
+        batch
+            .totals
+            .par_chunks_mut(k)
+            .zip(batch.scores.par_iter_mut())
+            .enumerate()
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(r, (total, score))| {
+                let u = users[r] as usize;
+                let j = item_of_row[r] as usize;
+                let linear = (w0 + feature(u)[0]) + item_linear[j];
+                let squares = sq_norm[u] + item_squares[j];
+                let it = &item_total[j * k..(j + 1) * k];
+                *score = isa.row_score(&feature(u)[1..], it, linear, squares, total);
+            });
+        let loss = batch.loss_gradients(b);
+        // Aggregates: g_r total_r per row, summed per distinct item in row order.
+        batch.row_agg.resize(rows * k, 0.0);
+        let (totals, grads) = (&batch.totals, &batch.grads);
+        batch
+            .row_agg
+            .par_chunks_mut(k)
+            .enumerate()
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(r, agg)| {
+                let (g, total) = (grads[r], &totals[r * k..(r + 1) * k]);
+                for e in 0..k {
+                    agg[e] = g * total[e];
                 }
-                visit(&mut self.slot, &mut self.touched, nu + ni + c as usize);
-            }
-        }
-        self.ptr.clear();
-        self.ptr.push(0);
-        for c in &counts {
-            self.ptr.push(self.ptr[self.ptr.len() - 1] + c);
-        }
-        let total = self.ptr[self.ptr.len() - 1];
-        self.contrib.clear();
-        self.contrib.resize(total, (0, 0.0));
-        let mut cursor: Vec<usize> = self.ptr[..self.ptr.len() - 1].to_vec();
-        let mut put = |a: usize, r: usize, x: f32, contrib: &mut [(u32, f32)]| {
-            let s = self.slot[a] as usize - 1;
-            contrib[cursor[s]] = (r as u32, x);
-            cursor[s] += 1;
-        };
-        for (r, (&u, &i)) in users.iter().zip(items).enumerate() {
-            put(u as usize, r, 1.0, &mut self.contrib);
-            put(nu + i as usize, r, 1.0, &mut self.contrib);
-            let (cols, weights, sum) = tags.row(i as usize);
-            for (&c, &w) in cols.iter().zip(weights) {
-                put(nu + ni + c as usize, r, scaled(w, sum), &mut self.contrib);
-            }
-        }
-        Ok(())
+            });
+        batch.item_agg.resize(n_items * k, 0.0);
+        batch.item_grad.resize(n_items, 0.0);
+        let (item_ptr, item_rows, row_agg) = (&batch.item_ptr, &batch.item_rows, &batch.row_agg);
+        batch
+            .item_agg
+            .par_chunks_mut(k)
+            .zip(batch.item_grad.par_iter_mut())
+            .enumerate()
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(j, (agg, gamma))| {
+                agg.iter_mut().for_each(|x| *x = 0.0);
+                *gamma = 0.0;
+                for &r in &item_rows[item_ptr[j]..item_ptr[j + 1]] {
+                    let r = r as usize;
+                    *gamma += grads[r];
+                    let row = &row_agg[r * k..(r + 1) * k];
+                    for e in 0..k {
+                        agg[e] += row[e];
+                    }
+                }
+            });
+        loss
     }
 
-    /// Brings every touched feature row up to step `to`.
+    /// Brings every touched feature row up to step `to`, and notes its ‖v‖².
     fn catch_up_touched(&mut self, to: u64) {
         let width = self.shape.k + 1;
-        let (adam, table, slot, isa) = (&self.adam, &self.table, &self.slot, self.isa);
+        let (adam, table, slot, isa) = (&self.adam, &self.table, &self.batch.slot, self.isa);
         self.params
             .par_chunks_mut(width)
             .zip(self.m.par_chunks_mut(width))
             .zip(self.v.par_chunks_mut(width))
             .zip(self.last.par_iter_mut())
+            .zip(self.sq_norm.par_iter_mut())
             .enumerate()
             .with_min_len(FEATURES_PER_TASK)
-            .for_each(|(a, (((p, m), v), last))| {
+            .for_each(|(a, ((((p, m), v), last), norm))| {
                 if slot[a] != 0 {
-                    isa.catch_up_row(adam, table, (p, m, v), *last, to);
+                    isa.catch_up_row(adam, table, (&mut *p, m, v), *last, to);
                     *last = to;
+                    *norm = dot8(&p[1..], &p[1..]);
                 }
             });
     }
 
-    /// Scores of every row, and `total = Σ_a x_a v_a` per row (for the backward pass).
-    fn forward(&mut self, users: &[u32], items: &[u32], tags: ItemTags<'_>) {
-        let k = self.shape.k;
-        let width = k + 1;
-        let (nu, ni) = (self.shape.n_users, self.shape.n_items);
-        let rows = users.len();
-        self.totals.resize(rows * k, 0.0);
-        self.scores.resize(rows, 0.0);
-        let params = &self.params;
-        let w0 = self.w0[0];
-        let isa = self.isa;
-        let feature = |a: usize| &params[a * width..(a + 1) * width];
-        self.totals
-            .par_chunks_mut(k.max(1))
-            .zip(self.scores.par_iter_mut())
-            .enumerate()
-            .with_min_len(ROWS_PER_TASK)
-            .for_each(|(r, (total, score))| {
-                let (u, i) = (users[r] as usize, items[r] as usize);
-                let (pu, pi) = (feature(u), feature(nu + i));
-                let (cols, weights, sum) = tags.row(i);
-                let tag_rows = cols
-                    .iter()
-                    .zip(weights)
-                    .map(|(&c, &w)| (scaled(w, sum), feature(nu + ni + c as usize)));
-                *score = isa.forward_row(w0, pu, pi, tag_rows, &mut total[..k]);
-            });
-    }
-
-    /// The batch loss and ∂L/∂f of every row (in `grads`).
-    fn loss_gradients(&mut self, b: usize) -> f64 {
-        let inv_b = 1.0 / b as f64;
-        self.grads.resize(self.scores.len(), 0.0);
-        let (mut pos, mut neg) = (0.0f64, 0.0f64);
-        for (r, (&f, g)) in self.scores.iter().zip(self.grads.iter_mut()).enumerate() {
-            let f = f as f64;
-            if r < b {
-                pos += log_sigmoid(f);
-                *g = (-sigmoid(-f) * inv_b) as f32;
-            } else {
-                neg += log_sigmoid(-f);
-                *g = (sigmoid(f) * inv_b) as f32;
-            }
-        }
-        -(pos * inv_b + neg * inv_b)
-    }
-
-    /// Gradient and Adam step `t` of every touched feature row.
+    /// Gradient and Adam step `t` of every touched feature row: users from the per-row
+    /// aggregates, items and tags from the per-item ones.
     fn update_touched(&mut self, t: u64) {
-        let k = self.shape.k;
-        let width = k + 1;
+        let width = self.shape.k + 1;
+        let nu = self.shape.n_users;
         let c = self.table.get(t);
-        let (adam, slot, ptr, contrib) = (&self.adam, &self.slot, &self.ptr, &self.contrib);
-        let (totals, grads, isa) = (&self.totals, &self.grads, self.isa);
+        let (adam, isa, batch) = (&self.adam, self.isa, &self.batch);
         self.params
             .par_chunks_mut(width)
             .zip(self.m.par_chunks_mut(width))
@@ -668,19 +720,17 @@ impl FmTrainer {
             .for_each_init(
                 || vec![0.0f32; width],
                 |g, (a, (((p, m), v), last))| {
-                    let s = slot[a] as usize;
+                    let s = batch.slot[a] as usize;
                     if s == 0 {
                         return;
                     }
-                    isa.update_row(
-                        adam,
-                        c,
-                        (p, m, v),
-                        g,
-                        &contrib[ptr[s - 1]..ptr[s]],
-                        totals,
-                        grads,
-                    );
+                    let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
+                    let (agg, gamma) = if a < nu {
+                        (&batch.row_agg, &batch.grads)
+                    } else {
+                        (&batch.item_agg, &batch.item_grad)
+                    };
+                    isa.update_row(adam, c, (p, m, v), g, contrib, agg, gamma);
                     *last = t;
                 },
             );
@@ -737,33 +787,161 @@ impl FmTrainer {
     }
 }
 
+impl Batch {
+    /// Finds the distinct items and the touched features, and lists each feature's
+    /// contributions: users per row, items and tags per distinct item.
+    fn collect(
+        &mut self,
+        shape: FmShape,
+        users: &[u32],
+        items: &[u32],
+        tags: ItemTags<'_>,
+    ) -> Result<(), KernelError> {
+        let (nu, ni, nt) = (shape.n_users, shape.n_items, shape.n_tags);
+        self.touched.clear();
+        self.items.clear();
+        self.item_of_row.clear();
+        let mut counts: Vec<usize> = Vec::new();
+        let mut item_counts: Vec<usize> = Vec::new();
+        let mut visit = |slot: &mut [u32], touched: &mut Vec<u32>, a: usize| {
+            let s = slot[a];
+            if s == 0 {
+                touched.push(a as u32);
+                counts.push(1);
+                slot[a] = touched.len() as u32;
+            } else {
+                counts[s as usize - 1] += 1;
+            }
+        };
+        for (&u, &i) in users.iter().zip(items) {
+            visit(&mut self.slot, &mut self.touched, u as usize);
+            let i = i as usize;
+            if self.item_slot[i] == 0 {
+                self.items.push(i as u32);
+                item_counts.push(0);
+                self.item_slot[i] = self.items.len() as u32;
+                visit(&mut self.slot, &mut self.touched, nu + i);
+                for &c in tags.row(i).0 {
+                    if c as usize >= nt {
+                        return Err(KernelError::InvalidInput(format!(
+                            "tag {c} out of range (0..{nt})"
+                        )));
+                    }
+                    visit(&mut self.slot, &mut self.touched, nu + ni + c as usize);
+                }
+            }
+            let j = self.item_slot[i] - 1;
+            item_counts[j as usize] += 1;
+            self.item_of_row.push(j);
+        }
+        prefix_sums(&counts, &mut self.ptr);
+        prefix_sums(&item_counts, &mut self.item_ptr);
+        self.contrib.clear();
+        self.contrib.resize(self.ptr[self.ptr.len() - 1], (0, 0.0));
+        self.item_rows.clear();
+        self.item_rows.resize(users.len(), 0);
+        let mut cursor: Vec<usize> = self.ptr[..self.ptr.len() - 1].to_vec();
+        let slot = &self.slot;
+        let contrib = &mut self.contrib;
+        let mut put = |a: usize, index: usize, x: f32| {
+            let s = slot[a] as usize - 1;
+            contrib[cursor[s]] = (index as u32, x);
+            cursor[s] += 1;
+        };
+        let mut item_cursor: Vec<usize> = self.item_ptr[..self.item_ptr.len() - 1].to_vec();
+        for (r, &u) in users.iter().enumerate() {
+            put(u as usize, r, 1.0);
+            let j = self.item_of_row[r] as usize;
+            self.item_rows[item_cursor[j]] = r as u32;
+            item_cursor[j] += 1;
+        }
+        for (j, &i) in self.items.iter().enumerate() {
+            put(nu + i as usize, j, 1.0);
+            let (cols, weights, sum) = tags.row(i as usize);
+            for (&c, &w) in cols.iter().zip(weights) {
+                put(nu + ni + c as usize, j, scaled(w, sum));
+            }
+        }
+        Ok(())
+    }
+
+    /// The batch loss and ∂L/∂f of every row (in `grads`).
+    fn loss_gradients(&mut self, b: usize) -> f64 {
+        let inv_b = 1.0 / b as f64;
+        self.grads.resize(self.scores.len(), 0.0);
+        let (mut pos, mut neg) = (0.0f64, 0.0f64);
+        for (r, (&f, g)) in self.scores.iter().zip(self.grads.iter_mut()).enumerate() {
+            let f = f as f64;
+            if r < b {
+                pos += log_sigmoid(f);
+                *g = (-sigmoid(-f) * inv_b) as f32;
+            } else {
+                neg += log_sigmoid(-f);
+                *g = (sigmoid(f) * inv_b) as f32;
+            }
+        }
+        -(pos * inv_b + neg * inv_b)
+    }
+
+    /// Clears the marks of the touched features and items.
+    fn reset(&mut self) {
+        for &a in &self.touched {
+            self.slot[a as usize] = 0;
+        }
+        for &i in &self.items {
+            self.item_slot[i as usize] = 0;
+        }
+        self.touched.clear();
+        self.items.clear();
+    }
+}
+
+/// `out` = 0, c₀, c₀ + c₁, ….
+fn prefix_sums(counts: &[usize], out: &mut Vec<usize>) {
+    out.clear();
+    out.push(0);
+    let mut sum = 0;
+    for &c in counts {
+        sum += c;
+        out.push(sum);
+    }
+}
+
 /// A feature row's parameters and Adam moments.
 type Row<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32]);
 
-/// The score of one row from its user's and item's feature rows `[w, v]` and its tags' (x, row)
-/// pairs; `total` (length k) receives Σ_a x_a v_a.
+/// The item side of the score for one distinct item from its feature row `[w_i, v_i]`, its
+/// ‖v_i‖² and its tags' (x, row, ‖v‖²): `total` (length k) receives v_i + Σ_c x_c v_c; returns
+/// (w_i + Σ_c x_c w_c, ‖v_i‖² + Σ_c x_c² ‖v_c‖²).
 #[inline(always)]
-fn forward_row<'a>(
-    w0: f32,
-    pu: &[f32],
+fn item_side<'a>(
     pi: &[f32],
-    tags: impl Iterator<Item = (f32, &'a [f32])>,
+    sq_norm: f32,
+    tags: impl Iterator<Item = (f32, &'a [f32], f32)>,
     total: &mut [f32],
-) -> f32 {
+) -> (f32, f32) {
     let k = total.len();
-    let mut linear = (w0 + pu[0]) + pi[0];
-    let (vu, vi) = (&pu[1..=k], &pi[1..=k]);
-    for e in 0..k {
-        total[e] = vu[e] + vi[e];
-    }
-    let mut squares = dot8(vu, vu) + dot8(vi, vi);
-    for (x, pt) in tags {
+    total.copy_from_slice(&pi[1..=k]);
+    let (mut linear, mut squares) = (pi[0], sq_norm);
+    for (x, pt, norm) in tags {
         linear += x * pt[0];
+        squares += (x * x) * norm;
         let vt = &pt[1..=k];
         for e in 0..k {
             total[e] += x * vt[e];
         }
-        squares += (x * x) * dot8(vt, vt);
+    }
+    (linear, squares)
+}
+
+/// The score of one row: total = v_u + (the item side's total), f = linear + ½(‖total‖² −
+/// squares).
+#[inline(always)]
+fn row_score(vu: &[f32], item_total: &[f32], linear: f32, squares: f32, total: &mut [f32]) -> f32 {
+    let k = total.len();
+    let (vu, it) = (&vu[..k], &item_total[..k]);
+    for e in 0..k {
+        total[e] = vu[e] + it[e];
     }
     linear + 0.5 * (dot8(total, total) - squares)
 }
@@ -776,11 +954,11 @@ fn update_row(
     row: Row<'_>,
     g: &mut [f32],
     contrib: &[(u32, f32)],
-    totals: &[f32],
-    grads: &[f32],
+    agg: &[f32],
+    gamma: &[f32],
 ) {
     let (p, m, v) = row;
-    feature_gradient(g, &p[1..], contrib, totals, grads);
+    feature_gradient(g, &p[1..], contrib, agg, gamma);
     adam_row(adam, c, p, m, v, Some(g));
 }
 
@@ -809,20 +987,36 @@ impl Isa {
     }
 
     #[inline(always)]
-    fn forward_row<'a>(
+    fn item_side<'a>(
         self,
-        w0: f32,
-        pu: &[f32],
         pi: &[f32],
-        tags: impl Iterator<Item = (f32, &'a [f32])>,
+        sq_norm: f32,
+        tags: impl Iterator<Item = (f32, &'a [f32], f32)>,
+        total: &mut [f32],
+    ) -> (f32, f32) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: as above.
+            return unsafe { avx2::item_side(pi, sq_norm, tags, total) };
+        }
+        item_side(pi, sq_norm, tags, total)
+    }
+
+    #[inline(always)]
+    fn row_score(
+        self,
+        vu: &[f32],
+        item_total: &[f32],
+        linear: f32,
+        squares: f32,
         total: &mut [f32],
     ) -> f32 {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: as above.
-            return unsafe { avx2::forward_row(w0, pu, pi, tags, total) };
+            return unsafe { avx2::row_score(vu, item_total, linear, squares, total) };
         }
-        forward_row(w0, pu, pi, tags, total)
+        row_score(vu, item_total, linear, squares, total)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -834,15 +1028,15 @@ impl Isa {
         row: Row<'_>,
         g: &mut [f32],
         contrib: &[(u32, f32)],
-        totals: &[f32],
-        grads: &[f32],
+        agg: &[f32],
+        gamma: &[f32],
     ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: as above.
-            return unsafe { avx2::update_row(adam, c, row, g, contrib, totals, grads) };
+            return unsafe { avx2::update_row(adam, c, row, g, contrib, agg, gamma) };
         }
-        update_row(adam, c, row, g, contrib, totals, grads)
+        update_row(adam, c, row, g, contrib, agg, gamma)
     }
 }
 
@@ -857,14 +1051,24 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2")]
-    pub(super) fn forward_row<'a>(
-        w0: f32,
-        pu: &[f32],
+    pub(super) fn item_side<'a>(
         pi: &[f32],
-        tags: impl Iterator<Item = (f32, &'a [f32])>,
+        sq_norm: f32,
+        tags: impl Iterator<Item = (f32, &'a [f32], f32)>,
+        total: &mut [f32],
+    ) -> (f32, f32) {
+        super::item_side(pi, sq_norm, tags, total)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn row_score(
+        vu: &[f32],
+        item_total: &[f32],
+        linear: f32,
+        squares: f32,
         total: &mut [f32],
     ) -> f32 {
-        super::forward_row(w0, pu, pi, tags, total)
+        super::row_score(vu, item_total, linear, squares, total)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -875,34 +1079,32 @@ mod avx2 {
         row: Row<'_>,
         g: &mut [f32],
         contrib: &[(u32, f32)],
-        totals: &[f32],
-        grads: &[f32],
+        agg: &[f32],
+        gamma: &[f32],
     ) {
-        super::update_row(adam, c, row, g, contrib, totals, grads)
+        super::update_row(adam, c, row, g, contrib, agg, gamma)
     }
 }
 
-/// ∂L/∂[w_a, v_a] of one feature row from its (row, x) contributions, in row order:
-/// Σ_r g_r x (for w_a) and Σ_r g_r x (total_r − x v_a) (for v_a), into `g` (length k + 1).
+/// ∂L/∂[w_a, v_a] of one feature row from its contributions (index, x), in order, into `g`
+/// (length k + 1): Σ x γ (for w_a) and Σ (x A − x² γ v_a) (for v_a), where A and γ are the
+/// aggregates Σ g_r total_r and Σ g_r of the contribution's row or distinct item. For a row
+/// (x = 1) this is g_r (total_r − v_a); summed over an item's rows it is the same sum over those
+/// rows, grouped.
 #[inline(always)]
-fn feature_gradient(
-    g: &mut [f32],
-    va: &[f32],
-    contrib: &[(u32, f32)],
-    totals: &[f32],
-    grads: &[f32],
-) {
+fn feature_gradient(g: &mut [f32], va: &[f32], contrib: &[(u32, f32)], agg: &[f32], gamma: &[f32]) {
     let k = va.len();
     g.iter_mut().for_each(|x| *x = 0.0);
     let (g0, gv) = g.split_at_mut(1);
     let gv = &mut gv[..k];
-    for &(r, x) in contrib {
-        let r = r as usize;
-        let coef = grads[r] * x;
-        g0[0] += coef;
-        let total = &totals[r * k..(r + 1) * k];
+    for &(index, x) in contrib {
+        let index = index as usize;
+        let gam = gamma[index];
+        g0[0] += x * gam;
+        let shrink = (x * x) * gam;
+        let a = &agg[index * k..(index + 1) * k];
         for e in 0..k {
-            gv[e] += coef * (total[e] - x * va[e]);
+            gv[e] += x * a[e] - shrink * va[e];
         }
     }
 }
@@ -1032,24 +1234,29 @@ mod tests {
             negatives: usize,
             tags: ItemTags<'_>,
         ) -> (f64, Vec<f32>) {
-            let b = users.len() / (1 + negatives);
-            self.collect_features(users, items, tags).unwrap();
-            self.forward(users, items, tags);
-            let loss = self.loss_gradients(b);
+            let b = self.check_batch(users, items, negatives, tags).unwrap();
+            self.collect(users, items, tags).unwrap();
+            self.catch_up_touched(self.step);
+            let loss = self.gradients(users, b, tags);
             let width = self.shape.k + 1;
+            let nu = self.shape.n_users;
             let mut out = vec![0.0f32; 1 + self.params.len()];
-            out[0] = self.grads.iter().sum();
-            for (s, &a) in self.touched.iter().enumerate() {
+            let batch = &self.batch;
+            out[0] = batch.grads.iter().sum();
+            for (s, &a) in batch.touched.iter().enumerate() {
                 let a = a as usize;
                 let mut g = vec![0.0f32; width];
                 let va = &self.params[a * width + 1..(a + 1) * width];
-                let contrib = &self.contrib[self.ptr[s]..self.ptr[s + 1]];
-                feature_gradient(&mut g, va, contrib, &self.totals, &self.grads);
+                let contrib = &batch.contrib[batch.ptr[s]..batch.ptr[s + 1]];
+                let (agg, gamma) = if a < nu {
+                    (&batch.row_agg, &batch.grads)
+                } else {
+                    (&batch.item_agg, &batch.item_grad)
+                };
+                feature_gradient(&mut g, va, contrib, agg, gamma);
                 out[1 + a * width..1 + (a + 1) * width].copy_from_slice(&g);
             }
-            for &a in &self.touched {
-                self.slot[a as usize] = 0;
-            }
+            self.batch.reset();
             (loss, out)
         }
 
