@@ -481,19 +481,26 @@ fn options_for(name: &str, mt: &dyn ModelType) -> Vec<(String, RawOptionValue)> 
         .collect()
 }
 
+/// The bench's options of a model type, validated, and as shown in the results.
+fn validated_options(name: &str) -> (ModelOptions, BTreeMap<String, String>) {
+    let mt = model_type(name);
+    let raw = options_for(name, mt.as_ref());
+    let options = ModelOptions::validate(name, mt.options(), &raw).unwrap();
+    let shown = raw
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_string()))
+        .collect();
+    (options, shown)
+}
+
 fn train(
     name: &str,
     data: &TrainingData,
     device: Device,
     log: &ProgressLog,
 ) -> (Box<dyn Model>, BTreeMap<String, String>, f64, Value) {
+    let (options, shown) = validated_options(name);
     let mt = model_type(name);
-    let raw = options_for(name, mt.as_ref());
-    let options = ModelOptions::validate(name, mt.options(), &raw).unwrap();
-    let shown: BTreeMap<String, String> = raw
-        .iter()
-        .map(|(k, v)| (k.clone(), v.to_string()))
-        .collect();
     let cancel = AtomicBool::new(false);
     let progress = |msg: &str| log.record(msg);
     let ctx = TrainContext {
@@ -515,13 +522,7 @@ fn train(
 fn fm_autograd(data: &TrainingData, log: &ProgressLog, load_before: f64) -> Value {
     use trustql_udfs::recsys::data::{RecData, Tags};
     use trustql_udfs::recsys::neural::NeuralOptions;
-    let mt = model_type("fm");
-    let raw = options_for("fm", mt.as_ref());
-    let options = ModelOptions::validate("fm", mt.options(), &raw).unwrap();
-    let shown: BTreeMap<String, String> = raw
-        .iter()
-        .map(|(k, v)| (k.clone(), v.to_string()))
-        .collect();
+    let (options, shown) = validated_options("fm");
     let cancel = AtomicBool::new(false);
     let progress = |msg: &str| log.record(msg);
     let control = TaskControl::new(&progress, &cancel);

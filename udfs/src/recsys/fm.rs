@@ -294,11 +294,11 @@ pub fn fit_with_autograd(
     control: &TaskControl<'_>,
 ) -> Result<(Params, Vec<f64>)> {
     let values = initial_values(rec, opts, rng, control)?.into_values();
-    let cpu = Device::Cpu;
+    // On the CPU; `train` copies them to `device`.
     let initial: Vec<Tensor> = values
         .iter()
         .zip(shapes(rec, opts.dim))
-        .map(|(v, s)| Tensor::from_slice(v).view(s.as_slice()).to_device(cpu))
+        .map(|(v, s)| Tensor::from_slice(v).view(s.as_slice()))
         .collect();
     let (trained, losses) = train(
         "fm", rec, opts, &NAMES, initial, &fm_score, device, rng, control,
@@ -326,22 +326,20 @@ impl ModelType for FmType {
         super::train::memory::check_neural("fm", &rec, ctx.options, 0, ctx.memory_limit)?;
         super::train::memory::check_als("fm", &rec, opts.dim, ctx.memory_limit)?;
         let mut rng = Rng::new(opts.seed);
-        let (params, losses) = if ctx.device == Device::Cpu {
-            fit_on_cpu(&rec, &opts, &mut rng, &ctx.control)?
+        let ((params, losses), path) = if ctx.device == Device::Cpu {
+            (
+                fit_on_cpu(&rec, &opts, &mut rng, &ctx.control)?,
+                "CPU kernel (exact gradients, lazy dense Adam)",
+            )
         } else {
-            fit_with_autograd(&rec, &opts, ctx.device, &mut rng, &ctx.control)?
+            (
+                fit_with_autograd(&rec, &opts, ctx.device, &mut rng, &ctx.control)?,
+                "libtorch autograd",
+            )
         };
         let h = opts.dim;
         let mut training = facts(training, &losses, start);
-        training.insert(
-            "training path".to_string(),
-            if ctx.device == Device::Cpu {
-                "CPU kernel (exact gradients, lazy dense Adam)"
-            } else {
-                "libtorch autograd"
-            }
-            .to_string(),
-        );
+        training.insert("training path".to_string(), path.to_string());
         Ok(Trained {
             model: Box::new(Fm {
                 data: rec,
