@@ -7,6 +7,12 @@
 //!
 //! While a statement runs, Ctrl-C cancels it. When none runs, it ends a non-interactive run with
 //! exit code 130, and is ignored by the REPL (whose line editor reads Ctrl-C as a key).
+//!
+//! The line editor (rustyline, built without its `signal-hook` feature) puts its own SIGINT
+//! handler in place when the editor is created; the REPL then calls [`reclaim`] to put this
+//! module's handler back. (With `signal-hook`, rustyline keeps SIGINT alone but waits for input
+//! with `select` on the terminal while keys it has already read sit in its buffer: the rest of a
+//! burst of keys, a paste or type-ahead, was stranded until the next key press.)
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -16,6 +22,9 @@ use tokio::sync::Notify;
 static INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 static RUNNING: AtomicBool = AtomicBool::new(false);
 static EXIT_WHEN_IDLE: AtomicBool = AtomicBool::new(false);
+/// The SIGINT disposition [`install`] set (the `ctrlc` crate's handler), for [`reclaim`].
+#[cfg(unix)]
+static HANDLER: OnceLock<libc::sigaction> = OnceLock::new();
 
 fn notify() -> &'static Notify {
     static NOTIFY: OnceLock<Notify> = OnceLock::new();
@@ -37,9 +46,29 @@ pub fn install(exit_when_idle: bool) -> Result<(), String> {
                 INTERRUPTS.fetch_add(1, Ordering::SeqCst);
                 notify().notify_waiters();
             })
-            .map_err(|e| format!("could not install the Ctrl-C handler: {e}"))
+            .map_err(|e| format!("could not install the Ctrl-C handler: {e}"))?;
+            #[cfg(unix)]
+            {
+                // SAFETY: reads the current disposition into a zeroed struct; changes nothing.
+                let mut current: libc::sigaction = unsafe { std::mem::zeroed() };
+                if unsafe { libc::sigaction(libc::SIGINT, std::ptr::null(), &mut current) } == 0 {
+                    let _ = HANDLER.set(current);
+                }
+            }
+            Ok(())
         })
         .clone()
+}
+
+/// Puts the handler of [`install`] back after a library replaced it (the line editor installs
+/// its own when it is created). Does nothing before [`install`].
+pub fn reclaim() {
+    #[cfg(unix)]
+    if let Some(handler) = HANDLER.get() {
+        // SAFETY: restores a disposition read from the kernel by `install`; its handler is a
+        // function of the `ctrlc` crate that lives as long as the process.
+        unsafe { libc::sigaction(libc::SIGINT, handler, std::ptr::null_mut()) };
+    }
 }
 
 /// Marks a statement as running until dropped; [`Running::interrupted`] resolves on Ctrl-C.

@@ -11,11 +11,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
+
+use common::pty::Repl;
 
 /// CPU seconds (user + system) the process has used so far.
 fn cpu_seconds(pid: u32) -> f64 {
@@ -30,145 +28,6 @@ fn cpu_seconds(pid: u32) -> f64 {
         .sum();
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     ticks / hz.max(1.0)
-}
-
-struct Repl {
-    child: Child,
-    master: std::fs::File,
-    output: Receiver<String>,
-    seen: String,
-}
-
-impl Repl {
-    fn start(models: &std::path::Path) -> Repl {
-        let (mut master, mut slave) = (0, 0);
-        let rc = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(rc, 0, "openpty failed");
-        let slave = unsafe { OwnedFd::from_raw_fd(slave) };
-        let master = unsafe { std::fs::File::from_raw_fd(master) };
-        let child = Command::new(env!("CARGO_BIN_EXE_trustql"))
-            .arg("--models")
-            .arg(models)
-            .args(["--format", "csv"])
-            .env_remove("LD_LIBRARY_PATH")
-            .env("NO_COLOR", "1")
-            .env("TRUSTQL_HISTORY", models.join("history"))
-            .stdin(Stdio::from(slave.try_clone().unwrap()))
-            .stdout(Stdio::from(slave.try_clone().unwrap()))
-            .stderr(Stdio::from(slave))
-            .spawn()
-            .expect("trustql starts");
-        let mut reader = master.try_clone().unwrap();
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = reader.read(&mut buf) {
-                let chunk = String::from_utf8_lossy(&buf[..n]).into_owned();
-                // The line editor asks the terminal where the cursor is; answer as a terminal.
-                if chunk.contains("\x1b[6n") {
-                    let _ = reader.write_all(b"\x1b[1;1R");
-                }
-                if n == 0 || tx.send(chunk).is_err() {
-                    break;
-                }
-            }
-        });
-        Repl {
-            child,
-            master,
-            output: rx,
-            seen: String::new(),
-        }
-    }
-
-    /// Types `line` and Enter, a key at a time (the line editor takes a burst of bytes for a
-    /// paste, and waits).
-    fn send(&mut self, line: &str) {
-        for b in line.bytes().chain(std::iter::once(b'\r')) {
-            self.master.write_all(&[b]).unwrap();
-            self.master.flush().unwrap();
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// Waits until the terminal has shown `text` (after what was waited for before).
-    fn wait_for(&mut self, text: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(at) = self.seen.find(text) {
-                self.seen.drain(..at + text.len());
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(chunk) => self.seen.push_str(&chunk),
-                Err(_) => panic!(
-                    "'{text}' not shown within {limit:?}; the terminal showed:\n{}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    /// Waits until the statement typed last has finished: the REPL prints "N rows in T s" or
-    /// "OK in T s" (keys typed while a statement runs are discarded by the line editor, so
-    /// statements are typed one at a time). An error fails the test.
-    fn wait_done(&mut self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let mut done = None;
-            for (at, line) in self
-                .seen
-                .match_indices('\n')
-                .map(|(i, _)| i)
-                .zip(self.seen.lines())
-            {
-                let line = line.trim();
-                if line.starts_with("Error") {
-                    panic!("set-up failed: {line}");
-                }
-                let finished = line.ends_with(" s")
-                    && line.contains(" in ")
-                    && (line.starts_with("OK")
-                        || line.chars().next().is_some_and(|c| c.is_ascii_digit()));
-                if finished {
-                    done = Some(at);
-                    break;
-                }
-            }
-            if let Some(at) = done {
-                self.seen.drain(..=at);
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(chunk) => self.seen.push_str(&chunk),
-                Err(_) => panic!(
-                    "no statement finished within {limit:?}; the terminal showed:\n{}",
-                    self.seen
-                ),
-            }
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Repl {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 const SETUP: &[&str] = &[
@@ -205,7 +64,6 @@ fn ctrl_c_leaves_the_cpu_idle_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let mut repl = Repl::start(dir.path());
-    repl.wait_for("trustql>", Duration::from_secs(60));
     for s in SETUP {
         repl.send(s);
         repl.wait_done(Duration::from_secs(600));

@@ -97,8 +97,14 @@ impl<'a> Repl<'a> {
             .max_history_size(10_000)
             .map_err(readline_error)?
             .build();
+        // Ctrl-C cancels a running statement (and is a key at the prompt). The editor takes
+        // SIGINT when it is created (to report it while it waits for a key): take it back.
+        if let Err(e) = crate::interrupt::install(false) {
+            eprintln!("trustql: {e}");
+        }
         let mut editor: Editor<ReplHelper, DefaultHistory> =
             Editor::with_config(config).map_err(readline_error)?;
+        crate::interrupt::reclaim();
         editor.set_helper(Some(helper));
         let history = history_path();
         if let Some(h) = &history {
