@@ -10,4 +10,4 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --bin trustql
 mkdir -p results/explain
-exec target/release/trustql --models results/recsys/models -f sql/experiments/explain_lastfm_quick.sql "$@"
+exec "${CARGO_TARGET_DIR:-target}"/release/trustql --models results/recsys/models -f sql/experiments/explain_lastfm_quick.sql "$@"

@@ -11,5 +11,5 @@ cargo build --release --bin trustql
 mkdir -p results/explain
 for ds in lastfm movielens; do
   /usr/bin/time -f "explain_$ds: %e s wall, %M KB max RSS" \
-    target/release/trustql --models results/recsys/models -f "sql/experiments/explain_$ds.sql"
+    "${CARGO_TARGET_DIR:-target}"/release/trustql --models results/recsys/models -f "sql/experiments/explain_$ds.sql"
 done

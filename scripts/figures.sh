@@ -6,7 +6,7 @@
 #   TRUSTQL=path/to/trustql scripts/figures.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${TRUSTQL:-target/release/trustql}"
+bin="${TRUSTQL:-${CARGO_TARGET_DIR:-target}/release/trustql}"
 if [ ! -x "$bin" ]; then
   LIBTORCH_USE_PYTORCH=1 cargo build --release --workspace >&2
 fi

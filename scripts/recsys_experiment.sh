@@ -11,5 +11,5 @@ cargo build --release --bin trustql
 mkdir -p results/recsys
 for ds in lastfm movielens; do
   /usr/bin/time -f "recsys_$ds: %e s wall, %M KB max RSS" \
-    target/release/trustql --models results/recsys/models -f "sql/experiments/recsys_$ds.sql"
+    "${CARGO_TARGET_DIR:-target}"/release/trustql --models results/recsys/models -f "sql/experiments/recsys_$ds.sql"
 done

@@ -16,7 +16,7 @@ if [ -n "${DEVICE:-}" ]; then
   { echo "SET trustql.device = '$DEVICE';"; cat bench/audio/deep_speed.sql; } > "$SQL"
 fi
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" >&2
-target/release/trustql --models target/bench-models -f "$SQL" > "$OUT/deep_speed.log" 2>&1
+"${CARGO_TARGET_DIR:-target}"/release/trustql --models target/bench-models -f "$SQL" > "$OUT/deep_speed.log" 2>&1
 python3 - "$OUT/deep_speed.log" <<'PY'
 import re, sys
 mark = re.compile(r"^\| (train \w+|embed \w+|done)\s*\|")

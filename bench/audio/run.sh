@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 export RAYON_NUM_THREADS="${THREADS:-2}"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs; trustql threads: $RAYON_NUM_THREADS" >&2
 cargo build --release --bin trustql
-target/release/trustql -f bench/audio/audio_speed.sql > "$OUT/audio_trustql.log" 2>&1
+"${CARGO_TARGET_DIR:-target}"/release/trustql -f bench/audio/audio_speed.sql > "$OUT/audio_trustql.log" 2>&1
 "$PY" bench/audio/python_peers.py --results "$OUT"
 "$PY" bench/audio/compare.py --results "$OUT"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -17,7 +17,7 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" >&2
 cargo build --release --bin trustql
 "$PY" bench/lmm/make_data.py --out "$OUT/lmm_ch5.csv"
 rm -rf "$OUT/lmm_models"
-target/release/trustql --models "$OUT/lmm_models" -f bench/lmm/lmm_speed.sql > "$OUT/lmm_trustql.log" 2>&1
+"${CARGO_TARGET_DIR:-target}"/release/trustql --models "$OUT/lmm_models" -f bench/lmm/lmm_speed.sql > "$OUT/lmm_trustql.log" 2>&1
 "$PY" bench/lmm/statsmodels_mixedlm.py --ch5 "$OUT/lmm_ch5.csv" --out "$OUT/lmm_statsmodels.json"
 "$PY" bench/lmm/compare.py --results "$OUT"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
