@@ -97,6 +97,14 @@ impl std::fmt::Debug for CandidateCache {
     }
 }
 
+impl CandidateState {
+    /// Whether this state holds the lists of `model` for `n_items`.
+    fn holds(&self, model: &Arc<LoadedModel>, n_items: usize) -> bool {
+        // A Weak keeps its allocation, so no later model can have the same address.
+        self.n_items == n_items && std::ptr::eq(self.model.as_ptr(), Arc::as_ptr(model))
+    }
+}
+
 impl CandidateCache {
     /// The candidate lists of `users` (top `n_items` unseen by `rec`, the recommender of
     /// `model`): cached ones, and the others computed together in one call.
@@ -110,21 +118,7 @@ impl CandidateCache {
         users: &[u32],
         cancelled: Cancel<'_>,
     ) -> Result<Vec<Arc<Candidates>>> {
-        let mut found: Vec<Option<Arc<Candidates>>> = vec![None; users.len()];
-        if let Ok(mut state) = self.state.lock() {
-            let same = state.as_ref().is_some_and(|s| {
-                // A Weak keeps its allocation, so no later model can have the same address.
-                s.n_items == n_items && std::ptr::eq(s.model.as_ptr(), Arc::as_ptr(model))
-            });
-            if !same {
-                *state = None;
-            }
-            if let Some(s) = state.as_ref() {
-                for (f, u) in found.iter_mut().zip(users) {
-                    *f = s.lists.get(u).cloned();
-                }
-            }
-        }
+        let found = self.cached(model, n_items, users);
         let missing: Vec<u32> = users
             .iter()
             .zip(&found)
@@ -149,24 +143,59 @@ impl CandidateCache {
                 }
             })
             .collect();
+        self.store(model, n_items, fresh);
+        Ok(out)
+    }
+
+    /// The cached lists of `users` for `model` and `n_items` (`None` where there is none);
+    /// lists of another model or n are dropped.
+    fn cached(
+        &self,
+        model: &Arc<LoadedModel>,
+        n_items: usize,
+        users: &[u32],
+    ) -> Vec<Option<Arc<Candidates>>> {
+        let mut found: Vec<Option<Arc<Candidates>>> = vec![None; users.len()];
         if let Ok(mut state) = self.state.lock() {
-            let s = state.get_or_insert_with(|| CandidateState {
+            if !state.as_ref().is_some_and(|s| s.holds(model, n_items)) {
+                *state = None;
+            }
+            if let Some(s) = state.as_ref() {
+                for (f, u) in found.iter_mut().zip(users) {
+                    *f = s.lists.get(u).cloned();
+                }
+            }
+        }
+        found
+    }
+
+    /// Adds lists computed for `model` and `n_items`. The state is checked again: another
+    /// thread may have put another model's lists in its place since [`Self::cached`] (two
+    /// partitions working on two models), and those must never receive this model's lists.
+    fn store(&self, model: &Arc<LoadedModel>, n_items: usize, fresh: Vec<(u32, Arc<Candidates>)>) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if !state.as_ref().is_some_and(|s| s.holds(model, n_items)) {
+            *state = Some(CandidateState {
                 model: Arc::downgrade(model),
                 n_items,
                 entries: 0,
                 lists: HashMap::new(),
             });
-            let adding: usize = fresh.iter().map(|(_, l)| l.0.len() + 1).sum();
-            if s.entries + adding > CANDIDATE_CACHE_ENTRIES {
-                s.lists.clear();
-                s.entries = 0;
-            }
-            if adding <= CANDIDATE_CACHE_ENTRIES {
-                s.entries += adding;
-                s.lists.extend(fresh);
-            }
         }
-        Ok(out)
+        let Some(s) = state.as_mut() else {
+            return;
+        };
+        let adding: usize = fresh.iter().map(|(_, l)| l.0.len() + 1).sum();
+        if s.entries + adding > CANDIDATE_CACHE_ENTRIES {
+            s.lists.clear();
+            s.entries = 0;
+        }
+        if adding <= CANDIDATE_CACHE_ENTRIES {
+            s.entries += adding;
+            s.lists.extend(fresh);
+        }
     }
 }
 
@@ -318,6 +347,62 @@ pub fn fidelity_of(f: &[f64], g: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A model with nothing in it: the cache only compares models by identity.
+    #[derive(Debug)]
+    struct Empty;
+
+    impl crate::model::Model for Empty {
+        fn describe(&self) -> Vec<(String, String)> {
+            Vec::new()
+        }
+
+        fn to_bytes(&self) -> Result<Vec<u8>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn loaded(name: &str) -> Arc<LoadedModel> {
+        Arc::new(LoadedModel {
+            name: name.to_string(),
+            model_type: "empty".to_string(),
+            options: Default::default(),
+            training: Default::default(),
+            model: Box::new(Empty),
+        })
+    }
+
+    fn list(items: &[u32]) -> Arc<Candidates> {
+        Arc::new((items.to_vec(), items.iter().map(|&i| i as f64).collect()))
+    }
+
+    /// Two partitions, two models: A looks its users up (nothing), B puts its lists in the
+    /// cache, then A stores the lists it computed meanwhile. B's users must still get B's
+    /// lists, and A's A's (the cache once handed A's lists to B's users: the fidelity of a
+    /// whole batch of users then changed from run to run).
+    #[test]
+    fn lists_of_one_model_never_serve_another() {
+        let cache = CandidateCache::default();
+        let (a, b) = (loaded("a"), loaded("b"));
+        let users = [1u32, 2, 3];
+        assert!(cache.cached(&a, 20, &users).iter().all(Option::is_none));
+        assert!(cache.cached(&b, 20, &users).iter().all(Option::is_none));
+        cache.store(&b, 20, vec![(1, list(&[10, 11])), (2, list(&[12, 13]))]);
+        cache.store(&a, 20, vec![(1, list(&[90, 91])), (3, list(&[92, 93]))]);
+        let for_b = cache.cached(&b, 20, &users);
+        assert!(
+            for_b.iter().all(Option::is_none),
+            "B sees lists not its own"
+        );
+        cache.store(&b, 20, vec![(1, list(&[10, 11]))]);
+        let for_b = cache.cached(&b, 20, &users);
+        assert_eq!(for_b[0].as_ref().map(|l| l.0.clone()), Some(vec![10, 11]));
+        assert!(for_b[1].is_none() && for_b[2].is_none());
+        // Another n is another cache too.
+        assert!(cache.cached(&b, 10, &users).iter().all(Option::is_none));
+        let for_a = cache.cached(&a, 20, &users);
+        assert!(for_a.iter().all(Option::is_none));
+    }
 
     #[test]
     fn fidelity_of_perfect_reversed_and_constant_explanations() {
