@@ -649,6 +649,17 @@ fn experiment_scripts_expand_to_their_statements() {
             23,
             "CREATE TABLE IF NOT EXISTS settings AS SELECT 10 AS user_stride;",
         ),
+        (
+            "sql/experiments/explain_lastfm_fm.sql",
+            23,
+            "CREATE MODEL IF NOT EXISTS lastfm_fm128 OPTIONS (type = 'fm', dim = 128, tags = \
+             'lastfm_tags', seed = 42, epochs = 5)\n  AS SELECT * FROM lastfm_train;",
+        ),
+        (
+            "sql/experiments/explain_movielens_fm.sql",
+            23,
+            "TO 'results/explain/movielens_fm.parquet' STORED AS PARQUET;",
+        ),
     ] {
         let listed = dry_run(script);
         assert!(!listed.contains("${"), "{script}: {listed}");

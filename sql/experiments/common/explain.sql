@@ -36,12 +36,7 @@ CREATE MODEL IF NOT EXISTS ${dataset}_unn64 OPTIONS (type = 'unn', dim = 64, tag
   AS SELECT * FROM ${dataset}_train;
 CREATE MODEL IF NOT EXISTS ${dataset}_unn128 OPTIONS (type = 'unn', dim = 128, tags = '${dataset}_tags')
   AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_fm32 OPTIONS (type = 'fm', dim = 32, tags = '${dataset}_tags', seed = 42, epochs = 5)
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_fm64 OPTIONS (type = 'fm', dim = 64, tags = '${dataset}_tags', seed = 42, epochs = 5)
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_fm128 OPTIONS (type = 'fm', dim = 128, tags = '${dataset}_tags', seed = 42, epochs = 5)
-  AS SELECT * FROM ${dataset}_train;
+\i fm_models.sql
 CREATE MODEL IF NOT EXISTS ${dataset}_ncf32 OPTIONS (type = 'ncf', dim = 32, tags = '${dataset}_tags', seed = 42, epochs = 3)
   AS SELECT * FROM ${dataset}_train;
 CREATE MODEL IF NOT EXISTS ${dataset}_ncf64 OPTIONS (type = 'ncf', dim = 64, tags = '${dataset}_tags', seed = 42, epochs = 3)
