@@ -171,8 +171,11 @@ fn run(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
         }
     };
     let interactive = args.files.is_empty() && args.commands.is_empty();
-    if let Err(e) = trustql::interrupt::install(!interactive) {
-        eprintln!("trustql: {e}");
+    // The REPL installs the handler itself (after its line editor takes SIGINT).
+    if !interactive {
+        if let Err(e) = trustql::interrupt::install(true) {
+            eprintln!("trustql: {e}");
+        }
     }
     let max_rows = match args.maxrows {
         Some(0) => None,

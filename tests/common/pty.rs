@@ -91,35 +91,16 @@ impl Repl {
 
     /// Waits until the terminal has shown `text` (after what was waited for before).
     pub fn wait_for(&mut self, text: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(at) = self.seen.find(text) {
-                self.seen.drain(..at + text.len());
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.output.recv_timeout(left) {
-                Ok(chunk) => self.seen.push_str(&chunk),
-                Err(_) => panic!(
-                    "'{text}' not shown within {limit:?}; the terminal showed:\n{:?}",
-                    self.seen
-                ),
-            }
-        }
+        self.wait_until(limit, &format!("'{text}' not shown"), |seen| {
+            seen.find(text).map(|at| at + text.len())
+        });
     }
 
     /// Waits until the statement typed last has finished: the REPL prints "N rows in T s" or
     /// "OK in T s". An error fails the test.
     pub fn wait_done(&mut self, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let mut done = None;
-            for (at, line) in self
-                .seen
-                .match_indices('\n')
-                .map(|(i, _)| i)
-                .zip(self.seen.lines())
-            {
+        self.wait_until(limit, "no statement finished", |seen| {
+            for (at, line) in seen.match_indices('\n').map(|(i, _)| i).zip(seen.lines()) {
                 let line = line.trim();
                 if line.starts_with("Error") {
                     panic!("the statement failed: {line}");
@@ -129,19 +110,32 @@ impl Repl {
                     && (line.starts_with("OK")
                         || line.chars().next().is_some_and(|c| c.is_ascii_digit()));
                 if finished {
-                    done = Some(at);
-                    break;
+                    return Some(at + 1);
                 }
             }
-            if let Some(at) = done {
-                self.seen.drain(..=at);
+            None
+        });
+    }
+
+    /// Reads the terminal until `found` reports where what it looks for ends in the output not
+    /// yet consumed, then consumes the output up to there; fails with `what` after `limit`.
+    fn wait_until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        mut found: impl FnMut(&str) -> Option<usize>,
+    ) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(end) = found(&self.seen) {
+                self.seen.drain(..end);
                 return;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.output.recv_timeout(left) {
                 Ok(chunk) => self.seen.push_str(&chunk),
                 Err(_) => panic!(
-                    "no statement finished within {limit:?}; the terminal showed:\n{:?}",
+                    "{what} within {limit:?}; the terminal showed:\n{:?}",
                     self.seen
                 ),
             }
