@@ -15,6 +15,15 @@ have_torch() {
 }
 
 if ! have_torch; then
+  # pip unpacks the wheels (about 3 GB downloaded) beside the 4.5 GB it installs: say so plainly
+  # before starting rather than fail half-way with pip's "No space left on device".
+  need_kb=$((8 * 1024 * 1024))
+  free_kb=$(df -Pk . | awk 'NR == 2 { print $4 }')
+  if [ -n "$free_kb" ] && [ "$free_kb" -lt "$need_kb" ]; then
+    echo "setup: installing torch==$TORCH_VERSION needs about 8 GB free on the disk of $(pwd);" \
+         "$((free_kb / 1024 / 1024)) GB are free (a build cache such as \$CARGO_TARGET_DIR may hold the space)" >&2
+    exit 1
+  fi
   echo "setup: installing torch==$TORCH_VERSION into .venv (about 4.5 GB, once)" >&2
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install --disable-pip-version-check -q "torch==$TORCH_VERSION"
