@@ -21,7 +21,7 @@ use super::data::{RecData, Tags};
 use super::kernels::svd::SparseOp;
 use super::recommender::{Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
-use super::train::{kernel_err, row_major, svd_with_progress, tag_projection};
+use super::train::{kernel_err, row_major, scaled_tag_rows, svd_with_progress, tag_projection};
 use crate::common::tensors::{matrix_f64, unit_rows, DeviceTensors};
 use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
@@ -202,20 +202,12 @@ impl Recommender for Inn {
         cancelled()?;
         let k = self.k;
         let u = user as usize;
-        let (Some(q), true) = (
+        let (Some(q), Some(b)) = (
             self.users.get(u * k..(u + 1) * k),
-            tags.len() == weights.len() && tags.iter().all(|&t| (t as usize) < self.data.n_tags()),
+            scaled_tag_rows(&self.w, k, tags, weights),
         ) else {
             return exec_err!("inn: user, tag or weight out of range");
         };
-        let b: Vec<f64> = tags
-            .iter()
-            .zip(weights)
-            .flat_map(|(&t, &x)| {
-                let t = t as usize;
-                self.w[t * k..(t + 1) * k].iter().map(move |v| v * x as f64)
-            })
-            .collect();
         scaled_scores(&b, q, scale).map(Some)
     }
 

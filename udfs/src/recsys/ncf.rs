@@ -13,6 +13,7 @@
 
 use std::time::Instant;
 
+use datafusion::common::exec_err;
 use datafusion::error::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
@@ -29,6 +30,7 @@ use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
 };
+use crate::transfer::kernels::linalg::{gemm_serial, MatRef};
 
 /// The `ncf` model type.
 #[derive(Debug)]
@@ -114,6 +116,101 @@ impl Ncf {
     }
 }
 
+impl Ncf {
+    /// G (from [`Ncf::tag_hidden`]) on the host, copied on first use.
+    fn host_g(&self, g: &Tensor) -> Result<&[f32]> {
+        Ok(match self.host_g.get() {
+            Some(v) => v,
+            None => {
+                let v = to_f32_vec(g)?;
+                self.host_g.get_or_init(|| v)
+            }
+        })
+    }
+
+    /// [`Recommender::scaled_tag_scores`] on the host, in f32 like the model: with weights
+    /// w_rj = s_rj x_j and n_r = Σ_j w_rj, the hidden layer's input is e + (Σ_j w_rj G_{t_j}) / n_r
+    /// (e the user's and the item's part and b₁), one product of the weights with the item's
+    /// weighted rows of G; the GMF branch is h · (p_u ⊙ z_i) + (Σ_j w_rj h · (p_u ⊙ Z_{t_j})) / n_r.
+    fn scaled_scores_cpu(
+        &self,
+        user: u32,
+        item: u32,
+        tags: &[u32],
+        weights: &[f32],
+        scale: &[f64],
+        cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Vec<f64>> {
+        let (k, hidden) = (self.k, self.hidden);
+        let v = &self.params.values;
+        let [p_user, z_item, z_tag, w1, b1, w2, h_gmf, b] =
+            [0, 1, 2, 3, 4, 5, 6, 7].map(|j| &v[j][..]);
+        let (u, i) = (user as usize, item as usize);
+        let (Some(pu), Some(zi), true) = (
+            p_user.get(u * k..(u + 1) * k),
+            z_item.get(i * k..(i + 1) * k),
+            tags.len() == weights.len()
+                && tags.iter().all(|&t| (t as usize) < self.data.n_tags())
+                && w1.len() == 2 * k * hidden
+                && b1.len() == hidden
+                && w2.len() == hidden
+                && h_gmf.len() == k
+                && b.len() == 1,
+        ) else {
+            return exec_err!("ncf: user, item, tag or weight out of range");
+        };
+        let d = tags.len();
+        if d == 0 || scale.len() % d != 0 {
+            return exec_err!("ncf: {} scales are not rows of {d} tags", scale.len());
+        }
+        let g = self.host_g(&self.tag_hidden(Device::Cpu, &self.tensors(Device::Cpu)?)?)?;
+        // e = W₁ᵘ p_u + W₁ⁱ z_i + b₁.
+        let mut e = b1.to_vec();
+        for (r, &x) in pu.iter().chain(zi).enumerate() {
+            let row = &w1[r * hidden..(r + 1) * hidden];
+            e.iter_mut().zip(row).for_each(|(e, w)| *e += x * w);
+        }
+        let gu: Vec<f32> = pu.iter().zip(h_gmf).map(|(p, h)| p * h).collect();
+        let gmf_base = gu.iter().zip(zi).map(|(g, z)| g * z).sum::<f32>() + b[0];
+        let mut gx = Vec::with_capacity(d * hidden);
+        let mut gz = Vec::with_capacity(d);
+        for (&t, &x) in tags.iter().zip(weights) {
+            let t = t as usize;
+            gx.extend(g[t * hidden..(t + 1) * hidden].iter().map(|v| v * x));
+            let zt = &z_tag[t * k..(t + 1) * k];
+            gz.push(x * gu.iter().zip(zt).map(|(g, z)| g * z).sum::<f32>());
+        }
+        let mut out = Vec::with_capacity(scale.len() / d);
+        let (mut wts, mut y) = (Vec::new(), Vec::new());
+        for block in scale.chunks(SCALED_ROWS * d) {
+            cancelled()?;
+            let rows = block.len() / d;
+            wts.clear();
+            wts.extend(block.iter().map(|&s| s as f32));
+            y.clear();
+            y.resize(rows * hidden, 0.0);
+            gemm_serial(
+                MatRef::new(&wts, rows, d),
+                MatRef::new(&gx, d, hidden),
+                0.0,
+                &mut y,
+            );
+            for (wr, yr) in wts.chunks_exact(d).zip(y.chunks_exact(hidden)) {
+                let n: f32 = wr.iter().zip(weights).map(|(s, x)| s * x).sum();
+                let inv = if n != 0.0 { 1.0 / n } else { 1.0 };
+                let tag_gmf: f32 = wr.iter().zip(&gz).map(|(s, g)| s * g).sum();
+                let f = gmf_base + inv * tag_gmf + relu_dot(&e, inv, yr, w2);
+                out.push(f as f64);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Rows of [`Ncf::scaled_scores_cpu`]'s blocks (their hidden layers stay bounded however many
+/// perturbations a row has).
+const SCALED_ROWS: usize = 256;
+
 impl Model for Ncf {
     fn describe(&self) -> Vec<(String, String)> {
         let mut out = self.data.describe();
@@ -173,6 +270,26 @@ impl Recommender for Ncf {
         let z = item_factor(&p, Some(items), tags);
         let gmf = (p_user.index_select(0, users) * z).matmul(h_gmf);
         Ok(gmf + hidden.matmul(w2) + b)
+    }
+
+    /// LIME's perturbations on the CPU in closed form ([`Ncf::scaled_scores_cpu`]).
+    #[allow(clippy::too_many_arguments)]
+    fn scaled_tag_scores(
+        &self,
+        device: Device,
+        user: u32,
+        item: u32,
+        tags: &[u32],
+        weights: &[f32],
+        scale: &[f64],
+        cancelled: super::recommender::Cancel<'_>,
+    ) -> Result<Option<Vec<f64>>> {
+        if device != Device::Cpu {
+            return Ok(None);
+        }
+        cancelled()?;
+        self.scaled_scores_cpu(user, item, tags, weights, scale, cancelled)
+            .map(Some)
     }
 
     fn forward_cold(
@@ -246,13 +363,7 @@ impl Recommender for Ncf {
             let gu = &pu * h_gmf;
             let gmf_base = base_z.matmul(&gu) + b.reshape([-1]).get(0);
             let gmf_tag = z_tag.matmul(&gu);
-            let g_v = match self.host_g.get() {
-                Some(v) => v,
-                None => {
-                    let v = to_f32_vec(&g)?;
-                    self.host_g.get_or_init(|| v)
-                }
-            };
+            let g_v = self.host_g(&g)?;
             let (e, beta) = (to_f32_vec(&e)?, to_f32_vec(&beta)?);
             let (w2, gmf_base, gmf_tag) = (
                 to_f32_vec(&w2.reshape([-1]))?,

@@ -192,3 +192,19 @@ impl TryFrom<&ModelOptions> for SvdOptions {
         })
     }
 }
+
+/// The rows `weights[j] · w[tags[j]]` of a row-major `? × k` matrix `w` (a `tags.len() × k`
+/// matrix, row-major): an item's tags in a latent space, each at its weight, for the closed forms
+/// of LIME's scaled tag vectors. `None` when a tag is out of range or the lengths differ.
+pub fn scaled_tag_rows(w: &[f64], k: usize, tags: &[u32], weights: &[f32]) -> Option<Vec<f64>> {
+    if tags.len() != weights.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(tags.len() * k);
+    for (&t, &x) in tags.iter().zip(weights) {
+        let t = t as usize;
+        let row = w.get(t * k..(t + 1) * k)?;
+        out.extend(row.iter().map(|v| v * x as f64));
+    }
+    Some(out)
+}
