@@ -2,6 +2,7 @@
 //! one surrogate fitted per row and ω ([`crate::explain::kernels::lime`]).
 
 use datafusion::error::Result;
+use rayon::prelude::*;
 use tch::Device;
 
 use super::batch::{FlatRows, FORWARD_ROWS};
@@ -69,24 +70,39 @@ pub(super) fn lime_each(
     }
     for (group, group_omegas) in rows.chunks(per_group).zip(omegas.chunks(per_group)) {
         cancelled()?;
-        // Rows whose model has a closed form for scaled tag vectors are explained at once; the
-        // others' perturbations are kept and scored together in shared forward passes.
-        let mut group_rows = Vec::with_capacity(group.len());
+        // Each row's perturbations (and, where the model has a closed form for scaled tag
+        // vectors, its explanations) are independent of the other rows': made in parallel, each
+        // from its own seed, so the results do not depend on the threads.
+        let prepared: Vec<Row> = group
+            .par_iter()
+            .zip(group_omegas)
+            .map(|(&(u, i), row_omegas)| -> Result<Row> {
+                cancelled()?;
+                let (tags, weights) = data.t.row(i as usize);
+                if tags.is_empty() {
+                    return Ok(Row::Done(vec![(Vec::new(), 0.0); row_omegas.len()]));
+                }
+                let mut rng = Rng::new(row_seed(opts.seed, u, i));
+                let z =
+                    lime::perturbations(tags.len(), opts.samples, &mut rng).map_err(kernel_err)?;
+                let x = z.to_rows();
+                match rec.scaled_tag_scores(device, u, i, tags, weights, &x, cancelled)? {
+                    Some(y) => Ok(Row::Done(explain_row(
+                        &z, &x, &y, tags, weights, row_omegas, opts,
+                    )?)),
+                    None => Ok(Row::Pending(z, x)),
+                }
+            })
+            .collect::<Result<_>>()?;
+        // The other rows' perturbations are scored together in shared forward passes.
         let mut batch = FlatRows::default();
-        for (&(u, i), row_omegas) in group.iter().zip(group_omegas) {
+        let mut offsets = Vec::with_capacity(group.len());
+        for (&(u, i), row) in group.iter().zip(&prepared) {
+            offsets.push(batch.len());
+            let Row::Pending(z, _) = row else {
+                continue;
+            };
             let (tags, weights) = data.t.row(i as usize);
-            if tags.is_empty() {
-                group_rows.push(Row::Done(vec![(Vec::new(), 0.0); row_omegas.len()]));
-                continue;
-            }
-            let mut rng = Rng::new(row_seed(opts.seed, u, i));
-            let z = lime::perturbations(tags.len(), opts.samples, &mut rng).map_err(kernel_err)?;
-            let x = z.to_rows();
-            if let Some(y) = rec.scaled_tag_scores(device, u, i, tags, weights, &x, cancelled)? {
-                let done = explain_row(&z, &x, &y, tags, weights, row_omegas, opts)?;
-                group_rows.push(Row::Done(done));
-                continue;
-            }
             for k in 0..z.samples() {
                 if k % 65_536 == 65_535 {
                     cancelled()?;
@@ -99,23 +115,25 @@ pub(super) fn lime_each(
                     .map(|((&t, &w), _)| (t, w));
                 batch.push(u, i, kept);
             }
-            group_rows.push(Row::Pending(z, x));
         }
         let labels = batch.score(rec, device, cancelled)?;
         drop(batch);
-        let mut at = 0;
-        for ((&(_, i), row), row_omegas) in group.iter().zip(group_rows).zip(group_omegas) {
-            cancelled()?;
-            match row {
-                Row::Done(done) => out.push(done),
+        let explained: Vec<Vec<(Explanation, f64)>> = group
+            .par_iter()
+            .zip(prepared)
+            .zip(group_omegas)
+            .zip(offsets)
+            .map(|(((&(_, i), row), row_omegas), at)| match row {
+                Row::Done(done) => Ok(done),
                 Row::Pending(z, x) => {
+                    cancelled()?;
                     let y = &labels[at..at + z.samples()];
-                    at += z.samples();
                     let (tags, weights) = data.t.row(i as usize);
-                    out.push(explain_row(&z, &x, y, tags, weights, row_omegas, opts)?);
+                    explain_row(&z, &x, y, tags, weights, row_omegas, opts)
                 }
-            }
-        }
+            })
+            .collect::<Result<_>>()?;
+        out.extend(explained);
         crate::common::progress::advance(group.len() as u64);
     }
     Ok(out)

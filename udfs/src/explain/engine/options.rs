@@ -154,13 +154,16 @@ impl ExplainOptions {
 
     /// An error when LIME's buffers for `rows` rows explained together, whose items have at
     /// most `features` tags, would exceed [`Self::memory_limit`]. Per row the perturbation
-    /// matrix (a byte and an f64 per sample and feature, and the surrogate's weighted copy) and
-    /// the per-sample vectors (distances, kernel weights, labels); for the rows scored together
-    /// the flat sparse rows (20 bytes per kept tag, 8 per sample for the ids), their labels and
-    /// the perturbations kept until then (a byte and an f64 per sample and feature).
+    /// matrix (a byte and an f64 per sample and feature, and the surrogate's weighted copy,
+    /// row- and column-major) and the per-sample vectors (distances, kernel weights, labels),
+    /// for each row being explained at once (one per thread, at most `rows`); for the rows
+    /// scored together the flat sparse rows (20 bytes per kept tag, 8 per sample for the ids),
+    /// their labels and the perturbations kept until then (a byte and an f64 per sample and
+    /// feature).
     pub fn check_lime_memory(&self, rows: usize, features: usize) -> Result<()> {
         let (s, d, r) = (self.samples as f64, features as f64, rows as f64);
-        let per_row = s * (17.0 * d + 40.0);
+        let at_once = rayon::current_num_threads().clamp(1, rows.max(1)) as f64;
+        let per_row = s * (25.0 * d + 40.0) * at_once;
         let scored_together = r * s * (29.0 * d + 24.0);
         crate::engine::check_memory(
             &format!("option 'samples' = {}", self.samples),
@@ -249,20 +252,24 @@ mod tests {
             memory_limit: 1 << 30,
             ..Default::default()
         };
-        // 65 rows scored together, items of at most 10 tags:
-        // 1000 · (17·10 + 40) + 65 · 1000 · (29·10 + 24) = 210,000 + 20,410,000 bytes.
+        // 65 rows scored together, items of at most 10 tags, one row explained per thread:
+        // threads · 1000 · (25·10 + 40) + 65 · 1000 · (29·10 + 24) = threads · 290,000 +
+        // 20,410,000 bytes.
         assert!(opts.check_lime_memory(65, 10).is_ok());
+        let threads = rayon::current_num_threads().clamp(1, 65);
+        let need = threads as u64 * 290_000 + 20_410_000;
         let tight = ExplainOptions {
-            memory_limit: 20_620_000 - 1,
+            memory_limit: need - 1,
             ..opts.clone()
         };
         let e = tight.check_lime_memory(65, 10).unwrap_err().to_string();
+        let mib = format!("{:.1} MiB", need as f64 / (1 << 20) as f64);
         assert!(
-            e.contains("option 'samples' = 1000 needs about 19.7 MiB"),
+            e.contains(&format!("option 'samples' = 1000 needs about {mib}")),
             "{e}"
         );
         let exact = ExplainOptions {
-            memory_limit: 20_620_000,
+            memory_limit: need,
             ..opts
         };
         assert!(exact.check_lime_memory(65, 10).is_ok());

@@ -63,6 +63,9 @@ pub struct WeightedDesign {
     gram: DMatrix<f64>,
     /// `X_sᵀ y_s`.
     xty: DVector<f64>,
+    /// `xs` column-major (one column of n values per feature), made on the first [`Self::r2`]:
+    /// its residuals then run down contiguous columns.
+    columns: std::sync::OnceLock<Vec<f64>>,
 }
 
 impl WeightedDesign {
@@ -150,6 +153,7 @@ impl WeightedDesign {
             ys,
             gram,
             xty,
+            columns: std::sync::OnceLock::new(),
         })
     }
 
@@ -294,11 +298,24 @@ impl WeightedDesign {
             ));
         }
         // y − ŷ = (y − ȳ) − (x − x̄)ᵀβ exactly, because the intercept is ȳ − x̄ᵀβ; each residual
-        // subtracts the columns' terms in the order of `cols`.
+        // subtracts the columns' terms in the order of `cols` (column by column over all samples,
+        // which is the same sequence of operations for each sample as row by row).
+        let n = self.samples();
+        let columns = self.columns.get_or_init(|| {
+            let mut t = vec![0.0f64; self.xs.len()];
+            for (k, row) in self.xs.chunks_exact(self.d.max(1)).enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    t[c * n + k] = v;
+                }
+            }
+            t
+        });
         let mut e = self.ys.clone();
-        for (ek, row) in e.iter_mut().zip(self.xs.chunks_exact(self.d.max(1))) {
-            for (&c, &b) in cols.iter().zip(&fit.coef) {
-                *ek -= b * row[c];
+        for (&c, &b) in cols.iter().zip(&fit.coef) {
+            let column = &columns[c * n..(c + 1) * n];
+            // As a slice: nalgebra's iterator steps by a stride and does not vectorise.
+            for (ek, x) in e.as_mut_slice().iter_mut().zip(column) {
+                *ek -= b * x;
             }
         }
         let sse = e.norm_squared();
