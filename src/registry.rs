@@ -219,9 +219,17 @@ impl ModelRegistry {
     }
 
     /// Marks the start of a statement: cached models are checked against their files again
-    /// (once per statement), so a model replaced by another process is not served stale; and
-    /// when the session's cancel flag is set (the previous statement was cancelled), that
-    /// statement's tokens are cancelled for good and the flag is cleared for the new statement.
+    /// (once per statement), so a model replaced by another process is not served stale; when
+    /// the session's cancel flag is set (the previous statement was cancelled), that
+    /// statement's tokens are cancelled for good and the flag is cleared for the new statement;
+    /// and models that the previous statement did not use leave the cache.
+    ///
+    /// The cache holds each model with what it builds on first use (uNN's user × tag table for
+    /// PDP, NCF's tag × hidden table: hundreds of megabytes on Last.fm), so keeping every model
+    /// a session ever used grew without bound over a script that goes through many (the
+    /// explainer experiment's twelve reached 4 GB). Keeping those of the last statement serves
+    /// the common run of statements on the same model from memory; a model used again later is
+    /// read from its file again (tens of milliseconds) and rebuilds its tables on first use.
     pub fn new_statement(&self) {
         use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
         let mut current = match self.statement_cancel.lock() {
@@ -234,7 +242,10 @@ impl ModelRegistry {
             }
         }
         *current = Arc::new(AtomicBool::new(false));
-        self.generation.fetch_add(1, SeqCst);
+        let previous = self.generation.fetch_add(1, SeqCst);
+        if let Ok(mut cache) = self.loaded.write() {
+            cache.retain(|_, c| c.confirmed >= previous);
+        }
     }
 
     /// The model type called `name`, or an error listing the known types.
@@ -281,6 +292,17 @@ impl ModelRegistry {
         };
         self.cache_write()?.insert(model.name.clone(), cached);
         Ok(model)
+    }
+
+    /// The names of the models held in memory now (sorted): those the current or the previous
+    /// statement used (see [`ModelRegistry::new_statement`]).
+    pub fn cached(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self.loaded.read() {
+            Ok(cache) => cache.keys().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
     }
 
     /// Removes a model; `Ok(false)` when there was none.

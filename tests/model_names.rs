@@ -239,3 +239,40 @@ async fn a_model_replaced_by_another_process_is_not_served_stale() {
         .to_string();
     assert!(e.contains("unknown model 'm'"), "{e}");
 }
+
+#[tokio::test]
+async fn models_the_last_statement_did_not_use_leave_the_memory_cache() {
+    let root = tempfile::tempdir().unwrap();
+    let s = session(root.path());
+    s.execute(PLAYS).await.unwrap();
+    for name in ["a", "b"] {
+        s.execute(&format!(
+            "CREATE MODEL {name} OPTIONS (type = 'mostpop') AS SELECT * FROM plays"
+        ))
+        .await
+        .unwrap();
+    }
+    let score = |model: &'static str| {
+        let s = s.clone();
+        async move {
+            let b = s
+                .execute(&format!("SELECT score('{model}', 1, 10) AS x"))
+                .await
+                .unwrap();
+            datafusion::arrow::util::pretty::pretty_format_batches(&b)
+                .unwrap()
+                .to_string()
+        }
+    };
+    let first = score("a").await;
+    assert_eq!(s.registry().cached(), ["a", "b"]);
+    // A statement on b: a (used by the statement before) stays.
+    score("b").await;
+    assert_eq!(s.registry().cached(), ["a", "b"]);
+    // Another on b: a, unused by the last statement, has left memory.
+    score("b").await;
+    assert_eq!(s.registry().cached(), ["b"]);
+    // It is read from its file again when used, with the same result.
+    assert_eq!(score("a").await, first);
+    assert_eq!(s.registry().cached(), ["a", "b"]);
+}

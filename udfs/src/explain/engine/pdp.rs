@@ -151,10 +151,12 @@ impl PdpCache {
             .get(&address)
             .is_some_and(|w| std::ptr::eq(w.as_ptr(), std::sync::Arc::as_ptr(model)));
         if !same {
+            // Entries of an earlier model at this address, and of models no longer loaded
+            // (dropped from the registry's cache), go.
+            models.retain(|&a, w| a != address && w.strong_count() > 0);
             if let Ok(mut map) = self.entries.lock() {
-                map.retain(|&(a, _), _| a != address);
+                map.retain(|&(a, _), _| models.contains_key(&a));
             }
-            models.retain(|_, w| w.strong_count() > 0);
             models.insert(address, std::sync::Arc::downgrade(model));
         }
     }
