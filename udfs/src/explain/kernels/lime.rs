@@ -283,6 +283,8 @@ pub fn forward_selection(
 ) -> Result<Vec<usize>, ExplainError> {
     check_omega(omega)?;
     let d = design.features();
+    // One R² per remaining feature and step: down contiguous columns.
+    design.prepare_columns();
     let mut used: Vec<usize> = Vec::with_capacity(omega.min(d));
     let mut is_used = vec![false; d];
     let mut cols: Vec<usize> = Vec::with_capacity(omega.min(d));

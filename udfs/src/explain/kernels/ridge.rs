@@ -63,8 +63,8 @@ pub struct WeightedDesign {
     gram: DMatrix<f64>,
     /// `X_sᵀ y_s`.
     xty: DVector<f64>,
-    /// `xs` column-major (one column of n values per feature), made on the first [`Self::r2`]:
-    /// its residuals then run down contiguous columns.
+    /// `xs` column-major (one column of n values per feature), made by
+    /// [`Self::prepare_columns`]: [`Self::r2`]'s residuals then run down contiguous columns.
     columns: std::sync::OnceLock<Vec<f64>>,
 }
 
@@ -285,6 +285,22 @@ impl WeightedDesign {
         Ok(beta.iter().copied().collect())
     }
 
+    /// Makes the column-major copy of the weighted data that [`Self::r2`] then reads: worth it
+    /// before many R²s (forward selection's), not before one (it costs a pass over all the
+    /// data).
+    pub fn prepare_columns(&self) {
+        let n = self.samples();
+        self.columns.get_or_init(|| {
+            let mut t = vec![0.0f64; self.xs.len()];
+            for (k, row) in self.xs.chunks_exact(self.d.max(1)).enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    t[c * n + k] = v;
+                }
+            }
+            t
+        });
+    }
+
     /// The weighted `R²` of `fit` (fitted on `cols`) on this data set, as scikit-learn's
     /// `score(X, y, sample_weight)`: `1 − SSE / SST`, or, when `SST = 0`, `1` for an exact fit and
     /// `0` otherwise.
@@ -298,24 +314,31 @@ impl WeightedDesign {
             ));
         }
         // y − ŷ = (y − ȳ) − (x − x̄)ᵀβ exactly, because the intercept is ȳ − x̄ᵀβ; each residual
-        // subtracts the columns' terms in the order of `cols` (column by column over all samples,
-        // which is the same sequence of operations for each sample as row by row).
-        let n = self.samples();
-        let columns = self.columns.get_or_init(|| {
-            let mut t = vec![0.0f64; self.xs.len()];
-            for (k, row) in self.xs.chunks_exact(self.d.max(1)).enumerate() {
-                for (c, &v) in row.iter().enumerate() {
-                    t[c * n + k] = v;
+        // subtracts the columns' terms in the order of `cols`: column by column over all samples
+        // where the column-major copy exists (see [`Self::prepare_columns`]), which is the same
+        // sequence of operations for each sample as row by row.
+        let mut e = self.ys.clone();
+        // As a slice: nalgebra's iterator steps by a stride and does not vectorise.
+        let residuals = e.as_mut_slice();
+        match self.columns.get() {
+            Some(columns) => {
+                let n = self.samples();
+                for (&c, &b) in cols.iter().zip(&fit.coef) {
+                    let column = &columns[c * n..(c + 1) * n];
+                    for (ek, x) in residuals.iter_mut().zip(column) {
+                        *ek -= b * x;
+                    }
                 }
             }
-            t
-        });
-        let mut e = self.ys.clone();
-        for (&c, &b) in cols.iter().zip(&fit.coef) {
-            let column = &columns[c * n..(c + 1) * n];
-            // As a slice: nalgebra's iterator steps by a stride and does not vectorise.
-            for (ek, x) in e.as_mut_slice().iter_mut().zip(column) {
-                *ek -= b * x;
+            None => {
+                for (ek, row) in residuals
+                    .iter_mut()
+                    .zip(self.xs.chunks_exact(self.d.max(1)))
+                {
+                    for (&c, &b) in cols.iter().zip(&fit.coef) {
+                        *ek -= b * row[c];
+                    }
+                }
             }
         }
         let sse = e.norm_squared();
@@ -496,6 +519,33 @@ pub(crate) mod tests {
             assert_eq!(a.gram(), &a.gram().transpose());
         }
         assert!(WeightedDesign::from_rows(&[1.0; 5], 2, 3, &[1.0; 2], &[1.0; 2]).is_err());
+    }
+
+    #[test]
+    fn r2_is_the_same_with_and_without_the_column_copy() {
+        // Row by row or down the column-major copy: the same operations per sample, so the same
+        // bits, for any subset and order of columns.
+        let mut rng = Rng::new(47);
+        for &(n, d) in &[(1, 1), (7, 3), (300, 40)] {
+            let x = random_matrix(n, d, &mut rng);
+            let y: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+            let w: Vec<f64> = (0..n).map(|_| rng.next_f64()).collect();
+            let design = WeightedDesign::new(&x, &y, &w).unwrap();
+            let subsets: Vec<Vec<usize>> = vec![
+                vec![0],
+                (0..d).rev().collect(),
+                (0..d).filter(|c| c % 3 == 1).collect(),
+            ];
+            let rowwise: Vec<f64> = subsets
+                .iter()
+                .map(|cols| design.r2(cols, &design.fit(cols, 0.0).unwrap()).unwrap())
+                .collect();
+            design.prepare_columns();
+            for (cols, r) in subsets.iter().zip(&rowwise) {
+                let by_column = design.r2(cols, &design.fit(cols, 0.0).unwrap()).unwrap();
+                assert_eq!(by_column.to_bits(), r.to_bits(), "n = {n}, cols {cols:?}");
+            }
+        }
     }
 
     #[test]
