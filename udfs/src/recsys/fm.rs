@@ -28,7 +28,7 @@ use super::kernels::fm::{Adam, FmParams, FmShape, FmTrainer, ItemTags};
 use super::neural::{
     facts, initial_factors, normal_values, run_epochs, train, NeuralOptions, Params, NEURAL_OPTIONS,
 };
-use super::recommender::{Entity, FactorMatrix, Recommender};
+use super::recommender::{normalised_scaled_scores, Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
 use crate::common::rng::Rng;
 use crate::common::tensors::index;
@@ -36,7 +36,6 @@ use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionSpec, TaskControl, TrainContext, Trained,
     TrainingData,
 };
-use crate::transfer::kernels::linalg::{gemm_serial, MatRef};
 
 /// The `fm` model type.
 #[derive(Debug)]
@@ -87,92 +86,9 @@ impl Fm {
     fn tensors(&self, device: Device) -> Result<Vec<Tensor>> {
         self.params.on(device)
     }
-
-    /// [`Recommender::scaled_tag_scores`] on the host, in f32 like the model: with weights
-    /// w_rj = s_rj x_j and L_r = Σ_j w_rj, s = (Σ_j w_rj V_{t_j}) / L_r is one product of the
-    /// weights with the item's weighted tag factors, x·w_tag and Σ x_t² ‖v_t‖² are sums over the
-    /// item's d tags, and the rest of [`fm_score`] is a pass over k values per row.
-    fn scaled_scores_cpu(
-        &self,
-        user: u32,
-        item: u32,
-        tags: &[u32],
-        weights: &[f32],
-        scale: &[f64],
-        cancelled: super::recommender::Cancel<'_>,
-    ) -> Result<Vec<f64>> {
-        let k = self.k;
-        let v = &self.params.values;
-        let [w0, w_user, w_item, w_tag, v_user, v_item, v_tag] =
-            [0, 1, 2, 3, 4, 5, 6].map(|j| &v[j][..]);
-        let (u, i) = (user as usize, item as usize);
-        let (Some(&wu), Some(&wi), Some(vu), Some(vi), Some(&w0), true) = (
-            w_user.get(u),
-            w_item.get(i),
-            v_user.get(u * k..(u + 1) * k),
-            v_item.get(i * k..(i + 1) * k),
-            w0.first(),
-            tags.len() == weights.len()
-                && tags
-                    .iter()
-                    .all(|&t| (t as usize) < w_tag.len() && (t as usize + 1) * k <= v_tag.len()),
-        ) else {
-            return exec_err!("fm: user, item, tag or weight out of range");
-        };
-        let d = tags.len();
-        if d == 0 || scale.len() % d != 0 {
-            return exec_err!("fm: {} scales are not rows of {d} tags", scale.len());
-        }
-        let sq = |a: &[f32]| a.iter().map(|x| x * x).sum::<f32>();
-        let base = w0 + wu + wi;
-        let (uv, squares0) = (
-            vu.iter().zip(vi).map(|(a, b)| a + b).collect::<Vec<f32>>(),
-            sq(vu) + sq(vi),
-        );
-        let (mut vx, mut wx, mut vsq) = (Vec::with_capacity(d * k), Vec::new(), Vec::new());
-        for (&t, &x) in tags.iter().zip(weights) {
-            let vt = &v_tag[t as usize * k..(t as usize + 1) * k];
-            vx.extend(vt.iter().map(|v| v * x));
-            wx.push(x * w_tag[t as usize]);
-            vsq.push(x * x * sq(vt));
-        }
-        let mut out = Vec::with_capacity(scale.len() / d);
-        let (mut wts, mut sums) = (Vec::new(), Vec::new());
-        for block in scale.chunks(SCALED_ROWS * d) {
-            cancelled()?;
-            let rows = block.len() / d;
-            wts.clear();
-            wts.extend(block.iter().map(|&s| s as f32));
-            sums.clear();
-            sums.resize(rows * k, 0.0);
-            gemm_serial(
-                MatRef::new(&wts, rows, d),
-                MatRef::new(&vx, d, k),
-                0.0,
-                &mut sums,
-            );
-            for (wr, sr) in wts.chunks_exact(d).zip(sums.chunks_exact(k)) {
-                let len: f32 = wr.iter().zip(weights).map(|(s, x)| s * x).sum();
-                let inv = if len != 0.0 { 1.0 / len } else { 1.0 };
-                let lin: f32 = wr.iter().zip(&wx).map(|(s, w)| s * w).sum();
-                let tag_sq: f32 = wr.iter().zip(&vsq).map(|(s, q)| s * s * q).sum();
-                let total: f32 = uv
-                    .iter()
-                    .zip(sr)
-                    .map(|(a, s)| {
-                        let t = a + s * inv;
-                        t * t
-                    })
-                    .sum();
-                let squares = squares0 + tag_sq * inv * inv;
-                out.push((base + lin * inv + 0.5 * (total - squares)) as f64);
-            }
-        }
-        Ok(out)
-    }
 }
 
-/// Rows of [`Fm::scaled_scores_cpu`]'s blocks.
+/// Rows of [`Fm::scaled_tag_scores_cpu`]'s blocks.
 const SCALED_ROWS: usize = 1024;
 
 impl Model for Fm {
@@ -209,11 +125,12 @@ impl Recommender for Fm {
         Ok(fm_score(&self.tensors(device)?, users, Some(items), tags))
     }
 
-    /// LIME's perturbations on the CPU in closed form ([`Fm::scaled_scores_cpu`]).
-    #[allow(clippy::too_many_arguments)]
-    fn scaled_tag_scores(
+    /// [`Recommender::scaled_tag_scores`] on the host, in f32 like the model: with weights
+    /// w_rj = s_rj x_j and L_r = Σ_j w_rj, s = (Σ_j w_rj V_{t_j}) / L_r is one product of the
+    /// weights with the item's weighted tag factors, x·w_tag and Σ x_t² ‖v_t‖² are sums over the
+    /// item's d tags, and the rest of [`fm_score`] is a pass over k values per row.
+    fn scaled_tag_scores_cpu(
         &self,
-        device: Device,
         user: u32,
         item: u32,
         tags: &[u32],
@@ -221,12 +138,62 @@ impl Recommender for Fm {
         scale: &[f64],
         cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Vec<f64>>> {
-        if device != Device::Cpu {
-            return Ok(None);
+        let k = self.k;
+        let v = &self.params.values;
+        let [w0, w_user, w_item, w_tag, v_user, v_item, v_tag] =
+            [0, 1, 2, 3, 4, 5, 6].map(|j| &v[j][..]);
+        let (u, i) = (user as usize, item as usize);
+        let (Some(&wu), Some(&wi), Some(vu), Some(vi), Some(&w0), true) = (
+            w_user.get(u),
+            w_item.get(i),
+            v_user.get(u * k..(u + 1) * k),
+            v_item.get(i * k..(i + 1) * k),
+            w0.first(),
+            tags.len() == weights.len()
+                && tags
+                    .iter()
+                    .all(|&t| (t as usize) < w_tag.len() && (t as usize + 1) * k <= v_tag.len()),
+        ) else {
+            return exec_err!("fm: user, item, tag or weight out of range");
+        };
+        let d = tags.len();
+        let sq = |a: &[f32]| a.iter().map(|x| x * x).sum::<f32>();
+        let base = w0 + wu + wi;
+        let (uv, squares0) = (
+            vu.iter().zip(vi).map(|(a, b)| a + b).collect::<Vec<f32>>(),
+            sq(vu) + sq(vi),
+        );
+        let (mut vx, mut wx, mut vsq) = (Vec::with_capacity(d * k), Vec::new(), Vec::new());
+        for (&t, &x) in tags.iter().zip(weights) {
+            let vt = &v_tag[t as usize * k..(t as usize + 1) * k];
+            vx.extend(vt.iter().map(|v| v * x));
+            wx.push(x * w_tag[t as usize]);
+            vsq.push(x * x * sq(vt));
         }
-        cancelled()?;
-        self.scaled_scores_cpu(user, item, tags, weights, scale, cancelled)
-            .map(Some)
+        normalised_scaled_scores(
+            "fm",
+            scale,
+            weights,
+            &vx,
+            k,
+            SCALED_ROWS,
+            cancelled,
+            |wr, sr, inv| {
+                let lin: f32 = wr.iter().zip(&wx).map(|(s, w)| s * w).sum();
+                let tag_sq: f32 = wr.iter().zip(&vsq).map(|(s, q)| s * s * q).sum();
+                let total: f32 = uv
+                    .iter()
+                    .zip(sr)
+                    .map(|(a, s)| {
+                        let t = a + s * inv;
+                        t * t
+                    })
+                    .sum();
+                let squares = squares0 + tag_sq * inv * inv;
+                base + lin * inv + 0.5 * (total - squares)
+            },
+        )
+        .map(Some)
     }
 
     fn forward_cold(

@@ -184,22 +184,17 @@ impl Recommender for Inn {
         Ok(Some(num / den))
     }
 
-    /// On the CPU, the closed form [`scaled_scores`] over the item's rows of W (the f64
-    /// factors as they are, with no tensor round trip); elsewhere the generic path.
-    fn scaled_tag_scores(
+    /// The closed form [`scaled_scores`] over the item's rows of W (the f64 factors as they
+    /// are, with no tensor round trip).
+    fn scaled_tag_scores_cpu(
         &self,
-        device: Device,
         user: u32,
         _item: u32,
         tags: &[u32],
         weights: &[f32],
         scale: &[f64],
-        cancelled: super::recommender::Cancel<'_>,
+        _cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Vec<f64>>> {
-        if device != Device::Cpu {
-            return Ok(None);
-        }
-        cancelled()?;
         let k = self.k;
         let u = user as usize;
         let (Some(q), Some(b)) = (

@@ -22,7 +22,7 @@ use super::data::{RecData, Tags};
 use super::neural::{
     facts, initial_factors, normal_values, train, NeuralOptions, Params, NEURAL_OPTIONS,
 };
-use super::recommender::{Entity, FactorMatrix, Recommender};
+use super::recommender::{normalised_scaled_scores, Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
 use crate::common::rng::Rng;
 use crate::common::tensors::{index, matrix_f32, to_f32_vec, DeviceTensors};
@@ -30,7 +30,6 @@ use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
 };
-use crate::transfer::kernels::linalg::{gemm_serial, MatRef};
 
 /// The `ncf` model type.
 #[derive(Debug)]
@@ -136,100 +135,20 @@ impl Ncf {
         })?;
         Ok(g)
     }
-}
 
-impl Ncf {
-    /// G (from [`Ncf::tag_hidden`]) on the host, copied on first use.
-    fn host_g(&self, g: &Tensor) -> Result<&[f32]> {
-        Ok(match self.host_g.get() {
-            Some(v) => v,
-            None => {
-                let v = to_f32_vec(g)?;
-                self.host_g.get_or_init(|| v)
-            }
-        })
-    }
-
-    /// [`Recommender::scaled_tag_scores`] on the host, in f32 like the model: with weights
-    /// w_rj = s_rj x_j and n_r = Σ_j w_rj, the hidden layer's input is e + (Σ_j w_rj G_{t_j}) / n_r
-    /// (e the user's and the item's part and b₁), one product of the weights with the item's
-    /// weighted rows of G; the GMF branch is h · (p_u ⊙ z_i) + (Σ_j w_rj h · (p_u ⊙ Z_{t_j})) / n_r.
-    fn scaled_scores_cpu(
-        &self,
-        user: u32,
-        item: u32,
-        tags: &[u32],
-        weights: &[f32],
-        scale: &[f64],
-        cancelled: super::recommender::Cancel<'_>,
-    ) -> Result<Vec<f64>> {
-        let (k, hidden) = (self.k, self.hidden);
-        let v = &self.params.values;
-        let [p_user, z_item, z_tag, w1, b1, w2, h_gmf, b] =
-            [0, 1, 2, 3, 4, 5, 6, 7].map(|j| &v[j][..]);
-        let (u, i) = (user as usize, item as usize);
-        let (Some(pu), Some(zi), true) = (
-            p_user.get(u * k..(u + 1) * k),
-            z_item.get(i * k..(i + 1) * k),
-            tags.len() == weights.len()
-                && tags.iter().all(|&t| (t as usize) < self.data.n_tags())
-                && w1.len() == 2 * k * hidden
-                && b1.len() == hidden
-                && w2.len() == hidden
-                && h_gmf.len() == k
-                && b.len() == 1,
-        ) else {
-            return exec_err!("ncf: user, item, tag or weight out of range");
-        };
-        let d = tags.len();
-        if d == 0 || scale.len() % d != 0 {
-            return exec_err!("ncf: {} scales are not rows of {d} tags", scale.len());
+    /// G ([`Ncf::tag_hidden`]) on the host, built on first use: later calls (one per LIME row
+    /// and PDP user) only read it.
+    fn host_g(&self) -> Result<&[f32]> {
+        if let Some(v) = self.host_g.get() {
+            return Ok(v);
         }
-        let g = self.host_g(&self.tag_hidden(Device::Cpu, &self.tensors(Device::Cpu)?)?)?;
-        // e = W₁ᵘ p_u + W₁ⁱ z_i + b₁.
-        let mut e = b1.to_vec();
-        for (r, &x) in pu.iter().chain(zi).enumerate() {
-            let row = &w1[r * hidden..(r + 1) * hidden];
-            e.iter_mut().zip(row).for_each(|(e, w)| *e += x * w);
-        }
-        let gu: Vec<f32> = pu.iter().zip(h_gmf).map(|(p, h)| p * h).collect();
-        let gmf_base = gu.iter().zip(zi).map(|(g, z)| g * z).sum::<f32>() + b[0];
-        let mut gx = Vec::with_capacity(d * hidden);
-        let mut gz = Vec::with_capacity(d);
-        for (&t, &x) in tags.iter().zip(weights) {
-            let t = t as usize;
-            gx.extend(g[t * hidden..(t + 1) * hidden].iter().map(|v| v * x));
-            let zt = &z_tag[t * k..(t + 1) * k];
-            gz.push(x * gu.iter().zip(zt).map(|(g, z)| g * z).sum::<f32>());
-        }
-        let mut out = Vec::with_capacity(scale.len() / d);
-        let (mut wts, mut y) = (Vec::new(), Vec::new());
-        for block in scale.chunks(SCALED_ROWS * d) {
-            cancelled()?;
-            let rows = block.len() / d;
-            wts.clear();
-            wts.extend(block.iter().map(|&s| s as f32));
-            y.clear();
-            y.resize(rows * hidden, 0.0);
-            gemm_serial(
-                MatRef::new(&wts, rows, d),
-                MatRef::new(&gx, d, hidden),
-                0.0,
-                &mut y,
-            );
-            for (wr, yr) in wts.chunks_exact(d).zip(y.chunks_exact(hidden)) {
-                let n: f32 = wr.iter().zip(weights).map(|(s, x)| s * x).sum();
-                let inv = if n != 0.0 { 1.0 / n } else { 1.0 };
-                let tag_gmf: f32 = wr.iter().zip(&gz).map(|(s, g)| s * g).sum();
-                let f = gmf_base + inv * tag_gmf + relu_dot(&e, inv, yr, w2);
-                out.push(f as f64);
-            }
-        }
-        Ok(out)
+        let g = self.tag_hidden(Device::Cpu, &self.tensors(Device::Cpu)?)?;
+        let v = to_f32_vec(&g)?;
+        Ok(self.host_g.get_or_init(|| v))
     }
 }
 
-/// Rows of [`Ncf::scaled_scores_cpu`]'s blocks (their hidden layers stay bounded however many
+/// Rows of [`Ncf::scaled_tag_scores_cpu`]'s blocks (their hidden layers stay bounded however many
 /// perturbations a row has).
 const SCALED_ROWS: usize = 256;
 
@@ -294,11 +213,12 @@ impl Recommender for Ncf {
         Ok(gmf + hidden.matmul(w2) + b)
     }
 
-    /// LIME's perturbations on the CPU in closed form ([`Ncf::scaled_scores_cpu`]).
-    #[allow(clippy::too_many_arguments)]
-    fn scaled_tag_scores(
+    /// [`Recommender::scaled_tag_scores`] on the host, in f32 like the model: with weights
+    /// w_rj = s_rj x_j and n_r = Σ_j w_rj, the hidden layer's input is e + (Σ_j w_rj G_{t_j}) / n_r
+    /// (e the user's and the item's part and b₁), one product of the weights with the item's
+    /// weighted rows of G; the GMF branch is h · (p_u ⊙ z_i) + (Σ_j w_rj h · (p_u ⊙ Z_{t_j})) / n_r.
+    fn scaled_tag_scores_cpu(
         &self,
-        device: Device,
         user: u32,
         item: u32,
         tags: &[u32],
@@ -306,12 +226,56 @@ impl Recommender for Ncf {
         scale: &[f64],
         cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Vec<f64>>> {
-        if device != Device::Cpu {
-            return Ok(None);
+        let (k, hidden) = (self.k, self.hidden);
+        let v = &self.params.values;
+        let [p_user, z_item, z_tag, w1, b1, w2, h_gmf, b] =
+            [0, 1, 2, 3, 4, 5, 6, 7].map(|j| &v[j][..]);
+        let (u, i) = (user as usize, item as usize);
+        let (Some(pu), Some(zi), true) = (
+            p_user.get(u * k..(u + 1) * k),
+            z_item.get(i * k..(i + 1) * k),
+            tags.len() == weights.len()
+                && tags.iter().all(|&t| (t as usize) < self.data.n_tags())
+                && w1.len() == 2 * k * hidden
+                && b1.len() == hidden
+                && w2.len() == hidden
+                && h_gmf.len() == k
+                && b.len() == 1,
+        ) else {
+            return exec_err!("ncf: user, item, tag or weight out of range");
+        };
+        let d = tags.len();
+        let g = self.host_g()?;
+        // e = W₁ᵘ p_u + W₁ⁱ z_i + b₁.
+        let mut e = b1.to_vec();
+        for (r, &x) in pu.iter().chain(zi).enumerate() {
+            let row = &w1[r * hidden..(r + 1) * hidden];
+            e.iter_mut().zip(row).for_each(|(e, w)| *e += x * w);
         }
-        cancelled()?;
-        self.scaled_scores_cpu(user, item, tags, weights, scale, cancelled)
-            .map(Some)
+        let gu: Vec<f32> = pu.iter().zip(h_gmf).map(|(p, h)| p * h).collect();
+        let gmf_base = gu.iter().zip(zi).map(|(g, z)| g * z).sum::<f32>() + b[0];
+        let mut gx = Vec::with_capacity(d * hidden);
+        let mut gz = Vec::with_capacity(d);
+        for (&t, &x) in tags.iter().zip(weights) {
+            let t = t as usize;
+            gx.extend(g[t * hidden..(t + 1) * hidden].iter().map(|v| v * x));
+            let zt = &z_tag[t * k..(t + 1) * k];
+            gz.push(x * gu.iter().zip(zt).map(|(g, z)| g * z).sum::<f32>());
+        }
+        normalised_scaled_scores(
+            "ncf",
+            scale,
+            weights,
+            &gx,
+            hidden,
+            SCALED_ROWS,
+            cancelled,
+            |wr, yr, inv| {
+                let tag_gmf: f32 = wr.iter().zip(&gz).map(|(s, g)| s * g).sum();
+                gmf_base + inv * tag_gmf + relu_dot(&e, inv, yr, w2)
+            },
+        )
+        .map(Some)
     }
 
     fn forward_cold(
@@ -382,7 +346,6 @@ impl Recommender for Ncf {
             (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6], &p[7]);
         let k = self.k as i64;
         let w1i = w1.narrow(0, k, k);
-        let g = self.tag_hidden(device, &p)?;
         let (scores, n_tags) = tch::no_grad(|| -> Result<(Vec<f32>, usize)> {
             let pu = p_user.get(user as i64);
             let own = TagInput::own(&self.data, items, Kind::Float, device);
@@ -394,7 +357,7 @@ impl Recommender for Ncf {
             let gu = &pu * h_gmf;
             let gmf_base = base_z.matmul(&gu) + b.reshape([-1]).get(0);
             let gmf_tag = z_tag.matmul(&gu);
-            let g_v = self.host_g(&g)?;
+            let g_v = self.host_g()?;
             let (e, beta) = (to_f32_vec(&e)?, to_f32_vec(&beta)?);
             let (w2, gmf_base, gmf_tag) = (
                 to_f32_vec(&w2.reshape([-1]))?,

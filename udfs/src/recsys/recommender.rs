@@ -12,6 +12,7 @@ use tch::{Device, Kind, Tensor};
 use super::data::RecData;
 use super::tensors::TagInput;
 use crate::common::tensors::{index, to_f64_vec};
+use crate::transfer::kernels::linalg::{gemm_serial, MatRef};
 
 /// Which ids a factor matrix belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,11 +131,31 @@ pub trait Recommender: Send + Sync {
     /// [`Self::forward`] on sparse rows: `scale` is a row-major `rows × tags.len()` matrix, and
     /// row r's tag vector has weight `scale[r · tags.len() + j] · weights[j]` at tag `tags[j]`
     /// and 0 elsewhere. Returns one score per row, equal to [`Self::forward`]'s up to rounding.
-    /// `None` (the default): the caller scores the rows through [`Self::forward`].
+    /// `None`: the caller scores the rows through [`Self::forward`]. The closed forms are host
+    /// code, so off the CPU the answer is always `None`; on the CPU it is
+    /// [`Self::scaled_tag_scores_cpu`]'s.
     #[allow(clippy::too_many_arguments)]
     fn scaled_tag_scores(
         &self,
-        _device: Device,
+        device: Device,
+        user: u32,
+        item: u32,
+        tags: &[u32],
+        weights: &[f32],
+        scale: &[f64],
+        cancelled: Cancel<'_>,
+    ) -> Result<Option<Vec<f64>>> {
+        if device != Device::Cpu {
+            return Ok(None);
+        }
+        cancelled()?;
+        self.scaled_tag_scores_cpu(user, item, tags, weights, scale, cancelled)
+    }
+
+    /// [`Self::scaled_tag_scores`] on the CPU, where the model has a closed form (`None`, the
+    /// default, where it has not). Long computations check `cancelled`.
+    fn scaled_tag_scores_cpu(
+        &self,
         _user: u32,
         _item: u32,
         _tags: &[u32],
@@ -207,4 +228,52 @@ pub fn tag_gradients(
         .map_err(crate::common::tensors::torch_err)?;
     let grad = grads.into_iter().next().unwrap_or_else(|| t.zeros_like());
     Ok((scores.detach(), grad.detach()))
+}
+
+/// LIME's scaled tag vectors for a model that normalises the tag vector to x = t / ‖t‖₁ and is
+/// computed in f32 (FM, NCF): the rows of `scale` (one scale per tag of `weights`), in blocks
+/// of `block_rows`, each block's product with `table` (the item's weighted tag rows, tags ×
+/// `width`, row-major) computed once; `row(scales, product, inv)` scores one row from its scales,
+/// its row of the product and inv = 1 / Σ_j s_j x_j (1 for the empty tag vector, whose product
+/// is 0). `model` names the type in errors.
+#[allow(clippy::too_many_arguments)]
+pub fn normalised_scaled_scores(
+    model: &str,
+    scale: &[f64],
+    weights: &[f32],
+    table: &[f32],
+    width: usize,
+    block_rows: usize,
+    cancelled: Cancel<'_>,
+    mut row: impl FnMut(&[f32], &[f32], f32) -> f32,
+) -> Result<Vec<f64>> {
+    let d = weights.len();
+    if d == 0 || scale.len() % d != 0 || table.len() != d * width {
+        return datafusion::common::exec_err!(
+            "{model}: {} scales are not rows of {d} tags",
+            scale.len()
+        );
+    }
+    let mut out = Vec::with_capacity(scale.len() / d);
+    let (mut wts, mut product) = (Vec::new(), Vec::new());
+    for block in scale.chunks(block_rows.max(1) * d) {
+        cancelled()?;
+        let rows = block.len() / d;
+        wts.clear();
+        wts.extend(block.iter().map(|&s| s as f32));
+        product.clear();
+        product.resize(rows * width, 0.0);
+        gemm_serial(
+            MatRef::new(&wts, rows, d),
+            MatRef::new(table, d, width),
+            0.0,
+            &mut product,
+        );
+        for (wr, pr) in wts.chunks_exact(d).zip(product.chunks_exact(width.max(1))) {
+            let n: f32 = wr.iter().zip(weights).map(|(s, x)| s * x).sum();
+            let inv = if n != 0.0 { 1.0 / n } else { 1.0 };
+            out.push(row(wr, pr, inv) as f64);
+        }
+    }
+    Ok(out)
 }

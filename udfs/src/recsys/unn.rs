@@ -207,91 +207,6 @@ impl Unn {
         Ok(rows.concat())
     }
 
-    /// [`Recommender::scaled_tag_scores`] on the host: the expansion of [`switched_similarity`]
-    /// for rows of (`user`, `item`) whose tag vectors scale the item's tags by `scale`.
-    fn scaled_scores_cpu(
-        &self,
-        user: u32,
-        item: u32,
-        tags: &[u32],
-        weights: &[f32],
-        scale: &[f64],
-        cancelled: super::recommender::Cancel<'_>,
-    ) -> Result<Vec<f64>> {
-        let k = self.k;
-        let (u, i) = (user as usize, item as usize);
-        let (Some(lu), Some(e), Some(b), true) = (
-            self.latent.get(u * k..(u + 1) * k),
-            self.item_tags.get(i * k..(i + 1) * k),
-            scaled_tag_rows(&self.w, k, tags, weights),
-            i < self.data.n_items(),
-        ) else {
-            return exec_err!("unn: user, item, tag or weight out of range");
-        };
-        let d = tags.len();
-        if d == 0 || scale.len() % d != 0 {
-            return exec_err!("unn: {} scales are not rows of {d} tags", scale.len());
-        }
-        let (cs, vals) = self.consumers().row(i);
-        let c = cs.len();
-        // R_{u,i}: the user's own profile moves too when u consumed i.
-        let a = match cs.binary_search(&user) {
-            Ok(p) => vals[p] as f64,
-            Err(_) => 0.0,
-        };
-        let mut lc = Vec::with_capacity(c * k);
-        for &v in cs {
-            lc.extend_from_slice(&self.latent[v as usize * k..(v as usize + 1) * k]);
-        }
-        let luv: Vec<f64> = lc.chunks_exact(k).map(|lv| dot(lu, lv)).collect();
-        let lc2: Vec<f64> = lc.chunks_exact(k).map(|lv| dot(lv, lv)).collect();
-        let lu2 = dot(lu, lu);
-        let mut out = Vec::with_capacity(scale.len() / d);
-        let (mut shift, mut p) = (Vec::new(), Vec::new());
-        for block in scale.chunks(SCALED_ROWS * d) {
-            cancelled()?;
-            let rows = block.len() / d;
-            shift.clear();
-            shift.resize(rows * k, 0.0);
-            gemm_serial(
-                MatRef::new(block, rows, d),
-                MatRef::new(&b, d, k),
-                0.0,
-                &mut shift,
-            );
-            for row in shift.chunks_exact_mut(k) {
-                row.iter_mut().zip(e).for_each(|(x, y)| *x -= y);
-            }
-            if c == 0 {
-                // Nobody consumed the item: an empty sum.
-                out.extend(std::iter::repeat_n(0.0, rows));
-                continue;
-            }
-            p.clear();
-            p.resize(rows * c, 0.0);
-            gemm_serial(
-                MatRef::new(&shift, rows, k),
-                MatRef::new(&lc, c, k).t(),
-                0.0,
-                &mut p,
-            );
-            for (dr, pr) in shift.chunks_exact(k).zip(p.chunks_exact(c)) {
-                let (q, dd) = (dot(dr, lu), dot(dr, dr));
-                let mut sum = 0.0;
-                for v in 0..c {
-                    let (bv, pv) = (vals[v] as f64, pr[v]);
-                    let num = luv[v] + a * pv + bv * q + a * dd * bv;
-                    let rd2 = bv * bv * dd;
-                    let inv_nv = inverse_norm_scalar(lc2[v] + bv * pv * 2.0 + rd2, lc2[v] + rd2);
-                    sum += num * inv_nv * bv;
-                }
-                let ru_dd = a * a * dd;
-                out.push(sum * inverse_norm_scalar(lu2 + a * q * 2.0 + ru_dd, lu2 + ru_dd));
-            }
-        }
-        Ok(out)
-    }
-
     /// The PDP closed form as tensor operations on any device (the path off the CPU).
     fn switch_on_scores_tensors(
         &self,
@@ -452,14 +367,10 @@ impl Recommender for Unn {
             .map(Some)
     }
 
-    /// LIME's perturbations on the CPU: row r's shift is D_r = Σ_j s_rj x_j W_{t_j} − (T W)_i, one
-    /// product of the scales with the item's weighted rows of W; its dot products with the
-    /// consumers' profiles are a second product, and the rest of [`switched_similarity`] is one
-    /// fused pass over the consumers per row (the unshifted parts computed once per call).
-    #[allow(clippy::too_many_arguments)]
-    fn scaled_tag_scores(
+    /// [`Recommender::scaled_tag_scores`] on the host: the expansion of [`switched_similarity`]
+    /// for rows of (`user`, `item`) whose tag vectors scale the item's tags by `scale`.
+    fn scaled_tag_scores_cpu(
         &self,
-        device: Device,
         user: u32,
         item: u32,
         tags: &[u32],
@@ -467,12 +378,78 @@ impl Recommender for Unn {
         scale: &[f64],
         cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Vec<f64>>> {
-        if device != Device::Cpu {
-            return Ok(None);
+        let k = self.k;
+        let (u, i) = (user as usize, item as usize);
+        let (Some(lu), Some(e), Some(b), true) = (
+            self.latent.get(u * k..(u + 1) * k),
+            self.item_tags.get(i * k..(i + 1) * k),
+            scaled_tag_rows(&self.w, k, tags, weights),
+            i < self.data.n_items(),
+        ) else {
+            return exec_err!("unn: user, item, tag or weight out of range");
+        };
+        let d = tags.len();
+        if d == 0 || scale.len() % d != 0 {
+            return exec_err!("unn: {} scales are not rows of {d} tags", scale.len());
         }
-        cancelled()?;
-        self.scaled_scores_cpu(user, item, tags, weights, scale, cancelled)
-            .map(Some)
+        let (cs, vals) = self.consumers().row(i);
+        let c = cs.len();
+        // R_{u,i}: the user's own profile moves too when u consumed i.
+        let a = match cs.binary_search(&user) {
+            Ok(p) => vals[p] as f64,
+            Err(_) => 0.0,
+        };
+        let mut lc = Vec::with_capacity(c * k);
+        for &v in cs {
+            lc.extend_from_slice(&self.latent[v as usize * k..(v as usize + 1) * k]);
+        }
+        let luv: Vec<f64> = lc.chunks_exact(k).map(|lv| dot(lu, lv)).collect();
+        let lc2: Vec<f64> = lc.chunks_exact(k).map(|lv| dot(lv, lv)).collect();
+        let lu2 = dot(lu, lu);
+        let mut out = Vec::with_capacity(scale.len() / d);
+        let (mut shift, mut p) = (Vec::new(), Vec::new());
+        for block in scale.chunks(SCALED_ROWS * d) {
+            cancelled()?;
+            let rows = block.len() / d;
+            shift.clear();
+            shift.resize(rows * k, 0.0);
+            gemm_serial(
+                MatRef::new(block, rows, d),
+                MatRef::new(&b, d, k),
+                0.0,
+                &mut shift,
+            );
+            for row in shift.chunks_exact_mut(k) {
+                row.iter_mut().zip(e).for_each(|(x, y)| *x -= y);
+            }
+            if c == 0 {
+                // Nobody consumed the item: an empty sum.
+                out.extend(std::iter::repeat_n(0.0, rows));
+                continue;
+            }
+            p.clear();
+            p.resize(rows * c, 0.0);
+            gemm_serial(
+                MatRef::new(&shift, rows, k),
+                MatRef::new(&lc, c, k).t(),
+                0.0,
+                &mut p,
+            );
+            for (dr, pr) in shift.chunks_exact(k).zip(p.chunks_exact(c)) {
+                let (q, dd) = (dot(dr, lu), dot(dr, dr));
+                let mut sum = 0.0;
+                for v in 0..c {
+                    let (bv, pv) = (vals[v] as f64, pr[v]);
+                    let num = luv[v] + a * pv + bv * q + a * dd * bv;
+                    let rd2 = bv * bv * dd;
+                    let inv_nv = inverse_norm_scalar(lc2[v] + bv * pv * 2.0 + rd2, lc2[v] + rd2);
+                    sum += num * inv_nv * bv;
+                }
+                let ru_dd = a * a * dd;
+                out.push(sum * inverse_norm_scalar(lu2 + a * q * 2.0 + ru_dd, lu2 + ru_dd));
+            }
+        }
+        Ok(Some(out))
     }
 
     fn score_all_items(
@@ -580,7 +557,7 @@ fn add_consumer_terms_portable(
     }
 }
 
-/// Rows of [`Unn::scaled_scores_cpu`]'s blocks (their shifts and dot products with the item's
+/// Rows of [`Unn::scaled_tag_scores_cpu`]'s blocks (their shifts and dot products with the item's
 /// consumers stay bounded however many perturbations a row has).
 const SCALED_ROWS: usize = 512;
 
