@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints trustql's models and their Python peers side by side, from the JSON the benches wrote:
-WRMF against implicit's ALS (<results>/recsys.json from `cargo bench -p trustql-udfs --bench
+WRMF against implicit's ALS (<results>/recsys.json from `cargo bench --workspace --bench
 recsys`, <results>/implicit_wrmf.json from bench/recsys/implicit_wrmf.py) and FM against LightFM
 (<results>/lightfm_{bpr,warp}.json from bench/recsys/lightfm_fm.py), each where both exist."""
 

@@ -17,7 +17,7 @@ PY="${PYTHON:-.venv/bin/python}"
 # rayon (the ALS kernel) and libtorch (scoring) threads; implicit gets --threads.
 export RAYON_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" >&2
-TRUSTQL_BENCH_MODELS="$MODELS" cargo bench -j2 -p trustql-udfs --bench recsys
+TRUSTQL_BENCH_MODELS="$MODELS" cargo bench -j2 --workspace --bench recsys
 if [[ "$MODELS" == all || ",$MODELS," == *,wrmf,* ]]; then
   # implicit asks for single-threaded BLAS: it parallelises over users itself.
   OPENBLAS_NUM_THREADS=1 "$PY" bench/recsys/implicit_wrmf.py --threads "$THREADS"

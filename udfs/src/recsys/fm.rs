@@ -24,9 +24,10 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::data::{RecData, Tags};
-use super::kernels::fm::{Adam, FmParams, FmShape, FmTrainer, ItemTags};
+use super::kernels::fm::{Adam, FmBatch, FmParams, FmShape, FmTrainer, ItemTags};
 use super::neural::{
-    facts, initial_factors, normal_values, run_epochs, train, NeuralOptions, Params, NEURAL_OPTIONS,
+    facts, initial_factors, normal_values, run_prepared_epochs, train, NeuralOptions, Params,
+    SampledBatch, NEURAL_OPTIONS,
 };
 use super::recommender::{normalised_scaled_scores, Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
@@ -349,11 +350,24 @@ pub fn fit_on_cpu(
         data: &t.data,
     };
     let negatives = opts.negatives;
-    let losses = run_epochs("fm", rec, opts, rng, control, |users, items, _| {
-        trainer
-            .step(users, items, negatives, tags)
-            .map_err(kernel_err)
-    })?;
+    // The next batches are sampled and prepared (their touched rows found) on another thread
+    // while a step runs.
+    let losses = run_prepared_epochs(
+        "fm",
+        rec,
+        opts,
+        rng,
+        control,
+        || FmBatch::new(shape),
+        |batch: &mut SampledBatch<FmBatch>| {
+            let SampledBatch {
+                users, items, plan, ..
+            } = batch;
+            plan.prepare(users, items, negatives, tags)
+                .map_err(kernel_err)
+        },
+        |batch: &SampledBatch<FmBatch>| trainer.step_prepared(&batch.plan).map_err(kernel_err),
+    )?;
     let values = trainer.finish().into_values();
     Ok((Params::new(&NAMES, shapes(rec, opts.dim), values), losses))
 }

@@ -315,6 +315,58 @@ pub fn run_epochs(
     control: &TaskControl<'_>,
     mut step: impl FnMut(&[u32], &[u32], usize) -> Result<f64>,
 ) -> Result<Vec<f64>> {
+    run_prepared_epochs(
+        label,
+        data,
+        opts,
+        rng,
+        control,
+        || (),
+        |_: &mut SampledBatch<()>| Ok(()),
+        |batch: &SampledBatch<()>| step(&batch.users, &batch.items, batch.positives),
+    )
+}
+
+/// A batch of [`run_prepared_epochs`]: b positives, then `negatives` rows per positive, and
+/// whatever the training step prepared from them ahead of time.
+#[derive(Debug)]
+pub struct SampledBatch<P> {
+    pub users: Vec<u32>,
+    pub items: Vec<u32>,
+    /// b, the number of positives.
+    pub positives: usize,
+    pub plan: P,
+}
+
+/// Batches sampled (and prepared) ahead of the one being trained on.
+const BATCHES_AHEAD: usize = 2;
+
+/// What the sampling thread tells the training loop.
+enum Sampled<P> {
+    Batch(SampledBatch<P>),
+    EpochEnd,
+    Failed(datafusion::error::DataFusionError),
+}
+
+/// [`run_epochs`] with a preparation step: the batches are drawn, in the same order from the
+/// same generator, on a thread of their own that runs up to [`BATCHES_AHEAD`] batches ahead of
+/// training, and `prepare` runs there on each batch before `step` sees it (FM works out which
+/// parameter rows a batch touches from its users and items alone). Sampling and preparing are
+/// serial work that would otherwise leave the other core idle between the parallel passes of a
+/// step; the batches, and so the trained parameters, are the same as sampling in line. `new_plan`
+/// makes the (reused) per-batch state.
+#[allow(clippy::too_many_arguments)]
+pub fn run_prepared_epochs<P: Send>(
+    label: &str,
+    data: &RecData,
+    opts: &NeuralOptions,
+    rng: &mut Rng,
+    control: &TaskControl<'_>,
+    new_plan: impl Fn() -> P + Send,
+    mut prepare: impl FnMut(&mut SampledBatch<P>) -> Result<()> + Send,
+    mut step: impl FnMut(&SampledBatch<P>) -> Result<f64>,
+) -> Result<Vec<f64>> {
+    use std::sync::mpsc;
     let start = Instant::now();
     let r = &data.r;
     let n_items = data.n_items() as u64;
@@ -326,61 +378,121 @@ pub fn run_epochs(
     if pairs.is_empty() {
         return plan_err!("{label}: no interactions to train on");
     }
-    let rows = opts.batch_size.min(pairs.len()) * (1 + opts.negatives);
-    let mut users: Vec<u32> = Vec::with_capacity(rows);
-    let mut items: Vec<u32> = Vec::with_capacity(rows);
-    let mut losses = Vec::with_capacity(opts.epochs);
-    for epoch in 1..=opts.epochs {
-        // Fisher–Yates with the seeded generator.
-        for k in (1..pairs.len()).rev() {
-            let j = rng.below(k as u64 + 1) as usize;
-            pairs.swap(k, j);
-        }
-        let (mut total, mut batches) = (0.0, 0usize);
-        let meter = control.meter(
-            format!("{label}: epoch {epoch}/{}", opts.epochs),
-            "pairs",
-            Some(pairs.len() as u64),
-        );
-        let _scope = crate::common::progress::enter(meter.as_ref());
-        for batch in pairs.chunks(opts.batch_size) {
-            control.check_cancelled()?;
-            let b = batch.len();
-            users.clear();
-            items.clear();
-            users.extend(batch.iter().map(|p| p.0));
-            items.extend(batch.iter().map(|p| p.1));
-            for &(u, _) in batch {
-                let seen = r.row(u as usize).0.len() as u64;
-                for _ in 0..opts.negatives {
-                    let mut j = rng.below(n_items) as u32;
-                    if seen < n_items {
-                        while r.contains(u as usize, j) {
-                            j = rng.below(n_items) as u32;
+    let n_pairs = pairs.len();
+    let (batch_size, negatives, epochs) = (opts.batch_size, opts.negatives, opts.epochs);
+    let rows = batch_size.min(n_pairs) * (1 + negatives);
+    let (to_train, from_sampler) = mpsc::channel::<Sampled<P>>();
+    let (to_sampler, returned) = mpsc::channel::<SampledBatch<P>>();
+    std::thread::scope(|scope| {
+        // The sampler: it stops when the training loop has gone (an error or Ctrl-C there).
+        scope.spawn(move || {
+            let mut made = 0usize;
+            for _ in 1..=epochs {
+                // Fisher–Yates with the seeded generator.
+                for k in (1..pairs.len()).rev() {
+                    let j = rng.below(k as u64 + 1) as usize;
+                    pairs.swap(k, j);
+                }
+                for batch in pairs.chunks(batch_size) {
+                    let mut out = if made < BATCHES_AHEAD + 1 {
+                        made += 1;
+                        SampledBatch {
+                            users: Vec::with_capacity(rows),
+                            items: Vec::with_capacity(rows),
+                            positives: 0,
+                            plan: new_plan(),
+                        }
+                    } else {
+                        match returned.recv() {
+                            Ok(out) => out,
+                            Err(_) => return,
+                        }
+                    };
+                    out.positives = batch.len();
+                    out.users.clear();
+                    out.items.clear();
+                    out.users.extend(batch.iter().map(|p| p.0));
+                    out.items.extend(batch.iter().map(|p| p.1));
+                    for &(u, _) in batch {
+                        let seen = r.row(u as usize).0.len() as u64;
+                        for _ in 0..negatives {
+                            let mut j = rng.below(n_items) as u32;
+                            if seen < n_items {
+                                while r.contains(u as usize, j) {
+                                    j = rng.below(n_items) as u32;
+                                }
+                            }
+                            out.users.push(u);
+                            out.items.push(j);
                         }
                     }
-                    users.push(u);
-                    items.push(j);
+                    let message = match prepare(&mut out) {
+                        Ok(()) => Sampled::Batch(out),
+                        Err(e) => Sampled::Failed(e),
+                    };
+                    let failed = matches!(message, Sampled::Failed(_));
+                    if to_train.send(message).is_err() || failed {
+                        return;
+                    }
+                }
+                if to_train.send(Sampled::EpochEnd).is_err() {
+                    return;
                 }
             }
-            total += step(&users, &items, b)?;
-            batches += 1;
-            crate::common::progress::advance(b as u64);
+        });
+        // Owned here, so that returning (an error, Ctrl-C) drops them and the sampler, blocked
+        // on a returned batch, stops; the scope then waits for it.
+        let (to_sampler, from_sampler) = (to_sampler, from_sampler);
+        let mut losses = Vec::with_capacity(epochs);
+        let mut epoch = 1;
+        let (mut total, mut batches) = (0.0, 0usize);
+        let epoch_meter = |epoch: usize| {
+            control.meter(
+                format!("{label}: epoch {epoch}/{epochs}"),
+                "pairs",
+                Some(n_pairs as u64),
+            )
+        };
+        let mut meter = epoch_meter(epoch);
+        let mut scope_guard = crate::common::progress::enter(meter.as_ref());
+        // Ends when the sampler has sent every epoch (or failed), and returns on the first error
+        // here, which drops the channels and so stops the sampler.
+        while let Ok(message) = from_sampler.recv() {
+            match message {
+                Sampled::Batch(batch) => {
+                    control.check_cancelled()?;
+                    total += step(&batch)?;
+                    batches += 1;
+                    crate::common::progress::advance(batch.positives as u64);
+                    // The sampler may have finished: a batch nobody takes back is dropped.
+                    let _ = to_sampler.send(batch);
+                }
+                Sampled::EpochEnd => {
+                    let mean = total / batches.max(1) as f64;
+                    if !mean.is_finite() {
+                        return exec_err!(
+                            "{label}: the training loss became {mean} in epoch {epoch}; lower lr"
+                        );
+                    }
+                    losses.push(mean);
+                    control.progress(&format!(
+                        "{label}: epoch {epoch}/{epochs}  loss {mean:.5}  {:.1} s",
+                        start.elapsed().as_secs_f64()
+                    ));
+                    (total, batches) = (0.0, 0);
+                    epoch += 1;
+                    if epoch <= epochs {
+                        drop(scope_guard);
+                        meter = epoch_meter(epoch);
+                        scope_guard = crate::common::progress::enter(meter.as_ref());
+                    }
+                }
+                Sampled::Failed(e) => return Err(e),
+            }
         }
-        let mean = total / batches.max(1) as f64;
-        if !mean.is_finite() {
-            return exec_err!(
-                "{label}: the training loss became {mean} in epoch {epoch}; lower lr"
-            );
-        }
-        losses.push(mean);
-        control.progress(&format!(
-            "{label}: epoch {epoch}/{}  loss {mean:.5}  {:.1} s",
-            opts.epochs,
-            start.elapsed().as_secs_f64()
-        ));
-    }
-    Ok(losses)
+        drop(scope_guard);
+        Ok(losses)
+    })
 }
 
 /// The negative-sampling loss of a batch's scores `s` (b positives, then `negatives` per
@@ -458,4 +570,208 @@ pub fn facts(
         format!("{:.3}", start.elapsed().as_secs_f64()),
     );
     training
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TrainingData;
+    use datafusion::arrow::array::{ArrayRef, Int64Array};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    /// 40 users × 30 items; user 7 has seen every item (its negatives are arbitrary seen items).
+    fn data() -> RecData {
+        let (mut users, mut items) = (Vec::new(), Vec::new());
+        for u in 0..40i64 {
+            for i in 0..30i64 {
+                if u == 7 || (u * 7 + i * 3) % 5 == 0 {
+                    users.push(u);
+                    items.push(i);
+                }
+            }
+        }
+        let batch = RecordBatch::try_from_iter([
+            ("user", Arc::new(Int64Array::from(users)) as ArrayRef),
+            ("item", Arc::new(Int64Array::from(items)) as ArrayRef),
+        ])
+        .unwrap();
+        let training = TrainingData {
+            schema: batch.schema(),
+            batches: vec![batch],
+            tables: BTreeMap::new(),
+        };
+        let cancel = AtomicBool::new(false);
+        let control = TaskControl::new(&|_| {}, &cancel);
+        RecData::from_training(
+            "test",
+            &training,
+            super::super::data::Tags::Optional,
+            &control,
+        )
+        .unwrap()
+        .0
+    }
+
+    fn options(epochs: usize) -> NeuralOptions {
+        NeuralOptions {
+            dim: 4,
+            epochs,
+            lr: 0.01,
+            l2: 0.0,
+            negatives: 3,
+            batch_size: 16,
+            seed: 9,
+            init_iterations: 1,
+            init_alpha: 1.0,
+        }
+    }
+
+    /// The batches as sampled in line, one after the other (the loop before sampling moved to a
+    /// thread of its own): the reference for the pipelined loop.
+    fn serial_batches(data: &RecData, opts: &NeuralOptions, rng: &mut Rng) -> Vec<Vec<u32>> {
+        let r = &data.r;
+        let n_items = data.n_items() as u64;
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for u in 0..r.n_rows {
+            pairs.extend(r.row(u).0.iter().map(|&i| (u as u32, i)));
+        }
+        let mut out = Vec::new();
+        for _ in 0..opts.epochs {
+            for k in (1..pairs.len()).rev() {
+                let j = rng.below(k as u64 + 1) as usize;
+                pairs.swap(k, j);
+            }
+            for batch in pairs.chunks(opts.batch_size) {
+                let mut users: Vec<u32> = batch.iter().map(|p| p.0).collect();
+                let mut items: Vec<u32> = batch.iter().map(|p| p.1).collect();
+                for &(u, _) in batch {
+                    for _ in 0..opts.negatives {
+                        let mut j = rng.below(n_items) as u32;
+                        if (r.row(u as usize).0.len() as u64) < n_items {
+                            while r.contains(u as usize, j) {
+                                j = rng.below(n_items) as u32;
+                            }
+                        }
+                        users.push(u);
+                        items.push(j);
+                    }
+                }
+                users.extend(items);
+                users.push(batch.len() as u32);
+                out.push(users);
+            }
+        }
+        out
+    }
+
+    /// Sampling ahead on another thread hands `step` the batches sampling in line gives, in the
+    /// same order, each prepared for itself, and leaves the generator where sampling in line
+    /// leaves it.
+    #[test]
+    fn batches_sampled_ahead_are_the_batches_sampled_in_line() {
+        let data = data();
+        let opts = options(3);
+        let mut expected_rng = Rng::new(4);
+        let expected = serial_batches(&data, &opts, &mut expected_rng);
+        assert!(
+            expected.len() > 3 * BATCHES_AHEAD,
+            "{} batches",
+            expected.len()
+        );
+        let cancel = AtomicBool::new(false);
+        let control = TaskControl::new(&|_| {}, &cancel);
+        let mut rng = Rng::new(4);
+        let mut seen = Vec::new();
+        let losses = run_prepared_epochs(
+            "test",
+            &data,
+            &opts,
+            &mut rng,
+            &control,
+            Vec::new,
+            |batch: &mut SampledBatch<Vec<u32>>| {
+                batch.plan = batch.users.iter().chain(&batch.items).copied().collect();
+                Ok(())
+            },
+            |batch: &SampledBatch<Vec<u32>>| {
+                let mut flat: Vec<u32> = batch.users.iter().chain(&batch.items).copied().collect();
+                assert_eq!(batch.plan, flat, "prepared for another batch");
+                flat.push(batch.positives as u32);
+                seen.push(flat);
+                Ok(seen.len() as f64)
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, expected);
+        assert_eq!(losses.len(), 3);
+        assert_eq!(rng.below(1 << 40), expected_rng.below(1 << 40));
+    }
+
+    /// An error from a step, a failed preparation or Ctrl-C ends training with that error (the
+    /// sampler stops instead of waiting forever).
+    #[test]
+    fn errors_and_cancellation_stop_the_sampler() {
+        let data = data();
+        let opts = options(50);
+        let cancel = AtomicBool::new(false);
+        let control = TaskControl::new(&|_| {}, &cancel);
+        let mut steps = 0;
+        let failed = run_epochs(
+            "test",
+            &data,
+            &opts,
+            &mut Rng::new(1),
+            &control,
+            |_, _, _| {
+                steps += 1;
+                if steps == 5 {
+                    exec_err!("step five failed")
+                } else {
+                    Ok(1.0)
+                }
+            },
+        );
+        assert!(failed.unwrap_err().to_string().contains("step five failed"));
+        let mut prepared = 0;
+        let failed = run_prepared_epochs(
+            "test",
+            &data,
+            &opts,
+            &mut Rng::new(1),
+            &control,
+            || (),
+            |_: &mut SampledBatch<()>| {
+                prepared += 1;
+                if prepared == 4 {
+                    exec_err!("preparing batch four failed")
+                } else {
+                    Ok(())
+                }
+            },
+            |_: &SampledBatch<()>| Ok(1.0),
+        );
+        assert!(failed
+            .unwrap_err()
+            .to_string()
+            .contains("preparing batch four failed"));
+        let mut steps = 0;
+        let cancelled = run_epochs(
+            "test",
+            &data,
+            &opts,
+            &mut Rng::new(1),
+            &control,
+            |_, _, _| {
+                steps += 1;
+                if steps == 3 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                Ok(1.0)
+            },
+        );
+        assert!(cancelled.is_err());
+        assert_eq!(steps, 3, "a step ran after Ctrl-C");
+    }
 }

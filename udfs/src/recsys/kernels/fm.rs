@@ -60,6 +60,13 @@
 //! A_r = g_r total_r and g_r = ∂L/∂f_r, the gradient of a feature is Σ (x A − x² g v_a) over its
 //! rows; for an item and its tags those rows are grouped by distinct item (A_i = Σ_{r of i} A_r,
 //! g_i = Σ_{r of i} g_r), which cuts the work on tag rows by the number of rows per item.
+//!
+//! Which rows a batch touches, its distinct items with their tags' x_c, and every feature's list
+//! of contributions depend on the batch's users and items alone: [`FmBatch::prepare`] works them
+//! out, serially, and [`crate::recsys::neural::run_prepared_epochs`] does it on the sampling
+//! thread for the next batches while [`FmTrainer::step_prepared`] runs the parallel passes of
+//! the current one. The passes gather rows scattered over megabytes (tag factors, the per-item
+//! aggregates), so they prefetch the rows they are about to read; neither changes any sum.
 
 //! # Determinism and threads
 //!
@@ -74,7 +81,7 @@
 use rayon::prelude::*;
 
 use super::KernelError;
-use crate::common::simd::{Portable, Simd};
+use crate::common::simd::{prefetch_row, Portable, Simd};
 
 /// Adam's settings: libtorch's `Adam` with the L2 weight decay added to the gradient. Like
 /// libtorch's options they are `f64`; the element-wise update uses them rounded to `f32` (β₁,
@@ -328,7 +335,9 @@ impl FmParams {
 }
 
 /// The state of training: parameters, Adam's moments, and the scratch of the current batch
-/// (progress and Ctrl-C are the caller's, between batches).
+/// (progress and Ctrl-C are the caller's, between batches). A step takes an [`FmBatch`], which
+/// can be prepared on another thread while the previous step runs; [`FmTrainer::step`]
+/// prepares its own.
 #[derive(Debug)]
 pub struct FmTrainer {
     shape: FmShape,
@@ -348,14 +357,25 @@ pub struct FmTrainer {
     w0_v: [f32; 1],
     /// Steps taken.
     step: u64,
-    batch: Batch,
+    work: Work,
+    /// The batch [`FmTrainer::step`] prepares (made on first use).
+    own: Option<Box<FmBatch>>,
 }
 
-/// The scratch of one batch. A batch's rows share items (10 negatives per positive are drawn
+/// A batch and which parameter rows it touches, worked out from its users and items alone (the
+/// module docs, "One batch"). A batch's rows share items (10 negatives per positive are drawn
 /// from the same items), so everything that depends on the item alone (its tags' part of the
 /// score, and their gradients) is computed once per distinct item of the batch.
-#[derive(Debug, Default)]
-struct Batch {
+/// [`FmBatch::prepare`] fills it; any number of steps (of trainers of the same shape) may then
+/// use it.
+#[derive(Debug)]
+pub struct FmBatch {
+    shape: FmShape,
+    /// The rows: b positives, then `negatives` per positive.
+    users: Vec<u32>,
+    items: Vec<u32>,
+    positives: usize,
+    prepared: bool,
     /// Per feature: its position in `touched` + 1 (0 = not touched by the batch).
     slot: Vec<u32>,
     touched: Vec<u32>,
@@ -367,11 +387,20 @@ struct Batch {
     /// Per item: its position among the batch's distinct items + 1 (0 = not in the batch).
     item_slot: Vec<u32>,
     /// The distinct items, in order of first appearance, and each row's index among them.
-    items: Vec<u32>,
+    distinct: Vec<u32>,
     item_of_row: Vec<u32>,
     /// The rows of each distinct item, in order: `item_rows[item_ptr[j]..item_ptr[j + 1]]`.
     item_ptr: Vec<usize>,
     item_rows: Vec<u32>,
+    /// The tags of each distinct item as (feature, x_c), in the order of its row of the tag
+    /// matrix: `item_tags[item_tags_ptr[j]..item_tags_ptr[j + 1]]`.
+    item_tags_ptr: Vec<usize>,
+    item_tags: Vec<(u32, f32)>,
+}
+
+/// The scratch of one step.
+#[derive(Debug, Default)]
+struct Work {
     /// Per distinct item: v_i + Σ_c x_c v_c (k), w_i + Σ_c x_c w_c, ‖v_i‖² + Σ_c x_c² ‖v_c‖².
     item_total: Vec<f32>,
     item_linear: Vec<f32>,
@@ -386,6 +415,11 @@ struct Batch {
     item_agg: Vec<f32>,
     item_grad: Vec<f32>,
 }
+
+/// How many aggregate rows of a feature's contributions are prefetched before its gradient.
+const PREFETCH_ROWS: usize = 16;
+/// How many tags ahead the item side prefetches tag rows.
+const TAGS_AHEAD: usize = 4;
 
 /// Rows or distinct items of a batch per parallel task.
 const ROWS_PER_TASK: usize = 64;
@@ -454,69 +488,14 @@ impl FmTrainer {
             w0_m: [0.0],
             w0_v: [0.0],
             step: 0,
-            batch: Batch {
-                slot: vec![0; n],
-                item_slot: vec![0; n_items],
-                ..Batch::default()
-            },
+            work: Work::default(),
+            own: None,
         })
     }
 
     /// Steps taken so far.
     pub fn steps(&self) -> u64 {
         self.step
-    }
-
-    /// Checks a batch: b positives with `negatives` rows each, indices in range, a well-formed
-    /// tag matrix. Returns b.
-    fn check_batch(
-        &self,
-        users: &[u32],
-        items: &[u32],
-        negatives: usize,
-        tags: ItemTags<'_>,
-    ) -> Result<usize, KernelError> {
-        let rows = users.len();
-        let b = rows / (1 + negatives);
-        if rows != items.len() || b == 0 || b * (1 + negatives) != rows {
-            return Err(KernelError::InvalidInput(format!(
-                "a batch of {} users and {} items is not b positives with {negatives} negatives each",
-                users.len(),
-                items.len()
-            )));
-        }
-        let FmShape {
-            n_users, n_items, ..
-        } = self.shape;
-        if let Some(&u) = users.iter().find(|&&u| u as usize >= n_users) {
-            return Err(KernelError::InvalidInput(format!(
-                "user {u} out of range (0..{n_users})"
-            )));
-        }
-        if let Some(&i) = items.iter().find(|&&i| i as usize >= n_items) {
-            return Err(KernelError::InvalidInput(format!(
-                "item {i} out of range (0..{n_items})"
-            )));
-        }
-        if tags.indptr.len() != n_items + 1 {
-            return Err(KernelError::InvalidInput(format!(
-                "tag rows for {} items, expected {n_items}",
-                tags.indptr.len().saturating_sub(1)
-            )));
-        }
-        let nnz = tags.indptr[n_items];
-        if tags.indptr[0] != 0
-            || tags.indptr.windows(2).any(|w| w[0] > w[1])
-            || nnz != tags.indices.len()
-            || nnz != tags.data.len()
-        {
-            return Err(KernelError::InvalidInput(
-                "the item-tag matrix is malformed (row pointers not increasing from 0 to the \
-                 number of entries)"
-                    .to_string(),
-            ));
-        }
-        Ok(b)
     }
 
     /// One Adam step on the batch of `users[r]`, `items[r]` (positives first, then `negatives`
@@ -528,17 +507,39 @@ impl FmTrainer {
         negatives: usize,
         tags: ItemTags<'_>,
     ) -> Result<f64, KernelError> {
-        let b = self.check_batch(users, items, negatives, tags)?;
-        self.collect(users, items, tags)?;
+        let mut batch = match self.own.take() {
+            Some(batch) => batch,
+            None => Box::new(FmBatch::new(self.shape)),
+        };
+        let loss = batch
+            .prepare(users, items, negatives, tags)
+            .and_then(|()| self.step_prepared(&batch));
+        self.own = Some(batch);
+        loss
+    }
+
+    /// One Adam step on a prepared batch. Returns the batch's loss.
+    pub fn step_prepared(&mut self, batch: &FmBatch) -> Result<f64, KernelError> {
+        if !batch.prepared {
+            return Err(KernelError::InvalidInput(
+                "the batch was not prepared (or its preparation failed)".to_string(),
+            ));
+        }
+        if batch.shape != self.shape {
+            return Err(KernelError::InvalidInput(format!(
+                "the batch was prepared for {:?}, the trainer has {:?}",
+                batch.shape, self.shape
+            )));
+        }
         self.step += 1;
         let t = self.step;
         self.table.extend_to(t);
-        self.catch_up_touched(t - 1);
-        let loss = self.gradients(users, b, tags);
-        self.update_touched(t);
+        self.catch_up_touched(batch, t - 1);
+        let loss = self.gradients(batch);
+        self.update_touched(batch, t);
         // w₀: every row's gradient, summed in row order.
         let mut g0 = 0.0f32;
-        for &g in &self.batch.grads {
+        for &g in &self.work.grads {
             g0 += g;
         }
         let c = self.table.get(t);
@@ -550,7 +551,6 @@ impl FmTrainer {
             &mut self.w0_v,
             Some(&[g0]),
         );
-        self.batch.reset();
         if !loss.is_finite() {
             return Err(KernelError::Numerical(format!(
                 "the batch loss became {loss} at step {t} (a smaller learning rate may help)"
@@ -559,63 +559,50 @@ impl FmTrainer {
         Ok(loss)
     }
 
-    /// The batch's distinct items, the touched features and their contributions (module docs).
-    fn collect(
-        &mut self,
-        users: &[u32],
-        items: &[u32],
-        tags: ItemTags<'_>,
-    ) -> Result<(), KernelError> {
-        let found = self.batch.collect(self.shape, users, items, tags);
-        if found.is_err() {
-            self.batch.reset();
-        }
-        found
-    }
-
     /// Forward pass, loss, ∂L/∂f per row and the per-row and per-item aggregates the gradients
     /// are made of. Returns the loss.
-    fn gradients(&mut self, users: &[u32], b: usize, tags: ItemTags<'_>) -> f64 {
+    fn gradients(&mut self, batch: &FmBatch) -> f64 {
         let k = self.shape.k;
         let width = k + 1;
-        let (nu, ni) = (self.shape.n_users, self.shape.n_items);
         let (params, sq_norm, isa) = (&self.params, &self.sq_norm, self.isa);
         let feature = |a: usize| &params[a * width..(a + 1) * width];
-        let batch = &mut self.batch;
-        let n_items = batch.items.len();
+        let work = &mut self.work;
+        let users = &batch.users;
+        let n_items = batch.distinct.len();
         let rows = users.len();
         // The item side, once per distinct item.
-        batch.item_total.resize(n_items * k, 0.0);
-        batch.item_linear.resize(n_items, 0.0);
-        batch.item_squares.resize(n_items, 0.0);
-        let distinct = &batch.items;
-        batch
-            .item_total
+        work.item_total.resize(n_items * k, 0.0);
+        work.item_linear.resize(n_items, 0.0);
+        work.item_squares.resize(n_items, 0.0);
+        let (distinct, item_tags_ptr, item_tags) =
+            (&batch.distinct, &batch.item_tags_ptr, &batch.item_tags);
+        let nu = self.shape.n_users;
+        work.item_total
             .par_chunks_mut(k)
-            .zip(batch.item_linear.par_iter_mut())
-            .zip(batch.item_squares.par_iter_mut())
+            .zip(work.item_linear.par_iter_mut())
+            .zip(work.item_squares.par_iter_mut())
             .enumerate()
             .with_min_len(ROWS_PER_TASK)
             .for_each(|(j, ((total, linear), squares))| {
                 let i = distinct[j] as usize;
-                let (cols, weights, sum) = tags.row(i);
-                let tag_rows = cols.iter().zip(weights).map(|(&c, &w)| {
-                    let a = nu + ni + c as usize;
-                    (scaled(w, sum), feature(a), sq_norm[a])
+                let own = &item_tags[item_tags_ptr[j]..item_tags_ptr[j + 1]];
+                let tag_rows = own.iter().map(|&(a, x)| {
+                    let a = a as usize;
+                    (x, feature(a), sq_norm[a])
                 });
                 (*linear, *squares) =
                     isa.item_side(feature(nu + i), sq_norm[nu + i], tag_rows, total);
             });
         // The rows.
-        batch.totals.resize(rows * k, 0.0);
-        batch.scores.resize(rows, 0.0);
+        work.totals.resize(rows * k, 0.0);
+        work.scores.resize(rows, 0.0);
         let w0 = self.w0[0];
-        let (item_of_row, item_total) = (&batch.item_of_row, &batch.item_total);
-        let (item_linear, item_squares) = (&batch.item_linear, &batch.item_squares);
-        batch
-            .totals
+        let item_of_row = &batch.item_of_row;
+        let (item_total, item_linear, item_squares) =
+            (&work.item_total, &work.item_linear, &work.item_squares);
+        work.totals
             .par_chunks_mut(k)
-            .zip(batch.scores.par_iter_mut())
+            .zip(work.scores.par_iter_mut())
             .enumerate()
             .with_min_len(ROWS_PER_TASK)
             .for_each(|(r, (total, score))| {
@@ -626,12 +613,11 @@ impl FmTrainer {
                 let it = &item_total[j * k..(j + 1) * k];
                 *score = isa.row_score(&feature(u)[1..], it, linear, squares, total);
             });
-        let loss = batch.loss_gradients(b);
+        let loss = work.loss_gradients(batch.positives);
         // Aggregates: g_r total_r per row, summed per distinct item in row order.
-        batch.row_agg.resize(rows * k, 0.0);
-        let (totals, grads) = (&batch.totals, &batch.grads);
-        batch
-            .row_agg
+        work.row_agg.resize(rows * k, 0.0);
+        let (totals, grads) = (&work.totals, &work.grads);
+        work.row_agg
             .par_chunks_mut(k)
             .enumerate()
             .with_min_len(ROWS_PER_TASK)
@@ -641,13 +627,12 @@ impl FmTrainer {
                     agg[e] = g * total[e];
                 }
             });
-        batch.item_agg.resize(n_items * k, 0.0);
-        batch.item_grad.resize(n_items, 0.0);
-        let (item_ptr, item_rows, row_agg) = (&batch.item_ptr, &batch.item_rows, &batch.row_agg);
-        batch
-            .item_agg
+        work.item_agg.resize(n_items * k, 0.0);
+        work.item_grad.resize(n_items, 0.0);
+        let (item_ptr, item_rows, row_agg) = (&batch.item_ptr, &batch.item_rows, &work.row_agg);
+        work.item_agg
             .par_chunks_mut(k)
-            .zip(batch.item_grad.par_iter_mut())
+            .zip(work.item_grad.par_iter_mut())
             .enumerate()
             .with_min_len(ROWS_PER_TASK)
             .for_each(|(j, (agg, gamma))| {
@@ -665,10 +650,10 @@ impl FmTrainer {
         loss
     }
 
-    /// Brings every touched feature row up to step `to`, and notes its ‖v‖².
-    fn catch_up_touched(&mut self, to: u64) {
+    /// Brings every feature row the batch touches up to step `to`, and notes its ‖v‖².
+    fn catch_up_touched(&mut self, batch: &FmBatch, to: u64) {
         let width = self.shape.k + 1;
-        let (adam, table, slot, isa) = (&self.adam, &self.table, &self.batch.slot, self.isa);
+        let (adam, table, slot, isa) = (&self.adam, &self.table, &batch.slot, self.isa);
         self.params
             .par_chunks_mut(width)
             .zip(self.m.par_chunks_mut(width))
@@ -686,13 +671,13 @@ impl FmTrainer {
             });
     }
 
-    /// Gradient and Adam step `t` of every touched feature row: users from the per-row
-    /// aggregates, items and tags from the per-item ones.
-    fn update_touched(&mut self, t: u64) {
+    /// Gradient and Adam step `t` of every feature row the batch touches: users from the
+    /// per-row aggregates, items and tags from the per-item ones.
+    fn update_touched(&mut self, batch: &FmBatch, t: u64) {
         let width = self.shape.k + 1;
         let nu = self.shape.n_users;
         let c = self.table.get(t);
-        let (adam, isa, batch) = (&self.adam, self.isa, &self.batch);
+        let (adam, isa, work) = (&self.adam, self.isa, &self.work);
         self.params
             .par_chunks_mut(width)
             .zip(self.m.par_chunks_mut(width))
@@ -709,9 +694,9 @@ impl FmTrainer {
                     }
                     let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
                     let (agg, gamma) = if a < nu {
-                        (&batch.row_agg, &batch.grads)
+                        (&work.row_agg, &work.grads)
                     } else {
-                        (&batch.item_agg, &batch.item_grad)
+                        (&work.item_agg, &work.item_grad)
                     };
                     isa.update_row(adam, c, (p, m, v), g, contrib, agg, gamma);
                     *last = t;
@@ -770,20 +755,118 @@ impl FmTrainer {
     }
 }
 
-impl Batch {
-    /// Finds the distinct items and the touched features, and lists each feature's
-    /// contributions: users per row, items and tags per distinct item.
-    fn collect(
+impl FmBatch {
+    /// An empty batch for trainers of `shape` (its marks take one `u32` per feature and item).
+    pub fn new(shape: FmShape) -> FmBatch {
+        FmBatch {
+            shape,
+            users: Vec::new(),
+            items: Vec::new(),
+            positives: 0,
+            prepared: false,
+            slot: vec![0; shape.n_features()],
+            touched: Vec::new(),
+            ptr: Vec::new(),
+            contrib: Vec::new(),
+            item_slot: vec![0; shape.n_items],
+            distinct: Vec::new(),
+            item_of_row: Vec::new(),
+            item_ptr: Vec::new(),
+            item_rows: Vec::new(),
+            item_tags_ptr: Vec::new(),
+            item_tags: Vec::new(),
+        }
+    }
+
+    /// Makes this the batch of `users[r]`, `items[r]` (positives first, then `negatives` rows
+    /// per positive, as in the module docs): checks it (b positives with `negatives` rows each,
+    /// indices in range, a well-formed tag matrix) and finds its distinct items, the touched
+    /// features and their contributions. After an error the batch is empty (not prepared).
+    pub fn prepare(
         &mut self,
-        shape: FmShape,
         users: &[u32],
         items: &[u32],
+        negatives: usize,
         tags: ItemTags<'_>,
     ) -> Result<(), KernelError> {
-        let (nu, ni, nt) = (shape.n_users, shape.n_items, shape.n_tags);
-        self.touched.clear();
+        self.reset();
+        self.prepared = false;
+        self.positives = self.check(users, items, negatives, tags)?;
+        self.users.clear();
+        self.users.extend_from_slice(users);
         self.items.clear();
+        self.items.extend_from_slice(items);
+        if let Err(e) = self.collect(tags) {
+            self.reset();
+            return Err(e);
+        }
+        self.prepared = true;
+        Ok(())
+    }
+
+    /// Checks a batch; returns b.
+    fn check(
+        &self,
+        users: &[u32],
+        items: &[u32],
+        negatives: usize,
+        tags: ItemTags<'_>,
+    ) -> Result<usize, KernelError> {
+        let rows = users.len();
+        let b = rows / (1 + negatives);
+        if rows != items.len() || b == 0 || b * (1 + negatives) != rows {
+            return Err(KernelError::InvalidInput(format!(
+                "a batch of {} users and {} items is not b positives with {negatives} negatives each",
+                users.len(),
+                items.len()
+            )));
+        }
+        let FmShape {
+            n_users, n_items, ..
+        } = self.shape;
+        if let Some(&u) = users.iter().find(|&&u| u as usize >= n_users) {
+            return Err(KernelError::InvalidInput(format!(
+                "user {u} out of range (0..{n_users})"
+            )));
+        }
+        if let Some(&i) = items.iter().find(|&&i| i as usize >= n_items) {
+            return Err(KernelError::InvalidInput(format!(
+                "item {i} out of range (0..{n_items})"
+            )));
+        }
+        if tags.indptr.len() != n_items + 1 {
+            return Err(KernelError::InvalidInput(format!(
+                "tag rows for {} items, expected {n_items}",
+                tags.indptr.len().saturating_sub(1)
+            )));
+        }
+        let nnz = tags.indptr[n_items];
+        if tags.indptr[0] != 0
+            || tags.indptr.windows(2).any(|w| w[0] > w[1])
+            || nnz != tags.indices.len()
+            || nnz != tags.data.len()
+        {
+            return Err(KernelError::InvalidInput(
+                "the item-tag matrix is malformed (row pointers not increasing from 0 to the \
+                 number of entries)"
+                    .to_string(),
+            ));
+        }
+        Ok(b)
+    }
+
+    /// Finds the distinct items and the touched features, and lists each feature's
+    /// contributions: users per row, items and tags per distinct item.
+    fn collect(&mut self, tags: ItemTags<'_>) -> Result<(), KernelError> {
+        let shape = self.shape;
+        let (nu, ni, nt) = (shape.n_users, shape.n_items, shape.n_tags);
+        let (users, items) = (&self.users, &self.items);
+        self.touched.clear();
+        self.distinct.clear();
         self.item_of_row.clear();
+        self.item_tags.clear();
+        self.item_tags_ptr.clear();
+        self.item_tags_ptr.push(0);
         let mut counts: Vec<usize> = Vec::new();
         let mut item_counts: Vec<usize> = Vec::new();
         let mut visit = |slot: &mut [u32], touched: &mut Vec<u32>, a: usize| {
@@ -800,18 +883,22 @@ impl Batch {
             visit(&mut self.slot, &mut self.touched, u as usize);
             let i = i as usize;
             if self.item_slot[i] == 0 {
-                self.items.push(i as u32);
+                self.distinct.push(i as u32);
                 item_counts.push(0);
-                self.item_slot[i] = self.items.len() as u32;
+                self.item_slot[i] = self.distinct.len() as u32;
                 visit(&mut self.slot, &mut self.touched, nu + i);
-                for &c in tags.row(i).0 {
+                let (cols, weights, sum) = tags.row(i);
+                for (&c, &w) in cols.iter().zip(weights) {
                     if c as usize >= nt {
                         return Err(KernelError::InvalidInput(format!(
                             "tag {c} out of range (0..{nt})"
                         )));
                     }
-                    visit(&mut self.slot, &mut self.touched, nu + ni + c as usize);
+                    let a = nu + ni + c as usize;
+                    visit(&mut self.slot, &mut self.touched, a);
+                    self.item_tags.push((a as u32, scaled(w, sum)));
                 }
+                self.item_tags_ptr.push(self.item_tags.len());
             }
             let j = self.item_slot[i] - 1;
             item_counts[j as usize] += 1;
@@ -838,16 +925,29 @@ impl Batch {
             self.item_rows[item_cursor[j]] = r as u32;
             item_cursor[j] += 1;
         }
-        for (j, &i) in self.items.iter().enumerate() {
+        for (j, &i) in self.distinct.iter().enumerate() {
             put(nu + i as usize, j, 1.0);
-            let (cols, weights, sum) = tags.row(i as usize);
-            for (&c, &w) in cols.iter().zip(weights) {
-                put(nu + ni + c as usize, j, scaled(w, sum));
+            for &(a, x) in &self.item_tags[self.item_tags_ptr[j]..self.item_tags_ptr[j + 1]] {
+                put(a as usize, j, x);
             }
         }
         Ok(())
     }
 
+    /// Clears the marks of the touched features and items.
+    fn reset(&mut self) {
+        for &a in &self.touched {
+            self.slot[a as usize] = 0;
+        }
+        for &i in &self.distinct {
+            self.item_slot[i as usize] = 0;
+        }
+        self.touched.clear();
+        self.distinct.clear();
+    }
+}
+
+impl Work {
     /// The batch loss and ∂L/∂f of every row (in `grads`).
     fn loss_gradients(&mut self, b: usize) -> f64 {
         let inv_b = 1.0 / b as f64;
@@ -864,18 +964,6 @@ impl Batch {
             }
         }
         -(pos * inv_b + neg * inv_b)
-    }
-
-    /// Clears the marks of the touched features and items.
-    fn reset(&mut self) {
-        for &a in &self.touched {
-            self.slot[a as usize] = 0;
-        }
-        for &i in &self.items {
-            self.item_slot[i as usize] = 0;
-        }
-        self.touched.clear();
-        self.items.clear();
     }
 }
 
@@ -900,13 +988,21 @@ type Row<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32]);
 fn item_side<'a>(
     pi: &[f32],
     sq_norm: f32,
-    tags: impl Iterator<Item = (f32, &'a [f32], f32)>,
+    tags: impl Iterator<Item = (f32, &'a [f32], f32)> + Clone,
     total: &mut [f32],
 ) -> (f32, f32) {
     let k = total.len();
+    // The tag rows are scattered: ask for each a few tags before it is added.
+    let mut ahead = tags.clone();
+    for (_, pt, _) in ahead.by_ref().take(TAGS_AHEAD) {
+        prefetch_row(pt);
+    }
     total.copy_from_slice(&pi[1..=k]);
     let (mut linear, mut squares) = (pi[0], sq_norm);
     for (x, pt, norm) in tags {
+        if let Some((_, next, _)) = ahead.next() {
+            prefetch_row(next);
+        }
         linear += x * pt[0];
         squares += (x * x) * norm;
         Portable.axpy(x, &pt[1..=k], total);
@@ -971,7 +1067,7 @@ impl Isa {
         self,
         pi: &[f32],
         sq_norm: f32,
-        tags: impl Iterator<Item = (f32, &'a [f32], f32)>,
+        tags: impl Iterator<Item = (f32, &'a [f32], f32)> + Clone,
         total: &mut [f32],
     ) -> (f32, f32) {
         #[cfg(target_arch = "x86_64")]
@@ -1034,7 +1130,7 @@ mod avx2 {
     pub(super) fn item_side<'a>(
         pi: &[f32],
         sq_norm: f32,
-        tags: impl Iterator<Item = (f32, &'a [f32], f32)>,
+        tags: impl Iterator<Item = (f32, &'a [f32], f32)> + Clone,
         total: &mut [f32],
     ) -> (f32, f32) {
         super::item_side(pi, sq_norm, tags, total)
@@ -1074,6 +1170,12 @@ mod avx2 {
 #[inline(always)]
 fn feature_gradient(g: &mut [f32], va: &[f32], contrib: &[(u32, f32)], agg: &[f32], gamma: &[f32]) {
     let k = va.len();
+    // The aggregates are rows scattered over a few megabytes: ask for all of them (a tag has a
+    // handful) before the sums wait on the first.
+    for &(index, _) in contrib.iter().take(PREFETCH_ROWS) {
+        let index = index as usize;
+        prefetch_row(&agg[index * k..(index + 1) * k]);
+    }
     g.iter_mut().for_each(|x| *x = 0.0);
     let (g0, gv) = g.split_at_mut(1);
     let gv = &mut gv[..k];
@@ -1214,29 +1316,28 @@ mod tests {
             negatives: usize,
             tags: ItemTags<'_>,
         ) -> (f64, Vec<f32>) {
-            let b = self.check_batch(users, items, negatives, tags).unwrap();
-            self.collect(users, items, tags).unwrap();
-            self.catch_up_touched(self.step);
-            let loss = self.gradients(users, b, tags);
+            let mut batch = FmBatch::new(self.shape);
+            batch.prepare(users, items, negatives, tags).unwrap();
+            self.catch_up_touched(&batch, self.step);
+            let loss = self.gradients(&batch);
             let width = self.shape.k + 1;
             let nu = self.shape.n_users;
             let mut out = vec![0.0f32; 1 + self.params.len()];
-            let batch = &self.batch;
-            out[0] = batch.grads.iter().sum();
+            let work = &self.work;
+            out[0] = work.grads.iter().sum();
             for (s, &a) in batch.touched.iter().enumerate() {
                 let a = a as usize;
                 let mut g = vec![0.0f32; width];
                 let va = &self.params[a * width + 1..(a + 1) * width];
                 let contrib = &batch.contrib[batch.ptr[s]..batch.ptr[s + 1]];
                 let (agg, gamma) = if a < nu {
-                    (&batch.row_agg, &batch.grads)
+                    (&work.row_agg, &work.grads)
                 } else {
-                    (&batch.item_agg, &batch.item_grad)
+                    (&work.item_agg, &work.item_grad)
                 };
                 feature_gradient(&mut g, va, contrib, agg, gamma);
                 out[1 + a * width..1 + (a + 1) * width].copy_from_slice(&g);
             }
-            self.batch.reset();
             (loss, out)
         }
 
