@@ -379,6 +379,8 @@ pub struct FmBatch {
     /// Per feature: its position in `touched` + 1 (0 = not touched by the batch).
     slot: Vec<u32>,
     touched: Vec<u32>,
+    /// The touched features in increasing order.
+    sorted: Vec<u32>,
     /// Contributions (index, x) of each touched feature, `contrib[ptr[s]..ptr[s + 1]]`: for a
     /// user the rows it appears in (x = 1); for an item or a tag the distinct items of the
     /// batch it belongs to (x = 1 for the item itself, x_c for its tags), in order.
@@ -652,56 +654,57 @@ impl FmTrainer {
 
     /// Brings every feature row the batch touches up to step `to`, and notes its ‖v‖².
     fn catch_up_touched(&mut self, batch: &FmBatch, to: u64) {
-        let width = self.shape.k + 1;
-        let (adam, table, slot, isa) = (&self.adam, &self.table, &batch.slot, self.isa);
-        self.params
-            .par_chunks_mut(width)
-            .zip(self.m.par_chunks_mut(width))
-            .zip(self.v.par_chunks_mut(width))
-            .zip(self.last.par_iter_mut())
-            .zip(self.sq_norm.par_iter_mut())
-            .enumerate()
-            .with_min_len(FEATURES_PER_TASK)
-            .for_each(|(a, ((((p, m), v), last), norm))| {
-                if slot[a] != 0 {
-                    isa.catch_up_row(adam, table, (&mut *p, m, v), *last, to);
-                    *last = to;
-                    *norm = Portable.dot(&p[1..], &p[1..]);
-                }
-            });
+        let (adam, table, isa) = (&self.adam, &self.table, self.isa);
+        let rows = FeatureRows {
+            width: self.shape.k + 1,
+            first: 0,
+            params: &mut self.params,
+            m: &mut self.m,
+            v: &mut self.v,
+            last: &mut self.last,
+            sq_norm: &mut self.sq_norm,
+        };
+        rows.for_each(&batch.sorted, &|_, row, _| {
+            let FeatureRow {
+                p,
+                m,
+                v,
+                last,
+                sq_norm,
+            } = row;
+            isa.catch_up_row(adam, table, (&mut *p, m, v), *last, to);
+            *last = to;
+            *sq_norm = Portable.dot(&p[1..], &p[1..]);
+        });
     }
 
     /// Gradient and Adam step `t` of every feature row the batch touches: users from the
     /// per-row aggregates, items and tags from the per-item ones.
     fn update_touched(&mut self, batch: &FmBatch, t: u64) {
-        let width = self.shape.k + 1;
         let nu = self.shape.n_users;
         let c = self.table.get(t);
-        let (adam, isa, work) = (&self.adam, self.isa, &self.work);
-        self.params
-            .par_chunks_mut(width)
-            .zip(self.m.par_chunks_mut(width))
-            .zip(self.v.par_chunks_mut(width))
-            .zip(self.last.par_iter_mut())
-            .enumerate()
-            .with_min_len(FEATURES_PER_TASK)
-            .for_each_init(
-                || vec![0.0f32; width],
-                |g, (a, (((p, m), v), last))| {
-                    let s = batch.slot[a] as usize;
-                    if s == 0 {
-                        return;
-                    }
-                    let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
-                    let (agg, gamma) = if a < nu {
-                        (&work.row_agg, &work.grads)
-                    } else {
-                        (&work.item_agg, &work.item_grad)
-                    };
-                    isa.update_row(adam, c, (p, m, v), g, contrib, agg, gamma);
-                    *last = t;
-                },
-            );
+        let (adam, isa) = (self.adam, self.isa);
+        let rows = FeatureRows {
+            width: self.shape.k + 1,
+            first: 0,
+            params: &mut self.params,
+            m: &mut self.m,
+            v: &mut self.v,
+            last: &mut self.last,
+            sq_norm: &mut self.sq_norm,
+        };
+        let work = &self.work;
+        rows.for_each(&batch.sorted, &|a, row, g| {
+            let s = batch.slot[a] as usize;
+            let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
+            let (agg, gamma) = if a < nu {
+                (&work.row_agg, &work.grads)
+            } else {
+                (&work.item_agg, &work.item_grad)
+            };
+            isa.update_row(&adam, c, (row.p, row.m, row.v), g, contrib, agg, gamma);
+            *row.last = t;
+        });
     }
 
     /// Brings every feature row up to the last step (what a dense optimiser would hold now).
@@ -755,6 +758,96 @@ impl FmTrainer {
     }
 }
 
+/// Touched feature rows per parallel task.
+const TOUCHED_PER_TASK: usize = 64;
+
+/// A run of consecutive feature rows (parameters, moments, last step, ‖v‖²), which splits in
+/// two at any feature: the passes over a batch's touched rows visit only those (a few tens of
+/// thousands of the features), in parallel, each row by exactly one task.
+struct FeatureRows<'a> {
+    width: usize,
+    /// The first feature of the run.
+    first: usize,
+    params: &'a mut [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    last: &'a mut [u64],
+    sq_norm: &'a mut [f32],
+}
+
+/// One feature's row of [`FeatureRows`].
+struct FeatureRow<'a> {
+    p: &'a mut [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    last: &'a mut u64,
+    sq_norm: &'a mut f32,
+}
+
+impl<'a> FeatureRows<'a> {
+    /// The rows before `feature` and the rows from it on (`first ≤ feature ≤ first + len`).
+    fn split_at(self, feature: usize) -> (FeatureRows<'a>, FeatureRows<'a>) {
+        let (w, i) = (self.width, feature - self.first);
+        let (p0, p1) = self.params.split_at_mut(i * w);
+        let (m0, m1) = self.m.split_at_mut(i * w);
+        let (v0, v1) = self.v.split_at_mut(i * w);
+        let (l0, l1) = self.last.split_at_mut(i);
+        let (n0, n1) = self.sq_norm.split_at_mut(i);
+        let left = FeatureRows {
+            width: w,
+            first: self.first,
+            params: p0,
+            m: m0,
+            v: v0,
+            last: l0,
+            sq_norm: n0,
+        };
+        let right = FeatureRows {
+            width: w,
+            first: feature,
+            params: p1,
+            m: m1,
+            v: v1,
+            last: l1,
+            sq_norm: n1,
+        };
+        (left, right)
+    }
+
+    /// Calls `f(feature, row, scratch)` for every feature of `features` (increasing, distinct,
+    /// within the run), splitting the run in parallel tasks; `scratch` is a buffer of the row's
+    /// width per task.
+    fn for_each(
+        self,
+        features: &[u32],
+        f: &(impl Fn(usize, FeatureRow<'_>, &mut Vec<f32>) + Sync),
+    ) {
+        if features.len() <= TOUCHED_PER_TASK {
+            let mut scratch = vec![0.0f32; self.width];
+            let (w, first) = (self.width, self.first);
+            for &a in features {
+                let a = a as usize;
+                let i = a - first;
+                let row = FeatureRow {
+                    p: &mut self.params[i * w..(i + 1) * w],
+                    m: &mut self.m[i * w..(i + 1) * w],
+                    v: &mut self.v[i * w..(i + 1) * w],
+                    last: &mut self.last[i],
+                    sq_norm: &mut self.sq_norm[i],
+                };
+                f(a, row, &mut scratch);
+            }
+            return;
+        }
+        let mid = features.len() / 2;
+        let (left, right) = self.split_at(features[mid] as usize);
+        rayon::join(
+            || left.for_each(&features[..mid], f),
+            || right.for_each(&features[mid..], f),
+        );
+    }
+}
+
 impl FmBatch {
     /// An empty batch for trainers of `shape` (its marks take one `u32` per feature and item).
     pub fn new(shape: FmShape) -> FmBatch {
@@ -766,6 +859,7 @@ impl FmBatch {
             prepared: false,
             slot: vec![0; shape.n_features()],
             touched: Vec::new(),
+            sorted: Vec::new(),
             ptr: Vec::new(),
             contrib: Vec::new(),
             item_slot: vec![0; shape.n_items],
@@ -800,6 +894,10 @@ impl FmBatch {
             self.reset();
             return Err(e);
         }
+        // In increasing order (a scan of the marks: cheaper than sorting them).
+        self.sorted.clear();
+        let marked = self.slot.iter().enumerate().filter(|(_, &s)| s != 0);
+        self.sorted.extend(marked.map(|(a, _)| a as u32));
         self.prepared = true;
         Ok(())
     }
