@@ -717,22 +717,19 @@ mod tests {
         let opts = options(50);
         let cancel = AtomicBool::new(false);
         let control = TaskControl::new(&|_| {}, &cancel);
+        type Step<'a> = dyn FnMut(&[u32], &[u32], usize) -> Result<f64> + 'a;
+        let run = |step: &mut Step<'_>| {
+            run_epochs("test", &data, &opts, &mut Rng::new(1), &control, step)
+        };
         let mut steps = 0;
-        let failed = run_epochs(
-            "test",
-            &data,
-            &opts,
-            &mut Rng::new(1),
-            &control,
-            |_, _, _| {
-                steps += 1;
-                if steps == 5 {
-                    exec_err!("step five failed")
-                } else {
-                    Ok(1.0)
-                }
-            },
-        );
+        let failed = run(&mut |_, _, _| {
+            steps += 1;
+            if steps == 5 {
+                exec_err!("step five failed")
+            } else {
+                Ok(1.0)
+            }
+        });
         assert!(failed.unwrap_err().to_string().contains("step five failed"));
         let mut prepared = 0;
         let failed = run_prepared_epochs(
@@ -757,20 +754,13 @@ mod tests {
             .to_string()
             .contains("preparing batch four failed"));
         let mut steps = 0;
-        let cancelled = run_epochs(
-            "test",
-            &data,
-            &opts,
-            &mut Rng::new(1),
-            &control,
-            |_, _, _| {
-                steps += 1;
-                if steps == 3 {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-                Ok(1.0)
-            },
-        );
+        let cancelled = run(&mut |_, _, _| {
+            steps += 1;
+            if steps == 3 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+            Ok(1.0)
+        });
         assert!(cancelled.is_err());
         assert_eq!(steps, 3, "a step ran after Ctrl-C");
     }

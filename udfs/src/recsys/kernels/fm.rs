@@ -654,16 +654,8 @@ impl FmTrainer {
 
     /// Brings every feature row the batch touches up to step `to`, and notes its ‖v‖².
     fn catch_up_touched(&mut self, batch: &FmBatch, to: u64) {
-        let (adam, table, isa) = (&self.adam, &self.table, self.isa);
-        let rows = FeatureRows {
-            width: self.shape.k + 1,
-            first: 0,
-            params: &mut self.params,
-            m: &mut self.m,
-            v: &mut self.v,
-            last: &mut self.last,
-            sq_norm: &mut self.sq_norm,
-        };
+        let isa = self.isa;
+        let (rows, adam, table, _) = self.rows_and_state();
         rows.for_each(&batch.sorted, &|_, row, _| {
             let FeatureRow {
                 p,
@@ -683,7 +675,23 @@ impl FmTrainer {
     fn update_touched(&mut self, batch: &FmBatch, t: u64) {
         let nu = self.shape.n_users;
         let c = self.table.get(t);
-        let (adam, isa) = (self.adam, self.isa);
+        let isa = self.isa;
+        let (rows, adam, _, work) = self.rows_and_state();
+        rows.for_each(&batch.sorted, &|a, row, g| {
+            let s = batch.slot[a] as usize;
+            let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
+            let (agg, gamma) = if a < nu {
+                (&work.row_agg, &work.grads)
+            } else {
+                (&work.item_agg, &work.item_grad)
+            };
+            isa.update_row(adam, c, (row.p, row.m, row.v), g, contrib, agg, gamma);
+            *row.last = t;
+        });
+    }
+
+    /// All feature rows, to be split among parallel tasks, and what the passes over them read.
+    fn rows_and_state(&mut self) -> (FeatureRows<'_>, &Adam, &StepTable, &Work) {
         let rows = FeatureRows {
             width: self.shape.k + 1,
             first: 0,
@@ -693,18 +701,7 @@ impl FmTrainer {
             last: &mut self.last,
             sq_norm: &mut self.sq_norm,
         };
-        let work = &self.work;
-        rows.for_each(&batch.sorted, &|a, row, g| {
-            let s = batch.slot[a] as usize;
-            let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
-            let (agg, gamma) = if a < nu {
-                (&work.row_agg, &work.grads)
-            } else {
-                (&work.item_agg, &work.item_grad)
-            };
-            isa.update_row(&adam, c, (row.p, row.m, row.v), g, contrib, agg, gamma);
-            *row.last = t;
-        });
+        (rows, &self.adam, &self.table, &self.work)
     }
 
     /// Brings every feature row up to the last step (what a dense optimiser would hold now).
