@@ -444,53 +444,43 @@ pub fn run_prepared_epochs<P: Send>(
         // on a returned batch, stops; the scope then waits for it.
         let (to_sampler, from_sampler) = (to_sampler, from_sampler);
         let mut losses = Vec::with_capacity(epochs);
-        let mut epoch = 1;
-        let (mut total, mut batches) = (0.0, 0usize);
-        let epoch_meter = |epoch: usize| {
-            control.meter(
+        for epoch in 1..=epochs {
+            let meter = control.meter(
                 format!("{label}: epoch {epoch}/{epochs}"),
                 "pairs",
                 Some(n_pairs as u64),
-            )
-        };
-        let mut meter = epoch_meter(epoch);
-        let mut scope_guard = crate::common::progress::enter(meter.as_ref());
-        // Ends when the sampler has sent every epoch (or failed), and returns on the first error
-        // here, which drops the channels and so stops the sampler.
-        while let Ok(message) = from_sampler.recv() {
-            match message {
-                Sampled::Batch(batch) => {
-                    control.check_cancelled()?;
-                    total += step(&batch)?;
-                    batches += 1;
-                    crate::common::progress::advance(batch.positives as u64);
-                    // The sampler may have finished: a batch nobody takes back is dropped.
-                    let _ = to_sampler.send(batch);
-                }
-                Sampled::EpochEnd => {
-                    let mean = total / batches.max(1) as f64;
-                    if !mean.is_finite() {
-                        return exec_err!(
-                            "{label}: the training loss became {mean} in epoch {epoch}; lower lr"
-                        );
+            );
+            let _scope = crate::common::progress::enter(meter.as_ref());
+            let (mut total, mut batches) = (0.0, 0usize);
+            loop {
+                match from_sampler.recv() {
+                    Ok(Sampled::Batch(batch)) => {
+                        control.check_cancelled()?;
+                        total += step(&batch)?;
+                        batches += 1;
+                        crate::common::progress::advance(batch.positives as u64);
+                        // The sampler may have finished: a batch nobody takes back is dropped.
+                        let _ = to_sampler.send(batch);
                     }
-                    losses.push(mean);
-                    control.progress(&format!(
-                        "{label}: epoch {epoch}/{epochs}  loss {mean:.5}  {:.1} s",
-                        start.elapsed().as_secs_f64()
-                    ));
-                    (total, batches) = (0.0, 0);
-                    epoch += 1;
-                    if epoch <= epochs {
-                        drop(scope_guard);
-                        meter = epoch_meter(epoch);
-                        scope_guard = crate::common::progress::enter(meter.as_ref());
-                    }
+                    Ok(Sampled::EpochEnd) => break,
+                    Ok(Sampled::Failed(e)) => return Err(e),
+                    // It stops early only after `Failed` or when this side has gone, so this
+                    // is a panic, which the scope raises again.
+                    Err(_) => return exec_err!("{label}: the sampling thread stopped"),
                 }
-                Sampled::Failed(e) => return Err(e),
             }
+            let mean = total / batches.max(1) as f64;
+            if !mean.is_finite() {
+                return exec_err!(
+                    "{label}: the training loss became {mean} in epoch {epoch}; lower lr"
+                );
+            }
+            losses.push(mean);
+            control.progress(&format!(
+                "{label}: epoch {epoch}/{epochs}  loss {mean:.5}  {:.1} s",
+                start.elapsed().as_secs_f64()
+            ));
         }
-        drop(scope_guard);
         Ok(losses)
     })
 }

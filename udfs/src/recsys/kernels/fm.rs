@@ -359,7 +359,7 @@ pub struct FmTrainer {
     step: u64,
     work: Work,
     /// The batch [`FmTrainer::step`] prepares (made on first use).
-    own: Option<Box<FmBatch>>,
+    own: Option<FmBatch>,
 }
 
 /// A batch and which parameter rows it touches, worked out from its users and items alone (the
@@ -371,16 +371,15 @@ pub struct FmTrainer {
 #[derive(Debug)]
 pub struct FmBatch {
     shape: FmShape,
-    /// The rows: b positives, then `negatives` per positive.
+    /// The users of the rows: b positives, then `negatives` per positive.
     users: Vec<u32>,
-    items: Vec<u32>,
     positives: usize,
     prepared: bool,
-    /// Per feature: its position in `touched` + 1 (0 = not touched by the batch).
+    /// Per feature: 1 + its slot s among the touched features, numbered in order of first
+    /// appearance (0 = not touched by the batch).
     slot: Vec<u32>,
-    touched: Vec<u32>,
     /// The touched features in increasing order.
-    sorted: Vec<u32>,
+    touched: Vec<u32>,
     /// Contributions (index, x) of each touched feature, `contrib[ptr[s]..ptr[s + 1]]`: for a
     /// user the rows it appears in (x = 1); for an item or a tag the distinct items of the
     /// batch it belongs to (x = 1 for the item itself, x_c for its tags), in order.
@@ -425,7 +424,7 @@ const TAGS_AHEAD: usize = 4;
 
 /// Rows or distinct items of a batch per parallel task.
 const ROWS_PER_TASK: usize = 64;
-/// Feature rows per parallel task of the updates (most are skipped: not in the batch).
+/// Feature rows per parallel task when every row is brought up to date.
 const FEATURES_PER_TASK: usize = 256;
 
 impl FmTrainer {
@@ -511,7 +510,7 @@ impl FmTrainer {
     ) -> Result<f64, KernelError> {
         let mut batch = match self.own.take() {
             Some(batch) => batch,
-            None => Box::new(FmBatch::new(self.shape)),
+            None => FmBatch::new(self.shape),
         };
         let loss = batch
             .prepare(users, items, negatives, tags)
@@ -656,7 +655,7 @@ impl FmTrainer {
     fn catch_up_touched(&mut self, batch: &FmBatch, to: u64) {
         let isa = self.isa;
         let (rows, adam, table, _) = self.rows_and_state();
-        rows.for_each(&batch.sorted, &|_, row, _| {
+        rows.for_each(&batch.touched, &|_, row, _| {
             let FeatureRow {
                 p,
                 m,
@@ -677,7 +676,7 @@ impl FmTrainer {
         let c = self.table.get(t);
         let isa = self.isa;
         let (rows, adam, _, work) = self.rows_and_state();
-        rows.for_each(&batch.sorted, &|a, row, g| {
+        rows.for_each(&batch.touched, &|a, row, g| {
             let s = batch.slot[a] as usize;
             let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
             let (agg, gamma) = if a < nu {
@@ -851,12 +850,10 @@ impl FmBatch {
         FmBatch {
             shape,
             users: Vec::new(),
-            items: Vec::new(),
             positives: 0,
             prepared: false,
             slot: vec![0; shape.n_features()],
             touched: Vec::new(),
-            sorted: Vec::new(),
             ptr: Vec::new(),
             contrib: Vec::new(),
             item_slot: vec![0; shape.n_items],
@@ -885,16 +882,15 @@ impl FmBatch {
         self.positives = self.check(users, items, negatives, tags)?;
         self.users.clear();
         self.users.extend_from_slice(users);
-        self.items.clear();
-        self.items.extend_from_slice(items);
-        if let Err(e) = self.collect(tags) {
+        if let Err(e) = self.collect(items, tags) {
+            // Some features were marked before the error; `touched` does not list them yet.
+            self.slot.fill(0);
             self.reset();
             return Err(e);
         }
         // In increasing order (a scan of the marks: cheaper than sorting them).
-        self.sorted.clear();
         let marked = self.slot.iter().enumerate().filter(|(_, &s)| s != 0);
-        self.sorted.extend(marked.map(|(a, _)| a as u32));
+        self.touched.extend(marked.map(|(a, _)| a as u32));
         self.prepared = true;
         Ok(())
     }
@@ -952,11 +948,10 @@ impl FmBatch {
 
     /// Finds the distinct items and the touched features, and lists each feature's
     /// contributions: users per row, items and tags per distinct item.
-    fn collect(&mut self, tags: ItemTags<'_>) -> Result<(), KernelError> {
+    fn collect(&mut self, items: &[u32], tags: ItemTags<'_>) -> Result<(), KernelError> {
         let shape = self.shape;
         let (nu, ni, nt) = (shape.n_users, shape.n_items, shape.n_tags);
-        let (users, items) = (&self.users, &self.items);
-        self.touched.clear();
+        let users = &self.users;
         self.distinct.clear();
         self.item_of_row.clear();
         self.item_tags.clear();
@@ -964,24 +959,23 @@ impl FmBatch {
         self.item_tags_ptr.push(0);
         let mut counts: Vec<usize> = Vec::new();
         let mut item_counts: Vec<usize> = Vec::new();
-        let mut visit = |slot: &mut [u32], touched: &mut Vec<u32>, a: usize| {
+        let mut visit = |slot: &mut [u32], a: usize| {
             let s = slot[a];
             if s == 0 {
-                touched.push(a as u32);
                 counts.push(1);
-                slot[a] = touched.len() as u32;
+                slot[a] = counts.len() as u32;
             } else {
                 counts[s as usize - 1] += 1;
             }
         };
         for (&u, &i) in users.iter().zip(items) {
-            visit(&mut self.slot, &mut self.touched, u as usize);
+            visit(&mut self.slot, u as usize);
             let i = i as usize;
             if self.item_slot[i] == 0 {
                 self.distinct.push(i as u32);
                 item_counts.push(0);
                 self.item_slot[i] = self.distinct.len() as u32;
-                visit(&mut self.slot, &mut self.touched, nu + i);
+                visit(&mut self.slot, nu + i);
                 let (cols, weights, sum) = tags.row(i);
                 for (&c, &w) in cols.iter().zip(weights) {
                     if c as usize >= nt {
@@ -990,7 +984,7 @@ impl FmBatch {
                         )));
                     }
                     let a = nu + ni + c as usize;
-                    visit(&mut self.slot, &mut self.touched, a);
+                    visit(&mut self.slot, a);
                     self.item_tags.push((a as u32, scaled(w, sum)));
                 }
                 self.item_tags_ptr.push(self.item_tags.len());
@@ -1029,7 +1023,7 @@ impl FmBatch {
         Ok(())
     }
 
-    /// Clears the marks of the touched features and items.
+    /// Clears the marks of the touched features and items (as listed).
     fn reset(&mut self) {
         for &a in &self.touched {
             self.slot[a as usize] = 0;
@@ -1420,8 +1414,9 @@ mod tests {
             let mut out = vec![0.0f32; 1 + self.params.len()];
             let work = &self.work;
             out[0] = work.grads.iter().sum();
-            for (s, &a) in batch.touched.iter().enumerate() {
+            for &a in &batch.touched {
                 let a = a as usize;
+                let s = batch.slot[a] as usize - 1;
                 let mut g = vec![0.0f32; width];
                 let va = &self.params[a * width + 1..(a + 1) * width];
                 let contrib = &batch.contrib[batch.ptr[s]..batch.ptr[s + 1]];
