@@ -4,8 +4,9 @@
 //! (the model file's payload) must be identical byte for byte.
 //!
 //! libtorch's own thread count (OpenMP) is the same in both: its parallel kernels (matrix
-//! products) split their sums by thread count, so the libtorch-trained types (`ncf`, `vgg`) are
+//! products) split their sums by thread count, so the libtorch-trained types (`vgg`) are
 //! bit-identical for a given libtorch thread count, not across them (documented in the README).
+//! `fm` and `ncf` train on the CPU with kernels of their own (rayon), so they are compared here.
 
 mod common;
 

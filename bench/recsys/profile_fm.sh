@@ -7,6 +7,7 @@
 #
 #   bench/recsys/profile_fm.sh          # full scale (about 3 minutes)
 #   SCALE=0.1 bench/recsys/profile_fm.sh
+#   MODEL=ncf SCALE=0.1 bench/recsys/profile_fm.sh   # NCF's epoch instead
 #
 # Builds the bench with the release profile (`cargo bench --workspace --no-run`). Needs perf
 # (Debian: linux-perf). Output under <target>/bench-results/profile_fm/.
@@ -20,7 +21,7 @@ bin=$(cargo bench --workspace --no-run --bench recsys --message-format=json 2>/d
 out="$target/bench-results/profile_fm"
 mkdir -p "$out"
 export RAYON_NUM_THREADS=2 OMP_NUM_THREADS=2
-TRUSTQL_BENCH_OUT="$out" TRUSTQL_BENCH_SCALE="${SCALE:-1}" TRUSTQL_BENCH_MODELS=fm \
+TRUSTQL_BENCH_OUT="$out" TRUSTQL_BENCH_SCALE="${SCALE:-1}" TRUSTQL_BENCH_MODELS="${MODEL:-fm}" \
   TRUSTQL_BENCH_TOPK_USERS=64 perf record -F 499 -o "$out/perf.data" "$bin" --bench 2>&1 |
   grep -E "epoch|perf record"
 echo "share of the samples per thread:"

@@ -148,7 +148,7 @@ struct Coefficients {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct StepConstants {
+pub(super) struct StepConstants {
     step_size: f32,
     inv_sqrt_bc2: f32,
 }
@@ -156,14 +156,14 @@ struct StepConstants {
 /// The step constants of steps 1, 2, …, kept until they stop changing in `f32` (β^t falls below
 /// the rounding of 1 after some ten thousand steps), then the last value for every later step.
 #[derive(Debug)]
-struct StepTable {
+pub(super) struct StepTable {
     adam: Adam,
     values: Vec<StepConstants>,
     saturated: bool,
 }
 
 impl StepTable {
-    fn new(adam: Adam) -> StepTable {
+    pub(super) fn new(adam: Adam) -> StepTable {
         StepTable {
             adam,
             values: Vec::new(),
@@ -172,7 +172,7 @@ impl StepTable {
     }
 
     /// Makes sure the constants of steps up to `t` are known.
-    fn extend_to(&mut self, t: u64) {
+    pub(super) fn extend_to(&mut self, t: u64) {
         while !self.saturated && (self.values.len() as u64) < t {
             let next = self.adam.constants(self.values.len() as u64 + 1);
             if self.values.last() == Some(&next) && self.adam.constants(u64::MAX / 2) == next {
@@ -185,7 +185,7 @@ impl StepTable {
 
     /// The constants of step `t ≥ 1` (after [`Self::extend_to`] of at least `t`).
     #[inline]
-    fn get(&self, t: u64) -> StepConstants {
+    pub(super) fn get(&self, t: u64) -> StepConstants {
         let i = (t as usize).saturating_sub(1);
         self.values
             .get(i)
@@ -200,7 +200,7 @@ impl StepTable {
 
 /// One Adam step on a row: `g[e]` is the gradient before weight decay (`None`: zero).
 #[inline(always)]
-fn adam_row(
+pub(super) fn adam_row(
     adam: &Adam,
     c: StepConstants,
     p: &mut [f32],
@@ -370,33 +370,33 @@ pub struct FmTrainer {
 /// use it.
 #[derive(Debug)]
 pub struct FmBatch {
-    shape: FmShape,
+    pub(super) shape: FmShape,
     /// The users of the rows: b positives, then `negatives` per positive.
-    users: Vec<u32>,
-    positives: usize,
-    prepared: bool,
+    pub(super) users: Vec<u32>,
+    pub(super) positives: usize,
+    pub(super) prepared: bool,
     /// Per feature: 1 + its slot s among the touched features, numbered in order of first
     /// appearance (0 = not touched by the batch).
-    slot: Vec<u32>,
+    pub(super) slot: Vec<u32>,
     /// The touched features in increasing order.
-    touched: Vec<u32>,
+    pub(super) touched: Vec<u32>,
     /// Contributions (index, x) of each touched feature, `contrib[ptr[s]..ptr[s + 1]]`: for a
     /// user the rows it appears in (x = 1); for an item or a tag the distinct items of the
     /// batch it belongs to (x = 1 for the item itself, x_c for its tags), in order.
-    ptr: Vec<usize>,
-    contrib: Vec<(u32, f32)>,
+    pub(super) ptr: Vec<usize>,
+    pub(super) contrib: Vec<(u32, f32)>,
     /// Per item: its position among the batch's distinct items + 1 (0 = not in the batch).
-    item_slot: Vec<u32>,
+    pub(super) item_slot: Vec<u32>,
     /// The distinct items, in order of first appearance, and each row's index among them.
-    distinct: Vec<u32>,
-    item_of_row: Vec<u32>,
+    pub(super) distinct: Vec<u32>,
+    pub(super) item_of_row: Vec<u32>,
     /// The rows of each distinct item, in order: `item_rows[item_ptr[j]..item_ptr[j + 1]]`.
-    item_ptr: Vec<usize>,
-    item_rows: Vec<u32>,
+    pub(super) item_ptr: Vec<usize>,
+    pub(super) item_rows: Vec<u32>,
     /// The tags of each distinct item as (feature, x_c), in the order of its row of the tag
     /// matrix: `item_tags[item_tags_ptr[j]..item_tags_ptr[j + 1]]`.
-    item_tags_ptr: Vec<usize>,
-    item_tags: Vec<(u32, f32)>,
+    pub(super) item_tags_ptr: Vec<usize>,
+    pub(super) item_tags: Vec<(u32, f32)>,
 }
 
 /// The scratch of one step.
@@ -661,7 +661,7 @@ impl FmTrainer {
                 m,
                 v,
                 last,
-                sq_norm,
+                extra: sq_norm,
             } = row;
             isa.catch_up_row(adam, table, (&mut *p, m, v), *last, to);
             *last = to;
@@ -690,7 +690,7 @@ impl FmTrainer {
     }
 
     /// All feature rows, to be split among parallel tasks, and what the passes over them read.
-    fn rows_and_state(&mut self) -> (FeatureRows<'_>, &Adam, &StepTable, &Work) {
+    fn rows_and_state(&mut self) -> (FeatureRows<'_, f32>, &Adam, &StepTable, &Work) {
         let rows = FeatureRows {
             width: self.shape.k + 1,
             first: 0,
@@ -698,7 +698,7 @@ impl FmTrainer {
             m: &mut self.m,
             v: &mut self.v,
             last: &mut self.last,
-            sq_norm: &mut self.sq_norm,
+            extra: &mut self.sq_norm,
         };
         (rows, &self.adam, &self.table, &self.work)
     }
@@ -757,38 +757,39 @@ impl FmTrainer {
 /// Touched feature rows per parallel task.
 const TOUCHED_PER_TASK: usize = 64;
 
-/// A run of consecutive feature rows (parameters, moments, last step, ‖v‖²), which splits in
-/// two at any feature: the passes over a batch's touched rows visit only those (a few tens of
-/// thousands of the features), in parallel, each row by exactly one task.
-struct FeatureRows<'a> {
-    width: usize,
+/// A run of consecutive feature rows (parameters, moments, last step, and `E` per row: FM's
+/// ‖v‖², nothing for NCF), which splits in two at any feature: the passes over a batch's touched
+/// rows visit only those (a few tens of thousands of the features), in parallel, each row by
+/// exactly one task.
+pub(super) struct FeatureRows<'a, E> {
+    pub(super) width: usize,
     /// The first feature of the run.
-    first: usize,
-    params: &'a mut [f32],
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    last: &'a mut [u64],
-    sq_norm: &'a mut [f32],
+    pub(super) first: usize,
+    pub(super) params: &'a mut [f32],
+    pub(super) m: &'a mut [f32],
+    pub(super) v: &'a mut [f32],
+    pub(super) last: &'a mut [u64],
+    pub(super) extra: &'a mut [E],
 }
 
 /// One feature's row of [`FeatureRows`].
-struct FeatureRow<'a> {
-    p: &'a mut [f32],
-    m: &'a mut [f32],
-    v: &'a mut [f32],
-    last: &'a mut u64,
-    sq_norm: &'a mut f32,
+pub(super) struct FeatureRow<'a, E> {
+    pub(super) p: &'a mut [f32],
+    pub(super) m: &'a mut [f32],
+    pub(super) v: &'a mut [f32],
+    pub(super) last: &'a mut u64,
+    pub(super) extra: &'a mut E,
 }
 
-impl<'a> FeatureRows<'a> {
+impl<'a, E: Send> FeatureRows<'a, E> {
     /// The rows before `feature` and the rows from it on (`first ≤ feature ≤ first + len`).
-    fn split_at(self, feature: usize) -> (FeatureRows<'a>, FeatureRows<'a>) {
+    fn split_at(self, feature: usize) -> (FeatureRows<'a, E>, FeatureRows<'a, E>) {
         let (w, i) = (self.width, feature - self.first);
         let (p0, p1) = self.params.split_at_mut(i * w);
         let (m0, m1) = self.m.split_at_mut(i * w);
         let (v0, v1) = self.v.split_at_mut(i * w);
         let (l0, l1) = self.last.split_at_mut(i);
-        let (n0, n1) = self.sq_norm.split_at_mut(i);
+        let (n0, n1) = self.extra.split_at_mut(i);
         let left = FeatureRows {
             width: w,
             first: self.first,
@@ -796,7 +797,7 @@ impl<'a> FeatureRows<'a> {
             m: m0,
             v: v0,
             last: l0,
-            sq_norm: n0,
+            extra: n0,
         };
         let right = FeatureRows {
             width: w,
@@ -805,7 +806,7 @@ impl<'a> FeatureRows<'a> {
             m: m1,
             v: v1,
             last: l1,
-            sq_norm: n1,
+            extra: n1,
         };
         (left, right)
     }
@@ -813,10 +814,10 @@ impl<'a> FeatureRows<'a> {
     /// Calls `f(feature, row, scratch)` for every feature of `features` (increasing, distinct,
     /// within the run), splitting the run in parallel tasks; `scratch` is a buffer of the row's
     /// width per task.
-    fn for_each(
+    pub(super) fn for_each(
         self,
         features: &[u32],
-        f: &(impl Fn(usize, FeatureRow<'_>, &mut Vec<f32>) + Sync),
+        f: &(impl Fn(usize, FeatureRow<'_, E>, &mut Vec<f32>) + Sync),
     ) {
         if features.len() <= TOUCHED_PER_TASK {
             let mut scratch = vec![0.0f32; self.width];
@@ -829,7 +830,7 @@ impl<'a> FeatureRows<'a> {
                     m: &mut self.m[i * w..(i + 1) * w],
                     v: &mut self.v[i * w..(i + 1) * w],
                     last: &mut self.last[i],
-                    sq_norm: &mut self.sq_norm[i],
+                    extra: &mut self.extra[i],
                 };
                 f(a, row, &mut scratch);
             }
@@ -1039,20 +1040,36 @@ impl FmBatch {
 impl Work {
     /// The batch loss and ∂L/∂f of every row (in `grads`).
     fn loss_gradients(&mut self, b: usize) -> f64 {
-        let inv_b = 1.0 / b as f64;
-        self.grads.resize(self.scores.len(), 0.0);
-        let (mut pos, mut neg) = (0.0f64, 0.0f64);
-        for (r, (&f, g)) in self.scores.iter().zip(self.grads.iter_mut()).enumerate() {
-            let f = f as f64;
-            if r < b {
-                pos += log_sigmoid(f);
-                *g = (-sigmoid(-f) * inv_b) as f32;
-            } else {
-                neg += log_sigmoid(-f);
-                *g = (sigmoid(f) * inv_b) as f32;
-            }
+        sampling_gradients(&self.scores, b, &mut self.grads)
+    }
+}
+
+/// The loss of a batch's scores (b positives first, as in the module docs) and ∂L/∂f of every
+/// row, into `grads`.
+pub(super) fn sampling_gradients(scores: &[f32], b: usize, grads: &mut Vec<f32>) -> f64 {
+    let inv_b = 1.0 / b as f64;
+    grads.resize(scores.len(), 0.0);
+    let (mut pos, mut neg) = (0.0f64, 0.0f64);
+    for (r, (&f, g)) in scores.iter().zip(grads.iter_mut()).enumerate() {
+        *g = row_gradient(f, r < b, inv_b);
+        let f = f as f64;
+        if r < b {
+            pos += log_sigmoid(f);
+        } else {
+            neg += log_sigmoid(-f);
         }
-        -(pos * inv_b + neg * inv_b)
+    }
+    -(pos * inv_b + neg * inv_b)
+}
+
+/// ∂L/∂f of one row with score `f`: −σ(−f)/b for a positive, σ(f)/b for a negative.
+#[inline]
+pub(super) fn row_gradient(f: f32, positive: bool, inv_b: f64) -> f32 {
+    let f = f as f64;
+    if positive {
+        (-sigmoid(-f) * inv_b) as f32
+    } else {
+        (sigmoid(f) * inv_b) as f32
     }
 }
 
@@ -1068,7 +1085,7 @@ fn prefix_sums(counts: &[usize], out: &mut Vec<usize>) {
 }
 
 /// A feature row's parameters and Adam moments.
-type Row<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32]);
+pub(super) type Row<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32]);
 
 /// The item side of the score for one distinct item from its feature row `[w_i, v_i]`, its
 /// ‖v_i‖² and its tags' (x, row, ‖v‖²): `total` (length k) receives v_i + Σ_c x_c v_c; returns
@@ -1130,19 +1147,49 @@ fn update_row(
 /// Which instruction set the hot loops run with. Both compile the same plain Rust (no fused
 /// multiply-adds), so they give the same bits; AVX2 only has wider registers.
 #[derive(Clone, Copy, Debug)]
-struct Isa {
+pub(super) struct Isa {
     avx2: bool,
 }
 
 impl Isa {
-    fn detect() -> Isa {
+    pub(super) fn detect() -> Isa {
         Isa {
             avx2: cfg!(target_arch = "x86_64") && crate::common::simd::level().has_avx2(),
         }
     }
 
+    /// The portable loops (the tests compare them with the AVX2 ones).
+    #[cfg(test)]
+    pub(super) fn portable() -> Isa {
+        Isa { avx2: false }
+    }
+
+    /// Whether the loops run with AVX2.
+    pub(super) fn avx2(self) -> bool {
+        self.avx2
+    }
+
+    /// One Adam step on a row ([`adam_row`]).
     #[inline(always)]
-    fn catch_up_row(self, adam: &Adam, table: &StepTable, row: Row<'_>, from: u64, to: u64) {
+    pub(super) fn adam_row(self, adam: &Adam, c: StepConstants, row: Row<'_>, g: Option<&[f32]>) {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `level()` reported AVX2 on this CPU.
+            return unsafe { avx2::adam_row(adam, c, row, g) };
+        }
+        let (p, m, v) = row;
+        adam_row(adam, c, p, m, v, g)
+    }
+
+    #[inline(always)]
+    pub(super) fn catch_up_row(
+        self,
+        adam: &Adam,
+        table: &StepTable,
+        row: Row<'_>,
+        from: u64,
+        to: u64,
+    ) {
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: `level()` reported AVX2 on this CPU.
@@ -1213,6 +1260,12 @@ mod avx2 {
     #[target_feature(enable = "avx2")]
     pub(super) fn catch_up_row(adam: &Adam, table: &StepTable, row: Row<'_>, from: u64, to: u64) {
         super::catch_up_row(adam, table, row, from, to)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn adam_row(adam: &Adam, c: StepConstants, row: Row<'_>, g: Option<&[f32]>) {
+        let (p, m, v) = row;
+        super::adam_row(adam, c, p, m, v, g)
     }
 
     #[target_feature(enable = "avx2")]

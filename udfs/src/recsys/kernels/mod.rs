@@ -1,5 +1,5 @@
 //! Numeric kernels of the recommenders (no Arrow, no tensors): sparse matrices, truncated SVD,
-//! implicit-feedback ALS and the factorization machine's training step.
+//! implicit-feedback ALS, and the training steps of the factorization machine and NCF.
 //!
 //! Everything here works on plain slices, [`sparse::Csr`] and `nalgebra` matrices, returns
 //! [`KernelError`] instead of panicking, and takes an explicit `seed` for every random choice (see
@@ -7,6 +7,7 @@
 
 pub mod als;
 pub mod fm;
+pub mod ncf;
 pub mod sparse;
 pub mod svd;
 

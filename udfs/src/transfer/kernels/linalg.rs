@@ -180,8 +180,21 @@ const PARALLEL_WORK: usize = 1 << 18;
 /// split over threads by blocks of rows of `C` when large. Mismatched shapes panic in debug
 /// builds and leave `c` untouched otherwise (callers size their buffers from the same shapes).
 pub fn gemm<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
+    gemm_in_blocks(a, b, beta, c, 16);
+}
+
+/// [`gemm`] split into at most `blocks` blocks of rows of C (of at least 16 rows each). Every
+/// block packs all of B, so a product with a large B and a short C (a weight gradient summed over
+/// many rows) wants few blocks; any fixed number gives the same bits on any number of threads.
+pub fn gemm_in_blocks<T: Real>(
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: &mut [T],
+    blocks: usize,
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
-    if m * n * k < PARALLEL_WORK || m < 32 {
+    if m * n * k < PARALLEL_WORK || m < 32 || blocks < 2 {
         gemm_serial(a, b, beta, c);
         return;
     }
@@ -190,8 +203,8 @@ pub fn gemm<T: Real>(a: MatRef<'_, T>, b: MatRef<'_, T>, beta: T, c: &mut [T]) {
     if !shapes_ok {
         return;
     }
-    // Blocks of a size fixed by the shape alone (at least 16 rows, at most 16 blocks).
-    let block = m.div_ceil(16).max(16);
+    // Blocks of a size fixed by the shape alone (at least 16 rows, at most `blocks` blocks).
+    let block = m.div_ceil(blocks).max(16);
     c.par_chunks_mut(block * n)
         .enumerate()
         .for_each(|(i, c_block)| {
