@@ -448,6 +448,7 @@ impl ModelType for FmType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recsys::kernels::test_support::{batch, TagMatrix};
     use crate::recsys::tensors::SparseTags;
     use tch::nn::{self, OptimizerConfig};
 
@@ -468,33 +469,8 @@ mod tests {
             v_tag: normal(nt * k, 0.3),
         };
         // Item i has tags i, i + 3, (i + 5) mod nt with weights 1, 2, 0.5; item 0 has none.
-        let mut lists: Vec<(Vec<u32>, Vec<f32>)> = Vec::new();
-        let (mut indptr, mut indices, mut data) = (vec![0usize], Vec::new(), Vec::new());
-        for i in 0..ni {
-            let mut row: Vec<(u32, f32)> = if i == 0 {
-                Vec::new()
-            } else {
-                vec![
-                    (i as u32, 1.0),
-                    (i as u32 + 3, 2.0),
-                    (((i + 5) % nt) as u32, 0.5),
-                ]
-            };
-            row.sort_by_key(|e| e.0);
-            row.dedup_by_key(|e| e.0);
-            indices.extend(row.iter().map(|e| e.0));
-            data.extend(row.iter().map(|e| e.1));
-            indptr.push(indices.len());
-            lists.push((
-                row.iter().map(|e| e.0).collect(),
-                row.iter().map(|e| e.1).collect(),
-            ));
-        }
-        let tags = ItemTags {
-            indptr: &indptr,
-            indices: &indices,
-            data: &data,
-        };
+        let (matrix, lists) = TagMatrix::fixed(ni, nt);
+        let tags = matrix.tags();
         let (lr, wd) = (0.01, 0.001);
         let shape = FmShape {
             n_users: nu,
@@ -531,14 +507,7 @@ mod tests {
         let (b, negatives) = (4usize, 3usize);
         let mut draw = Rng::new(5);
         for step in 0..8 {
-            let mut users: Vec<u32> = (0..b).map(|_| draw.below(nu as u64) as u32).collect();
-            let mut items: Vec<u32> = (0..b).map(|_| draw.below(ni as u64) as u32).collect();
-            for p in 0..b {
-                for _ in 0..negatives {
-                    users.push(users[p]);
-                    items.push(draw.below(ni as u64) as u32);
-                }
-            }
+            let (users, items) = batch(&mut draw, b, negatives, nu, ni);
             let ours = kernel.step(&users, &items, negatives, tags).unwrap();
             let batch_lists: Vec<_> = items.iter().map(|&i| lists[i as usize].clone()).collect();
             let input = TagInput::Sparse(SparseTags::from_lists(&batch_lists, Kind::Float, cpu));

@@ -1356,14 +1356,13 @@ fn sigmoid(x: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::common::rng::Rng;
+    use crate::recsys::kernels::test_support::{batch, TagMatrix};
 
     /// A small random FM and tag matrix (item 0 has no tags; weights in [0.5, 2)).
     struct Problem {
         shape: FmShape,
         params: FmParams,
-        indptr: Vec<usize>,
-        indices: Vec<u32>,
-        data: Vec<f32>,
+        tags: TagMatrix,
     }
 
     impl Problem {
@@ -1381,25 +1380,7 @@ mod tests {
                 v_item: normal(n_items * k, 0.4),
                 v_tag: normal(n_tags * k, 0.4),
             };
-            let mut rng = Rng::new(seed ^ 0x5eed);
-            let (mut indptr, mut indices, mut data) = (vec![0], Vec::new(), Vec::new());
-            for i in 0..n_items {
-                if i > 0 {
-                    let mut tags: Vec<u32> = (0..n_tags as u32).collect();
-                    for j in 0..tags.len() {
-                        let r = j + rng.below((tags.len() - j) as u64) as usize;
-                        tags.swap(j, r);
-                    }
-                    let n = 1 + rng.below(4.min(n_tags as u64)) as usize;
-                    let mut chosen = tags[..n].to_vec();
-                    chosen.sort_unstable();
-                    for c in chosen {
-                        indices.push(c);
-                        data.push(0.5 + 1.5 * rng.next_f32());
-                    }
-                }
-                indptr.push(indices.len());
-            }
+            let tags = TagMatrix::random(&mut Rng::new(seed ^ 0x5eed), n_items, n_tags);
             Problem {
                 shape: FmShape {
                     n_users,
@@ -1408,26 +1389,18 @@ mod tests {
                     k,
                 },
                 params,
-                indptr,
-                indices,
-                data,
+                tags,
             }
         }
 
         fn tags(&self) -> ItemTags<'_> {
-            ItemTags {
-                indptr: &self.indptr,
-                indices: &self.indices,
-                data: &self.data,
-            }
+            self.tags.tags()
         }
 
         fn trainer(&self, adam: Adam) -> FmTrainer {
             FmTrainer::new(self.shape, self.params.clone(), adam).unwrap()
         }
 
-        /// A batch of `b` positives with `negatives` each; users drawn from the first
-        /// `user_span` users only (so that the others go untouched for a while).
         fn batch(
             &self,
             rng: &mut Rng,
@@ -1435,16 +1408,7 @@ mod tests {
             negatives: usize,
             user_span: usize,
         ) -> (Vec<u32>, Vec<u32>) {
-            let n_items = self.shape.n_items as u64;
-            let mut users: Vec<u32> = (0..b).map(|_| rng.below(user_span as u64) as u32).collect();
-            let mut items: Vec<u32> = (0..b).map(|_| rng.below(n_items) as u32).collect();
-            for p in 0..b {
-                for _ in 0..negatives {
-                    users.push(users[p]);
-                    items.push(rng.below(n_items) as u32);
-                }
-            }
-            (users, items)
+            batch(rng, b, negatives, user_span, self.shape.n_items)
         }
     }
 
@@ -1649,11 +1613,11 @@ mod tests {
         assert!(err(trainer.step(&[0, 1, 2], &[0, 1], 1, tags)).contains("not b positives"));
         assert!(err(trainer.step(&[0, 9], &[0, 1], 1, tags)).contains("user 9 out of range"));
         assert!(err(trainer.step(&[0, 1], &[0, 7], 1, tags)).contains("item 7 out of range"));
-        let bad_indices: Vec<u32> = problem.indices.iter().map(|&c| c + 100).collect();
+        let bad_indices: Vec<u32> = problem.tags.indices.iter().map(|&c| c + 100).collect();
         let bad = ItemTags {
-            indptr: &problem.indptr,
+            indptr: &problem.tags.indptr,
             indices: &bad_indices,
-            data: &problem.data,
+            data: &problem.tags.data,
         };
         assert!(err(trainer.step(&[0, 1], &[2, 3], 1, bad)).contains("out of range (0..6)"));
         assert_eq!(trainer.steps(), 0);

@@ -10,6 +10,8 @@ pub mod fm;
 pub mod ncf;
 pub mod sparse;
 pub mod svd;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 /// Why a kernel could not produce a result.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]

@@ -4,8 +4,8 @@
 //! # Why this kernel exists
 //!
 //! Through libtorch's autograd, NCF's training on the Goodbooks-shaped data of the recommender
-//! bench (4.8 M positives, 10 negatives each, dim 64, 1,024 hidden units) ran at about 180 ms
-//! per batch of 1,024 positives on 2 cores (`bench/recsys/epoch_before_after.sh`). Every row of a
+//! bench (4.8 M positives, 10 negatives each, dim 64, 1,024 hidden units) took about 155 ms per
+//! batch of 1,024 positives on 2 cores, 727 s an epoch (`bench/recsys/epoch_before_after.sh`). Every row of a
 //! batch went through the hidden layer on its own: the input [p_u; z_i] of all 11,264 rows
 //! times W₁ (128 × 1,024) forwards and two more products of that size backwards; a dense Adam
 //! step over every parameter; fresh [rows × 1,024] temporaries every step (a fifth of the
@@ -455,7 +455,7 @@ impl NcfTrainer {
                     }
                 }
                 for (ze, &ie) in z.iter_mut().zip(emb_row(nu + distinct[j] as usize)) {
-                    *ze = ie + *ze;
+                    *ze += ie;
                 }
             });
 
@@ -1093,14 +1093,13 @@ mod avx2 {
 mod tests {
     use super::*;
     use crate::common::rng::Rng;
+    use crate::recsys::kernels::test_support::{batch, TagMatrix};
 
     /// A random NCF problem: parameters, a tag matrix (item 0 without tags) and batches.
     struct Problem {
         shape: NcfShape,
         initial: NcfParams,
-        indptr: Vec<usize>,
-        indices: Vec<u32>,
-        data: Vec<f32>,
+        tags: TagMatrix,
     }
 
     impl Problem {
@@ -1126,43 +1125,22 @@ mod tests {
                 h_gmf: normal(k, 0.5),
                 b: 0.1,
             };
-            let (mut indptr, mut indices, mut data) = (vec![0], Vec::new(), Vec::new());
-            let mut draw = Rng::new(seed + 1);
-            for i in 0..n_items {
-                if i > 0 {
-                    let mut row: Vec<u32> =
-                        (0..3).map(|_| draw.below(n_tags as u64) as u32).collect();
-                    row.sort_unstable();
-                    row.dedup();
-                    for c in row {
-                        indices.push(c);
-                        data.push(0.5 + draw.next_f32() * 2.0);
-                    }
-                }
-                indptr.push(indices.len());
-            }
+            let tags = TagMatrix::random(&mut Rng::new(seed + 1), n_items, n_tags);
             Problem {
                 shape,
                 initial,
-                indptr,
-                indices,
-                data,
+                tags,
             }
         }
 
         fn tags(&self) -> ItemTags<'_> {
-            ItemTags {
-                indptr: &self.indptr,
-                indices: &self.indices,
-                data: &self.data,
-            }
+            self.tags.tags()
         }
 
         fn trainer(&self, adam: Adam) -> NcfTrainer {
             NcfTrainer::new(self.shape, self.initial.clone(), adam).unwrap()
         }
 
-        /// b positives of users below `span`, then `negatives` random items for each.
         fn batch(
             &self,
             rng: &mut Rng,
@@ -1170,16 +1148,7 @@ mod tests {
             negatives: usize,
             span: usize,
         ) -> (Vec<u32>, Vec<u32>) {
-            let ni = self.shape.n_items as u64;
-            let mut users: Vec<u32> = (0..b).map(|_| rng.below(span as u64) as u32).collect();
-            let mut items: Vec<u32> = (0..b).map(|_| rng.below(ni) as u32).collect();
-            for p in 0..b {
-                for _ in 0..negatives {
-                    users.push(users[p]);
-                    items.push(rng.below(ni) as u32);
-                }
-            }
-            (users, items)
+            batch(rng, b, negatives, span, self.shape.n_items)
         }
     }
 
