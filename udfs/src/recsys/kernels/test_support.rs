@@ -4,6 +4,9 @@
 use super::fm::ItemTags;
 use crate::common::rng::Rng;
 
+/// One item's tags and weights, as libtorch's sparse rows take them.
+pub type TagList = (Vec<u32>, Vec<f32>);
+
 /// An item-tag matrix in CSR form.
 pub struct TagMatrix {
     pub indptr: Vec<usize>,
@@ -42,7 +45,7 @@ impl TagMatrix {
     /// Item i has tags i, i + 3 and (i + 5) mod `n_tags` with weights 1, 2 and 0.5 (one entry
     /// where two coincide); item 0 has none. Needs `n_items + 3 ≤ n_tags`. Also returns each
     /// item's (tags, weights), as libtorch's sparse rows take them.
-    pub fn fixed(n_items: usize, n_tags: usize) -> (TagMatrix, Vec<(Vec<u32>, Vec<f32>)>) {
+    pub fn fixed(n_items: usize, n_tags: usize) -> (TagMatrix, Vec<TagList>) {
         let mut lists = Vec::new();
         let (mut indptr, mut indices, mut data) = (vec![0usize], Vec::new(), Vec::new());
         for i in 0..n_items {
