@@ -521,17 +521,7 @@ impl FmTrainer {
 
     /// One Adam step on a prepared batch. Returns the batch's loss.
     pub fn step_prepared(&mut self, batch: &FmBatch) -> Result<f64, KernelError> {
-        if !batch.prepared {
-            return Err(KernelError::InvalidInput(
-                "the batch was not prepared (or its preparation failed)".to_string(),
-            ));
-        }
-        if batch.shape != self.shape {
-            return Err(KernelError::InvalidInput(format!(
-                "the batch was prepared for {:?}, the trainer has {:?}",
-                batch.shape, self.shape
-            )));
-        }
+        batch.ready_for(self.shape)?;
         self.step += 1;
         let t = self.step;
         self.table.extend_to(t);
@@ -893,6 +883,22 @@ impl FmBatch {
         let marked = self.slot.iter().enumerate().filter(|(_, &s)| s != 0);
         self.touched.extend(marked.map(|(a, _)| a as u32));
         self.prepared = true;
+        Ok(())
+    }
+
+    /// Whether a trainer of `shape` can step on this batch: it is prepared, and for `shape`.
+    pub(super) fn ready_for(&self, shape: FmShape) -> Result<(), KernelError> {
+        if !self.prepared {
+            return Err(KernelError::InvalidInput(
+                "the batch was not prepared (or its preparation failed)".to_string(),
+            ));
+        }
+        if self.shape != shape {
+            return Err(KernelError::InvalidInput(format!(
+                "the batch was prepared for {:?}, the trainer has {:?}",
+                self.shape, shape
+            )));
+        }
         Ok(())
     }
 

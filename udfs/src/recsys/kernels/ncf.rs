@@ -379,18 +379,7 @@ impl NcfTrainer {
 
     /// One Adam step on a batch prepared for [`NcfShape::rows`]. Returns the batch's loss.
     pub fn step_prepared(&mut self, batch: &FmBatch) -> Result<f64, KernelError> {
-        if !batch.prepared {
-            return Err(KernelError::InvalidInput(
-                "the batch was not prepared (or its preparation failed)".to_string(),
-            ));
-        }
-        if batch.shape != self.shape.rows() {
-            return Err(KernelError::InvalidInput(format!(
-                "the batch was prepared for {:?}, the trainer has {:?}",
-                batch.shape,
-                self.shape.rows()
-            )));
-        }
+        batch.ready_for(self.shape.rows())?;
         self.step += 1;
         let t = self.step;
         self.table.extend_to(t);
