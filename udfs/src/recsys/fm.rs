@@ -448,9 +448,6 @@ impl ModelType for FmType {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recsys::kernels::test_support::{batch, TagMatrix};
-    use crate::recsys::tensors::SparseTags;
-    use tch::nn::{self, OptimizerConfig};
 
     /// The CPU kernel and libtorch's autograd + Adam (the CUDA path) take the same steps on the
     /// same batches: losses and parameters agree within f32 rounding.
@@ -468,9 +465,6 @@ mod tests {
             v_item: normal(ni * k, 0.3),
             v_tag: normal(nt * k, 0.3),
         };
-        // Item i has tags i, i + 3, (i + 5) mod nt with weights 1, 2, 0.5; item 0 has none.
-        let (matrix, lists) = TagMatrix::fixed(ni, nt);
-        let tags = matrix.tags();
         let (lr, wd) = (0.01, 0.001);
         let shape = FmShape {
             n_users: nu,
@@ -478,11 +472,6 @@ mod tests {
             n_tags: nt,
             k,
         };
-        let mut kernel = FmTrainer::new(shape, initial.clone(), Adam::new(lr, wd)).unwrap();
-
-        let cpu = Device::Cpu;
-        let vs = nn::VarStore::new(cpu);
-        let root = vs.root();
         let values = [
             (vec![1], vec![initial.w0]),
             (vec![nu as i64], initial.w_user.clone()),
@@ -492,54 +481,15 @@ mod tests {
             (vec![ni as i64, k as i64], initial.v_item.clone()),
             (vec![nt as i64, k as i64], initial.v_tag.clone()),
         ];
-        let params: Vec<Tensor> = NAMES
-            .iter()
-            .zip(&values)
-            .map(|(n, (s, v))| root.var_copy(n, &Tensor::from_slice(v).view(s.as_slice())))
-            .collect();
-        let mut opt = nn::Adam {
-            wd,
-            ..Default::default()
-        }
-        .build(&vs, lr)
-        .unwrap();
-
-        let (b, negatives) = (4usize, 3usize);
-        let mut draw = Rng::new(5);
-        for step in 0..8 {
-            let (users, items) = batch(&mut draw, b, negatives, nu, ni);
-            let ours = kernel.step(&users, &items, negatives, tags).unwrap();
-            let batch_lists: Vec<_> = items.iter().map(|&i| lists[i as usize].clone()).collect();
-            let input = TagInput::Sparse(SparseTags::from_lists(&batch_lists, Kind::Float, cpu));
-            let s = fm_score(
-                &params,
-                &index(&users, cpu),
-                Some(&index(&items, cpu)),
-                &input,
-            );
-            let loss = crate::recsys::neural::sampling_loss(&s, b, negatives);
-            opt.backward_step(&loss);
-            let theirs = loss.double_value(&[]);
-            assert!(
-                (ours - theirs).abs() < 1e-5,
-                "step {step}: loss {ours} vs {theirs}"
-            );
-        }
-        let ours = kernel.finish().into_values();
-        let mut moved = 0.0f64;
-        for ((name, mine), (t, (_, start))) in
-            NAMES.iter().zip(&ours).zip(params.iter().zip(&values))
-        {
-            let theirs = crate::common::tensors::to_f32_vec(&t.detach()).unwrap();
-            for (j, (&a, &b)) in mine.iter().zip(&theirs).enumerate() {
-                assert!(
-                    (a - b).abs() < 2e-5,
-                    "{name}[{j}]: kernel {a}, libtorch {b}"
-                );
-                moved = moved.max((a - start[j]).abs() as f64);
-            }
-        }
-        // The parameters moved by many times the tolerance.
-        assert!(moved > 0.02, "{moved}");
+        let mut kernel = FmTrainer::new(shape, initial, Adam::new(lr, wd)).unwrap();
+        let run = crate::recsys::neural::check_kernel_against_autograd(
+            &NAMES,
+            &values,
+            &fm_score,
+            (nu, ni, nt),
+            (lr, wd),
+            |users, items, negatives, tags| kernel.step(users, items, negatives, tags).unwrap(),
+        );
+        run.compare(&kernel.finish().into_values());
     }
 }

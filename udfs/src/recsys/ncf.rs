@@ -644,9 +644,6 @@ mod tests {
     /// same batches: losses and parameters agree within f32 rounding.
     #[test]
     fn the_cpu_kernel_trains_like_libtorch_autograd() {
-        use crate::recsys::kernels::test_support::{batch, TagMatrix};
-        use crate::recsys::tensors::SparseTags;
-        use tch::nn::{self, OptimizerConfig};
         let (nu, ni, nt, k, hidden) = (7usize, 9usize, 12usize, 5usize, 13usize);
         let mut rng = Rng::new(21);
         let mut normal = |n: usize, sd: f64| normal_values(&mut rng, n, sd);
@@ -660,9 +657,6 @@ mod tests {
             h_gmf: normal(k, 0.4),
             b: 0.05,
         };
-        // Item i has tags i, i + 3, (i + 5) mod nt with weights 1, 2, 0.5; item 0 has none.
-        let (matrix, lists) = TagMatrix::fixed(ni, nt);
-        let tags = matrix.tags();
         let (lr, wd) = (0.01, 0.001);
         let shape = NcfShape {
             n_users: nu,
@@ -671,12 +665,6 @@ mod tests {
             k,
             hidden,
         };
-        let mut kernel = NcfTrainer::new(shape, initial.clone(), Adam::new(lr, wd)).unwrap();
-
-        let cpu = Device::Cpu;
-        let vs = nn::VarStore::new(cpu);
-        let root = vs.root();
-        let values = initial.clone().into_values();
         let shapes = [
             vec![nu as i64, k as i64],
             vec![ni as i64, k as i64],
@@ -687,52 +675,19 @@ mod tests {
             vec![k as i64],
             vec![1],
         ];
-        let params: Vec<Tensor> = NAMES
-            .iter()
-            .zip(values.iter().zip(&shapes))
-            .map(|(n, (v, s))| root.var_copy(n, &Tensor::from_slice(v).view(s.as_slice())))
+        let values: Vec<(Vec<i64>, Vec<f32>)> = shapes
+            .into_iter()
+            .zip(initial.clone().into_values())
             .collect();
-        let mut opt = nn::Adam {
-            wd,
-            ..Default::default()
-        }
-        .build(&vs, lr)
-        .unwrap();
-
-        let (b, negatives) = (4usize, 3usize);
-        let mut draw = Rng::new(5);
-        for step in 0..8 {
-            let (users, items) = batch(&mut draw, b, negatives, nu, ni);
-            let ours = kernel.step(&users, &items, negatives, tags).unwrap();
-            let batch_lists: Vec<_> = items.iter().map(|&i| lists[i as usize].clone()).collect();
-            let input = TagInput::Sparse(SparseTags::from_lists(&batch_lists, Kind::Float, cpu));
-            let s = ncf_score(
-                &params,
-                &index(&users, cpu),
-                Some(&index(&items, cpu)),
-                &input,
-            );
-            let loss = crate::recsys::neural::sampling_loss(&s, b, negatives);
-            opt.backward_step(&loss);
-            let theirs = loss.double_value(&[]);
-            assert!(
-                (ours - theirs).abs() < 1e-5,
-                "step {step}: loss {ours} vs {theirs}"
-            );
-        }
-        let ours = kernel.finish().into_values();
-        let mut moved = 0.0f64;
-        for ((name, mine), (t, start)) in NAMES.iter().zip(&ours).zip(params.iter().zip(&values)) {
-            let theirs = to_f32_vec(&t.detach()).unwrap();
-            for (j, (&a, &b)) in mine.iter().zip(&theirs).enumerate() {
-                assert!(
-                    (a - b).abs() < 2e-5,
-                    "{name}[{j}]: kernel {a}, libtorch {b}"
-                );
-                moved = moved.max((a - start[j]).abs() as f64);
-            }
-        }
-        // The parameters moved by many times the tolerance.
-        assert!(moved > 0.02, "{moved}");
+        let mut kernel = NcfTrainer::new(shape, initial, Adam::new(lr, wd)).unwrap();
+        let run = crate::recsys::neural::check_kernel_against_autograd(
+            &NAMES,
+            &values,
+            &ncf_score,
+            (nu, ni, nt),
+            (lr, wd),
+            |users, items, negatives, tags| kernel.step(users, items, negatives, tags).unwrap(),
+        );
+        run.compare(&kernel.finish().into_values());
     }
 }

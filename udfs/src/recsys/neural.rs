@@ -562,6 +562,104 @@ pub fn facts(
     training
 }
 
+/// The check that a CPU training kernel takes the steps libtorch's autograd and Adam take (the
+/// CUDA path): the same 8 seeded batches (4 positives, 3 negatives each, over the fixed tag
+/// matrix of [`super::kernels::test_support::TagMatrix::fixed`]) through `kernel_step` and
+/// through `score` + [`sampling_loss`] + Adam; the losses must agree within 1e-5. The returned
+/// run then compares the kernel's final parameters ([`AutogradRun::compare`]).
+#[cfg(test)]
+pub(crate) fn check_kernel_against_autograd(
+    names: &[&str],
+    initial: &[(Vec<i64>, Vec<f32>)],
+    score: &ScoreFn,
+    (n_users, n_items, n_tags): (usize, usize, usize),
+    (lr, wd): (f64, f64),
+    mut kernel_step: impl FnMut(&[u32], &[u32], usize, super::kernels::fm::ItemTags<'_>) -> f64,
+) -> AutogradRun {
+    use super::kernels::test_support::{batch, TagMatrix};
+    use super::tensors::{SparseTags, TagInput};
+    use crate::common::tensors::{index, to_f32_vec};
+    let (matrix, lists) = TagMatrix::fixed(n_items, n_tags);
+    let cpu = Device::Cpu;
+    let vs = nn::VarStore::new(cpu);
+    let root = vs.root();
+    let params: Vec<Tensor> = names
+        .iter()
+        .zip(initial)
+        .map(|(n, (s, v))| root.var_copy(n, &Tensor::from_slice(v).view(s.as_slice())))
+        .collect();
+    let mut opt = nn::Adam {
+        wd,
+        ..Default::default()
+    }
+    .build(&vs, lr)
+    .unwrap();
+    let (b, negatives) = (4usize, 3usize);
+    let mut draw = Rng::new(5);
+    for step in 0..8 {
+        let (users, items) = batch(&mut draw, b, negatives, n_users, n_items);
+        let ours = kernel_step(&users, &items, negatives, matrix.tags());
+        let batch_lists: Vec<_> = items.iter().map(|&i| lists[i as usize].clone()).collect();
+        let input = TagInput::Sparse(SparseTags::from_lists(&batch_lists, Kind::Float, cpu));
+        let s = score(
+            &params,
+            &index(&users, cpu),
+            Some(&index(&items, cpu)),
+            &input,
+        );
+        let loss = sampling_loss(&s, b, negatives);
+        opt.backward_step(&loss);
+        let theirs = loss.double_value(&[]);
+        assert!(
+            (ours - theirs).abs() < 1e-5,
+            "step {step}: loss {ours} vs {theirs}"
+        );
+    }
+    AutogradRun {
+        names: names.iter().map(|n| n.to_string()).collect(),
+        initial: initial.iter().map(|(_, v)| v.clone()).collect(),
+        trained: params
+            .iter()
+            .map(|t| to_f32_vec(&t.detach()).unwrap())
+            .collect(),
+    }
+}
+
+/// The parameters libtorch trained in [`check_kernel_against_autograd`].
+#[cfg(test)]
+pub(crate) struct AutogradRun {
+    names: Vec<String>,
+    initial: Vec<Vec<f32>>,
+    trained: Vec<Vec<f32>>,
+}
+
+#[cfg(test)]
+impl AutogradRun {
+    /// The kernel's final parameters (in the same order) agree with libtorch's within 2e-5, and
+    /// they moved by more than 0.02 (many times the tolerance).
+    pub(crate) fn compare(self, ours: &[Vec<f32>]) {
+        assert_eq!(ours.len(), self.trained.len());
+        let mut moved = 0.0f64;
+        for (((name, mine), theirs), start) in self
+            .names
+            .iter()
+            .zip(ours)
+            .zip(&self.trained)
+            .zip(&self.initial)
+        {
+            assert_eq!(mine.len(), theirs.len(), "{name}");
+            for (j, (&a, &b)) in mine.iter().zip(theirs).enumerate() {
+                assert!(
+                    (a - b).abs() < 2e-5,
+                    "{name}[{j}]: kernel {a}, libtorch {b}"
+                );
+                moved = moved.max((a - start[j]).abs() as f64);
+            }
+        }
+        assert!(moved > 0.02, "{moved}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,8 @@
 //! batch of 1,024 positives on 2 cores, 727 s an epoch (`bench/recsys/epoch_before_after.sh`). Every row of a
 //! batch went through the hidden layer on its own: the input [p_u; z_i] of all 11,264 rows
 //! times W₁ (128 × 1,024) forwards and two more products of that size backwards; a dense Adam
-//! step over every parameter; fresh [rows × 1,024] temporaries every step (a fifth of the
-//! profile was the operating system's page-fault handling); libtorch's dispatch. But the hidden
+//! step over every parameter; fresh [rows × 1,024] temporaries every step (about a fifth of the
+//! profile was in the operating system, mostly page faults); libtorch's dispatch. But the hidden
 //! layer's input is linear, W₁ [p_u; z_i] = W₁ᵘ p_u + W₁ⁱ z_i, and a batch has few distinct
 //! users (a positive and its ten negatives share the user) and at most as many distinct items as
 //! the catalogue (10,240 uniform negatives hit about two thirds of 10,000 items). So this kernel
