@@ -11,7 +11,7 @@
 # results go to <target>/bench-results/before_after/{old,new}.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ $# -ge 2 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
 old="$1" new="$2" model="${3:-ncf}" rounds="${4:-1}"
 for b in "$old" "$new"; do
   [ -x "$b" ] || { echo "not an executable: $b" >&2; exit 1; }
