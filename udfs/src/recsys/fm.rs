@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::data::{RecData, Tags};
-use super::kernels::fm::{Adam, FmBatch, FmParams, FmShape, FmTrainer, ItemTags};
+use super::kernels::fm::{Adam, FmParams, FmShape, FmTrainer};
 use super::neural::{
-    facts, initial_factors, normal_values, run_prepared_epochs, train, NeuralOptions, Params,
-    SampledBatch, NEURAL_OPTIONS,
+    facts, initial_factors, normal_values, run_kernel_epochs, train, NeuralOptions, Params,
+    NEURAL_OPTIONS,
 };
 use super::recommender::{normalised_scaled_scores, Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
@@ -340,34 +340,11 @@ pub fn fit_on_cpu(
         n_tags: rec.n_tags(),
         k: opts.dim,
     };
-    let kernel_err = |e| super::train::kernel_err("fm", e);
-    let mut trainer =
-        FmTrainer::new(shape, initial, Adam::new(opts.lr, opts.l2)).map_err(kernel_err)?;
-    let t = &rec.t;
-    let tags = ItemTags {
-        indptr: &t.indptr,
-        indices: &t.indices,
-        data: &t.data,
-    };
-    let negatives = opts.negatives;
-    // The next batches are sampled and prepared (their touched rows found) on another thread
-    // while a step runs.
-    let losses = run_prepared_epochs(
-        "fm",
-        rec,
-        opts,
-        rng,
-        control,
-        || FmBatch::new(shape),
-        |batch: &mut SampledBatch<FmBatch>| {
-            let SampledBatch {
-                users, items, plan, ..
-            } = batch;
-            plan.prepare(users, items, negatives, tags)
-                .map_err(kernel_err)
-        },
-        |batch: &SampledBatch<FmBatch>| trainer.step_prepared(&batch.plan).map_err(kernel_err),
-    )?;
+    let mut trainer = FmTrainer::new(shape, initial, Adam::new(opts.lr, opts.l2))
+        .map_err(|e| super::train::kernel_err("fm", e))?;
+    let losses = run_kernel_epochs("fm", rec, opts, rng, control, shape, |batch| {
+        trainer.step_prepared(batch)
+    })?;
     let values = trainer.finish().into_values();
     Ok((Params::new(&NAMES, shapes(rec, opts.dim), values), losses))
 }

@@ -9,8 +9,9 @@
 //!
 //! with one hidden layer of `hidden` units (1024 in the thesis). Trained by negative sampling with
 //! Adam from WRMF-initialised user and tag factors ([`super::neural`]): on the CPU by a kernel
-//! with hand-written gradients ([`super::kernels::ncf`]; 3–5× faster on the Goodbooks-shaped
-//! bench, and three epochs on Last.fm 2K take 5–12 s instead of 115–152 s),
+//! with hand-written gradients ([`super::kernels::ncf`]; 3.2× faster on the Goodbooks-shaped
+//! bench in alternating runs, `bench/recsys/epoch_before_after.sh`, and three epochs on Last.fm
+//! 2K take 5–12 s instead of 115–152 s in the recommender experiment),
 //! on CUDA through libtorch's autograd; both take the same steps within rounding (a test trains
 //! the same batches both ways). For an unseen item
 //! (`score_tags`) z_i is left out and only the tags make the item factor.
@@ -23,11 +24,11 @@ use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
 use super::data::{RecData, Tags};
-use super::kernels::fm::{Adam, FmBatch, ItemTags};
-use super::kernels::ncf::{NcfParams, NcfShape, NcfTrainer};
+use super::kernels::fm::Adam;
+use super::kernels::ncf::{relu_dot, NcfParams, NcfShape, NcfTrainer};
 use super::neural::{
-    facts, initial_factors, normal_values, run_prepared_epochs, train, NeuralOptions, Params,
-    SampledBatch, NEURAL_OPTIONS,
+    facts, initial_factors, normal_values, run_kernel_epochs, train, NeuralOptions, Params,
+    NEURAL_OPTIONS,
 };
 use super::recommender::{normalised_scaled_scores, Entity, FactorMatrix, Recommender};
 use super::tensors::TagInput;
@@ -84,50 +85,6 @@ pub fn ncf_score(p: &[Tensor], users: &Tensor, items: Option<&Tensor>, tags: &Ta
 
 /// Tags per parallel task of the PDP closed form.
 const TAGS_PER_TASK: usize = 64;
-
-/// Σ_h w_h ReLU(e_h + β g_h): one (item, tag) entry of the NCF PDP closed form (and one
-/// perturbation of LIME's), with eight partial sums so that the compiler vectorises it; with
-/// AVX2 code where the CPU has it (the eight sums in one register: the same operations, so the
-/// same results; see [`crate::common::simd`]).
-fn relu_dot(e: &[f32], beta: f32, g: &[f32], w: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if crate::common::simd::level().has_avx2() {
-        // SAFETY: the CPU supports AVX2, the only requirement of `relu_dot_avx2`.
-        return unsafe { relu_dot_avx2(e, beta, g, w) };
-    }
-    relu_dot_portable(e, beta, g, w)
-}
-
-/// [`relu_dot_portable`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn relu_dot_avx2(e: &[f32], beta: f32, g: &[f32], w: &[f32]) -> f32 {
-    relu_dot_portable(e, beta, g, w)
-}
-
-#[inline(always)]
-fn relu_dot_portable(e: &[f32], beta: f32, g: &[f32], w: &[f32]) -> f32 {
-    const L: usize = 8;
-    let mut acc = [0f32; L];
-    let n = e.len() / L * L;
-    for ((ec, gc), wc) in e[..n]
-        .chunks_exact(L)
-        .zip(g[..n].chunks_exact(L))
-        .zip(w[..n].chunks_exact(L))
-    {
-        for l in 0..L {
-            acc[l] += wc[l] * (ec[l] + beta * gc[l]).max(0.0);
-        }
-    }
-    let mut sum: f32 = acc.iter().sum();
-    for h in n..e.len() {
-        sum += w[h] * (e[h] + beta * g[h]).max(0.0);
-    }
-    sum
-}
 
 impl Ncf {
     fn tensors(&self, device: Device) -> Result<Vec<Tensor>> {
@@ -500,34 +457,11 @@ pub fn fit_on_cpu(
         k: opts.dim,
         hidden,
     };
-    let kernel_err = |e| super::train::kernel_err("ncf", e);
-    let mut trainer =
-        NcfTrainer::new(shape, initial, Adam::new(opts.lr, opts.l2)).map_err(kernel_err)?;
-    let t = &rec.t;
-    let tags = ItemTags {
-        indptr: &t.indptr,
-        indices: &t.indices,
-        data: &t.data,
-    };
-    let negatives = opts.negatives;
-    // The next batches are sampled and prepared (their distinct users and items, touched rows)
-    // on another thread while a step runs.
-    let losses = run_prepared_epochs(
-        "ncf",
-        rec,
-        opts,
-        rng,
-        control,
-        || FmBatch::new(shape.rows()),
-        |batch: &mut SampledBatch<FmBatch>| {
-            let SampledBatch {
-                users, items, plan, ..
-            } = batch;
-            plan.prepare(users, items, negatives, tags)
-                .map_err(kernel_err)
-        },
-        |batch: &SampledBatch<FmBatch>| trainer.step_prepared(&batch.plan).map_err(kernel_err),
-    )?;
+    let mut trainer = NcfTrainer::new(shape, initial, Adam::new(opts.lr, opts.l2))
+        .map_err(|e| super::train::kernel_err("ncf", e))?;
+    let losses = run_kernel_epochs("ncf", rec, opts, rng, control, shape.rows(), |batch| {
+        trainer.step_prepared(batch)
+    })?;
     let values = trainer.finish().into_values();
     Ok((
         Params::new(&NAMES, shapes(rec, opts.dim, hidden), values),
@@ -619,29 +553,6 @@ mod tests {
     use super::*;
     use crate::common::rng::Rng;
 
-    /// `relu_dot`'s AVX2 copy against its portable twin, bit for bit, on random values (about
-    /// half of them cut by the ReLU) and lengths with and without a remainder after 8 lanes.
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn relu_dot_avx2_equals_the_portable_loop() {
-        if !crate::common::simd::level().has_avx2() {
-            return;
-        }
-        let mut rng = Rng::new(5);
-        for n in [1usize, 7, 8, 9, 64, 1024, 1031] {
-            let mut v = || -> Vec<f32> { (0..n).map(|_| rng.normal() as f32).collect() };
-            let (e, g, w) = (v(), v(), v());
-            for beta in [0.0f32, 0.25, -1.5] {
-                let a = relu_dot_portable(&e, beta, &g, &w);
-                // SAFETY: checked above that the CPU supports AVX2.
-                let b = unsafe { relu_dot_avx2(&e, beta, &g, &w) };
-                assert_eq!(a.to_bits(), b.to_bits(), "n = {n}, beta = {beta}");
-            }
-        }
-    }
-
-    /// The CPU kernel and libtorch's autograd + Adam (the CUDA path) take the same steps on the
-    /// same batches: losses and parameters agree within f32 rounding.
     #[test]
     fn the_cpu_kernel_trains_like_libtorch_autograd() {
         let (nu, ni, nt, k, hidden) = (7usize, 9usize, 12usize, 5usize, 13usize);

@@ -327,6 +327,48 @@ pub fn run_epochs(
     )
 }
 
+/// [`run_prepared_epochs`] for a CPU training kernel that steps on
+/// [`FmBatch`](super::kernels::fm::FmBatch)es (FM's and NCF's): each batch is prepared for
+/// `shape` (its distinct items, touched rows and their contributions found) on the sampling
+/// thread while a step runs. Kernel errors name `label`.
+pub fn run_kernel_epochs(
+    label: &str,
+    data: &RecData,
+    opts: &NeuralOptions,
+    rng: &mut Rng,
+    control: &TaskControl<'_>,
+    shape: super::kernels::fm::FmShape,
+    mut step: impl FnMut(
+        &super::kernels::fm::FmBatch,
+    ) -> std::result::Result<f64, super::kernels::KernelError>,
+) -> Result<Vec<f64>> {
+    use super::kernels::fm::{FmBatch, ItemTags};
+    let kernel_err = |e| super::train::kernel_err(label, e);
+    let t = &data.t;
+    let tags = ItemTags {
+        indptr: &t.indptr,
+        indices: &t.indices,
+        data: &t.data,
+    };
+    let negatives = opts.negatives;
+    run_prepared_epochs(
+        label,
+        data,
+        opts,
+        rng,
+        control,
+        || FmBatch::new(shape),
+        |batch: &mut SampledBatch<FmBatch>| {
+            let SampledBatch {
+                users, items, plan, ..
+            } = batch;
+            plan.prepare(users, items, negatives, tags)
+                .map_err(kernel_err)
+        },
+        |batch: &SampledBatch<FmBatch>| step(&batch.plan).map_err(kernel_err),
+    )
+}
+
 /// A batch of [`run_prepared_epochs`]: b positives, then `negatives` rows per positive, and
 /// whatever the training step prepared from them ahead of time.
 #[derive(Debug)]

@@ -9,7 +9,8 @@
 //! batch went through the hidden layer on its own: the input [p_u; z_i] of all 11,264 rows
 //! times W₁ (128 × 1,024) forwards and two more products of that size backwards; a dense Adam
 //! step over every parameter; fresh [rows × 1,024] temporaries every step (about a fifth of the
-//! profile was in the operating system, mostly page faults); libtorch's dispatch. But the hidden
+//! samples were in the operating system, mostly page faults, in `MODEL=ncf SCALE=0.1
+//! bench/recsys/profile_fm.sh` before this kernel); libtorch's dispatch. But the hidden
 //! layer's input is linear, W₁ [p_u; z_i] = W₁ᵘ p_u + W₁ⁱ z_i, and a batch has few distinct
 //! users (a positive and its ten negatives share the user) and at most as many distinct items as
 //! the catalogue (10,240 uniform negatives hit about two thirds of 10,000 items). So this kernel
@@ -895,7 +896,7 @@ fn item_rows(
             let a_s = &x.a[s * hd..(s + 1) * hd];
             let q = p - out.first_pos;
             let pat = &mut out.patterns[q * hd..(q + 1) * hd];
-            let mlp = hidden_forward(a_s, b_j, x.w2);
+            let mlp = relu_dot_portable(a_s, 1.0, b_j, x.w2);
             let gmf = Portable.dot(&x.ph[s * k..(s + 1) * k], z_j);
             let f = (gmf + mlp) + x.b;
             out.scores[q] = f;
@@ -908,27 +909,47 @@ fn item_rows(
     }
 }
 
-/// Σ_h w_h ReLU(a_h + b_h) over the hidden units, in eight partial sums (so that the compiler
-/// vectorises it).
+/// Σ_h w_h ReLU(e_h + β g_h): one row of the training kernel (β = 1: the user's and the item's
+/// halves of the hidden layer's input), one (item, tag) entry of the NCF PDP closed form and one
+/// perturbation of LIME's, with eight partial sums so that the compiler vectorises it; with
+/// AVX2 code where the CPU has it (the eight sums in one register: the same operations, so the
+/// same results; see [`crate::common::simd`]).
+pub(crate) fn relu_dot(e: &[f32], beta: f32, g: &[f32], w: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if crate::common::simd::level().has_avx2() {
+        // SAFETY: the CPU supports AVX2, the only requirement of `relu_dot_avx2`.
+        return unsafe { relu_dot_avx2(e, beta, g, w) };
+    }
+    relu_dot_portable(e, beta, g, w)
+}
+
+/// [`relu_dot_portable`] compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn relu_dot_avx2(e: &[f32], beta: f32, g: &[f32], w: &[f32]) -> f32 {
+    relu_dot_portable(e, beta, g, w)
+}
+
 #[inline(always)]
-fn hidden_forward(a: &[f32], b: &[f32], w: &[f32]) -> f32 {
+fn relu_dot_portable(e: &[f32], beta: f32, g: &[f32], w: &[f32]) -> f32 {
     const L: usize = 8;
-    let n = a.len();
-    let (b, w) = (&b[..n], &w[..n]);
     let mut acc = [0f32; L];
-    let full = n / L * L;
-    for ((ac, bc), wc) in a[..full]
+    let n = e.len() / L * L;
+    for ((ec, gc), wc) in e[..n]
         .chunks_exact(L)
-        .zip(b[..full].chunks_exact(L))
-        .zip(w[..full].chunks_exact(L))
+        .zip(g[..n].chunks_exact(L))
+        .zip(w[..n].chunks_exact(L))
     {
         for l in 0..L {
-            acc[l] += wc[l] * (ac[l] + bc[l]).max(0.0);
+            acc[l] += wc[l] * (ec[l] + beta * gc[l]).max(0.0);
         }
     }
     let mut sum: f32 = acc.iter().sum();
-    for h in full..n {
-        sum += w[h] * (a[h] + b[h]).max(0.0);
+    for h in n..e.len() {
+        sum += w[h] * (e[h] + beta * g[h]).max(0.0);
     }
     sum
 }
@@ -990,38 +1011,6 @@ impl Isa {
         item_rows(x, items, bm, z, e, gp, out)
     }
 
-    #[cfg(test)]
-    #[inline(always)]
-    fn hidden_forward(self, a: &[f32], b: &[f32], w: &[f32]) -> f32 {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2() {
-            // SAFETY: the CPU has AVX2 (`Isa::detect`).
-            return unsafe { avx2::hidden_forward(a, b, w) };
-        }
-        hidden_forward(a, b, w)
-    }
-
-    #[cfg(test)]
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn hidden_backward(
-        self,
-        a: &[f32],
-        b: &[f32],
-        w: &[f32],
-        g: f32,
-        d: &mut [f32],
-        w_grad: &mut [f32],
-        pattern: &mut [u8],
-    ) {
-        #[cfg(target_arch = "x86_64")]
-        if self.avx2() {
-            // SAFETY: as above.
-            return unsafe { avx2::hidden_backward(a, b, w, g, d, w_grad, pattern) };
-        }
-        hidden_backward(a, b, w, g, d, w_grad, pattern)
-    }
-
     #[inline(always)]
     fn pattern_backward(self, w: &[f32], pattern: &[u8], g: f32, e: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
@@ -1050,26 +1039,6 @@ mod avx2 {
         out: RowOutputs<'_>,
     ) {
         super::item_rows(x, items, bm, z, e, gp, out)
-    }
-
-    #[cfg(test)]
-    #[target_feature(enable = "avx2")]
-    pub(super) fn hidden_forward(a: &[f32], b: &[f32], w: &[f32]) -> f32 {
-        super::hidden_forward(a, b, w)
-    }
-
-    #[cfg(test)]
-    #[target_feature(enable = "avx2")]
-    pub(super) fn hidden_backward(
-        a: &[f32],
-        b: &[f32],
-        w: &[f32],
-        g: f32,
-        d: &mut [f32],
-        w_grad: &mut [f32],
-        pattern: &mut [u8],
-    ) {
-        super::hidden_backward(a, b, w, g, d, w_grad, pattern)
     }
 
     #[target_feature(enable = "avx2")]
@@ -1347,8 +1316,9 @@ mod tests {
         assert_eq!(bits(&one), bits(&run(&problem, adam, 8, false, true)));
     }
 
-    /// The hidden-layer loops with and without AVX2 on lengths with and without a remainder
-    /// after eight lanes.
+    /// The hidden-layer loops against their definition on lengths with and without a remainder
+    /// after eight lanes (the AVX2 copies give the same bits: `relu_dot`'s test below, and the
+    /// whole trainer with and without AVX2 above).
     #[test]
     fn hidden_loops_agree_with_their_definition() {
         let mut rng = Rng::new(5);
@@ -1358,29 +1328,54 @@ mod tests {
             let want: f64 = (0..n)
                 .map(|h| w[h] as f64 * (a[h] as f64 + b[h] as f64).max(0.0))
                 .sum();
+            let got = relu_dot_portable(&a, 1.0, &b, &w);
+            assert!(
+                (got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
+                "{got} vs {want}"
+            );
+            let mut pattern = vec![9u8; n];
+            let (mut d, mut wg) = (vec![1.0f32; n], vec![0.5f32; n]);
+            hidden_backward(&a, &b, &w, 0.25, &mut d, &mut wg, &mut pattern);
+            for h in 0..n {
+                let on = a[h] + b[h] > 0.0;
+                assert_eq!(pattern[h], on as u8);
+                assert_eq!(d[h], if on { 1.0 + 0.25 * w[h] } else { 1.0 });
+                assert_eq!(wg[h], 0.5 + 0.25 * (a[h] + b[h]).max(0.0));
+            }
             for isa in [Isa::portable(), Isa::detect()] {
-                let got = isa.hidden_forward(&a, &b, &w);
-                assert!(
-                    (got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
-                    "{got} vs {want}"
-                );
-                let mut pattern = vec![9u8; n];
-                let (mut d, mut wg, mut e) = (vec![1.0f32; n], vec![0.5f32; n], vec![2.0f32; n]);
-                isa.hidden_backward(&a, &b, &w, 0.25, &mut d, &mut wg, &mut pattern);
-                for h in 0..n {
-                    assert_eq!(pattern[h], (a[h] + b[h] > 0.0) as u8);
-                }
+                let mut e = vec![2.0f32; n];
                 isa.pattern_backward(&w, &pattern, -0.5, &mut e);
                 for h in 0..n {
                     let on = a[h] + b[h] > 0.0;
-                    assert_eq!(d[h], if on { 1.0 + 0.25 * w[h] } else { 1.0 });
-                    assert_eq!(wg[h], 0.5 + 0.25 * (a[h] + b[h]).max(0.0));
                     assert_eq!(e[h], if on { 2.0 + -0.5 * w[h] } else { 2.0 });
                 }
             }
         }
     }
 
+    /// `relu_dot`'s AVX2 copy against its portable twin, bit for bit, on random values (about
+    /// half of them cut by the ReLU) and lengths with and without a remainder after 8 lanes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn relu_dot_avx2_equals_the_portable_loop() {
+        if !crate::common::simd::level().has_avx2() {
+            return;
+        }
+        let mut rng = Rng::new(5);
+        for n in [1usize, 7, 8, 9, 64, 1024, 1031] {
+            let mut v = || -> Vec<f32> { (0..n).map(|_| rng.normal() as f32).collect() };
+            let (e, g, w) = (v(), v(), v());
+            for beta in [0.0f32, 0.25, -1.5] {
+                let a = relu_dot_portable(&e, beta, &g, &w);
+                // SAFETY: checked above that the CPU supports AVX2.
+                let b = unsafe { relu_dot_avx2(&e, beta, &g, &w) };
+                assert_eq!(a.to_bits(), b.to_bits(), "n = {n}, beta = {beta}");
+            }
+        }
+    }
+
+    /// The CPU kernel and libtorch's autograd + Adam (the CUDA path) take the same steps on the
+    /// same batches: losses and parameters agree within f32 rounding.
     #[test]
     fn bad_parameters_and_batches_are_errors_that_leave_the_trainer_usable() {
         let problem = medium();
