@@ -4,12 +4,23 @@
 # writes results/explain/<dataset>.parquet and prints the summary tables.
 # sql/experiments/explain_<dataset>.sql set the data set's variables and include the shared
 # statements (sql/experiments/common/explain.sql); add --dry-run to a command to list them.
+#
+# Arguments name other variants instead: `scripts/explain_experiment.sh goodbooks_sample` runs
+# sql/experiments/explain_goodbooks_sample.sql (the thesis' protocol at Goodbooks scale: 1,000
+# users of goodbooks_synthetic's data; its models are trained on the first run and reused after),
+# `goodbooks_sample_quick` its quick variant, `lastfm_quick` the demo's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --bin trustql
 mkdir -p results/explain
-for ds in lastfm movielens; do
-  /usr/bin/time -f "explain_$ds: %e s wall, %M KB max RSS" \
+datasets=("$@")
+[ ${#datasets[@]} -gt 0 ] || datasets=(lastfm movielens)
+for ds in "${datasets[@]}"; do
+  if [ ! -f "sql/experiments/explain_$ds.sql" ]; then
+    echo "explain_experiment.sh: no sql/experiments/explain_$ds.sql" >&2
+    exit 2
+  fi
+  /usr/bin/time -f "explain_$ds: %e s wall, %M KB max RSS, load $(cut -d' ' -f1-3 /proc/loadavg) before" \
     "${CARGO_TARGET_DIR:-target}"/release/trustql --models results/recsys/models -f "sql/experiments/explain_$ds.sql"
 done

@@ -660,6 +660,17 @@ fn experiment_scripts_expand_to_their_statements() {
             23,
             "TO 'results/explain/movielens_fm.parquet' STORED AS PARQUET;",
         ),
+        (
+            "sql/experiments/explain_goodbooks_sample.sql",
+            31,
+            "ORDER BY hash_uniform(\"user\", 42), \"user\" LIMIT 1000);",
+        ),
+        (
+            "sql/experiments/explain_goodbooks_sample_quick.sql",
+            31,
+            "CREATE TABLE goodbooks_s002_interactions AS SELECT * FROM \
+             goodbooks_synthetic('interactions', 0.02);",
+        ),
     ] {
         let listed = dry_run(script);
         assert!(!listed.contains("${"), "{script}: {listed}");

@@ -5,8 +5,9 @@
 -- of the results) and output (the results' Parquet file).
 
 CREATE TABLE explainers AS SELECT * FROM (VALUES ('random'), ('pdp'), ('saliency'), ('lime')) AS t(explainer);
--- Mainstreaminess (SPEC §5) of every user, for the analysis of issue 5.
-CREATE TABLE ${dataset}_users AS
+-- Mainstreaminess (SPEC §5) of every user, for the analysis of issue 5; every user_stride-th user
+-- id, unless the including script made its own sample (common/explain_goodbooks.sql).
+CREATE TABLE IF NOT EXISTS ${dataset}_users AS
   SELECT "user", mainstreaminess('${dataset}_inn64', "user") AS mainstreaminess
   FROM (SELECT DISTINCT "user" FROM ${dataset}_train)
   WHERE "user" % (SELECT user_stride FROM settings) = 0;

@@ -11,6 +11,7 @@ pub mod data;
 pub mod eval;
 pub mod factors;
 pub mod fm;
+pub mod goodbooks_synthetic;
 pub mod inn;
 pub mod kernels;
 pub mod mainstreaminess;
@@ -23,6 +24,7 @@ pub mod recommender;
 pub mod score;
 pub mod score_features;
 pub mod score_tags;
+pub mod synthetic;
 pub mod tensors;
 pub mod train;
 pub mod unn;
@@ -64,6 +66,11 @@ pub fn register(lib: &mut Library) {
         "factors",
         factors::FactorsFunc::new(catalog),
         factors::FactorsDoc.documentation(),
+    );
+    lib.table(
+        "goodbooks_synthetic",
+        goodbooks_synthetic::GoodbooksSyntheticFunc,
+        goodbooks_synthetic::GoodbooksSyntheticFunc.documentation(),
     );
     eval::register(lib);
 }

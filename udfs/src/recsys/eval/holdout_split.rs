@@ -18,6 +18,7 @@ use datafusion_macros::user_doc;
 
 use super::holdout_exec::{HoldoutSplitTable, SplitSpec};
 use crate::common::adapters::resolve_table;
+use crate::common::args::{seed_literal, string_literal};
 use crate::model::KeyKind;
 
 const NAME: &str = "holdout_split";
@@ -89,13 +90,7 @@ impl HoldoutSplitFunc {
 }
 
 fn string_arg(args: &[Expr], i: usize, what: &str) -> Result<String> {
-    match args.get(i) {
-        Some(Expr::Literal(ScalarValue::Utf8(Some(s)), _))
-        | Some(Expr::Literal(ScalarValue::Utf8View(Some(s)), _))
-        | Some(Expr::Literal(ScalarValue::LargeUtf8(Some(s)), _)) => Ok(s.clone()),
-        Some(other) => plan_err!("{NAME}: {what} must be a string literal, got {other}"),
-        None => plan_err!("{NAME}: missing argument {what}; usage: {USAGE}"),
-    }
+    string_literal(NAME, args, i, what, USAGE)
 }
 
 fn ratio_arg(arg: &Expr) -> Result<f64> {
@@ -116,25 +111,6 @@ fn ratio_arg(arg: &Expr) -> Result<f64> {
         return plan_err!("{NAME}: ratio must be in [0, 1), got {ratio}");
     }
     Ok(ratio)
-}
-
-fn seed_arg(arg: &Expr) -> Result<u64> {
-    // The seed's 64-bit two's-complement pattern: -1 and 18446744073709551615 are the same seed.
-    let seed = match arg {
-        Expr::Literal(ScalarValue::UInt64(Some(v)), _) => Some(*v),
-        Expr::Literal(ScalarValue::UInt32(Some(v)), _) => Some(u64::from(*v)),
-        Expr::Literal(ScalarValue::UInt16(Some(v)), _) => Some(u64::from(*v)),
-        Expr::Literal(ScalarValue::UInt8(Some(v)), _) => Some(u64::from(*v)),
-        Expr::Literal(ScalarValue::Int64(Some(v)), _) => Some(*v as u64),
-        Expr::Literal(ScalarValue::Int32(Some(v)), _) => Some(i64::from(*v) as u64),
-        Expr::Literal(ScalarValue::Int16(Some(v)), _) => Some(i64::from(*v) as u64),
-        Expr::Literal(ScalarValue::Int8(Some(v)), _) => Some(i64::from(*v) as u64),
-        _ => None,
-    };
-    match seed {
-        Some(s) => Ok(s),
-        None => plan_err!("{NAME}: seed must be an integer literal, got {arg}"),
-    }
 }
 
 fn id_column(schema: &Schema, table: &str, column: &str, role: &str) -> Result<(String, usize)> {
@@ -163,7 +139,7 @@ impl TableFunctionImpl for HoldoutSplitFunc {
         }
         let table = string_arg(exprs, 0, "table")?;
         let ratio = ratio_arg(&exprs[1])?;
-        let seed = seed_arg(&exprs[2])?;
+        let seed = seed_literal(NAME, &exprs[2])?;
         let user = match exprs.get(3) {
             Some(_) => string_arg(exprs, 3, "user_column")?,
             None => "user".to_string(),

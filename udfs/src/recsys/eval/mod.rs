@@ -9,11 +9,14 @@
 //! - `ndcg(recommended, relevant, k)`: nDCG@k of one user's ranked list against the user's
 //!   held-out items (binary relevance);
 //! - `ndiv(item)` and `ediv(item)` (aggregates): normalised and plain entropy diversity of the
-//!   items recommended over the rows of a group.
+//!   items recommended over the rows of a group;
+//! - `hash_uniform(key, seed)`: a seeded uniform number per id, for reproducible samples of
+//!   users.
 //!
 //! The arithmetic is in [`kernels`]; each function's file is its Arrow adapter and documentation.
 
 pub mod ediv;
+pub mod hash_uniform;
 mod holdout_exec;
 pub mod holdout_split;
 pub mod item_counts;
@@ -24,9 +27,10 @@ pub mod ndiv;
 use crate::library::Library;
 use item_counts::ItemCountAggregate;
 
-/// Adds the evaluation functions: `ndcg`, `ndiv`, `ediv` and `holdout_split`.
+/// Adds the evaluation functions: `ndcg`, `ndiv`, `ediv`, `hash_uniform` and `holdout_split`.
 pub fn register(lib: &mut Library) {
     lib.scalar(ndcg::NdcgFunc::new());
+    lib.scalar(hash_uniform::HashUniformFunc::new());
     lib.aggregate(ItemCountAggregate::<ndiv::Ndiv>::new());
     lib.aggregate(ItemCountAggregate::<ediv::Ediv>::new());
     lib.table(

@@ -26,6 +26,7 @@ use datafusion_macros::user_doc;
 
 use super::kernels;
 use crate::common::adapters::resolve_table;
+use crate::common::args::{seed_literal, string_literal};
 use crate::whole_table::{content_keys, WholeTable, WholeTableTransform};
 
 const NAME: &str = "sequential_design";
@@ -150,14 +151,7 @@ struct DesignSpec {
 }
 
 fn string_arg(output: Output, args: &[Expr], i: usize, what: &str) -> Result<String> {
-    let name = output.name();
-    match args.get(i) {
-        Some(Expr::Literal(ScalarValue::Utf8(Some(s)), _))
-        | Some(Expr::Literal(ScalarValue::Utf8View(Some(s)), _))
-        | Some(Expr::Literal(ScalarValue::LargeUtf8(Some(s)), _)) => Ok(s.clone()),
-        Some(other) => plan_err!("{name}: {what} must be a string literal, got {other}"),
-        None => plan_err!("{name}: missing argument {what}; usage: {}", output.usage()),
-    }
+    string_literal(output.name(), args, i, what, &output.usage())
 }
 
 fn runs_arg(output: Output, arg: &Expr) -> Result<Option<usize>> {
@@ -190,28 +184,6 @@ fn runs_arg(output: Output, arg: &Expr) -> Result<Option<usize>> {
     }
 }
 
-fn seed_arg(output: Output, arg: &Expr) -> Result<u64> {
-    // The seed's 64-bit two's-complement pattern: -1 and 18446744073709551615 are the same seed.
-    let seed = match arg {
-        Expr::Literal(ScalarValue::UInt64(Some(v)), _) => Some(*v),
-        Expr::Literal(ScalarValue::UInt32(Some(v)), _) => Some(u64::from(*v)),
-        Expr::Literal(ScalarValue::UInt16(Some(v)), _) => Some(u64::from(*v)),
-        Expr::Literal(ScalarValue::UInt8(Some(v)), _) => Some(u64::from(*v)),
-        Expr::Literal(ScalarValue::Int64(Some(v)), _) => Some(*v as u64),
-        Expr::Literal(ScalarValue::Int32(Some(v)), _) => Some(i64::from(*v) as u64),
-        Expr::Literal(ScalarValue::Int16(Some(v)), _) => Some(i64::from(*v) as u64),
-        Expr::Literal(ScalarValue::Int8(Some(v)), _) => Some(i64::from(*v) as u64),
-        _ => None,
-    };
-    match seed {
-        Some(s) => Ok(s),
-        None => plan_err!(
-            "{}: seed must be an integer literal, got {arg}",
-            output.name()
-        ),
-    }
-}
-
 /// The names of a comma-separated list ('' gives none).
 fn name_list(list: &str) -> Vec<String> {
     list.split(',')
@@ -236,7 +208,7 @@ pub(super) fn plan_design(
     }
     let table = string_arg(output, exprs, 0, "table")?;
     let runs = runs_arg(output, &exprs[1])?;
-    let seed = seed_arg(output, &exprs[2])?;
+    let seed = seed_literal(name, &exprs[2])?;
     let factor_list = match exprs.get(3) {
         Some(_) => string_arg(output, exprs, 3, "factors")?,
         None => "*".to_string(),

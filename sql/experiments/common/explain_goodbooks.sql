@@ -1,0 +1,75 @@
+-- The explainer experiment of thesis §5.3.2 / Fig. 5.3 as the thesis ran it on Goodbooks-10k
+-- (footnote 3 of §5.3.2: 1,000 users sampled uniformly, because fidelity for every user was out
+-- of reach), on Goodbooks-shaped synthetic data (goodbooks_synthetic: 53,424 users, 10,000 items,
+-- 6M interactions, 34,000 tags at scale 1; the data set itself cannot be shipped or downloaded).
+-- Run explain_goodbooks_sample.sql (or its _quick variant); they set the variables:
+--   dataset         prefix of the tables and models (a different one per scale)
+--   dataset_label   the `dataset` column of the results
+--   scale           goodbooks_synthetic's scale
+--   sample_users    how many users are explained
+--   fm_epochs, ncf_epochs   training epochs of FM and NCF
+--   output          the results' Parquet file
+--
+-- The design is the one of common/explain.sql: the tag-aware recommenders iNN, uNN, FM and NCF at
+-- dims 32, 64 and 128 (trained on the rows goodbooks_synthetic does not mark as held out; the
+-- ratings 1..5 are the interaction values, as for MovieLens; models already in the model store
+-- are reused, so a run that was stopped resumes after its last trained model) × the four
+-- explainers × ω ∈ {1, 2, 4, 8, 16, 32} × the sampled users; fidelity = τ_AP,a of the top-20
+-- unseen items' scores against the scores rebuilt from the explanation (SPEC §6), LIME with
+-- 1,000 perturbations. The users: the `sample_users` users with training rows that come first
+-- in the order of hash_uniform(user, 42), a seeded uniform sample without replacement.
+
+CREATE TABLE ${dataset}_interactions AS SELECT * FROM goodbooks_synthetic('interactions', ${scale});
+CREATE TABLE ${dataset}_item_tags AS SELECT * FROM goodbooks_synthetic('tags', ${scale});
+CREATE VIEW ${dataset}_train AS SELECT "user", item, rating AS value FROM ${dataset}_interactions WHERE NOT test;
+CREATE VIEW ${dataset}_tags AS SELECT item, tag, weight FROM ${dataset}_item_tags;
+SELECT count(DISTINCT "user") AS users, count(*) AS training_rows,
+  (SELECT count(*) FROM ${dataset}_item_tags) AS tag_rows FROM ${dataset}_train;
+
+CREATE MODEL IF NOT EXISTS ${dataset}_inn32 OPTIONS (type = 'inn', dim = 32, tags = '${dataset}_tags')
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_inn64 OPTIONS (type = 'inn', dim = 64, tags = '${dataset}_tags')
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_inn128 OPTIONS (type = 'inn', dim = 128, tags = '${dataset}_tags')
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_unn32 OPTIONS (type = 'unn', dim = 32, tags = '${dataset}_tags')
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_unn64 OPTIONS (type = 'unn', dim = 64, tags = '${dataset}_tags')
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_unn128 OPTIONS (type = 'unn', dim = 128, tags = '${dataset}_tags')
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_fm32 OPTIONS (type = 'fm', dim = 32, tags = '${dataset}_tags', seed = 42, epochs = ${fm_epochs})
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_fm64 OPTIONS (type = 'fm', dim = 64, tags = '${dataset}_tags', seed = 42, epochs = ${fm_epochs})
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_fm128 OPTIONS (type = 'fm', dim = 128, tags = '${dataset}_tags', seed = 42, epochs = ${fm_epochs})
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_ncf32 OPTIONS (type = 'ncf', dim = 32, tags = '${dataset}_tags', seed = 42, epochs = ${ncf_epochs})
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_ncf64 OPTIONS (type = 'ncf', dim = 64, tags = '${dataset}_tags', seed = 42, epochs = ${ncf_epochs})
+  AS SELECT * FROM ${dataset}_train;
+CREATE MODEL IF NOT EXISTS ${dataset}_ncf128 OPTIONS (type = 'ncf', dim = 128, tags = '${dataset}_tags', seed = 42, epochs = ${ncf_epochs})
+  AS SELECT * FROM ${dataset}_train;
+
+-- The sampled users (common/explain_run.sql keeps this table: it creates its own only when
+-- there is none).
+CREATE TABLE ${dataset}_users AS
+  SELECT "user", mainstreaminess('${dataset}_inn64', "user") AS mainstreaminess
+  FROM (SELECT "user" FROM (SELECT DISTINCT "user" FROM ${dataset}_train)
+        ORDER BY hash_uniform("user", 42), "user" LIMIT ${sample_users});
+CREATE TABLE IF NOT EXISTS settings AS SELECT 1 AS user_stride;
+CREATE TABLE ${dataset}_models AS SELECT * FROM (VALUES
+  ('${dataset}_inn32', 'inn', 32),
+  ('${dataset}_inn64', 'inn', 64),
+  ('${dataset}_inn128', 'inn', 128),
+  ('${dataset}_unn32', 'unn', 32),
+  ('${dataset}_unn64', 'unn', 64),
+  ('${dataset}_unn128', 'unn', 128),
+  ('${dataset}_fm32', 'fm', 32),
+  ('${dataset}_fm64', 'fm', 64),
+  ('${dataset}_fm128', 'fm', 128),
+  ('${dataset}_ncf32', 'ncf', 32),
+  ('${dataset}_ncf64', 'ncf', 64),
+  ('${dataset}_ncf128', 'ncf', 128)) AS t(model, recsys, dim);
+
+\i explain_run.sql
