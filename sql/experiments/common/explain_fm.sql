@@ -8,6 +8,7 @@
 -- Mainstreaminess (in the results) comes from the dim-64 iNN.
 CREATE MODEL IF NOT EXISTS ${dataset}_inn64 OPTIONS (type = 'inn', dim = 64, tags = '${dataset}_tags')
   AS SELECT * FROM ${dataset}_train;
+\set fm_epochs 5
 \i fm_models.sql
 
 CREATE TABLE IF NOT EXISTS settings AS SELECT 1 AS user_stride;

@@ -26,30 +26,7 @@ CREATE VIEW ${dataset}_tags AS SELECT item, tag, weight FROM ${dataset}_item_tag
 SELECT count(DISTINCT "user") AS users, count(*) AS training_rows,
   (SELECT count(*) FROM ${dataset}_item_tags) AS tag_rows FROM ${dataset}_train;
 
-CREATE MODEL IF NOT EXISTS ${dataset}_inn32 OPTIONS (type = 'inn', dim = 32, tags = '${dataset}_tags')
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_inn64 OPTIONS (type = 'inn', dim = 64, tags = '${dataset}_tags')
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_inn128 OPTIONS (type = 'inn', dim = 128, tags = '${dataset}_tags')
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_unn32 OPTIONS (type = 'unn', dim = 32, tags = '${dataset}_tags')
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_unn64 OPTIONS (type = 'unn', dim = 64, tags = '${dataset}_tags')
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_unn128 OPTIONS (type = 'unn', dim = 128, tags = '${dataset}_tags')
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_fm32 OPTIONS (type = 'fm', dim = 32, tags = '${dataset}_tags', seed = 42, epochs = ${fm_epochs})
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_fm64 OPTIONS (type = 'fm', dim = 64, tags = '${dataset}_tags', seed = 42, epochs = ${fm_epochs})
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_fm128 OPTIONS (type = 'fm', dim = 128, tags = '${dataset}_tags', seed = 42, epochs = ${fm_epochs})
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_ncf32 OPTIONS (type = 'ncf', dim = 32, tags = '${dataset}_tags', seed = 42, epochs = ${ncf_epochs})
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_ncf64 OPTIONS (type = 'ncf', dim = 64, tags = '${dataset}_tags', seed = 42, epochs = ${ncf_epochs})
-  AS SELECT * FROM ${dataset}_train;
-CREATE MODEL IF NOT EXISTS ${dataset}_ncf128 OPTIONS (type = 'ncf', dim = 128, tags = '${dataset}_tags', seed = 42, epochs = ${ncf_epochs})
-  AS SELECT * FROM ${dataset}_train;
+\i tag_aware_models.sql
 
 -- The sampled users (common/explain_run.sql keeps this table: it creates its own only when
 -- there is none).
@@ -57,19 +34,5 @@ CREATE TABLE ${dataset}_users AS
   SELECT "user", mainstreaminess('${dataset}_inn64', "user") AS mainstreaminess
   FROM (SELECT "user" FROM (SELECT DISTINCT "user" FROM ${dataset}_train)
         ORDER BY hash_uniform("user", 42), "user" LIMIT ${sample_users});
-CREATE TABLE IF NOT EXISTS settings AS SELECT 1 AS user_stride;
-CREATE TABLE ${dataset}_models AS SELECT * FROM (VALUES
-  ('${dataset}_inn32', 'inn', 32),
-  ('${dataset}_inn64', 'inn', 64),
-  ('${dataset}_inn128', 'inn', 128),
-  ('${dataset}_unn32', 'unn', 32),
-  ('${dataset}_unn64', 'unn', 64),
-  ('${dataset}_unn128', 'unn', 128),
-  ('${dataset}_fm32', 'fm', 32),
-  ('${dataset}_fm64', 'fm', 64),
-  ('${dataset}_fm128', 'fm', 128),
-  ('${dataset}_ncf32', 'ncf', 32),
-  ('${dataset}_ncf64', 'ncf', 64),
-  ('${dataset}_ncf128', 'ncf', 128)) AS t(model, recsys, dim);
 
 \i explain_run.sql
