@@ -65,6 +65,20 @@ pub struct Unn {
     host_switch: OnceLock<HostSwitch>,
 }
 
+/// An error, before anything is allocated, when the PDP closed form's table M = Uᵁ Wᵀ (users ×
+/// tags, f64, held twice while it is built) would not fit in `limit` bytes (the default memory
+/// limit, half the machine's memory: the model's methods do not see the session's setting). At
+/// Goodbooks scale M alone is 53,424 × 34,000 × 8 bytes = 14.5 GB, and building it was killed by
+/// the kernel's out-of-memory killer on a 24 GB machine (2026-12-07).
+fn switch_table_fits(n_users: usize, n_tags: usize, limit: u64) -> Result<()> {
+    let need = n_users as f64 * n_tags as f64 * 8.0 * 2.0;
+    crate::engine::memory::check_memory(
+        &format!("unn's PDP closed form (its users × tags table M = Uᵁ Wᵀ, {n_users} × {n_tags})"),
+        need,
+        limit,
+    )
+}
+
 /// M = Uᵁ Wᵀ (users × tags, row-major), ‖W_t‖² and ‖Uᵁ_v‖², on the host.
 #[derive(Debug)]
 struct HostSwitch {
@@ -135,6 +149,11 @@ impl Unn {
         if let Some(h) = self.host_switch.get() {
             return Ok(h);
         }
+        switch_table_fits(
+            self.data.n_users(),
+            self.data.n_tags(),
+            crate::engine::memory::default_memory_limit(),
+        )?;
         let [w, latent, ..] = self.params(Device::Cpu)?;
         let built = tch::no_grad(|| -> Result<HostSwitch> {
             Ok(HostSwitch {
@@ -216,6 +235,11 @@ impl Unn {
         weight: f64,
         cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Tensor> {
+        switch_table_fits(
+            self.data.n_users(),
+            self.data.n_tags(),
+            crate::engine::memory::default_memory_limit(),
+        )?;
         let [w, latent, ..] = self.params(device)?;
         let [m, ww, norms] = self.switch.get(device, |_| {
             Ok(vec![
@@ -619,6 +643,22 @@ impl ModelType for UnnType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_switch_table_is_refused_before_it_outgrows_the_memory_limit() {
+        // Last.fm-sized: 1,892 users × 9,375 tags × 16 bytes = 284 MB fits in 1 GiB.
+        assert!(switch_table_fits(1_892, 9_375, 1 << 30).is_ok());
+        // Goodbooks-sized: 29 GB does not fit in 12 GiB; the error names the table and sizes.
+        let e = switch_table_fits(53_424, 34_000, 12 << 30)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unn's PDP closed form")
+                && e.contains("53424 × 34000")
+                && e.contains("12.0 GiB"),
+            "{e}"
+        );
+    }
     use crate::common::rng::Rng;
     use crate::common::tensors::to_f64_vec;
     use crate::model::{KeyIndex, KeyKind, KeyRef};
