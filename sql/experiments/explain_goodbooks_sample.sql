@@ -3,8 +3,9 @@
 -- dims 32, 64 and 128, four explainers, six ω. The data is Goodbooks-shaped and synthetic
 -- (goodbooks_synthetic at scale 1: 53,424 users, 10,000 items, 6M interactions, 34,000 tags);
 -- the statements are in common/explain_goodbooks.sql. Results go to
--- results/explain/goodbooks_sample.parquet; the summary is printed. Time and peak memory on the
--- development machine are in the README ("Explainer experiment at Goodbooks scale").
+-- results/explain/goodbooks_sample.parquet; the summary is printed. What a run measured on the
+-- development machine is in the README ("At Goodbooks scale"): on 24 GB it does not finish yet,
+-- because uNN's PDP closed form needs a 14.5 GB users × tags table, which it now refuses.
 --
 -- FM trains for 2 epochs and NCF for 1 (5 and 3 on Last.fm and MovieLens): one epoch here is
 -- 4.8 million training rows, 50 to 60 times an epoch of those data sets, so these models see
