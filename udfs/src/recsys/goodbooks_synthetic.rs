@@ -146,8 +146,18 @@ impl TableFunctionImpl for GoodbooksSyntheticFunc {
             Some(e) => seed_literal(NAME, e)?,
             None => synthetic::DEFAULT_SEED,
         };
-        let need = synthetic::bytes_needed(scale)
-            .map_err(|e| datafusion::common::plan_datafusion_err!("{NAME}: {e}"))?;
+        let plan_error =
+            |e: SyntheticError| datafusion::common::plan_datafusion_err!("{NAME}: {e}");
+        // The generator's peak, plus the interactions' merged copy (`Rows`), which exists
+        // while the generator's train and test lists still do.
+        let merged = match part {
+            Part::Interactions => {
+                synthetic::size(scale).map_err(plan_error)?.1 as f64
+                    * std::mem::size_of::<(Triplet, bool)>() as f64
+            }
+            Part::Tags => 0.0,
+        };
+        let need = synthetic::bytes_needed(scale).map_err(plan_error)? + merged;
         check_memory(
             &format!("{NAME} at scale {scale}"),
             need,
