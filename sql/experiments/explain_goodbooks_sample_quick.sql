@@ -13,4 +13,5 @@
 \set fm_epochs 2
 \set ncf_epochs 1
 \set output results/explain/goodbooks_sample_quick.parquet
+\set parts results/explain/goodbooks_sample_quick_parts/
 \i common/explain_goodbooks.sql

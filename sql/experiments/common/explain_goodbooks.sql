@@ -9,6 +9,8 @@
 --   sample_users    how many users are explained
 --   fm_epochs, ncf_epochs   training epochs of FM and NCF
 --   output          the results' Parquet file
+--   parts           the directory of the results' parts (one Parquet file per model and
+--                   explainer), from which a stopped run resumes
 --
 -- The design is the one of common/explain.sql: the tag-aware recommenders iNN, uNN, FM and NCF at
 -- dims 32, 64 and 128 (trained on the rows goodbooks_synthetic does not mark as held out; the
@@ -28,11 +30,29 @@ SELECT count(DISTINCT "user") AS users, count(*) AS training_rows,
 
 \i tag_aware_models.sql
 
--- The sampled users (common/explain_run.sql keeps this table: it creates its own only when
+-- The sampled users (common/explain_design.sql keeps this table: it creates its own only when
 -- there is none).
 CREATE TABLE ${dataset}_users AS
   SELECT "user", mainstreaminess('${dataset}_inn64', "user") AS mainstreaminess
   FROM (SELECT "user" FROM (SELECT DISTINCT "user" FROM ${dataset}_train)
         ORDER BY hash_uniform("user", 42), "user" LIMIT ${sample_users});
 
-\i explain_run.sql
+-- The run (as common/explain_run.sql's, but resumable: each model × explainer is one statement
+-- that appends its fidelities to the directory ${parts} as a Parquet file, skipped when the
+-- directory has them; delete the directory to start over).
+\i explain_design.sql
+
+CREATE EXTERNAL TABLE ${dataset}_fidelity (dataset VARCHAR, recsys VARCHAR, dim BIGINT, explainer VARCHAR,
+  omega BIGINT, "user" BIGINT, mainstreaminess DOUBLE, fidelity DOUBLE)
+  STORED AS PARQUET LOCATION '${parts}';
+
+\set recsys inn
+\i explain_parts.sql
+\set recsys unn
+\i explain_parts.sql
+\set recsys fm
+\i explain_parts.sql
+\set recsys ncf
+\i explain_parts.sql
+
+\i explain_summary.sql

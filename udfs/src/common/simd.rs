@@ -40,6 +40,9 @@ pub enum Level {
     Avx2,
     /// AVX2 and FMA (fused multiply-add).
     Avx2Fma,
+    /// AVX-512 (foundation and vector-length extensions) besides AVX2 and FMA: 512-bit
+    /// registers, for the loops that gain from them (uNN's PDP closed form).
+    Avx512,
 }
 
 impl Level {
@@ -57,6 +60,11 @@ impl Level {
     pub fn has_avx2_fma(self) -> bool {
         self >= Level::Avx2Fma
     }
+
+    /// Whether the CPU has AVX-512F and AVX-512VL (and AVX2 and FMA).
+    pub fn has_avx512(self) -> bool {
+        self >= Level::Avx512
+    }
 }
 
 /// The highest [`Level`] this CPU supports, detected on the first call and cached.
@@ -73,6 +81,13 @@ fn detect() -> Level {
             is_x86_feature_detected!("avx2"),
             is_x86_feature_detected!("fma"),
         );
+        if avx2
+            && fma
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512vl")
+        {
+            return Level::Avx512;
+        }
         if avx2 && fma {
             return Level::Avx2Fma;
         }

@@ -46,6 +46,10 @@ pub struct FactorMatrix {
 /// returned as is.
 pub type Cancel<'a> = &'a (dyn Fn() -> Result<()> + Sync);
 
+/// Receives scores of [`Recommender::switch_on_scores_many`]: (user position, item position,
+/// first tag, scores of the tags from there).
+pub type SwitchSink<'a> = &'a (dyn Fn(usize, usize, usize, &[f64]) -> Result<()> + Sync);
+
 /// A [`Cancel`] check that never stops (tests, benchmarks, work outside a session).
 pub fn never_cancelled() -> Result<()> {
     Ok(())
@@ -124,6 +128,26 @@ pub trait Recommender: Send + Sync {
         _cancelled: Cancel<'_>,
     ) -> Result<Option<Tensor>> {
         Ok(None)
+    }
+
+    /// [`Self::switch_on_scores`] for several users at once, on the host, handed out one range
+    /// of tags at a time: `sink(n, j, start, row)` receives f(u, i, T_i + weight · e_t) for user
+    /// `users[n].0`, item `users[n].1[j]` and each tag t of `start..start + row.len()`, at
+    /// `row[t − start]` (entries for tags the item has are unspecified). For models whose closed
+    /// form needs a table over all users and tags (uNN's M = Uᵁ Wᵀ, 14.5 GB at Goodbooks scale),
+    /// built one range of tags at a time and shared by every user of the call, so that its
+    /// memory stays bounded however many tags there are. Each user's calls come from one thread
+    /// at a time, ranges in increasing order, items in order within a range; an error from
+    /// `sink` stops the work. `Ok(false)` (the default): the model has no such form, and the
+    /// caller uses [`Self::switch_on_scores`].
+    fn switch_on_scores_many(
+        &self,
+        _users: &[(u32, &[u32])],
+        _weight: f64,
+        _cancelled: Cancel<'_>,
+        _sink: SwitchSink<'_>,
+    ) -> Result<bool> {
+        Ok(false)
     }
 
     /// f(u, i, t) for tag vectors that scale item `item`'s tags, for LIME's perturbations (0/1

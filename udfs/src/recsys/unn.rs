@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use datafusion::common::exec_err;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
@@ -60,16 +60,19 @@ pub struct Unn {
     /// Rᵀ (items × users): who consumed each item.
     #[serde(skip)]
     consumers: OnceLock<Csr>,
-    /// Host copies of the PDP closed form's tables, for the fused CPU loop.
+    /// ‖W_t‖² and ‖Uᵁ_v‖² for the PDP closed form's CPU loop (M itself is built in blocks of
+    /// tags per call: [`Unn::switch_on_scores_blocks`]).
     #[serde(skip)]
     host_switch: OnceLock<HostSwitch>,
 }
 
 /// An error, before anything is allocated, when the PDP closed form's table M = Uᵁ Wᵀ (users ×
 /// tags, f64, held twice while it is built) would not fit in `limit` bytes (the default memory
-/// limit, half the machine's memory: the model's methods do not see the session's setting). At
-/// Goodbooks scale M alone is 53,424 × 34,000 × 8 bytes = 14.5 GB, and building it was killed by
-/// the kernel's out-of-memory killer on a 24 GB machine (2026-12-07).
+/// limit, half the machine's memory: the model's methods do not see the session's setting). For
+/// the tensor path, which holds the whole of M on its device; the CPU path builds M in blocks of
+/// tags ([`Unn::switch_on_scores_blocks`]). At Goodbooks scale M alone is 53,424 × 34,000 × 8
+/// bytes = 14.5 GB, and building it whole was killed by the kernel's out-of-memory killer on a
+/// 24 GB machine (2026-12-07).
 fn switch_table_fits(n_users: usize, n_tags: usize, limit: u64) -> Result<()> {
     use crate::engine::memory::format_bytes;
     let need = n_users as f64 * n_tags as f64 * 8.0 * 2.0;
@@ -80,18 +83,55 @@ fn switch_table_fits(n_users: usize, n_tags: usize, limit: u64) -> Result<()> {
     Err(datafusion::error::DataFusionError::ResourcesExhausted(
         format!(
             "unn's PDP closed form (its users × tags table M = Uᵁ Wᵀ, {n_users} × {n_tags}) needs \
-         about {} of memory, over {} (half of this machine's memory); PDP of uNN models this \
-         large is not supported yet",
+         about {} of memory on this device, over {} (half of this machine's memory); on the CPU \
+         it is built in blocks of tags instead",
             format_bytes(need),
             format_bytes(limit as f64)
         ),
     ))
 }
 
-/// M = Uᵁ Wᵀ (users × tags, row-major), ‖W_t‖² and ‖Uᵁ_v‖², on the host.
+/// Tags per pass of the PDP closed form's CPU loop: its four rows of this many doubles (the
+/// accumulator, a consumer's row of M, the user's row and w²‖W_t‖²) stay in the core's caches.
+const SWITCH_PASS_TAGS: usize = 2048;
+
+/// How many tags one block of M = Uᵁ Wᵀ may span when `budget` bytes may hold it twice (the
+/// tensor it is computed in and its host copy): whole passes of `pass` tags, all `n_tags` when
+/// they fit, and an error when not even one pass fits.
+fn switch_block_tags(n_users: usize, n_tags: usize, pass: usize, budget: u64) -> Result<usize> {
+    use crate::engine::memory::format_bytes;
+    let per_tag = n_users as f64 * 8.0 * 2.0;
+    let fit = (budget as f64 / per_tag.max(1.0)).floor() as usize;
+    if fit >= n_tags {
+        return Ok(n_tags.max(1));
+    }
+    if fit < pass {
+        return Err(datafusion::error::DataFusionError::ResourcesExhausted(
+            format!(
+            "unn's PDP closed form needs its users × tags table M = Uᵁ Wᵀ {pass} tags at a time \
+             ({n_users} × {pass}: about {}), over {} (a quarter of this machine's memory)",
+            format_bytes(per_tag * pass as f64),
+            format_bytes(budget as f64)
+        ),
+        ));
+    }
+    Ok(fit / pass * pass)
+}
+
+/// Bytes of one pass's rows (one per item of a user, [`Unn::switch_rows_in_block`]) that keep
+/// them in a core's caches; passes are narrowed to it (to 64 tags at least).
+const SWITCH_ROWS_BYTES: usize = 512 * 1024;
+
+/// Columns `t0..t1` of M = Uᵁ Wᵀ: `m` is users × (t1 − t0), row-major.
+struct SwitchBlock {
+    m: Vec<f64>,
+    t0: usize,
+    t1: usize,
+}
+
+/// ‖W_t‖² per tag and ‖Uᵁ_v‖² per user, on the host.
 #[derive(Debug)]
 struct HostSwitch {
-    m: Vec<f64>,
     ww: Vec<f64>,
     norms: Vec<f64>,
 }
@@ -154,85 +194,194 @@ impl Unn {
         self.consumers.get_or_init(|| self.data.r.transpose())
     }
 
-    fn host_switch(&self) -> Result<&HostSwitch> {
-        if let Some(h) = self.host_switch.get() {
-            return Ok(h);
-        }
-        switch_table_fits(
-            self.data.n_users(),
-            self.data.n_tags(),
-            crate::engine::memory::default_memory_limit(),
-        )?;
-        let [w, latent, ..] = self.params(Device::Cpu)?;
-        let built = tch::no_grad(|| -> Result<HostSwitch> {
-            Ok(HostSwitch {
-                m: to_f64_vec(&latent.matmul(&w.tr()))?,
-                ww: to_f64_vec(&w.square().sum_dim_intlist(1, false, Kind::Double))?,
-                norms: to_f64_vec(&latent.square().sum_dim_intlist(1, false, Kind::Double))?,
-            })
-        })?;
-        Ok(self.host_switch.get_or_init(|| built))
+    fn host_switch(&self) -> &HostSwitch {
+        self.host_switch.get_or_init(|| {
+            let squares = |rows: &[f64]| -> Vec<f64> {
+                rows.chunks_exact(self.k.max(1))
+                    .map(|r| r.iter().map(|x| x * x).sum())
+                    .collect()
+            };
+            HostSwitch {
+                ww: squares(&self.w),
+                norms: squares(&self.latent),
+            }
+        })
     }
 
-    /// The PDP closed form on the CPU: for each item j of `items` and every tag t at once,
-    /// Σ_v R_{v,j} num_{v,t} / ‖·‖_{v,t}, divided by the user's norm, in one fused pass over each
-    /// consumer's row of M (see [`Recommender::switch_on_scores`]); items run in parallel.
-    fn switch_on_scores_cpu(
+    /// Columns `t0..t1` of M = Uᵁ Wᵀ (users × (t1 − t0), row-major), on the host.
+    fn switch_block(&self, t0: usize, t1: usize) -> Result<Vec<f64>> {
+        let [w, latent, ..] = self.params(Device::Cpu)?;
+        tch::no_grad(|| {
+            let wb = w.narrow(0, t0 as i64, (t1 - t0) as i64);
+            to_f64_vec(&latent.matmul(&wb.tr()))
+        })
+    }
+
+    /// The PDP closed form on the CPU ([`Recommender::switch_on_scores_many`]): M = Uᵁ Wᵀ is built
+    /// in blocks of as many tags as fit in `budget` bytes (whole passes of `pass` tags; all the
+    /// tags for Last.fm-sized models), each shared by all `users`, which run in parallel
+    /// ([`Unn::switch_rows_in_block`]). The numbers do not depend on the blocks or passes: each
+    /// is its own sum over the item's consumers in their order.
+    #[allow(clippy::too_many_arguments)]
+    fn switch_on_scores_blocks(
+        &self,
+        users: &[(u32, &[u32])],
+        weight: f64,
+        budget: u64,
+        pass: usize,
+        cancelled: super::recommender::Cancel<'_>,
+        sink: super::recommender::SwitchSink<'_>,
+    ) -> Result<()> {
+        use rayon::prelude::*;
+        let (nu, nt) = (self.data.n_users(), self.data.n_tags());
+        if nt == 0 || users.is_empty() {
+            return Ok(());
+        }
+        if let Some(&(u, _)) = users.iter().find(|(u, _)| *u as usize >= nu) {
+            return exec_err!("unn: user index {u} out of range");
+        }
+        let ni = self.data.n_items();
+        if let Some(&j) = users
+            .iter()
+            .flat_map(|(_, is)| *is)
+            .find(|&&j| j as usize >= ni)
+        {
+            return exec_err!("unn: item index {j} out of range");
+        }
+        let pass = pass.clamp(1, nt);
+        let width = switch_block_tags(nu, nt, pass, budget)?;
+        for t0 in (0..nt).step_by(width) {
+            cancelled()?;
+            let t1 = (t0 + width).min(nt);
+            let block = SwitchBlock {
+                m: self.switch_block(t0, t1)?,
+                t0,
+                t1,
+            };
+            users
+                .par_iter()
+                .enumerate()
+                .try_for_each(|(n, &(user, items))| -> Result<()> {
+                    self.switch_rows_in_block(
+                        user,
+                        items,
+                        &block,
+                        pass,
+                        weight,
+                        cancelled,
+                        (n, sink),
+                    )
+                })?;
+        }
+        Ok(())
+    }
+
+    /// One user's part of [`Unn::switch_on_scores_blocks`] for one block of M: for each pass of
+    /// tags (in parallel), each item j's row is Σ_v R_{v,j} num_{v,t} / ‖·‖_{v,t} over its
+    /// consumers v, divided by the user's norm. The loop runs over the consumers of all the
+    /// user's items in the order of their ids, each consumer's row of M read once per pass and
+    /// applied to the rows of the items it consumed (a popular consumer appears in many of
+    /// them; reading M, far larger than the caches, once per item and consumer made the loop wait
+    /// on memory), and the consumer's inverse norms 1 / ‖L_v + R_{v,j} w W_t‖ are computed once
+    /// for all its items with the same R_{v,j} (a square root and a division per tag, the
+    /// loop's dearest operations). Each item's row still adds its consumers in id order, as its
+    /// own loop would, with the same operations.
+    /// `sink` (the user's position and [`Recommender::switch_on_scores_many`]'s sink) gets the
+    /// rows in pass order, items in order within a pass.
+    #[allow(clippy::too_many_arguments)]
+    fn switch_rows_in_block(
         &self,
         user: u32,
         items: &[u32],
+        block: &SwitchBlock,
+        pass: usize,
         weight: f64,
         cancelled: super::recommender::Cancel<'_>,
-    ) -> Result<Vec<f64>> {
+        sink: (usize, super::recommender::SwitchSink<'_>),
+    ) -> Result<()> {
         use rayon::prelude::*;
-        let h = self.host_switch()?;
-        let (k, nt) = (self.k, self.data.n_tags());
+        cancelled()?;
+        let (k, h, consumers) = (self.k, self.host_switch(), self.consumers());
+        let (t0, t1, bw, m) = (block.t0, block.t1, block.t1 - block.t0, &block.m[..]);
         let u = user as usize;
         let lu = &self.latent[u * k..(u + 1) * k];
         let lu2: f64 = lu.iter().map(|x| x * x).sum();
-        let mu = &h.m[u * nt..(u + 1) * nt];
-        let w2 = weight * weight;
-        let wb: Vec<f64> = h.ww.iter().map(|x| x * w2).collect();
-        let consumers = self.consumers();
-        let rows: Vec<Vec<f64>> = items
+        // ⟨L_u, L_v⟩ for every v, once per block (not per item and pass).
+        let luv: Vec<f64> = self
+            .latent
+            .chunks_exact(k)
+            .map(|lv| lu.iter().zip(lv).map(|(x, y)| x * y).sum())
+            .collect();
+        // R_{u,j} per item, and (consumer, item position, R_{v,j}) by consumer, then value.
+        let mut a = Vec::with_capacity(items.len());
+        let mut entries: Vec<(u32, u32, f32)> = Vec::new();
+        for (jn, &j) in items.iter().enumerate() {
+            let (cs, vals) = consumers.row(j as usize);
+            a.push(match cs.binary_search(&user) {
+                Ok(p) => vals[p] as f64,
+                Err(_) => 0.0,
+            });
+            entries.extend(cs.iter().zip(vals).map(|(&v, &b)| (v, jn as u32, b)));
+        }
+        entries.sort_unstable_by_key(|&(v, jn, b)| (v, b.to_bits(), jn));
+        // Passes narrow enough that the rows of all the items stay in the core's caches.
+        let pw = pass.min((SWITCH_ROWS_BYTES / (8 * items.len().max(1))).max(64));
+        let starts: Vec<usize> = (t0..t1).step_by(pw).collect();
+        let passes: Vec<Vec<f64>> = starts
             .par_iter()
-            .map(|&j| -> Result<Vec<f64>> {
-                cancelled()?;
-                let (cs, vals) = consumers.row(j as usize);
-                let a = match cs.binary_search(&user) {
-                    Ok(p) => vals[p] as f64,
-                    Err(_) => 0.0,
-                };
-                let mut acc = vec![0.0f64; nt];
-                for (n, (&v, &b)) in cs.iter().zip(vals).enumerate() {
-                    // A popular item has thousands of consumers, each costing a pass over all
-                    // tags: check now and then within the item too.
-                    if n % 256 == 255 {
+            .map(|&s0| -> Result<Vec<f64>> {
+                let s1 = (s0 + pw).min(t1);
+                let (c0, c1, w) = (s0 - t0, s1 - t0, s1 - s0);
+                let mu = &m[u * bw + c0..u * bw + c1];
+                let wb: Vec<f64> = h.ww[s0..s1].iter().map(|x| x * weight * weight).collect();
+                let mut acc = vec![0.0f64; items.len() * w];
+                let mut inv = vec![0.0f64; w];
+                // Runs of entries of one consumer with one value b share the inverse norms.
+                for (r, run) in entries
+                    .chunk_by(|x, y| x.0 == y.0 && x.2.to_bits() == y.2.to_bits())
+                    .enumerate()
+                {
+                    if r % 256 == 255 {
                         cancelled()?;
                     }
-                    let (v, b) = (v as usize, b as f64);
-                    let lv = &self.latent[v * k..(v + 1) * k];
-                    let terms = ConsumerTerms {
-                        luv: lu.iter().zip(lv).map(|(x, y)| x * y).sum(),
-                        aw: a * weight,
+                    let (v, b) = (run[0].0 as usize, run[0].2 as f64);
+                    let mut terms = ConsumerTerms {
+                        luv: luv[v],
+                        aw: 0.0,
                         bw: b * weight,
-                        ab: a * b,
+                        ab: 0.0,
                         bb: b * b,
                         b,
                         nv0: h.norms[v],
                     };
-                    add_consumer_terms(&mut acc, &h.m[v * nt..(v + 1) * nt], mu, &wb, terms);
+                    let mv = &m[v * bw + c0..v * bw + c1];
+                    consumer_inverse_norms(&mut inv, mv, &wb, terms);
+                    for &(_, jn, _) in run {
+                        let (jn, aj) = (jn as usize, a[jn as usize]);
+                        terms.aw = aj * weight;
+                        terms.ab = aj * b;
+                        let row = &mut acc[jn * w..(jn + 1) * w];
+                        add_consumer_terms(row, mv, mu, &wb, &inv, terms);
+                    }
                 }
-                for t in 0..nt {
-                    acc[t] *= inverse_norm_scalar(
-                        lu2 + 2.0 * a * weight * mu[t] + a * a * wb[t],
-                        lu2 + a * a * wb[t],
-                    );
+                for (row, &aj) in acc.chunks_exact_mut(w).zip(&a) {
+                    for (x, (&mt, &wt)) in row.iter_mut().zip(mu.iter().zip(&wb)) {
+                        *x *= inverse_norm_scalar(
+                            lu2 + 2.0 * aj * weight * mt + aj * aj * wt,
+                            lu2 + aj * aj * wt,
+                        );
+                    }
                 }
                 Ok(acc)
             })
             .collect::<Result<_>>()?;
-        Ok(rows.concat())
+        for (&s0, acc) in starts.iter().zip(&passes) {
+            let w = (s0 + pw).min(t1) - s0;
+            for (jn, row) in acc.chunks_exact(w).enumerate() {
+                sink.1(sink.0, jn, s0, row)?;
+            }
+        }
+        Ok(())
     }
 
     /// The PDP closed form as tensor operations on any device (the path off the CPU).
@@ -392,12 +541,36 @@ impl Recommender for Unn {
         cancelled: super::recommender::Cancel<'_>,
     ) -> Result<Option<Tensor>> {
         if device == Device::Cpu {
-            let scores = self.switch_on_scores_cpu(user, items, weight, cancelled)?;
+            let nt = self.data.n_tags();
+            let scores = std::sync::Mutex::new(vec![0.0f64; items.len() * nt]);
+            self.switch_on_scores_many(&[(user, items)], weight, cancelled, &|_, j, t0, row| {
+                let mut s = scores
+                    .lock()
+                    .map_err(|_| DataFusionError::Internal("unn: a PDP thread panicked".into()))?;
+                s[j * nt + t0..j * nt + t0 + row.len()].copy_from_slice(row);
+                Ok(())
+            })?;
+            let scores = scores
+                .into_inner()
+                .map_err(|_| DataFusionError::Internal("unn: a PDP thread panicked".into()))?;
             let t = Tensor::from_slice(&scores);
-            return Ok(Some(t.view([items.len() as i64, -1])));
+            return Ok(Some(t.view([items.len() as i64, nt as i64])));
         }
         self.switch_on_scores_tensors(device, user, items, weight, cancelled)
             .map(Some)
+    }
+
+    /// [`Unn::switch_on_scores_blocks`] with M's blocks in a quarter of the machine's memory.
+    fn switch_on_scores_many(
+        &self,
+        users: &[(u32, &[u32])],
+        weight: f64,
+        cancelled: super::recommender::Cancel<'_>,
+        sink: super::recommender::SwitchSink<'_>,
+    ) -> Result<bool> {
+        let budget = crate::engine::memory::default_memory_limit() / 2;
+        self.switch_on_scores_blocks(users, weight, budget, SWITCH_PASS_TAGS, cancelled, sink)?;
+        Ok(true)
     }
 
     /// [`Recommender::scaled_tag_scores`] on the host: the expansion of [`switched_similarity`]
@@ -533,7 +706,7 @@ fn switched_similarity(lu: &Tensor, lc: &Tensor, d: &Tensor, ru: &Tensor, rv: &T
     (num * inv_nv * rv0).sum_dim_intlist(1, false, Kind::Double) * inv_nu
 }
 
-/// One consumer v's scalars in the PDP closed form ([`Unn::switch_on_scores_cpu`]): ⟨L_u, L_v⟩,
+/// One consumer v's scalars in the PDP closed form ([`Unn::switch_rows_in_block`]): ⟨L_u, L_v⟩,
 /// a·w, b·w, a·b, b² (a = R_{u,j}, b = R_{v,j}, w the switched-on weight), b and ‖L_v‖².
 #[derive(Clone, Copy, Debug)]
 struct ConsumerTerms {
@@ -546,33 +719,70 @@ struct ConsumerTerms {
     nv0: f64,
 }
 
-/// Adds consumer `c`'s term of the PDP closed form to `acc[t]` for every tag t, from its row
-/// `mv` of M, the user's row `mu` and w²‖W_t‖² (`wb`). With AVX2 code where the CPU has it: the
-/// same operations on each tag, four tags at a time, so the same results (see
-/// [`crate::common::simd`]).
-fn add_consumer_terms(acc: &mut [f64], mv: &[f64], mu: &[f64], wb: &[f64], c: ConsumerTerms) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::common::simd::level().has_avx2() {
-        // SAFETY: the CPU supports AVX2, the only requirement of `add_consumer_terms_avx2`.
-        return unsafe { add_consumer_terms_avx2(acc, mv, mu, wb, c) };
-    }
-    add_consumer_terms_portable(acc, mv, mu, wb, c)
+/// A loop over tags of the PDP closed form with copies compiled for AVX-512 and AVX2, used where
+/// the CPU has them: the same operations on each tag, eight or four tags at a time, so the same
+/// results (see [`crate::common::simd`]).
+macro_rules! tag_loop {
+    ($(#[$doc:meta])* fn $name:ident = $portable:ident / $avx512:ident / $avx2:ident
+        ($($arg:ident : $ty:ty),*)) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if crate::common::simd::level().has_avx512() {
+                // SAFETY: the CPU supports AVX-512F and VL, the callee's only requirement.
+                return unsafe { $avx512($($arg),*) };
+            }
+            #[cfg(target_arch = "x86_64")]
+            if crate::common::simd::level().has_avx2() {
+                // SAFETY: the CPU supports AVX2, the callee's only requirement.
+                return unsafe { $avx2($($arg),*) };
+            }
+            $portable($($arg),*)
+        }
+
+        /// The portable loop compiled for AVX-512.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512F and AVX-512VL.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx512vl")]
+        unsafe fn $avx512($($arg: $ty),*) {
+            $portable($($arg),*)
+        }
+
+        /// The portable loop compiled for AVX2.
+        ///
+        /// # Safety
+        /// The CPU must support AVX2.
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        unsafe fn $avx2($($arg: $ty),*) {
+            $portable($($arg),*)
+        }
+    };
 }
 
-/// [`add_consumer_terms_portable`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn add_consumer_terms_avx2(
-    acc: &mut [f64],
-    mv: &[f64],
-    mu: &[f64],
-    wb: &[f64],
-    c: ConsumerTerms,
-) {
-    add_consumer_terms_portable(acc, mv, mu, wb, c)
+tag_loop! {
+    /// `inv[t]` = 1 / ‖L_v + b w W_t‖ for consumer v (`c`'s b·w, b² and ‖L_v‖²) from its row `mv`
+    /// of M and w²‖W_t‖² (`wb`): shared by all the items v consumed with the same value b.
+    fn consumer_inverse_norms = consumer_inverse_norms_portable / consumer_inverse_norms_avx512
+        / consumer_inverse_norms_avx2 (inv: &mut [f64], mv: &[f64], wb: &[f64], c: ConsumerTerms)
+}
+
+tag_loop! {
+    /// Adds consumer v's term of the PDP closed form to `acc[t]` for every tag t, from its row
+    /// `mv` of M, the user's row `mu`, w²‖W_t‖² (`wb`) and its inverse norms `inv`
+    /// ([`consumer_inverse_norms`]).
+    fn add_consumer_terms = add_consumer_terms_portable / add_consumer_terms_avx512
+        / add_consumer_terms_avx2
+        (acc: &mut [f64], mv: &[f64], mu: &[f64], wb: &[f64], inv: &[f64], c: ConsumerTerms)
+}
+
+#[inline(always)]
+fn consumer_inverse_norms_portable(inv: &mut [f64], mv: &[f64], wb: &[f64], c: ConsumerTerms) {
+    for ((x, &m), &w) in inv.iter_mut().zip(mv).zip(wb) {
+        *x = inverse_norm_scalar(c.nv0 + 2.0 * c.bw * m + c.bb * w, c.nv0 + c.bb * w);
+    }
 }
 
 #[inline(always)]
@@ -581,12 +791,12 @@ fn add_consumer_terms_portable(
     mv: &[f64],
     mu: &[f64],
     wb: &[f64],
+    inv: &[f64],
     c: ConsumerTerms,
 ) {
-    for (((a, &m), &u), &w) in acc.iter_mut().zip(mv).zip(mu).zip(wb) {
+    for ((((a, &m), &u), &w), &i) in acc.iter_mut().zip(mv).zip(mu).zip(wb).zip(inv) {
         let num = c.luv + c.aw * m + c.bw * u + c.ab * w;
-        let inv_nv = inverse_norm_scalar(c.nv0 + 2.0 * c.bw * m + c.bb * w, c.nv0 + c.bb * w);
-        *a += c.b * num * inv_nv;
+        *a += c.b * num * i;
     }
 }
 
@@ -668,27 +878,199 @@ mod tests {
             "{e}"
         );
     }
+    #[test]
+    fn blocks_of_m_span_whole_passes_within_the_budget() {
+        // All tags when they fit: Last.fm-sized, 1,892 × 16 bytes per tag in 1 GiB.
+        assert_eq!(
+            switch_block_tags(1_892, 9_375, 2_048, 1 << 30).unwrap(),
+            9_375
+        );
+        // Goodbooks-sized in 6 GiB: 6 · 2³⁰ / (53,424 · 16) = 7,536 tags, so three passes.
+        assert_eq!(
+            switch_block_tags(53_424, 34_000, 2_048, 6 << 30).unwrap(),
+            6_144
+        );
+        // Not one pass of 2,048 tags (1.75 GB) in 1 GiB: an error naming the table and sizes.
+        let e = switch_block_tags(53_424, 34_000, 2_048, 1 << 30)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("users × tags table") && e.contains("53424 × 2048") && e.contains("1.0 GiB"),
+            "{e}"
+        );
+    }
+
+    /// (first tag, item position) of a sink's calls for one user, in order.
+    type Calls = Vec<(usize, usize)>;
+
+    /// Every score of [`Unn::switch_on_scores_blocks`] for several users at once, by (user, item,
+    /// tag), with the order of the sink's calls per user.
+    fn scores_in_blocks(
+        m: &Unn,
+        users: &[(u32, &[u32])],
+        budget: u64,
+        pass: usize,
+    ) -> (Vec<Vec<f64>>, Vec<Calls>) {
+        let nt = m.data.n_tags();
+        let out: Vec<std::sync::Mutex<(Vec<f64>, Calls)>> = users
+            .iter()
+            .map(|(_, items)| std::sync::Mutex::new((vec![f64::NAN; items.len() * nt], vec![])))
+            .collect();
+        m.switch_on_scores_blocks(
+            users,
+            1.5,
+            budget,
+            pass,
+            &never_cancelled,
+            &|n, j, t0, row| {
+                let mut o = out[n].lock().unwrap();
+                for (q, &x) in row.iter().enumerate() {
+                    assert!(o.0[j * nt + t0 + q].is_nan(), "a score handed out twice");
+                    o.0[j * nt + t0 + q] = x;
+                }
+                o.1.push((t0, j));
+                Ok(())
+            },
+        )
+        .unwrap();
+        out.into_iter().map(|o| o.into_inner().unwrap()).unzip()
+    }
+
+    #[test]
+    fn blocks_of_the_switch_table_give_the_same_bits_as_the_whole_table() {
+        for ratings in [false, true] {
+            blocks_give_the_same_bits(random_unn_with(5, ratings));
+        }
+    }
+
+    fn blocks_give_the_same_bits(m: Unn) {
+        let (nu, ni, nt) = (m.data.n_users(), m.data.n_items(), m.data.n_tags());
+        let all: Vec<u32> = (0..ni as u32).collect();
+        // Users in no order, one twice, with their histories or all items.
+        let histories: Vec<(u32, Vec<u32>)> = [4u32, 0, 7, 4, 8]
+            .iter()
+            .map(|&u| {
+                let h = m.data.r.row(u as usize).0.to_vec();
+                (u, if u == 7 { all.clone() } else { h })
+            })
+            .collect();
+        let users: Vec<(u32, &[u32])> = histories.iter().map(|(u, h)| (*u, &h[..])).collect();
+        let (whole, order) = scores_in_blocks(&m, &users, u64::MAX, 1 << 20);
+        let bits =
+            |x: &[Vec<f64>]| -> Vec<u64> { x.iter().flatten().map(|v| v.to_bits()).collect() };
+        assert!(whole.iter().flatten().all(|x| x.is_finite()));
+        for (o, (_, items)) in order.iter().zip(&users) {
+            assert_eq!(o.len(), items.len());
+        }
+        // Per tag, M's block costs nu · 16 bytes: blocks of 2 tags in passes of 1, blocks of 4
+        // (not a divisor of 6) in passes of 4, one block in passes of 5.
+        let per_tag = nu as u64 * 16;
+        for (budget, pass) in [
+            (2 * per_tag, 1),
+            (4 * per_tag + 10, 4),
+            (nt as u64 * per_tag, 5),
+        ] {
+            let (got, order) = scores_in_blocks(&m, &users, budget, pass);
+            assert_eq!(bits(&got), bits(&whole), "budget {budget}, pass {pass}");
+            // Per user: ranges in increasing order, items in order within a range.
+            for o in &order {
+                assert!(o.windows(2).all(|w| w[0] < w[1]), "{o:?}");
+            }
+        }
+        // The one-user method used by the PDP explainer gives the same numbers.
+        let (u, h) = users[2];
+        let s = m
+            .switch_on_scores(Device::Cpu, u, h, 1.5, &never_cancelled)
+            .unwrap()
+            .unwrap();
+        let s: Vec<u64> = to_f64_vec(&s)
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        assert_eq!(s, whole[2].iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        // Too small a budget, a user or item out of range, a cancelled run: errors.
+        let fail = |users: &[(u32, &[u32])],
+                    budget: u64,
+                    cancel: super::super::recommender::Cancel<'_>| {
+            m.switch_on_scores_blocks(users, 1.5, budget, 1, cancel, &|_, _, _, _| Ok(()))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(fail(&users, per_tag - 1, &never_cancelled).contains("users × tags table"));
+        assert!(fail(&[(nu as u32, &[0])], u64::MAX, &never_cancelled).contains("user index"));
+        assert!(fail(&[(0, &[ni as u32])], u64::MAX, &never_cancelled).contains("item index"));
+        let stop = || datafusion::common::exec_err!("stopped");
+        assert!(fail(&users, u64::MAX, &stop).contains("stopped"));
+    }
+
+    #[test]
+    fn pdp_of_many_users_at_once_is_the_pdp_of_each() {
+        for ratings in [false, true] {
+            pdp_of_many_is_pdp_of_each(random_unn_with(6, ratings));
+        }
+    }
+
+    fn pdp_of_many_is_pdp_of_each(m: Unn) {
+        use crate::explain::engine::{pdp_theta, pdp_thetas, PDP_SWITCHED_ON_WEIGHT};
+        let (nu, nt) = (m.data.n_users(), m.data.n_tags());
+        let users: Vec<u32> = (0..nu as u32).rev().collect();
+        let many = pdp_thetas(&m, Device::Cpu, &users, &never_cancelled).unwrap();
+        let w = PDP_SWITCHED_ON_WEIGHT as f64;
+        for (&u, theta) in users.iter().zip(&many) {
+            let one = pdp_theta(&m, Device::Cpu, u, &never_cancelled).unwrap();
+            let b = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(b(&one), b(theta), "user {u}");
+            // Against θ assembled here from the tensor path's switched scores.
+            let (history, _) = m.data.r.row(u as usize);
+            let mut want = vec![0.0; nt];
+            if !history.is_empty() {
+                let base = crate::recsys::recommender::score_pairs(
+                    &m,
+                    Device::Cpu,
+                    &vec![u; history.len()],
+                    history,
+                )
+                .unwrap();
+                let s = m
+                    .switch_on_scores_tensors(Device::Cpu, u, history, w, &never_cancelled)
+                    .unwrap();
+                let s = to_f64_vec(&s).unwrap();
+                for (j, &item) in history.iter().enumerate() {
+                    let (tags, _) = m.data.t.row(item as usize);
+                    for t in 0..nt {
+                        if !tags.contains(&(t as u32)) {
+                            want[t] += (s[j * nt + t] - base[j]) / history.len() as f64;
+                        }
+                    }
+                }
+            }
+            for (g, x) in theta.iter().zip(&want) {
+                assert!((g - x).abs() < 1e-12 * x.abs().max(1.0), "{g} vs {x}");
+            }
+        }
+    }
+
     use crate::common::rng::Rng;
     use crate::common::tensors::to_f64_vec;
     use crate::model::{KeyIndex, KeyKind, KeyRef};
     use crate::recsys::recommender::never_cancelled;
     use crate::recsys::tensors::SparseTags;
 
-    /// The PDP loop's AVX2 copy against its portable twin, bit for bit, on random values with
-    /// some shifted profiles that vanish (the cut of `inverse_norm_scalar`) and lengths that
-    /// leave a remainder after the vector lanes.
+    /// The PDP loops' AVX2 and AVX-512 copies against their portable twins, bit for bit, and
+    /// the two loops together against the closed form's term written out per tag, on random
+    /// values with some shifted profiles that vanish (the cut of `inverse_norm_scalar`) and
+    /// lengths that leave a remainder after the vector lanes.
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn consumer_terms_avx2_equal_the_portable_loop() {
-        if !crate::common::simd::level().has_avx2() {
-            return;
-        }
+    fn consumer_loops_avx2_and_avx512_equal_the_portable_loops() {
         let mut rng = Rng::new(12);
-        for n in [1usize, 3, 4, 7, 64, 101] {
+        let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        for n in [1usize, 3, 4, 7, 8, 9, 64, 101] {
             let mut v = |scale: f64| -> Vec<f64> { (0..n).map(|_| rng.normal() * scale).collect() };
-            let (mv, mu, mut wb) = (v(1.0), v(1.0), v(1.0));
+            let (mut mv, mu, mut wb, start) = (v(1.0), v(1.0), v(1.0), v(2.0));
             wb.iter_mut().for_each(|w| *w = w.abs());
-            let terms = ConsumerTerms {
+            let c = ConsumerTerms {
                 luv: 0.3,
                 aw: 0.7,
                 bw: -1.1,
@@ -698,17 +1080,49 @@ mod tests {
                 nv0: 0.9,
             };
             // Profiles cancelled by the change: nv0 + 2 bw m + bb w = 0 exactly for some tags.
-            let mut mv = mv;
             for t in (0..n).step_by(3) {
-                mv[t] = (terms.nv0 + terms.bb * wb[t]) / (-2.0 * terms.bw);
+                mv[t] = (c.nv0 + c.bb * wb[t]) / (-2.0 * c.bw);
             }
-            let start: Vec<f64> = v(2.0);
-            let (mut a, mut b) = (start.clone(), start);
-            add_consumer_terms_portable(&mut a, &mv, &mu, &wb, terms);
-            // SAFETY: checked above that the CPU supports AVX2.
-            unsafe { add_consumer_terms_avx2(&mut b, &mv, &mu, &wb, terms) };
-            let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&a), bits(&b), "n = {n}");
+            // The term per tag, as the closed form states it.
+            let want: Vec<f64> = (0..n)
+                .map(|t| {
+                    let num = c.luv + c.aw * mv[t] + c.bw * mu[t] + c.ab * wb[t];
+                    let sq = c.nv0 + 2.0 * c.bw * mv[t] + c.bb * wb[t];
+                    let inv = if sq <= VANISHED * (c.nv0 + c.bb * wb[t]) {
+                        0.0
+                    } else {
+                        1.0 / sq.sqrt()
+                    };
+                    start[t] + c.b * num * inv
+                })
+                .collect();
+            assert!((0..n).step_by(3).all(|t| want[t] == start[t]));
+            let mut inv = vec![0.0; n];
+            let mut acc = start.clone();
+            consumer_inverse_norms_portable(&mut inv, &mv, &wb, c);
+            add_consumer_terms_portable(&mut acc, &mv, &mu, &wb, &inv, c);
+            assert_eq!(bits(&acc), bits(&want), "portable, n = {n}");
+            let levels = crate::common::simd::level();
+            if levels.has_avx2() {
+                let (mut inv2, mut acc2) = (vec![0.0; n], start.clone());
+                // SAFETY: checked that the CPU supports AVX2.
+                unsafe {
+                    consumer_inverse_norms_avx2(&mut inv2, &mv, &wb, c);
+                    add_consumer_terms_avx2(&mut acc2, &mv, &mu, &wb, &inv2, c);
+                }
+                assert_eq!(bits(&inv2), bits(&inv), "AVX2, n = {n}");
+                assert_eq!(bits(&acc2), bits(&want), "AVX2, n = {n}");
+            }
+            if levels.has_avx512() {
+                let (mut inv5, mut acc5) = (vec![0.0; n], start.clone());
+                // SAFETY: checked that the CPU supports AVX-512F and VL.
+                unsafe {
+                    consumer_inverse_norms_avx512(&mut inv5, &mv, &wb, c);
+                    add_consumer_terms_avx512(&mut acc5, &mv, &mu, &wb, &inv5, c);
+                }
+                assert_eq!(bits(&inv5), bits(&inv), "AVX-512, n = {n}");
+                assert_eq!(bits(&acc5), bits(&want), "AVX-512, n = {n}");
+            }
         }
     }
 
@@ -722,6 +1136,12 @@ mod tests {
 
     /// A uNN with random parameters (not a trained one: the formulas hold for any).
     fn random_unn(seed: u64) -> Unn {
+        random_unn_with(seed, false)
+    }
+
+    /// A random model; with `ratings`, the interaction values are 1, 2 or 3 (so that consumers
+    /// share values across items, as with ratings), otherwise uniform in [0.5, 1.5).
+    fn random_unn_with(seed: u64, ratings: bool) -> Unn {
         let (nu, ni, nt, k) = (9, 7, 6, 3);
         let mut rng = Rng::new(seed);
         let (mut ru, mut ri, mut rv) = (vec![], vec![], vec![]);
@@ -730,7 +1150,11 @@ mod tests {
                 if rng.next_f64() < 0.5 {
                     ru.push(u);
                     ri.push(i);
-                    rv.push(0.5 + rng.next_f32());
+                    rv.push(if ratings {
+                        1.0 + rng.below(3) as f32
+                    } else {
+                        0.5 + rng.next_f32()
+                    });
                 }
             }
         }
@@ -863,7 +1287,12 @@ mod tests {
 
     #[test]
     fn scores_of_changed_tag_vectors_follow_the_definition() {
-        let m = random_unn(3);
+        for ratings in [false, true] {
+            scores_follow_the_definition(random_unn_with(3, ratings));
+        }
+    }
+
+    fn scores_follow_the_definition(m: Unn) {
         let (nu, ni, nt) = (m.data.n_users(), m.data.n_items(), m.data.n_tags());
         let mut rng = Rng::new(11);
         // Rows of mixed users and items, in no order, with random sparse tag vectors.

@@ -49,7 +49,9 @@ pub use self::fidelity::{
 };
 pub use self::lime::{explain_lime, explain_lime_each};
 pub use self::options::{ExplainOptions, OPTION_NAMES};
-pub use self::pdp::{explain_pdp, pdp_theta, PdpCache, PDP_CACHE_TOP, PDP_SWITCHED_ON_WEIGHT};
+pub use self::pdp::{
+    explain_pdp, pdp_theta, pdp_thetas, PdpCache, PDP_CACHE_TOP, PDP_SWITCHED_ON_WEIGHT,
+};
 pub use self::saliency::explain_saliency;
 
 /// The explainers.

@@ -26,6 +26,110 @@ pub fn pdp_theta(
     user: u32,
     cancelled: Cancel<'_>,
 ) -> Result<Vec<f64>> {
+    let mut thetas = pdp_thetas(rec, device, &[user], cancelled)?;
+    thetas
+        .pop()
+        .ok_or_else(|| DataFusionError::Internal("pdp: no θ for the user".into()))
+}
+
+/// [`pdp_theta`] of each of `users`. On the CPU, with a model that has
+/// [`Recommender::switch_on_scores_many`] (uNN), all of them in one pass over the model's tables
+/// (uNN builds its users × tags table once per block of tags for all of them, where user by user
+/// it would build it once per user); otherwise user by user. The same numbers either way: θ_t
+/// sums over the user's history in its order.
+pub fn pdp_thetas(
+    rec: &dyn Recommender,
+    device: Device,
+    users: &[u32],
+    cancelled: Cancel<'_>,
+) -> Result<Vec<Vec<f64>>> {
+    let data = rec.data();
+    let n_tags = data.n_tags();
+    if let Some(&u) = users.iter().find(|&&u| u as usize >= data.n_users()) {
+        return Err(DataFusionError::Execution(format!(
+            "pdp: user index {u} out of range"
+        )));
+    }
+    if device != Device::Cpu || n_tags == 0 || !rec.uses_tags() {
+        return users
+            .iter()
+            .map(|&u| pdp_theta_one(rec, device, u, cancelled))
+            .collect();
+    }
+    // Users with history, their items and the unswitched scores f(u, j, T_j).
+    let with_history: Vec<(usize, (u32, &[u32]))> = users
+        .iter()
+        .enumerate()
+        .map(|(n, &u)| (n, (u, data.r.row(u as usize).0)))
+        .filter(|(_, (_, h))| !h.is_empty())
+        .collect();
+    let lists: Vec<(u32, &[u32])> = with_history.iter().map(|&(_, l)| l).collect();
+    let (mut pair_users, mut pair_items, mut first) = (Vec::new(), Vec::new(), Vec::new());
+    for &(u, h) in &lists {
+        first.push(pair_users.len());
+        pair_users.extend(std::iter::repeat_n(u, h.len()));
+        pair_items.extend_from_slice(h);
+    }
+    cancelled()?;
+    let base = crate::recsys::recommender::score_pairs_cancellable(
+        rec,
+        device,
+        &pair_users,
+        &pair_items,
+        cancelled,
+    )?;
+    let sums: Vec<Mutex<Vec<f64>>> = lists
+        .iter()
+        .map(|_| Mutex::new(vec![0.0; n_tags]))
+        .collect();
+    let weight = PDP_SWITCHED_ON_WEIGHT as f64;
+    let answered = rec.switch_on_scores_many(&lists, weight, cancelled, &|n, j, t0, row| {
+        let (_, items) = lists[n];
+        let b = base[first[n] + j];
+        let (tags, _) = data.t.row(items[j] as usize);
+        let mut theta = sums[n]
+            .lock()
+            .map_err(|_| DataFusionError::Internal("pdp: a thread panicked".into()))?;
+        // The item's own tags (sorted) contribute nothing.
+        let mut pos = tags.partition_point(|&t| (t as usize) < t0);
+        for (q, &v) in row.iter().enumerate() {
+            let t = t0 + q;
+            while pos < tags.len() && (tags[pos] as usize) < t {
+                pos += 1;
+            }
+            if pos < tags.len() && tags[pos] as usize == t {
+                continue;
+            }
+            theta[t] += v - b;
+        }
+        Ok(())
+    })?;
+    if !answered {
+        return users
+            .iter()
+            .map(|&u| pdp_theta_one(rec, device, u, cancelled))
+            .collect();
+    }
+    let mut thetas = vec![vec![0.0; n_tags]; users.len()];
+    for ((n, (_, items)), sum) in with_history.iter().zip(sums) {
+        let mut theta = sum
+            .into_inner()
+            .map_err(|_| DataFusionError::Internal("pdp: a thread panicked".into()))?;
+        let len = items.len() as f64;
+        theta.iter_mut().for_each(|x| *x /= len);
+        thetas[*n] = theta;
+    }
+    Ok(thetas)
+}
+
+/// [`pdp_theta`] for one user, with [`Recommender::switch_on_scores`] where the model has it and
+/// through [`Recommender::forward`] otherwise.
+fn pdp_theta_one(
+    rec: &dyn Recommender,
+    device: Device,
+    user: u32,
+    cancelled: Cancel<'_>,
+) -> Result<Vec<f64>> {
     let data = rec.data();
     let n_tags = data.n_tags();
     let mut theta = vec![0.0; n_tags];
@@ -177,6 +281,41 @@ impl PdpCache {
             }
         }
         let theta = pdp_theta(rec, device, user, cancelled)?;
+        Ok(self.insert(key, &theta))
+    }
+
+    /// Computes and keeps the PDP weights of those of `users` the cache does not hold, all in one
+    /// [`pdp_thetas`] call.
+    pub fn fill(
+        &self,
+        rec: &dyn Recommender,
+        device: Device,
+        users: &[u32],
+        cancelled: Cancel<'_>,
+    ) -> Result<()> {
+        let address = rec.data() as *const _ as usize;
+        let mut missing: Vec<u32> = match self.entries.lock() {
+            Ok(map) => users
+                .iter()
+                .copied()
+                .filter(|&u| !map.contains_key(&(address, u)))
+                .collect(),
+            Err(_) => users.to_vec(),
+        };
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let thetas = pdp_thetas(rec, device, &missing, cancelled)?;
+        for (&u, theta) in missing.iter().zip(&thetas) {
+            self.insert((address, u), theta);
+        }
+        Ok(())
+    }
+
+    /// Keeps the largest-|θ| [`PDP_CACHE_TOP`] weights of `theta` under `key`.
+    fn insert(&self, key: (usize, u32), theta: &[f64]) -> std::sync::Arc<Explanation> {
         let pairs = theta
             .iter()
             .enumerate()
@@ -189,7 +328,7 @@ impl PdpCache {
             }
             map.insert(key, top.clone());
         }
-        Ok(top)
+        top
     }
 }
 
@@ -203,6 +342,11 @@ pub fn explain_pdp(
     cache: &PdpCache,
     cancelled: Cancel<'_>,
 ) -> Result<Vec<Explanation>> {
+    if omega <= PDP_CACHE_TOP {
+        // Every user of the rows at once (uNN builds its big table once for all of them).
+        let users: Vec<u32> = rows.iter().map(|&(u, _)| u).collect();
+        cache.fill(rec, device, &users, cancelled)?;
+    }
     rows.iter()
         .map(|&(u, _)| {
             cancelled()?;
