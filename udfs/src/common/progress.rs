@@ -254,6 +254,12 @@ pub fn enter(meter: Option<&Arc<Meter>>) -> Scope {
     Scope { entered }
 }
 
+/// The meter current on this thread, if any: for work that counts its units from other threads
+/// (a [`Meter`] may be advanced from any thread).
+pub fn current() -> Option<Arc<Meter>> {
+    METERS.with(|m| m.borrow().last().cloned())
+}
+
 /// Calls `f` with the meter current on this thread, if any.
 fn with_current(f: impl FnOnce(&Meter)) {
     METERS.with(|m| {

@@ -1015,7 +1015,7 @@ mod tests {
         use crate::explain::engine::{pdp_theta, pdp_thetas, PDP_SWITCHED_ON_WEIGHT};
         let (nu, nt) = (m.data.n_users(), m.data.n_tags());
         let users: Vec<u32> = (0..nu as u32).rev().collect();
-        let many = pdp_thetas(&m, Device::Cpu, &users, &never_cancelled).unwrap();
+        let many = pdp_thetas(&m, Device::Cpu, &users, &never_cancelled, &|_, _| {}).unwrap();
         let w = PDP_SWITCHED_ON_WEIGHT as f64;
         for (&u, theta) in users.iter().zip(&many) {
             let one = pdp_theta(&m, Device::Cpu, u, &never_cancelled).unwrap();
@@ -1049,6 +1049,46 @@ mod tests {
                 assert!((g - x).abs() < 1e-12 * x.abs().max(1.0), "{g} vs {x}");
             }
         }
+    }
+
+    #[test]
+    fn pdp_rows_count_as_done_once_and_as_their_users_progress() {
+        use crate::common::progress::{enter, Meter, StatusSink};
+        use crate::explain::engine::{explain_pdp, pdp_thetas, PdpCache};
+        let m = random_unn_with(6, true);
+        let nu = m.data.n_users() as u32;
+        // Fractions heard per user: rising, ending at 1.
+        let heard = std::sync::Mutex::new(vec![vec![]; nu as usize]);
+        let users: Vec<u32> = (0..nu).collect();
+        pdp_thetas(&m, Device::Cpu, &users, &never_cancelled, &|n, f| {
+            heard.lock().unwrap()[n].push(f)
+        })
+        .unwrap();
+        for (u, fs) in heard.into_inner().unwrap().iter().enumerate() {
+            assert!(fs.windows(2).all(|w| w[0] <= w[1]), "user {u}: {fs:?}");
+            assert_eq!(fs.last(), Some(&1.0), "user {u}: {fs:?}");
+        }
+        // Rows of every user, 1 to 3 per user, each counted once by the meter of the call.
+        let reports = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let r = reports.clone();
+        let sink = StatusSink {
+            report: std::sync::Arc::new(move |_| {
+                r.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }),
+            interval: std::time::Duration::ZERO,
+        };
+        let meter = Meter::start(Some(sink), "pdp", "rows", None).unwrap();
+        let _scope = enter(Some(&meter));
+        let rows: Vec<(u32, u32)> = (0..nu)
+            .flat_map(|u| (0..1 + u % 3).map(move |i| (u, i)))
+            .collect();
+        let cache = PdpCache::default();
+        explain_pdp(&m, Device::Cpu, &rows, 4, &cache, &never_cancelled).unwrap();
+        assert_eq!(meter.status().done, rows.len() as u64);
+        assert!(reports.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        // From the cache now: still once per row.
+        explain_pdp(&m, Device::Cpu, &rows, 2, &cache, &never_cancelled).unwrap();
+        assert_eq!(meter.status().done, 2 * rows.len() as u64);
     }
 
     use crate::common::rng::Rng;

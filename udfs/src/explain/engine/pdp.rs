@@ -26,22 +26,27 @@ pub fn pdp_theta(
     user: u32,
     cancelled: Cancel<'_>,
 ) -> Result<Vec<f64>> {
-    let mut thetas = pdp_thetas(rec, device, &[user], cancelled)?;
+    let mut thetas = pdp_thetas(rec, device, &[user], cancelled, &|_, _| {})?;
     thetas
         .pop()
         .ok_or_else(|| DataFusionError::Internal("pdp: no θ for the user".into()))
 }
 
+/// How far each user's θ has got in [`pdp_thetas`]: called with the user's position in `users`
+/// and the fraction of the work for that user done (1 when its θ is complete), from any thread.
+pub type PdpProgress<'a> = &'a (dyn Fn(usize, f64) + Sync);
+
 /// [`pdp_theta`] of each of `users`. On the CPU, with a model that has
 /// [`Recommender::switch_on_scores_many`] (uNN), all of them in one pass over the model's tables
 /// (uNN builds its users × tags table once per block of tags for all of them, where user by user
 /// it would build it once per user); otherwise user by user. The same numbers either way: θ_t
-/// sums over the user's history in its order.
+/// sums over the user's history in its order. `progress` hears of each user's part as it is done.
 pub fn pdp_thetas(
     rec: &dyn Recommender,
     device: Device,
     users: &[u32],
     cancelled: Cancel<'_>,
+    progress: PdpProgress<'_>,
 ) -> Result<Vec<Vec<f64>>> {
     let data = rec.data();
     let n_tags = data.n_tags();
@@ -50,10 +55,21 @@ pub fn pdp_thetas(
             "pdp: user index {u} out of range"
         )));
     }
-    if device != Device::Cpu || n_tags == 0 || !rec.uses_tags() {
+    let weight = PDP_SWITCHED_ON_WEIGHT as f64;
+    // Whether the model has the form for many users (asked with none: no work).
+    let many = device == Device::Cpu
+        && n_tags > 0
+        && rec.uses_tags()
+        && rec.switch_on_scores_many(&[], weight, cancelled, &|_, _, _, _| Ok(()))?;
+    if !many {
         return users
             .iter()
-            .map(|&u| pdp_theta_one(rec, device, u, cancelled))
+            .enumerate()
+            .map(|(n, &u)| {
+                let theta = pdp_theta_one(rec, device, u, cancelled)?;
+                progress(n, 1.0);
+                Ok(theta)
+            })
             .collect();
     }
     // Users with history, their items and the unswitched scores f(u, j, T_j).
@@ -78,18 +94,19 @@ pub fn pdp_thetas(
         &pair_items,
         cancelled,
     )?;
-    let sums: Vec<Mutex<Vec<f64>>> = lists
+    // Per user: the sums of θ and how many tags of all its items are done.
+    let sums: Vec<Mutex<(Vec<f64>, usize)>> = lists
         .iter()
-        .map(|_| Mutex::new(vec![0.0; n_tags]))
+        .map(|_| Mutex::new((vec![0.0; n_tags], 0)))
         .collect();
-    let weight = PDP_SWITCHED_ON_WEIGHT as f64;
-    let answered = rec.switch_on_scores_many(&lists, weight, cancelled, &|n, j, t0, row| {
+    rec.switch_on_scores_many(&lists, weight, cancelled, &|n, j, t0, row| {
         let (_, items) = lists[n];
         let b = base[first[n] + j];
         let (tags, _) = data.t.row(items[j] as usize);
-        let mut theta = sums[n]
+        let mut sum = sums[n]
             .lock()
             .map_err(|_| DataFusionError::Internal("pdp: a thread panicked".into()))?;
+        let (theta, done) = &mut *sum;
         // The item's own tags (sorted) contribute nothing.
         let mut pos = tags.partition_point(|&t| (t as usize) < t0);
         for (q, &v) in row.iter().enumerate() {
@@ -102,23 +119,22 @@ pub fn pdp_thetas(
             }
             theta[t] += v - b;
         }
+        if j + 1 == items.len() {
+            *done += row.len();
+            progress(with_history[n].0, *done as f64 / n_tags as f64);
+        }
         Ok(())
     })?;
-    if !answered {
-        return users
-            .iter()
-            .map(|&u| pdp_theta_one(rec, device, u, cancelled))
-            .collect();
-    }
     let mut thetas = vec![vec![0.0; n_tags]; users.len()];
     for ((n, (_, items)), sum) in with_history.iter().zip(sums) {
-        let mut theta = sum
+        let (mut theta, _) = sum
             .into_inner()
             .map_err(|_| DataFusionError::Internal("pdp: a thread panicked".into()))?;
         let len = items.len() as f64;
         theta.iter_mut().for_each(|x| *x /= len);
         thetas[*n] = theta;
     }
+    (0..users.len()).for_each(|n| progress(n, 1.0));
     Ok(thetas)
 }
 
@@ -284,15 +300,8 @@ impl PdpCache {
         Ok(self.insert(key, &theta))
     }
 
-    /// Computes and keeps the PDP weights of those of `users` the cache does not hold, all in one
-    /// [`pdp_thetas`] call.
-    pub fn fill(
-        &self,
-        rec: &dyn Recommender,
-        device: Device,
-        users: &[u32],
-        cancelled: Cancel<'_>,
-    ) -> Result<()> {
+    /// Those of `users` whose PDP weights the cache does not hold, sorted and distinct.
+    pub fn missing(&self, rec: &dyn Recommender, users: &[u32]) -> Vec<u32> {
         let address = rec.data() as *const _ as usize;
         let mut missing: Vec<u32> = match self.entries.lock() {
             Ok(map) => users
@@ -304,11 +313,25 @@ impl PdpCache {
         };
         missing.sort_unstable();
         missing.dedup();
-        if missing.is_empty() {
+        missing
+    }
+
+    /// Computes and keeps the PDP weights of `users`, all in one [`pdp_thetas`] call (`progress`
+    /// as there).
+    pub fn fill(
+        &self,
+        rec: &dyn Recommender,
+        device: Device,
+        users: &[u32],
+        cancelled: Cancel<'_>,
+        progress: PdpProgress<'_>,
+    ) -> Result<()> {
+        if users.is_empty() {
             return Ok(());
         }
-        let thetas = pdp_thetas(rec, device, &missing, cancelled)?;
-        for (&u, theta) in missing.iter().zip(&thetas) {
+        let address = rec.data() as *const _ as usize;
+        let thetas = pdp_thetas(rec, device, users, cancelled, progress)?;
+        for (&u, theta) in users.iter().zip(&thetas) {
             self.insert((address, u), theta);
         }
         Ok(())
@@ -342,10 +365,34 @@ pub fn explain_pdp(
     cache: &PdpCache,
     cancelled: Cancel<'_>,
 ) -> Result<Vec<Explanation>> {
+    // Users whose rows were counted as done while their θ was computed.
+    let mut counted: std::collections::HashSet<u32> = Default::default();
     if omega <= PDP_CACHE_TOP {
-        // Every user of the rows at once (uNN builds its big table once for all of them).
+        // Every user of the rows at once (uNN builds its big table once for all of them); each
+        // user's rows count as done in step with its θ, from the threads that compute it.
         let users: Vec<u32> = rows.iter().map(|&(u, _)| u).collect();
-        cache.fill(rec, device, &users, cancelled)?;
+        let missing = cache.missing(rec, &users);
+        let mut rows_of: std::collections::HashMap<u32, u64> = Default::default();
+        for &u in &users {
+            *rows_of.entry(u).or_insert(0) += 1;
+        }
+        let meter = crate::common::progress::current();
+        let credited: Mutex<Vec<u64>> = Mutex::new(vec![0; missing.len()]);
+        let progress = |n: usize, done: f64| {
+            let (Some(meter), Some(u)) = (&meter, missing.get(n)) else {
+                return;
+            };
+            let rows = rows_of.get(u).copied().unwrap_or(0);
+            let target = (done.clamp(0.0, 1.0) * rows as f64).floor() as u64;
+            if let Ok(mut c) = credited.lock() {
+                if target > c[n] {
+                    meter.advance(target - c[n]);
+                    c[n] = target;
+                }
+            }
+        };
+        cache.fill(rec, device, &missing, cancelled, &progress)?;
+        counted.extend(missing.iter().copied());
     }
     rows.iter()
         .map(|&(u, _)| {
@@ -362,7 +409,9 @@ pub fn explain_pdp(
                 let top = cache.top(rec, device, u, cancelled)?;
                 top.iter().take(omega).copied().collect()
             };
-            crate::common::progress::advance(1);
+            if !counted.contains(&u) {
+                crate::common::progress::advance(1);
+            }
             Ok(explanation)
         })
         .collect()
