@@ -7,7 +7,9 @@
 #
 # Arguments name other variants instead: `scripts/explain_experiment.sh goodbooks_sample` runs
 # sql/experiments/explain_goodbooks_sample.sql (the thesis' protocol at Goodbooks scale: 1,000
-# users of goodbooks_synthetic's data; its models are trained on the first run and reused after),
+# users of goodbooks_synthetic's data; hours on two cores: its models are trained on the first run
+# and reused after, and each model x explainer's results are kept once done, so a stopped run
+# resumes where it stopped),
 # `goodbooks_sample_quick` its quick variant, `lastfm_quick` the demo's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
