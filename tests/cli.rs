@@ -670,6 +670,11 @@ fn experiment_scripts_expand_to_their_statements() {
             75,
             "STORED AS PARQUET LOCATION 'results/explain/goodbooks_sample_quick_parts/';",
         ),
+        (
+            "sql/experiments/explain_goodbooks_sample_partial.sql",
+            4,
+            "TO 'results/explain/goodbooks_sample_partial.parquet' STORED AS PARQUET;",
+        ),
     ] {
         let listed = dry_run(script);
         assert!(!listed.contains("${"), "{script}: {listed}");
