@@ -107,18 +107,7 @@ pub fn pdp_thetas(
             .lock()
             .map_err(|_| DataFusionError::Internal("pdp: a thread panicked".into()))?;
         let (theta, done) = &mut *sum;
-        // The item's own tags (sorted) contribute nothing.
-        let mut pos = tags.partition_point(|&t| (t as usize) < t0);
-        for (q, &v) in row.iter().enumerate() {
-            let t = t0 + q;
-            while pos < tags.len() && (tags[pos] as usize) < t {
-                pos += 1;
-            }
-            if pos < tags.len() && tags[pos] as usize == t {
-                continue;
-            }
-            theta[t] += v - b;
-        }
+        add_switched_row(theta, t0, row, tags, b);
         if j + 1 == items.len() {
             *done += row.len();
             progress(with_history[n].0, *done as f64 / n_tags as f64);
@@ -136,6 +125,22 @@ pub fn pdp_thetas(
     }
     (0..users.len()).for_each(|n| progress(n, 1.0));
     Ok(thetas)
+}
+
+/// Adds an item's switched-on scores `row` (tags `t0..t0 + row.len()`) less its unswitched score
+/// `base` to the sums of θ, except at the item's own tags `own` (sorted), which contribute 0.
+fn add_switched_row(theta: &mut [f64], t0: usize, row: &[f64], own: &[u32], base: f64) {
+    let mut pos = own.partition_point(|&t| (t as usize) < t0);
+    for (q, &v) in row.iter().enumerate() {
+        let t = t0 + q;
+        while pos < own.len() && (own[pos] as usize) < t {
+            pos += 1;
+        }
+        if pos < own.len() && own[pos] as usize == t {
+            continue;
+        }
+        theta[t] += v - base;
+    }
 }
 
 /// [`pdp_theta`] for one user, with [`Recommender::switch_on_scores`] where the model has it and
@@ -171,12 +176,13 @@ fn pdp_theta_one(
             for (k, &item) in block.iter().enumerate() {
                 let j = b * BLOCK + k;
                 let (tags, _) = data.t.row(item as usize);
-                let row = &s[k * n_tags..(k + 1) * n_tags];
-                for (t, &v) in row.iter().enumerate() {
-                    if tags.binary_search(&(t as u32)).is_err() {
-                        theta[t] += v - base[j];
-                    }
-                }
+                add_switched_row(
+                    &mut theta,
+                    0,
+                    &s[k * n_tags..(k + 1) * n_tags],
+                    tags,
+                    base[j],
+                );
             }
             Ok(())
         };
