@@ -71,7 +71,13 @@ impl Rng {
 
     /// A uniform integer in `[0, n)` (Lemire's multiply-shift; `0` when `n` is `0`).
     pub fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+        Rng::scale_below(self.next_u64(), n)
+    }
+
+    /// [`Rng::below`]'s map of 64 random bits `bits` to `[0, n)`, for callers that draw
+    /// [`Rng::next_u64`] ahead: `Rng::scale_below(rng.next_u64(), n)` is `rng.below(n)`.
+    pub fn scale_below(bits: u64, n: u64) -> u64 {
+        ((u128::from(bits) * u128::from(n)) >> 64) as u64
     }
 
     /// A generator for sub-task `ids` (e.g. iteration and document) of a computation seeded

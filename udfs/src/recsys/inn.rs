@@ -254,15 +254,19 @@ pub fn scaled_scores(b: &[f64], q: &[f64], scale: &[f64]) -> Result<Vec<f64>> {
     let mut a = Vec::new();
     for block in scale.chunks(SCALED_ROWS * d) {
         let rows = block.len() / d;
-        let columns = nalgebra::DMatrix::from_row_slice(rows, d, block);
         a.clear();
         a.resize(rows * k, 0.0);
-        gemm_serial(
-            MatRef::new(columns.as_slice(), d, rows).t(),
-            MatRef::new(b, d, k),
-            0.0,
-            &mut a,
-        );
+        // On an AVX-512 CPU the rows are read in place, with the same bits
+        // (`common::thin_gemm`).
+        if !crate::common::thin_gemm::rows_times(block, rows, d, b, k, &mut a) {
+            let columns = nalgebra::DMatrix::from_row_slice(rows, d, block);
+            gemm_serial(
+                MatRef::new(columns.as_slice(), d, rows).t(),
+                MatRef::new(b, d, k),
+                0.0,
+                &mut a,
+            );
+        }
         out.extend(
             a.chunks_exact(k)
                 .map(|a| dot(q, a) / (dot(a, a) + 1e-30).sqrt()),

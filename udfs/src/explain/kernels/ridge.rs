@@ -32,6 +32,7 @@
 use nalgebra::{DMatrix, DVector};
 
 use super::{check_finite, invalid, ExplainError};
+use crate::common::thin_gemm;
 use crate::transfer::kernels::linalg::{dot, gemm_serial, MatRef};
 
 /// Pivot ratio below which the Cholesky solve is considered unreliable and the SVD is used.
@@ -103,7 +104,13 @@ impl WeightedDesign {
         }
         check_finite(y, "labels")?;
         check_finite(w, "weights")?;
-        if let Some(k) = x.iter().position(|v| !v.is_finite()) {
+        // The checks of the data and weights come in this order; the passes over the data
+        // check it first, and their results are dropped on any error.
+        let w_sum: f64 = w.iter().sum();
+        let mut x_mean = vec![0.0f64; d];
+        let mut xs = vec![0.0f64; n * d];
+        if !centre_rows(x, d, w, w_sum, &mut x_mean, &mut xs) {
+            let k = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
             return invalid(format!(
                 "data value of sample {}, feature {} is not finite",
                 k / d,
@@ -113,38 +120,28 @@ impl WeightedDesign {
         if let Some(k) = w.iter().position(|&v| v < 0.0) {
             return invalid(format!("weights[{k}] is negative ({})", w[k]));
         }
-        let w_sum: f64 = w.iter().sum();
         if w_sum <= 0.0 {
             return invalid("the weights sum to zero");
         }
-        // Row by row (every pass below reads and writes in storage order).
-        let rows = || x.chunks_exact(d.max(1)).zip(w);
-        let mut x_mean = vec![0.0f64; d];
-        for (row, wk) in rows() {
-            for (m, v) in x_mean.iter_mut().zip(row) {
-                *m += v * wk;
-            }
-        }
-        x_mean.iter_mut().for_each(|m| *m /= w_sum);
         let y_mean = dot(y, w) / w_sum;
-        let mut xs = Vec::with_capacity(n * d);
-        for (row, wk) in rows() {
-            let s = wk.sqrt();
-            xs.extend(row.iter().zip(&x_mean).map(|(v, m)| (v - m) * s));
-        }
         let ys = DVector::from_iterator(n, y.iter().zip(w).map(|(v, wk)| (v - y_mean) * wk.sqrt()));
         // X_sᵀ X_s and X_sᵀ y_s by the blocked product, on this thread (explanations run in
         // parallel).
+        // On an AVX-512 CPU both read the rows in place, with the same bits
+        // (`common::thin_gemm`). The Gram matrix is symmetric, so its row-major and
+        // column-major storage are the same.
         let mut gram = DMatrix::zeros(d, d);
         let mut xty = DVector::zeros(d);
-        let x_rows = MatRef::new(&xs, n, d);
-        symmetric_gram(x_rows, 0, d, &mut gram);
-        gemm_serial(
-            x_rows.t(),
-            MatRef::new(ys.as_slice(), n, 1),
-            0.0,
+        if !thin_gemm::gram_and_xty(
+            &xs,
+            n,
+            d,
+            ys.as_slice(),
+            gram.as_mut_slice(),
             xty.as_mut_slice(),
-        );
+        ) {
+            packed_gram_and_xty(&xs, n, d, ys.as_slice(), &mut gram, xty.as_mut_slice());
+        }
         Ok(WeightedDesign {
             x_mean,
             y_mean,
@@ -347,6 +344,102 @@ impl WeightedDesign {
     }
 }
 
+/// [`WeightedDesign::from_rows`]'s passes over the data (`x`: rows of `d` values, weights `w`
+/// summing to `w_sum > 0`): the weighted column means `x̄` into `x_mean` (each column's sum taken
+/// row by row) and the rows `√w_k (x_k − x̄)` into `xs`. Returns `false`, leaving the outputs
+/// unspecified, when a value of `x` is not finite. (The caller rejects weights that are negative
+/// or sum to zero, after this.)
+///
+/// The operations are elementwise across a row's columns, so the wider registers of the
+/// AVX-512 copy compute the same values as the portable loop, bit for bit (no fused
+/// multiply-adds: Rust never contracts `a * b + c`).
+fn centre_rows(
+    x: &[f64],
+    d: usize,
+    w: &[f64],
+    w_sum: f64,
+    x_mean: &mut [f64],
+    xs: &mut [f64],
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if crate::common::simd::level().has_avx512() {
+        // SAFETY: the CPU reported AVX-512F, AVX-512VL, AVX2 and FMA.
+        return unsafe { centre_rows_avx512(x, d, w, w_sum, x_mean, xs) };
+    }
+    centre_rows_portable(x, d, w, w_sum, x_mean, xs)
+}
+
+/// # Safety
+/// The CPU must support AVX-512F and AVX-512VL.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512vl")]
+unsafe fn centre_rows_avx512(
+    x: &[f64],
+    d: usize,
+    w: &[f64],
+    w_sum: f64,
+    x_mean: &mut [f64],
+    xs: &mut [f64],
+) -> bool {
+    centre_rows_portable(x, d, w, w_sum, x_mean, xs)
+}
+
+#[inline(always)]
+fn centre_rows_portable(
+    x: &[f64],
+    d: usize,
+    w: &[f64],
+    w_sum: f64,
+    x_mean: &mut [f64],
+    xs: &mut [f64],
+) -> bool {
+    // Not finite: all exponent bits set. Or-ed over blocks without a branch per value.
+    const EXPONENT: u64 = 0x7ff0_0000_0000_0000;
+    let finite = x.chunks(256).all(|block| {
+        block.iter().fold(0u64, |bad, v| {
+            bad | u64::from(v.to_bits() & EXPONENT == EXPONENT)
+        }) == 0
+    });
+    if !finite {
+        return false;
+    }
+    let d = d.max(1);
+    x_mean.fill(0.0);
+    for (row, wk) in x.chunks_exact(d).zip(w) {
+        for (m, v) in x_mean.iter_mut().zip(row) {
+            *m += v * wk;
+        }
+    }
+    x_mean.iter_mut().for_each(|m| *m /= w_sum);
+    for ((row, out), wk) in x.chunks_exact(d).zip(xs.chunks_exact_mut(d)).zip(w) {
+        let s = wk.sqrt();
+        for ((o, v), m) in out.iter_mut().zip(row).zip(&*x_mean) {
+            *o = (v - m) * s;
+        }
+    }
+    true
+}
+
+/// `X_sᵀ X_s` into `gram` and `X_sᵀ y_s` into `xty` (length d) by the packed products, for
+/// row-major `xs` (`n × d`) and `ys` (`n`): [`WeightedDesign`]'s way where the CPU lacks AVX-512,
+/// and the reference of `common::thin_gemm`'s in-place kernels (`cargo bench --bench lime`
+/// times both). Mismatched shapes leave the outputs untouched.
+pub fn packed_gram_and_xty(
+    xs: &[f64],
+    n: usize,
+    d: usize,
+    ys: &[f64],
+    gram: &mut DMatrix<f64>,
+    xty: &mut [f64],
+) {
+    if xs.len() != n * d || ys.len() != n || gram.shape() != (d, d) || xty.len() != d {
+        return;
+    }
+    let x_rows = MatRef::new(xs, n, d);
+    symmetric_gram(x_rows, 0, d, gram);
+    gemm_serial(x_rows.t(), MatRef::new(ys, n, 1), 0.0, xty);
+}
+
 /// Columns up to which [`symmetric_gram`] takes one product for a diagonal block.
 const GRAM_BLOCK: usize = 48;
 
@@ -519,6 +612,91 @@ pub(crate) mod tests {
             assert_eq!(a.gram(), &a.gram().transpose());
         }
         assert!(WeightedDesign::from_rows(&[1.0; 5], 2, 3, &[1.0; 2], &[1.0; 2]).is_err());
+    }
+
+    #[test]
+    fn centring_passes_equal_the_written_out_sums_bit_for_bit() {
+        // The dispatched passes (AVX-512 where the CPU has it) and the portable ones against the
+        // means and rows written out one value at a time, in the same order of operations.
+        let mut rng = Rng::new(77);
+        for &(n, d) in &[(1, 1), (3, 7), (50, 8), (200, 27), (30, 329)] {
+            let x: Vec<f64> = (0..n * d)
+                .map(|_| {
+                    if rng.next_f64() < 0.5 {
+                        0.0
+                    } else {
+                        rng.normal()
+                    }
+                })
+                .collect();
+            let w: Vec<f64> = (0..n).map(|_| rng.next_f64()).collect();
+            let w_sum: f64 = w.iter().sum();
+            let mut want_mean = vec![0.0f64; d];
+            for j in 0..d {
+                for k in 0..n {
+                    want_mean[j] += x[k * d + j] * w[k];
+                }
+                want_mean[j] /= w_sum;
+            }
+            let want_xs: Vec<f64> = (0..n * d)
+                .map(|i| (x[i] - want_mean[i % d]) * w[i / d].sqrt())
+                .collect();
+            let (mut mean, mut xs) = (vec![f64::NAN; d], vec![f64::NAN; n * d]);
+            assert!(centre_rows(&x, d, &w, w_sum, &mut mean, &mut xs));
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&mean), bits(&want_mean), "n = {n}, d = {d}");
+            assert_eq!(bits(&xs), bits(&want_xs), "n = {n}, d = {d}");
+            let (mut mean, mut xs) = (vec![f64::NAN; d], vec![f64::NAN; n * d]);
+            assert!(centre_rows_portable(&x, d, &w, w_sum, &mut mean, &mut xs));
+            assert_eq!(bits(&xs), bits(&want_xs), "n = {n}, d = {d}");
+            // A value that is not finite, anywhere (the blocks of the check included), is
+            // reported by position.
+            for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                for at in [0, n * d / 2, n * d - 1] {
+                    let mut x = x.clone();
+                    x[at] = bad;
+                    assert!(!centre_rows(&x, d, &w, w_sum, &mut mean, &mut xs));
+                    let e = WeightedDesign::from_rows(&x, n, d, &w, &w).unwrap_err();
+                    let want = format!("sample {}, feature {} is not finite", at / d, at % d);
+                    assert!(e.to_string().contains(&want), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn gram_and_xty_are_the_packed_products_bits() {
+        // Whichever way the design computes them (in place on an AVX-512 CPU), the Gram matrix
+        // and X_sᵀ y_s are the bits of the packed products (symmetric_gram's blocks, one
+        // matrix-vector product), across the depth blocks and the Gram's block split at 48.
+        let mut rng = Rng::new(32);
+        for &(n, d) in &[(1000, 1), (1000, 27), (257, 49), (1000, 100), (300, 329)] {
+            let x: Vec<f64> = (0..n * d)
+                .map(|_| f64::from(u8::from(rng.next_f64() < 0.5)))
+                .collect();
+            let y: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+            let w: Vec<f64> = (0..n).map(|_| rng.next_f64()).collect();
+            let design = WeightedDesign::from_rows(&x, n, d, &y, &w).unwrap();
+            let xs = design.weighted_data().transpose();
+            let rows = MatRef::new(xs.as_slice(), n, d);
+            let mut gram = DMatrix::zeros(d, d);
+            symmetric_gram(rows, 0, d, &mut gram);
+            let mut xty = DVector::zeros(d);
+            let ys = design.weighted_labels();
+            gemm_serial(
+                rows.t(),
+                MatRef::new(ys.as_slice(), n, 1),
+                0.0,
+                xty.as_mut_slice(),
+            );
+            let bits = |m: &[f64]| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(design.gram().as_slice()),
+                bits(gram.as_slice()),
+                "n {n}, d {d}"
+            );
+            assert_eq!(bits(design.weighted_xty().as_slice()), bits(xty.as_slice()));
+        }
     }
 
     #[test]
