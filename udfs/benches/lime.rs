@@ -7,14 +7,14 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use trustql_udfs::common::rng::Rng;
-use trustql_udfs::common::thin_gemm::{gram_and_xty, rows_times};
+use trustql_udfs::common::thin_gemm::{
+    gram_and_xty, gram_and_xty_packed, rows_times, rows_times_packed,
+};
 use trustql_udfs::explain::kernels::lime::{
     cosine_distances, explain_each_omega_rows, kernel_weights, perturbations, FeatureSelection,
     DEFAULT_KERNEL_WIDTH, SURROGATE_ALPHA,
 };
-use trustql_udfs::explain::kernels::ridge::packed_gram_and_xty;
 use trustql_udfs::recsys::inn::scaled_scores;
-use trustql_udfs::transfer::kernels::linalg::{gemm_serial, MatRef};
 
 const SAMPLES: usize = 1000;
 
@@ -42,8 +42,8 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("inn_scores_dim64", d), &d, |b, _| {
             b.iter(|| scaled_scores(&factors, &q, &x).map(|s| s.len()))
         });
-        // Its product alone: in place (AVX-512 CPUs), and packed from a column-major copy as
-        // scaled_scores does elsewhere.
+        // Its product alone, and the surrogate's Gram matrix and X_sᵀ y_s: as dispatched ("in
+        // place": read in place on AVX-512 CPUs, elsewhere the same as packed) and packed.
         let mut a = vec![0.0; SAMPLES * 64];
         group.bench_with_input(
             BenchmarkId::new("scores_product_in_place", d),
@@ -51,29 +51,20 @@ fn bench(c: &mut Criterion) {
             |b, &d| b.iter(|| rows_times(&x, SAMPLES, d, &factors, 64, &mut a)),
         );
         group.bench_with_input(BenchmarkId::new("scores_product_packed", d), &d, |b, &d| {
-            b.iter(|| {
-                let columns = nalgebra::DMatrix::from_row_slice(SAMPLES, d, &x);
-                gemm_serial(
-                    MatRef::new(columns.as_slice(), d, SAMPLES).t(),
-                    MatRef::new(&factors, d, 64),
-                    0.0,
-                    &mut a,
-                )
-            })
+            b.iter(|| rows_times_packed(&x, SAMPLES, d, &factors, 64, &mut a))
         });
-        // The surrogate's Gram matrix and X_sᵀ y_s: in place (AVX-512 CPUs) and packed.
         let ys: Vec<f64> = y.iter().zip(&w).map(|(v, wk)| v * wk.sqrt()).collect();
         let xs: Vec<f64> = x
             .chunks_exact(d)
             .zip(&w)
             .flat_map(|(row, wk)| row.iter().map(move |v| (v - 0.5) * wk.sqrt()))
             .collect();
-        let (mut gram, mut xty) = (nalgebra::DMatrix::zeros(d, d), vec![0.0; d]);
+        let (mut gram, mut xty) = (vec![0.0; d * d], vec![0.0; d]);
         group.bench_with_input(BenchmarkId::new("gram_in_place", d), &d, |b, &d| {
-            b.iter(|| gram_and_xty(&xs, SAMPLES, d, &ys, gram.as_mut_slice(), &mut xty))
+            b.iter(|| gram_and_xty(&xs, SAMPLES, d, &ys, &mut gram, &mut xty))
         });
         group.bench_with_input(BenchmarkId::new("gram_packed", d), &d, |b, &d| {
-            b.iter(|| packed_gram_and_xty(&xs, SAMPLES, d, &ys, &mut gram, &mut xty))
+            b.iter(|| gram_and_xty_packed(&xs, SAMPLES, d, &ys, &mut gram, &mut xty))
         });
         group.bench_with_input(BenchmarkId::new("surrogate_omega8", d), &d, |b, &d| {
             b.iter(|| {

@@ -17,12 +17,15 @@
 //! [`DEPTH_BLOCK`] (its `kc` for `f64`); within a block, one fused multiply-add per term in
 //! depth order, starting from zero; the blocks' sums are added to the result in order (its
 //! `C ← block + 1 · C`). They run only where this crate's dispatch reports AVX-512
-//! ([`simd::Level::Avx512`](crate::common::simd::Level::Avx512), which implies AVX-512F), and
-//! return `false` elsewhere, where the callers keep the packed product. The tests compare both
-//! ways bit for bit.
+//! ([`simd::Level::Avx512`](crate::common::simd::Level::Avx512), which implies AVX-512F);
+//! elsewhere [`rows_times`] and [`gram_and_xty`] take the packed products
+//! ([`rows_times_packed`], [`gram_and_xty_packed`]), as before these kernels. The tests compare
+//! both ways bit for bit, and `cargo bench --workspace --bench lime` times both.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
+
+use crate::transfer::kernels::linalg::{gemm_serial, MatRef};
 
 /// `matrixmultiply`'s depth block (`kc`) for `f64`: the sums restart from zero every this many
 /// terms and are then added to the result.
@@ -33,50 +36,116 @@ pub const DEPTH_BLOCK: usize = 256;
 #[cfg(target_arch = "x86_64")]
 const ROWS: usize = 3;
 
-/// `out = X B` for row-major `x` (`rows × d`), `b` (`d × k`) and `out` (`rows × k`), with the
-/// bits of `gemm_serial` on an AVX-512 CPU. Returns `false`, leaving `out` untouched, when the
-/// CPU lacks AVX-512 or the shapes do not match.
-pub fn rows_times(x: &[f64], rows: usize, d: usize, b: &[f64], k: usize, out: &mut [f64]) -> bool {
+/// `out = X B` for row-major `x` (`rows × d`), `b` (`d × k`) and `out` (`rows × k`): read in
+/// place on an AVX-512 CPU, else [`rows_times_packed`]; the same bits either way. Mismatched
+/// shapes panic in debug builds and leave `out` untouched otherwise (as `gemm_serial`).
+pub fn rows_times(x: &[f64], rows: usize, d: usize, b: &[f64], k: usize, out: &mut [f64]) {
     let shapes_ok = x.len() == rows * d && b.len() == d * k && out.len() == rows * k;
-    if !shapes_ok || rows == 0 || d == 0 || k == 0 {
-        return false;
+    debug_assert!(shapes_ok, "rows_times: shapes do not match");
+    if !shapes_ok {
+        return;
     }
     #[cfg(target_arch = "x86_64")]
-    if crate::common::simd::level().has_avx512() {
+    if rows > 0 && d > 0 && k > 0 && crate::common::simd::level().has_avx512() {
         // SAFETY: the CPU reported AVX-512F and AVX-512VL; the shapes were checked above.
         unsafe { rows_times_avx512(x, rows, d, b, k, out) };
-        return true;
+        return;
     }
-    false
+    rows_times_packed(x, rows, d, b, k, out);
 }
 
-/// The upper triangle of `X_sᵀ X_s`, mirrored, into the row-major `d × d` `gram`, and `X_sᵀ y`
-/// into `xty`, for row-major `xs` (`n × d`) and `y` (`n`), with the bits of `gemm_serial`'s
-/// products on an AVX-512 CPU (the Gram's entry `(i, j)`, `i ≤ j`, sums `x_i · x_j`). Returns
-/// `false`, leaving the outputs untouched, when the CPU lacks AVX-512 or the shapes do not
-/// match.
-pub fn gram_and_xty(
+/// [`rows_times`] by the packed product, from a column-major copy of `x` (the product packs its
+/// left operand fastest from columns).
+pub fn rows_times_packed(x: &[f64], rows: usize, d: usize, b: &[f64], k: usize, out: &mut [f64]) {
+    if x.len() != rows * d {
+        return;
+    }
+    let columns = nalgebra::DMatrix::from_row_slice(rows, d, x);
+    gemm_serial(
+        MatRef::new(columns.as_slice(), d, rows).t(),
+        MatRef::new(b, d, k),
+        0.0,
+        out,
+    );
+}
+
+/// The Gram matrix `X_sᵀ X_s` into the `d × d` `gram` (symmetric, so row- and column-major
+/// alike) and `X_sᵀ y` into `xty`, for row-major `xs` (`n × d`) and `y` (`n`): read in place on
+/// an AVX-512 CPU, else [`gram_and_xty_packed`]; the same bits either way (the entry `(i, j)`,
+/// `i ≤ j`, sums `x_i · x_j`, mirrored). Mismatched shapes panic in debug builds and leave the
+/// outputs untouched otherwise.
+pub fn gram_and_xty(xs: &[f64], n: usize, d: usize, y: &[f64], gram: &mut [f64], xty: &mut [f64]) {
+    let shapes_ok = xs.len() == n * d && y.len() == n && gram.len() == d * d && xty.len() == d;
+    debug_assert!(shapes_ok, "gram_and_xty: shapes do not match");
+    if !shapes_ok {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if n > 0 && d > 0 && crate::common::simd::level().has_avx512() {
+        // SAFETY: the CPU reported AVX-512F and AVX-512VL; the shapes were checked above.
+        unsafe {
+            gram_avx512(xs, n, d, gram);
+            xty_avx512(xs, n, d, y, xty);
+        }
+        return;
+    }
+    gram_and_xty_packed(xs, n, d, y, gram, xty);
+}
+
+/// [`gram_and_xty`] by packed products: the Gram matrix in blocks ([`symmetric_gram`]), `X_sᵀ y`
+/// as one matrix-vector product.
+pub fn gram_and_xty_packed(
     xs: &[f64],
     n: usize,
     d: usize,
     y: &[f64],
     gram: &mut [f64],
     xty: &mut [f64],
-) -> bool {
-    let shapes_ok = xs.len() == n * d && y.len() == n && gram.len() == d * d && xty.len() == d;
-    if !shapes_ok || n == 0 || d == 0 {
-        return false;
+) {
+    if xs.len() != n * d || y.len() != n || gram.len() != d * d || xty.len() != d {
+        return;
     }
-    #[cfg(target_arch = "x86_64")]
-    if crate::common::simd::level().has_avx512() {
-        // SAFETY: the CPU reported AVX-512F and AVX-512VL; the shapes were checked above.
-        unsafe {
-            gram_avx512(xs, n, d, gram);
-            xty_avx512(xs, n, d, y, xty);
+    let x_rows = MatRef::new(xs, n, d);
+    symmetric_gram(x_rows, d, 0, d, gram);
+    gemm_serial(x_rows.t(), MatRef::new(y, n, 1), 0.0, xty);
+}
+
+/// Columns up to which [`symmetric_gram`] takes one product for a diagonal block.
+const GRAM_BLOCK: usize = 48;
+
+/// The block `c0..c1` × `c0..c1` of `XᵀX` (`x` is n × `d`) into the row-major d × d `gram`: for a
+/// wide block, the two diagonal halves recursively and the off-diagonal one by one product,
+/// mirrored, which skips most of the products a full `XᵀX` repeats (about half for wide data).
+/// The result is exactly symmetric.
+fn symmetric_gram(x: MatRef<'_, f64>, d: usize, c0: usize, c1: usize, gram: &mut [f64]) {
+    let width = c1 - c0;
+    if width <= GRAM_BLOCK {
+        let block = x.col_range(c0, c1);
+        let mut c = vec![0.0f64; width * width];
+        gemm_serial(block.t(), block, 0.0, &mut c);
+        for i in 0..width {
+            for j in i..width {
+                // Upper triangle, mirrored.
+                let v = c[i * width + j];
+                gram[(c0 + i) * d + c0 + j] = v;
+                gram[(c0 + j) * d + c0 + i] = v;
+            }
         }
-        return true;
+        return;
     }
-    false
+    let mid = c0 + width / 2;
+    symmetric_gram(x, d, c0, mid, gram);
+    symmetric_gram(x, d, mid, c1, gram);
+    let (h1, h2) = (mid - c0, c1 - mid);
+    let mut c = vec![0.0f64; h1 * h2];
+    gemm_serial(x.col_range(c0, mid).t(), x.col_range(mid, c1), 0.0, &mut c);
+    for i in 0..h1 {
+        for j in 0..h2 {
+            let v = c[i * h2 + j];
+            gram[(c0 + i) * d + mid + j] = v;
+            gram[(mid + j) * d + c0 + i] = v;
+        }
+    }
 }
 
 /// The lanes of the vector of columns starting at `c0` that lie before `end`.
@@ -259,13 +328,11 @@ mod tests {
 
     #[test]
     fn rows_times_equals_the_packed_product_bit_for_bit() {
-        if !crate::common::simd::level().has_avx512() {
-            assert!(!rows_times(&[1.0], 1, 1, &[1.0], 1, &mut [0.0]));
-            return;
-        }
+        // Both ways (in place where the CPU has AVX-512; packed) against the product of the
+        // row-major operands. Depths across one, two and three blocks; output widths across
+        // one and two chunks of 64 columns with partial vectors; row counts not multiples of
+        // the row group.
         let mut rng = Rng::new(5);
-        // Depths across one, two and three blocks; output widths across one and two chunks of
-        // 64 columns with partial vectors; row counts not multiples of the row group.
         for &(rows, d, k) in &[
             (1, 1, 1),
             (2, 3, 5),
@@ -288,35 +355,19 @@ mod tests {
                     &mut want,
                 );
                 let mut got = vec![f64::NAN; rows * k];
-                assert!(rows_times(&x, rows, d, &b, k, &mut got));
+                rows_times(&x, rows, d, &b, k, &mut got);
                 assert_eq!(bits(&got), bits(&want), "rows {rows}, d {d}, k {k}");
+                let mut packed = vec![f64::NAN; rows * k];
+                rows_times_packed(&x, rows, d, &b, k, &mut packed);
+                assert_eq!(bits(&packed), bits(&want), "rows {rows}, d {d}, k {k}");
             }
         }
-        // The way scaled_scores calls the packed product: its left operand column-major.
-        let (rows, d, k) = (300, 40, 64);
-        let x = values(rows * d, &mut rng, true);
-        let b = values(d * k, &mut rng, false);
-        let columns = nalgebra::DMatrix::from_row_slice(rows, d, &x);
-        let mut want = vec![0.0; rows * k];
-        gemm_serial(
-            MatRef::new(columns.as_slice(), d, rows).t(),
-            MatRef::new(&b, d, k),
-            0.0,
-            &mut want,
-        );
-        let mut got = vec![0.0; rows * k];
-        assert!(rows_times(&x, rows, d, &b, k, &mut got));
-        assert_eq!(bits(&got), bits(&want));
-        // Mismatched shapes are refused.
-        assert!(!rows_times(&x, rows, d, &b, k + 1, &mut got));
     }
 
     #[test]
     fn gram_and_xty_equal_the_packed_products_bit_for_bit() {
-        if !crate::common::simd::level().has_avx512() {
-            assert!(!gram_and_xty(&[1.0], 1, 1, &[1.0], &mut [0.0], &mut [0.0]));
-            return;
-        }
+        // Both ways against the full products XᵀX and Xᵀy of the row-major data, across the
+        // depth blocks and symmetric_gram's split at 48 columns.
         let mut rng = Rng::new(6);
         for &(n, d) in &[
             (1, 1),
@@ -326,36 +377,37 @@ mod tests {
             (255, 9),
             (257, 30),
             (513, 47),
+            (257, 49),
             (600, 100),
             (300, 329),
         ] {
-            let xs = values(n * d, &mut rng, false);
-            let y = values(n, &mut rng, false);
-            // The full product XᵀX, and Xᵀy, each packed.
-            let x = MatRef::new(&xs, n, d);
-            let mut want_gram = vec![0.0; d * d];
-            gemm_serial(x.t(), x, 0.0, &mut want_gram);
-            let mut want_xty = vec![0.0; d];
-            gemm_serial(x.t(), MatRef::new(&y, n, 1), 0.0, &mut want_xty);
-            let mut gram = vec![f64::NAN; d * d];
-            let mut xty = vec![f64::NAN; d];
-            assert!(gram_and_xty(&xs, n, d, &y, &mut gram, &mut xty));
-            assert_eq!(bits(&xty), bits(&want_xty), "n {n}, d {d}");
-            for i in 0..d {
-                for j in i..d {
-                    // The upper triangle as the packed product computes it, mirrored.
-                    assert_eq!(gram[i * d + j].to_bits(), want_gram[i * d + j].to_bits());
-                    assert_eq!(gram[j * d + i].to_bits(), want_gram[i * d + j].to_bits());
+            for binary in [true, false] {
+                let xs = values(n * d, &mut rng, binary);
+                let y = values(n, &mut rng, false);
+                let x = MatRef::new(&xs, n, d);
+                let mut want_gram = vec![0.0; d * d];
+                gemm_serial(x.t(), x, 0.0, &mut want_gram);
+                let mut want_xty = vec![0.0; d];
+                gemm_serial(x.t(), MatRef::new(&y, n, 1), 0.0, &mut want_xty);
+                type Product = fn(&[f64], usize, usize, &[f64], &mut [f64], &mut [f64]);
+                for (way, product) in [
+                    ("dispatched", gram_and_xty as Product),
+                    ("packed", gram_and_xty_packed as Product),
+                ] {
+                    let mut gram = vec![f64::NAN; d * d];
+                    let mut xty = vec![f64::NAN; d];
+                    product(&xs, n, d, &y, &mut gram, &mut xty);
+                    assert_eq!(bits(&xty), bits(&want_xty), "{way}: n {n}, d {d}");
+                    for i in 0..d {
+                        for j in i..d {
+                            // The upper triangle as the full product computes it, mirrored.
+                            let want = want_gram[i * d + j].to_bits();
+                            assert_eq!(gram[i * d + j].to_bits(), want, "{way}: n {n}, d {d}");
+                            assert_eq!(gram[j * d + i].to_bits(), want, "{way}: n {n}, d {d}");
+                        }
+                    }
                 }
             }
         }
-        assert!(!gram_and_xty(
-            &[1.0; 6],
-            3,
-            2,
-            &[1.0; 2],
-            &mut [0.0; 4],
-            &mut [0.0; 2]
-        ));
     }
 }

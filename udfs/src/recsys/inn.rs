@@ -27,7 +27,7 @@ use crate::model::{
     decode, encode, Model, ModelOptions, ModelType, OptionKind, OptionSpec, TrainContext, Trained,
     TrainingData,
 };
-use crate::transfer::kernels::linalg::{dot, gemm_serial, MatRef};
+use crate::transfer::kernels::linalg::dot;
 
 /// The `inn` model type.
 #[derive(Debug)]
@@ -256,17 +256,8 @@ pub fn scaled_scores(b: &[f64], q: &[f64], scale: &[f64]) -> Result<Vec<f64>> {
         let rows = block.len() / d;
         a.clear();
         a.resize(rows * k, 0.0);
-        // On an AVX-512 CPU the rows are read in place, with the same bits
-        // (`common::thin_gemm`).
-        if !crate::common::thin_gemm::rows_times(block, rows, d, b, k, &mut a) {
-            let columns = nalgebra::DMatrix::from_row_slice(rows, d, block);
-            gemm_serial(
-                MatRef::new(columns.as_slice(), d, rows).t(),
-                MatRef::new(b, d, k),
-                0.0,
-                &mut a,
-            );
-        }
+        // Read in place on an AVX-512 CPU (`common::thin_gemm`).
+        crate::common::thin_gemm::rows_times(block, rows, d, b, k, &mut a);
         out.extend(
             a.chunks_exact(k)
                 .map(|a| dot(q, a) / (dot(a, a) + 1e-30).sqrt()),

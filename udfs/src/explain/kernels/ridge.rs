@@ -33,7 +33,7 @@ use nalgebra::{DMatrix, DVector};
 
 use super::{check_finite, invalid, ExplainError};
 use crate::common::thin_gemm;
-use crate::transfer::kernels::linalg::{dot, gemm_serial, MatRef};
+use crate::transfer::kernels::linalg::dot;
 
 /// Pivot ratio below which the Cholesky solve is considered unreliable and the SVD is used.
 const PIVOT_RATIO: f64 = 1e-10;
@@ -125,23 +125,18 @@ impl WeightedDesign {
         }
         let y_mean = dot(y, w) / w_sum;
         let ys = DVector::from_iterator(n, y.iter().zip(w).map(|(v, wk)| (v - y_mean) * wk.sqrt()));
-        // X_sᵀ X_s and X_sᵀ y_s by the blocked product, on this thread (explanations run in
-        // parallel).
-        // On an AVX-512 CPU both read the rows in place, with the same bits
-        // (`common::thin_gemm`). The Gram matrix is symmetric, so its row-major and
-        // column-major storage are the same.
+        // X_sᵀ X_s and X_sᵀ y_s on this thread (explanations run in parallel), read in place on an
+        // AVX-512 CPU.
         let mut gram = DMatrix::zeros(d, d);
         let mut xty = DVector::zeros(d);
-        if !thin_gemm::gram_and_xty(
+        thin_gemm::gram_and_xty(
             &xs,
             n,
             d,
             ys.as_slice(),
             gram.as_mut_slice(),
             xty.as_mut_slice(),
-        ) {
-            packed_gram_and_xty(&xs, n, d, ys.as_slice(), &mut gram, xty.as_mut_slice());
-        }
+        );
         Ok(WeightedDesign {
             x_mean,
             y_mean,
@@ -420,64 +415,6 @@ fn centre_rows_portable(
     true
 }
 
-/// `X_sᵀ X_s` into `gram` and `X_sᵀ y_s` into `xty` (length d) by the packed products, for
-/// row-major `xs` (`n × d`) and `ys` (`n`): [`WeightedDesign`]'s way where the CPU lacks AVX-512,
-/// and the reference of `common::thin_gemm`'s in-place kernels (`cargo bench --bench lime`
-/// times both). Mismatched shapes leave the outputs untouched.
-pub fn packed_gram_and_xty(
-    xs: &[f64],
-    n: usize,
-    d: usize,
-    ys: &[f64],
-    gram: &mut DMatrix<f64>,
-    xty: &mut [f64],
-) {
-    if xs.len() != n * d || ys.len() != n || gram.shape() != (d, d) || xty.len() != d {
-        return;
-    }
-    let x_rows = MatRef::new(xs, n, d);
-    symmetric_gram(x_rows, 0, d, gram);
-    gemm_serial(x_rows.t(), MatRef::new(ys, n, 1), 0.0, xty);
-}
-
-/// Columns up to which [`symmetric_gram`] takes one product for a diagonal block.
-const GRAM_BLOCK: usize = 48;
-
-/// The block `c0..c1` × `c0..c1` of `XᵀX` (`x` is n × d) into `gram`: for a wide block, the two
-/// diagonal halves recursively and the off-diagonal one by one product, mirrored, which skips
-/// most of the products a full `XᵀX` repeats (about half for wide data). The result is exactly
-/// symmetric.
-fn symmetric_gram(x: MatRef<'_, f64>, c0: usize, c1: usize, gram: &mut DMatrix<f64>) {
-    let width = c1 - c0;
-    if width <= GRAM_BLOCK {
-        let block = x.col_range(c0, c1);
-        let mut c = vec![0.0f64; width * width];
-        gemm_serial(block.t(), block, 0.0, &mut c);
-        for i in 0..width {
-            for j in i..width {
-                // Upper triangle, mirrored.
-                let v = c[i * width + j];
-                gram[(c0 + i, c0 + j)] = v;
-                gram[(c0 + j, c0 + i)] = v;
-            }
-        }
-        return;
-    }
-    let mid = c0 + width / 2;
-    symmetric_gram(x, c0, mid, gram);
-    symmetric_gram(x, mid, c1, gram);
-    let (h1, h2) = (mid - c0, c1 - mid);
-    let mut c = vec![0.0f64; h1 * h2];
-    gemm_serial(x.col_range(c0, mid).t(), x.col_range(mid, c1), 0.0, &mut c);
-    for i in 0..h1 {
-        for j in 0..h2 {
-            let v = c[i * h2 + j];
-            gram[(c0 + i, mid + j)] = v;
-            gram[(mid + j, c0 + i)] = v;
-        }
-    }
-}
-
 /// scikit-learn's `r2_score` from the weighted residual and total sums of squares.
 fn r2_from_sums(sse: f64, sst: f64) -> f64 {
     if sst != 0.0 {
@@ -667,8 +604,8 @@ pub(crate) mod tests {
     #[test]
     fn gram_and_xty_are_the_packed_products_bits() {
         // Whichever way the design computes them (in place on an AVX-512 CPU), the Gram matrix
-        // and X_sᵀ y_s are the bits of the packed products (symmetric_gram's blocks, one
-        // matrix-vector product), across the depth blocks and the Gram's block split at 48.
+        // and X_sᵀ y_s are the bits of the packed products, across the depth blocks and the
+        // Gram's block split at 48 columns.
         let mut rng = Rng::new(32);
         for &(n, d) in &[(1000, 1), (1000, 27), (257, 49), (1000, 100), (300, 329)] {
             let x: Vec<f64> = (0..n * d)
@@ -678,24 +615,12 @@ pub(crate) mod tests {
             let w: Vec<f64> = (0..n).map(|_| rng.next_f64()).collect();
             let design = WeightedDesign::from_rows(&x, n, d, &y, &w).unwrap();
             let xs = design.weighted_data().transpose();
-            let rows = MatRef::new(xs.as_slice(), n, d);
-            let mut gram = DMatrix::zeros(d, d);
-            symmetric_gram(rows, 0, d, &mut gram);
-            let mut xty = DVector::zeros(d);
-            let ys = design.weighted_labels();
-            gemm_serial(
-                rows.t(),
-                MatRef::new(ys.as_slice(), n, 1),
-                0.0,
-                xty.as_mut_slice(),
-            );
+            let (mut gram, mut xty) = (vec![0.0; d * d], vec![0.0; d]);
+            let ys = design.weighted_labels().as_slice();
+            thin_gemm::gram_and_xty_packed(xs.as_slice(), n, d, ys, &mut gram, &mut xty);
             let bits = |m: &[f64]| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(design.gram().as_slice()),
-                bits(gram.as_slice()),
-                "n {n}, d {d}"
-            );
-            assert_eq!(bits(design.weighted_xty().as_slice()), bits(xty.as_slice()));
+            assert_eq!(bits(design.gram().as_slice()), bits(&gram), "n {n}, d {d}");
+            assert_eq!(bits(design.weighted_xty().as_slice()), bits(&xty));
         }
     }
 
