@@ -92,7 +92,7 @@ pub fn gram_and_xty(xs: &[f64], n: usize, d: usize, y: &[f64], gram: &mut [f64],
     gram_and_xty_packed(xs, n, d, y, gram, xty);
 }
 
-/// [`gram_and_xty`] by packed products: the Gram matrix in blocks ([`symmetric_gram`]), `X_sᵀ y`
+/// [`gram_and_xty`] by packed products: the Gram matrix in blocks (`symmetric_gram`), `X_sᵀ y`
 /// as one matrix-vector product.
 pub fn gram_and_xty_packed(
     xs: &[f64],
