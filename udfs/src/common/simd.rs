@@ -129,6 +129,26 @@ pub(crate) fn prefetch_row(row: &[f32]) {
     let _ = row;
 }
 
+/// [`prefetch_row`] for a slice of any element type: one prefetch per 64 bytes it spans.
+#[inline(always)]
+pub(crate) fn prefetch_slice<T>(s: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let start = s.as_ptr().cast::<i8>();
+        let bytes = std::mem::size_of_val(s);
+        let mut offset = 0;
+        while offset < bytes {
+            // SAFETY: `offset` stays within the slice; SSE is part of x86-64; prefetches never
+            // fault.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(offset)) }
+            offset += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
+}
+
 /// The vector primitives of the hot loops. All take the common length of their slices.
 pub(crate) trait Simd: Copy {
     /// `a b + c` (fused where the hardware has FMA).

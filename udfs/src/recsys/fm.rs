@@ -465,7 +465,10 @@ mod tests {
             &fm_score,
             (nu, ni, nt),
             (lr, wd),
-            |users, items, negatives, tags| kernel.step(users, items, negatives, tags).unwrap(),
+            |users, items, negatives, tags| {
+                let tags = crate::recsys::kernels::fm::ScaledTags::new(shape, tags).unwrap();
+                kernel.step(users, items, negatives, &tags).unwrap()
+            },
         );
         run.compare(&kernel.finish().into_values());
     }

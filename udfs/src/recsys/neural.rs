@@ -342,7 +342,7 @@ pub fn run_kernel_epochs(
         &super::kernels::fm::FmBatch,
     ) -> std::result::Result<f64, super::kernels::KernelError>,
 ) -> Result<Vec<f64>> {
-    use super::kernels::fm::{FmBatch, ItemTags};
+    use super::kernels::fm::{FmBatch, ItemTags, ScaledTags};
     let kernel_err = |e| super::train::kernel_err(label, e);
     let t = &data.t;
     let tags = ItemTags {
@@ -350,6 +350,7 @@ pub fn run_kernel_epochs(
         indices: &t.indices,
         data: &t.data,
     };
+    let tags = ScaledTags::new(shape, tags).map_err(kernel_err)?;
     let negatives = opts.negatives;
     run_prepared_epochs(
         label,
@@ -362,7 +363,7 @@ pub fn run_kernel_epochs(
             let SampledBatch {
                 users, items, plan, ..
             } = batch;
-            plan.prepare(users, items, negatives, tags)
+            plan.prepare(users, items, negatives, &tags)
                 .map_err(kernel_err)
         },
         |batch: &SampledBatch<FmBatch>| step(&batch.plan).map_err(kernel_err),

@@ -81,7 +81,7 @@
 use rayon::prelude::*;
 
 use super::KernelError;
-use crate::common::simd::{prefetch_row, Portable, Simd};
+use crate::common::simd::{prefetch_row, prefetch_slice, Portable, Simd};
 
 /// Adam's settings: libtorch's `Adam` with the L2 weight decay added to the gradient. Like
 /// libtorch's options they are `f64`; the element-wise update uses them rounded to `f32` (β₁,
@@ -295,6 +295,73 @@ impl ItemTags<'_> {
     }
 }
 
+/// Every item's tag features with their x_c, checked and scaled once per training: what a batch
+/// copies for each of its distinct items ([`FmBatch::prepare`]), instead of summing and dividing
+/// an item's tag weights again in every batch that draws it.
+#[derive(Clone, Debug)]
+pub struct ScaledTags {
+    shape: FmShape,
+    /// The tags of item i: `entries[indptr[i]..indptr[i + 1]]`, as (feature, x_c) in the order
+    /// of its row of the tag matrix (a tag c is feature `n_users + n_items + c`).
+    indptr: Vec<usize>,
+    entries: Vec<(u32, f32)>,
+}
+
+impl ScaledTags {
+    /// Checks the tag matrix against `shape` (one row per item, row pointers increasing from 0
+    /// to the number of entries, tags in range) and scales each item's weights to x_c.
+    pub fn new(shape: FmShape, tags: ItemTags<'_>) -> Result<ScaledTags, KernelError> {
+        let FmShape {
+            n_users,
+            n_items,
+            n_tags,
+            ..
+        } = shape;
+        if tags.indptr.len() != n_items + 1 {
+            return Err(KernelError::InvalidInput(format!(
+                "tag rows for {} items, expected {n_items}",
+                tags.indptr.len().saturating_sub(1)
+            )));
+        }
+        let nnz = tags.indptr[n_items];
+        if tags.indptr[0] != 0
+            || tags.indptr.windows(2).any(|w| w[0] > w[1])
+            || nnz != tags.indices.len()
+            || nnz != tags.data.len()
+        {
+            return Err(KernelError::InvalidInput(
+                "the item-tag matrix is malformed (row pointers not increasing from 0 to the \
+                 number of entries)"
+                    .to_string(),
+            ));
+        }
+        if let Some(&c) = tags.indices.iter().find(|&&c| c as usize >= n_tags) {
+            return Err(KernelError::InvalidInput(format!(
+                "tag {c} out of range (0..{n_tags})"
+            )));
+        }
+        let first = n_users + n_items;
+        let mut entries = Vec::with_capacity(nnz);
+        for item in 0..n_items {
+            let (cols, weights, sum) = tags.row(item);
+            let scaled_row = cols.iter().zip(weights);
+            entries
+                .extend(scaled_row.map(|(&c, &w)| ((first + c as usize) as u32, scaled(w, sum))));
+        }
+        Ok(ScaledTags {
+            shape,
+            indptr: tags.indptr.to_vec(),
+            entries,
+        })
+    }
+
+    /// The item's tags as (feature, x_c).
+    #[inline]
+    fn row(&self, item: usize) -> &[(u32, f32)] {
+        &self.entries[self.indptr[item]..self.indptr[item + 1]]
+    }
+}
+
 /// x_c of a tag weight and its item's ‖t‖₁ (an item without tags has none).
 #[inline(always)]
 fn scaled(weight: f32, sum: f32) -> f32 {
@@ -375,8 +442,9 @@ pub struct FmBatch {
     pub(super) users: Vec<u32>,
     pub(super) positives: usize,
     pub(super) prepared: bool,
-    /// Per feature: 1 + its slot s among the touched features, numbered in order of first
-    /// appearance (0 = not touched by the batch).
+    /// Per feature: 1 + its slot s among the touched features, numbered in increasing order of
+    /// feature (0 = not touched by the batch), so that the passes over the touched rows, which
+    /// run in that order, read `ptr` and `contrib` front to back.
     pub(super) slot: Vec<u32>,
     /// The touched features in increasing order.
     pub(super) touched: Vec<u32>,
@@ -420,7 +488,7 @@ struct Work {
 /// How many aggregate rows of a feature's contributions are prefetched before its gradient.
 const PREFETCH_ROWS: usize = 16;
 /// How many tags ahead the item side prefetches tag rows.
-const TAGS_AHEAD: usize = 4;
+const TAGS_AHEAD: usize = 12;
 
 /// Rows or distinct items of a batch per parallel task.
 const ROWS_PER_TASK: usize = 64;
@@ -506,7 +574,7 @@ impl FmTrainer {
         users: &[u32],
         items: &[u32],
         negatives: usize,
-        tags: ItemTags<'_>,
+        tags: &ScaledTags,
     ) -> Result<f64, KernelError> {
         let mut batch = match self.own.take() {
             Some(batch) => batch,
@@ -575,6 +643,15 @@ impl FmTrainer {
             .enumerate()
             .with_min_len(ROWS_PER_TASK)
             .for_each(|(j, ((total, linear), squares))| {
+                // The items are scattered too: ask for the next item's row and first tag rows
+                // (its own pass asks for the later ones while it adds).
+                if let Some(&next) = distinct.get(j + 1) {
+                    prefetch_row(feature(nu + next as usize));
+                    let own = &item_tags[item_tags_ptr[j + 1]..item_tags_ptr[j + 2]];
+                    for &(a, _) in own.iter().take(TAGS_AHEAD) {
+                        prefetch_row(feature(a as usize));
+                    }
+                }
                 let i = distinct[j] as usize;
                 let own = &item_tags[item_tags_ptr[j]..item_tags_ptr[j + 1]];
                 let tag_rows = own.iter().map(|&(a, x)| {
@@ -655,7 +732,7 @@ impl FmTrainer {
             } = row;
             isa.catch_up_row(adam, table, (&mut *p, m, v), *last, to);
             *last = to;
-            *sq_norm = Portable.dot(&p[1..], &p[1..]);
+            *sq_norm = isa.sq_norm(p);
         });
     }
 
@@ -665,15 +742,29 @@ impl FmTrainer {
         let nu = self.shape.n_users;
         let c = self.table.get(t);
         let isa = self.isa;
+        let k = self.shape.k;
         let (rows, adam, _, work) = self.rows_and_state();
-        rows.for_each(&batch.touched, &|a, row, g| {
-            let s = batch.slot[a] as usize;
-            let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
-            let (agg, gamma) = if a < nu {
+        let aggregates = |a: usize| {
+            if a < nu {
                 (&work.row_agg, &work.grads)
             } else {
                 (&work.item_agg, &work.item_grad)
-            };
+            }
+        };
+        rows.for_each(&batch.touched, &|a, row, g| {
+            // Slots follow the touched order: the feature two ahead is touched[s + 1]. Ask for
+            // the aggregate rows its gradient will sum.
+            let s = batch.slot[a] as usize;
+            if let Some(&ahead) = batch.touched.get(s + 1) {
+                let agg = aggregates(ahead as usize).0;
+                let later = &batch.contrib[batch.ptr[s + 1]..batch.ptr[s + 2]];
+                for &(index, _) in later.iter().take(PREFETCH_ROWS) {
+                    let index = index as usize;
+                    prefetch_row(&agg[index * k..(index + 1) * k]);
+                }
+            }
+            let contrib = &batch.contrib[batch.ptr[s - 1]..batch.ptr[s]];
+            let (agg, gamma) = aggregates(a);
             isa.update_row(adam, c, (row.p, row.m, row.v), g, contrib, agg, gamma);
             *row.last = t;
         });
@@ -747,6 +838,12 @@ impl FmTrainer {
 /// Touched feature rows per parallel task.
 const TOUCHED_PER_TASK: usize = 64;
 
+/// How many rows ahead a batch's preparation prefetches the tag list of the row's item.
+const ITEMS_AHEAD: usize = 8;
+
+/// How many touched features ahead the passes over them prefetch the parameter rows.
+const ROWS_AHEAD: usize = 4;
+
 /// A run of consecutive feature rows (parameters, moments, last step, and `E` per row: FM's
 /// ‖v‖², nothing for NCF), which splits in two at any feature: the passes over a batch's touched
 /// rows visit only those (a few tens of thousands of the features), in parallel, each row by
@@ -812,7 +909,14 @@ impl<'a, E: Send> FeatureRows<'a, E> {
         if features.len() <= TOUCHED_PER_TASK {
             let mut scratch = vec![0.0f32; self.width];
             let (w, first) = (self.width, self.first);
-            for &a in features {
+            for (n, &a) in features.iter().enumerate() {
+                // The touched rows are scattered: ask for the rows a few features ahead.
+                if let Some(&ahead) = features.get(n + ROWS_AHEAD) {
+                    let i = ahead as usize - first;
+                    prefetch_row(&self.params[i * w..(i + 1) * w]);
+                    prefetch_row(&self.m[i * w..(i + 1) * w]);
+                    prefetch_row(&self.v[i * w..(i + 1) * w]);
+                }
                 let a = a as usize;
                 let i = a - first;
                 let row = FeatureRow {
@@ -859,29 +963,21 @@ impl FmBatch {
 
     /// Makes this the batch of `users[r]`, `items[r]` (positives first, then `negatives` rows
     /// per positive, as in the module docs): checks it (b positives with `negatives` rows each,
-    /// indices in range, a well-formed tag matrix) and finds its distinct items, the touched
+    /// indices in range, tags scaled for this shape) and finds its distinct items, the touched
     /// features and their contributions. After an error the batch is empty (not prepared).
     pub fn prepare(
         &mut self,
         users: &[u32],
         items: &[u32],
         negatives: usize,
-        tags: ItemTags<'_>,
+        tags: &ScaledTags,
     ) -> Result<(), KernelError> {
         self.reset();
         self.prepared = false;
         self.positives = self.check(users, items, negatives, tags)?;
         self.users.clear();
         self.users.extend_from_slice(users);
-        if let Err(e) = self.collect(items, tags) {
-            // Some features were marked before the error; `touched` does not list them yet.
-            self.slot.fill(0);
-            self.reset();
-            return Err(e);
-        }
-        // In increasing order (a scan of the marks: cheaper than sorting them).
-        let marked = self.slot.iter().enumerate().filter(|(_, &s)| s != 0);
-        self.touched.extend(marked.map(|(a, _)| a as u32));
+        self.collect(items, tags);
         self.prepared = true;
         Ok(())
     }
@@ -908,7 +1004,7 @@ impl FmBatch {
         users: &[u32],
         items: &[u32],
         negatives: usize,
-        tags: ItemTags<'_>,
+        tags: &ScaledTags,
     ) -> Result<usize, KernelError> {
         let rows = users.len();
         let b = rows / (1 + negatives);
@@ -932,32 +1028,20 @@ impl FmBatch {
                 "item {i} out of range (0..{n_items})"
             )));
         }
-        if tags.indptr.len() != n_items + 1 {
+        if tags.shape != self.shape {
             return Err(KernelError::InvalidInput(format!(
-                "tag rows for {} items, expected {n_items}",
-                tags.indptr.len().saturating_sub(1)
+                "the tags were scaled for {:?}, the batch is for {:?}",
+                tags.shape, self.shape
             )));
-        }
-        let nnz = tags.indptr[n_items];
-        if tags.indptr[0] != 0
-            || tags.indptr.windows(2).any(|w| w[0] > w[1])
-            || nnz != tags.indices.len()
-            || nnz != tags.data.len()
-        {
-            return Err(KernelError::InvalidInput(
-                "the item-tag matrix is malformed (row pointers not increasing from 0 to the \
-                 number of entries)"
-                    .to_string(),
-            ));
         }
         Ok(b)
     }
 
     /// Finds the distinct items and the touched features, and lists each feature's
     /// contributions: users per row, items and tags per distinct item.
-    fn collect(&mut self, items: &[u32], tags: ItemTags<'_>) -> Result<(), KernelError> {
+    fn collect(&mut self, items: &[u32], tags: &ScaledTags) {
         let shape = self.shape;
-        let (nu, ni, nt) = (shape.n_users, shape.n_items, shape.n_tags);
+        let nu = shape.n_users;
         let users = &self.users;
         self.distinct.clear();
         self.item_of_row.clear();
@@ -975,7 +1059,11 @@ impl FmBatch {
                 counts[s as usize - 1] += 1;
             }
         };
-        for (&u, &i) in users.iter().zip(items) {
+        for (r, (&u, &i)) in users.iter().zip(items).enumerate() {
+            // The items are random: ask for the tag lists of the rows a few rows ahead.
+            if let Some(&ahead) = items.get(r + ITEMS_AHEAD) {
+                prefetch_slice(tags.row(ahead as usize));
+            }
             visit(&mut self.slot, u as usize);
             let i = i as usize;
             if self.item_slot[i] == 0 {
@@ -983,24 +1071,28 @@ impl FmBatch {
                 item_counts.push(0);
                 self.item_slot[i] = self.distinct.len() as u32;
                 visit(&mut self.slot, nu + i);
-                let (cols, weights, sum) = tags.row(i);
-                for (&c, &w) in cols.iter().zip(weights) {
-                    if c as usize >= nt {
-                        return Err(KernelError::InvalidInput(format!(
-                            "tag {c} out of range (0..{nt})"
-                        )));
-                    }
-                    let a = nu + ni + c as usize;
-                    visit(&mut self.slot, a);
-                    self.item_tags.push((a as u32, scaled(w, sum)));
+                let own = tags.row(i);
+                for &(a, _) in own {
+                    visit(&mut self.slot, a as usize);
                 }
+                self.item_tags.extend_from_slice(own);
                 self.item_tags_ptr.push(self.item_tags.len());
             }
             let j = self.item_slot[i] - 1;
             item_counts[j as usize] += 1;
             self.item_of_row.push(j);
         }
-        prefix_sums(&counts, &mut self.ptr);
+        // The touched features in increasing order (a scan of the marks: cheaper than sorting
+        // them), their slots renumbered in that order.
+        let mut ordered = Vec::with_capacity(counts.len());
+        for (a, s) in self.slot.iter_mut().enumerate() {
+            if *s != 0 {
+                ordered.push(counts[*s as usize - 1]);
+                self.touched.push(a as u32);
+                *s = ordered.len() as u32;
+            }
+        }
+        prefix_sums(&ordered, &mut self.ptr);
         prefix_sums(&item_counts, &mut self.item_ptr);
         self.contrib.clear();
         self.contrib.resize(self.ptr[self.ptr.len() - 1], (0, 0.0));
@@ -1027,7 +1119,6 @@ impl FmBatch {
                 put(a as usize, j, x);
             }
         }
-        Ok(())
     }
 
     /// Clears the marks of the touched features and items (as listed).
@@ -1204,6 +1295,17 @@ impl Isa {
         catch_up_row(adam, table, row, from, to)
     }
 
+    /// ‖v‖² of a feature row `[w, v]` ([`Portable`]'s dot product: the same sums).
+    #[inline(always)]
+    fn sq_norm(self, p: &[f32]) -> f32 {
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: as above.
+            return unsafe { avx2::sq_norm(p) };
+        }
+        Portable.dot(&p[1..], &p[1..])
+    }
+
     #[inline(always)]
     fn item_side<'a>(
         self,
@@ -1272,6 +1374,12 @@ mod avx2 {
     pub(super) fn adam_row(adam: &Adam, c: StepConstants, row: Row<'_>, g: Option<&[f32]>) {
         let (p, m, v) = row;
         super::adam_row(adam, c, p, m, v, g)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) fn sq_norm(p: &[f32]) -> f32 {
+        use crate::common::simd::Simd;
+        crate::common::simd::Portable.dot(&p[1..], &p[1..])
     }
 
     #[target_feature(enable = "avx2")]
@@ -1403,6 +1511,10 @@ mod tests {
             self.tags.tags()
         }
 
+        fn scaled(&self) -> ScaledTags {
+            ScaledTags::new(self.shape, self.tags()).unwrap()
+        }
+
         fn trainer(&self, adam: Adam) -> FmTrainer {
             FmTrainer::new(self.shape, self.params.clone(), adam).unwrap()
         }
@@ -1429,7 +1541,8 @@ mod tests {
             tags: ItemTags<'_>,
         ) -> (f64, Vec<f32>) {
             let mut batch = FmBatch::new(self.shape);
-            batch.prepare(users, items, negatives, tags).unwrap();
+            let tags = ScaledTags::new(self.shape, tags).unwrap();
+            batch.prepare(users, items, negatives, &tags).unwrap();
             self.catch_up_touched(&batch, self.step);
             let loss = self.gradients(&batch);
             let width = self.shape.k + 1;
@@ -1557,12 +1670,52 @@ mod tests {
                 problem.shape.n_users
             };
             let (users, items) = problem.batch(&mut rng, 4, 3, span);
-            trainer.step(&users, &items, 3, problem.tags()).unwrap();
+            trainer.step(&users, &items, 3, &problem.scaled()).unwrap();
             if dense {
                 trainer.bring_up_to_date();
             }
         }
         trainer.finish()
+    }
+
+    #[test]
+    fn a_prepared_batch_numbers_its_slots_in_touched_order_with_contributions_in_row_order() {
+        let problem = Problem::new(3, 40, 30, 20, 4);
+        let tags = problem.scaled();
+        let mut batch = FmBatch::new(problem.shape);
+        let (users, items) = problem.batch(&mut Rng::new(4), 6, 3, 40);
+        batch.prepare(&users, &items, 3, &tags).unwrap();
+        let nu = problem.shape.n_users;
+        // Every feature's contributions, written out from the definition in row order.
+        let mut expected: std::collections::BTreeMap<usize, Vec<(u32, f32)>> = Default::default();
+        let mut seen: Vec<u32> = Vec::new();
+        for (r, (&u, &i)) in users.iter().zip(&items).enumerate() {
+            expected
+                .entry(u as usize)
+                .or_default()
+                .push((r as u32, 1.0));
+            if !seen.contains(&i) {
+                let j = seen.len() as u32;
+                seen.push(i);
+                expected.entry(nu + i as usize).or_default().push((j, 1.0));
+            }
+        }
+        for (j, &i) in seen.iter().enumerate() {
+            for &(a, x) in tags.row(i as usize) {
+                expected.entry(a as usize).or_default().push((j as u32, x));
+            }
+        }
+        let touched: Vec<u32> = expected.keys().map(|&a| a as u32).collect();
+        assert_eq!(batch.touched, touched);
+        for (n, (&a, list)) in expected.iter().enumerate() {
+            assert_eq!(batch.slot[a] as usize, n + 1, "feature {a}");
+            assert_eq!(
+                &batch.contrib[batch.ptr[n]..batch.ptr[n + 1]],
+                &list[..],
+                "feature {a}"
+            );
+        }
+        assert_eq!(batch.distinct, seen);
     }
 
     #[test]
@@ -1614,21 +1767,42 @@ mod tests {
     fn bad_batches_are_errors_that_leave_the_trainer_usable() {
         let problem = Problem::new(1, 4, 5, 6, 3);
         let mut trainer = problem.trainer(Adam::new(0.01, 0.0));
-        let tags = problem.tags();
+        let tags = problem.scaled();
         let err = |r: Result<f64, KernelError>| r.unwrap_err().to_string();
-        assert!(err(trainer.step(&[0, 1, 2], &[0, 1], 1, tags)).contains("not b positives"));
-        assert!(err(trainer.step(&[0, 9], &[0, 1], 1, tags)).contains("user 9 out of range"));
-        assert!(err(trainer.step(&[0, 1], &[0, 7], 1, tags)).contains("item 7 out of range"));
+        assert!(err(trainer.step(&[0, 1, 2], &[0, 1], 1, &tags)).contains("not b positives"));
+        assert!(err(trainer.step(&[0, 9], &[0, 1], 1, &tags)).contains("user 9 out of range"));
+        assert!(err(trainer.step(&[0, 1], &[0, 7], 1, &tags)).contains("item 7 out of range"));
+        let mut other = problem.shape;
+        other.n_users += 1;
+        let theirs = ScaledTags::new(other, problem.tags()).unwrap();
+        assert!(err(trainer.step(&[0, 1], &[2, 3], 1, &theirs)).contains("tags were scaled for"));
+        assert_eq!(trainer.steps(), 0);
+        assert!(trainer
+            .step(&[0, 1], &[2, 3], 1, &tags)
+            .unwrap()
+            .is_finite());
+        assert_eq!(trainer.steps(), 1);
+        // A bad tag matrix is refused before any batch.
+        let scale_err =
+            |t: ItemTags<'_>| ScaledTags::new(problem.shape, t).unwrap_err().to_string();
         let bad_indices: Vec<u32> = problem.tags.indices.iter().map(|&c| c + 100).collect();
         let bad = ItemTags {
-            indptr: &problem.tags.indptr,
             indices: &bad_indices,
-            data: &problem.tags.data,
+            ..problem.tags()
         };
-        assert!(err(trainer.step(&[0, 1], &[2, 3], 1, bad)).contains("out of range (0..6)"));
-        assert_eq!(trainer.steps(), 0);
-        assert!(trainer.step(&[0, 1], &[2, 3], 1, tags).unwrap().is_finite());
-        assert_eq!(trainer.steps(), 1);
+        assert!(scale_err(bad).contains("out of range (0..6)"));
+        let short = ItemTags {
+            indptr: &problem.tags.indptr[1..],
+            ..problem.tags()
+        };
+        assert!(scale_err(short).contains("tag rows for 4 items, expected 5"));
+        let mut shifted = problem.tags.indptr.clone();
+        shifted[0] = 1;
+        let malformed = ItemTags {
+            indptr: &shifted,
+            ..problem.tags()
+        };
+        assert!(scale_err(malformed).contains("malformed"));
         let shape = FmShape {
             k: 0,
             ..problem.shape

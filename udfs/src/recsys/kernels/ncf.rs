@@ -70,7 +70,8 @@
 use rayon::prelude::*;
 
 use super::fm::{
-    row_gradient, sampling_gradients, Adam, FeatureRows, FmBatch, FmShape, Isa, ItemTags, StepTable,
+    row_gradient, sampling_gradients, Adam, FeatureRows, FmBatch, FmShape, Isa, ScaledTags,
+    StepTable,
 };
 use super::KernelError;
 use crate::common::simd::{prefetch_row, Portable, Simd};
@@ -365,7 +366,7 @@ impl NcfTrainer {
         users: &[u32],
         items: &[u32],
         negatives: usize,
-        tags: ItemTags<'_>,
+        tags: &ScaledTags,
     ) -> Result<f64, KernelError> {
         let mut batch = match self.own.take() {
             Some(batch) => batch,
@@ -1051,6 +1052,7 @@ mod avx2 {
 mod tests {
     use super::*;
     use crate::common::rng::Rng;
+    use crate::recsys::kernels::fm::ItemTags;
     use crate::recsys::kernels::test_support::{batch, TagMatrix};
 
     /// A random NCF problem: parameters, a tag matrix (item 0 without tags) and batches.
@@ -1093,6 +1095,10 @@ mod tests {
 
         fn tags(&self) -> ItemTags<'_> {
             self.tags.tags()
+        }
+
+        fn scaled(&self) -> ScaledTags {
+            ScaledTags::new(self.shape.rows(), self.tags()).unwrap()
         }
 
         fn trainer(&self, adam: Adam) -> NcfTrainer {
@@ -1218,7 +1224,7 @@ mod tests {
         let mut rng = Rng::new(4);
         let (users, items) = problem.batch(&mut rng, 4, 3, shape.n_users);
         let mut batch = FmBatch::new(shape.rows());
-        batch.prepare(&users, &items, 3, problem.tags()).unwrap();
+        batch.prepare(&users, &items, 3, &problem.scaled()).unwrap();
         let (loss, grad) = kernel_gradient(&mut trainer, &batch);
         let theta = flat(&problem.initial);
         assert_eq!(grad.len(), theta.len());
@@ -1280,7 +1286,7 @@ mod tests {
                 problem.shape.n_users
             };
             let (users, items) = problem.batch(&mut rng, 64, 3, span);
-            trainer.step(&users, &items, 3, problem.tags()).unwrap();
+            trainer.step(&users, &items, 3, &problem.scaled()).unwrap();
             if dense {
                 trainer.bring_up_to_date();
             }
@@ -1392,18 +1398,23 @@ mod tests {
         let mut other = problem.shape.rows();
         other.n_users += 1;
         let mut wrong = FmBatch::new(other);
-        wrong.prepare(&[0, 0], &[1, 2], 1, problem.tags()).unwrap();
+        let theirs = ScaledTags::new(other, problem.tags()).unwrap();
+        wrong.prepare(&[0, 0], &[1, 2], 1, &theirs).unwrap();
         assert!(trainer
             .step_prepared(&wrong)
             .unwrap_err()
             .to_string()
             .contains("prepared for"));
-        assert!(trainer.step(&[0, 0], &[1, 999], 1, problem.tags()).is_err());
         assert!(trainer
-            .step(&[0, 0, 0], &[1, 2], 1, problem.tags())
+            .step(&[0, 0], &[1, 999], 1, &problem.scaled())
+            .is_err());
+        assert!(trainer
+            .step(&[0, 0, 0], &[1, 2], 1, &problem.scaled())
             .is_err());
         assert_eq!(trainer.steps(), 0);
-        let loss = trainer.step(&[0, 0], &[1, 2], 1, problem.tags()).unwrap();
+        let loss = trainer
+            .step(&[0, 0], &[1, 2], 1, &problem.scaled())
+            .unwrap();
         assert!(loss.is_finite() && loss > 0.0);
         assert_eq!(trainer.steps(), 1);
     }
