@@ -31,8 +31,9 @@
 //!
 //! Environment:
 //! - `TRUSTQL_BENCH_MODELS=wrmf,mostpop` — the model types to measure (default all, cheapest
-//!   first: mostpop, random, wrmf, inn, unn, fm, ncf); `fm_autograd` (only when named) is one FM
-//!   epoch through libtorch's autograd on the CPU, the path `fm` took before its CPU kernel;
+//!   first: mostpop, random, wrmf, inn, unn, fm, ncf); `fm_autograd` and `ncf_autograd` (only when
+//!   named) are one FM or NCF epoch through libtorch's autograd on the CPU, the path `fm` and `ncf`
+//!   took before their CPU kernels;
 //! - `TRUSTQL_BENCH_SCALE=0.05` — users and interactions scaled down for a quick run (items and
 //!   tags stay);
 //! - `TRUSTQL_BENCH_TOPK_USERS=N` — top-k lists for the first N users only, the time
@@ -76,10 +77,10 @@ const WRMF_ITERATIONS: usize = 15;
 const WRMF_ALPHA: f64 = 1.0;
 const WRMF_L2: f64 = 0.01;
 const ALL_MODELS: [&str; 7] = ["mostpop", "random", "wrmf", "inn", "unn", "fm", "ncf"];
-/// Measurements that are not model types, run only when named: `fm_autograd` is one FM epoch
-/// through libtorch's autograd on the CPU (what `fm` used before its CPU kernel), for the
-/// before/after comparison; it has no top-100 lists.
-const EXTRA_MODELS: [&str; 1] = ["fm_autograd"];
+/// Measurements that are not model types, run only when named: `fm_autograd` and `ncf_autograd`
+/// are one FM or NCF epoch through libtorch's autograd on the CPU (what `fm` and `ncf` used
+/// before their CPU kernels), for the before/after comparison; they have no top-100 lists.
+const EXTRA_MODELS: [&str; 2] = ["fm_autograd", "ncf_autograd"];
 
 // ---------------------------------------------------------------- synthetic data
 
@@ -292,27 +293,39 @@ fn train(
     (trained.model, trained.training, secs, json!(shown))
 }
 
-/// One FM epoch through libtorch's autograd on the CPU (`fm::fit_with_autograd`, with the
-/// bench's `fm` options): its WRMF initialisation and epoch times and the epoch's loss.
-fn fm_autograd(data: &TrainingData, log: &ProgressLog, load_before: f64) -> Value {
+/// One FM or NCF epoch (`model` "fm" or "ncf") through libtorch's autograd on the CPU
+/// (`fm::fit_with_autograd`, `ncf::train_with_autograd`, with the bench's options for `model`):
+/// its WRMF initialisation and epoch times and the epoch's loss.
+fn autograd_epoch(model: &str, data: &TrainingData, log: &ProgressLog, load_before: f64) -> Value {
     use trustql_udfs::recsys::data::{RecData, Tags};
     use trustql_udfs::recsys::neural::NeuralOptions;
-    let (options, shown) = validated_options("fm");
+    let (options, shown) = validated_options(model);
     let cancel = AtomicBool::new(false);
     let progress = |msg: &str| log.record(msg);
     let control = TaskControl::new(&progress, &cancel);
     log.begin();
     let start = Instant::now();
-    let (rec, _) = RecData::from_training("fm", data, Tags::Required, &control).unwrap();
+    let (rec, _) = RecData::from_training(model, data, Tags::Required, &control).unwrap();
     let opts = NeuralOptions::try_from(&options).unwrap();
     let mut rng = Rng::new(opts.seed);
-    let (_, losses) =
+    let (_, losses) = if model == "ncf" {
+        let hidden: usize = options.value("hidden").unwrap();
+        trustql_udfs::recsys::ncf::train_with_autograd(
+            &rec,
+            &opts,
+            hidden,
+            Device::Cpu,
+            &mut rng,
+            &control,
+        )
+    } else {
         trustql_udfs::recsys::fm::fit_with_autograd(&rec, &opts, Device::Cpu, &mut rng, &control)
-            .unwrap();
+    }
+    .unwrap();
     let train_s = start.elapsed().as_secs_f64();
     let (init_end, epoch_end) = init_and_epoch_ends(&log.lines(), train_s);
     eprintln!(
-        "== fm_autograd: WRMF init {init_end:.1} s, one epoch {:.1} s, loss {:?}",
+        "== {model}_autograd: WRMF init {init_end:.1} s, one epoch {:.1} s, loss {:?}",
         epoch_end - init_end,
         losses
     );
@@ -579,8 +592,8 @@ fn run() {
     for name in &models {
         eprintln!("== {name}: training (load average {:.2})", load_average());
         let load_before = load_average();
-        if name == "fm_autograd" {
-            let r = fm_autograd(&data, &log, load_before);
+        if let Some(model) = name.strip_suffix("_autograd") {
+            let r = autograd_epoch(model, &data, &log, load_before);
             report = save(&json_path, report, name, r);
             continue;
         }
@@ -709,14 +722,17 @@ fn print_tables(report: &Value) {
                 .map_or("–".to_string(), |x| format!("{x:.1}")),
         );
     }
-    if let Some(a) = models.get("fm_autograd") {
+    for model in ["fm", "ncf"] {
+        let Some(a) = models.get(&format!("{model}_autograd")) else {
+            continue;
+        };
         println!(
-            "\nfm through libtorch's autograd on the CPU (before its kernel): WRMF init {} s + \
-             ONE epoch {} s, loss {}{}",
+            "\n{model} through libtorch's autograd on the CPU (before its kernel): WRMF init {} s \
+             + ONE epoch {} s, loss {}{}",
             f(&a["wrmf_init_s"]),
             f(&a["epoch_s"]),
             a["losses"],
-            models.get("fm").map_or(String::new(), |m| format!(
+            models.get(model).map_or(String::new(), |m| format!(
                 "; the kernel's epoch {} s, loss {}",
                 f(&m["epoch_s"]),
                 m["training_facts"]["loss per epoch"]

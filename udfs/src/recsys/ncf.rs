@@ -493,6 +493,21 @@ pub fn fit_with_autograd(
     Ok((Params::from_tensors(&NAMES, &trained)?, losses))
 }
 
+/// [`fit_with_autograd`] from the start [`NcfType`]'s training takes (the WRMF initialisation and
+/// the seeded dense layers, `hidden` units): what the CPU ran before [`fit_on_cpu`], for the
+/// recommender bench's before/after comparison.
+pub fn train_with_autograd(
+    rec: &RecData,
+    opts: &NeuralOptions,
+    hidden: usize,
+    device: Device,
+    rng: &mut Rng,
+    control: &TaskControl<'_>,
+) -> Result<(Params, Vec<f64>)> {
+    let initial = initial_values(rec, opts, hidden, rng, control)?;
+    fit_with_autograd(rec, opts, initial, device, rng, control)
+}
+
 impl ModelType for NcfType {
     fn name(&self) -> &'static str {
         "ncf"
