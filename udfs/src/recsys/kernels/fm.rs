@@ -485,7 +485,8 @@ struct Work {
     item_grad: Vec<f32>,
 }
 
-/// How many aggregate rows of a feature's contributions are prefetched before its gradient.
+/// How many aggregate rows of a feature's contributions are prefetched (two features ahead of its
+/// gradient).
 const PREFETCH_ROWS: usize = 16;
 /// How many tags ahead the item side prefetches tag rows.
 const TAGS_AHEAD: usize = 12;
@@ -1425,13 +1426,9 @@ mod avx2 {
 /// rows, grouped.
 #[inline(always)]
 fn feature_gradient(g: &mut [f32], va: &[f32], contrib: &[(u32, f32)], agg: &[f32], gamma: &[f32]) {
+    // The aggregates are rows scattered over a few megabytes; the update pass has asked for
+    // them two features ahead.
     let k = va.len();
-    // The aggregates are rows scattered over a few megabytes: ask for all of them (a tag has a
-    // handful) before the sums wait on the first.
-    for &(index, _) in contrib.iter().take(PREFETCH_ROWS) {
-        let index = index as usize;
-        prefetch_row(&agg[index * k..(index + 1) * k]);
-    }
     g.iter_mut().for_each(|x| *x = 0.0);
     let (g0, gv) = g.split_at_mut(1);
     let gv = &mut gv[..k];
