@@ -44,6 +44,20 @@ if ! .venv/bin/python -c "from importlib.metadata import version as v; import sy
     "music21==$MUSIC21_VERSION" "pyarrow==$PYARROW_VERSION"
 fi
 
+# The Python package's tests and examples (python/, README "Python"): pytest, pandas, the
+# datafusion-python package whose FFI matches DataFusion 55, maturin (wheels), matplotlib.
+PY_TEST_PINS="pytest==9.2.0 pandas==3.1.1 datafusion==55.0.0 maturin==1.16.0 matplotlib==3.11.2"
+if ! .venv/bin/python - "$PY_TEST_PINS" 2>/dev/null <<'PYEOF'
+import sys
+from importlib.metadata import version
+sys.exit(0 if all(version(n) == v for n, v in (p.split("==") for p in sys.argv[1].split())) else 1)
+PYEOF
+then
+  echo "setup: installing $PY_TEST_PINS into .venv" >&2
+  # shellcheck disable=SC2086
+  .venv/bin/python -m pip install --disable-pip-version-check -q $PY_TEST_PINS
+fi
+
 SOUNDFONT=/usr/share/sounds/sf2/TimGM6mb.sf2
 if [ ! -f "$SOUNDFONT" ]; then
   echo "setup: installing the Debian package timgm6mb-soundfont ($SOUNDFONT)" >&2

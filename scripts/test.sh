@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of trustql (formatting, clippy, unit tests, sqllogictest files, CLI tests, doc
-# tests), after doing whatever set-up is missing. Extra arguments go to `cargo test`.
+# tests, the Python package's tests), after doing whatever set-up is missing. Extra arguments go
+# to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -9,3 +10,9 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets "$@"
 cargo test --workspace --doc "$@"
+# The Python package (python/): its extension module, built with the features of the tests
+# (`--all-targets`, so nothing else compiles again; `cargo test` does not build a cdylib), the
+# package installed into .venv (scripts/python_develop.sh), then its tests.
+cargo build --workspace --all-targets
+scripts/python_develop.sh debug
+TRUSTQL_BIN="${CARGO_TARGET_DIR:-target}/debug/trustql" .venv/bin/python -m pytest python/tests -q -p no:cacheprovider

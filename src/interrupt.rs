@@ -60,6 +60,14 @@ pub fn install(exit_when_idle: bool) -> Result<(), String> {
         .clone()
 }
 
+/// Interrupts the running statement as Ctrl-C does, for a host that takes SIGINT itself (the
+/// Python package: Python owns the signal and raises KeyboardInterrupt in the waiting thread).
+/// Works without [`install`]; does nothing when no statement runs.
+pub fn interrupt() {
+    INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+    notify().notify_waiters();
+}
+
 /// Puts the handler of [`install`] back after a library replaced it (the line editor installs
 /// its own when it is created). Does nothing before [`install`].
 pub fn reclaim() {
