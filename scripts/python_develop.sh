@@ -14,7 +14,7 @@ profile=${1:-debug}
 target=${CARGO_TARGET_DIR:-target}
 module="$target/$profile/lib_trustql.so"
 if [ ! -f "$module" ]; then
-  echo "python_develop.sh: $module is not built: run cargo build --workspace$([ "$profile" = release ] && echo " --release")" >&2
+  echo "python_develop.sh: $module is not built: run cargo build --workspace --all-targets$([ "$profile" = release ] && echo " --release")" >&2
   exit 1
 fi
 site=${2:-$(.venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")}

@@ -26,71 +26,59 @@ use pyo3::types::PyCapsule;
 use crate::runtime::runtime;
 use crate::session::PySession;
 
-/// A scalar function for `datafusion.udf(f)`.
-#[pyclass(module = "trustql._trustql", frozen)]
-pub struct ScalarFunction(Arc<ScalarUDF>);
+/// A Python class holding one function of DataFusion's kind `$udf`, with the PyCapsule method
+/// `$method` that returns its FFI struct `$ffi` in a capsule named `$capsule`.
+macro_rules! function_class {
+    ($(#[$doc:meta])* $class:ident, $udf:ty, $ffi:ty, $method:ident, $capsule:literal, $kind:literal) => {
+        $(#[$doc])*
+        #[pyclass(module = "trustql._trustql", frozen)]
+        pub struct $class(Arc<$udf>);
 
-#[pymethods]
-impl ScalarFunction {
-    #[getter]
-    fn name(&self) -> String {
-        self.0.name().to_string()
-    }
+        #[pymethods]
+        impl $class {
+            #[getter]
+            fn name(&self) -> String {
+                self.0.name().to_string()
+            }
 
-    fn __datafusion_scalar_udf__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let f = FFI_ScalarUDF::from(self.0.clone());
-        PyCapsule::new_with_value(py, f, c"datafusion_scalar_udf")
-    }
+            fn $method<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+                PyCapsule::new_with_value(py, <$ffi>::from(self.0.clone()), $capsule)
+            }
 
-    fn __repr__(&self) -> String {
-        format!("trustql scalar function {}", self.0.name())
-    }
+            fn __repr__(&self) -> String {
+                format!(concat!("trustql ", $kind, " function {}"), self.0.name())
+            }
+        }
+    };
 }
 
-/// An aggregate function for `datafusion.udaf(f)`.
-#[pyclass(module = "trustql._trustql", frozen)]
-pub struct AggregateFunction(Arc<AggregateUDF>);
-
-#[pymethods]
-impl AggregateFunction {
-    #[getter]
-    fn name(&self) -> String {
-        self.0.name().to_string()
-    }
-
-    fn __datafusion_aggregate_udf__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> PyResult<Bound<'py, PyCapsule>> {
-        let f = FFI_AggregateUDF::from(self.0.clone());
-        PyCapsule::new_with_value(py, f, c"datafusion_aggregate_udf")
-    }
-
-    fn __repr__(&self) -> String {
-        format!("trustql aggregate function {}", self.0.name())
-    }
-}
-
-/// A window function for `datafusion.udwf(f)`.
-#[pyclass(module = "trustql._trustql", frozen)]
-pub struct WindowFunction(Arc<WindowUDF>);
-
-#[pymethods]
-impl WindowFunction {
-    #[getter]
-    fn name(&self) -> String {
-        self.0.name().to_string()
-    }
-
-    fn __datafusion_window_udf__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let f = FFI_WindowUDF::from(self.0.clone());
-        PyCapsule::new_with_value(py, f, c"datafusion_window_udf")
-    }
-
-    fn __repr__(&self) -> String {
-        format!("trustql window function {}", self.0.name())
-    }
-}
+function_class!(
+    /// A scalar function for `datafusion.udf(f)`.
+    ScalarFunction,
+    ScalarUDF,
+    FFI_ScalarUDF,
+    __datafusion_scalar_udf__,
+    c"datafusion_scalar_udf",
+    "scalar"
+);
+function_class!(
+    /// An aggregate function for `datafusion.udaf(f)`.
+    AggregateFunction,
+    AggregateUDF,
+    FFI_AggregateUDF,
+    __datafusion_aggregate_udf__,
+    c"datafusion_aggregate_udf",
+    "aggregate"
+);
+function_class!(
+    /// A window function for `datafusion.udwf(f)`.
+    WindowFunction,
+    WindowUDF,
+    FFI_WindowUDF,
+    __datafusion_window_udf__,
+    c"datafusion_window_udf",
+    "window"
+);
 
 /// A table function for `datafusion.TableFunction(name, f, ctx)`.
 #[pyclass(module = "trustql._trustql", frozen)]

@@ -66,3 +66,25 @@ def test_ctrl_c_stops_a_script(session, tmp_path):
     # The script stopped at the cancelled statement: the next one never ran.
     with pytest.raises(Exception, match="after_cancel"):
         session.sql("SELECT * FROM after_cancel")
+
+
+def test_a_running_statement_leaves_the_gil_to_other_threads(session):
+    done = threading.Event()
+    ticks = 0
+
+    def work():
+        session.sql("SELECT sum(x % 7) AS s FROM generate_series(1, 300000000) AS t(x)")
+        done.set()
+
+    worker = threading.Thread(target=work)
+    start = time.monotonic()
+    worker.start()
+    # While the statement runs, this thread keeps running Python.
+    while not done.is_set() and time.monotonic() - start < 60:
+        ticks += 1
+        time.sleep(0.001)
+    worker.join()
+    elapsed = time.monotonic() - start
+    assert elapsed > 0.2, "the statement was too quick to tell"
+    # At least a quarter of the 1 ms ticks the elapsed time allows.
+    assert ticks > elapsed * 1000 / 4, (ticks, elapsed)

@@ -79,3 +79,15 @@ def test_a_mismatched_datafusion_major_is_refused(monkeypatch):
 def test_register_wants_a_datafusion_context():
     with pytest.raises(TypeError, match="datafusion.SessionContext"):
         trustql.register(object())
+
+
+def test_a_window_function(ctx, session):
+    query = (
+        "SELECT dim, song, quantile_normal(value) OVER (PARTITION BY dim) AS z FROM (VALUES "
+        "('energy', 1, 0.2), ('energy', 2, 0.9), ('energy', 3, 0.5), ('tempo', 1, 90.0), "
+        "('tempo', 2, 150.0)) AS t(dim, song, value) ORDER BY dim, song"
+    )
+    ours = ctx.sql(query).to_pylist()
+    assert ours == session.sql(query).to_pylist()
+    # The middle of three values is at the median: z = 0.
+    assert ours[2]["z"] == pytest.approx(0.0, abs=1e-12)

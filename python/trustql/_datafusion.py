@@ -70,8 +70,7 @@ def register(
 
     if not isinstance(ctx, datafusion.SessionContext):
         raise TypeError(f"ctx must be a datafusion.SessionContext, not {type(ctx).__name__}")
-    on_line, on_status = _progress.callbacks(progress)
-    session = _trustql.shared_session(os.fspath(models), on_line, on_status, 1.0)
+    session, _ = _progress.open_session(_trustql.shared_session, models, progress, 1.0)
     names = []
     for f in _trustql.functions(session):
         if hasattr(f, "__datafusion_scalar_udf__"):

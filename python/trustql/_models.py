@@ -58,9 +58,8 @@ class Models:
         progress: Any = "auto",
         status_interval: float = 1.0,
     ) -> None:
-        on_line, on_status = _progress.callbacks(progress)
-        self._inner = _trustql.shared_session(
-            os.fspath(path), on_line, on_status, status_interval
+        self._inner, _ = _progress.open_session(
+            _trustql.shared_session, path, progress, status_interval
         )
 
     @property

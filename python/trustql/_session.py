@@ -137,9 +137,9 @@ class Session:
         progress: Any = "auto",
         status_interval: float = 1.0,
     ) -> None:
-        on_line, on_status = _progress.callbacks(progress)
-        self._status = on_status
-        self._inner = _trustql.Session(os.fspath(models), on_line, on_status, status_interval)
+        self._inner, self._status = _progress.open_session(
+            _trustql.Session, models, progress, status_interval
+        )
 
     def _run(self, method: Any, *args: Any) -> Any:
         """Calls ``method``; a progress bar left open by an error or Ctrl-C is closed."""
