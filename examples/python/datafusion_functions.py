@@ -30,4 +30,4 @@ models.create("knn", {"type": "inn", "dim": 2, "tags": "item_tags"}, plays, repl
 print(ctx.sql("SELECT explain_lime('knn', 1, 30, 2) AS explanation").to_pandas())
 ctx.from_pydict({"a": [1.0, 2.0, 3.0, 4.0], "b": [1.0, 3.0, 2.0, 4.0]}, name="pairs")
 print(ctx.sql("SELECT kendall_tau_b_agg(a, b) AS tau_b FROM pairs").to_pandas())
-print(ctx.sql("SELECT * FROM recommend('knn', 1, 2)").to_pandas())
+print(ctx.sql("SELECT * FROM recommend('knn', 2) WHERE \"user\" = 1").to_pandas())

@@ -91,3 +91,12 @@ def test_a_window_function(ctx, session):
     assert ours == session.sql(query).to_pylist()
     # The middle of three values is at the median: z = 0.
     assert ours[2]["z"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_model_trains_on_a_datafusion_dataframe(ctx, models):
+    ctx.from_pydict(PLAYS, name="plays")
+    m = trustql.Models(models, progress=None)
+    m.create("pop", {"type": "mostpop"}, ctx.sql('SELECT * FROM plays WHERE "user" <> 4'))
+    # Without user 4, item 30 has one listener.
+    r = ctx.sql("SELECT score('pop', 1, 30) AS s, score('pop', 1, 10) AS t").to_pylist()
+    assert r == [{"s": 1.0, "t": 2.0}]
