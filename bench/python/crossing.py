@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 
+import pandas  # noqa: F401  (imported first, as in a notebook: its import is not the crossing)
+
 import trustql
 
 DATA = os.environ.get("TRUSTQL_SHARED", "../shared") + "/data/recsys/lastfm-2k"
