@@ -95,3 +95,14 @@ def test_model_names_never_leave_the_store(models):
     with pytest.raises(trustql.Error):
         m.create("../escape", {"type": "mostpop"}, pd.DataFrame(PLAYS))
     assert not (models.parent / "escape.tqm").exists()
+
+
+def test_a_session_sees_a_model_replaced_through_models(models):
+    # Two registries in one process over one store: the session's cached model is checked
+    # against its file at the next statement.
+    s = trustql.Session(models, progress=None)
+    m = trustql.Models(models, progress=None)
+    m.create("pop", {"type": "mostpop"}, pd.DataFrame(PLAYS))
+    assert s.sql("SELECT score('pop', 1, 40) AS s").to_pylist() == [{"s": 1.0}]
+    m.create("pop", {"type": "mostpop"}, pd.DataFrame({"user": [1, 2, 3], "item": [40, 40, 40]}), replace=True)
+    assert s.sql("SELECT score('pop', 1, 40) AS s").to_pylist() == [{"s": 3.0}]
