@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableFunctionImpl;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
@@ -66,27 +66,22 @@ pub fn install_library(ctx: &SessionContext, registry: &Arc<ModelRegistry>) -> R
     Ok(library)
 }
 
-/// Registers the session's table functions over `registry` (`models()`, `model_info(name)`).
+/// The names of the session's own table functions, in [`register_tables`]' order.
+pub const SESSION_TABLE_FUNCTIONS: [&str; 3] = ["models", "model_types", "model_info"];
+
+/// Registers the session's table functions over `registry` (`models()`, `model_types()`,
+/// `model_info(name)`: [`SESSION_TABLE_FUNCTIONS`]).
 pub fn register_tables(ctx: &SessionContext, registry: &Arc<ModelRegistry>) {
-    let functions: [(&str, Arc<dyn TableFunctionImpl>); 3] = [
-        (
-            "models",
-            Arc::new(crate::tables::models::ModelsFunc::new(registry.clone())),
-        ),
-        (
-            "model_types",
-            Arc::new(crate::tables::model_types::ModelTypesFunc::new(
-                registry.clone(),
-            )),
-        ),
-        (
-            "model_info",
-            Arc::new(crate::tables::model_info::ModelInfoFunc::new(
-                registry.clone(),
-            )),
-        ),
+    let functions: [Arc<dyn TableFunctionImpl>; 3] = [
+        Arc::new(crate::tables::models::ModelsFunc::new(registry.clone())),
+        Arc::new(crate::tables::model_types::ModelTypesFunc::new(
+            registry.clone(),
+        )),
+        Arc::new(crate::tables::model_info::ModelInfoFunc::new(
+            registry.clone(),
+        )),
     ];
-    for (name, f) in functions {
+    for (name, f) in SESSION_TABLE_FUNCTIONS.into_iter().zip(functions) {
         ctx.register_udtf(name, trustql_udfs::call_scan::named_calls(name, f));
     }
 }
@@ -276,7 +271,18 @@ impl Session {
 
     /// Runs one statement and collects its result.
     pub async fn execute(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        let result = async { self.sql(sql).await?.collect().await }.await;
+        Ok(self.execute_with_schema(sql).await?.1)
+    }
+
+    /// Runs one statement and collects its result with its schema (which an empty result
+    /// still has: the Python package hands both on).
+    pub async fn execute_with_schema(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let result = async {
+            let df = self.sql(sql).await?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            Ok((schema, df.collect().await?))
+        }
+        .await;
         self.end_status();
         result
     }

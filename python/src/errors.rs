@@ -57,7 +57,11 @@ pub enum Kind {
 
 /// The kind of `e`; `model_statement` says whether the statement was model DDL.
 pub fn kind(e: &DataFusionError, model_statement: bool) -> Kind {
-    let message = e.to_string();
+    kind_with_message(e, &e.to_string(), model_statement)
+}
+
+/// [`kind`], with `e`'s message already made.
+fn kind_with_message(e: &DataFusionError, message: &str, model_statement: bool) -> Kind {
     if model_statement
         || message.contains("unknown model '")
         || message.contains("unknown model type '")
@@ -76,7 +80,8 @@ pub fn kind(e: &DataFusionError, model_statement: bool) -> Kind {
 
 /// `e` as a Python exception of its kind.
 pub fn to_py(e: DataFusionError, model_statement: bool) -> PyErr {
-    new(kind(&e, model_statement), e.to_string())
+    let message = e.to_string();
+    new(kind_with_message(&e, &message, model_statement), message)
 }
 
 /// An exception of `kind` saying `message`.

@@ -132,20 +132,13 @@ pub fn functions(py: Python<'_>, session: PyRef<'_, PySession>) -> PyResult<Vec<
     // The registered table functions, as the session calls them (trustql's own are wrapped
     // by `call_scan::named_calls` when registered), and the session's model tables.
     let state = session.session().context().state();
-    let mut names: Vec<String> = library
-        .table_functions()
-        .iter()
-        .map(|t| t.name.clone())
-        .collect();
-    names.extend(["models", "model_types", "model_info"].map(String::from));
-    let mut tables: Vec<(String, Arc<dyn TableFunctionImpl>)> = Vec::new();
-    for name in names {
-        if let Some(f) = state.table_functions().get(&name) {
-            tables.push((name, f.function().clone()));
+    let library_tables = library.table_functions().iter().map(|t| t.name.as_str());
+    let session_tables = trustql::session::SESSION_TABLE_FUNCTIONS.into_iter();
+    for name in library_tables.chain(session_tables) {
+        if let Some(f) = state.table_functions().get(name) {
+            let (name, function) = (name.to_string(), f.function().clone());
+            out.push(Py::new(py, TableFunction { name, function })?.into_any());
         }
-    }
-    for (name, function) in tables {
-        out.push(Py::new(py, TableFunction { name, function })?.into_any());
     }
     Ok(out)
 }

@@ -3,7 +3,8 @@
 //! A [`PySession`] is a [`trustql::Session`]: the same statements mean the same thing as in
 //! the CLI. `sql` runs a statement (or a script of several: the last one's result is returned)
 //! to its end and keeps the result's Arrow batches in a [`QueryResult`], which hands them to
-//! pyarrow, pandas, polars or duckdb through the Arrow C stream interface without copying.
+//! pyarrow (and so pandas), or any other reader of the Arrow C stream interface, without
+//! copying.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,6 @@ use crate::runtime;
 #[pyclass(name = "Session", module = "trustql._trustql", frozen)]
 pub struct PySession {
     session: Session,
-    model_dir: PathBuf,
     reports: Arc<Reports>,
 }
 
@@ -48,16 +48,12 @@ impl PySession {
         }
         let reports = Reports::new(on_line, on_status);
         let session = Session::with_options(SessionOptions {
-            model_dir: model_dir.clone(),
+            model_dir,
             progress: reports.progress_fn(),
             status: reports.status_sink(Duration::from_secs_f64(status_interval)),
         })
         .map_err(|e| errors::to_py(e, false))?;
-        Ok(Self {
-            session,
-            model_dir,
-            reports,
-        })
+        Ok(Self { session, reports })
     }
 
     /// The underlying session (the exported functions of [`crate::ffi`] use its library).
@@ -70,14 +66,20 @@ impl PySession {
     }
 
     /// Runs `work` on the runtime, waiting as `runtime::run` does; trustql's error becomes its
-    /// Python exception.
-    fn wait<T, F>(&self, py: Python<'_>, model_statement: bool, work: F) -> PyResult<T>
+    /// Python exception (a model error when `model_statement` says the statement was model
+    /// DDL, which is asked only when there is an error).
+    fn wait<T, F>(
+        &self,
+        py: Python<'_>,
+        model_statement: impl FnOnce() -> bool,
+        work: F,
+    ) -> PyResult<T>
     where
         T: Send + 'static,
         F: std::future::Future<Output = datafusion::error::Result<T>> + Send + 'static,
     {
         runtime::run(py, &self.cancel(), &self.reports, work)?
-            .map_err(|e| errors::to_py(e, model_statement))
+            .map_err(|e| errors::to_py(e, model_statement()))
     }
 }
 
@@ -98,37 +100,30 @@ impl PySession {
     /// The model store's directory.
     #[getter]
     fn models(&self) -> PathBuf {
-        self.model_dir.clone()
+        self.session.registry().dir().to_path_buf()
     }
 
     /// Runs the statements of `query` in order and returns the last one's result.
     fn sql(&self, py: Python<'_>, query: &str) -> PyResult<QueryResult> {
         let statements =
             trustql::sql::split_statements(query).map_err(|e| errors::to_py(e, false))?;
-        if statements.is_empty() {
-            return Err(errors::PlanningError::new_err(
-                "no statement to run: the text is empty or only comments",
-            ));
-        }
         let mut last = None;
         for statement in statements {
-            let model = matches!(trustql::sql::model_ddl::parse(&statement.text), Ok(Some(_)));
             let session = self.session.clone();
             let text = statement.text;
-            let (schema, batches) = self.wait(py, model, async move {
-                let result = async {
-                    let df = session.sql(&text).await?;
-                    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-                    let batches = df.collect().await?;
-                    Ok::<_, DataFusionError>((schema, batches))
-                }
-                .await;
-                session.end_status();
-                result
-            })?;
+            let is_model_ddl = || matches!(trustql::sql::model_ddl::parse(&text), Ok(Some(_)));
+            let work = {
+                let text = text.clone();
+                async move { session.execute_with_schema(&text).await }
+            };
+            let (schema, batches) = self.wait(py, is_model_ddl, work)?;
             last = Some(QueryResult { schema, batches });
         }
-        last.ok_or_else(|| errors::PlanningError::new_err("no statement to run"))
+        last.ok_or_else(|| {
+            errors::PlanningError::new_err(
+                "no statement to run: the text is empty or only comments",
+            )
+        })
     }
 
     /// Runs the script file at `path` as `trustql -f` does (statements, `\set`, `\i`, ...),
@@ -179,12 +174,11 @@ impl PySession {
             .map_err(|e| {
                 errors::ExecutionError::new_err(format!("could not start the script: {e}"))
             })?;
-        let outcome = runtime::run(py, &self.cancel(), &self.reports, async move {
+        let outcome = self.wait(py, || false, async move {
             rx.await.map_err(|_| {
                 DataFusionError::Execution("the script stopped without a result".to_string())
             })
-        })?
-        .map_err(|e| errors::to_py(e, false))?;
+        })?;
         outcome.map_err(|(kind, message)| errors::new(kind, message))
     }
 
@@ -206,7 +200,7 @@ impl PySession {
     fn read_parquet(&self, py: Python<'_>, name: &str, path: &str) -> PyResult<()> {
         let ctx = self.session.context().clone();
         let (name, path) = (name.to_string(), path.to_string());
-        self.wait(py, false, async move {
+        self.wait(py, || false, async move {
             ctx.deregister_table(name.as_str())?;
             ctx.register_parquet(name.as_str(), &path, ParquetReadOptions::default())
                 .await
@@ -233,7 +227,7 @@ impl PySession {
         };
         let ctx = self.session.context().clone();
         let (name, path) = (name.to_string(), path.to_string());
-        self.wait(py, false, async move {
+        self.wait(py, || false, async move {
             ctx.deregister_table(name.as_str())?;
             let options = CsvReadOptions::new()
                 .has_header(has_header)

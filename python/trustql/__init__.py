@@ -5,8 +5,9 @@ Two ways in:
 - ``trustql.Session(models=...)`` is a whole trustql session, as the CLI opens it: the model
   store, ``SET trustql.*``, ``CREATE MODEL`` and the rest of the model DDL, ``COPY ... (FORMAT
   plot)`` and every function. ``Session.sql`` returns a :class:`Result`, which becomes a
-  ``pyarrow.Table``, a pandas frame or a list of dicts, and which polars, duckdb and pyarrow take
-  directly (it implements ``__arrow_c_stream__``): the Arrow buffers are shared, not copied.
+  ``pyarrow.Table`` (sharing trustql's Arrow buffers, not copying them), a pandas frame (numpy
+  columns, no Python object per row) or a list of dicts, and which any reader of the Arrow
+  PyCapsule interface takes directly (it implements ``__arrow_c_stream__``).
 - ``trustql.register(ctx, models=...)`` puts trustql's functions on a datafusion-python
   ``SessionContext`` (the ``datafusion`` package, version 55) through DataFusion's FFI;
   ``trustql.Models(path)`` creates, lists and drops models in that store from Python.

@@ -13,9 +13,9 @@ import os
 from importlib import metadata
 from typing import Any, List, Optional
 
-from . import _progress, _trustql
+from . import _trustql
 from ._trustql import Error
-from ._session import DEFAULT_MODELS
+from ._session import DEFAULT_MODELS, Session
 
 #: The DataFusion major version trustql was built with.
 DATAFUSION_MAJOR = int(_trustql.DATAFUSION_VERSION.split(".")[0])
@@ -70,7 +70,7 @@ def register(
 
     if not isinstance(ctx, datafusion.SessionContext):
         raise TypeError(f"ctx must be a datafusion.SessionContext, not {type(ctx).__name__}")
-    session, _ = _progress.open_session(_trustql.shared_session, models, progress, 1.0)
+    session = Session._shared(models, progress, 1.0)._inner
     names = []
     for f in _trustql.functions(session):
         if hasattr(f, "__datafusion_scalar_udf__"):

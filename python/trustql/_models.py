@@ -16,8 +16,7 @@ import os
 import re
 from typing import Any, Mapping
 
-from . import _progress, _trustql
-from ._session import DEFAULT_MODELS, Result, arrow_stream, quote_identifier
+from ._session import DEFAULT_MODELS, Result, Session, quote_identifier
 
 _OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _training_tables = itertools.count()
@@ -58,13 +57,11 @@ class Models:
         progress: Any = "auto",
         status_interval: float = 1.0,
     ) -> None:
-        self._inner, _ = _progress.open_session(
-            _trustql.shared_session, path, progress, status_interval
-        )
+        self._session = Session._shared(path, progress, status_interval)
 
     @property
     def path(self) -> str:
-        return os.fspath(self._inner.models)
+        return self._session.models
 
     def create(
         self,
@@ -87,40 +84,40 @@ class Models:
             head += " IF NOT EXISTS"
         head = f"{head} {quote_identifier(name)} {options_clause(options)} AS"
         if isinstance(data, str):
-            return Result(self._inner.sql(f"{head} {data}"))
+            return self._session.sql(f"{head} {data}")
         table = f"__trustql_training_{os.getpid()}_{next(_training_tables)}"
-        self._inner.register_stream(table, arrow_stream(data))
+        self._session.register(table, data)
         try:
-            return Result(self._inner.sql(f"{head} SELECT * FROM {table}"))
+            return self._session.sql(f"{head} SELECT * FROM {table}")
         finally:
-            self._inner.deregister(table)
+            self._session.deregister(table)
 
     def register(self, name: str, data: Any) -> None:
         """Registers ``data`` (as ``Session.register`` takes it) as the table ``name`` of the
         store's session, for queries given to ``create`` and for options that name a table
         (``tags = 'item_tags'``)."""
-        self._inner.register_stream(name, arrow_stream(data))
+        self._session.register(name, data)
 
     def sql(self, query: str) -> Result:
         """Runs statements in the store's session (the one ``create`` trains in)."""
-        return Result(self._inner.sql(query))
+        return self._session.sql(query)
 
     def show(self) -> Result:
         """The store's models (``SHOW MODELS``)."""
-        return Result(self._inner.sql("SHOW MODELS"))
+        return self._session.sql("SHOW MODELS")
 
     def types(self) -> Result:
         """The model types ``create`` accepts (``SHOW MODEL TYPES``)."""
-        return Result(self._inner.sql("SHOW MODEL TYPES"))
+        return self._session.sql("SHOW MODEL TYPES")
 
     def describe(self, name: str) -> Result:
         """The model's type, options, training data and summary (``DESCRIBE MODEL``)."""
-        return Result(self._inner.sql(f"DESCRIBE MODEL {quote_identifier(name)}"))
+        return self._session.sql(f"DESCRIBE MODEL {quote_identifier(name)}")
 
     def drop(self, name: str, *, if_exists: bool = False) -> None:
         """Deletes the model ``name`` (``DROP MODEL [IF EXISTS]``)."""
         exists = " IF EXISTS" if if_exists else ""
-        self._inner.sql(f"DROP MODEL{exists} {quote_identifier(name)}")
+        self._session.sql(f"DROP MODEL{exists} {quote_identifier(name)}")
 
     def __repr__(self) -> str:
         return f"trustql.Models({self.path!r})"

@@ -87,11 +87,3 @@ def callbacks(progress: Any) -> Tuple[Optional[LineFn], Optional[StatusFn]]:
         f"progress must be 'auto', 'tqdm', 'log', None or a callable, not {progress!r}"
     )
 
-
-def open_session(opener: Callable[..., Any], models: Any, progress: Any, interval: float) -> Any:
-    """``opener(models, on_line, on_status, interval)`` with the callbacks for ``progress``;
-    returns the session and the status callback (whose ``close`` ends an open bar)."""
-    import os
-
-    on_line, on_status = callbacks(progress)
-    return opener(os.fspath(models), on_line, on_status, interval), on_status

@@ -45,8 +45,8 @@ class Result:
     """The result of a statement: its Arrow record batches, held by trustql.
 
     ``to_arrow()``, ``to_pandas()`` and ``to_pylist()`` convert it; ``__arrow_c_stream__``
-    hands the batches to any Arrow consumer (``pyarrow.table(r)``, ``polars.from_arrow(r)``,
-    ``duckdb.sql("SELECT * FROM r")``) without copying them. It can be read any number of
+    hands the batches to any reader of the Arrow PyCapsule interface (``pyarrow.table(r)``;
+    polars and duckdb read the same interface) without copying them. It can be read any number of
     times.
     """
 
@@ -137,9 +137,22 @@ class Session:
         progress: Any = "auto",
         status_interval: float = 1.0,
     ) -> None:
-        self._inner, self._status = _progress.open_session(
-            _trustql.Session, models, progress, status_interval
-        )
+        self._attach(_trustql.Session, models, progress, status_interval)
+
+    @classmethod
+    def _shared(
+        cls, models: "str | os.PathLike[str]", progress: Any, status_interval: float
+    ) -> "Session":
+        """The process's shared session of the store ``models`` (``trustql.Models`` and
+        ``trustql.register`` use it; opened with these callbacks on first use)."""
+        session = cls.__new__(cls)
+        session._attach(_trustql.shared_session, models, progress, status_interval)
+        return session
+
+    def _attach(self, opener: Any, models: Any, progress: Any, status_interval: float) -> None:
+        on_line, on_status = _progress.callbacks(progress)
+        self._inner = opener(os.fspath(models), on_line, on_status, status_interval)
+        self._status = on_status
 
     def _run(self, method: Any, *args: Any) -> Any:
         """Calls ``method``; a progress bar left open by an error or Ctrl-C is closed."""
