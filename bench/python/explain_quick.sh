@@ -3,17 +3,13 @@
 # which also plots it) and by the CLI (`trustql -f`), alternately, with the recommender
 # experiment's models already in results/recsys/models (the first run trains any missing one).
 # Each round also checks that both wrote byte-identical results/explain/lastfm_quick.parquet.
-# Release builds of both from one cargo invocation (as bench/python/run.sh).
+# Release builds of both (bench/python/build.sh).
 #
 #   bench/python/explain_quick.sh [ROUNDS]      (default 2)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-2}
-scripts/setup.sh
-cargo build --release -p trustql -p trustql-python --lib --bins
-target=${CARGO_TARGET_DIR:-target}
-site="$target/python-bench/site"
-scripts/python_develop.sh release "$site"
+. bench/python/build.sh
 mkdir -p figures
 times=$(mktemp)
 from_python=$(mktemp)

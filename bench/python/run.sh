@@ -2,8 +2,7 @@
 # The cost of crossing into Python (issue 23): a 10-million-row (user, item, score) result of a
 # real scoring cross (Last.fm 2K listeners x artists, `score` of a most-popular model) returned
 # to pandas by the Python package, against the same query written to Parquet by the CLI (and by
-# COPY in the Python session). Release builds of both, from one cargo invocation whose features
-# are those of `pip install ./python` (so a target directory that built the wheel is reused).
+# COPY in the Python session). Release builds of both (bench/python/build.sh).
 #
 #   bench/python/run.sh [ROWS] [REPEATS]      (defaults 10000000 3)
 #
@@ -12,11 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 rows=${1:-10000000}
 repeats=${2:-3}
-scripts/setup.sh
-cargo build --release -p trustql -p trustql-python --lib --bins
-target=${CARGO_TARGET_DIR:-target}
-site="$target/python-bench/site"
-scripts/python_develop.sh release "$site"
+. bench/python/build.sh
 models="$target/python-bench/models"
 data="${TRUSTQL_SHARED:-../shared}/data/recsys/lastfm-2k"
 "$target/release/trustql" --models "$models" -q -c "
