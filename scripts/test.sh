@@ -5,14 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# Every step builds with the same features (the cluster's too: its tests run here), so that
+# nothing compiles twice.
+features=(--features trustql/cluster)
 # Style holds by itself: formatting and lints are part of the test.
 cargo fmt --all --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace --all-targets "$@"
-cargo test --workspace --doc "$@"
+cargo clippy --workspace --all-targets "${features[@]}" -- -D warnings
+cargo test --workspace --all-targets "${features[@]}" "$@"
+cargo test --workspace --doc "${features[@]}" "$@"
 # The Python package (python/): its extension module, built with the features of the tests
 # (`--all-targets`, so nothing else compiles again; `cargo test` does not build a cdylib), the
 # package installed into .venv (scripts/python_develop.sh), then its tests.
-cargo build --workspace --all-targets
+cargo build --workspace --all-targets "${features[@]}"
 scripts/python_develop.sh debug
 TRUSTQL_BIN="${CARGO_TARGET_DIR:-target}/debug/trustql" .venv/bin/python -m pytest python/tests -q -p no:cacheprovider

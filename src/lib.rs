@@ -13,6 +13,8 @@
 //!
 //! or register the functions on your own DataFusion context with [`register_functions`].
 
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod interrupt;
 pub mod plot;
 pub mod print;

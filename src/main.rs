@@ -68,8 +68,9 @@ struct Args {
     #[arg(long)]
     dry_run: bool,
 
-    /// Model store directory.
-    #[arg(long = "models", value_name = "DIR", default_value = trustql::DEFAULT_MODEL_DIR)]
+    /// Model store directory (on a cluster, the same shared directory on every node).
+    #[arg(long = "models", value_name = "DIR", default_value = trustql::DEFAULT_MODEL_DIR,
+          global = true)]
     models: PathBuf,
 
     /// Quiet: print results only (no row counts, timings or progress).
@@ -82,6 +83,70 @@ struct Args {
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "2",
           value_parser = parse_seconds)]
     progress: Option<std::time::Duration>,
+
+    /// Run statements on a Ballista cluster: the scheduler's address (df://host:50050), or
+    /// `local` / `local:N` for a scheduler and N executors (default 1) inside this process.
+    /// Needs a build with `--features cluster`.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
+
+    #[command(subcommand)]
+    node: Option<Node>,
+}
+
+/// The processes of a cluster (built with `--features cluster`).
+#[derive(clap::Subcommand, Debug)]
+enum Node {
+    /// Run a cluster scheduler (Ballista's, with every trustql function and setting).
+    Scheduler {
+        /// Address to listen on (0.0.0.0: every interface).
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: String,
+        /// gRPC port for clients and executors.
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+        /// Host name executors and clients reach this machine by.
+        #[arg(long, default_value = "localhost")]
+        external_host: String,
+        /// Seconds without a heartbeat before an executor counts as lost and its tasks run
+        /// again elsewhere.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        executor_timeout: u64,
+        /// Log level: error, warn, info, debug, trace (or RUST_LOG).
+        #[arg(long)]
+        log_level: Option<String>,
+    },
+    /// Run a cluster executor; its model store (--models) must be the directory the client's
+    /// models are in (a shared file system when the machines differ).
+    Executor {
+        /// The scheduler, host:port.
+        #[arg(long, default_value = "localhost:50050")]
+        scheduler: String,
+        /// Address to listen on.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: String,
+        /// Host name others reach this executor by (default: this machine's bind address).
+        #[arg(long)]
+        external_host: Option<String>,
+        /// Arrow Flight port (results and shuffle data are fetched there).
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// gRPC port the scheduler sends tasks to.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Tasks run at once (default: the machine's cores).
+        #[arg(long)]
+        vcores: Option<usize>,
+        /// Directory for shuffle files (default: a temporary one).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        /// Seconds between heartbeats to the scheduler.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        heartbeat: u64,
+        /// Log level: error, warn, info, debug, trace (or RUST_LOG).
+        #[arg(long)]
+        log_level: Option<String>,
+    },
 }
 
 fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
@@ -182,6 +247,9 @@ fn main() -> ExitCode {
 const WIND_DOWN: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn run(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    if let Some(node) = &args.node {
+        return run_node(node, &args, runtime);
+    }
     let output = StatusOutput::new(StatusMode::choose(args.quiet, args.progress.is_some()));
     let progress: Option<trustql::ProgressFn> = if args.quiet {
         None
@@ -189,11 +257,16 @@ fn run(args: Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
         Some(output.progress_fn())
     };
     let status = output.sink(args.progress.unwrap_or(trustql::status::DEFAULT_INTERVAL));
-    let session = match Session::with_options(SessionOptions {
+    let options = SessionOptions {
         model_dir: args.models.clone(),
         progress,
         status,
-    }) {
+    };
+    let session = match &args.cluster {
+        None => Session::with_options(options),
+        Some(address) => open_on_cluster(options, address, runtime),
+    };
+    let session = match session {
         Ok(s) => s,
         Err(e) => {
             eprintln!("trustql: {e}");
@@ -281,4 +354,135 @@ fn finished(result: Result<Flow, ScriptError>) -> Option<ExitCode> {
             Some(ExitCode::FAILURE)
         }
     }
+}
+
+#[cfg(not(feature = "cluster"))]
+const NO_CLUSTER: &str = "this trustql was built without the cluster feature; build it with \
+     `cargo build --release --features cluster`";
+
+/// A session on the cluster at `address` (`local[:N]` starts one in this process).
+#[cfg(feature = "cluster")]
+fn open_on_cluster(
+    options: SessionOptions,
+    address: &str,
+    runtime: &tokio::runtime::Runtime,
+) -> datafusion::error::Result<Session> {
+    use trustql::cluster::{standalone, ClusterOptions};
+    let executors = match address.strip_prefix("local") {
+        Some("") => Some(1),
+        Some(n) => n.strip_prefix(':').and_then(|n| n.parse::<usize>().ok()),
+        None => None,
+    };
+    let cluster = match executors {
+        Some(n @ 1..=64) => {
+            // The in-process nodes log like separate ones, when asked to (RUST_LOG).
+            if let Ok(level) = std::env::var("RUST_LOG") {
+                trustql::cluster::log::init(&level)
+                    .map_err(datafusion::error::DataFusionError::Plan)?;
+            }
+            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+            runtime.block_on(standalone::start(
+                options.model_dir.clone(),
+                n,
+                (cores / n).max(1),
+            ))?
+        }
+        Some(_) => {
+            return Err(datafusion::error::DataFusionError::Plan(format!(
+                "bad cluster '{address}': local:N takes 1 to 64 executors"
+            )))
+        }
+        None => ClusterOptions::parse(address)?,
+    };
+    Session::with_cluster(options, cluster)
+}
+
+#[cfg(not(feature = "cluster"))]
+fn open_on_cluster(
+    _options: SessionOptions,
+    _address: &str,
+    _runtime: &tokio::runtime::Runtime,
+) -> datafusion::error::Result<Session> {
+    Err(datafusion::error::DataFusionError::Plan(
+        NO_CLUSTER.to_string(),
+    ))
+}
+
+/// Runs a scheduler or an executor until the process is stopped.
+#[cfg(feature = "cluster")]
+fn run_node(node: &Node, args: &Args, runtime: &tokio::runtime::Runtime) -> ExitCode {
+    use trustql::cluster::{executor, log, scheduler};
+    let level = match node {
+        Node::Scheduler { log_level, .. } | Node::Executor { log_level, .. } => log_level.clone(),
+    };
+    let level = level
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .unwrap_or_else(|| "warn".to_string());
+    if let Err(e) = log::init(&level) {
+        eprintln!("trustql: {e}");
+        return ExitCode::FAILURE;
+    }
+    let result = match node {
+        Node::Scheduler {
+            bind,
+            port,
+            external_host,
+            executor_timeout,
+            ..
+        } => runtime.block_on(scheduler::run(scheduler::SchedulerSettings {
+            bind_host: bind.clone(),
+            port: *port,
+            external_host: external_host.clone(),
+            model_dir: args.models.clone(),
+            executor_timeout_seconds: *executor_timeout,
+        })),
+        Node::Executor {
+            scheduler,
+            bind,
+            external_host,
+            port,
+            grpc_port,
+            vcores,
+            work_dir,
+            heartbeat,
+            ..
+        } => match scheduler
+            .rsplit_once(':')
+            .map(|(h, p)| (h, p.parse::<u16>()))
+        {
+            Some((host, Ok(scheduler_port))) if !host.is_empty() => {
+                runtime.block_on(executor::run(executor::ExecutorSettings {
+                    scheduler_host: host.to_string(),
+                    scheduler_port,
+                    bind_host: bind.clone(),
+                    port: *port,
+                    grpc_port: *grpc_port,
+                    external_host: external_host.clone(),
+                    vcores: vcores.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    }),
+                    model_dir: args.models.clone(),
+                    work_dir: work_dir.clone(),
+                    heartbeat_seconds: (*heartbeat).max(1),
+                }))
+            }
+            _ => {
+                eprintln!("trustql: bad --scheduler '{scheduler}': expected host:port");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trustql: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(not(feature = "cluster"))]
+fn run_node(_node: &Node, _args: &Args, _runtime: &tokio::runtime::Runtime) -> ExitCode {
+    eprintln!("trustql: {NO_CLUSTER}");
+    ExitCode::FAILURE
 }

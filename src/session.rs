@@ -17,6 +17,8 @@ use datafusion::catalog::TableFunctionImpl;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use trustql_udfs::common::progress::StatusSink;
 use trustql_udfs::engine::config::{device_setting, resolve_device, session_config};
 use trustql_udfs::model::{
@@ -113,8 +115,43 @@ impl Session {
     }
 
     pub fn with_options(options: SessionOptions) -> Result<Self> {
+        Self::build(options, session_config(), None)
+    }
+
+    /// A session whose statements run on a Ballista cluster (see [`crate::cluster`]): planned
+    /// here, the work that reads tables executed by the cluster's executors. Lines saying which
+    /// parts of a plan stay on this machine, and why, go to the progress output.
+    #[cfg(feature = "cluster")]
+    pub fn with_cluster(
+        options: SessionOptions,
+        cluster: crate::cluster::ClusterOptions,
+    ) -> Result<Self> {
+        let client = crate::cluster::ClusterClient::new(
+            cluster,
+            &options.model_dir,
+            options.progress.clone(),
+        )?;
+        Self::build(
+            options,
+            crate::cluster::client_config(session_config()),
+            Some(Arc::new(crate::cluster::ShipToCluster::new(client))),
+        )
+    }
+
+    /// A session with `config`, and `last_rule` after DataFusion's physical optimizer rules.
+    fn build(
+        options: SessionOptions,
+        config: datafusion::prelude::SessionConfig,
+        last_rule: Option<Arc<dyn PhysicalOptimizerRule + Send + Sync>>,
+    ) -> Result<Self> {
         let registry = Arc::new(ModelRegistry::new(options.model_dir, Vec::new()));
-        let ctx = SessionContext::new_with_config(session_config()).enable_url_table();
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features();
+        if let Some(rule) = last_rule {
+            state = state.with_physical_optimizer_rule(rule);
+        }
+        let ctx = SessionContext::new_with_state(state.build()).enable_url_table();
         let library = install_library(&ctx, &registry)?;
         register_tables(&ctx, &registry);
         let cancel = Arc::new(AtomicBool::new(false));

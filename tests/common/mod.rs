@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 #[cfg(target_os = "linux")]
 pub mod pty;
+pub mod slt;
 
 /// The repository root.
 pub fn repo() -> PathBuf {

@@ -3,8 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use datafusion::common::config::{ConfigExtension, ConfigField, Visit};
-use datafusion::common::{exec_datafusion_err, exec_err, extensions_options};
+use datafusion::common::config::{
+    ConfigEntry, ConfigExtension, ConfigField, ExtensionOptions, Visit,
+};
+use datafusion::common::{exec_datafusion_err, exec_err};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::config::SessionConfig;
 
@@ -61,14 +63,65 @@ impl ConfigField for DeviceSetting {
     }
 }
 
-extensions_options! {
-    /// Options under the `trustql.` prefix.
-    pub struct TrustqlOptions {
-        /// Tensor device: 'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.
-        pub device: DeviceSetting, default = DeviceSetting::Auto
-        /// Most memory one function or training may plan to use (bytes, or '8GiB', '512MB'); an
-        /// option that would need more is refused before allocating. Default: half the machine's memory.
-        pub memory_limit: super::memory::MemoryLimit, default = super::memory::MemoryLimit::default()
+const DEVICE_DOC: &str =
+    "Tensor device: 'auto' (CUDA when available, else CPU), 'cpu', 'cuda' or 'cuda:N'.";
+const MEMORY_LIMIT_DOC: &str = "Most memory one function or training may plan to use (bytes, or \
+     '8GiB', '512MB'); an option that would need more is refused before allocating. Default: \
+     half the machine's memory.";
+
+/// Options under the `trustql.` prefix.
+///
+/// Written out rather than with DataFusion's `extensions_options!`, whose entries leave the
+/// prefix out (`device` rather than `trustql.device`): with them `SHOW trustql.device` found
+/// nothing, `information_schema.df_settings` listed bare names, and a cluster scheduler, which
+/// forwards a session's settings to its executors as the entries' key/value pairs, sent keys that
+/// the executors could not set (and dropped).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct TrustqlOptions {
+    /// Tensor device (see `DEVICE_DOC`).
+    pub device: DeviceSetting,
+    /// Memory limit in bytes (see `MEMORY_LIMIT_DOC`).
+    pub memory_limit: super::memory::MemoryLimit,
+}
+
+impl ExtensionOptions for TrustqlOptions {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+
+    fn cloned(&self) -> Box<dyn ExtensionOptions> {
+        Box::new(self.clone())
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "device" => ConfigField::set(&mut self.device, key, value),
+            "memory_limit" => ConfigField::set(&mut self.memory_limit, key, value),
+            _ => Err(DataFusionError::Configuration(format!(
+                "unknown setting 'trustql.{key}': the trustql settings are trustql.device and \
+                 trustql.memory_limit"
+            ))),
+        }
+    }
+
+    fn entries(&self) -> Vec<ConfigEntry> {
+        vec![
+            ConfigEntry {
+                key: format!("{}.device", Self::PREFIX),
+                value: Some(self.device.to_string()),
+                description: DEVICE_DOC,
+            },
+            ConfigEntry {
+                key: format!("{}.memory_limit", Self::PREFIX),
+                value: Some(self.memory_limit.to_string()),
+                description: MEMORY_LIMIT_DOC,
+            },
+        ]
     }
 }
 

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# A trustql cluster on this machine: a scheduler and N executors as background processes (the
+# release build with the `cluster` feature, built first when missing, after scripts/setup.sh).
+#
+#   scripts/cluster.sh start [N] [MODELS]   N executors (default 2), model store MODELS (default
+#                                           results/recsys/models); scheduler on port 50050
+#                                           ($TRUSTQL_SCHEDULER_PORT), executors on 50051/50052,
+#                                           50061/50062, ... ; logs and pids in .cluster/;
+#                                           $TRUSTQL_EXECUTOR_VCORES task slots each (default:
+#                                           the machine's cores)
+#   scripts/cluster.sh stop                 stops them
+#
+# Then: target/release/trustql --cluster df://localhost:50050 --models MODELS ...
+# On several machines, run `trustql scheduler` and `trustql executor` by hand (README, "Cluster").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+state=.cluster
+case "${1:-}" in
+  start)
+    n=${2:-2}
+    models=${3:-results/recsys/models}
+    port=${TRUSTQL_SCHEDULER_PORT:-50050}
+    if [ -s "$state/pids" ]; then
+      echo "cluster.sh: a cluster is already running (pids in $state/pids): scripts/cluster.sh stop" >&2
+      exit 1
+    fi
+    scripts/setup.sh
+    cargo build --release --features cluster --bin trustql
+    bin="${CARGO_TARGET_DIR:-target}/release/trustql"
+    mkdir -p "$state" "$models"
+    "$bin" --models "$models" scheduler --bind 127.0.0.1 --port "$port" --log-level info \
+      >"$state/scheduler.log" 2>&1 &
+    echo $! >>"$state/pids"
+    for i in $(seq "$n"); do
+      flight=$((port + 10 * (i - 1) + 1))
+      "$bin" --models "$models" executor --scheduler "localhost:$port" --bind 127.0.0.1 \
+        --external-host localhost --port "$flight" --grpc-port $((flight + 1)) --log-level info \
+        ${TRUSTQL_EXECUTOR_VCORES:+--vcores "$TRUSTQL_EXECUTOR_VCORES"} \
+        >"$state/executor$i.log" 2>&1 &
+      echo $! >>"$state/pids"
+    done
+    # The executors are ready once the scheduler has registered them.
+    for _ in $(seq 100); do
+      registered=$(grep -c "Received register executor request" "$state/scheduler.log" || true)
+      [ "$registered" -ge "$n" ] && break
+      sleep 0.2
+    done
+    echo "cluster: scheduler df://localhost:$port, $n executor(s), models in $models (logs in $state/)"
+    ;;
+  stop)
+    if [ -s "$state/pids" ]; then
+      xargs kill <"$state/pids" 2>/dev/null || true
+      rm -f "$state/pids"
+      echo "cluster: stopped"
+    else
+      echo "cluster: none running"
+    fi
+    ;;
+  *)
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

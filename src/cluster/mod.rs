@@ -1,0 +1,123 @@
+//! Scale-out: trustql statements run on an Apache DataFusion Ballista 55 cluster, for the
+//! experiments (an explainer run for every user of a large dataset, scoring tens of millions of
+//! pairs) that outgrow one machine. Built only with the `cluster` feature.
+//!
+//! - [`scheduler`] and [`executor`]: `trustql scheduler` and `trustql executor`, Ballista's
+//!   scheduler and executor processes whose sessions hold every trustql function and the
+//!   `trustql.*` settings ([`node`]).
+//! - [`ship`]: the client's side. A [`crate::Session`] opened with [`ClusterOptions`]
+//!   (`trustql --cluster df://host:50050`) plans every statement itself (model DDL, the model
+//!   registry, table functions and in-memory tables stay on the client) and sends the physical
+//!   plan of the work that reads tables to the cluster.
+//! - [`standalone`]: a scheduler and executors inside the calling process, on localhost ports
+//!   (`trustql --cluster local`), for trying things out and for the tests; plans really travel
+//!   through gRPC and protobuf.
+//!
+//! Models: every node opens the model store at the path it is given (`--models`, the same shared
+//! directory on every machine: NFS, EFS, a parallel file system), loads models on first use and
+//! caches them; a cached model is checked against its file's identity (size, modification time,
+//! inode) on every lookup, so one replaced with `CREATE OR REPLACE MODEL` on the client is read
+//! again and never served stale.
+
+pub mod executor;
+pub mod job;
+pub mod log;
+pub mod node;
+pub mod scheduler;
+pub mod ship;
+pub mod standalone;
+
+use ballista_core::extension::SessionConfigExt;
+use datafusion::common::{plan_err, Result};
+use datafusion::prelude::SessionConfig;
+
+pub use ship::{ClusterClient, ClusterExec, ShipToCluster};
+
+/// A client session's config on a cluster: `config` with Ballista's settings (so that `SET
+/// ballista.*` works on the client and travels with each plan) and Ballista's restrictions on
+/// DataFusion's (those its own clients get: no dynamic filters, which cannot cross stage
+/// boundaries; no physical scalar subqueries; sort-merge rather than hash joins, which spill;
+/// string columns as `Utf8` rather than `Utf8View`), except that round-robin repartitioning stays
+/// on: [`ship`] turns it into hash shuffles.
+pub fn client_config(config: SessionConfig) -> SessionConfig {
+    config
+        .upgrade_for_ballista()
+        .with_round_robin_repartition(true)
+}
+
+/// Ballista's default scheduler port.
+pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
+
+/// Where a client session's cluster is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterOptions {
+    /// The scheduler's gRPC address, `http://host:port`.
+    pub scheduler: String,
+    /// The address as the user gave it, for messages.
+    pub shown: String,
+}
+
+impl ClusterOptions {
+    /// Reads a scheduler address: `df://host:port`, `df://host` (port 50050), `http://host:port`
+    /// or `host:port`.
+    pub fn parse(address: &str) -> Result<Self> {
+        let shown = address.trim().to_string();
+        let rest = shown
+            .strip_prefix("df://")
+            .or_else(|| shown.strip_prefix("http://"))
+            .unwrap_or(&shown)
+            .trim_end_matches('/');
+        if rest.is_empty() || rest.contains('/') || rest.contains("://") {
+            return plan_err!(
+                "bad cluster address '{shown}': expected df://host:port (or host:port)"
+            );
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                match port.parse::<u16>() {
+                    Ok(p) if p > 0 => (host, p),
+                    _ => {
+                        return plan_err!(
+                            "bad cluster address '{shown}': port '{port}' is not a number from \
+                             1 to 65535"
+                        )
+                    }
+                }
+            }
+            _ => (rest, DEFAULT_SCHEDULER_PORT),
+        };
+        if host.is_empty() {
+            return plan_err!("bad cluster address '{shown}': no host");
+        }
+        Ok(Self {
+            scheduler: format!("http://{host}:{port}"),
+            shown,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let p = |s: &str| ClusterOptions::parse(s).map(|o| o.scheduler);
+        assert_eq!(p("df://node1:50050").unwrap(), "http://node1:50050");
+        assert_eq!(p("df://node1").unwrap(), "http://node1:50050");
+        assert_eq!(p("http://10.0.0.2:6000/").unwrap(), "http://10.0.0.2:6000");
+        assert_eq!(p("localhost:7").unwrap(), "http://localhost:7");
+        for bad in [
+            "",
+            "df://",
+            "df://h:0",
+            "df://h:x",
+            "df://h:70000",
+            "s3://b/k",
+            "df://:5",
+        ] {
+            let e = ClusterOptions::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("bad cluster address"), "{bad}: {e}");
+        }
+    }
+}
