@@ -272,13 +272,17 @@ impl Drop for Node {
     }
 }
 
-fn node(models: &Path, args: &[String]) -> Node {
+fn node(models: &Path, args: &[String], log: Option<&Path>) -> Node {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+        None => Stdio::null(),
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_trustql"))
         .arg("--models")
         .arg(models)
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     Node(child)
@@ -302,7 +306,7 @@ fn executor(models: &Path, scheduler: u16) -> Node {
         "--heartbeat".to_string(),
         "1".to_string(),
     ];
-    node(models, &args)
+    node(models, &args, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,7 +318,7 @@ async fn the_quick_explainer_experiment_gives_the_embedded_results_on_clusters()
     let embedded = workdir(root.path(), "embedded");
     finished(run_experiment(&embedded, &models, None), "the embedded run");
     let expected = results(&embedded).await;
-    assert!(expected.lines().count() > 18_000, "{}", &expected[..500]);
+    assert!(expected.lines().count() > 17_000, "{}", &expected[..500]);
 
     // A scheduler and two executors in the client's process.
     let local = workdir(root.path(), "local");
@@ -330,6 +334,7 @@ async fn the_quick_explainer_experiment_gives_the_embedded_results_on_clusters()
     // A scheduler and two executors as processes; one executor is killed while the experiment
     // runs, and Ballista runs its tasks again on the other.
     let port = free_port();
+    let scheduler_log = root.path().join("scheduler.log");
     let _scheduler = node(
         &models,
         &[
@@ -340,7 +345,10 @@ async fn the_quick_explainer_experiment_gives_the_embedded_results_on_clusters()
             port.to_string(),
             "--executor-timeout".to_string(),
             "3".to_string(),
+            "--log-level".to_string(),
+            "info".to_string(),
         ],
+        Some(&scheduler_log),
     );
     let _first = executor(&models, port);
     let mut second = executor(&models, port);
@@ -362,4 +370,13 @@ async fn the_quick_explainer_experiment_gives_the_embedded_results_on_clusters()
         results(&processes).await == expected,
         "the processes' run differs from the embedded run"
     );
+    // The scheduler noticed the loss (and so ran the lost executor's work again).
+    let noticed = (0..20).any(|_| {
+        let log = std::fs::read_to_string(&scheduler_log).unwrap_or_default();
+        log.contains("Removing executor") || {
+            std::thread::sleep(Duration::from_millis(500));
+            false
+        }
+    });
+    assert!(noticed, "the scheduler never noticed the killed executor");
 }
