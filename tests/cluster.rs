@@ -37,6 +37,16 @@ async fn on_local_cluster(
     )
 }
 
+/// A session on this machine over `models`.
+fn embedded(models: PathBuf) -> Session {
+    Session::with_options(SessionOptions {
+        model_dir: models,
+        progress: None,
+        status: None,
+    })
+    .unwrap()
+}
+
 fn local_cluster() -> Open {
     Arc::new(|models| Box::pin(on_local_cluster(models, None)))
 }
@@ -98,12 +108,7 @@ async fn work_over_tables_runs_on_the_executors_and_the_rest_stays() {
         "{plan}"
     );
     // The same statement on this machine, through DataFusion alone.
-    let local = Session::with_options(SessionOptions {
-        model_dir: dir.path().join("models"),
-        progress: None,
-        status: None,
-    })
-    .unwrap();
+    let local = embedded(dir.path().join("models"));
     local
         .execute(
             "CREATE TABLE t AS SELECT * FROM (VALUES (1, [3, 2, 1]), (2, [1, 2, 3])) AS v(id, r)",
@@ -178,12 +183,7 @@ async fn a_replaced_model_is_never_served_stale_by_the_executors() {
     let after = text(&s, q).await;
     assert_ne!(before, after, "the executors served the replaced model");
     // The same session run embedded gives the same scores.
-    let local = Session::with_options(SessionOptions {
-        model_dir: dir.path().join("models"),
-        progress: None,
-        status: None,
-    })
-    .unwrap();
+    let local = embedded(dir.path().join("models"));
     local
         .execute("CREATE TABLE users AS SELECT * FROM (VALUES (1), (2)) AS u(\"user\")")
         .await
@@ -237,12 +237,7 @@ fn finished(child: Child, what: &str) {
 
 /// The experiment's output, as text (every value, shortest round-trip form).
 async fn results(work: &Path) -> String {
-    let s = Session::with_options(SessionOptions {
-        model_dir: work.join("unused-models"),
-        progress: None,
-        status: None,
-    })
-    .unwrap();
+    let s = embedded(work.join("unused-models"));
     let file = work.join("results/explain/lastfm_quick.parquet");
     text(
         &s,
