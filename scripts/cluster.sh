@@ -4,8 +4,8 @@
 #
 #   scripts/cluster.sh start [N] [MODELS]   N executors (default 2), model store MODELS (default
 #                                           results/recsys/models); scheduler on port 50050
-#                                           ($TRUSTQL_SCHEDULER_PORT), executors on 50051/50052,
-#                                           50061/50062, ... ; logs and pids in .cluster/;
+#                                           ($TRUSTQL_SCHEDULER_PORT), executors' Arrow Flight
+#                                           on 50051, 50061, ... ; logs and pids in .cluster/;
 #                                           $TRUSTQL_EXECUTOR_VCORES task slots each (default:
 #                                           the machine's cores)
 #   scripts/cluster.sh stop                 stops them
@@ -34,17 +34,21 @@ case "${1:-}" in
     for i in $(seq "$n"); do
       flight=$((port + 10 * (i - 1) + 1))
       "$bin" --models "$models" executor --scheduler "localhost:$port" --bind 127.0.0.1 \
-        --external-host localhost --port "$flight" --grpc-port $((flight + 1)) --log-level info \
+        --external-host localhost --port "$flight" --log-level info \
         ${TRUSTQL_EXECUTOR_VCORES:+--vcores "$TRUSTQL_EXECUTOR_VCORES"} \
         >"$state/executor$i.log" 2>&1 &
       echo $! >>"$state/pids"
     done
-    # The executors are ready once the scheduler has registered them.
-    for _ in $(seq 100); do
-      registered=$(grep -c "Received register executor request" "$state/scheduler.log" || true)
-      [ "$registered" -ge "$n" ] && break
+    # The executors are ready once they ask the scheduler for work (so it listens too).
+    for _ in $(seq 150); do
+      polling=$(cat "$state"/executor*.log | grep -c "Starting poll work loop" || true)
+      [ "$polling" -ge "$n" ] && break
       sleep 0.2
     done
+    if [ "$polling" -lt "$n" ]; then
+      echo "cluster.sh: only $polling of $n executors started within 30 s (logs in $state/)" >&2
+      exit 1
+    fi
     echo "cluster: scheduler df://localhost:$port, $n executor(s), models in $models (logs in $state/)"
     ;;
   stop)

@@ -108,8 +108,8 @@ enum Node {
         /// Host name executors and clients reach this machine by.
         #[arg(long, default_value = "localhost")]
         external_host: String,
-        /// Seconds without a heartbeat before an executor counts as lost and its tasks run
-        /// again elsewhere.
+        /// Seconds without word from an executor before it counts as lost and its tasks run
+        /// again elsewhere (at least 10: a busy executor asks for work every 5 s).
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         executor_timeout: u64,
         /// Log level: error, warn, info, debug, trace (or RUST_LOG).
@@ -131,18 +131,12 @@ enum Node {
         /// Arrow Flight port (results and shuffle data are fetched there).
         #[arg(long, default_value_t = 50051)]
         port: u16,
-        /// gRPC port the scheduler sends tasks to.
-        #[arg(long, default_value_t = 50052)]
-        grpc_port: u16,
         /// Tasks run at once (default: the machine's cores).
         #[arg(long)]
         vcores: Option<usize>,
         /// Directory for shuffle files (default: a temporary one).
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
-        /// Seconds between heartbeats to the scheduler.
-        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
-        heartbeat: u64,
         /// Log level: error, warn, info, debug, trace (or RUST_LOG).
         #[arg(long)]
         log_level: Option<String>,
@@ -441,10 +435,8 @@ fn run_node(node: &Node, args: &Args, runtime: &tokio::runtime::Runtime) -> Exit
             bind,
             external_host,
             port,
-            grpc_port,
             vcores,
             work_dir,
-            heartbeat,
             ..
         } => match scheduler
             .rsplit_once(':')
@@ -456,14 +448,12 @@ fn run_node(node: &Node, args: &Args, runtime: &tokio::runtime::Runtime) -> Exit
                     scheduler_port,
                     bind_host: bind.clone(),
                     port: *port,
-                    grpc_port: *grpc_port,
                     external_host: external_host.clone(),
                     vcores: vcores.unwrap_or_else(|| {
                         std::thread::available_parallelism().map_or(1, |n| n.get())
                     }),
                     model_dir: args.models.clone(),
                     work_dir: work_dir.clone(),
-                    heartbeat_seconds: (*heartbeat).max(1),
                 }))
             }
             _ => {

@@ -600,6 +600,10 @@ pub async fn run_statement(
         _ = running.interrupted() => {
             cancel.store(true, Ordering::Relaxed);
             work.abort();
+            // The statement stops when its task is dropped, which is also when the work it
+            // started elsewhere stops (a cluster job is cancelled on its scheduler then): wait
+            // for that, briefly, since the process may exit next.
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut work).await;
             Err(DataFusionError::Execution("cancelled (Ctrl-C)".to_string()))
         }
     };

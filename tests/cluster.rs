@@ -3,7 +3,7 @@
 //! really serialised and sent through gRPC) run a sample of the `.slt` files, the settings and
 //! model-store checks; separate processes (`trustql scheduler`, two `trustql executor`s) run the
 //! quick explainer experiment, with one executor killed in the middle, and give the embedded
-//! run's results.
+//! run's results; Ctrl-C in the client cancels its job on the scheduler.
 
 mod common;
 
@@ -117,6 +117,15 @@ async fn work_over_tables_runs_on_the_executors_and_the_rest_stays() {
         .unwrap();
     let q = "SELECT id, tau_ap(r, [3, 1, 2]) AS t FROM t ORDER BY id";
     assert_eq!(text(&s, q).await, text(&local, q).await);
+    // A UNION stays on the client, its inputs go to the cluster, and it says so.
+    let q = "SELECT id FROM t UNION ALL SELECT 7 AS id ORDER BY id";
+    assert_eq!(text(&s, q).await, text(&local, q).await);
+    assert!(notices
+        .lock()
+        .unwrap()
+        .join("\n")
+        .contains("UnionExec: a UNION"));
+    notices.lock().unwrap().clear();
     // Constant queries stay on the client.
     let plan = text(&s, "EXPLAIN SELECT tau_ap([1, 2], [2, 1])").await;
     assert!(!plan.contains("ClusterExec"), "{plan}");
@@ -213,6 +222,7 @@ fn trustql(work: &Path, models: &Path) -> Command {
     c
 }
 
+/// The experiment's client, its standard error in `work/stderr.log`.
 fn run_experiment(work: &Path, models: &Path, cluster: Option<&str>) -> Child {
     let mut c = trustql(work, models);
     if let Some(url) = cluster {
@@ -221,18 +231,41 @@ fn run_experiment(work: &Path, models: &Path, cluster: Option<&str>) -> Child {
     c.arg("-f")
         .arg(common::repo().join(EXPERIMENT))
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(work.join("stderr.log")).unwrap())
         .spawn()
         .unwrap()
 }
 
-fn finished(child: Child, what: &str) {
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// How long one run of the experiment may take before the test calls it hung (a debug build
+/// takes one to three minutes; a Ballista job that never ends would otherwise hang the suite).
+const RUN_LIMIT: Duration = Duration::from_secs(600);
+
+/// Waits for the client in `work` to end, within [`RUN_LIMIT`]; its exit status.
+fn ended(mut child: Child, work: &Path, what: &str) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not end within {RUN_LIMIT:?}; its standard error:\n{}",
+                stderr(work)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn stderr(work: &Path) -> String {
+    std::fs::read_to_string(work.join("stderr.log")).unwrap_or_default()
+}
+
+fn finished(child: Child, work: &Path, what: &str) {
+    let status = ended(child, work, what);
+    assert!(status.success(), "{what} failed:\n{}", stderr(work));
 }
 
 /// The experiment's output, as text (every value, shortest round-trip form).
@@ -283,7 +316,47 @@ fn node(models: &Path, args: &[String], log: Option<&Path>) -> Node {
     Node(child)
 }
 
-fn executor(models: &Path, scheduler: u16) -> Node {
+/// The ids of the jobs the scheduler's log (at level info) names after `marker`.
+fn jobs(log: &str, marker: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.split_once(marker))
+        .map(|(_, rest)| rest.trim_end_matches(']').to_string())
+        .collect()
+}
+
+/// Waits until a job submitted after this call has been running for a second on the scheduler
+/// that writes `log`, while `client` (working in `work`) runs; that job's id.
+fn long_job(log: &Path, client: &mut Child, work: &Path) -> String {
+    let read = || std::fs::read_to_string(log).unwrap_or_default();
+    let before = jobs(&read(), "Job submitted: [").len();
+    let started = Instant::now();
+    let mut seen: Option<String> = None;
+    loop {
+        assert!(
+            started.elapsed() < RUN_LIMIT,
+            "no job of the client ran for a second"
+        );
+        assert!(
+            client.try_wait().unwrap().is_none(),
+            "the client ended before one of its jobs ran for a second:\n{}",
+            stderr(work)
+        );
+        let text = read();
+        let done = jobs(&text, "Job finished successfully: [");
+        let open = jobs(&text, "Job submitted: [")
+            .into_iter()
+            .skip(before)
+            .find(|j| !done.contains(j));
+        if let Some(job) = open.as_ref().filter(|_| open == seen) {
+            return job.clone();
+        }
+        seen = open;
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// An executor process with one task slot, logging to `log`.
+fn executor(models: &Path, scheduler: u16, log: &Path) -> Node {
     let args = [
         "executor".to_string(),
         "--scheduler".to_string(),
@@ -294,14 +367,12 @@ fn executor(models: &Path, scheduler: u16) -> Node {
         "localhost".to_string(),
         "--port".to_string(),
         free_port().to_string(),
-        "--grpc-port".to_string(),
-        free_port().to_string(),
         "--vcores".to_string(),
         "1".to_string(),
-        "--heartbeat".to_string(),
-        "1".to_string(),
+        "--log-level".to_string(),
+        "info".to_string(),
     ];
-    node(models, &args, None)
+    node(models, &args, Some(log))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,7 +382,11 @@ async fn the_quick_explainer_experiment_gives_the_embedded_results_on_clusters()
 
     // Embedded, training the four models on the way.
     let embedded = workdir(root.path(), "embedded");
-    finished(run_experiment(&embedded, &models, None), "the embedded run");
+    finished(
+        run_experiment(&embedded, &models, None),
+        &embedded,
+        "the embedded run",
+    );
     let expected = results(&embedded).await;
     assert!(expected.lines().count() > 17_000, "{}", &expected[..500]);
 
@@ -319,6 +394,7 @@ async fn the_quick_explainer_experiment_gives_the_embedded_results_on_clusters()
     let local = workdir(root.path(), "local");
     finished(
         run_experiment(&local, &models, Some("local:2")),
+        &local,
         "the run on local:2",
     );
     assert!(
@@ -339,28 +415,45 @@ async fn the_quick_explainer_experiment_gives_the_embedded_results_on_clusters()
             "--port".to_string(),
             port.to_string(),
             "--executor-timeout".to_string(),
-            "3".to_string(),
+            "10".to_string(),
             "--log-level".to_string(),
             "info".to_string(),
         ],
         Some(&scheduler_log),
     );
-    let _first = executor(&models, port);
-    let mut second = executor(&models, port);
+    let logs = [
+        root.path().join("executor1.log"),
+        root.path().join("executor2.log"),
+    ];
+    let _first = executor(&models, port, &logs[0]);
+    let mut second = executor(&models, port, &logs[1]);
+    // Both executors ask the scheduler for work (so it listens too) before the client starts.
+    let start = Instant::now();
+    while !logs.iter().all(|log| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .contains("Starting poll work loop")
+    }) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the executors did not start within a minute:\n{}",
+            std::fs::read_to_string(&scheduler_log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let processes = workdir(root.path(), "processes");
-    let started = Instant::now();
-    let mut client = run_experiment(&processes, &models, Some(&format!("df://localhost:{port}")));
-    // The fidelity statements take most of the run (about 20 s in a release build): the kill
-    // lands in one of them.
-    std::thread::sleep(Duration::from_secs(12));
-    assert!(
-        client.try_wait().unwrap().is_none(),
-        "the client finished before the executor was killed ({:?})",
-        started.elapsed()
-    );
+    let url = format!("df://localhost:{port}");
+    let mut client = run_experiment(&processes, &models, Some(&url));
+    // The kill lands in a job that has been running for a second (the fidelity statements'
+    // jobs take seconds, their tasks on both executors).
+    long_job(&scheduler_log, &mut client, &processes);
     second.0.kill().unwrap();
     second.0.wait().unwrap();
-    finished(client, "the run on the processes, an executor killed");
+    finished(
+        client,
+        &processes,
+        "the run on the processes, an executor killed",
+    );
     assert!(
         results(&processes).await == expected,
         "the processes' run differs from the embedded run"
@@ -374,4 +467,33 @@ async fn the_quick_explainer_experiment_gives_the_embedded_results_on_clusters()
         }
     });
     assert!(noticed, "the scheduler never noticed the killed executor");
+
+    // Ctrl-C while a job runs: the client stops and the scheduler cancels the job (no task of it
+    // starts any more). The signal is sent while a job has been running for a second
+    // (the fidelity statements' jobs take seconds), so that it lands in one.
+    let cancelled = workdir(root.path(), "cancelled");
+    let mut client = run_experiment(&cancelled, &models, Some(&url));
+    let running = long_job(&scheduler_log, &mut client, &cancelled);
+    let pid = client.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let status = ended(client, &cancelled, "the client after Ctrl-C");
+    assert!(!status.success(), "the client went on after Ctrl-C");
+    assert!(
+        stderr(&cancelled).contains("cancelled (Ctrl-C)"),
+        "{}",
+        stderr(&cancelled)
+    );
+    // The scheduler has cancelled the job by the time the client has exited.
+    let marker = format!("Job cancelled: [{running}]");
+    let noticed = (0..20).any(|_| {
+        std::fs::read_to_string(&scheduler_log)
+            .unwrap_or_default()
+            .contains(&marker)
+            || {
+                std::thread::sleep(Duration::from_millis(250));
+                false
+            }
+    });
+    assert!(noticed, "the scheduler never cancelled job {running}");
 }

@@ -19,8 +19,6 @@ pub struct ExecutorSettings {
     pub bind_host: String,
     /// The Arrow Flight port (other executors and clients fetch results there).
     pub port: u16,
-    /// The gRPC port the scheduler sends tasks to.
-    pub grpc_port: u16,
     /// The host name others reach this executor by (default: the bind address).
     pub external_host: Option<String>,
     /// Tasks run at once (default: the machine's cores).
@@ -29,8 +27,6 @@ pub struct ExecutorSettings {
     pub model_dir: PathBuf,
     /// Where shuffle files go (default: a temporary directory).
     pub work_dir: Option<PathBuf>,
-    /// Seconds between heartbeats to the scheduler.
-    pub heartbeat_seconds: u64,
 }
 
 /// Runs the executor until the process ends.
@@ -40,7 +36,7 @@ pub async fn run(settings: ExecutorSettings) -> Result<()> {
         bind_host: settings.bind_host.clone(),
         external_host: settings.external_host.clone(),
         port: settings.port,
-        grpc_port: settings.grpc_port,
+        task_scheduling_policy: super::SCHEDULING,
         scheduler_host: settings.scheduler_host.clone(),
         scheduler_port: settings.scheduler_port,
         scheduler_connect_timeout_seconds: 30,
@@ -49,17 +45,15 @@ pub async fn run(settings: ExecutorSettings) -> Result<()> {
             .work_dir
             .as_ref()
             .map(|p| p.to_string_lossy().into_owned()),
-        executor_heartbeat_interval_seconds: settings.heartbeat_seconds,
         override_function_registry: Some(Arc::new(functions)),
         override_config_producer: Some(Arc::new(node_config)),
         ..ExecutorProcessConfig::default()
     };
     eprintln!(
-        "trustql executor (Ballista {}): flight port {}, task port {}, {} task slots, scheduler \
-         {}:{}, models in {}",
+        "trustql executor (Ballista {}): flight port {}, {} task slots, asking scheduler {}:{} \
+         for work, models in {}",
         ballista_core::BALLISTA_VERSION,
         settings.port,
-        settings.grpc_port,
         settings.vcores,
         settings.scheduler_host,
         settings.scheduler_port,

@@ -24,10 +24,12 @@ use datafusion::common::{exec_datafusion_err, exec_err, Result};
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::prelude::SessionConfig;
 use futures::{Stream, StreamExt, TryStreamExt};
-use tonic::transport::Channel;
 
 /// How often the job's status is asked for.
 const POLL: Duration = Duration::from_millis(50);
+
+/// How often a job that has not ended says so on the session's progress output.
+const PROGRESS: Duration = Duration::from_secs(10);
 
 /// What a job needs besides its plan.
 pub struct JobRequest {
@@ -41,12 +43,25 @@ pub struct JobRequest {
     /// The session's settings (every `datafusion.*`, `ballista.*` and `trustql.*` key).
     pub config: SessionConfig,
     pub ballista: BallistaConfig,
+    /// Where a failed cancellation is told (the session's progress output).
+    pub notice: Option<crate::ProgressFn>,
 }
 
+/// How long a cancellation may wait for the scheduler.
+const CANCEL_WAIT: Duration = Duration::from_secs(5);
+
 /// Cancels the job on the scheduler when dropped before [`CancelOnDrop::disarm`].
+///
+/// The cancellation is sent before `drop` returns (on a thread of its own, waiting at most
+/// [`CANCEL_WAIT`]), not left to a task: a CLI that stops on Ctrl-C exits right after dropping
+/// the statement, and a task spawned then would never run, leaving the job working on the
+/// cluster.
 struct CancelOnDrop {
-    scheduler: SchedulerGrpcClient<Channel>,
+    /// The scheduler's gRPC address and how the user wrote it.
+    scheduler: String,
+    shown: String,
     job_id: Option<String>,
+    notice: Option<crate::ProgressFn>,
 }
 
 impl CancelOnDrop {
@@ -60,18 +75,48 @@ impl Drop for CancelOnDrop {
         let Some(job_id) = self.job_id.take() else {
             return;
         };
-        let mut scheduler = self.scheduler.clone();
-        // Dropped inside the runtime that ran the statement; without one there is no job left
-        // to reach.
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let params = CancelJobParams {
-                    job_id: job_id.clone(),
-                };
-                if let Err(e) = scheduler.cancel_job(params).await {
-                    log::warn!("could not cancel cluster job {job_id}: {}", e.message());
-                }
-            });
+        // A runtime of its own: the statement's runtime may be shutting down, or be a
+        // current-thread one that this (blocked) thread runs.
+        let (scheduler, shown) = (self.scheduler.clone(), self.shown.clone());
+        let sent = std::thread::Builder::new()
+            .name("trustql-cancel".to_string())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                runtime.block_on(async {
+                    let cancel = async {
+                        let mut client = SchedulerGrpcClient::connect(scheduler)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        client
+                            .cancel_job(CancelJobParams {
+                                job_id: job_id.clone(),
+                            })
+                            .await
+                            .map_err(|e| e.message().to_string())?;
+                        Ok::<_, String>(())
+                    };
+                    match tokio::time::timeout(CANCEL_WAIT, cancel).await {
+                        Ok(Ok(())) => {
+                            log::info!("cancelled cluster job {job_id} on {shown}");
+                            Ok(())
+                        }
+                        Ok(Err(e)) => Err(format!("could not cancel cluster job {job_id} on {shown}: {e}")),
+                        Err(_) => Err(format!(
+                            "could not cancel cluster job {job_id}: {shown} did not answer in {CANCEL_WAIT:?}"
+                        )),
+                    }
+                })
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|thread| thread.join().unwrap_or_else(|_| Err("the cancelling thread panicked".to_string())));
+        if let Err(e) = sent {
+            log::warn!("{e}");
+            if let Some(notice) = &self.notice {
+                notice(&e);
+            }
         }
     }
 }
@@ -80,7 +125,7 @@ impl Drop for CancelOnDrop {
 pub async fn run(request: JobRequest) -> Result<impl Stream<Item = Result<RecordBatch>> + Send> {
     let max = request.ballista.grpc_client_max_message_size();
     let shown = request.shown.clone();
-    let scheduler = SchedulerGrpcClient::connect(request.scheduler.clone())
+    let mut client = SchedulerGrpcClient::connect(request.scheduler.clone())
         .await
         .map_err(|e| exec_datafusion_err!("cannot reach the cluster's scheduler at {shown}: {e}"))?
         .max_encoding_message_size(max)
@@ -102,7 +147,6 @@ pub async fn run(request: JobRequest) -> Result<impl Stream<Item = Result<Record
         query: Some(Query::PhysicalPlan(request.plan)),
     });
     ballista_core::version::insert_version_header(submit.metadata_mut());
-    let mut client = scheduler.clone();
     let submitted = client
         .execute_query(submit)
         .await
@@ -118,9 +162,13 @@ pub async fn run(request: JobRequest) -> Result<impl Stream<Item = Result<Record
         None => return exec_err!("the scheduler at {shown} answered the job with nothing"),
     };
     let mut guard = CancelOnDrop {
-        scheduler,
+        scheduler: request.scheduler.clone(),
+        shown: shown.clone(),
         job_id: Some(job_id.clone()),
+        notice: request.notice.clone(),
     };
+    let started = std::time::Instant::now();
+    let mut told = Duration::ZERO;
     let locations = loop {
         let status = client
             .get_job_status(GetJobStatusParams {
@@ -138,6 +186,21 @@ pub async fn run(request: JobRequest) -> Result<impl Stream<Item = Result<Record
             .and_then(|s| s.status);
         match status {
             None | Some(job_status::Status::Queued(_)) | Some(job_status::Status::Running(_)) => {
+                // A long job says it is still going (Ballista's status carries no task counts).
+                let waited = started.elapsed();
+                if waited >= told + PROGRESS {
+                    told = waited;
+                    if let Some(notice) = &request.notice {
+                        let state = match status {
+                            Some(job_status::Status::Running(_)) => "running",
+                            _ => "queued",
+                        };
+                        notice(&format!(
+                            "cluster job {job_id} on {shown}: {state}, {} s so far",
+                            waited.as_secs()
+                        ));
+                    }
+                }
                 tokio::time::sleep(POLL).await
             }
             Some(job_status::Status::Failed(f)) => {

@@ -27,11 +27,25 @@ pub mod scheduler;
 pub mod ship;
 pub mod standalone;
 
+use ballista_core::config::TaskSchedulingPolicy;
 use ballista_core::extension::SessionConfigExt;
 use datafusion::common::{plan_err, Result};
 use datafusion::prelude::SessionConfig;
 
 pub use ship::{ClusterClient, ClusterExec, ShipToCluster};
+
+/// How tasks reach executors on every trustql cluster: executors ask the scheduler for work
+/// when they have a free slot (pull), rather than the scheduler sending it to the slots it
+/// counts free (push, Ballista's default).
+///
+/// Ballista 55's push scheduling never gives back the slots of tasks whose stage was rolled
+/// back after an executor was lost, nor those of a cancelled job's tasks (apache/datafusion-
+/// ballista#2418): a survivor with one slot then never gets the lost work and the job waits
+/// forever (seen here with an executor killed mid-job; tests/cluster.rs), and after a Ctrl-C the
+/// cluster takes no more work. Under pull each executor counts its own slots, so neither can
+/// happen. The cost: a cancelled job's tasks that are already running finish their partition
+/// (no new ones start), since the scheduler has no channel to interrupt them.
+pub const SCHEDULING: TaskSchedulingPolicy = TaskSchedulingPolicy::PullStaged;
 
 /// A client session's config on a cluster: `config` with Ballista's settings (so that `SET
 /// ballista.*` works on the client and travels with each plan) and Ballista's restrictions on

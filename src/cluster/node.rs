@@ -45,7 +45,7 @@ pub fn with_trustql_options(config: SessionConfig) -> SessionConfig {
 /// function library over that registry (built once; each session registers the same functions).
 #[derive(Clone, Debug)]
 pub struct NodeLibrary {
-    registry: Arc<ModelRegistry>,
+    /// Its functions hold the node's model registry.
     library: Library,
 }
 
@@ -56,7 +56,7 @@ impl NodeLibrary {
         let registry = Arc::new(ModelRegistry::new(model_dir, Vec::new()));
         let library = trustql_udfs::library(registry.clone());
         registry.add_types(library.model_types())?;
-        Ok(Self { registry, library })
+        Ok(Self { library })
     }
 
     /// A session state with every trustql function and `config`'s settings.
@@ -74,10 +74,6 @@ impl NodeLibrary {
     /// The functions an executor resolves plans against: DataFusion's and trustql's.
     pub fn function_registry(&self) -> Result<BallistaFunctionRegistry> {
         Ok(BallistaFunctionRegistry::from(&self.state(node_config())?))
-    }
-
-    pub fn registry(&self) -> &Arc<ModelRegistry> {
-        &self.registry
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_server::SessionBuilder;
-use datafusion::common::{exec_datafusion_err, plan_datafusion_err, Result};
+use datafusion::common::{exec_datafusion_err, plan_datafusion_err, plan_err, Result};
 
 use super::node::{node_config, NodeLibrary};
 
@@ -23,10 +23,15 @@ pub struct SchedulerSettings {
     pub external_host: String,
     /// The model store (the scheduler only decodes plans; it loads no model).
     pub model_dir: PathBuf,
-    /// Seconds without a heartbeat after which an executor counts as lost and its tasks run
-    /// again elsewhere.
+    /// Seconds without word from an executor after which it counts as lost and its tasks run
+    /// again elsewhere; at least [`MIN_EXECUTOR_TIMEOUT`].
     pub executor_timeout_seconds: u64,
 }
+
+/// The shortest executor time-out: an executor whose slots are all busy still asks the
+/// scheduler for work every 5 s (its heartbeat under pull scheduling, see
+/// [`super::SCHEDULING`]); a shorter time-out would count busy executors as lost.
+pub const MIN_EXECUTOR_TIMEOUT: u64 = 10;
 
 /// The session builder of trustql's nodes, over `library`.
 pub fn session_builder(library: NodeLibrary) -> SessionBuilder {
@@ -35,6 +40,13 @@ pub fn session_builder(library: NodeLibrary) -> SessionBuilder {
 
 /// Runs the scheduler until the process ends.
 pub async fn run(settings: SchedulerSettings) -> Result<()> {
+    if settings.executor_timeout_seconds < MIN_EXECUTOR_TIMEOUT {
+        return plan_err!(
+            "--executor-timeout {} is too short: at least {MIN_EXECUTOR_TIMEOUT} s (a busy \
+             executor asks for work every 5 s; a shorter time-out counts it as lost)",
+            settings.executor_timeout_seconds
+        );
+    }
     let addr: SocketAddr = format!("{}:{}", settings.bind_host, settings.port)
         .parse()
         .map_err(|e| {
@@ -48,6 +60,7 @@ pub async fn run(settings: SchedulerSettings) -> Result<()> {
         bind_host: settings.bind_host.clone(),
         bind_port: settings.port,
         external_host: settings.external_host.clone(),
+        scheduling_policy: super::SCHEDULING,
         executor_timeout_seconds: settings.executor_timeout_seconds,
         expire_dead_executor_interval_seconds: settings.executor_timeout_seconds.clamp(1, 15),
         override_session_builder: Some(session_builder(NodeLibrary::new(&settings.model_dir)?)),

@@ -59,15 +59,12 @@ use prost::Message;
 use super::job::JobRequest;
 use super::ClusterOptions;
 
-/// Where the rule says which parts of a plan stay on the client, and why.
-pub type Notice = Arc<dyn Fn(&str) + Send + Sync>;
-
 /// The client's side of a cluster: the scheduler's address and this session's id there.
 #[derive(Clone)]
 pub struct ClusterClient {
     options: ClusterOptions,
     session_id: String,
-    notice: Option<Notice>,
+    notice: Option<crate::ProgressFn>,
     /// A task context with the functions every node has (DataFusion's and trustql's library),
     /// to check that a plan will decode on the cluster before sending it.
     nodes: Arc<TaskContext>,
@@ -88,7 +85,7 @@ impl ClusterClient {
     pub fn new(
         options: ClusterOptions,
         model_dir: &std::path::Path,
-        notice: Option<Notice>,
+        notice: Option<crate::ProgressFn>,
     ) -> Result<Self> {
         let nodes = super::node::NodeLibrary::new(model_dir)?
             .state(super::node::node_config())?
@@ -174,7 +171,13 @@ fn ship(
     }
     if !plan.is::<DataSinkExec>() && computes_over_a_table(&plan) {
         match shippable(&plan, &client.nodes, limit)? {
-            Ok(candidate) => return Ok(Arc::new(ClusterExec::new(candidate, client.clone()))),
+            Ok((candidate, encoded)) => {
+                return Ok(Arc::new(ClusterExec::new(
+                    candidate,
+                    client.clone(),
+                    Some(encoded),
+                )))
+            }
             Err(reason) => kept.push(reason),
         }
     }
@@ -241,7 +244,7 @@ fn shippable(
     plan: &Arc<dyn ExecutionPlan>,
     nodes: &TaskContext,
     limit: usize,
-) -> Result<std::result::Result<Arc<dyn ExecutionPlan>, String>> {
+) -> Result<Shippable> {
     if let Some(reason) = unsupported_by_ballista(plan) {
         return Ok(Err(reason));
     }
@@ -261,7 +264,8 @@ fn shippable(
             plan.name()
         )));
     }
-    let size = encoded.encoded_len();
+    let bytes = encoded.encode_to_vec();
+    let size = bytes.len();
     if size > limit {
         return Ok(Err(format!(
             "{}: {size} bytes encoded, over the {limit}-byte gRPC message limit \
@@ -270,8 +274,11 @@ fn shippable(
             plan.name()
         )));
     }
-    Ok(Ok(candidate))
+    Ok(Ok((candidate, bytes)))
 }
+
+/// A plan the cluster can run with its encoding, or why it stays on the client.
+type Shippable = std::result::Result<(Arc<dyn ExecutionPlan>, Vec<u8>), String>;
 
 /// Why Ballista 55 cannot run `plan` although it encodes, if it cannot.
 ///
@@ -381,10 +388,16 @@ pub struct ClusterExec {
     input: Arc<dyn ExecutionPlan>,
     client: Arc<ClusterClient>,
     properties: Arc<PlanProperties>,
+    /// `input` encoded, when the rule that made this node encoded it already (to check it).
+    encoded: Option<Arc<Vec<u8>>>,
 }
 
 impl ClusterExec {
-    fn new(input: Arc<dyn ExecutionPlan>, client: Arc<ClusterClient>) -> Self {
+    fn new(
+        input: Arc<dyn ExecutionPlan>,
+        client: Arc<ClusterClient>,
+        encoded: Option<Vec<u8>>,
+    ) -> Self {
         let input_properties = input.properties();
         let eq: EquivalenceProperties = input_properties.equivalence_properties().clone();
         let properties = PlanProperties::new(
@@ -397,6 +410,7 @@ impl ClusterExec {
             input,
             client,
             properties: Arc::new(properties),
+            encoded: encoded.map(Arc::new),
         }
     }
 }
@@ -434,7 +448,7 @@ impl ExecutionPlan for ClusterExec {
         let [input] = <[_; 1]>::try_from(children).map_err(|c| {
             DataFusionError::Plan(format!("ClusterExec takes one input, got {}", c.len()))
         })?;
-        Ok(Arc::new(Self::new(input, self.client.clone())))
+        Ok(Arc::new(Self::new(input, self.client.clone(), None)))
     }
 
     fn execute(
@@ -449,11 +463,14 @@ impl ExecutionPlan for ClusterExec {
         // config carries the trustql options, see `super::node`).
         let config = context.session_config().clone().upgrade_for_ballista();
         let ballista = config.ballista_config();
-        let codec = ballista_core::serde::BallistaPhysicalExtensionCodec::default();
-        let mut plan = Vec::new();
-        PhysicalPlanNode::try_from_physical_plan(self.input.clone(), &codec)?
-            .encode(&mut plan)
-            .map_err(|e| DataFusionError::Internal(format!("could not encode the plan: {e}")))?;
+        let plan = match &self.encoded {
+            Some(bytes) => bytes.as_ref().clone(),
+            None => {
+                let codec = ballista_core::serde::BallistaPhysicalExtensionCodec::default();
+                PhysicalPlanNode::try_from_physical_plan(self.input.clone(), &codec)?
+                    .encode_to_vec()
+            }
+        };
         let request = JobRequest {
             scheduler: self.client.options.scheduler.clone(),
             shown: self.client.options.shown.clone(),
@@ -461,6 +478,7 @@ impl ExecutionPlan for ClusterExec {
             plan,
             config,
             ballista,
+            notice: self.client.notice.clone(),
         };
         let stream = futures::stream::once(super::job::run(request)).try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
