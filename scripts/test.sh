@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # Every step builds with the same features (the cluster's too: its tests run here), so that
 # nothing compiles twice.
-features=(--features trustql/cluster)
+features=(--features trustql/cluster,trustql-python/cluster)
 # Style holds by itself: formatting and lints are part of the test.
 cargo fmt --all --check
 # Lints: `cargo clippy` checks every dependency once more in check mode (minutes of a cold run).

@@ -361,33 +361,17 @@ fn open_on_cluster(
     address: &str,
     runtime: &tokio::runtime::Runtime,
 ) -> datafusion::error::Result<Session> {
-    use trustql::cluster::{standalone, ClusterOptions};
-    let executors = match address.strip_prefix("local") {
-        Some("") => Some(1),
-        Some(n) => n.strip_prefix(':').and_then(|n| n.parse::<usize>().ok()),
-        None => None,
-    };
-    let cluster = match executors {
-        Some(n @ 1..=64) => {
-            // The in-process nodes log like separate ones, when asked to (RUST_LOG).
-            if let Ok(level) = std::env::var("RUST_LOG") {
-                trustql::cluster::log::init(&level)
-                    .map_err(datafusion::error::DataFusionError::Plan)?;
-            }
-            let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-            runtime.block_on(standalone::start(
-                options.model_dir.clone(),
-                n,
-                (cores / n).max(1),
-            ))?
+    // In-process nodes (`local[:N]`) log like separate ones, when asked to (RUST_LOG).
+    if address.starts_with("local") {
+        if let Ok(level) = std::env::var("RUST_LOG") {
+            trustql::cluster::log::init(&level)
+                .map_err(datafusion::error::DataFusionError::Plan)?;
         }
-        Some(_) => {
-            return Err(datafusion::error::DataFusionError::Plan(format!(
-                "bad cluster '{address}': local:N takes 1 to 64 executors"
-            )))
-        }
-        None => ClusterOptions::parse(address)?,
-    };
+    }
+    let cluster = runtime.block_on(trustql::cluster::ClusterOptions::open(
+        address,
+        &options.model_dir,
+    ))?;
     Session::with_cluster(options, cluster)
 }
 

@@ -40,6 +40,7 @@ impl PySession {
         on_line: Option<Py<PyAny>>,
         on_status: Option<Py<PyAny>>,
         status_interval: f64,
+        cluster: Option<&str>,
     ) -> PyResult<Self> {
         if !(status_interval.is_finite() && status_interval >= 0.0) {
             return Err(PyValueError::new_err(format!(
@@ -47,11 +48,15 @@ impl PySession {
             )));
         }
         let reports = Reports::new(on_line, on_status);
-        let session = Session::with_options(SessionOptions {
+        let options = SessionOptions {
             model_dir,
             progress: reports.progress_fn(),
             status: reports.status_sink(Duration::from_secs_f64(status_interval)),
-        })
+        };
+        let session = match cluster {
+            None => Session::with_options(options),
+            Some(address) => on_cluster(options, address)?,
+        }
         .map_err(|e| errors::to_py(e, false))?;
         Ok(Self { session, reports })
     }
@@ -85,16 +90,19 @@ impl PySession {
 
 #[pymethods]
 impl PySession {
-    /// Opens a session on the model store `models` (created when first written).
+    /// Opens a session on the model store `models` (created when first written); with
+    /// `cluster` (`df://host:port`, `local`, `local:N`), its statements run on that Ballista
+    /// cluster as `trustql --cluster` runs them.
     #[new]
-    #[pyo3(signature = (models, on_line=None, on_status=None, status_interval=1.0))]
+    #[pyo3(signature = (models, on_line=None, on_status=None, status_interval=1.0, cluster=None))]
     fn new(
         models: PathBuf,
         on_line: Option<Py<PyAny>>,
         on_status: Option<Py<PyAny>>,
         status_interval: f64,
+        cluster: Option<&str>,
     ) -> PyResult<Self> {
-        Self::open(models, on_line, on_status, status_interval)
+        Self::open(models, on_line, on_status, status_interval, cluster)
     }
 
     /// The model store's directory.
@@ -273,10 +281,33 @@ pub fn shared_session(
     }
     let session = Py::new(
         py,
-        PySession::open(models, on_line, on_status, status_interval)?,
+        PySession::open(models, on_line, on_status, status_interval, None)?,
     )?;
     map.insert(key, session.clone_ref(py));
     Ok(session)
+}
+
+/// A session on the cluster `address` (`local[:N]` starts one on the module's runtime, where
+/// its nodes live as long as the process).
+#[cfg(feature = "cluster")]
+fn on_cluster(
+    options: SessionOptions,
+    address: &str,
+) -> PyResult<datafusion::error::Result<Session>> {
+    let cluster = runtime::runtime()?.block_on(trustql::cluster::ClusterOptions::open(
+        address,
+        &options.model_dir,
+    ));
+    Ok(cluster.and_then(|cluster| Session::with_cluster(options, cluster)))
+}
+
+#[cfg(not(feature = "cluster"))]
+fn on_cluster(_: SessionOptions, _: &str) -> PyResult<datafusion::error::Result<Session>> {
+    Ok(Err(DataFusionError::Plan(
+        "this trustql module was built without the cluster feature (build the wheel with \
+         `maturin build --features cluster`)"
+            .to_string(),
+    )))
 }
 
 fn absolute(path: &Path) -> PyResult<PathBuf> {

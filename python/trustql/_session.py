@@ -127,7 +127,11 @@ class Session:
     ``models`` is the model store (a directory, created when a model is first stored);
     ``progress`` says where progress goes (see ``trustql._progress``: ``"auto"``, ``"tqdm"``,
     ``"log"``, ``None`` or a callable); ``status_interval`` is the least time in seconds
-    between two status reports of one piece of work.
+    between two status reports of one piece of work. ``cluster`` runs the statements on an
+    Apache Ballista cluster, as ``trustql --cluster`` does: the scheduler's address
+    (``"df://host:50050"``), or ``"local"`` / ``"local:N"`` for a scheduler and N executors
+    inside this process (README, "Cluster"; the module must be built with the ``cluster``
+    feature, as ``scripts/test.sh`` builds it).
     """
 
     def __init__(
@@ -136,8 +140,9 @@ class Session:
         *,
         progress: Any = "auto",
         status_interval: float = 1.0,
+        cluster: Optional[str] = None,
     ) -> None:
-        self._attach(_trustql.Session, models, progress, status_interval)
+        self._attach(_trustql.Session, models, progress, status_interval, cluster)
 
     @classmethod
     def _shared(
@@ -149,9 +154,11 @@ class Session:
         session._attach(_trustql.shared_session, models, progress, status_interval)
         return session
 
-    def _attach(self, opener: Any, models: Any, progress: Any, status_interval: float) -> None:
+    def _attach(
+        self, opener: Any, models: Any, progress: Any, status_interval: float, *cluster: Any
+    ) -> None:
         on_line, on_status = _progress.callbacks(progress)
-        self._inner = opener(os.fspath(models), on_line, on_status, status_interval)
+        self._inner = opener(os.fspath(models), on_line, on_status, status_interval, *cluster)
         self._status = on_status
 
     def _run(self, method: Any, *args: Any) -> Any:

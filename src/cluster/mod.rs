@@ -72,6 +72,26 @@ pub struct ClusterOptions {
 }
 
 impl ClusterOptions {
+    /// The cluster `address` names: a scheduler's address (see [`ClusterOptions::parse`]), or
+    /// `local` / `local:N`, which starts a scheduler and N executors (1 to 64) in this process,
+    /// on the current tokio runtime, over the model store `model_dir`, the machine's cores
+    /// shared among them.
+    pub async fn open(address: &str, model_dir: &std::path::Path) -> Result<Self> {
+        let executors = match address.strip_prefix("local") {
+            Some("") => Some(1),
+            Some(n) => n.strip_prefix(':').and_then(|n| n.parse::<usize>().ok()),
+            None => None,
+        };
+        match executors {
+            Some(n @ 1..=64) => {
+                let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+                standalone::start(model_dir.to_path_buf(), n, (cores / n).max(1)).await
+            }
+            Some(_) => plan_err!("bad cluster '{address}': local:N takes 1 to 64 executors"),
+            None => Self::parse(address),
+        }
+    }
+
     /// Reads a scheduler address: `df://host:port`, `df://host` (port 50050), `http://host:port`
     /// or `host:port`.
     pub fn parse(address: &str) -> Result<Self> {
